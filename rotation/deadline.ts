@@ -1,0 +1,55 @@
+import { DeadlineError } from './errors.js';
+
+/**
+ * The Lambda's remaining time, as a budget every wait draws from. `reserveMs` is kept back so
+ * clean-up (deleting TXT records, sending the failure event) still has time after a wait gives up.
+ */
+export class Deadline {
+  private readonly endsAt: number;
+
+  constructor(
+    remainingMs: number,
+    private readonly reserveMs = 20_000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.endsAt = now() + remainingMs;
+  }
+
+  static fromContext(context: { getRemainingTimeInMillis?: () => number } | undefined, reserveMs?: number): Deadline {
+    const remaining = context?.getRemainingTimeInMillis?.() ?? 900_000;
+    return new Deadline(remaining, reserveMs);
+  }
+
+  /** Milliseconds usable for work before the reserve. Never negative. */
+  remainingMs(): number {
+    return Math.max(0, this.endsAt - this.reserveMs - this.now());
+  }
+
+  /** A deadline that ends at the earlier of this one and `ms` from now. */
+  cap(ms: number): Deadline {
+    const capped = new Deadline(Math.min(this.endsAt - this.now(), ms + this.reserveMs), this.reserveMs, this.now);
+    return capped;
+  }
+
+  /** Throw DeadlineError unless at least `ms` remain; `what` names the wait for the message. */
+  require(ms: number, what: string): void {
+    if (this.remainingMs() < ms) {
+      throw new DeadlineError(
+        `not enough time left for ${what}: ${this.remainingMs()} ms usable, ${ms} ms needed ` +
+          '(raise the function timeout or DNS_PROPAGATION_TIMEOUT_SECONDS)',
+      );
+    }
+  }
+
+  /** Sleep `ms`, or throw DeadlineError if that would cross the deadline. */
+  async sleep(ms: number, what: string): Promise<void> {
+    this.require(ms, what);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+  }
+}
+
+/** Exponential backoff with full jitter between `min` and the capped exponential. */
+export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
+  return Math.round(minMs + random() * (ceiling - minMs));
+}

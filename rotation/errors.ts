@@ -1,0 +1,98 @@
+/**
+ * Typed errors. Every error the rotation raises is a RotationError (or a subclass) whose message
+ * says what failed and what to fix; the underlying SDK/CA error rides along as `cause`.
+ * Messages never carry key material.
+ */
+export class RotationError extends Error {
+  /** Stable machine-readable code, also written to logs and failure events. */
+  public readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The certificate spec (tags on the secret) is missing or invalid. Never retried usefully. */
+export class SpecError extends RotationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InvalidSpec', message, options);
+  }
+}
+
+/** The function's environment is misconfigured. */
+export class ConfigError extends RotationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InvalidConfig', message, options);
+  }
+}
+
+/** Secrets Manager state does not allow this step (rotation disabled, unknown token, ...). */
+export class RotationStateError extends RotationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('InvalidRotationState', message, options);
+  }
+}
+
+/** A call to an AWS service failed; `service` and `operation` name it. */
+export class AwsServiceError extends RotationError {
+  public readonly service: string;
+  public readonly operation: string;
+  /** The SDK error name, e.g. ResourceNotFoundException, Throttling. */
+  public readonly awsCode: string;
+
+  constructor(
+    service: string,
+    operation: string,
+    awsCode: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Aws${service}Error`, `${service} ${operation} failed (${awsCode}): ${message}`, options);
+    this.service = service;
+    this.operation = operation;
+    this.awsCode = awsCode;
+  }
+}
+
+/** DNS-01 problems: no zone for a name, propagation not seen in time, change batch rejected. */
+export class DnsError extends RotationError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The CA refused or failed (problem document detail included in the message). */
+export class AcmeError extends RotationError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The pending certificate bundle failed verification in testSecret. */
+export class VerificationError extends RotationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('VerificationFailed', message, options);
+  }
+}
+
+/** Not enough of the Lambda's time is left to do the next wait safely. */
+export class DeadlineError extends RotationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DeadlineExceeded', message, options);
+  }
+}
+
+/** Name of an unknown thrown value, for logs. */
+export function errorName(err: unknown): string {
+  if (err instanceof RotationError) return err.code;
+  if (err instanceof Error) return err.name;
+  return typeof err;
+}
+
+/** Message of an unknown thrown value, for logs and events (never includes key material). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

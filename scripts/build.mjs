@@ -1,0 +1,45 @@
+// Builds the Lambda bundle: dist/rotation/index.mjs (ESM, minified, source map) for nodejs22.x.
+import { build } from 'esbuild';
+import { rm, stat } from 'node:fs/promises';
+
+const outdir = 'dist/rotation';
+await rm(outdir, { recursive: true, force: true });
+
+/** acme-client requires node-forge for legacy helpers we never call; ship a stub instead (~865 KiB). */
+const dropNodeForge = {
+  name: 'drop-node-forge',
+  setup(b) {
+    b.onResolve({ filter: /^node-forge$/ }, () => ({ path: 'node-forge', namespace: 'stub' }));
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
+      contents:
+        'const fail = () => { throw new Error("node-forge is not bundled in acme-rotation"); };\n' +
+        'module.exports = new Proxy({}, { get: (_t, k) => (k === "__esModule" ? false : fail) });',
+      loader: 'js',
+    }));
+  },
+};
+
+const result = await build({
+  entryPoints: { index: 'rotation/index.ts' },
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  splitting: true,
+  outExtension: { '.js': '.mjs' },
+  minify: true,
+  sourcemap: true,
+  legalComments: 'linked',
+  metafile: true,
+  plugins: [dropNodeForge],
+  // CommonJS dependencies (acme-client, axios) call require() for Node built-ins.
+  banner: {
+    js: "import { createRequire as __acmeRotationCreateRequire } from 'node:module'; const require = __acmeRotationCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+
+const size = (await stat(`${outdir}/index.mjs`)).size;
+const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+console.log(`built ${outdir}/index.mjs (${(size / 1024).toFixed(0)} KiB; ${(total / 1024).toFixed(0)} KiB with chunks and maps)`);
