@@ -1,0 +1,372 @@
+/**
+ * The certificate spec: what to issue, read from the tags on the certificate secret
+ * (DescribeSecret's `Tags`), so one rotation function serves any number of certificates.
+ *
+ * | tag                     | meaning                                                            |
+ * |-------------------------|--------------------------------------------------------------------|
+ * | `acme:domains`          | required; comma-separated DNS names, wildcards allowed             |
+ * | `acme:domains:2`, `:3`… | continuation of `acme:domains` (see below)                         |
+ * | `acme:key-type`         | `ecdsa-p256` (default), `ecdsa-p384`, `rsa-2048`, `rsa-3072`, `rsa-4096` |
+ * | `acme:hosted-zone-ids`  | optional comma-separated Route 53 zone ids (`Z…` or `/hostedzone/Z…`) |
+ * | `acme:profile`          | optional ACME profile name (e.g. `tlsserver`, `shortlived`)        |
+ *
+ * Continuation tags: a Secrets Manager tag value holds at most 256 characters, which is far less
+ * than a certificate's 100 names need. The list may therefore go on in `acme:domains:2`,
+ * `acme:domains:3`, … (consecutive numbers from 2, no leading zeros). Their values are appended
+ * to `acme:domains` in numeric order, as if joined with commas; a single name never spans two
+ * tags. `acme:domains` itself must be present (its first name becomes the certificate's CN).
+ * `domainTags()` produces such tags from a list of names.
+ *
+ * Every other tag whose key starts with `acme:` (in any letter case) is an error, so a typo like
+ * `acme:domain` or `ACME:domains` never silently drops part of the spec. Tags without the
+ * `acme:` prefix (including the status tags `ExpirationDate`, `IssuedAt`, `Domains`) are ignored.
+ */
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
+
+import { SpecError } from './errors.js';
+
+export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+
+export const KEY_TYPES: readonly KeyType[] = Object.freeze([
+  'ecdsa-p256',
+  'ecdsa-p384',
+  'rsa-2048',
+  'rsa-3072',
+  'rsa-4096',
+] as const);
+
+export const DEFAULT_KEY_TYPE: KeyType = 'ecdsa-p256';
+
+export const TAGS = {
+  domains: 'acme:domains',
+  keyType: 'acme:key-type',
+  hostedZoneIds: 'acme:hosted-zone-ids',
+  profile: 'acme:profile',
+} as const;
+
+/** Let's Encrypt's limit of names per certificate. */
+export const MAX_NAMES = 100;
+
+/** Secrets Manager's limit on a tag value's length. */
+export const MAX_TAG_VALUE_LENGTH = 256;
+
+export interface CertificateSpec {
+  /** Normalised (lower-case, ASCII/punycode, no trailing dot), de-duplicated, in tag order. */
+  domains: string[];
+  keyType: KeyType;
+  /** Bare zone ids (`Z…`, without `/hostedzone/`), de-duplicated; empty = discover by suffix. */
+  hostedZoneIds: string[];
+  profile?: string;
+}
+
+const ACME_PREFIX = 'acme:';
+const CONTINUATION_RE = /^acme:domains:([1-9][0-9]*)$/;
+const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
+const PROFILE_RE = /^[a-zA-Z0-9._-]{1,64}$/;
+const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+const MAX_NAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
+
+const DOMAINS_EXAMPLE = 'a comma-separated list of DNS names like example.com,*.example.com';
+const KNOWN_TAGS_TEXT =
+  `${TAGS.domains} (continued in ${TAGS.domains}:2, ${TAGS.domains}:3, …), ` +
+  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}`;
+
+const quote = (value: string): string => JSON.stringify(value);
+
+function specError(secretName: string, tag: string, value: string, reason: string): SpecError {
+  return new SpecError(
+    `secret ${quote(secretName)}: tag ${tag} value ${quote(value)} is invalid: ${reason}`,
+  );
+}
+
+/** Result of checking one name: the normalised form, or why it is invalid. */
+type DomainCheck = { ok: true; name: string } | { ok: false; reason: string };
+
+/** The WHATWG URL parser reads a host whose last label is a number as an IPv4 address. */
+function looksLikeIPv4(name: string): boolean {
+  const labels = name.split('.');
+  const last = labels[labels.length - 1] === '' ? labels[labels.length - 2] : labels[labels.length - 1];
+  return last !== undefined && /^(?:[0-9]+|0x[0-9a-f]*)$/.test(last);
+}
+
+function checkDomain(raw: string): DomainCheck {
+  let name = raw.trim().toLowerCase();
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  if (name === '') return { ok: false, reason: 'the name is empty (expected a DNS name like example.com)' };
+
+  const unbracketed = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+  if (isIP(unbracketed) !== 0 || looksLikeIPv4(name)) {
+    return {
+      ok: false,
+      reason: 'IP addresses are not supported (DNS-01 validates DNS names only); use a DNS name like example.com',
+    };
+  }
+
+  let wildcard = false;
+  let rest = name;
+  if (name.includes('*')) {
+    if (name.startsWith('*.') && !name.slice(2).includes('*')) {
+      wildcard = true;
+      rest = name.slice(2);
+    } else if (name === '*') {
+      return { ok: false, reason: 'a wildcard needs at least two labels after it (like *.example.com)' };
+    } else {
+      return { ok: false, reason: 'a wildcard must be the whole leftmost label (like *.example.com)' };
+    }
+  }
+
+  // Only letters, digits, hyphens and dots in the ASCII part; anything else non-ASCII goes
+  // through IDNA. (domainToASCII is the URL host parser: '/', '@', ':' etc. would cut the name.)
+  const badAscii = /[\x00-\x2c\x2f\x3a-\x60\x7b-\x7f]/.exec(rest);
+  if (badAscii) {
+    const ch = badAscii[0];
+    const shown = /\s/.test(ch) ? 'whitespace' : `the character ${quote(ch)}`;
+    return {
+      ok: false,
+      reason: `it contains ${shown}; a label may contain only letters, digits and hyphens (like www.example.com)`,
+    };
+  }
+
+  // IDN → punycode (UTS #46 mapping), and validation of existing xn-- labels.
+  const needsIdna = /[^\x00-\x7f]/.test(rest) || /(?:^|\.)xn--/.test(rest);
+  if (needsIdna) {
+    const ascii = domainToASCII(rest);
+    if (ascii === '') {
+      return {
+        ok: false,
+        reason:
+          'it is not a valid internationalised domain name (IDNA conversion failed); use a name like bücher.example or its punycode form xn--bcher-kva.example',
+      };
+    }
+    rest = ascii;
+    if (rest.endsWith('.')) rest = rest.slice(0, -1);
+    if (looksLikeIPv4(rest) || isIP(rest) !== 0) {
+      return {
+        ok: false,
+        reason: 'IP addresses are not supported (DNS-01 validates DNS names only); use a DNS name like example.com',
+      };
+    }
+  }
+
+  const full = wildcard ? `*.${rest}` : rest;
+  if (full.length > MAX_NAME_LENGTH) {
+    return {
+      ok: false,
+      reason: `the name is ${full.length} characters long (in ASCII form); a DNS name has at most ${MAX_NAME_LENGTH}`,
+    };
+  }
+
+  const labels = rest.split('.');
+  for (const label of labels) {
+    if (label === '') {
+      return { ok: false, reason: 'it has an empty label (two dots in a row, or a leading dot); use a name like www.example.com' };
+    }
+    if (label.length > MAX_LABEL_LENGTH) {
+      return {
+        ok: false,
+        reason: `the label "${label.slice(0, 20)}…" is ${label.length} characters long; a label has 1 to ${MAX_LABEL_LENGTH}`,
+      };
+    }
+    if (/[^a-z0-9-]/.test(label)) {
+      return {
+        ok: false,
+        reason: `the label ${quote(label)} contains characters other than letters, digits and hyphens (like www or my-host)`,
+      };
+    }
+    if (!LABEL_RE.test(label)) {
+      return {
+        ok: false,
+        reason: `the label ${quote(label)} must not start or end with a hyphen; a label is letters, digits and hyphens like www or my-host`,
+      };
+    }
+    if (label.slice(2, 4) === '--' && !label.startsWith('xn--')) {
+      return {
+        ok: false,
+        reason: `the label ${quote(label)} has "--" in the third and fourth positions, which is reserved for IDNA (xn--) labels; CAs reject it`,
+      };
+    }
+  }
+
+  if (labels.length < 2) {
+    if (wildcard) {
+      return { ok: false, reason: 'a wildcard needs at least two labels after it (like *.example.com)' };
+    }
+    return {
+      ok: false,
+      reason: 'a certificate name needs at least two labels (like example.com); a bare TLD or single-label name like localhost cannot be issued',
+    };
+  }
+
+  return { ok: true, name: full };
+}
+
+/**
+ * Normalise one DNS name: trim, lower-case, strip one trailing dot, IDN → punycode, then check
+ * lengths, labels, IP addresses and wildcard placement. Throws SpecError naming the input.
+ */
+export function normaliseDomain(name: string): string {
+  const result = checkDomain(name);
+  if (!result.ok) throw new SpecError(`domain name ${quote(name.trim())} is invalid: ${result.reason}`);
+  return result.name;
+}
+
+/** Identifier without the wildcard label: '*.example.com' → 'example.com'. */
+export function challengeDomain(name: string): string {
+  return name.startsWith('*.') ? name.slice(2) : name;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+/** Parse and normalise the spec from DescribeSecret's Tags. */
+export function parseSpec(
+  secretName: string,
+  tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined,
+): CertificateSpec {
+  const known = new Map<string, string>();
+  const continuations = new Map<number, string>();
+
+  for (const tag of tags ?? []) {
+    const key = tag.Key;
+    if (key === undefined) continue;
+    const value = tag.Value ?? '';
+    if (!key.trim().toLowerCase().startsWith(ACME_PREFIX)) continue;
+
+    const isKnown = (Object.values(TAGS) as string[]).includes(key);
+    const cont = CONTINUATION_RE.exec(key);
+    const contIndex = cont?.[1] !== undefined ? Number(cont[1]) : undefined;
+    if (isKnown) {
+      if (known.has(key)) throw new SpecError(`secret ${quote(secretName)}: tag ${key} appears more than once`);
+      known.set(key, value);
+    } else if (contIndex !== undefined && contIndex >= 2) {
+      if (continuations.has(contIndex)) {
+        throw new SpecError(`secret ${quote(secretName)}: tag ${key} appears more than once`);
+      }
+      continuations.set(contIndex, value);
+    } else {
+      throw new SpecError(
+        `secret ${quote(secretName)}: tag ${key} is not a known acme: tag (tag keys are case-sensitive); ` +
+          `the known ones are ${KNOWN_TAGS_TEXT}; tags starting with acme: are reserved for the certificate spec`,
+      );
+    }
+  }
+
+  // --- acme:domains (+ continuations) ---
+  const base = known.get(TAGS.domains);
+  if (base === undefined) {
+    const what = tags === undefined || tags.length === 0 ? 'has no tags' : `has no ${TAGS.domains} tag`;
+    throw new SpecError(
+      `secret ${quote(secretName)}: tag ${TAGS.domains} is missing (the secret ${what}); set it to ${DOMAINS_EXAMPLE}`,
+    );
+  }
+  const sources: Array<{ tag: string; value: string }> = [{ tag: TAGS.domains, value: base }];
+  const indices = [...continuations.keys()].sort((a, b) => a - b);
+  indices.forEach((index, i) => {
+    const expected = i + 2;
+    if (index !== expected) {
+      throw new SpecError(
+        `secret ${quote(secretName)}: tag ${TAGS.domains}:${index} is present but ${TAGS.domains}:${expected} is missing; ` +
+          `continuation tags must be numbered consecutively from ${TAGS.domains}:2`,
+      );
+    }
+    sources.push({ tag: `${TAGS.domains}:${index}`, value: continuations.get(index) ?? '' });
+  });
+
+  const domains: string[] = [];
+  const seen = new Set<string>();
+  for (const source of sources) {
+    for (const item of splitList(source.value)) {
+      const result = checkDomain(item);
+      if (!result.ok) throw specError(secretName, source.tag, item, result.reason);
+      if (!seen.has(result.name)) {
+        seen.add(result.name);
+        domains.push(result.name);
+      }
+    }
+  }
+  if (domains.length === 0) {
+    throw specError(secretName, TAGS.domains, base, `it lists no names; set it to ${DOMAINS_EXAMPLE}`);
+  }
+  if (domains.length > MAX_NAMES) {
+    throw new SpecError(
+      `secret ${quote(secretName)}: tag ${TAGS.domains} lists ${domains.length} distinct names, more than the limit of ` +
+        `${MAX_NAMES} names per certificate; split them across several certificate secrets`,
+    );
+  }
+
+  // --- acme:key-type ---
+  let keyType: KeyType = DEFAULT_KEY_TYPE;
+  const rawKeyType = known.get(TAGS.keyType);
+  if (rawKeyType !== undefined && rawKeyType.trim() !== '') {
+    const wanted = rawKeyType.trim().toLowerCase();
+    const match = KEY_TYPES.find((k) => k === wanted);
+    if (match === undefined) {
+      throw specError(
+        secretName,
+        TAGS.keyType,
+        rawKeyType,
+        `allowed values are ${KEY_TYPES.join(', ')} (default ${DEFAULT_KEY_TYPE})`,
+      );
+    }
+    keyType = match;
+  }
+
+  // --- acme:hosted-zone-ids ---
+  const hostedZoneIds: string[] = [];
+  for (const item of splitList(known.get(TAGS.hostedZoneIds) ?? '')) {
+    const id = item.startsWith('/hostedzone/') ? item.slice('/hostedzone/'.length) : item;
+    if (!ZONE_ID_RE.test(id)) {
+      throw specError(
+        secretName,
+        TAGS.hostedZoneIds,
+        item,
+        'a hosted zone id is 1 to 32 upper-case letters and digits, like Z0123456789ABCDEFGHIJ or /hostedzone/Z0123456789ABCDEFGHIJ',
+      );
+    }
+    if (!hostedZoneIds.includes(id)) hostedZoneIds.push(id);
+  }
+
+  // --- acme:profile ---
+  const spec: CertificateSpec = { domains, keyType, hostedZoneIds };
+  const rawProfile = known.get(TAGS.profile);
+  if (rawProfile !== undefined && rawProfile.trim() !== '') {
+    const profile = rawProfile.trim();
+    if (!PROFILE_RE.test(profile)) {
+      throw specError(
+        secretName,
+        TAGS.profile,
+        rawProfile,
+        'a profile name is 1 to 64 letters, digits, ".", "_" or "-", like tlsserver or shortlived',
+      );
+    }
+    spec.profile = profile;
+  }
+  return spec;
+}
+
+/**
+ * The `acme:domains` tag and as many continuation tags (`acme:domains:2`, …) as the names need,
+ * each value at most 256 characters, names never split. The inverse of parseSpec's domain part,
+ * for whoever writes the tags (Pulumi).
+ */
+export function domainTags(domains: readonly string[]): Array<{ Key: string; Value: string }> {
+  const values: string[] = [];
+  let current = '';
+  for (const name of domains) {
+    const next = current === '' ? name : `${current},${name}`;
+    if (next.length <= MAX_TAG_VALUE_LENGTH || current === '') {
+      current = next;
+    } else {
+      values.push(current);
+      current = name;
+    }
+  }
+  if (current !== '' || values.length === 0) values.push(current);
+  return values.map((Value, i) => ({ Key: i === 0 ? TAGS.domains : `${TAGS.domains}:${i + 1}`, Value }));
+}
