@@ -1,0 +1,86 @@
+/**
+ * DNS name and TXT value helpers shared by the Route 53 adapter, provider and propagation check.
+ * Names are handled in a canonical form: lowercase, no trailing dot, octal escapes decoded.
+ */
+
+/** Decode Route 53's `\ooo` octal escapes (`\052` → `*`) and `\c` escapes in a name. */
+export function decodeDnsEscapes(name: string): string {
+  return name.replace(/\\([0-7]{3}|.)/g, (_m, esc: string) =>
+    esc.length === 3 ? String.fromCharCode(parseInt(esc, 8)) : esc,
+  );
+}
+
+/** Canonical form of a DNS name: escapes decoded, lowercase, no trailing dot. */
+export function normalizeName(name: string): string {
+  let out = decodeDnsEscapes(name.trim()).toLowerCase();
+  while (out.endsWith('.')) out = out.slice(0, -1);
+  return out;
+}
+
+/** The identifier a DNS-01 challenge is for: canonical, with a leading `*.` removed. */
+export function challengeDomain(domain: string): string {
+  const n = normalizeName(domain);
+  return n.startsWith('*.') ? n.slice(2) : n;
+}
+
+/** `_acme-challenge.<domain>` for an identifier (wildcards stripped). */
+export function challengeName(domain: string): string {
+  return `_acme-challenge.${challengeDomain(domain)}`;
+}
+
+/** True when `name` equals `zone` or lies below it (both canonical). */
+export function isInZone(name: string, zone: string): boolean {
+  if (zone === '') return true;
+  return name === zone || name.endsWith(`.${zone}`);
+}
+
+/** Every suffix of a name, longest first: a.b.c → [a.b.c, b.c, c]. */
+export function nameSuffixes(name: string): string[] {
+  const labels = normalizeName(name)
+    .split('.')
+    .filter((l) => l.length > 0);
+  const out: string[] = [];
+  for (let i = 0; i < labels.length; i++) out.push(labels.slice(i).join('.'));
+  return out;
+}
+
+/** A TXT value as Route 53 wants it in ResourceRecords: one quoted character-string. */
+export function quoteTxt(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The text of a TXT record value as Route 53 returns it (`"abc"`, or several strings
+ * `"ab" "c"` for long values, with `\"` / `\\` / `\ooo` octal escapes), concatenated.
+ */
+export function unquoteTxt(raw: string): string {
+  const s = raw.trim();
+  if (!s.startsWith('"')) return decodeDnsEscapes(s);
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] !== '"') {
+      i++;
+      continue;
+    }
+    i++; // opening quote
+    while (i < s.length && s[i] !== '"') {
+      if (s[i] === '\\' && i + 1 < s.length) {
+        const oct = s.slice(i + 1, i + 4);
+        if (/^[0-7]{3}$/.test(oct)) {
+          // Route 53 writes special characters in TXT values as \ooo octal escapes.
+          out += String.fromCharCode(parseInt(oct, 8));
+          i += 4;
+        } else {
+          out += s[i + 1];
+          i += 2;
+        }
+      } else {
+        out += s[i];
+        i++;
+      }
+    }
+    i++; // closing quote
+  }
+  return out;
+}

@@ -1,0 +1,674 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  GetHostedZoneCommand,
+  InvalidChangeBatch,
+  ListHostedZonesByNameCommand,
+  ListResourceRecordSetsCommand,
+  NoSuchHostedZone,
+  Route53Client,
+  type Change,
+  type ChangeResourceRecordSetsCommandInput,
+  type HostedZone,
+  type ResourceRecordSet,
+} from '@aws-sdk/client-route-53';
+import { Route53Adapter } from '../../rotation/aws/route53.js';
+import { Route53DnsProvider, type Route53DnsProviderOptions } from '../../rotation/dns/route53-provider.js';
+import { normalizeName, unquoteTxt } from '../../rotation/dns/names.js';
+import { Deadline } from '../../rotation/deadline.js';
+import { AwsServiceError, DeadlineError, DnsError } from '../../rotation/errors.js';
+import { createLogger } from '../../rotation/log.js';
+
+// ------------------------------------------------------------------------------------------------
+// A small in-memory Route 53 behind aws-sdk-client-mock: real sort orders, CREATE/DELETE
+// semantics with Route 53's InvalidChangeBatch messages, PENDING → INSYNC after N polls.
+
+interface FakeZone {
+  id: string;
+  name: string; // with trailing dot
+  private: boolean;
+  nameServers: string[];
+  records: ResourceRecordSet[];
+}
+
+const fqdnDot = (n: string): string => (n.endsWith('.') ? n : `${n}.`).toLowerCase();
+const reversed = (n: string): string => fqdnDot(n).slice(0, -1).split('.').reverse().join('.');
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+class FakeRoute53 {
+  readonly mock = mockClient(Route53Client);
+  readonly zones: FakeZone[] = [];
+  /** GetChange answers PENDING this many times per change before INSYNC. */
+  pendingPolls = 0;
+  /** Runs before a change batch is applied (to simulate a concurrent writer / inject errors). */
+  beforeChange: ((input: ChangeResourceRecordSetsCommandInput, n: number) => void) | undefined;
+  private changeSeq = 0;
+  private readonly polls = new Map<string, number>();
+
+  constructor() {
+    this.mock.on(ListHostedZonesByNameCommand).callsFake((input: { DNSName?: string; MaxItems?: number }) => {
+      const sorted = [...this.zones].sort((a, b) => cmp(reversed(a.name), reversed(b.name)) || cmp(a.id, b.id));
+      const start = input.DNSName ? sorted.findIndex((z) => cmp(reversed(z.name), reversed(input.DNSName!)) >= 0) : 0;
+      const from = start < 0 ? sorted.length : start;
+      const max = Number(input.MaxItems ?? 100);
+      const page = sorted.slice(from, from + max);
+      const next = sorted[from + max];
+      return {
+        HostedZones: page.map((z): HostedZone => ({
+          Id: `/hostedzone/${z.id}`,
+          Name: z.name,
+          CallerReference: z.id,
+          Config: { PrivateZone: z.private },
+        })),
+        IsTruncated: next !== undefined,
+        NextDNSName: next?.name,
+        NextHostedZoneId: next ? `/hostedzone/${next.id}` : undefined,
+        MaxItems: max,
+        $metadata: { attempts: 1 },
+      };
+    });
+    this.mock.on(GetHostedZoneCommand).callsFake((input: { Id: string }) => {
+      const z = this.zones.find((x) => x.id === input.Id);
+      if (!z) throw new NoSuchHostedZone({ message: `No hosted zone found with ID: ${input.Id}`, $metadata: {} });
+      return {
+        HostedZone: {
+          Id: `/hostedzone/${z.id}`,
+          Name: z.name,
+          CallerReference: z.id,
+          Config: { PrivateZone: z.private },
+        },
+        DelegationSet: z.private ? undefined : { NameServers: z.nameServers },
+        $metadata: {},
+      };
+    });
+    this.mock
+      .on(ListResourceRecordSetsCommand)
+      .callsFake(
+        (input: { HostedZoneId: string; StartRecordName?: string; StartRecordType?: string; MaxItems?: number }) => {
+          const z = this.zone(input.HostedZoneId);
+          const sorted = [...z.records].sort(
+            (a, b) => cmp(reversed(a.Name!), reversed(b.Name!)) || cmp(a.Type!, b.Type!),
+          );
+          let from = 0;
+          if (input.StartRecordName) {
+            const rn = reversed(input.StartRecordName);
+            from = sorted.findIndex((r) => {
+              const c = cmp(reversed(r.Name!), rn);
+              return c > 0 || (c === 0 && (!input.StartRecordType || cmp(r.Type!, input.StartRecordType) >= 0));
+            });
+            if (from < 0) from = sorted.length;
+          }
+          const max = Number(input.MaxItems ?? 300);
+          const page = sorted.slice(from, from + max);
+          const next = sorted[from + max];
+          return {
+            ResourceRecordSets: structuredClone(page),
+            IsTruncated: next !== undefined,
+            NextRecordName: next?.Name,
+            NextRecordType: next?.Type,
+            MaxItems: max,
+            $metadata: {},
+          };
+        },
+      );
+    this.mock.on(ChangeResourceRecordSetsCommand).callsFake((input: ChangeResourceRecordSetsCommandInput) => {
+      this.changeSeq++;
+      this.beforeChange?.(input, this.changeSeq);
+      const z = this.zone(input.HostedZoneId!);
+      const records = structuredClone(z.records);
+      const errors: string[] = [];
+      for (const c of input.ChangeBatch!.Changes!) {
+        const rs = c.ResourceRecordSet!;
+        const name = fqdnDot(rs.Name!);
+        const idx = records.findIndex((r) => r.Name === name && r.Type === rs.Type);
+        const label = `[name='${name}', type='${rs.Type}']`;
+        if (c.Action === 'CREATE') {
+          if (idx >= 0) errors.push(`Tried to create resource record set ${label} but it already exists`);
+          else records.push({ ...structuredClone(rs), Name: name });
+        } else if (c.Action === 'DELETE') {
+          if (idx < 0) errors.push(`Tried to delete resource record set ${label} but it was not found`);
+          else if (
+            records[idx]!.TTL !== rs.TTL ||
+            JSON.stringify(records[idx]!.ResourceRecords) !== JSON.stringify(rs.ResourceRecords)
+          ) {
+            errors.push(
+              `Tried to delete resource record set ${label} but the values provided do not match the current values`,
+            );
+          } else records.splice(idx, 1);
+        }
+      }
+      if (errors.length > 0) {
+        throw new InvalidChangeBatch({ message: errors.join(', '), messages: errors, $metadata: {} });
+      }
+      z.records = records;
+      return {
+        ChangeInfo: { Id: `/change/C${this.changeSeq}`, Status: 'PENDING', SubmittedAt: new Date() },
+        $metadata: {},
+      };
+    });
+    this.mock.on(GetChangeCommand).callsFake((input: { Id: string }) => {
+      const n = (this.polls.get(input.Id) ?? 0) + 1;
+      this.polls.set(input.Id, n);
+      return {
+        ChangeInfo: {
+          Id: `/change/${input.Id}`,
+          Status: n > this.pendingPolls ? 'INSYNC' : 'PENDING',
+          SubmittedAt: new Date(),
+        },
+        $metadata: {},
+      };
+    });
+  }
+
+  addZone(id: string, name: string, opts: { private?: boolean } = {}): FakeZone {
+    const z: FakeZone = {
+      id,
+      name: fqdnDot(name),
+      private: opts.private ?? false,
+      nameServers: [`ns-1.${id.toLowerCase()}.awsdns.test`, `ns-2.${id.toLowerCase()}.awsdns.test`],
+      records: [
+        { Name: fqdnDot(name), Type: 'NS', TTL: 172800, ResourceRecords: [{ Value: 'ns-1.awsdns.test.' }] },
+        {
+          Name: fqdnDot(name),
+          Type: 'SOA',
+          TTL: 900,
+          ResourceRecords: [{ Value: 'ns-1.awsdns.test. x 1 7200 900 1209600 86400' }],
+        },
+      ],
+    };
+    this.zones.push(z);
+    return z;
+  }
+
+  zone(id: string): FakeZone {
+    const z = this.zones.find((x) => x.id === id.replace('/hostedzone/', ''));
+    if (!z) throw new NoSuchHostedZone({ message: `No hosted zone found with ID: ${id}`, $metadata: {} });
+    return z;
+  }
+
+  put(zoneId: string, name: string, type: string, values: string[], ttl = 300): void {
+    const z = this.zone(zoneId);
+    z.records = z.records.filter((r) => !(r.Name === fqdnDot(name) && r.Type === type));
+    z.records.push({
+      Name: fqdnDot(name),
+      Type: type as 'TXT',
+      TTL: ttl,
+      ResourceRecords: values.map((Value) => ({ Value })),
+    });
+  }
+
+  /** Unquoted TXT values at a name. */
+  txt(zoneId: string, name: string): string[] | undefined {
+    const rs = this.zone(zoneId).records.find((r) => r.Name === fqdnDot(name) && r.Type === 'TXT');
+    return rs?.ResourceRecords?.map((r) => unquoteTxt(r.Value!));
+  }
+
+  changes(): { zoneId: string; changes: Change[]; comment?: string }[] {
+    return this.mock.commandCalls(ChangeResourceRecordSetsCommand).map((c) => ({
+      zoneId: c.args[0].input.HostedZoneId!,
+      changes: c.args[0].input.ChangeBatch!.Changes!,
+      comment: c.args[0].input.ChangeBatch!.Comment,
+    }));
+  }
+
+  count(cmd: Parameters<typeof this.mock.commandCalls>[0]): number {
+    return this.mock.commandCalls(cmd).length;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+let fake: FakeRoute53;
+let logLines: Record<string, unknown>[];
+
+beforeEach(() => {
+  fake?.mock.restore();
+  fake = new FakeRoute53();
+  logLines = [];
+});
+
+function provider(opts: Partial<Route53DnsProviderOptions> = {}): { p: Route53DnsProvider; adapter: Route53Adapter } {
+  const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }));
+  const logger = createLogger(
+    {},
+    { level: 'debug', sink: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) },
+  );
+  const p = new Route53DnsProvider({
+    route53: adapter,
+    logger,
+    pollMinMs: 1,
+    pollMaxMs: 4,
+    random: () => 0,
+    ...opts,
+  });
+  return { p, adapter };
+}
+
+const deadline = (ms = 60_000): Deadline => new Deadline(ms, 0);
+const txtSet = (name: string, ttl: number, values: string[]): ResourceRecordSet => ({
+  Name: name,
+  Type: 'TXT',
+  TTL: ttl,
+  ResourceRecords: values.map((v) => ({ Value: `"${v}"` })),
+});
+
+describe('Route53DnsProvider.present', () => {
+  it('writes apex + wildcard as ONE record set with both values in ONE change, then waits INSYNC', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+
+    const placed = await p.present(
+      [
+        { domain: 'example.com', value: 'apex-value' },
+        { domain: '*.example.com', value: 'wild-value' },
+      ],
+      deadline(),
+    );
+
+    expect(fake.changes()).toEqual([
+      {
+        zoneId: 'Z1',
+        comment: 'acme-rotation: add 2 DNS-01 TXT value(s)',
+        changes: [
+          {
+            Action: 'CREATE',
+            ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['apex-value', 'wild-value']),
+          },
+        ],
+      },
+    ]);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['apex-value', 'wild-value']);
+    expect(placed).toEqual([
+      {
+        domain: 'example.com',
+        value: 'apex-value',
+        fqdn: '_acme-challenge.example.com',
+        zoneId: 'Z1',
+        zoneName: 'example.com',
+      },
+      {
+        domain: 'example.com',
+        value: 'wild-value',
+        fqdn: '_acme-challenge.example.com',
+        zoneId: 'Z1',
+        zoneName: 'example.com',
+      },
+    ]);
+    // One listing answers zone discovery, one read per name, one change, one poll.
+    expect(adapter.callCount).toEqual({
+      ListHostedZonesByName: 1,
+      GetHostedZone: 0,
+      ListResourceRecordSets: 1,
+      ChangeResourceRecordSets: 1,
+      GetChange: 1,
+    });
+    const phases = logLines.map((l) => l.phase).filter(Boolean);
+    expect(phases).toEqual(['dns-change', 'dns-insync-wait']);
+    expect(logLines.find((l) => l.phase === 'dns-insync-wait')).toMatchObject({
+      changeIds: ['C1'],
+      zoneIds: ['Z1'],
+      records: 2,
+    });
+  });
+
+  it('merges with values already at the name using DELETE exact current + CREATE merged', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"someone-else"'], 300);
+    const { p } = provider();
+
+    await p.present([{ domain: 'example.com', value: 'ours' }], deadline());
+
+    expect(fake.changes()[0]!.changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 300, ['someone-else']) },
+      { Action: 'CREATE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['someone-else', 'ours']) },
+    ]);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['someone-else', 'ours']);
+  });
+
+  it('does not duplicate a value that is already present (no change, no wait)', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"ours"'], 60);
+    const { p, adapter } = provider();
+
+    const placed = await p.present([{ domain: 'example.com', value: 'ours' }], deadline());
+
+    expect(placed).toHaveLength(1);
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(0);
+    expect(adapter.callCount.GetChange).toBe(0);
+  });
+
+  it('chooses the longest-suffix zone and sends one change per zone, polled concurrently', async () => {
+    fake.addZone('ZPARENT', 'example.com');
+    fake.addZone('ZSUB', 'sub.example.com');
+    fake.addZone('ZOTHER', 'ample.com'); // a suffix of the string but not of the labels
+    const { p } = provider();
+
+    const placed = await p.present(
+      [
+        { domain: 'www.sub.example.com', value: 'a' },
+        { domain: 'sub.example.com', value: 'b' },
+        { domain: 'other.example.com', value: 'c' },
+      ],
+      deadline(),
+    );
+
+    expect(placed.map((r) => [r.fqdn, r.zoneId])).toEqual([
+      ['_acme-challenge.www.sub.example.com', 'ZSUB'],
+      ['_acme-challenge.sub.example.com', 'ZSUB'],
+      ['_acme-challenge.other.example.com', 'ZPARENT'],
+    ]);
+    const changes = fake.changes();
+    expect(changes.map((c) => c.zoneId)).toEqual(['ZSUB', 'ZPARENT']);
+    expect(changes[0]!.changes.map((c) => c.ResourceRecordSet!.Name)).toEqual([
+      '_acme-challenge.www.sub.example.com',
+      '_acme-challenge.sub.example.com',
+    ]);
+    expect(fake.count(GetChangeCommand)).toBe(2);
+  });
+
+  it('ignores a private zone with the same name as the public one', async () => {
+    fake.addZone('ZPRIV', 'example.com', { private: true });
+    fake.addZone('ZPUB', 'example.com');
+    fake.addZone('ZPRIVSUB', 'www.example.com', { private: true });
+    const { p } = provider();
+
+    const placed = await p.present([{ domain: 'www.example.com', value: 'v' }], deadline());
+
+    expect(placed[0]!.zoneId).toBe('ZPUB');
+    expect(fake.changes().map((c) => c.zoneId)).toEqual(['ZPUB']);
+  });
+
+  it('finds zones candidate by candidate when the account has more zones than one listing page', async () => {
+    fake.addZone('ZPRIV', 'example.com', { private: true });
+    fake.addZone('ZPUB', 'example.com');
+    for (let i = 0; i < 100; i++) fake.addZone(`ZF${i}`, `filler${i}.org`);
+    const { p, adapter } = provider();
+
+    const placed = await p.present(
+      [
+        { domain: 'example.com', value: 'a' },
+        { domain: '*.example.com', value: 'b' },
+      ],
+      deadline(),
+    );
+
+    expect(placed.map((r) => r.zoneId)).toEqual(['ZPUB', 'ZPUB']);
+    const dnsNames = fake.mock.commandCalls(ListHostedZonesByNameCommand).map((c) => c.args[0].input.DNSName);
+    // the first-page listing, then the challenge name and the apex (cached for the wildcard)
+    expect(dnsNames).toEqual([undefined, '_acme-challenge.example.com', 'example.com']);
+    expect(adapter.callCount.ListHostedZonesByName).toBe(3);
+  });
+
+  it('uses only the explicit zone ids (private allowed), fetching each once', async () => {
+    fake.addZone('ZPUB', 'example.com');
+    fake.addZone('ZPRIV', 'example.com', { private: true });
+    const { p, adapter } = provider({ hostedZoneIds: ['/hostedzone/ZPRIV'] });
+
+    const placed = await p.present(
+      [
+        { domain: 'a.example.com', value: '1' },
+        { domain: 'b.example.com', value: '2' },
+      ],
+      deadline(),
+    );
+
+    expect(placed.map((r) => r.zoneId)).toEqual(['ZPRIV', 'ZPRIV']);
+    expect(adapter.callCount.GetHostedZone).toBe(1);
+    expect(adapter.callCount.ListHostedZonesByName).toBe(0);
+    expect(fake.changes()).toHaveLength(1);
+
+    await expect(p.present([{ domain: 'x.example.org', value: '3' }], deadline())).rejects.toThrow(
+      'no Route 53 hosted zone for _acme-challenge.x.example.org (tried: ZPRIV (example.com, private)); ' +
+        'create the zone or set acme:hosted-zone-ids',
+    );
+  });
+
+  it('reports the names tried when no zone matches', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p } = provider();
+
+    const err = await p.present([{ domain: 'x.example.org', value: 'v' }], deadline()).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(DnsError);
+    expect((err as DnsError).code).toBe('NoHostedZone');
+    expect((err as DnsError).message).toBe(
+      'no Route 53 hosted zone for _acme-challenge.x.example.org ' +
+        '(tried: _acme-challenge.x.example.org, x.example.org, example.org, org); ' +
+        'create the zone or set acme:hosted-zone-ids',
+    );
+    expect(fake.changes()).toHaveLength(0);
+  });
+
+  it('follows a CNAME on _acme-challenge into the zone that holds its target', async () => {
+    fake.addZone('ZMAIN', 'example.com');
+    fake.addZone('ZACME', 'acme.example.net');
+    fake.put('ZMAIN', '_acme-challenge.example.com', 'CNAME', ['example-com.acme.example.net.'], 300);
+    const { p } = provider();
+
+    const placed = await p.present([{ domain: '*.example.com', value: 'v' }], deadline());
+
+    expect(placed).toEqual([
+      {
+        domain: 'example.com',
+        value: 'v',
+        fqdn: 'example-com.acme.example.net',
+        zoneId: 'ZACME',
+        zoneName: 'acme.example.net',
+      },
+    ]);
+    expect(fake.changes()).toEqual([
+      {
+        zoneId: 'ZACME',
+        comment: expect.any(String),
+        changes: [{ Action: 'CREATE', ResourceRecordSet: txtSet('example-com.acme.example.net', 60, ['v']) }],
+      },
+    ]);
+    expect(fake.txt('ZMAIN', '_acme-challenge.example.com')).toBeUndefined();
+  });
+
+  it('detects a CNAME loop', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'CNAME', ['a.example.com.']);
+    fake.put('Z1', 'a.example.com', 'CNAME', ['_acme-challenge.example.com.']);
+    const { p } = provider();
+
+    await expect(p.present([{ domain: 'example.com', value: 'v' }], deadline())).rejects.toMatchObject({
+      code: 'CnameLoop',
+      message:
+        'CNAME loop at _acme-challenge.example.com: _acme-challenge.example.com → a.example.com → _acme-challenge.example.com',
+    });
+  });
+
+  it('re-reads and retries when another rotation changed the record underneath (CAS)', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.beforeChange = (_input, n) => {
+      // Between our read and our write, another rotation (the apex's secret) adds its value.
+      if (n === 1) fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"theirs"'], 60);
+    };
+    const { p } = provider();
+
+    await p.present([{ domain: '*.example.com', value: 'ours' }], deadline());
+
+    const changes = fake.changes();
+    expect(changes).toHaveLength(2);
+    expect(changes[0]!.changes).toEqual([
+      { Action: 'CREATE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['ours']) },
+    ]);
+    expect(changes[1]!.changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['theirs']) },
+      { Action: 'CREATE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['theirs', 'ours']) },
+    ]);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['theirs', 'ours']);
+    expect(logLines.some((l) => String(l.message).includes('changed concurrently'))).toBe(true);
+  });
+
+  it('fails at once with Route 53 message on any other InvalidChangeBatch', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.beforeChange = () => {
+      const m = 'RRSet with DNS name _acme-challenge.example.com. is not permitted in zone example.com.';
+      throw new InvalidChangeBatch({ message: m, messages: [m], $metadata: {} });
+    };
+    const { p, adapter } = provider();
+
+    const err = await p.present([{ domain: 'example.com', value: 'v' }], deadline()).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(DnsError);
+    expect((err as DnsError).code).toBe('ChangeRejected');
+    expect((err as DnsError).message).toContain('is not permitted in zone example.com.');
+    expect((err as DnsError).cause).toBeInstanceOf(AwsServiceError);
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(1);
+  });
+
+  it('polls GetChange with exponential backoff and full jitter until INSYNC', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.pendingPolls = 4;
+    const { p, adapter } = provider({ pollMinMs: 1, pollMaxMs: 4, random: () => 1 });
+    const d = deadline();
+    const sleep = vi.spyOn(d, 'sleep');
+
+    await p.present([{ domain: 'example.com', value: 'v' }], d);
+
+    expect(adapter.callCount.GetChange).toBe(5);
+    // random() = 1 → the top of each window: min·2^n capped at max.
+    expect(sleep.mock.calls.map((c) => c[0])).toEqual([1, 2, 4, 4, 4]);
+  });
+
+  it('throws DeadlineError when the change stays PENDING', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.pendingPolls = Number.POSITIVE_INFINITY;
+    const { p } = provider({ pollMinMs: 5, pollMaxMs: 10 });
+
+    const err = await p.present([{ domain: 'example.com', value: 'v' }], deadline(60)).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(DeadlineError);
+    expect((err as Error).message).toMatch(/^Route 53 change C1 \(zone Z1\) still PENDING after \d+ polls/);
+    expect(fake.count(GetChangeCommand)).toBeGreaterThan(1);
+  });
+});
+
+describe('Route53DnsProvider.cleanUp', () => {
+  it('removes only our values: DELETE exact + CREATE remainder, one batch, no INSYNC wait', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"keep"', '"ours-1"', '"ours-2"'], 120);
+    const { p, adapter } = provider();
+
+    await p.cleanUp(
+      [
+        { domain: 'example.com', value: 'ours-1' },
+        { domain: '*.example.com', value: 'ours-2' },
+      ],
+      deadline(),
+    );
+
+    expect(fake.changes()[0]!.changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 120, ['keep', 'ours-1', 'ours-2']) },
+      { Action: 'CREATE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 120, ['keep']) },
+    ]);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['keep']);
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(1);
+    expect(adapter.callCount.GetChange).toBe(0);
+  });
+
+  it('deletes the record set when only our values were there, and is idempotent', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+    const records = [
+      { domain: 'example.com', value: 'a' },
+      { domain: '*.example.com', value: 'b' },
+      { domain: 'www.example.com', value: 'c' },
+    ];
+    await p.present(records, deadline());
+
+    await p.cleanUp(records, deadline());
+    expect(fake.changes()[1]!.changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 60, ['a', 'b']) },
+      { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.www.example.com', 60, ['c']) },
+    ]);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toBeUndefined();
+
+    // Again (e.g. a retry): nothing of ours is there → no change call.
+    await p.cleanUp(records, deadline());
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(2);
+  });
+
+  it('a fresh provider (retry after a killed Lambda) cleans the old attempt and keeps others', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"other-rotation"', '"killed-attempt"'], 60);
+    const { p, adapter } = provider();
+
+    await p.cleanUp(
+      [
+        { domain: 'example.com', value: 'killed-attempt' },
+        { domain: 'example.com', value: 'absent' },
+      ],
+      deadline(),
+    );
+
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['other-rotation']);
+    expect(adapter.totalCalls()).toBe(3); // listing, read, change
+  });
+
+  it('retries the compare-and-swap when the record changed underneath', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"ours"', '"theirs"'], 60);
+    fake.beforeChange = (_i, n) => {
+      if (n === 1) fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"ours"', '"theirs"', '"new"'], 60);
+    };
+    const { p } = provider({ random: () => 0 });
+
+    await p.cleanUp([{ domain: 'example.com', value: 'ours' }], deadline());
+
+    expect(fake.changes()).toHaveLength(2);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['theirs', 'new']);
+  });
+});
+
+describe('Route53DnsProvider.authoritativeNameservers', () => {
+  it('returns the delegation set, cached', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+    expect(await p.authoritativeNameservers('Z1')).toEqual(['ns-1.z1.awsdns.test', 'ns-2.z1.awsdns.test']);
+    expect(await p.authoritativeNameservers('/hostedzone/Z1')).toHaveLength(2);
+    expect(adapter.callCount.GetHostedZone).toBe(1);
+  });
+});
+
+describe('Route53Adapter', () => {
+  it('maps SDK errors to AwsServiceError and counts calls', async () => {
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }));
+    const err = await adapter.getZone('/hostedzone/ZNOPE').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AwsServiceError);
+    expect(err).toMatchObject({ service: 'Route53', operation: 'GetHostedZone', awsCode: 'NoSuchHostedZone' });
+    expect(adapter.callCount.GetHostedZone).toBe(1);
+    expect(fake.mock.commandCalls(GetHostedZoneCommand)[0]!.args[0].input.Id).toBe('ZNOPE');
+  });
+
+  it('keeps every InvalidChangeBatch message', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.beforeChange = () => {
+      throw new InvalidChangeBatch({ message: '', messages: ['first problem', 'second problem'], $metadata: {} });
+    };
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }));
+    const err = await adapter
+      .changeRecords('Z1', [{ action: 'CREATE', name: 'x.example.com', type: 'TXT', ttl: 60, values: ['"v"'] }])
+      .catch((e: unknown) => e);
+    expect((err as AwsServiceError).awsCode).toBe('InvalidChangeBatch');
+    expect((err as Error).message).toContain('first problem; second problem');
+  });
+
+  it('decodes octal escapes in names and strips id prefixes', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '\\052.example.com', 'TXT', ['"w"']);
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }));
+    const sets = await adapter.listRecordSets('/hostedzone/Z1', '*.example.com', 'TXT');
+    expect(sets.map((s) => s.name)).toEqual(['*.example.com']);
+    expect(normalizeName('\\052.Example.COM.')).toBe('*.example.com');
+    const id = await adapter.changeRecords('Z1', [
+      { action: 'CREATE', name: 'y.example.com', type: 'TXT', ttl: 60, values: ['"v"'] },
+    ]);
+    expect(id).toBe('C1');
+    expect(await adapter.getChange('/change/C1')).toBe('INSYNC');
+  });
+});
