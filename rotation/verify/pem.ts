@@ -1,0 +1,491 @@
+/**
+ * Static (offline) checks of a certificate bundle for testSecret: PEM, key, key type, SANs,
+ * leaf constraints, validity window, chain links, trust anchor, fullchain, bundle fields.
+ * Each failure throws a VerificationCheckError naming the check; messages never carry key material.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { domainToASCII } from 'node:url';
+import {
+  certNotAfter,
+  certNotBefore,
+  describeKey,
+  fingerprintOf,
+  keyTypeOf,
+  normaliseSerial,
+  oneLineDn,
+  splitPemCertificates,
+  type CertificateBundle,
+  type KeyType,
+} from '../bundle.js';
+import { VerificationError } from '../errors.js';
+import { redact } from '../log.js';
+
+/** Names of the checks, in the order they run. */
+export type CheckName =
+  | 'pem'
+  | 'private-key'
+  | 'key-match'
+  | 'key-type'
+  | 'san'
+  | 'leaf-not-ca'
+  | 'leaf-usage'
+  | 'validity'
+  | 'chain'
+  | 'trust-anchor'
+  | 'fullchain'
+  | 'domains'
+  | 'fields'
+  | 'handshake';
+
+/** A VerificationError that names the failed check. */
+export class VerificationCheckError extends VerificationError {
+  public readonly check: CheckName;
+
+  constructor(check: CheckName, detail: string, options?: { cause?: unknown }) {
+    // redact() is a belt-and-braces guard: no message is built from key text.
+    super(redact(`Certificate check "${check}" failed: ${detail}`), options);
+    this.name = 'VerificationError';
+    this.check = check;
+  }
+}
+
+function fail(check: CheckName, detail: string, cause?: unknown): never {
+  throw new VerificationCheckError(check, detail, cause === undefined ? undefined : { cause });
+}
+
+export const MAX_LIFETIME_DAYS = 398;
+const DAY_MS = 86_400_000;
+const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
+const ANY_EKU_OID = '2.5.29.37.0';
+
+/** Lowercase, no trailing dot, IDNA A-label form ("*." prefix kept). */
+export function normaliseDnsName(name: string): string {
+  let n = name.trim().toLowerCase();
+  if (n.endsWith('.')) n = n.slice(0, -1);
+  const wildcard = n.startsWith('*.');
+  const base = wildcard ? n.slice(2) : n;
+  // domainToASCII returns '' for names it cannot convert; keep the name as written then.
+  const ascii = /^[\x00-\x7f]*$/.test(base) ? base : domainToASCII(base) || base;
+  return wildcard ? `*.${ascii}` : ascii;
+}
+
+/**
+ * Parse Node's `subjectAltName` string ("DNS:a.example, DNS:*.b.example, IP Address:1.2.3.4").
+ * Node quotes entries holding special characters as JSON strings (DNS:"a,b"); both forms are read.
+ */
+export function parseSubjectAltName(san: string | undefined): { dns: string[]; other: string[] } {
+  const dns: string[] = [];
+  const other: string[] = [];
+  if (!san) return { dns, other };
+  let i = 0;
+  while (i < san.length) {
+    const colon = san.indexOf(':', i);
+    if (colon < 0) break;
+    const type = san.slice(i, colon).trim();
+    let value: string;
+    let next: number;
+    if (san[colon + 1] === '"') {
+      let j = colon + 2;
+      while (j < san.length && san[j] !== '"') j += san[j] === '\\' ? 2 : 1;
+      const quoted = san.slice(colon + 1, j + 1);
+      try {
+        value = JSON.parse(quoted) as string;
+      } catch {
+        value = quoted;
+      }
+      next = san.indexOf(', ', j + 1);
+    } else {
+      next = san.indexOf(', ', colon + 1);
+      value = san.slice(colon + 1, next < 0 ? undefined : next);
+    }
+    if (type === 'DNS') dns.push(value);
+    else other.push(`${type}:${value}`);
+    if (next < 0) break;
+    i = next + 2;
+  }
+  return { dns, other };
+}
+
+/** Set difference in both directions, after normalisation; order of first appearance kept. */
+export function diffNames(expected: string[], actual: string[]): { missing: string[]; unexpected: string[] } {
+  const exp = [...new Set(expected.map(normaliseDnsName))];
+  const act = [...new Set(actual.map(normaliseDnsName))];
+  const expSet = new Set(exp);
+  const actSet = new Set(act);
+  return { missing: exp.filter((n) => !actSet.has(n)), unexpected: act.filter((n) => !expSet.has(n)) };
+}
+
+function describeDiff(d: { missing: string[]; unexpected: string[] }): string {
+  const parts: string[] = [];
+  if (d.missing.length) parts.push(`missing ${d.missing.join(', ')}`);
+  if (d.unexpected.length) parts.push(`unexpected ${d.unexpected.join(', ')}`);
+  return parts.join('; ');
+}
+
+/** "3.5 h", "12 days", "40 s" — for messages. */
+export function formatDuration(ms: number): string {
+  const abs = Math.abs(ms);
+  const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  if (abs >= 2 * DAY_MS) return `${fmt(Math.round((ms / DAY_MS) * 10) / 10)} days`;
+  if (abs >= 3_600_000) return `${fmt(Math.round((ms / 3_600_000) * 10) / 10)} h`;
+  if (abs >= 60_000) return `${fmt(Math.round((ms / 60_000) * 10) / 10)} min`;
+  return `${fmt(Math.round(ms / 100) / 10)} s`;
+}
+
+/** Short, key-free description of a certificate for messages. */
+export function describeCert(cert: X509Certificate): string {
+  const subject = oneLineDn(cert.subject ?? '');
+  const cn = /(?:^|, )CN=((?:\\.|[^,])*)/.exec(subject)?.[1];
+  if (cn) return `CN=${cn}`;
+  if (subject) return subject;
+  const san = parseSubjectAltName(cert.subjectAltName).dns[0];
+  return san ? `SAN ${san}` : `serial ${normaliseSerial(cert.serialNumber)}`;
+}
+
+interface Tlv {
+  tag: number;
+  start: number;
+  end: number;
+}
+
+/** One DER TLV at `offset` (definite lengths only), or undefined if malformed. */
+function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv | undefined {
+  if (offset + 2 > limit) return undefined;
+  const tag = buf[offset] as number;
+  let len = buf[offset + 1] as number;
+  let start = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || start + n > limit) return undefined;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] as number);
+    start += n;
+  }
+  const end = start + len;
+  return end > limit ? undefined : { tag, start, end };
+}
+
+function children(buf: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let off = parent.start; off < parent.end;) {
+    const t = readTlv(buf, off, parent.end);
+    if (!t) break;
+    out.push(t);
+    off = t.end;
+  }
+  return out;
+}
+
+const BASIC_CONSTRAINTS_OID = Buffer.from([0x55, 0x1d, 0x13]);
+
+/**
+ * The cA flag of the basicConstraints extension, read from the DER; undefined when the extension
+ * is absent. (X509Certificate#ca is OpenSSL's X509_check_ca, which says false for a certificate
+ * with CA:TRUE but without keyCertSign — still a CA certificate by its own claim.)
+ */
+export function basicConstraintsCa(cert: X509Certificate): boolean | undefined {
+  const der = cert.raw;
+  const top = readTlv(der, 0);
+  const tbs = top && children(der, top)[0];
+  if (!tbs) return undefined;
+  const extsWrapper = children(der, tbs).find((t) => t.tag === 0xa3);
+  const extSeq = extsWrapper && children(der, extsWrapper)[0];
+  if (!extSeq) return undefined;
+  for (const ext of children(der, extSeq)) {
+    const parts = children(der, ext);
+    const id = parts[0];
+    if (!id || id.tag !== 0x06 || !BASIC_CONSTRAINTS_OID.equals(der.subarray(id.start, id.end))) continue;
+    const value = parts[parts.length - 1];
+    if (!value || value.tag !== 0x04) return undefined;
+    const bc = readTlv(der, value.start, value.end);
+    const first = bc && children(der, bc)[0];
+    return !!first && first.tag === 0x01 && der[first.start] !== 0;
+  }
+  return undefined;
+}
+
+function position(i: number): string {
+  return i === 0 ? 'the leaf' : `chain certificate ${i}`;
+}
+
+const KEY_BLOCK_RE = /-----BEGIN ([A-Z0-9 ]*?) ?PRIVATE KEY-----/g;
+
+export interface StaticCheckInput {
+  bundle: CertificateBundle;
+  expectedDomains: string[];
+  expectedKeyType: KeyType;
+  now: Date;
+  trustedRoots: X509Certificate[];
+  minRemainingMs: number;
+  maxClockSkewMs: number;
+}
+
+export interface StaticCheckResult {
+  leaf: X509Certificate;
+  /** Intermediates, in order. */
+  chain: X509Certificate[];
+  privateKey: KeyObject;
+  checks: CheckName[];
+}
+
+function parseCerts(pems: string[], what: (i: number) => string): X509Certificate[] {
+  return pems.map((pem, i) => {
+    try {
+      return new X509Certificate(pem);
+    } catch (err) {
+      return fail('pem', `${what(i)} does not parse as X.509`, err);
+    }
+  });
+}
+
+/** Run every static check in order; throws at the first failure. */
+export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
+  const { bundle, now } = input;
+  const checks: CheckName[] = [];
+  const nowMs = now.getTime();
+
+  // --- pem: the certificate fields hold parsable certificates.
+  if (!bundle || typeof bundle.certificate !== 'string') fail('pem', 'the bundle has no certificate field');
+  const leafBlocks = splitPemCertificates(bundle.certificate);
+  if (leafBlocks.length === 0) fail('pem', 'the certificate field holds no PEM certificate');
+  if (leafBlocks.length > 1) {
+    fail('pem', `the certificate field holds ${leafBlocks.length} certificates; it must hold only the leaf`);
+  }
+  const leaf = parseCerts(leafBlocks, () => 'the leaf certificate')[0] as X509Certificate;
+  const chainBlocks = splitPemCertificates(typeof bundle.chain === 'string' ? bundle.chain : '');
+  const chain = parseCerts(chainBlocks, (i) => `chain certificate ${i + 1}`);
+  const fullchainBlocks = splitPemCertificates(typeof bundle.fullchain === 'string' ? bundle.fullchain : '');
+  parseCerts(fullchainBlocks, (i) => `fullchain certificate ${i + 1}`);
+  checks.push('pem');
+
+  // --- private-key: exactly one unencrypted PKCS#8 key that parses.
+  const keyText = typeof bundle.private_key === 'string' ? bundle.private_key : '';
+  const labels = [...keyText.matchAll(KEY_BLOCK_RE)].map((m) => (m[1] ?? '').trim());
+  if (labels.length === 0) fail('private-key', 'the private_key field holds no PEM private key');
+  if (labels.length > 1) fail('private-key', `the private_key field holds ${labels.length} private keys; expected one`);
+  const label = labels[0] as string;
+  if (label === 'ENCRYPTED') {
+    fail(
+      'private-key',
+      'the private key is encrypted PKCS#8 ("ENCRYPTED PRIVATE KEY"); an unencrypted PKCS#8 key is required',
+    );
+  }
+  if (label !== '') {
+    const kind = label === 'RSA' ? 'PKCS#1' : label === 'EC' ? 'SEC 1' : 'a legacy format';
+    fail(
+      'private-key',
+      `the private key is not PKCS#8: found a "${label} PRIVATE KEY" block (${kind}); expected "PRIVATE KEY"`,
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: keyText, format: 'pem' });
+  } catch (err) {
+    // The cause is OpenSSL's decoder error, which never quotes the key.
+    return fail('private-key', 'the private key does not parse as PKCS#8', err);
+  }
+  checks.push('private-key');
+
+  // --- key-match
+  if (!leaf.checkPrivateKey(privateKey)) {
+    fail(
+      'key-match',
+      `the private key (${describeKey(privateKey)}) does not match the leaf certificate's public key (${describeKey(leaf.publicKey)})`,
+    );
+  }
+  checks.push('key-match');
+
+  // --- key-type
+  const actualType = keyTypeOf(privateKey);
+  if (actualType !== input.expectedKeyType) {
+    fail(
+      'key-type',
+      `the key is ${actualType ?? describeKey(privateKey)} but the spec asks for ${input.expectedKeyType}`,
+    );
+  }
+  checks.push('key-type');
+
+  // --- san
+  const san = parseSubjectAltName(leaf.subjectAltName);
+  const sanDiff = diffNames(input.expectedDomains, san.dns);
+  const unexpectedOther = san.other;
+  if (!leaf.subjectAltName) {
+    fail(
+      'san',
+      `SANs do not match the spec: the certificate has no subjectAltName extension; ${describeDiff(sanDiff)}`,
+    );
+  }
+  if (sanDiff.missing.length || sanDiff.unexpected.length || unexpectedOther.length) {
+    fail(
+      'san',
+      `SANs do not match the spec: ${describeDiff({ missing: sanDiff.missing, unexpected: [...sanDiff.unexpected, ...unexpectedOther] })}`,
+    );
+  }
+  checks.push('san');
+
+  // --- leaf-not-ca
+  if (leaf.ca || basicConstraintsCa(leaf) === true)
+    fail('leaf-not-ca', 'the leaf certificate is a CA (basicConstraints CA:TRUE); a server certificate is required');
+  checks.push('leaf-not-ca');
+
+  // --- leaf-usage: if extendedKeyUsage is present it must allow TLS server authentication.
+  // (X509Certificate#keyUsage is Node's name for the extended key usage OIDs.)
+  const eku = leaf.keyUsage;
+  if (eku !== undefined && !eku.includes(SERVER_AUTH_OID) && !eku.includes(ANY_EKU_OID)) {
+    fail(
+      'leaf-usage',
+      `the leaf's extendedKeyUsage (${eku.join(', ') || 'empty'}) does not include serverAuth (${SERVER_AUTH_OID})`,
+    );
+  }
+  checks.push('leaf-usage');
+
+  // --- validity
+  const notBefore = certNotBefore(leaf);
+  const notAfter = certNotAfter(leaf);
+  const nb = notBefore.getTime();
+  const na = notAfter.getTime();
+  if (Number.isNaN(nb) || Number.isNaN(na)) fail('validity', 'the leaf validity dates do not parse');
+  if (na <= nb) {
+    fail(
+      'validity',
+      `the validity window is empty: notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`,
+    );
+  }
+  if (nb > nowMs + input.maxClockSkewMs) {
+    fail(
+      'validity',
+      `the certificate is not yet valid: notBefore ${notBefore.toISOString()} is ${formatDuration(nb - nowMs)} after now (${now.toISOString()}); allowed clock skew is ${formatDuration(input.maxClockSkewMs)}`,
+    );
+  }
+  if (na <= nowMs) fail('validity', `the certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`);
+  if (na - nowMs < input.minRemainingMs) {
+    fail(
+      'validity',
+      `the certificate expires at ${notAfter.toISOString()}, only ${formatDuration(na - nowMs)} from now; at least ${formatDuration(input.minRemainingMs)} of remaining validity is required`,
+    );
+  }
+  // RFC 5280 validity is inclusive of both ends, hence the extra second.
+  const lifetimeMs = na - nb + 1000;
+  if (lifetimeMs > MAX_LIFETIME_DAYS * DAY_MS + 1000) {
+    fail(
+      'validity',
+      `the certificate lifetime of ${formatDuration(lifetimeMs)} exceeds the ${MAX_LIFETIME_DAYS}-day maximum`,
+    );
+  }
+  checks.push('validity');
+
+  // --- chain: each certificate is issued by the next, by name and by signature; issuers are CAs.
+  const path = [leaf, ...chain];
+  for (let i = 0; i + 1 < path.length; i++) {
+    const child = path[i] as X509Certificate;
+    const parent = path[i + 1] as X509Certificate;
+    if (!parent.ca) fail('chain', `${position(i + 1)} (${describeCert(parent)}) is not a CA certificate`);
+    if (!child.checkIssued(parent)) {
+      fail(
+        'chain',
+        `the chain does not link: ${position(i)} (${describeCert(child)}, issuer ${oneLineDn(child.issuer)}) is not issued by ${position(i + 1)} (${describeCert(parent)})`,
+      );
+    }
+    if (!child.verify(parent.publicKey)) {
+      fail(
+        'chain',
+        `the chain does not link: the signature of ${position(i)} (${describeCert(child)}) does not verify with the key of ${position(i + 1)} (${describeCert(parent)})`,
+      );
+    }
+  }
+
+  // --- trust-anchor: walking up from the leaf, some certificate is a trusted root or is signed by one.
+  const trustedFingerprints = new Set(input.trustedRoots.map((r) => r.fingerprint256));
+  let anchorAt = -1;
+  for (let i = 0; i < path.length && anchorAt < 0; i++) {
+    const cert = path[i] as X509Certificate;
+    if (i > 0 && trustedFingerprints.has(cert.fingerprint256)) {
+      anchorAt = i - 1; // cert itself is the root; the previous one is the last to check
+      break;
+    }
+    for (const root of input.trustedRoots) {
+      if (cert.checkIssued(root) && cert.verify(root.publicKey)) {
+        anchorAt = i;
+        break;
+      }
+    }
+  }
+  // Intermediates up to the anchor must be within their validity (the handshake would fail too,
+  // with a less precise message).
+  for (let i = 1; i < path.length && (anchorAt < 0 || i <= anchorAt); i++) {
+    const cert = path[i] as X509Certificate;
+    const cNb = certNotBefore(cert).getTime();
+    const cNa = certNotAfter(cert).getTime();
+    if (cNa <= nowMs)
+      fail('chain', `${position(i)} (${describeCert(cert)}) expired at ${certNotAfter(cert).toISOString()}`);
+    if (cNb > nowMs + input.maxClockSkewMs) {
+      fail('chain', `${position(i)} (${describeCert(cert)}) is not valid before ${certNotBefore(cert).toISOString()}`);
+    }
+  }
+  checks.push('chain');
+
+  if (anchorAt < 0) {
+    const last = path[path.length - 1] as X509Certificate;
+    fail(
+      'trust-anchor',
+      `the chain does not lead to a trusted root: ${position(path.length - 1)} (${describeCert(last)}) is issued by ${oneLineDn(last.issuer) || '(empty name)'}, which is not among the ${input.trustedRoots.length} trusted roots`,
+    );
+  }
+  checks.push('trust-anchor');
+
+  // --- fullchain = certificate + chain (compared block by block, whitespace-insensitive).
+  const expectedFull = [...leafBlocks, ...chainBlocks];
+  if (fullchainBlocks.length !== expectedFull.length) {
+    fail(
+      'fullchain',
+      `fullchain is not certificate + chain: fullchain holds ${fullchainBlocks.length} certificates, certificate + chain hold ${expectedFull.length}`,
+    );
+  }
+  fullchainBlocks.forEach((block, i) => {
+    if (block !== expectedFull[i]) {
+      fail('fullchain', `fullchain is not certificate + chain: certificate ${i + 1} of fullchain differs`);
+    }
+  });
+  checks.push('fullchain');
+
+  // --- domains: the bundle's domains field names the spec's names.
+  if (!Array.isArray(bundle.domains)) fail('domains', 'the bundle has no domains array');
+  const domDiff = diffNames(input.expectedDomains, bundle.domains);
+  if (domDiff.missing.length || domDiff.unexpected.length) {
+    fail('domains', `the bundle's domains do not match the spec: ${describeDiff(domDiff)}`);
+  }
+  checks.push('domains');
+
+  // --- fields: stored metadata agrees with the certificate.
+  const problems: string[] = [];
+  const sameInstant = (stored: unknown, actual: Date): boolean =>
+    typeof stored === 'string' && Date.parse(stored) === actual.getTime();
+  if (!sameInstant(bundle.expiry, notAfter)) {
+    problems.push(
+      `expiry ${JSON.stringify(bundle.expiry)} is not the certificate's notAfter ${notAfter.toISOString()}`,
+    );
+  }
+  if (bundle.not_before !== undefined && !sameInstant(bundle.not_before, notBefore)) {
+    problems.push(
+      `not_before ${JSON.stringify(bundle.not_before)} is not the certificate's notBefore ${notBefore.toISOString()}`,
+    );
+  }
+  const serial = normaliseSerial(leaf.serialNumber);
+  if (typeof bundle.serial !== 'string' || normaliseSerial(bundle.serial) !== serial) {
+    problems.push(`serial ${JSON.stringify(bundle.serial)} is not the certificate's serial ${serial}`);
+  }
+  const fp = fingerprintOf(leaf);
+  if (
+    bundle.fingerprint_sha256 !== undefined &&
+    String(bundle.fingerprint_sha256).replace(/:/g, '').toUpperCase() !== fp
+  ) {
+    problems.push(`fingerprint_sha256 is not the certificate's fingerprint ${fp}`);
+  }
+  if (bundle.key_type !== input.expectedKeyType) {
+    problems.push(`key_type ${JSON.stringify(bundle.key_type)} is not the spec's ${input.expectedKeyType}`);
+  }
+  if (problems.length) fail('fields', `the bundle's fields do not match the certificate: ${problems.join('; ')}`);
+  checks.push('fields');
+
+  return { leaf, chain, privateKey, checks };
+}
