@@ -11,9 +11,17 @@ const dropNodeForge = {
   setup(b) {
     b.onResolve({ filter: /^node-forge$/ }, () => ({ path: 'node-forge', namespace: 'stub' }));
     b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents:
-        'const fail = () => { throw new Error("node-forge is not bundled in acme-rotation"); };\n' +
-        'module.exports = new Proxy({}, { get: (_t, k) => (k === "__esModule" ? false : fail) });',
+      // Property reads at load time (e.g. promisify(forge.pki.rsa.generateKeyPair)) must work;
+      // only a call throws.
+      contents: `
+const fail = () => { throw new Error('node-forge is not bundled in acme-rotation'); };
+const make = () => new Proxy(function forgeStub() {}, {
+  get: (_t, k) => (typeof k === 'symbol' || k === '__esModule' ? undefined : make()),
+  apply: fail,
+  construct: fail,
+});
+module.exports = make();
+`,
       loader: 'js',
     }));
   },

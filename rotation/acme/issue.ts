@@ -1,0 +1,160 @@
+import { backoffDelay, type Deadline } from '../deadline.js';
+import type { ChallengeRecord, DnsProvider } from '../dns/provider.js';
+import { AcmeError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { CertificateSpec } from '../spec.js';
+import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from './ca.js';
+import { generatePrivateKey } from './keys.js';
+
+export interface IssuedCertificate {
+  /** The CA's PEM: leaf first, then intermediates. */
+  certificatePem: string;
+  /** PKCS#8 PEM. */
+  privateKeyPem: string;
+}
+
+export interface IssueDeps {
+  ca: CaClient;
+  dns: DnsProvider;
+  /** Confirms the placed TXT values are visible on the authoritative servers / DNS_RESOLVERS. */
+  waitForPropagation: (placed: Awaited<ReturnType<DnsProvider['present']>>, deadline: Deadline) => Promise<void>;
+  /** Persist what is about to be written to DNS, before writing it, so a killed attempt can be cleaned up. */
+  recordInFlight: (records: ChallengeRecord[]) => Promise<void>;
+  /** Forget the in-flight record once clean-up succeeded. */
+  clearInFlight: () => Promise<void>;
+  logger: Logger;
+  /** Bounds for DNS (INSYNC + propagation) and for CA validation/issuance. */
+  dnsDeadline: Deadline;
+  acmeDeadline: Deadline;
+  pollMinMs?: number;
+  pollMaxMs?: number;
+}
+
+function problemDetail(authz: AcmeAuthorization): string {
+  for (const ch of authz.challenges) {
+    const err = (ch as { error?: { type?: string; detail?: string } }).error;
+    if (err) return `${err.type ?? 'error'}: ${err.detail ?? 'no detail'}`;
+  }
+  return `authorization is ${authz.status}`;
+}
+
+async function poll<T>(
+  what: string,
+  deadline: Deadline,
+  fetch: () => Promise<T>,
+  done: (value: T) => boolean,
+  minMs: number,
+  maxMs: number,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const value = await fetch();
+    if (done(value)) return value;
+    await deadline.sleep(backoffDelay(attempt, minMs, maxMs), what);
+  }
+}
+
+/**
+ * ACME order + DNS-01: order, publish every TXT value at once (one change per zone), wait for
+ * INSYNC and propagation, answer all challenges in parallel, finalize, download. TXT values we
+ * wrote are removed in every outcome; a clean-up failure is logged and never hides the original error.
+ */
+export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): Promise<IssuedCertificate> {
+  const { ca, dns, logger } = deps;
+  const minMs = deps.pollMinMs ?? 250;
+  const maxMs = deps.pollMaxMs ?? 2_000;
+
+  const keyPromise = generatePrivateKey(spec.keyType); // RSA 4096 takes a while: overlap it with the order.
+  keyPromise.catch(() => undefined);
+
+  let order: AcmeOrder = await logger.time('acme-order', () => ca.createOrder(spec.domains, spec.profile), {
+    names: spec.domains.length,
+  });
+  if (order.status === 'invalid') throw new AcmeError('OrderInvalid', `the CA created the order already invalid: ${JSON.stringify(order.error ?? {})}`);
+
+  const authorizations = await ca.getAuthorizations(order);
+  const todo: { authz: AcmeAuthorization; challenge: AcmeChallenge; record: ChallengeRecord }[] = [];
+  for (const authz of authorizations) {
+    if (authz.status === 'valid') continue; // reused authorization: answering it would be an error
+    if (authz.status !== 'pending') {
+      throw new AcmeError('AuthorizationInvalid', `authorization for ${authz.identifier.value} is ${authz.status}: ${problemDetail(authz)}`);
+    }
+    const challenge = authz.challenges.find((c) => c.type === 'dns-01');
+    if (!challenge) {
+      throw new AcmeError(
+        'NoDnsChallenge',
+        `the CA offered no dns-01 challenge for ${authz.identifier.value} (offered: ${authz.challenges.map((c) => c.type).join(', ')})`,
+      );
+    }
+    todo.push({ authz, challenge, record: { domain: authz.identifier.value.toLowerCase(), value: await ca.keyAuthorization(challenge) } });
+  }
+  logger.info('authorizations', {
+    total: authorizations.length,
+    reused: authorizations.length - todo.length,
+    toValidate: todo.length,
+  });
+
+  if (todo.length > 0) {
+    const records = todo.map((t) => t.record);
+    await deps.recordInFlight(records);
+    let failure: unknown;
+    try {
+      const placed = await dns.present(records, deps.dnsDeadline);
+      await logger.time('dns-propagation', () => deps.waitForPropagation(placed, deps.dnsDeadline), {
+        records: placed.length,
+      });
+      await logger.time('acme-validation', async () => {
+        await Promise.all(todo.map((t) => ca.completeChallenge(t.challenge)));
+        await poll(
+          'the CA to validate the challenges',
+          deps.acmeDeadline,
+          () => ca.getAuthorizations(order),
+          (list) => {
+            const bad = list.find((a) => a.status === 'invalid' || a.status === 'expired' || a.status === 'revoked' || a.status === 'deactivated');
+            if (bad) {
+              throw new AcmeError('ChallengeFailed', `the CA could not validate ${bad.identifier.value}: ${problemDetail(bad)}`);
+            }
+            return list.every((a) => a.status === 'valid');
+          },
+          minMs,
+          maxMs,
+        );
+      });
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      try {
+        await logger.time('dns-cleanup', () => dns.cleanUp(records, deps.dnsDeadline), { records: records.length });
+        await deps.clearInFlight();
+      } catch (cleanupError) {
+        logger.error('could not remove our TXT records; the next rotation will retry the clean-up', {
+          error: errorMessage(cleanupError),
+          ...(failure ? { originalError: errorMessage(failure) } : {}),
+        });
+      }
+    }
+  }
+
+  const keyPem = await keyPromise;
+  const csr = await ca.createCsr(spec.domains, keyPem);
+  order = await logger.time('acme-finalize', async () => {
+    let o = order;
+    if (o.status !== 'valid' && o.status !== 'processing') {
+      o = await poll('the order to become ready', deps.acmeDeadline, () => ca.getOrder(o), (x) => x.status !== 'pending', minMs, maxMs);
+      if (o.status === 'ready') o = await ca.finalize(o, csr);
+    }
+    return poll(
+      'the CA to issue the certificate',
+      deps.acmeDeadline,
+      async () => (o.status === 'valid' ? o : (o = await ca.getOrder(o))),
+      (x) => {
+        if (x.status === 'invalid') throw new AcmeError('OrderInvalid', `the CA marked the order invalid: ${JSON.stringify(x.error ?? {})}`);
+        return x.status === 'valid';
+      },
+      minMs,
+      maxMs,
+    );
+  });
+  const certificatePem = await logger.time('acme-download', () => ca.download(order));
+  return { certificatePem, privateKeyPem: keyPem };
+}

@@ -1,0 +1,124 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { errorMessage } from '../errors.js';
+import { redact, type Logger } from '../log.js';
+
+/** Success notice: the seed's fields first, then ours. Never carries key material. */
+export interface SuccessEvent {
+  status: 'success';
+  domains: string[];
+  expiry: string;
+  issued_at: string;
+  secret_name: string;
+  secret_arn: string;
+  version_id: string;
+  serial: string;
+  issuer: string;
+  key_type: string;
+}
+
+/** Failure notice: the seed's fields first, then the step and the cause. */
+export interface FailureEvent {
+  status: 'failed';
+  domains: string[];
+  error: string;
+  step: string;
+  secret_name: string;
+  secret_arn?: string;
+  version_id: string;
+  error_code: string;
+}
+
+export type RotationEvent = SuccessEvent | FailureEvent;
+
+export const DETAIL_TYPES = {
+  success: 'Certificate Renewed',
+  failed: 'Certificate Renewal Failed',
+} as const;
+
+/**
+ * Publishes success/failure notices to SNS and events to EventBridge when configured.
+ * A failure to notify is logged, never thrown: it must not turn a good rotation into a failed one
+ * or hide the error that a failure notice reports.
+ */
+export class Notifier {
+  constructor(
+    private readonly opts: {
+      topicArn?: string;
+      eventBusName?: string;
+      source: string;
+      logger: Logger;
+      sns?: SNSClient;
+      events?: EventBridgeClient;
+    },
+  ) {}
+
+  private snsClient?: SNSClient;
+  private eventsClient?: EventBridgeClient;
+
+  async publish(event: RotationEvent): Promise<void> {
+    const detail = redact(JSON.stringify(event));
+    await Promise.all([this.toSns(event, detail), this.toEventBridge(event, detail)]);
+  }
+
+  private subject(event: RotationEvent): string {
+    const names = event.domains.join(', ') || event.secret_name;
+    const text =
+      event.status === 'success' ? `Certificate renewed: ${names}` : `Certificate renewal FAILED: ${names}`;
+    // SNS subjects: at most 100 printable ASCII characters, no newlines.
+    return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
+  }
+
+  private async toSns(event: RotationEvent, detail: string): Promise<void> {
+    if (!this.opts.topicArn) return;
+    try {
+      this.snsClient ??= this.opts.sns ?? new SNSClient({});
+      await this.snsClient.send(
+        new PublishCommand({
+          TopicArn: this.opts.topicArn,
+          Subject: this.subject(event),
+          Message: detail,
+          MessageAttributes: {
+            status: { DataType: 'String', StringValue: event.status },
+            secret_name: { DataType: 'String', StringValue: event.secret_name },
+          },
+        }),
+      );
+    } catch (err) {
+      this.opts.logger.error('SNS notification failed', { topicArn: this.opts.topicArn, error: errorMessage(err) });
+    }
+  }
+
+  private async toEventBridge(event: RotationEvent, detail: string): Promise<void> {
+    if (!this.opts.eventBusName) return;
+    try {
+      this.eventsClient ??= this.opts.events ?? new EventBridgeClient({});
+      const out = await this.eventsClient.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              EventBusName: this.opts.eventBusName,
+              Source: this.opts.source,
+              DetailType: DETAIL_TYPES[event.status],
+              Detail: detail,
+              Resources: event.secret_arn ? [event.secret_arn] : [],
+            },
+          ],
+        }),
+      );
+      if (out.FailedEntryCount) {
+        const entry = out.Entries?.[0];
+        this.opts.logger.error('EventBridge event rejected', {
+          eventBusName: this.opts.eventBusName,
+          errorCode: entry?.ErrorCode,
+          errorMessage: entry?.ErrorMessage,
+        });
+      }
+    } catch (err) {
+      this.opts.logger.error('EventBridge event failed', {
+        eventBusName: this.opts.eventBusName,
+        error: errorMessage(err),
+      });
+    }
+  }
+}

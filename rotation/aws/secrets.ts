@@ -1,0 +1,120 @@
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { AwsServiceError } from '../errors.js';
+
+export interface SecretDescription {
+  arn: string;
+  name: string;
+  rotationEnabled: boolean;
+  /** Version id → staging labels. */
+  versionStages: Record<string, string[]>;
+  tags: { Key?: string; Value?: string }[];
+}
+
+/** Map any SDK error to AwsServiceError, keeping the SDK error as cause. */
+export function mapAwsError(service: string, operation: string, err: unknown): AwsServiceError {
+  const name = err instanceof Error ? err.name : 'UnknownError';
+  const message = err instanceof Error ? err.message : String(err);
+  return new AwsServiceError(service, operation, name, message, { cause: err });
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ResourceNotFoundException';
+}
+
+/**
+ * Thin Secrets Manager adapter: the calls the rotation needs, with SDK errors mapped to
+ * AwsServiceError. The client is injectable (tests use aws-sdk-client-mock).
+ */
+export class SecretsAdapter {
+  /** Calls made, by operation, for the per-rotation call count in the logs. */
+  readonly calls: Record<string, number> = {};
+
+  constructor(private readonly client: SecretsManagerClient = new SecretsManagerClient({})) {}
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapAwsError('SecretsManager', operation, err);
+    }
+  }
+
+  async describe(secretId: string): Promise<SecretDescription> {
+    const out = await this.call('DescribeSecret', () =>
+      this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
+    );
+    return {
+      arn: out.ARN ?? secretId,
+      name: out.Name ?? secretId,
+      rotationEnabled: out.RotationEnabled === true,
+      versionStages: out.VersionIdsToStages ?? {},
+      tags: out.Tags ?? [],
+    };
+  }
+
+  /**
+   * The SecretString of a version (by id and/or stage), or undefined when that version has no
+   * value (the empty AWSPENDING stub) or does not exist.
+   */
+  async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
+    this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
+    try {
+      const out = await this.client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionId: select.versionId, VersionStage: select.stage }),
+      );
+      return out.SecretString;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw mapAwsError('SecretsManager', 'GetSecretValue', err);
+    }
+  }
+
+  /** Write a new immutable version with the given labels (default: none = AWSPENDING for rotation). */
+  async putValue(secretId: string, token: string, value: string, stages: string[]): Promise<void> {
+    await this.call('PutSecretValue', () =>
+      this.client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          ClientRequestToken: token,
+          SecretString: value,
+          VersionStages: stages,
+        }),
+      ),
+    );
+  }
+
+  async moveStage(secretId: string, stage: string, to: string | undefined, from: string | undefined): Promise<void> {
+    await this.call('UpdateSecretVersionStage', () =>
+      this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: stage,
+          MoveToVersionId: to,
+          RemoveFromVersionId: from,
+        }),
+      ),
+    );
+  }
+
+  async tag(secretId: string, tags: Record<string, string>): Promise<void> {
+    const list = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    if (list.length === 0) return;
+    await this.call('TagResource', () => this.client.send(new TagResourceCommand({ SecretId: secretId, Tags: list })));
+  }
+
+  async untag(secretId: string, keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.call('UntagResource', () =>
+      this.client.send(new UntagResourceCommand({ SecretId: secretId, TagKeys: keys })),
+    );
+  }
+}

@@ -1,0 +1,92 @@
+import { ConfigError } from './errors.js';
+
+/** The function's configuration, read once from the environment with loud failures. */
+export interface Config {
+  directoryUrl: string;
+  email?: string;
+  accountSecretId?: string;
+  notificationTopicArn?: string;
+  eventBusName?: string;
+  /** 'ip' or 'ip:port' entries; empty = the zone's authoritative nameservers. */
+  dnsResolvers: string[];
+  /** Upper bound for Route 53 INSYNC plus the propagation check. */
+  dnsPropagationTimeoutMs: number;
+  /** Upper bound for the CA to validate challenges and issue the certificate. */
+  acmeTimeoutMs: number;
+  /** Source of EventBridge events. */
+  eventSource: string;
+}
+
+export const DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS = 300;
+export const DEFAULT_ACME_TIMEOUT_SECONDS = 180;
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function seconds(env: Env, name: string, fallback: number, max: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback * 1000;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new ConfigError(`${name}="${raw}" is invalid: expected whole seconds between 1 and ${max}`);
+  }
+  return Number(raw) * 1000;
+}
+
+const RESOLVER_RE = /^(\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$|^[0-9a-fA-F:]+$/;
+
+export function parseResolvers(raw: string | undefined): string[] {
+  if (!raw?.trim()) return [];
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    if (!RESOLVER_RE.test(entry)) {
+      throw new ConfigError(
+        `DNS_RESOLVERS entry "${entry}" is invalid: expected ip[:port] (e.g. 1.1.1.1,8.8.8.8:53 or [2606:4700::1111]:53)`,
+      );
+    }
+  }
+  return list;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const directoryUrl = optional(env, 'ACME_DIRECTORY_URL');
+  if (!directoryUrl) {
+    throw new ConfigError(
+      'ACME_DIRECTORY_URL is not set: set it to the CA directory, e.g. https://acme-v02.api.letsencrypt.org/directory',
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(directoryUrl);
+  } catch (cause) {
+    throw new ConfigError(`ACME_DIRECTORY_URL="${directoryUrl}" is not a URL`, { cause });
+  }
+  if (url.protocol !== 'https:') {
+    throw new ConfigError(`ACME_DIRECTORY_URL="${directoryUrl}" must use https (RFC 8555 requires TLS)`);
+  }
+  const email = optional(env, 'ACME_EMAIL');
+  if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+    throw new ConfigError(`ACME_EMAIL="${email}" is not an e-mail address`);
+  }
+  const topic = optional(env, 'NOTIFICATION_TOPIC_ARN');
+  if (topic !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(topic)) {
+    throw new ConfigError(`NOTIFICATION_TOPIC_ARN="${topic}" is not an SNS topic ARN`);
+  }
+  return {
+    directoryUrl,
+    email,
+    accountSecretId: optional(env, 'ACME_ACCOUNT_SECRET_ID'),
+    notificationTopicArn: topic,
+    eventBusName: optional(env, 'EVENT_BUS_NAME'),
+    dnsResolvers: parseResolvers(env.DNS_RESOLVERS),
+    dnsPropagationTimeoutMs: seconds(env, 'DNS_PROPAGATION_TIMEOUT_SECONDS', DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS, 870),
+    acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, 870),
+    eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
+  };
+}

@@ -1,0 +1,166 @@
+import type { SecretDescription, SecretsAdapter } from './aws/secrets.js';
+import type { Notifier } from './aws/notify.js';
+import { publicSummary, parseBundle, type CertificateBundle } from './bundle.js';
+import type { Config } from './config.js';
+import { Deadline } from './deadline.js';
+import { RotationError, RotationStateError, errorMessage, errorName } from './errors.js';
+import type { Logger } from './log.js';
+import { parseSpec } from './spec.js';
+import type { StepContext } from './steps/context.js';
+import { createSecret } from './steps/create.js';
+import { finishSecret } from './steps/finish.js';
+import { setSecret } from './steps/set.js';
+import { testSecret } from './steps/test.js';
+
+export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface RotationEvent {
+  Step: Step;
+  SecretId: string;
+  ClientRequestToken: string;
+  RotationToken?: string;
+}
+
+export interface LambdaContext {
+  getRemainingTimeInMillis?: () => number;
+  awsRequestId?: string;
+  functionName?: string;
+}
+
+/** Services the handler needs; created lazily by index.ts, injected by tests. */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  secrets: SecretsAdapter;
+  notifier: Notifier;
+  /** Per-invocation parts of the step context. */
+  stepContext: (base: Pick<StepContext, 'secret' | 'token' | 'logger' | 'deadline'>) => StepContext;
+}
+
+function validateEvent(event: unknown): RotationEvent {
+  const e = (event ?? {}) as Record<string, unknown>;
+  if (typeof e.Step !== 'string' || !(STEPS as readonly string[]).includes(e.Step)) {
+    throw new RotationError(
+      'InvalidEvent',
+      `unknown rotation step ${JSON.stringify(e.Step)}: expected one of ${STEPS.join(', ')} (is this function invoked by Secrets Manager?)`,
+    );
+  }
+  if (typeof e.SecretId !== 'string' || e.SecretId === '') throw new RotationError('InvalidEvent', 'event has no SecretId');
+  if (typeof e.ClientRequestToken !== 'string' || e.ClientRequestToken === '') {
+    throw new RotationError('InvalidEvent', `event for ${e.SecretId} has no ClientRequestToken`);
+  }
+  return e as unknown as RotationEvent;
+}
+
+function domainsOf(secret: SecretDescription | undefined): string[] {
+  if (!secret) return [];
+  try {
+    return parseSpec(secret.name, secret.tags).domains;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The standard checks every step begins with (as in AWS's rotation template). Returns false when
+ * there is nothing to do because the token is already AWSCURRENT.
+ */
+export function checkRotationState(secret: SecretDescription, token: string, step: Step): 'run' | 'done' | 'finish-tail' {
+  if (!secret.rotationEnabled) {
+    throw new RotationStateError(`secret "${secret.name}" is not enabled for rotation; enable it (RotateSecret) first`);
+  }
+  const stages = secret.versionStages[token];
+  if (!stages) {
+    throw new RotationStateError(`secret "${secret.name}": version ${token} has no stage; it is not part of a rotation of this secret`);
+  }
+  if (stages.includes('AWSCURRENT')) {
+    // A finishSecret killed after promotion left AWSPENDING on the new current version: finish the tail.
+    return step === 'finishSecret' && stages.includes('AWSPENDING') ? 'finish-tail' : 'done';
+  }
+  if (!stages.includes('AWSPENDING')) {
+    throw new RotationStateError(`secret "${secret.name}": version ${token} is not AWSPENDING; it is not the rotation in progress`);
+  }
+  return 'run';
+}
+
+export function createHandler(services: () => Services) {
+  return async function handler(event: unknown, context?: LambdaContext): Promise<void> {
+    const started = performance.now();
+    const svc = services();
+    const deadline = Deadline.fromContext(context);
+    let log = svc.logger.child({ awsRequestId: context?.awsRequestId });
+    let secret: SecretDescription | undefined;
+    let step: string = typeof (event as { Step?: unknown })?.Step === 'string' ? (event as { Step: string }).Step : 'unknown';
+    let token = '';
+    try {
+      const ev = validateEvent(event);
+      step = ev.Step;
+      token = ev.ClientRequestToken;
+      log = log.child({ secretId: ev.SecretId, step, token });
+      log.info('step started', { remainingMs: context?.getRemainingTimeInMillis?.() });
+
+      secret = await svc.secrets.describe(ev.SecretId);
+      log = log.child({ secretName: secret.name });
+      const state = checkRotationState(secret, token, ev.Step);
+      if (state === 'done') {
+        log.info(`version is already AWSCURRENT; ${step} has nothing to do`);
+        return;
+      }
+      const ctx = svc.stepContext({ secret, token, logger: log, deadline });
+      let promoted: CertificateBundle | undefined;
+      switch (ev.Step) {
+        case 'createSecret':
+          await createSecret(ctx);
+          break;
+        case 'setSecret':
+          await setSecret(ctx);
+          break;
+        case 'testSecret':
+          await testSecret(ctx);
+          break;
+        case 'finishSecret':
+          promoted = await finishSecret(ctx);
+          break;
+      }
+      if (promoted) {
+        await svc.notifier.publish({
+          status: 'success',
+          domains: promoted.domains,
+          expiry: promoted.expiry,
+          issued_at: promoted.issued_at,
+          secret_name: secret.name,
+          secret_arn: secret.arn,
+          version_id: token,
+          serial: promoted.serial,
+          issuer: promoted.issuer,
+          key_type: promoted.key_type,
+        });
+        log.info('rotation finished', { certificate: publicSummary(promoted) });
+      }
+      log.info('step succeeded', {
+        durationMs: Math.round(performance.now() - started),
+        secretsManagerCalls: svc.secrets.calls,
+      });
+    } catch (err) {
+      log.error('step failed', {
+        durationMs: Math.round(performance.now() - started),
+        errorCode: errorName(err),
+        error: err,
+      });
+      await svc.notifier.publish({
+        status: 'failed',
+        domains: domainsOf(secret),
+        error: errorMessage(err),
+        step,
+        secret_name: secret?.name ?? String((event as { SecretId?: unknown })?.SecretId ?? ''),
+        ...(secret ? { secret_arn: secret.arn } : {}),
+        version_id: token,
+        error_code: errorName(err),
+      });
+      throw err;
+    }
+  };
+}
+
+export { parseBundle };

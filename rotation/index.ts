@@ -1,0 +1,84 @@
+/**
+ * Lambda entry point: `handler(event, context)` for Secrets Manager's four rotation steps.
+ * Configuration is read once per container (loud failure on a bad value); SDK clients are
+ * created once and reused; the ACME client is loaded only by createSecret.
+ */
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Notifier } from './aws/notify.js';
+import { Route53Adapter } from './aws/route53.js';
+import { SecretsAdapter } from './aws/secrets.js';
+import { loadConfig, type Config } from './config.js';
+import { Route53DnsProvider } from './dns/route53-provider.js';
+import { waitForTxtPropagation } from './dns/propagation.js';
+import { createHandler, type Services } from './handler.js';
+import { createLogger } from './log.js';
+import type { StepContext } from './steps/context.js';
+import { verifyBundle } from './verify/index.js';
+
+let cached: Services | undefined;
+
+function buildServices(): Services {
+  const logger = createLogger({ service: 'acme-rotation' });
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    logger.error('invalid function configuration', { error: err });
+    throw err;
+  }
+  // Route 53 allows ~5 requests/second per account: adaptive retry rides its throttling.
+  const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 10 });
+  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 5 });
+  const notifier = new Notifier({
+    topicArn: config.notificationTopicArn,
+    eventBusName: config.eventBusName,
+    source: config.eventSource,
+    logger,
+  });
+
+  return {
+    config,
+    logger,
+    secrets: new SecretsAdapter(secretsClient),
+    notifier,
+    stepContext(base): StepContext {
+      const secrets = new SecretsAdapter(secretsClient);
+      const route53 = new Route53Adapter(route53Client);
+      return {
+        ...base,
+        config,
+        secrets,
+        now: () => new Date(),
+        dns: (spec) => new Route53DnsProvider({ route53, hostedZoneIds: spec.hostedZoneIds, logger: base.logger }),
+        waitForPropagation: (dns, placed, deadline) =>
+          waitForTxtPropagation(placed, {
+            resolvers: config.dnsResolvers,
+            nameserversFor: (zoneId) => dns.authoritativeNameservers(zoneId),
+            deadline,
+            logger: base.logger,
+          }),
+        ca: async () => {
+          const { AcmeCa } = await import('./acme/ca.js');
+          const { loadAccount } = await import('./acme/account.js');
+          let ca: InstanceType<typeof AcmeCa> | undefined;
+          const account = await loadAccount({
+            secrets,
+            accountSecretId: config.accountSecretId,
+            directoryUrl: config.directoryUrl,
+            email: config.email,
+            logger: base.logger,
+            register: async (acct) => {
+              ca = new AcmeCa(config.directoryUrl, acct);
+              return ca.register(config.email);
+            },
+          });
+          return ca ?? new AcmeCa(config.directoryUrl, account);
+        },
+        verify: verifyBundle,
+      };
+    },
+  };
+}
+
+export const handler = createHandler(() => (cached ??= buildServices()));

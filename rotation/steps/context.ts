@@ -1,0 +1,31 @@
+import type { Config } from '../config.js';
+import type { Deadline } from '../deadline.js';
+import type { DnsProvider } from '../dns/provider.js';
+import type { Logger } from '../log.js';
+import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
+import type { CaClient } from '../acme/ca.js';
+import type { AcmeAccount } from '../acme/account.js';
+import type { CertificateBundle } from '../bundle.js';
+import type { CertificateSpec } from '../spec.js';
+import type { VerifyOptions, VerifyResult } from '../verify/index.js';
+import type { PlacedRecord } from '../dns/provider.js';
+
+/** Everything a step needs; built once per invocation by the handler, injectable in tests. */
+export interface StepContext {
+  config: Config;
+  secrets: SecretsAdapter;
+  secret: SecretDescription;
+  token: string;
+  logger: Logger;
+  deadline: Deadline;
+  /** DNS provider for this certificate (zone ids from the spec). */
+  dns: (spec: CertificateSpec) => DnsProvider;
+  /** Propagation check of placed TXT values (authoritative nameservers or DNS_RESOLVERS). */
+  waitForPropagation: (dns: DnsProvider, placed: PlacedRecord[], deadline: Deadline) => Promise<void>;
+  /** The CA client with a registered account. */
+  ca: () => Promise<CaClient>;
+  verify: (bundle: CertificateBundle, opts: VerifyOptions) => Promise<VerifyResult>;
+  now: () => Date;
+}
+
+export type { AcmeAccount };

@@ -1,0 +1,45 @@
+import { parseBundle } from '../bundle.js';
+import type { CertificateBundle } from '../bundle.js';
+import { VerificationError } from '../errors.js';
+import type { StepContext } from './context.js';
+
+/** The seed's status tags: readable without decrypting the secret. */
+export function statusTags(bundle: CertificateBundle): Record<string, string> {
+  const domains = bundle.domains.join(',');
+  return {
+    ExpirationDate: bundle.expiry,
+    IssuedAt: bundle.issued_at,
+    Domains: domains.length <= 256 ? domains : `${domains.slice(0, 252)},...`,
+  };
+}
+
+/**
+ * finishSecret: version promotion. AWSCURRENT moves to the token (the old version keeps
+ * AWSPREVIOUS), AWSPENDING is removed from the token, status tags are written.
+ * Returns the promoted bundle for the success notice.
+ */
+export async function finishSecret(ctx: StepContext): Promise<CertificateBundle> {
+  const { secret, token, logger } = ctx;
+  const raw = await ctx.secrets.getValue(secret.arn, { versionId: token });
+  const bundle = parseBundle(raw);
+  if (!bundle) {
+    throw new VerificationError(`secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it`);
+  }
+  const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  if (current !== token) {
+    await ctx.secrets.moveStage(secret.arn, 'AWSCURRENT', token, current);
+    logger.info('promoted to AWSCURRENT', { previousVersion: current });
+  }
+  try {
+    await ctx.secrets.tag(secret.arn, statusTags(bundle));
+  } catch (err) {
+    // The certificate is already current; a tag failure must not fail the rotation.
+    logger.error('could not write status tags', { error: err });
+  }
+  // Last: remove AWSPENDING from the token. Until then a re-run (after a crash here) still sees
+  // the token as AWSPENDING and finishes the tags and the notice.
+  if (secret.versionStages[token]?.includes('AWSPENDING')) {
+    await ctx.secrets.moveStage(secret.arn, 'AWSPENDING', undefined, token);
+  }
+  return bundle;
+}

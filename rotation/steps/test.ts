@@ -1,0 +1,24 @@
+import { parseBundle } from '../bundle.js';
+import { VerificationError } from '../errors.js';
+import { parseSpec } from '../spec.js';
+import type { StepContext } from './context.js';
+
+/** testSecret: PEM verification of the pending bundle; a bad certificate never becomes AWSCURRENT. */
+export async function testSecret(ctx: StepContext): Promise<void> {
+  const { secret, token } = ctx;
+  const spec = parseSpec(secret.name, secret.tags);
+  const raw = await ctx.secrets.getValue(secret.arn, { versionId: token, stage: 'AWSPENDING' });
+  if (raw === undefined) {
+    throw new VerificationError(`secret "${secret.name}": version ${token} (AWSPENDING) has no value; createSecret did not complete`);
+  }
+  const bundle = parseBundle(raw);
+  if (!bundle) {
+    throw new VerificationError(
+      `secret "${secret.name}": version ${token} (AWSPENDING) does not hold a certificate bundle (expected JSON with certificate, private_key, fullchain, domains)`,
+    );
+  }
+  const result = await ctx.logger.time('verify', () =>
+    ctx.verify(bundle, { expectedDomains: spec.domains, expectedKeyType: spec.keyType, now: ctx.now() }),
+  );
+  ctx.logger.info('pending certificate verified', { serial: result.serial, expiry: result.expiry, checks: result.checks });
+}
