@@ -1,0 +1,180 @@
+/**
+ * `npm run local`: a full certificate rotation on this machine — Pebble as the CA, the local AWS
+ * endpoint as Secrets Manager and Route 53, the built bundle (dist/rotation/index.mjs) as the
+ * function — then a forced renewal. `--verbose` echoes the function's logs.
+ */
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+
+import { rotate, type RotationRun, type StepRecord } from './driver.js';
+import { ensurePebble } from './ensure-pebble.js';
+import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from './stack.js';
+
+// Local Node is 20; the function deploys on nodejs22.x. The SDK's notice about that is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const verbose = process.argv.includes('--verbose') || process.argv.includes('-v');
+const ZONE = 'example.test';
+const DOMAINS = ['example.test', '*.example.test'];
+const SECRET_NAME = 'local/example-test';
+const ACCOUNT_SECRET_NAME = 'local/acme-account';
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const say = (line = '') => process.stdout.write(`${line}\n`);
+
+let stack: LocalStack | undefined;
+let interrupted = false;
+
+async function shutdown(): Promise<void> {
+  const s = stack;
+  stack = undefined;
+  await s?.stop();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted) {
+    // Second Ctrl-C: leave now; the exit hooks SIGKILL Pebble and the Lambda container.
+    process.exit(130);
+  }
+  interrupted = true;
+  say(`\n${signal}: stopping the local stack…`);
+  shutdown()
+    .catch((err: unknown) => process.stderr.write(`while stopping: ${String(err)}\n`))
+    .finally(() => process.exit(130));
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+interface CertSummary {
+  names: string[];
+  issuer: string;
+  serial: string;
+  notAfter: string;
+}
+
+async function currentCertificate(s: LocalStack, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<CertSummary> {
+  const out = await s.sm.send(new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: stage }));
+  const bundle = JSON.parse(out.SecretString ?? '{}') as { certificate?: string };
+  if (!bundle.certificate) throw new Error(`${stage} holds no certificate`);
+  const cert = new X509Certificate(bundle.certificate);
+  const names = (cert.subjectAltName ?? '')
+    .split(/,\s*/)
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4));
+  return {
+    names,
+    issuer: cert.issuer.replace(/\n/g, ', '),
+    serial: cert.serialNumber,
+    notAfter: new Date(cert.validTo).toISOString(),
+  };
+}
+
+function printStep(r: StepRecord): void {
+  if (interrupted) return; // Ctrl-C reaches the function's process too: its "crash" is ours.
+  const attempt = r.attempt > 1 ? ` (attempt ${r.attempt})` : '';
+  if (r.result.ok) {
+    say(`  ✓ ${r.step.padEnd(13)} ${seconds(r.result.durationMs).padStart(7)}${attempt}`);
+  } else {
+    const how = r.result.timedOut ? 'timed out' : r.result.crashed ? 'crashed' : 'failed';
+    say(
+      `  ✗ ${r.step.padEnd(13)} ${seconds(r.result.durationMs).padStart(7)}${attempt} ${how}: ${r.result.error.name}: ${r.result.error.message}`,
+    );
+  }
+}
+
+function failRun(run: RotationRun, logs: string[]): never {
+  const e = run.lastError;
+  const err = new Error(
+    `rotation failed at ${e?.step ?? '?'}: ${e?.name ?? 'Error'}: ${e?.message ?? 'unknown error'}`,
+  );
+  if (!verbose && logs.length) {
+    say('  last function log lines:');
+    for (const line of logs.slice(-15)) say(`    ${line}`);
+  }
+  throw err;
+}
+
+async function main(): Promise<void> {
+  ensurePebble();
+  if (!existsSync(DEFAULT_BUNDLE_PATH)) {
+    throw new Error(`${DEFAULT_BUNDLE_PATH} is missing: run \`npm run build\` first (npm run local does).`);
+  }
+
+  const started = Date.now();
+  stack = await startLocalStack({ route53ChangeDelayMs: 1_000 });
+  const s = stack;
+  say(`Local stack up in ${seconds(Date.now() - started)}`);
+  say(`  ACME (Pebble)  ${s.pebble.directoryUrl}`);
+  say(`  AWS endpoint   ${s.aws.url}   (Route 53 changes INSYNC after 1 s)`);
+  say(`  DNS responder  ${s.dns.address}:${s.dns.port}`);
+
+  const zone = s.aws.route53.createZone(ZONE);
+  const account = await s.createEmptySecret(ACCOUNT_SECRET_NAME);
+  const secret = await s.createCertificateSecret(SECRET_NAME, { domains: DOMAINS }, { placeholder: '{}' });
+  say(`  hosted zone    ${ZONE} (${zone.id})`);
+  say(`  secret         ${secret.name}  for ${DOMAINS.join(', ')}`);
+
+  const lambda = s.newLambda(
+    { ACME_ACCOUNT_SECRET_ID: account.arn },
+    verbose ? { onLog: (line) => say(`    │ ${line}`) } : {},
+  );
+
+  // First rotation: issues the first certificate.
+  say('\nRotation 1 (first certificate)');
+  const r1Start = Date.now();
+  const run1 = await rotate({ client: s.sm, lambda, secretId: secret.arn, onStep: printStep });
+  if (interrupted) return;
+  if (!run1.succeeded) failRun(run1, lambda.logs);
+  const first = await currentCertificate(s, 'AWSCURRENT');
+  const r53Calls = s.aws.calls.filter((c) => c.service === 'route53');
+  const byOp = new Map<string, number>();
+  for (const c of r53Calls) byOp.set(c.operation, (byOp.get(c.operation) ?? 0) + 1);
+  const leftover = s.aws.route53.txtValues(`_acme-challenge.${ZONE}`);
+  say(`  done in ${seconds(Date.now() - r1Start)}`);
+  say(`  AWSCURRENT    ${first.names.join(', ')}`);
+  say(`    issuer      ${first.issuer}`);
+  say(`    serial      ${first.serial}`);
+  say(`    notAfter    ${first.notAfter}`);
+  say(`  Route 53      ${r53Calls.length} calls (${[...byOp].map(([op, n]) => `${op} ${n}`).join(', ')})`);
+  say(
+    `  TXT records   ${leftover.length === 0 ? 'none left behind' : `${leftover.length} LEFT BEHIND: ${leftover.join(', ')}`}`,
+  );
+
+  // Second rotation: a forced renewal, as `aws secretsmanager rotate-secret` would do.
+  say('\nRotation 2 (forced renewal: RotateSecret again)');
+  const r2Start = Date.now();
+  const run2 = await rotate({ client: s.sm, lambda, secretId: secret.name, onStep: printStep });
+  if (interrupted) return;
+  if (!run2.succeeded) failRun(run2, lambda.logs);
+  const second = await currentCertificate(s, 'AWSCURRENT');
+  const previous = await currentCertificate(s, 'AWSPREVIOUS');
+  say(`  done in ${seconds(Date.now() - r2Start)}`);
+  say(`  AWSCURRENT    serial ${second.serial}, notAfter ${second.notAfter}`);
+  say(
+    `  AWSPREVIOUS   serial ${previous.serial} ${previous.serial === first.serial ? '(the first certificate ✓)' : '(NOT the first certificate ✗)'}`,
+  );
+  const leftover2 = s.aws.route53.txtValues(`_acme-challenge.${ZONE}`);
+  say(`  TXT records   ${leftover2.length === 0 ? 'none left behind' : `${leftover2.length} LEFT BEHIND`}`);
+  say(
+    `  Lambda        ${lambda.coldStarts} cold start(s) for ${run1.attempts.flat().length + run2.attempts.flat().length} invocations`,
+  );
+
+  if (second.serial === first.serial) throw new Error('the forced renewal did not produce a new certificate');
+  if (previous.serial !== first.serial) throw new Error('AWSPREVIOUS does not hold the first certificate');
+  if (leftover.length || leftover2.length) throw new Error('challenge TXT records were left in Route 53');
+}
+
+try {
+  await main();
+  if (!interrupted) {
+    await shutdown();
+    say('\nOK — local stack stopped.');
+  }
+} catch (err) {
+  if (!interrupted) {
+    process.stderr.write(`\nFAILED: ${err instanceof Error ? err.message : String(err)}\n`);
+    await shutdown().catch((stopErr: unknown) => process.stderr.write(`while stopping: ${String(stopErr)}\n`));
+    process.exitCode = 1;
+  }
+}
