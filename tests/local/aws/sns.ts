@@ -1,0 +1,177 @@
+/**
+ * Local SNS (awsQuery protocol: form-encoded POST `Action=Publish&...`, XML responses).
+ * Records published messages in `messages` for assertions.
+ */
+import { randomUUID } from 'node:crypto';
+import { LocalAwsError } from './secretsmanager.js';
+
+export const SNS_XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
+
+export interface SnsMessageAttribute {
+  DataType: string;
+  StringValue?: string;
+  BinaryValue?: string;
+}
+
+export interface SnsMessage {
+  TopicArn: string;
+  Subject?: string;
+  Message: string;
+  MessageAttributes?: Record<string, SnsMessageAttribute>;
+  MessageId: string;
+}
+
+/** The decoded form of an awsQuery request (the call's recorded input). */
+export interface SnsInput {
+  Action?: string;
+  [field: string]: unknown;
+}
+
+export interface SnsOptions {
+  accountId?: string;
+  region?: string;
+}
+
+export class SnsService {
+  readonly accountId: string;
+  readonly region: string;
+  readonly messages: SnsMessage[] = [];
+  readonly topics = new Set<string>();
+
+  constructor(opts: SnsOptions = {}) {
+    this.accountId = opts.accountId ?? '123456789012';
+    this.region = opts.region ?? 'us-east-1';
+  }
+
+  /** Create a topic directly (idempotent); returns its ARN. */
+  createTopic(name: string): string {
+    if (!/^[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(name)) {
+      throw new LocalAwsError(
+        'InvalidParameter',
+        'Invalid parameter: Topic Name must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.',
+      );
+    }
+    const arn = `arn:aws:sns:${this.region}:${this.accountId}:${name}`;
+    this.topics.add(arn);
+    return arn;
+  }
+
+  /** Decode the form body into the recorded input (MessageAttributes folded into a map). */
+  static decode(body: string): SnsInput {
+    const params = new URLSearchParams(body);
+    const out: SnsInput = {};
+    const attributes: Record<string, SnsMessageAttribute> = {};
+    const entries = new Map<string, Record<string, string>>();
+    for (const [key, value] of params) {
+      const m = /^MessageAttributes\.entry\.(\d+)\.(.+)$/.exec(key);
+      if (m) {
+        const entry = entries.get(m[1]!) ?? {};
+        entry[m[2]!] = value;
+        entries.set(m[1]!, entry);
+      } else {
+        out[key] = value;
+      }
+    }
+    for (const entry of entries.values()) {
+      const name = entry['Name'];
+      if (name === undefined) continue;
+      const attr: SnsMessageAttribute = { DataType: entry['Value.DataType'] ?? 'String' };
+      if (entry['Value.StringValue'] !== undefined) attr.StringValue = entry['Value.StringValue'];
+      if (entry['Value.BinaryValue'] !== undefined) attr.BinaryValue = entry['Value.BinaryValue'];
+      attributes[name] = attr;
+    }
+    if (entries.size > 0) out['MessageAttributes'] = attributes;
+    return out;
+  }
+
+  /** Run an operation; returns the XML response body or throws a LocalAwsError. */
+  handle(operation: string, input: SnsInput): string {
+    switch (operation) {
+      case 'CreateTopic': {
+        const name = str(input, 'Name');
+        if (name === undefined) throw invalid('Invalid parameter: Name');
+        const arn = this.createTopic(name);
+        return respond('CreateTopic', `<TopicArn>${escapeXml(arn)}</TopicArn>`);
+      }
+      case 'DeleteTopic': {
+        const arn = str(input, 'TopicArn');
+        if (arn !== undefined) this.topics.delete(arn);
+        return respond('DeleteTopic', undefined);
+      }
+      case 'ListTopics': {
+        const members = [...this.topics]
+          .map((arn) => `<member><TopicArn>${escapeXml(arn)}</TopicArn></member>`)
+          .join('');
+        return respond('ListTopics', `<Topics>${members}</Topics>`);
+      }
+      case 'Publish':
+        return this.publish(input);
+      default:
+        throw new LocalAwsError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
+    }
+  }
+
+  private publish(input: SnsInput): string {
+    const topicArn = str(input, 'TopicArn') ?? str(input, 'TargetArn');
+    if (topicArn === undefined) {
+      throw invalid('Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter');
+    }
+    const message = str(input, 'Message');
+    if (message === undefined || message === '') throw invalid('Invalid parameter: Empty message');
+    if (Buffer.byteLength(message) > 262_144) {
+      throw invalid('Invalid parameter: Message too long');
+    }
+    const subject = str(input, 'Subject');
+    if (subject !== undefined && (subject.length > 100 || subject === '' || /[\r\n]/.test(subject))) {
+      throw invalid('Invalid parameter: Subject');
+    }
+    if (!this.topics.has(topicArn)) {
+      throw new LocalAwsError('NotFound', 'Topic does not exist', 404);
+    }
+    const messageId = randomUUID();
+    const record: SnsMessage = { TopicArn: topicArn, Message: message, MessageId: messageId };
+    if (subject !== undefined) record.Subject = subject;
+    const attributes = input['MessageAttributes'];
+    if (attributes !== undefined) {
+      record.MessageAttributes = attributes as Record<string, SnsMessageAttribute>;
+    }
+    this.messages.push(record);
+    return respond('Publish', `<MessageId>${messageId}</MessageId>`);
+  }
+}
+
+/** An awsQuery error body. */
+export function snsErrorXml(code: string, message: string, status: number): string {
+  const type = status >= 500 ? 'Receiver' : 'Sender';
+  return (
+    `<ErrorResponse xmlns="${SNS_XMLNS}"><Error><Type>${type}</Type>` +
+    `<Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error>` +
+    `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`
+  );
+}
+
+function respond(action: string, result: string | undefined): string {
+  const resultXml = result === undefined ? '' : `<${action}Result>${result}</${action}Result>`;
+  return (
+    `<${action}Response xmlns="${SNS_XMLNS}">${resultXml}` +
+    `<ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`
+  );
+}
+
+function str(input: SnsInput, field: string): string | undefined {
+  const v = input[field];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function invalid(message: string): LocalAwsError {
+  return new LocalAwsError('InvalidParameter', message);
+}
+
+export function escapeXml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
