@@ -5,7 +5,11 @@
  * the first failure and, while attempts remain, retrying the whole sequence with the same token
  * as Secrets Manager does. RotateImmediately=false runs only testSecret.
  */
-import { RotateSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  RotateSecretCommand,
+  UpdateSecretVersionStageCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 
 import type { InvokeResult, LocalLambda } from './lambda.js';
 
@@ -87,6 +91,16 @@ async function runSteps(opts: RotateOptions & { rotateImmediately: boolean }, to
       }
     }
     if (!failed) {
+      if (!opts.rotateImmediately) {
+        // Secrets Manager ends a test-only rotation by removing AWSPENDING from the stub it made.
+        await opts.client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: opts.secretId,
+            VersionStage: 'AWSPENDING',
+            RemoveFromVersionId: token,
+          }),
+        );
+      }
       run.succeeded = true;
       delete run.lastError;
       return run;

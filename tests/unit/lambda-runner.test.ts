@@ -277,7 +277,9 @@ describe('rotation driver', () => {
     expect(run.succeeded).toBe(true);
     expect(run.attempts).toHaveLength(1);
     expect(run.attempts[0]?.map((s) => s.step)).toEqual(['testSecret']);
-    expect(aws.secrets.valueAt('driver/c', 'AWSPENDING')).toBe('{"x":1}');
+    // The stub held the current value during the test; afterwards AWSPENDING is removed from it.
+    expect(aws.secrets.get('driver/c')?.versions.get(run.token)?.value).toBe('{"x":1}');
+    expect(aws.secrets.valueAt('driver/c', 'AWSPENDING')).toBeUndefined();
   });
 
   it('records a killed invocation as a crashed step', async () => {
