@@ -50,4 +50,6 @@ const result = await build({
 
 const size = (await stat(`${outdir}/index.mjs`)).size;
 const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(`built ${outdir}/index.mjs (${(size / 1024).toFixed(0)} KiB; ${(total / 1024).toFixed(0)} KiB with chunks and maps)`);
+console.log(
+  `built ${outdir}/index.mjs (${(size / 1024).toFixed(0)} KiB; ${(total / 1024).toFixed(0)} KiB with chunks and maps)`,
+);

@@ -153,7 +153,9 @@ describe('parseSpec: domains', () => {
     expect(ok).toHaveLength(253);
     expect(normaliseDomain(ok)).toBe(ok);
     const bad = `x${ok}`;
-    expect(() => normaliseDomain(bad)).toThrow('the name is 254 characters long (in ASCII form); a DNS name has at most 253');
+    expect(() => normaliseDomain(bad)).toThrow(
+      'the name is 254 characters long (in ASCII form); a DNS name has at most 253',
+    );
   });
 
   it('counts the length of IDN names in their punycode form', () => {
@@ -289,12 +291,15 @@ describe('parseSpec: key type', () => {
     expect(spec({ 'acme:domains': 'example.com', 'acme:key-type': '' }).keyType).toBe('ecdsa-p256');
   });
 
-  it.each(['ed25519', 'rsa-1024', 'ecdsa', 'p256'])('rejects the unknown key type %s, listing allowed values', (value) => {
-    expect(specErrorFor({ 'acme:domains': 'example.com', 'acme:key-type': value }).message).toBe(
-      `secret "certs/example": tag acme:key-type value "${value}" is invalid: allowed values are ` +
-        'ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096 (default ecdsa-p256)',
-    );
-  });
+  it.each(['ed25519', 'rsa-1024', 'ecdsa', 'p256'])(
+    'rejects the unknown key type %s, listing allowed values',
+    (value) => {
+      expect(specErrorFor({ 'acme:domains': 'example.com', 'acme:key-type': value }).message).toBe(
+        `secret "certs/example": tag acme:key-type value "${value}" is invalid: allowed values are ` +
+          'ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096 (default ecdsa-p256)',
+      );
+    },
+  );
 });
 
 describe('parseSpec: hosted zone ids', () => {
@@ -311,17 +316,21 @@ describe('parseSpec: hosted zone ids', () => {
     expect(spec({ 'acme:domains': 'example.com', 'acme:hosted-zone-ids': ' ' }).hostedZoneIds).toEqual([]);
   });
 
-  it.each(['z1d633pjn98ft9', 'hostedzone/Z123', '/hostedzone/', 'Z-123', 'Z'.repeat(33), 'arn:aws:route53:::hostedzone/Z1'])(
-    'rejects the zone id %s',
-    (value) => {
-      expect(
-        specErrorFor({ 'acme:domains': 'example.com', 'acme:hosted-zone-ids': `Z1D633PJN98FT9,${value}` }).message,
-      ).toBe(
-        `secret "certs/example": tag acme:hosted-zone-ids value ${JSON.stringify(value)} is invalid: a hosted zone id ` +
-          'is 1 to 32 upper-case letters and digits, like Z0123456789ABCDEFGHIJ or /hostedzone/Z0123456789ABCDEFGHIJ',
-      );
-    },
-  );
+  it.each([
+    'z1d633pjn98ft9',
+    'hostedzone/Z123',
+    '/hostedzone/',
+    'Z-123',
+    'Z'.repeat(33),
+    'arn:aws:route53:::hostedzone/Z1',
+  ])('rejects the zone id %s', (value) => {
+    expect(
+      specErrorFor({ 'acme:domains': 'example.com', 'acme:hosted-zone-ids': `Z1D633PJN98FT9,${value}` }).message,
+    ).toBe(
+      `secret "certs/example": tag acme:hosted-zone-ids value ${JSON.stringify(value)} is invalid: a hosted zone id ` +
+        'is 1 to 32 upper-case letters and digits, like Z0123456789ABCDEFGHIJ or /hostedzone/Z0123456789ABCDEFGHIJ',
+    );
+  });
 });
 
 describe('parseSpec: profile', () => {
@@ -350,16 +359,21 @@ describe('parseSpec: profile', () => {
 });
 
 describe('parseSpec: unknown tags', () => {
-  it.each(['acme:domain', 'acme:keytype', 'acme:hosted-zone-id', 'ACME:domains', 'Acme:Profile', 'acme:', ' acme:domains'])(
-    'rejects the unknown acme: tag %j, listing the known ones',
-    (key) => {
-      expect(specErrorFor({ 'acme:domains': 'example.com', [key]: 'x' }).message).toBe(
-        `secret "certs/example": tag ${key} is not a known acme: tag (tag keys are case-sensitive); the known ones are ` +
-          'acme:domains (continued in acme:domains:2, acme:domains:3, …), acme:key-type, acme:hosted-zone-ids, ' +
-          'acme:profile; tags starting with acme: are reserved for the certificate spec',
-      );
-    },
-  );
+  it.each([
+    'acme:domain',
+    'acme:keytype',
+    'acme:hosted-zone-id',
+    'ACME:domains',
+    'Acme:Profile',
+    'acme:',
+    ' acme:domains',
+  ])('rejects the unknown acme: tag %j, listing the known ones', (key) => {
+    expect(specErrorFor({ 'acme:domains': 'example.com', [key]: 'x' }).message).toBe(
+      `secret "certs/example": tag ${key} is not a known acme: tag (tag keys are case-sensitive); the known ones are ` +
+        'acme:domains (continued in acme:domains:2, acme:domains:3, …), acme:key-type, acme:hosted-zone-ids, ' +
+        'acme:profile; tags starting with acme: are reserved for the certificate spec',
+    );
+  });
 
   it('ignores non-acme tags, including the status tags', () => {
     expect(
@@ -408,7 +422,9 @@ describe('domainTags', () => {
     const names = Array.from({ length: 60 }, (_, i) => `host-${i}.some-long-subdomain.example.com`);
     const written = domainTags(names);
     expect(written.length).toBeGreaterThan(1);
-    expect(written.map((t) => t.Key)).toEqual(written.map((_, i) => (i === 0 ? 'acme:domains' : `acme:domains:${i + 1}`)));
+    expect(written.map((t) => t.Key)).toEqual(
+      written.map((_, i) => (i === 0 ? 'acme:domains' : `acme:domains:${i + 1}`)),
+    );
     for (const t of written) expect(t.Value.length).toBeLessThanOrEqual(256);
     expect(parseSpec(SECRET, written).domains).toEqual(names);
   });
