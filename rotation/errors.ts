@@ -9,13 +9,15 @@ export class RotationError extends Error {
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = new.target.name;
+    // Not new.target.name: the bundle is minified, and the name is what Lambda reports as errorType.
+    this.name = 'RotationError';
     this.code = code;
   }
 }
 
 /** The certificate spec (tags on the secret) is missing or invalid. Never retried usefully. */
 export class SpecError extends RotationError {
+  override name = 'SpecError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('InvalidSpec', message, options);
   }
@@ -23,6 +25,7 @@ export class SpecError extends RotationError {
 
 /** The function's environment is misconfigured. */
 export class ConfigError extends RotationError {
+  override name = 'ConfigError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('InvalidConfig', message, options);
   }
@@ -30,6 +33,7 @@ export class ConfigError extends RotationError {
 
 /** Secrets Manager state does not allow this step (rotation disabled, unknown token, ...). */
 export class RotationStateError extends RotationError {
+  override name = 'RotationStateError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('InvalidRotationState', message, options);
   }
@@ -37,18 +41,13 @@ export class RotationStateError extends RotationError {
 
 /** A call to an AWS service failed; `service` and `operation` name it. */
 export class AwsServiceError extends RotationError {
+  override name = 'AwsServiceError';
   public readonly service: string;
   public readonly operation: string;
   /** The SDK error name, e.g. ResourceNotFoundException, Throttling. */
   public readonly awsCode: string;
 
-  constructor(
-    service: string,
-    operation: string,
-    awsCode: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(service: string, operation: string, awsCode: string, message: string, options?: { cause?: unknown }) {
     super(`Aws${service}Error`, `${service} ${operation} failed (${awsCode}): ${message}`, options);
     this.service = service;
     this.operation = operation;
@@ -58,6 +57,7 @@ export class AwsServiceError extends RotationError {
 
 /** DNS-01 problems: no zone for a name, propagation not seen in time, change batch rejected. */
 export class DnsError extends RotationError {
+  override name = 'DnsError';
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
@@ -65,6 +65,7 @@ export class DnsError extends RotationError {
 
 /** The CA refused or failed (problem document detail included in the message). */
 export class AcmeError extends RotationError {
+  override name = 'AcmeError';
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
@@ -72,6 +73,7 @@ export class AcmeError extends RotationError {
 
 /** The pending certificate bundle failed verification in testSecret. */
 export class VerificationError extends RotationError {
+  override name = 'VerificationError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('VerificationFailed', message, options);
   }
@@ -79,6 +81,7 @@ export class VerificationError extends RotationError {
 
 /** Not enough of the Lambda's time is left to do the next wait safely. */
 export class DeadlineError extends RotationError {
+  override name = 'DeadlineError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('DeadlineExceeded', message, options);
   }
