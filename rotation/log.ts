@@ -15,6 +15,21 @@ export function redact(text: string): string {
   return text.replace(PRIVATE_KEY_RE, '[REDACTED PRIVATE KEY]');
 }
 
+/**
+ * Redact every string inside a value (objects, arrays, errors' messages), so the JSON built from
+ * it stays valid even when a key is truncated (no END line to stop the match at).
+ */
+export function redactDeep(value: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (seen.has(value)) return '[Circular]';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, seen));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, seen);
+  return out;
+}
+
 export interface Logger {
   debug(msg: string, fields?: LogFields): void;
   info(msg: string, fields?: LogFields): void;
@@ -52,7 +67,7 @@ export function createLogger(
     if (fields) {
       for (const [k, v] of Object.entries(fields)) entry[k] = k === 'error' || v instanceof Error ? serialiseError(v) : v;
     }
-    sink(redact(JSON.stringify(entry)));
+    sink(JSON.stringify(redactDeep(entry)));
   };
 
   const logger: Logger = {

@@ -45,7 +45,12 @@ function parseStored(raw: string | undefined, secretId: string): Partial<StoredA
   }
   const obj = data as Record<string, unknown>;
   const out: Partial<StoredAccount> = {};
-  if (typeof obj.private_key === 'string' && obj.private_key.includes('PRIVATE KEY')) out.private_key = obj.private_key;
+  if (obj.private_key !== undefined) {
+    if (typeof obj.private_key !== 'string' || !obj.private_key.includes('PRIVATE KEY')) {
+      throw new ConfigError(`ACME account secret "${secretId}": private_key must be a PEM private key`);
+    }
+    out.private_key = obj.private_key;
+  }
   if (typeof obj.account_url === 'string') out.account_url = obj.account_url;
   if (typeof obj.directory_url === 'string') out.directory_url = obj.directory_url;
   const eab = obj.eab as Record<string, unknown> | undefined;
@@ -115,6 +120,20 @@ export async function loadAccount(opts: {
   }
 
   // No key for this directory yet (or the current one belongs to another CA).
+  if (current === undefined) {
+    // Fail before registering anything at the CA when the secret itself is missing.
+    try {
+      await secrets.describe(id);
+    } catch (err) {
+      if (err instanceof AwsServiceError && err.awsCode === 'ResourceNotFoundException') {
+        throw new ConfigError(
+          `ACME account secret "${id}" does not exist: create it (an empty secret is fine) or unset ACME_ACCOUNT_SECRET_ID`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
   const versionId = accountVersionId(directoryUrl);
   const existing = parseStored(await secrets.getValue(id, { versionId }), id);
   if (existing?.private_key) {

@@ -25,7 +25,8 @@ export interface IssueDeps {
   logger: Logger;
   /** Bounds for DNS (INSYNC + propagation) and for CA validation/issuance. */
   dnsDeadline: Deadline;
-  acmeDeadline: Deadline;
+  /** Called when CA work (validation, issuance) starts: its budget does not include DNS time. */
+  acmeDeadline: () => Deadline;
   pollMinMs?: number;
   pollMaxMs?: number;
 }
@@ -93,6 +94,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
     toValidate: todo.length,
   });
 
+  let acmeDeadline: Deadline | undefined;
   if (todo.length > 0) {
     const records = todo.map((t) => t.record);
     await deps.recordInFlight(records);
@@ -103,10 +105,11 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
         records: placed.length,
       });
       await logger.time('acme-validation', async () => {
+        acmeDeadline = deps.acmeDeadline();
         await Promise.all(todo.map((t) => ca.completeChallenge(t.challenge)));
         await poll(
           'the CA to validate the challenges',
-          deps.acmeDeadline,
+          acmeDeadline,
           () => ca.getAuthorizations(order),
           (list) => {
             const bad = list.find((a) => a.status === 'invalid' || a.status === 'expired' || a.status === 'revoked' || a.status === 'deactivated');
@@ -135,17 +138,18 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
     }
   }
 
+  const finalizeDeadline = acmeDeadline ?? deps.acmeDeadline();
   const keyPem = await keyPromise;
   const csr = await ca.createCsr(spec.domains, keyPem);
   order = await logger.time('acme-finalize', async () => {
     let o = order;
     if (o.status !== 'valid' && o.status !== 'processing') {
-      o = await poll('the order to become ready', deps.acmeDeadline, () => ca.getOrder(o), (x) => x.status !== 'pending', minMs, maxMs);
+      o = await poll('the order to become ready', finalizeDeadline, () => ca.getOrder(o), (x) => x.status !== 'pending', minMs, maxMs);
       if (o.status === 'ready') o = await ca.finalize(o, csr);
     }
     return poll(
       'the CA to issue the certificate',
-      deps.acmeDeadline,
+      finalizeDeadline,
       async () => (o.status === 'valid' ? o : (o = await ca.getOrder(o))),
       (x) => {
         if (x.status === 'invalid') throw new AcmeError('OrderInvalid', `the CA marked the order invalid: ${JSON.stringify(x.error ?? {})}`);

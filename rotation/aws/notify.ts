@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../errors.js';
-import { redact, type Logger } from '../log.js';
+import { redactDeep, type Logger } from '../log.js';
 
 /** Success notice: the seed's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {
@@ -57,7 +57,7 @@ export class Notifier {
   private eventsClient?: EventBridgeClient;
 
   async publish(event: RotationEvent): Promise<void> {
-    const detail = redact(JSON.stringify(event));
+    const detail = JSON.stringify(redactDeep(event));
     await Promise.all([this.toSns(event, detail), this.toEventBridge(event, detail)]);
   }
 

@@ -1,20 +1,21 @@
 import { issueCertificate } from '../acme/issue.js';
 import { buildBundle, parseBundle } from '../bundle.js';
 import { RotationStateError, errorMessage } from '../errors.js';
-import { INFLIGHT_TAG, inflightTags, readInflight } from '../inflight.js';
-import { parseSpec } from '../spec.js';
+import { allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../inflight.js';
+import { challengeDomain, parseSpec } from '../spec.js';
 import type { StepContext } from './context.js';
 
 /** Remove TXT values a killed earlier attempt left behind (recorded in the in-flight tags). */
 export async function cleanUpLeftovers(ctx: StepContext, spec = parseSpec(ctx.secret.name, ctx.secret.tags)): Promise<void> {
   const inflight = readInflight(ctx.secret.tags);
   if (inflight.tagKeys.length === 0) return;
-  ctx.logger.warn('found TXT records of an interrupted attempt; removing them', {
+  const records = leftoverRecords(spec.domains.map(challengeDomain), inflight.values);
+  ctx.logger.warn('found TXT values of an interrupted attempt; removing them', {
     inflightToken: inflight.token,
-    records: inflight.records.length,
+    values: inflight.values.length,
   });
-  if (inflight.records.length > 0) {
-    await ctx.logger.time('dns-cleanup-leftovers', () => ctx.dns(spec).cleanUp(inflight.records, ctx.deadline));
+  if (records.length > 0) {
+    await ctx.logger.time('dns-cleanup-leftovers', () => ctx.dns(spec).cleanUp(records, ctx.deadline));
   }
   await ctx.secrets.untag(ctx.secret.arn, inflight.tagKeys);
 }
@@ -44,22 +45,17 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   const ca = await ctx.ca();
   const dns = ctx.dns(spec);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs);
-  const acmeDeadline = ctx.deadline.cap(ctx.config.acmeTimeoutMs);
 
   const issued = await issueCertificate(spec, {
     ca,
     dns,
     logger,
     dnsDeadline,
-    acmeDeadline,
     waitForPropagation: (placed, deadline) => ctx.waitForPropagation(dns, placed, deadline),
     recordInFlight: (records) => ctx.secrets.tag(secret.arn, inflightTags(token, records)),
-    clearInFlight: async () => {
-      const keys = Object.keys(inflightTags(token, [])).concat(
-        Array.from({ length: 40 }, (_, i) => `${INFLIGHT_TAG}:${i}`),
-      );
-      await ctx.secrets.untag(secret.arn, keys);
-    },
+    clearInFlight: () => ctx.secrets.untag(secret.arn, allInflightTagKeys()),
+    // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
+    acmeDeadline: () => ctx.deadline.cap(ctx.config.acmeTimeoutMs),
   });
 
   const bundle = buildBundle({

@@ -139,7 +139,7 @@ describe('createSecret killed mid-flight', () => {
       .filter(([k]) => k.startsWith('acme-rotation:inflight:'))
       .map(([, v]) => v)
       .join(' ');
-    for (const value of leftover) expect(recorded).toContain(`${zoneName}=${value}`);
+    for (const value of leftover) expect(recorded.split(' ')).toContain(value);
     // Nothing was promoted; the rotation is still pending on the empty stub.
     expect(stack.aws.secrets.stagesOf(secret.arn)).toEqual({
       [placeholderVersion as string]: ['AWSCURRENT'],
