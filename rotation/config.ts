@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 
 /** The function's configuration, read once from the environment with loud failures. */
@@ -36,22 +37,36 @@ function seconds(env: Env, name: string, fallback: number, max: number): number 
   return Number(raw) * 1000;
 }
 
-const RESOLVER_RE = /^(\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$|^\[[0-9a-fA-F:]+\](:\d{1,5})?$|^[0-9a-fA-F:]+$/;
+function validPort(p: string | undefined): boolean {
+  if (p === undefined) return true;
+  const n = Number(p);
+  return Number.isInteger(n) && n > 0 && n < 65536;
+}
+
+/** Validate one DNS_RESOLVERS entry: `ip`, `ip:port`, `[ipv6]` or `[ipv6]:port`. */
+export function parseResolver(entry: string): string {
+  const s = entry.trim();
+  const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s);
+  const hostPort = /^([^:]+):(\d{1,5})$/.exec(s);
+  const ok =
+    (bracket !== null && isIP(bracket[1] ?? '') === 6 && validPort(bracket[2])) ||
+    isIP(s) !== 0 ||
+    (hostPort !== null && isIP(hostPort[1] ?? '') === 4 && validPort(hostPort[2]));
+  if (!ok) {
+    throw new ConfigError(
+      `DNS_RESOLVERS entry "${entry}" is invalid: expected ip[:port] (e.g. 1.1.1.1,8.8.8.8:53 or [2606:4700::1111]:53)`,
+    );
+  }
+  return s;
+}
 
 export function parseResolvers(raw: string | undefined): string[] {
   if (!raw?.trim()) return [];
-  const list = raw
+  return raw
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean);
-  for (const entry of list) {
-    if (!RESOLVER_RE.test(entry)) {
-      throw new ConfigError(
-        `DNS_RESOLVERS entry "${entry}" is invalid: expected ip[:port] (e.g. 1.1.1.1,8.8.8.8:53 or [2606:4700::1111]:53)`,
-      );
-    }
-  }
-  return list;
+    .filter(Boolean)
+    .map(parseResolver);
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -85,7 +100,12 @@ export function loadConfig(env: Env = process.env): Config {
     notificationTopicArn: topic,
     eventBusName: optional(env, 'EVENT_BUS_NAME'),
     dnsResolvers: parseResolvers(env.DNS_RESOLVERS),
-    dnsPropagationTimeoutMs: seconds(env, 'DNS_PROPAGATION_TIMEOUT_SECONDS', DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS, 870),
+    dnsPropagationTimeoutMs: seconds(
+      env,
+      'DNS_PROPAGATION_TIMEOUT_SECONDS',
+      DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+      870,
+    ),
     acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, 870),
     eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
   };

@@ -11,6 +11,8 @@ export class Deadline {
     remainingMs: number,
     private readonly reserveMs = 20_000,
     private readonly now: () => number = Date.now,
+    /** The setting that bounds this deadline, named in the error message. */
+    private readonly setting = 'the function timeout',
   ) {
     this.endsAt = now() + remainingMs;
   }
@@ -26,9 +28,12 @@ export class Deadline {
   }
 
   /** A deadline that ends at the earlier of this one and `ms` from now. */
-  cap(ms: number): Deadline {
-    const capped = new Deadline(Math.min(this.endsAt - this.now(), ms + this.reserveMs), this.reserveMs, this.now);
-    return capped;
+  cap(ms: number, setting?: string): Deadline {
+    const lambdaLeft = this.endsAt - this.now();
+    const bound = ms + this.reserveMs;
+    // Name whichever limit actually ends the wait.
+    const name = bound < lambdaLeft && setting ? setting : this.setting;
+    return new Deadline(Math.min(lambdaLeft, bound), this.reserveMs, this.now, name);
   }
 
   /** Throw DeadlineError unless at least `ms` remain; `what` names the wait for the message. */
@@ -36,7 +41,7 @@ export class Deadline {
     if (this.remainingMs() < ms) {
       throw new DeadlineError(
         `not enough time left for ${what}: ${this.remainingMs()} ms usable, ${ms} ms needed ` +
-          '(raise the function timeout or DNS_PROPAGATION_TIMEOUT_SECONDS)',
+          `(the limit is ${this.setting}; raise it if the wait is expected to take longer)`,
       );
     }
   }
@@ -49,7 +54,12 @@ export class Deadline {
 }
 
 /** Exponential backoff with full jitter between `min` and the capped exponential. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
   return Math.round(minMs + random() * (ceiling - minMs));
 }

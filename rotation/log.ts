@@ -19,15 +19,21 @@ export function redact(text: string): string {
  * Redact every string inside a value (objects, arrays, errors' messages), so the JSON built from
  * it stays valid even when a key is truncated (no END line to stop the match at).
  */
-export function redactDeep(value: unknown, seen = new WeakSet<object>()): unknown {
+export function redactDeep(value: unknown, path = new WeakSet<object>()): unknown {
   if (typeof value === 'string') return redact(value);
   if (value === null || typeof value !== 'object') return value;
-  if (seen.has(value)) return '[Circular]';
-  seen.add(value);
-  if (Array.isArray(value)) return value.map((v) => redactDeep(v, seen));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, seen);
-  return out;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return redactDeep(toJSON.call(value), path); // Dates → ISO strings
+  if (path.has(value)) return '[Circular]';
+  path.add(value); // only the objects on the current path: a repeated (non-circular) object is kept
+  try {
+    if (Array.isArray(value)) return value.map((v) => redactDeep(v, path));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = redactDeep(v, path);
+    return out;
+  } finally {
+    path.delete(value);
+  }
 }
 
 export interface Logger {
@@ -53,10 +59,7 @@ function serialiseError(err: unknown): unknown {
   return err;
 }
 
-export function createLogger(
-  base: LogFields = {},
-  options: { level?: LogLevel; sink?: LogSink } = {},
-): Logger {
+export function createLogger(base: LogFields = {}, options: { level?: LogLevel; sink?: LogSink } = {}): Logger {
   const envLevel = (process.env.LOG_LEVEL ?? '').toLowerCase() as LogLevel;
   const level: LogLevel = options.level ?? (envLevel in LEVELS ? envLevel : 'info');
   const sink: LogSink = options.sink ?? ((line) => process.stdout.write(line + '\n'));
@@ -65,7 +68,8 @@ export function createLogger(
     if (LEVELS[lvl] < LEVELS[level]) return;
     const entry: LogFields = { timestamp: new Date().toISOString(), level: lvl, message: msg, ...base };
     if (fields) {
-      for (const [k, v] of Object.entries(fields)) entry[k] = k === 'error' || v instanceof Error ? serialiseError(v) : v;
+      for (const [k, v] of Object.entries(fields))
+        entry[k] = k === 'error' || v instanceof Error ? serialiseError(v) : v;
     }
     sink(JSON.stringify(redactDeep(entry)));
   };

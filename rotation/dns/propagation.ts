@@ -6,8 +6,8 @@
  * the deadline.
  */
 import { Resolver, lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { backoffDelay, type Deadline } from '../deadline.js';
+import { parseResolver } from '../config.js';
 import { ConfigError, DnsError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PlacedRecord } from './provider.js';
@@ -53,22 +53,7 @@ interface PairResult {
   lastError?: string;
 }
 
-/** Validate a DNS_RESOLVERS entry: `ip`, `ip:port`, `[ipv6]` or `[ipv6]:port`. */
-export function parseResolver(entry: string): string {
-  const s = entry.trim();
-  const bracket = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(s);
-  if (bracket && isIP(bracket[1] ?? '') === 6 && validPort(bracket[2])) return s;
-  if (isIP(s) !== 0) return s;
-  const hostPort = /^([^:]+):(\d{1,5})$/.exec(s);
-  if (hostPort && isIP(hostPort[1] ?? '') === 4 && validPort(hostPort[2])) return s;
-  throw new ConfigError(`DNS_RESOLVERS entry "${entry}" is not an ip or ip:port (use [v6]:port for IPv6 with a port)`);
-}
-
-function validPort(p: string | undefined): boolean {
-  if (p === undefined) return true;
-  const n = Number(p);
-  return Number.isInteger(n) && n > 0 && n < 65536;
-}
+export { parseResolver };
 
 async function systemResolveHost(host: string): Promise<string[]> {
   const addrs = await lookup(host, { all: true });

@@ -6,7 +6,10 @@ import { challengeDomain, parseSpec } from '../spec.js';
 import type { StepContext } from './context.js';
 
 /** Remove TXT values a killed earlier attempt left behind (recorded in the in-flight tags). */
-export async function cleanUpLeftovers(ctx: StepContext, spec = parseSpec(ctx.secret.name, ctx.secret.tags)): Promise<void> {
+export async function cleanUpLeftovers(
+  ctx: StepContext,
+  spec = parseSpec(ctx.secret.name, ctx.secret.tags),
+): Promise<void> {
   const inflight = readInflight(ctx.secret.tags);
   if (inflight.tagKeys.length === 0) return;
   const records = leftoverRecords(spec.domains.map(challengeDomain), inflight.values);
@@ -44,7 +47,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
 
   const ca = await ctx.ca();
   const dns = ctx.dns(spec);
-  const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs);
+  const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
 
   const issued = await issueCertificate(spec, {
     ca,
@@ -55,7 +58,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     recordInFlight: (records) => ctx.secrets.tag(secret.arn, inflightTags(token, records)),
     clearInFlight: () => ctx.secrets.untag(secret.arn, allInflightTagKeys()),
     // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
-    acmeDeadline: () => ctx.deadline.cap(ctx.config.acmeTimeoutMs),
+    acmeDeadline: () => ctx.deadline.cap(ctx.config.acmeTimeoutMs, 'ACME_TIMEOUT_SECONDS'),
   });
 
   const bundle = buildBundle({
