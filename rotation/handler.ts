@@ -46,7 +46,8 @@ function validateEvent(event: unknown): RotationEvent {
       `unknown rotation step ${JSON.stringify(e.Step)}: expected one of ${STEPS.join(', ')} (is this function invoked by Secrets Manager?)`,
     );
   }
-  if (typeof e.SecretId !== 'string' || e.SecretId === '') throw new RotationError('InvalidEvent', 'event has no SecretId');
+  if (typeof e.SecretId !== 'string' || e.SecretId === '')
+    throw new RotationError('InvalidEvent', 'event has no SecretId');
   if (typeof e.ClientRequestToken !== 'string' || e.ClientRequestToken === '') {
     throw new RotationError('InvalidEvent', `event for ${e.SecretId} has no ClientRequestToken`);
   }
@@ -66,20 +67,28 @@ function domainsOf(secret: SecretDescription | undefined): string[] {
  * The standard checks every step begins with (as in AWS's rotation template). Returns false when
  * there is nothing to do because the token is already AWSCURRENT.
  */
-export function checkRotationState(secret: SecretDescription, token: string, step: Step): 'run' | 'done' | 'finish-tail' {
+export function checkRotationState(
+  secret: SecretDescription,
+  token: string,
+  step: Step,
+): 'run' | 'done' | 'finish-tail' {
   if (!secret.rotationEnabled) {
     throw new RotationStateError(`secret "${secret.name}" is not enabled for rotation; enable it (RotateSecret) first`);
   }
   const stages = secret.versionStages[token];
   if (!stages) {
-    throw new RotationStateError(`secret "${secret.name}": version ${token} has no stage; it is not part of a rotation of this secret`);
+    throw new RotationStateError(
+      `secret "${secret.name}": version ${token} has no stage; it is not part of a rotation of this secret`,
+    );
   }
   if (stages.includes('AWSCURRENT')) {
     // A finishSecret killed after promotion left AWSPENDING on the new current version: finish the tail.
     return step === 'finishSecret' && stages.includes('AWSPENDING') ? 'finish-tail' : 'done';
   }
   if (!stages.includes('AWSPENDING')) {
-    throw new RotationStateError(`secret "${secret.name}": version ${token} is not AWSPENDING; it is not the rotation in progress`);
+    throw new RotationStateError(
+      `secret "${secret.name}": version ${token} is not AWSPENDING; it is not the rotation in progress`,
+    );
   }
   return 'run';
 }
@@ -91,7 +100,8 @@ export function createHandler(services: () => Services) {
     const deadline = Deadline.fromContext(context);
     let log = svc.logger.child({ awsRequestId: context?.awsRequestId });
     let secret: SecretDescription | undefined;
-    let step: string = typeof (event as { Step?: unknown })?.Step === 'string' ? (event as { Step: string }).Step : 'unknown';
+    let step: string =
+      typeof (event as { Step?: unknown })?.Step === 'string' ? (event as { Step: string }).Step : 'unknown';
     let token = '';
     try {
       const ev = validateEvent(event);

@@ -76,9 +76,7 @@ const KNOWN_TAGS_TEXT =
 const quote = (value: string): string => JSON.stringify(value);
 
 function specError(secretName: string, tag: string, value: string, reason: string): SpecError {
-  return new SpecError(
-    `secret ${quote(secretName)}: tag ${tag} value ${quote(value)} is invalid: ${reason}`,
-  );
+  return new SpecError(`secret ${quote(secretName)}: tag ${tag} value ${quote(value)} is invalid: ${reason}`);
 }
 
 /** Result of checking one name: the normalised form, or why it is invalid. */
@@ -161,7 +159,10 @@ function checkDomain(raw: string): DomainCheck {
   const labels = rest.split('.');
   for (const label of labels) {
     if (label === '') {
-      return { ok: false, reason: 'it has an empty label (two dots in a row, or a leading dot); use a name like www.example.com' };
+      return {
+        ok: false,
+        reason: 'it has an empty label (two dots in a row, or a leading dot); use a name like www.example.com',
+      };
     }
     if (label.length > MAX_LABEL_LENGTH) {
       return {
@@ -195,7 +196,8 @@ function checkDomain(raw: string): DomainCheck {
     }
     return {
       ok: false,
-      reason: 'a certificate name needs at least two labels (like example.com); a bare TLD or single-label name like localhost cannot be issued',
+      reason:
+        'a certificate name needs at least two labels (like example.com); a bare TLD or single-label name like localhost cannot be issued',
     };
   }
 

@@ -99,7 +99,11 @@ export async function loadAccount(opts: {
 }): Promise<AcmeAccount & { accountUrl: string }> {
   const { secrets, accountSecretId: id, directoryUrl, register, logger } = opts;
   if (!id) {
-    const account: AcmeAccount = { accountKeyPem: await generatePrivateKey('ecdsa-p256'), fresh: true, persisted: false };
+    const account: AcmeAccount = {
+      accountKeyPem: await generatePrivateKey('ecdsa-p256'),
+      fresh: true,
+      persisted: false,
+    };
     const accountUrl = await register(account);
     logger.info('using an ephemeral ACME account', { accountUrl });
     return { ...account, accountUrl };
@@ -137,11 +141,22 @@ export async function loadAccount(opts: {
   const versionId = accountVersionId(directoryUrl);
   const existing = parseStored(await secrets.getValue(id, { versionId }), id);
   if (existing?.private_key) {
-    const account: AcmeAccount = { accountKeyPem: existing.private_key, accountUrl: existing.account_url, eab, fresh: false, persisted: true };
+    const account: AcmeAccount = {
+      accountKeyPem: existing.private_key,
+      accountUrl: existing.account_url,
+      eab,
+      fresh: false,
+      persisted: true,
+    };
     return { ...account, accountUrl: account.accountUrl ?? (await register(account)) };
   }
 
-  const fresh: AcmeAccount = { accountKeyPem: await generatePrivateKey('ecdsa-p256'), eab, fresh: true, persisted: true };
+  const fresh: AcmeAccount = {
+    accountKeyPem: await generatePrivateKey('ecdsa-p256'),
+    eab,
+    fresh: true,
+    persisted: true,
+  };
   const accountUrl = await register(fresh);
   const stored: StoredAccount = {
     private_key: fresh.accountKeyPem,
@@ -161,7 +176,13 @@ export async function loadAccount(opts: {
       const winner = parseStored(await secrets.getValue(id, { versionId }), id);
       if (winner?.private_key) {
         logger.info('another rotation created the ACME account first; using its key', { accountSecretId: id });
-        const account: AcmeAccount = { accountKeyPem: winner.private_key, accountUrl: winner.account_url, eab, fresh: false, persisted: true };
+        const account: AcmeAccount = {
+          accountKeyPem: winner.private_key,
+          accountUrl: winner.account_url,
+          eab,
+          fresh: false,
+          persisted: true,
+        };
         return { ...account, accountUrl: account.accountUrl ?? (await register(account)) };
       }
     }

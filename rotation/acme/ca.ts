@@ -19,12 +19,23 @@ export type AcmeChallenge = Authorization['challenges'][number];
 export function mapAcmeError(operation: string, directoryUrl: string, err: unknown): AcmeError {
   if (err instanceof AcmeError) return err;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT|ECONNABORTED|EAI_AGAIN|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(code)) {
-    return new AcmeError('AcmeUnreachable', `could not reach the CA at ${directoryUrl} during ${operation}: ${code} ${errorMessage(err)}`, {
-      cause: err,
-    });
+  if (
+    typeof code === 'string' &&
+    /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT|ECONNABORTED|EAI_AGAIN|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(
+      code,
+    )
+  ) {
+    return new AcmeError(
+      'AcmeUnreachable',
+      `could not reach the CA at ${directoryUrl} during ${operation}: ${code} ${errorMessage(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
-  return new AcmeError('AcmeRequestFailed', `CA rejected ${operation}: ${errorMessage(err) || 'no detail given'}`, { cause: err });
+  return new AcmeError('AcmeRequestFailed', `CA rejected ${operation}: ${errorMessage(err) || 'no detail given'}`, {
+    cause: err,
+  });
 }
 
 /** What the order flow needs from a CA (AcmeCa implements it; unit tests fake it). */
@@ -114,7 +125,10 @@ export class AcmeCa implements CaClient {
     // The CN is optional for public CAs; keep the first name when it fits the 64-char limit.
     const first = domains[0];
     const commonName = first !== undefined && first.length <= 64 ? first : undefined;
-    const [, csr] = await acme.crypto.createCsr({ altNames: [...domains], ...(commonName ? { commonName } : {}) }, keyPem);
+    const [, csr] = await acme.crypto.createCsr(
+      { altNames: [...domains], ...(commonName ? { commonName } : {}) },
+      keyPem,
+    );
     return csr;
   }
 }

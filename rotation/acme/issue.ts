@@ -70,14 +70,21 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
   let order: AcmeOrder = await logger.time('acme-order', () => ca.createOrder(spec.domains, spec.profile), {
     names: spec.domains.length,
   });
-  if (order.status === 'invalid') throw new AcmeError('OrderInvalid', `the CA created the order already invalid: ${JSON.stringify(order.error ?? {})}`);
+  if (order.status === 'invalid')
+    throw new AcmeError(
+      'OrderInvalid',
+      `the CA created the order already invalid: ${JSON.stringify(order.error ?? {})}`,
+    );
 
   const authorizations = await ca.getAuthorizations(order);
   const todo: { authz: AcmeAuthorization; challenge: AcmeChallenge; record: ChallengeRecord }[] = [];
   for (const authz of authorizations) {
     if (authz.status === 'valid') continue; // reused authorization: answering it would be an error
     if (authz.status !== 'pending') {
-      throw new AcmeError('AuthorizationInvalid', `authorization for ${authz.identifier.value} is ${authz.status}: ${problemDetail(authz)}`);
+      throw new AcmeError(
+        'AuthorizationInvalid',
+        `authorization for ${authz.identifier.value} is ${authz.status}: ${problemDetail(authz)}`,
+      );
     }
     const challenge = authz.challenges.find((c) => c.type === 'dns-01');
     if (!challenge) {
@@ -86,7 +93,11 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
         `the CA offered no dns-01 challenge for ${authz.identifier.value} (offered: ${authz.challenges.map((c) => c.type).join(', ')})`,
       );
     }
-    todo.push({ authz, challenge, record: { domain: authz.identifier.value.toLowerCase(), value: await ca.keyAuthorization(challenge) } });
+    todo.push({
+      authz,
+      challenge,
+      record: { domain: authz.identifier.value.toLowerCase(), value: await ca.keyAuthorization(challenge) },
+    });
   }
   logger.info('authorizations', {
     total: authorizations.length,
@@ -112,9 +123,18 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
           acmeDeadline,
           () => ca.getAuthorizations(order),
           (list) => {
-            const bad = list.find((a) => a.status === 'invalid' || a.status === 'expired' || a.status === 'revoked' || a.status === 'deactivated');
+            const bad = list.find(
+              (a) =>
+                a.status === 'invalid' ||
+                a.status === 'expired' ||
+                a.status === 'revoked' ||
+                a.status === 'deactivated',
+            );
             if (bad) {
-              throw new AcmeError('ChallengeFailed', `the CA could not validate ${bad.identifier.value}: ${problemDetail(bad)}`);
+              throw new AcmeError(
+                'ChallengeFailed',
+                `the CA could not validate ${bad.identifier.value}: ${problemDetail(bad)}`,
+              );
             }
             return list.every((a) => a.status === 'valid');
           },
@@ -144,7 +164,14 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
   order = await logger.time('acme-finalize', async () => {
     let o = order;
     if (o.status !== 'valid' && o.status !== 'processing') {
-      o = await poll('the order to become ready', finalizeDeadline, () => ca.getOrder(o), (x) => x.status !== 'pending', minMs, maxMs);
+      o = await poll(
+        'the order to become ready',
+        finalizeDeadline,
+        () => ca.getOrder(o),
+        (x) => x.status !== 'pending',
+        minMs,
+        maxMs,
+      );
       if (o.status === 'ready') o = await ca.finalize(o, csr);
     }
     return poll(
@@ -152,7 +179,8 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
       finalizeDeadline,
       async () => (o.status === 'valid' ? o : (o = await ca.getOrder(o))),
       (x) => {
-        if (x.status === 'invalid') throw new AcmeError('OrderInvalid', `the CA marked the order invalid: ${JSON.stringify(x.error ?? {})}`);
+        if (x.status === 'invalid')
+          throw new AcmeError('OrderInvalid', `the CA marked the order invalid: ${JSON.stringify(x.error ?? {})}`);
         return x.status === 'valid';
       },
       minMs,

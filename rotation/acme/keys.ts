@@ -3,21 +3,29 @@ import type { KeyType } from '../spec.js';
 
 function ec(namedCurve: 'P-256' | 'P-384'): Promise<string> {
   return new Promise((resolve, reject) =>
-    generateKeyPair('ec', {
+    generateKeyPair(
+      'ec',
+      {
         namedCurve,
         privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
         publicKeyEncoding: { type: 'spki', format: 'pem' },
-      }, (err, _pub, priv) => (err ? reject(err) : resolve(priv))),
+      },
+      (err, _pub, priv) => (err ? reject(err) : resolve(priv)),
+    ),
   );
 }
 
 function rsa(modulusLength: number): Promise<string> {
   return new Promise((resolve, reject) =>
-    generateKeyPair('rsa', {
+    generateKeyPair(
+      'rsa',
+      {
         modulusLength,
         privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
         publicKeyEncoding: { type: 'spki', format: 'pem' },
-      }, (err, _pub, priv) => (err ? reject(err) : resolve(priv))),
+      },
+      (err, _pub, priv) => (err ? reject(err) : resolve(priv)),
+    ),
   );
 }
 

@@ -63,8 +63,7 @@ export class Notifier {
 
   private subject(event: RotationEvent): string {
     const names = event.domains.join(', ') || event.secret_name;
-    const text =
-      event.status === 'success' ? `Certificate renewed: ${names}` : `Certificate renewal FAILED: ${names}`;
+    const text = event.status === 'success' ? `Certificate renewed: ${names}` : `Certificate renewal FAILED: ${names}`;
     // SNS subjects: at most 100 printable ASCII characters, no newlines.
     return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
   }

@@ -23,7 +23,9 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   const raw = await ctx.secrets.getValue(secret.arn, { versionId: token });
   const bundle = parseBundle(raw);
   if (!bundle) {
-    throw new VerificationError(`secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it`);
+    throw new VerificationError(
+      `secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it`,
+    );
   }
   const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
   if (current !== token) {

@@ -9,7 +9,9 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   const spec = parseSpec(secret.name, secret.tags);
   const raw = await ctx.secrets.getValue(secret.arn, { versionId: token, stage: 'AWSPENDING' });
   if (raw === undefined) {
-    throw new VerificationError(`secret "${secret.name}": version ${token} (AWSPENDING) has no value; createSecret did not complete`);
+    throw new VerificationError(
+      `secret "${secret.name}": version ${token} (AWSPENDING) has no value; createSecret did not complete`,
+    );
   }
   const bundle = parseBundle(raw);
   if (!bundle) {
@@ -20,5 +22,9 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   const result = await ctx.logger.time('verify', () =>
     ctx.verify(bundle, { expectedDomains: spec.domains, expectedKeyType: spec.keyType, now: ctx.now() }),
   );
-  ctx.logger.info('pending certificate verified', { serial: result.serial, expiry: result.expiry, checks: result.checks });
+  ctx.logger.info('pending certificate verified', {
+    serial: result.serial,
+    expiry: result.expiry,
+    checks: result.checks,
+  });
 }

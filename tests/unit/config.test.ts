@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  loadConfig,
+  parseResolvers,
+} from '../../rotation/config.js';
+import { ConfigError } from '../../rotation/errors.js';
+
+const DIRECTORY = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+const base = { ACME_DIRECTORY_URL: DIRECTORY };
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error(`expected loadConfig to reject ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    expect(loadConfig(base)).toEqual({
+      directoryUrl: DIRECTORY,
+      email: undefined,
+      accountSecretId: undefined,
+      notificationTopicArn: undefined,
+      eventBusName: undefined,
+      dnsResolvers: [],
+      dnsPropagationTimeoutMs: DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS * 1000,
+      acmeTimeoutMs: DEFAULT_ACME_TIMEOUT_SECONDS * 1000,
+      eventSource: 'acme-rotation',
+    });
+    expect(DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS).toBe(300);
+    expect(DEFAULT_ACME_TIMEOUT_SECONDS).toBe(180);
+  });
+
+  it('reads every variable (trimmed)', () => {
+    const config = loadConfig({
+      ACME_DIRECTORY_URL: ` ${DIRECTORY} `,
+      ACME_EMAIL: 'ops@example.com',
+      ACME_ACCOUNT_SECRET_ID: 'acme/account',
+      NOTIFICATION_TOPIC_ARN: 'arn:aws:sns:eu-west-1:123456789012:certs',
+      EVENT_BUS_NAME: 'default',
+      DNS_RESOLVERS: '1.1.1.1, 8.8.8.8:53,[2606:4700::1111]:53',
+      DNS_PROPAGATION_TIMEOUT_SECONDS: '120',
+      ACME_TIMEOUT_SECONDS: '90',
+      EVENT_SOURCE: 'my.certificates',
+      AWS_LAMBDA_FUNCTION_NAME: 'acme-rotation-prod',
+    });
+    expect(config).toEqual({
+      directoryUrl: DIRECTORY,
+      email: 'ops@example.com',
+      accountSecretId: 'acme/account',
+      notificationTopicArn: 'arn:aws:sns:eu-west-1:123456789012:certs',
+      eventBusName: 'default',
+      dnsResolvers: ['1.1.1.1', '8.8.8.8:53', '[2606:4700::1111]:53'],
+      dnsPropagationTimeoutMs: 120_000,
+      acmeTimeoutMs: 90_000,
+      eventSource: 'my.certificates',
+    });
+  });
+
+  it('uses the function name as the event source when EVENT_SOURCE is unset (seed behaviour)', () => {
+    expect(loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: 'certbot-lambda-prod' }).eventSource).toBe(
+      'certbot-lambda-prod',
+    );
+  });
+
+  it('treats blank values as unset', () => {
+    const config = loadConfig({ ...base, ACME_EMAIL: '  ', ACME_ACCOUNT_SECRET_ID: '', DNS_RESOLVERS: ' , ' });
+    expect(config.email).toBeUndefined();
+    expect(config.accountSecretId).toBeUndefined();
+    expect(config.dnsResolvers).toEqual([]);
+  });
+
+  it('ACME_DIRECTORY_URL: required', () => {
+    expect(configError({}).message).toBe(
+      'ACME_DIRECTORY_URL is not set: set it to the CA directory, e.g. https://acme-v02.api.letsencrypt.org/directory',
+    );
+    expect(configError({ ACME_DIRECTORY_URL: '   ' }).message).toContain('ACME_DIRECTORY_URL is not set');
+  });
+
+  it('ACME_DIRECTORY_URL: must be a URL', () => {
+    expect(configError({ ACME_DIRECTORY_URL: 'letsencrypt' }).message).toBe(
+      'ACME_DIRECTORY_URL="letsencrypt" is not a URL',
+    );
+  });
+
+  it('ACME_DIRECTORY_URL: must use https', () => {
+    expect(configError({ ACME_DIRECTORY_URL: 'http://localhost:14000/dir' }).message).toBe(
+      'ACME_DIRECTORY_URL="http://localhost:14000/dir" must use https (RFC 8555 requires TLS)',
+    );
+  });
+
+  it.each(['ops', 'ops@', '@example.com', 'ops@example', 'o ps@example.com'])('ACME_EMAIL: rejects %j', (email) => {
+    expect(configError({ ...base, ACME_EMAIL: email }).message).toBe(`ACME_EMAIL="${email}" is not an e-mail address`);
+  });
+
+  it.each([
+    'certs',
+    'arn:aws:sqs:eu-west-1:123456789012:certs',
+    'arn:aws:sns:eu-west-1:12345:certs',
+    'arn:aws:sns:eu-west-1:123456789012:',
+    'arn:aws:sns:eu-west-1:123456789012:has space',
+  ])('NOTIFICATION_TOPIC_ARN: rejects %j', (arn) => {
+    expect(configError({ ...base, NOTIFICATION_TOPIC_ARN: arn }).message).toBe(
+      `NOTIFICATION_TOPIC_ARN="${arn}" is not an SNS topic ARN`,
+    );
+  });
+
+  it.each(['arn:aws-us-gov:sns:us-gov-west-1:123456789012:certs', 'arn:aws:sns:us-east-1:123456789012:certs.fifo'])(
+    'NOTIFICATION_TOPIC_ARN: accepts %j',
+    (arn) => {
+      expect(loadConfig({ ...base, NOTIFICATION_TOPIC_ARN: arn }).notificationTopicArn).toBe(arn);
+    },
+  );
+
+  it.each(['DNS_PROPAGATION_TIMEOUT_SECONDS', 'ACME_TIMEOUT_SECONDS'])(
+    '%s: whole seconds between 1 and 870',
+    (name) => {
+      for (const bad of ['0', '871', '1.5', '-5', 'ten', '60s']) {
+        expect(configError({ ...base, [name]: bad }).message).toBe(
+          `${name}="${bad}" is invalid: expected whole seconds between 1 and 870`,
+        );
+      }
+      expect(loadConfig({ ...base, [name]: '1' })).toBeDefined();
+      expect(loadConfig({ ...base, [name]: '870' })).toBeDefined();
+    },
+  );
+
+  it('DNS_RESOLVERS: names the bad entry', () => {
+    expect(configError({ ...base, DNS_RESOLVERS: '1.1.1.1,ns1.example.com' }).message).toBe(
+      'DNS_RESOLVERS entry "ns1.example.com" is invalid: expected ip[:port] (e.g. 1.1.1.1,8.8.8.8:53 or [2606:4700::1111]:53)',
+    );
+  });
+});
+
+describe('parseResolvers', () => {
+  it.each([
+    ['1.1.1.1', ['1.1.1.1']],
+    ['1.1.1.1:5353', ['1.1.1.1:5353']],
+    ['::1', ['::1']],
+    ['2606:4700::1111', ['2606:4700::1111']],
+    ['[::1]:53', ['[::1]:53']],
+    [' 8.8.8.8 ,, 9.9.9.9 ', ['8.8.8.8', '9.9.9.9']],
+  ])('accepts %j', (raw, list) => {
+    expect(parseResolvers(raw)).toEqual(list);
+  });
+
+  it.each(['example.com', '1.1.1', '1.1.1.1:', '[::1]:', 'http://1.1.1.1', '1.1.1.1 8.8.8.8'])('rejects %j', (raw) => {
+    expect(() => parseResolvers(raw)).toThrow(ConfigError);
+  });
+
+  // Entries that match the pattern but are no IP address / port: they would only fail later, in the
+  // middle of createSecret (after the TXT records were written), instead of at configuration time.
+  it.each(['300.1.1.1', '1.1.1.1:99999', '1.1.1.1:0', 'cafe', 'beef:53'])('rejects %j (not an address)', (raw) => {
+    expect(() => parseResolvers(raw)).toThrow(ConfigError);
+  });
+});

@@ -1,0 +1,895 @@
+/**
+ * Shared fakes for the step-logic unit tests.
+ *
+ * - The real SDK clients (Secrets Manager, SNS, EventBridge) behind aws-sdk-client-mock, with a
+ *   small in-memory Secrets Manager that keeps the service's semantics the rotation relies on
+ *   (staging labels, immutable versions, the empty AWSPENDING stub, ResourceExistsException,
+ *   AWSCURRENT moves needing RemoveFromVersionId, AWSPREVIOUS following AWSCURRENT).
+ * - A DnsProvider fake that records what it was asked to publish and remove.
+ * - A CaClient fake that plays an ACME CA: authorizations (fresh or reused), dns-01 challenges
+ *   whose validation checks the fake DNS, order state machine, and a real certificate issued for
+ *   the CSR's key (signed by a test intermediate, see tests/helpers/certs.ts).
+ * - A shared timeline so tests can assert the order of calls across all of them.
+ * - `makeWorld()`: a handler built with `createHandler(() => services)` over all of the above.
+ */
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
+import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  InvalidParameterException,
+  InvalidRequestException,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateSecretVersionStageCommand,
+  type DescribeSecretCommandInput,
+  type GetSecretValueCommandInput,
+  type PutSecretValueCommandInput,
+  type TagResourceCommandInput,
+  type UntagResourceCommandInput,
+  type UpdateSecretVersionStageCommandInput,
+} from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
+import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
+import { Notifier } from '../../rotation/aws/notify.js';
+import { SecretsAdapter } from '../../rotation/aws/secrets.js';
+import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from '../../rotation/acme/ca.js';
+import type { CertificateBundle } from '../../rotation/bundle.js';
+import type { Config } from '../../rotation/config.js';
+import type { Deadline } from '../../rotation/deadline.js';
+import type { ChallengeRecord, DnsProvider, PlacedRecord } from '../../rotation/dns/provider.js';
+import { AcmeError } from '../../rotation/errors.js';
+import { createHandler, type LambdaContext, type Services, type Step } from '../../rotation/handler.js';
+import { createLogger, type Logger } from '../../rotation/log.js';
+import { domainTags, type KeyType } from '../../rotation/spec.js';
+import type { StepContext } from '../../rotation/steps/context.js';
+import type { VerifyOptions, VerifyResult } from '../../rotation/verify/index.js';
+import { makeIntermediateCa, makeLeaf, makeRootCa, makeTestPki, type TestCa } from '../helpers/certs.js';
+
+export const REGION = 'us-east-1';
+export const ACCOUNT = '123456789012';
+export const SECRET_NAME = 'acme/example.com';
+export const SECRET_ARN = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${SECRET_NAME}-AbCdEf`;
+export const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:certificates`;
+export const BUS_NAME = 'certificates';
+export const EVENT_SOURCE = 'acme-rotation-test';
+/** The rotation in progress (Secrets Manager's ClientRequestToken). */
+export const TOKEN = '11111111-2222-4333-8444-555555555555';
+/** The version that is AWSCURRENT before the rotation. */
+export const OLD = '00000000-aaaa-4bbb-8ccc-dddddddddddd';
+export const DIRECTORY_URL = 'https://ca.test/directory';
+
+// ------------------------------------------------------------------------------------------------
+// Timeline
+
+/** Calls across all fakes, in the order they happened (e.g. `sm:TagResource`, `dns:present`). */
+export class Timeline {
+  readonly events: string[] = [];
+
+  add(event: string): void {
+    this.events.push(event);
+  }
+
+  /** Index of the first event matching `pattern` (exact string or RegExp); -1 when none. */
+  first(pattern: string | RegExp): number {
+    return this.events.findIndex((e) => (typeof pattern === 'string' ? e === pattern : pattern.test(e)));
+  }
+
+  /** Index of the last event matching `pattern`; -1 when none. */
+  last(pattern: string | RegExp): number {
+    for (let i = this.events.length - 1; i >= 0; i--) {
+      const e = this.events[i] as string;
+      if (typeof pattern === 'string' ? e === pattern : pattern.test(e)) return i;
+    }
+    return -1;
+  }
+
+  count(pattern: string | RegExp): number {
+    return this.events.filter((e) => (typeof pattern === 'string' ? e === pattern : pattern.test(e))).length;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Logs
+
+export type LogLine = Record<string, unknown> & { level: string; message: string };
+
+export interface CapturedLog {
+  logger: Logger;
+  /** Raw lines as written to the sink. */
+  raw: string[];
+  /** Parsed lines. */
+  lines(): LogLine[];
+  /** First line whose message contains `text` (or matches a RegExp). */
+  find(text: string | RegExp): LogLine | undefined;
+}
+
+export function captureLogger(base: Record<string, unknown> = {}): CapturedLog {
+  const raw: string[] = [];
+  const logger = createLogger(base, { level: 'debug', sink: (line) => raw.push(line) });
+  const lines = (): LogLine[] => raw.map((l) => JSON.parse(l) as LogLine);
+  return {
+    logger,
+    raw,
+    lines,
+    find: (text) => lines().find((l) => (typeof text === 'string' ? l.message.includes(text) : text.test(l.message))),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Secrets Manager
+
+export interface FakeVersion {
+  /** undefined = the empty AWSPENDING stub Secrets Manager creates for a rotation. */
+  value?: string;
+  stages: string[];
+}
+
+export interface FakeSecret {
+  name: string;
+  arn: string;
+  rotationEnabled: boolean;
+  versions: Map<string, FakeVersion>;
+  tags: Map<string, string>;
+}
+
+export type SmOperation =
+  'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage' | 'TagResource' | 'UntagResource';
+
+const meta = { $metadata: {} };
+
+function notFound(message: string): ResourceNotFoundException {
+  return new ResourceNotFoundException({ message, ...meta });
+}
+
+/** An in-memory Secrets Manager behind aws-sdk-client-mock on a real SecretsManagerClient. */
+export class FakeSecretsManager {
+  readonly client = new SecretsManagerClient({ region: REGION });
+  readonly mock: AwsClientStub<SecretsManagerClient> = mockClient(this.client);
+  private readonly secrets: FakeSecret[] = [];
+  /** Runs before every operation is applied; throw from it to inject a failure. */
+  before: ((op: SmOperation, input: Record<string, unknown>) => void) | undefined;
+
+  constructor(private readonly timeline = new Timeline()) {
+    const wrap =
+      <I extends object, O>(op: SmOperation, label: (input: I) => string, fn: (input: I) => O) =>
+      (input: I): O => {
+        this.timeline.add(label(input));
+        this.before?.(op, input as Record<string, unknown>);
+        return fn(input);
+      };
+
+    this.mock.on(DescribeSecretCommand).callsFake(
+      wrap(
+        'DescribeSecret',
+        () => 'sm:DescribeSecret',
+        (input: DescribeSecretCommandInput) => {
+          const s = this.find(input.SecretId);
+          const stages: Record<string, string[]> = {};
+          for (const [id, v] of s.versions) if (v.stages.length > 0) stages[id] = [...v.stages];
+          return {
+            ARN: s.arn,
+            Name: s.name,
+            RotationEnabled: s.rotationEnabled,
+            VersionIdsToStages: stages,
+            Tags: [...s.tags].map(([Key, Value]) => ({ Key, Value })),
+          };
+        },
+      ),
+    );
+
+    this.mock.on(GetSecretValueCommand).callsFake(
+      wrap(
+        'GetSecretValue',
+        () => 'sm:GetSecretValue',
+        (input: GetSecretValueCommandInput) => {
+          const s = this.find(input.SecretId);
+          let id: string | undefined;
+          if (input.VersionId !== undefined) {
+            id = input.VersionId;
+            const v = s.versions.get(id);
+            if (!v || (input.VersionStage !== undefined && !v.stages.includes(input.VersionStage))) {
+              throw notFound(
+                `Secrets Manager can't find the specified secret value for VersionId: ${input.VersionId}` +
+                  (input.VersionStage ? ` and staging label: ${input.VersionStage}` : ''),
+              );
+            }
+          } else {
+            const stage = input.VersionStage ?? 'AWSCURRENT';
+            id = [...s.versions].find(([, v]) => v.stages.includes(stage))?.[0];
+            if (id === undefined) {
+              throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${stage}`);
+            }
+          }
+          const v = s.versions.get(id) as FakeVersion;
+          if (v.value === undefined) {
+            throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${id}`);
+          }
+          return {
+            ARN: s.arn,
+            Name: s.name,
+            VersionId: id,
+            SecretString: v.value,
+            VersionStages: [...v.stages],
+          };
+        },
+      ),
+    );
+
+    this.mock.on(PutSecretValueCommand).callsFake(
+      wrap(
+        'PutSecretValue',
+        () => 'sm:PutSecretValue',
+        (input: PutSecretValueCommandInput) => {
+          const s = this.find(input.SecretId);
+          const id = input.ClientRequestToken ?? randomBytes(16).toString('hex');
+          const value = input.SecretString ?? '';
+          const stages = input.VersionStages ?? ['AWSCURRENT'];
+          const existing = s.versions.get(id);
+          if (existing?.value !== undefined) {
+            if (existing.value !== value) {
+              throw new ResourceExistsException({
+                message: `A resource with the ID you requested already exists (version ${id} holds a different value).`,
+                ...meta,
+              });
+            }
+            return { ARN: s.arn, Name: s.name, VersionId: id, VersionStages: [...existing.stages] };
+          }
+          const version: FakeVersion = existing ?? { stages: [] };
+          version.value = value;
+          s.versions.set(id, version);
+          for (const stage of stages) this.attach(s, stage, id);
+          return { ARN: s.arn, Name: s.name, VersionId: id, VersionStages: [...version.stages] };
+        },
+      ),
+    );
+
+    this.mock.on(UpdateSecretVersionStageCommand).callsFake(
+      wrap(
+        'UpdateSecretVersionStage',
+        (input: UpdateSecretVersionStageCommandInput) => `sm:UpdateSecretVersionStage:${input.VersionStage}`,
+        (input: UpdateSecretVersionStageCommandInput) => {
+          const s = this.find(input.SecretId);
+          const stage = input.VersionStage as string;
+          const holder = [...s.versions].find(([, v]) => v.stages.includes(stage))?.[0];
+          if (input.RemoveFromVersionId !== undefined && input.RemoveFromVersionId !== holder) {
+            throw new InvalidParameterException({
+              message: `The staging label ${stage} is not attached to version ${input.RemoveFromVersionId}.`,
+              ...meta,
+            });
+          }
+          if (input.MoveToVersionId !== undefined) {
+            if (!s.versions.has(input.MoveToVersionId)) {
+              throw notFound(`Secrets Manager can't find the specified secret version ${input.MoveToVersionId}.`);
+            }
+            if (holder !== undefined && holder !== input.MoveToVersionId && input.RemoveFromVersionId === undefined) {
+              throw new InvalidParameterException({
+                message: `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder}, so you must explicitly reference that version in RemoveFromVersionId.`,
+                ...meta,
+              });
+            }
+            this.attach(s, stage, input.MoveToVersionId);
+          } else if (holder !== undefined) {
+            const v = s.versions.get(holder) as FakeVersion;
+            v.stages = v.stages.filter((x) => x !== stage);
+          }
+          return { ARN: s.arn, Name: s.name };
+        },
+      ),
+    );
+
+    this.mock.on(TagResourceCommand).callsFake(
+      wrap(
+        'TagResource',
+        (input: TagResourceCommandInput) => `sm:TagResource[${(input.Tags ?? []).map((t) => t.Key).join(',')}]`,
+        (input: TagResourceCommandInput) => {
+          const s = this.find(input.SecretId);
+          const next = new Map(s.tags);
+          for (const t of input.Tags ?? []) {
+            if (t.Key === undefined || t.Key.length > 128 || (t.Value ?? '').length > 256) {
+              throw new InvalidParameterException({ message: `invalid tag ${JSON.stringify(t)}`, ...meta });
+            }
+            next.set(t.Key, t.Value ?? '');
+          }
+          // Like the service: all or nothing, at most 50 tags per secret.
+          if (next.size > 50) {
+            throw new InvalidRequestException({
+              message: `a secret can have at most 50 tags (this request would make ${next.size})`,
+              ...meta,
+            });
+          }
+          s.tags = next;
+          return {};
+        },
+      ),
+    );
+
+    this.mock.on(UntagResourceCommand).callsFake(
+      wrap(
+        'UntagResource',
+        (input: UntagResourceCommandInput) => `sm:UntagResource[${(input.TagKeys ?? []).join(',')}]`,
+        (input: UntagResourceCommandInput) => {
+          const s = this.find(input.SecretId);
+          for (const k of input.TagKeys ?? []) s.tags.delete(k);
+          return {};
+        },
+      ),
+    );
+  }
+
+  /** Move `stage` to version `id` (AWSCURRENT leaves AWSPREVIOUS on the version it left). */
+  private attach(s: FakeSecret, stage: string, id: string): void {
+    const target = s.versions.get(id) as FakeVersion;
+    if (target.stages.includes(stage)) return;
+    for (const [otherId, v] of s.versions) {
+      if (otherId !== id && v.stages.includes(stage)) {
+        v.stages = v.stages.filter((x) => x !== stage);
+        if (stage === 'AWSCURRENT') this.attach(s, 'AWSPREVIOUS', otherId);
+      }
+    }
+    target.stages.push(stage);
+  }
+
+  private find(secretId: string | undefined): FakeSecret {
+    const s = this.secrets.find((x) => x.arn === secretId || x.name === secretId);
+    if (!s) throw notFound("Secrets Manager can't find the specified secret.");
+    return s;
+  }
+
+  addSecret(opts: {
+    name: string;
+    arn?: string;
+    rotationEnabled?: boolean;
+    tags?: Record<string, string>;
+    versions?: Record<string, FakeVersion>;
+  }): FakeSecret {
+    const secret: FakeSecret = {
+      name: opts.name,
+      arn: opts.arn ?? `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${opts.name}-XyZ123`,
+      rotationEnabled: opts.rotationEnabled ?? true,
+      versions: new Map(
+        Object.entries(opts.versions ?? {}).map(([id, v]) => [id, { value: v.value, stages: [...v.stages] }]),
+      ),
+      tags: new Map(Object.entries(opts.tags ?? {})),
+    };
+    this.secrets.push(secret);
+    return secret;
+  }
+
+  secret(id: string): FakeSecret {
+    return this.find(id);
+  }
+
+  /** Version id → stages, as DescribeSecret would report them. */
+  stages(id: string): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [vid, v] of this.find(id).versions) if (v.stages.length > 0) out[vid] = [...v.stages].sort();
+    return out;
+  }
+
+  value(id: string, versionId: string): string | undefined {
+    return this.find(id).versions.get(versionId)?.value;
+  }
+
+  tags(id: string): Record<string, string> {
+    return Object.fromEntries(this.find(id).tags);
+  }
+
+  /** Inputs of the calls of each command, in order. */
+  puts(): PutSecretValueCommandInput[] {
+    return this.mock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input);
+  }
+
+  stageMoves(): UpdateSecretVersionStageCommandInput[] {
+    return this.mock.commandCalls(UpdateSecretVersionStageCommand).map((c) => c.args[0].input);
+  }
+
+  tagCalls(): TagResourceCommandInput[] {
+    return this.mock.commandCalls(TagResourceCommand).map((c) => c.args[0].input);
+  }
+
+  untagCalls(): UntagResourceCommandInput[] {
+    return this.mock.commandCalls(UntagResourceCommand).map((c) => c.args[0].input);
+  }
+
+  gets(): GetSecretValueCommandInput[] {
+    return this.mock.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input);
+  }
+
+  /** Every command sent, by name, in order. */
+  commandNames(): string[] {
+    return this.mock.calls().map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// SNS / EventBridge
+
+export class FakeSns {
+  readonly client = new SNSClient({ region: REGION });
+  readonly mock: AwsClientStub<SNSClient> = mockClient(this.client);
+  constructor(timeline = new Timeline()) {
+    let n = 0;
+    this.mock.on(PublishCommand).callsFake((_input: PublishCommandInput) => {
+      timeline.add('sns:Publish');
+      return { MessageId: `msg-${++n}` };
+    });
+  }
+  publishes(): PublishCommandInput[] {
+    return this.mock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+  }
+}
+
+export class FakeEvents {
+  readonly client = new EventBridgeClient({ region: REGION });
+  readonly mock: AwsClientStub<EventBridgeClient> = mockClient(this.client);
+  constructor(timeline = new Timeline()) {
+    let n = 0;
+    this.mock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => {
+      timeline.add('events:PutEvents');
+      return { FailedEntryCount: 0, Entries: (input.Entries ?? []).map(() => ({ EventId: `evt-${++n}` })) };
+    });
+  }
+  puts(): PutEventsCommandInput[] {
+    return this.mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// DNS provider
+
+export class FakeDns implements DnsProvider {
+  /** TXT values currently published, as `domain value`. */
+  readonly live = new Set<string>();
+  readonly presentCalls: ChallengeRecord[][] = [];
+  readonly cleanUpCalls: ChallengeRecord[][] = [];
+  presentError: Error | undefined;
+  cleanUpError: Error | undefined;
+  /** Deadlines passed to present/cleanUp, for assertions on the bounds used. */
+  readonly deadlines: Deadline[] = [];
+
+  constructor(private readonly timeline = new Timeline()) {}
+
+  async present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]> {
+    this.timeline.add('dns:present');
+    this.presentCalls.push(records.map((r) => ({ ...r })));
+    this.deadlines.push(deadline);
+    await Promise.resolve();
+    if (this.presentError) throw this.presentError;
+    for (const r of records) this.live.add(`${r.domain} ${r.value}`);
+    return records.map((r) => ({
+      ...r,
+      fqdn: `_acme-challenge.${r.domain}`,
+      zoneId: 'ZFAKE',
+      zoneName: r.domain.split('.').slice(-2).join('.'),
+    }));
+  }
+
+  async cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void> {
+    this.timeline.add('dns:cleanUp');
+    this.cleanUpCalls.push(records.map((r) => ({ ...r })));
+    this.deadlines.push(deadline);
+    await Promise.resolve();
+    if (this.cleanUpError) throw this.cleanUpError;
+    for (const r of records) this.live.delete(`${r.domain} ${r.value}`);
+  }
+
+  authoritativeNameservers(_zoneId: string): Promise<string[]> {
+    return Promise.resolve(['ns-1.fake.test']);
+  }
+
+  has(domain: string, value: string): boolean {
+    return this.live.has(`${domain} ${value}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// CA
+
+let sharedIssuer: { root: TestCa; intermediate: TestCa } | undefined;
+
+/** A root and an intermediate shared by every FakeCa of the process (EC keys: cheap anyway). */
+export function testIssuer(): { root: TestCa; intermediate: TestCa } {
+  if (!sharedIssuer) {
+    const root = makeRootCa({ cn: 'Fake ACME Root' });
+    sharedIssuer = { root, intermediate: makeIntermediateCa(root, { cn: 'Fake ACME Intermediate' }) };
+  }
+  return sharedIssuer;
+}
+
+interface AuthzState {
+  /** The order identifier as requested ('*.example.com' for a wildcard). */
+  name: string;
+  authz: AcmeAuthorization;
+  answered: boolean;
+  /** getAuthorizations polls seen since the challenge was answered. */
+  pollsSinceAnswer: number;
+  /** Outcome decided when answered: undefined = valid, else the problem detail. */
+  problem?: { type: string; detail: string };
+}
+
+/** Problem type a real CA uses for a failed dns-01 validation. */
+export const UNAUTHORIZED = 'urn:ietf:params:acme:error:unauthorized';
+
+/**
+ * A scripted ACME CA implementing CaClient. It checks what real CAs check: a challenge may only
+ * be answered while its authorization is pending, the TXT value must be in DNS when it is
+ * answered (when given a FakeDns), finalize needs a ready order and the CSR from createCsr.
+ * The certificate it issues is real: for the CSR's key, signed by `testIssuer()`.
+ */
+export class FakeCa implements CaClient {
+  readonly calls: Record<string, number> = {};
+  /** Order names ('example.com', '*.example.com') whose authorization the CA reuses (already valid). */
+  readonly reused = new Set<string>();
+  /** Order names whose authorization already has this status when the order is created. */
+  readonly initialStatus = new Map<string, AcmeAuthorization['status']>();
+  /** Order names whose validation fails, with the CA's problem detail. */
+  readonly failValidation = new Map<string, string>();
+  /** getAuthorizations calls after an answer during which the authorization still shows pending. */
+  validationPolls = 1;
+  /** getOrder calls during which a finalized order shows processing. */
+  processingPolls = 1;
+  /** Offer a dns-01 challenge (false: http-01 only). */
+  offerDns = true;
+  /** Status of the order when created (e.g. 'invalid'); default derived from the authorizations. */
+  createdStatus: AcmeOrder['status'] | undefined;
+  /** The order turns invalid after finalize, with this problem. */
+  invalidAfterFinalize: object | undefined;
+  createOrderError: Error | undefined;
+  /** Awaited inside completeChallenge (to observe concurrency). */
+  completeHook: ((challenge: AcmeChallenge) => Promise<void>) | undefined;
+
+  // Observations.
+  readonly orders: { domains: string[]; profile: string | undefined }[] = [];
+  /** Order names whose challenge was answered, in order of the calls. */
+  readonly answered: string[] = [];
+  csrKeyPem: string | undefined;
+  /** The PEM the CA returned from download (leaf + intermediate). */
+  issuedPem: string | undefined;
+  issuedLeafPem: string | undefined;
+
+  private states: AuthzState[] = [];
+  private order: AcmeOrder | undefined;
+  private csr: Buffer | undefined;
+  private finalized = false;
+  private processingSeen = 0;
+  private orderSeq = 0;
+
+  constructor(private readonly opts: { timeline?: Timeline; dns?: FakeDns } = {}) {}
+
+  private count(op: string): void {
+    this.calls[op] = (this.calls[op] ?? 0) + 1;
+    this.opts.timeline?.add(`ca:${op}`);
+  }
+
+  private snapshot(): AcmeOrder {
+    const o = this.order as AcmeOrder;
+    return JSON.parse(JSON.stringify(o)) as AcmeOrder;
+  }
+
+  private derivedStatus(): AcmeOrder['status'] {
+    const o = this.order as AcmeOrder;
+    if (o.status === 'invalid' || o.status === 'valid') return o.status;
+    if (this.finalized) return o.status;
+    if (this.states.some((s) => s.authz.status !== 'valid' && s.authz.status !== 'pending')) return 'invalid';
+    return this.states.every((s) => s.authz.status === 'valid') ? 'ready' : 'pending';
+  }
+
+  createOrder(domains: string[], profile: string | undefined): Promise<AcmeOrder> {
+    this.count('newOrder');
+    this.orders.push({ domains: [...domains], profile });
+    if (this.createOrderError) return Promise.reject(this.createOrderError);
+    const orderId = ++this.orderSeq;
+    this.states = domains.map((name, i) => {
+      const wildcard = name.startsWith('*.');
+      const value = wildcard ? name.slice(2) : name;
+      const url = `https://ca.test/authz/${orderId}/${i}`;
+      const token = randomBytes(16).toString('base64url');
+      const challenges: AcmeChallenge[] = [
+        ...(wildcard ? [] : [{ type: 'http-01' as const, url: `${url}/http`, status: 'pending' as const, token }]),
+        ...(this.offerDns ? [{ type: 'dns-01' as const, url: `${url}/dns`, status: 'pending' as const, token }] : []),
+      ];
+      const status = this.reused.has(name) ? 'valid' : (this.initialStatus.get(name) ?? 'pending');
+      if (status === 'valid') for (const c of challenges) if (c.type === 'dns-01') c.status = 'valid';
+      const authz: AcmeAuthorization = {
+        url,
+        identifier: { type: 'dns', value },
+        status,
+        challenges,
+        ...(wildcard ? { wildcard: true } : {}),
+      };
+      return { name, authz, answered: false, pollsSinceAnswer: 0 };
+    });
+    this.order = {
+      url: `https://ca.test/order/${orderId}`,
+      status: 'pending',
+      identifiers: domains.map((value) => ({ type: 'dns', value })),
+      authorizations: this.states.map((s) => s.authz.url),
+      finalize: `https://ca.test/order/${orderId}/finalize`,
+    };
+    this.order.status = this.createdStatus ?? this.derivedStatus();
+    if (this.order.status === 'invalid') this.order.error = { type: 'urn:ietf:params:acme:error:rejectedIdentifier' };
+    return Promise.resolve(this.snapshot());
+  }
+
+  getOrder(order: AcmeOrder): Promise<AcmeOrder> {
+    this.count('getOrder');
+    if (!this.order || order.url !== this.order.url) return Promise.reject(new Error(`unknown order ${order.url}`));
+    if (this.finalized && this.order.status === 'processing') {
+      if (++this.processingSeen > this.processingPolls) {
+        if (this.invalidAfterFinalize) {
+          this.order.status = 'invalid';
+          this.order.error = this.invalidAfterFinalize;
+        } else {
+          this.order.status = 'valid';
+          this.order.certificate = `${this.order.url}/cert`;
+        }
+      }
+    } else {
+      this.order.status = this.derivedStatus();
+    }
+    return Promise.resolve(this.snapshot());
+  }
+
+  getAuthorizations(order: AcmeOrder): Promise<AcmeAuthorization[]> {
+    this.count('getAuthorizations');
+    if (!this.order || order.url !== this.order.url) return Promise.reject(new Error(`unknown order ${order.url}`));
+    for (const s of this.states) {
+      if (!s.answered || s.authz.status !== 'pending') continue;
+      if (s.pollsSinceAnswer++ < this.validationPolls) continue;
+      const dns = s.authz.challenges.find((c) => c.type === 'dns-01') as AcmeChallenge;
+      if (s.problem) {
+        s.authz.status = 'invalid';
+        dns.status = 'invalid';
+        dns.error = s.problem;
+      } else {
+        s.authz.status = 'valid';
+        dns.status = 'valid';
+      }
+    }
+    return Promise.resolve(this.states.map((s) => JSON.parse(JSON.stringify(s.authz)) as AcmeAuthorization));
+  }
+
+  keyAuthorization(challenge: AcmeChallenge): Promise<string> {
+    this.count('keyAuthorization');
+    return Promise.resolve(FakeCa.txtValue(challenge));
+  }
+
+  /** The TXT value the fake expects for a challenge: 43 base64url characters, as real ones are. */
+  static txtValue(challenge: AcmeChallenge): string {
+    return createHash('sha256').update(`key authorization for ${challenge.token}`).digest('base64url');
+  }
+
+  async completeChallenge(challenge: AcmeChallenge): Promise<unknown> {
+    this.count('respondChallenge');
+    const s = this.states.find((x) => x.authz.challenges.some((c) => c.url === challenge.url));
+    if (!s)
+      throw new AcmeError('AcmeRequestFailed', `CA rejected respondChallenge: unknown challenge ${challenge.url}`);
+    this.opts.timeline?.add(`ca:respondChallenge:${s.name}`);
+    if (s.authz.status !== 'pending') {
+      throw new AcmeError(
+        'AcmeRequestFailed',
+        `CA rejected respondChallenge: Unable to update challenge :: authorization must be pending (it is ${s.authz.status})`,
+      );
+    }
+    this.answered.push(s.name);
+    if (this.completeHook) await this.completeHook(challenge);
+    s.answered = true;
+    const failure = this.failValidation.get(s.name);
+    const value = FakeCa.txtValue(challenge);
+    if (failure !== undefined) {
+      s.problem = { type: UNAUTHORIZED, detail: failure };
+    } else if (this.opts.dns && !this.opts.dns.has(s.authz.identifier.value, value)) {
+      s.problem = {
+        type: UNAUTHORIZED,
+        detail: `No TXT record found at _acme-challenge.${s.authz.identifier.value} (expected ${value})`,
+      };
+    }
+    const dns = s.authz.challenges.find((c) => c.url === challenge.url) as AcmeChallenge;
+    dns.status = 'processing';
+    return { ...dns };
+  }
+
+  finalize(order: AcmeOrder, csr: Buffer): Promise<AcmeOrder> {
+    this.count('finalize');
+    if (!this.order || order.url !== this.order.url) return Promise.reject(new Error(`unknown order ${order.url}`));
+    if (this.derivedStatus() !== 'ready') {
+      return Promise.reject(new AcmeError('AcmeRequestFailed', 'CA rejected finalize: Order is not ready'));
+    }
+    if (!this.csr || !csr.equals(this.csr)) {
+      return Promise.reject(new AcmeError('AcmeRequestFailed', 'CA rejected finalize: not the CSR from createCsr'));
+    }
+    this.finalized = true;
+    this.order.status = 'processing';
+    if (this.processingPolls === 0) {
+      this.order.status = this.invalidAfterFinalize ? 'invalid' : 'valid';
+      if (this.invalidAfterFinalize) this.order.error = this.invalidAfterFinalize;
+    }
+    return Promise.resolve(this.snapshot());
+  }
+
+  download(order: AcmeOrder): Promise<string> {
+    this.count('downloadCertificate');
+    if (!this.order || order.url !== this.order.url || this.order.status !== 'valid' || !this.csrKeyPem) {
+      return Promise.reject(new AcmeError('AcmeRequestFailed', 'CA rejected downloadCertificate: order not valid'));
+    }
+    const { intermediate } = testIssuer();
+    const leaf = makeLeaf(intermediate, {
+      dnsNames: this.order.identifiers.map((i) => i.value),
+      key: createPrivateKey(this.csrKeyPem),
+    });
+    this.issuedLeafPem = leaf.certPem;
+    this.issuedPem = leaf.certPem + intermediate.certPem;
+    return Promise.resolve(this.issuedPem);
+  }
+
+  createCsr(domains: string[], keyPem: string): Promise<Buffer> {
+    this.count('createCsr');
+    this.csrKeyPem = keyPem;
+    this.csr = Buffer.from(`csr for ${domains.join(',')} ${randomBytes(4).toString('hex')}`);
+    return Promise.resolve(this.csr);
+  }
+
+  /** Status of an order name's authorization right now. */
+  authzStatus(name: string): AcmeAuthorization['status'] | undefined {
+    return this.states.find((s) => s.name === name)?.authz.status;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// World: a handler over all the fakes
+
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return {
+    directoryUrl: DIRECTORY_URL,
+    dnsResolvers: [],
+    dnsPropagationTimeoutMs: 300_000,
+    acmeTimeoutMs: 180_000,
+    eventSource: EVENT_SOURCE,
+    notificationTopicArn: TOPIC_ARN,
+    eventBusName: BUS_NAME,
+    ...overrides,
+  };
+}
+
+/** Spec tags as Pulumi writes them. */
+export function specTags(domains: string[], keyType?: KeyType): Record<string, string> {
+  return {
+    ...Object.fromEntries(domainTags(domains).map((t) => [t.Key, t.Value])),
+    ...(keyType ? { 'acme:key-type': keyType } : {}),
+  };
+}
+
+/** A complete bundle (real chain) as a secret value. */
+export function bundleFor(domains: string[], keyType: KeyType = 'ecdsa-p256'): CertificateBundle {
+  return makeTestPki({ names: domains, keyType, root: testIssuer().root }).bundle;
+}
+
+export interface WorldOptions {
+  domains?: string[];
+  keyType?: KeyType;
+  /** Extra tags on the certificate secret. */
+  tags?: Record<string, string>;
+  rotationEnabled?: boolean;
+  /** Versions of the certificate secret; default: OLD current with a bundle, TOKEN the empty stub. */
+  versions?: Record<string, FakeVersion>;
+  config?: Partial<Config>;
+}
+
+export interface World {
+  timeline: Timeline;
+  sm: FakeSecretsManager;
+  sns: FakeSns;
+  events: FakeEvents;
+  log: CapturedLog;
+  dns: FakeDns;
+  ca: FakeCa;
+  config: Config;
+  services: Services;
+  handler: (event: unknown, context?: LambdaContext) => Promise<void>;
+  /** Invoke one step the way Secrets Manager does. */
+  invoke: (step: Step | string, token?: string, secretId?: string) => Promise<void>;
+  /** How often the step asked for the CA client (ctx.ca()). */
+  caRequests: () => number;
+  /** Calls of ctx.verify. */
+  verifyCalls: { bundle: CertificateBundle; opts: VerifyOptions }[];
+  /** Runs inside ctx.waitForPropagation (after it is recorded on the timeline). */
+  onPropagation: ((placed: PlacedRecord[], deadline: Deadline) => Promise<void> | void) | undefined;
+  /** Step contexts built by the handler. */
+  contexts: StepContext[];
+}
+
+export const NOW = new Date('2026-03-01T12:00:00.000Z');
+
+export function makeWorld(opts: WorldOptions = {}): World {
+  const timeline = new Timeline();
+  const domains = opts.domains ?? ['example.com', '*.example.com'];
+  const sm = new FakeSecretsManager(timeline);
+  sm.addSecret({
+    name: SECRET_NAME,
+    arn: SECRET_ARN,
+    rotationEnabled: opts.rotationEnabled ?? true,
+    tags: { ...specTags(domains, opts.keyType), ...opts.tags },
+    versions: opts.versions ?? {
+      [OLD]: { value: JSON.stringify(bundleFor(domains, opts.keyType)), stages: ['AWSCURRENT'] },
+      [TOKEN]: { stages: ['AWSPENDING'] },
+    },
+  });
+  const sns = new FakeSns(timeline);
+  const events = new FakeEvents(timeline);
+  const log = captureLogger({ service: 'acme-rotation' });
+  const dns = new FakeDns(timeline);
+  const ca = new FakeCa({ timeline, dns });
+  const config = testConfig(opts.config);
+  const notifier = new Notifier({
+    topicArn: config.notificationTopicArn,
+    eventBusName: config.eventBusName,
+    source: config.eventSource,
+    logger: log.logger,
+    sns: sns.client,
+    events: events.client,
+  });
+  const secrets = new SecretsAdapter(sm.client);
+  let caRequests = 0;
+  const verifyCalls: World['verifyCalls'] = [];
+  const contexts: StepContext[] = [];
+
+  const world: World = {
+    timeline,
+    sm,
+    sns,
+    events,
+    log,
+    dns,
+    ca,
+    config,
+    services: undefined as unknown as Services, // set just below
+    handler: undefined as unknown as World['handler'], // set just below
+    invoke: (step, token = TOKEN, secretId = SECRET_ARN) =>
+      world.handler(
+        { Step: step, SecretId: secretId, ClientRequestToken: token },
+        { getRemainingTimeInMillis: () => 900_000, awsRequestId: 'req-1', functionName: 'acme-rotation' },
+      ),
+    caRequests: () => caRequests,
+    verifyCalls,
+    onPropagation: undefined,
+    contexts,
+  };
+
+  world.services = {
+    config,
+    logger: log.logger,
+    secrets,
+    notifier,
+    stepContext: (base) => {
+      const ctx: StepContext = {
+        ...base,
+        config,
+        secrets: new SecretsAdapter(sm.client),
+        dns: () => dns,
+        waitForPropagation: async (_dns, placed, deadline) => {
+          timeline.add('dns:propagation');
+          await world.onPropagation?.(placed, deadline);
+        },
+        ca: () => {
+          caRequests++;
+          timeline.add('ca:client');
+          return Promise.resolve(ca);
+        },
+        verify: (bundle, verifyOpts): Promise<VerifyResult> => {
+          verifyCalls.push({ bundle, opts: verifyOpts });
+          return Promise.resolve({ serial: bundle.serial, expiry: bundle.expiry, checks: ['fake'] });
+        },
+        now: () => NOW,
+      };
+      contexts.push(ctx);
+      return ctx;
+    },
+  };
+  world.handler = createHandler(() => world.services);
+  return world;
+}
