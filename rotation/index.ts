@@ -50,6 +50,7 @@ function buildServices(): Services {
         config,
         secrets,
         now: () => new Date(),
+        route53Calls: () => ({ ...route53.callCount }),
         dns: (spec) => new Route53DnsProvider({ route53, hostedZoneIds: spec.hostedZoneIds, logger: base.logger }),
         waitForPropagation: (dns, placed, deadline) =>
           waitForTxtPropagation(placed, {

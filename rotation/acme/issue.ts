@@ -112,9 +112,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
     let failure: unknown;
     try {
       const placed = await dns.present(records, deps.dnsDeadline);
-      await logger.time('dns-propagation', () => deps.waitForPropagation(placed, deps.dnsDeadline), {
-        records: placed.length,
-      });
+      await deps.waitForPropagation(placed, deps.dnsDeadline); // logs its own 'dns-propagation' timing
       await logger.time('acme-validation', async () => {
         acmeDeadline = deps.acmeDeadline();
         await Promise.all(todo.map((t) => ca.completeChallenge(t.challenge)));
@@ -147,7 +145,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
       throw err;
     } finally {
       try {
-        await logger.time('dns-cleanup', () => dns.cleanUp(records, deps.dnsDeadline), { records: records.length });
+        await dns.cleanUp(records, deps.dnsDeadline); // logs its own 'dns-cleanup' timing
         await deps.clearInFlight();
       } catch (cleanupError) {
         logger.error('could not remove our TXT records; the next rotation will retry the clean-up', {

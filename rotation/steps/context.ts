@@ -26,6 +26,8 @@ export interface StepContext {
   ca: () => Promise<CaClient>;
   verify: (bundle: CertificateBundle, opts: VerifyOptions) => Promise<VerifyResult>;
   now: () => Date;
+  /** Route 53 calls made so far in this invocation, by operation (for the call-count log). */
+  route53Calls?: () => Record<string, number>;
 }
 
 export type { AcmeAccount };

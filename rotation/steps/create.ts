@@ -82,5 +82,6 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     issuer: bundle.issuer,
     domains: bundle.domains,
     caCalls: ca.calls,
+    route53Calls: ctx.route53Calls?.(),
   });
 }
