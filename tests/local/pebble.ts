@@ -15,22 +15,20 @@
  *   A `profile` field in newOrder is ignored by 2.4.0, so profile tests need a newer Pebble.
  *
  * The listener certificate (for `localhost` and 127.0.0.1) comes from a throw-away CA made with
- * the openssl CLI; `listenerCaPem` is that CA. Pebble's *issuing* root is different and is
+ * node:crypto; `listenerCaPem` is that CA. Pebble's *issuing* root is different and is
  * regenerated on every start: fetch it with `issuingRootsPem()`.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 
+import { makeLeaf, makeRootCa } from '../helpers/certs.js';
 import { findPebble, PEBBLE_MISSING_MESSAGE } from './ensure-pebble.js';
 
-const execFileAsync = promisify(execFile);
 
 export interface PebbleOptions {
   /** DNS server Pebble's VA asks for TXT records, '127.0.0.1:PORT'. */
@@ -102,84 +100,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  try {
-    await execFileAsync('openssl', args, { cwd });
-  } catch (cause) {
-    const stderr = (cause as { stderr?: string }).stderr ?? '';
-    throw new Error(`openssl ${args[0]} failed: ${stderr.trim() || String(cause)}`, { cause });
-  }
-}
-
-/** Makes a CA and a listener certificate for localhost + 127.0.0.1 in dir. */
+/**
+ * Makes a CA and a listener certificate for localhost + 127.0.0.1 in dir, with node:crypto only
+ * (tests/helpers/certs.ts), so the local stack needs no openssl binary.
+ */
 async function makeListenerCertificates(dir: string): Promise<{ caPem: string; certPath: string; keyPath: string }> {
-  await writeFile(
-    join(dir, 'ca.cnf'),
-    [
-      '[req]',
-      'distinguished_name = dn',
-      'prompt = no',
-      'x509_extensions = v3_ca',
-      '[dn]',
-      `CN = acme-rotation local Pebble listener CA ${randomBytes(4).toString('hex')}`,
-      '[v3_ca]',
-      'basicConstraints = critical,CA:TRUE,pathlen:0',
-      'keyUsage = critical,keyCertSign,cRLSign',
-      'subjectKeyIdentifier = hash',
-      '',
-    ].join('\n'),
-  );
-  await writeFile(
-    join(dir, 'leaf.cnf'),
-    ['[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = localhost', ''].join('\n'),
-  );
-  await writeFile(
-    join(dir, 'leaf.ext'),
-    [
-      'basicConstraints = critical,CA:FALSE',
-      'keyUsage = critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage = serverAuth',
-      'subjectAltName = DNS:localhost,IP:127.0.0.1',
-      'subjectKeyIdentifier = hash',
-      'authorityKeyIdentifier = keyid',
-      '',
-    ].join('\n'),
-  );
-  const ec = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  await openssl(['genpkey', ...ec, '-out', 'ca.key'], dir);
-  await openssl(
-    ['req', '-x509', '-new', '-key', 'ca.key', '-config', 'ca.cnf', '-days', '30', '-sha256', '-out', 'ca.pem'],
-    dir,
-  );
-  await openssl(['genpkey', ...ec, '-out', 'key.pem'], dir);
-  await openssl(['req', '-new', '-key', 'key.pem', '-config', 'leaf.cnf', '-out', 'leaf.csr'], dir);
-  await openssl(
-    [
-      'x509',
-      '-req',
-      '-in',
-      'leaf.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-set_serial',
-      `0x${randomBytes(12).toString('hex')}`,
-      '-days',
-      '30',
-      '-sha256',
-      '-extfile',
-      'leaf.ext',
-      '-out',
-      'cert.pem',
-    ],
-    dir,
-  );
-  return {
-    caPem: await readFile(join(dir, 'ca.pem'), 'utf8'),
-    certPath: join(dir, 'cert.pem'),
-    keyPath: join(dir, 'key.pem'),
-  };
+  const ca = makeRootCa({ cn: 'acme-rotation local Pebble listener CA' });
+  const leaf = makeLeaf(ca, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], keyType: 'ecdsa-p256' });
+  const certPath = join(dir, 'cert.pem');
+  const keyPath = join(dir, 'key.pem');
+  await writeFile(certPath, leaf.certPem);
+  await writeFile(keyPath, leaf.keyPem, { mode: 0o600 });
+  await writeFile(join(dir, 'ca.pem'), ca.certPem);
+  return { caPem: ca.certPem, certPath, keyPath };
 }
 
 /** GET over HTTPS trusting only `ca`. */
