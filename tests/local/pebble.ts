@@ -29,7 +29,6 @@ import { createInterface } from 'node:readline';
 import { makeLeaf, makeRootCa } from '../helpers/certs.js';
 import { findPebble, PEBBLE_MISSING_MESSAGE } from './ensure-pebble.js';
 
-
 export interface PebbleOptions {
   /** DNS server Pebble's VA asks for TXT records, '127.0.0.1:PORT'. */
   dnsServer: string;
