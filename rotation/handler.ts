@@ -1,5 +1,5 @@
 import type { SecretDescription, SecretsAdapter } from './aws/secrets.js';
-import type { Notifier } from './aws/notify.js';
+import type { FailureEvent, Notifier } from './aws/notify.js';
 import { publicSummary, parseBundle, type CertificateBundle } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
@@ -93,15 +93,49 @@ export function checkRotationState(
   return 'run';
 }
 
-export function createHandler(services: () => Services) {
+/** Called when the services cannot be built (bad configuration): report it as a failed step. */
+export type InitFailureReporter = (event: FailureEvent) => Promise<void>;
+
+function callCounts(ctx: StepContext | undefined): Record<string, unknown> {
+  if (!ctx) return {};
+  const sm = { ...ctx.secrets.calls, DescribeSecret: (ctx.secrets.calls.DescribeSecret ?? 0) + 1 };
+  return { secretsManagerCalls: sm, ...(ctx.route53Calls ? { route53Calls: ctx.route53Calls() } : {}) };
+}
+
+/** Prefix an error's message with the secret and step once, so every report says which certificate failed. */
+function nameTheSecret(err: unknown, secretName: string, step: string): void {
+  if (err instanceof Error && secretName && !err.message.includes(secretName)) {
+    err.message = `secret "${secretName}" ${step}: ${err.message}`;
+  }
+}
+
+export function createHandler(services: () => Services, onInitFailure?: InitFailureReporter) {
   return async function handler(event: unknown, context?: LambdaContext): Promise<void> {
     const started = performance.now();
-    const svc = services();
+    const eventSecretId = String((event as { SecretId?: unknown })?.SecretId ?? '');
+    let step: string =
+      typeof (event as { Step?: unknown })?.Step === 'string' ? (event as { Step: string }).Step : 'unknown';
+    let svc: Services;
+    try {
+      svc = services();
+    } catch (err) {
+      // Configuration errors fail every rotation: make sure someone hears about it.
+      nameTheSecret(err, eventSecretId, step);
+      await onInitFailure?.({
+        status: 'failed',
+        domains: [],
+        error: errorMessage(err),
+        step,
+        secret_name: eventSecretId,
+        version_id: String((event as { ClientRequestToken?: unknown })?.ClientRequestToken ?? ''),
+        error_code: errorName(err),
+      });
+      throw err;
+    }
     const deadline = Deadline.fromContext(context);
     let log = svc.logger.child({ awsRequestId: context?.awsRequestId });
     let secret: SecretDescription | undefined;
-    let step: string =
-      typeof (event as { Step?: unknown })?.Step === 'string' ? (event as { Step: string }).Step : 'unknown';
+    let ctx: StepContext | undefined;
     let token = '';
     try {
       const ev = validateEvent(event);
@@ -117,7 +151,8 @@ export function createHandler(services: () => Services) {
         log.info(`version is already AWSCURRENT; ${step} has nothing to do`);
         return;
       }
-      const ctx = svc.stepContext({ secret, token, logger: log, deadline });
+      ctx = svc.stepContext({ secret, token, logger: log, deadline });
+      if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
       let promoted: CertificateBundle | undefined;
       switch (ev.Step) {
         case 'createSecret':
@@ -148,22 +183,21 @@ export function createHandler(services: () => Services) {
         });
         log.info('rotation finished', { certificate: publicSummary(promoted) });
       }
-      log.info('step succeeded', {
-        durationMs: Math.round(performance.now() - started),
-        secretsManagerCalls: svc.secrets.calls,
-      });
+      log.info('step succeeded', { durationMs: Math.round(performance.now() - started), ...callCounts(ctx) });
     } catch (err) {
+      nameTheSecret(err, secret?.name ?? eventSecretId, step);
       log.error('step failed', {
         durationMs: Math.round(performance.now() - started),
         errorCode: errorName(err),
         error: err,
+        ...callCounts(ctx),
       });
       await svc.notifier.publish({
         status: 'failed',
         domains: domainsOf(secret),
         error: errorMessage(err),
         step,
-        secret_name: secret?.name ?? String((event as { SecretId?: unknown })?.SecretId ?? ''),
+        secret_name: secret?.name ?? eventSecretId,
         ...(secret ? { secret_arn: secret.arn } : {}),
         version_id: token,
         error_code: errorName(err),

@@ -5,10 +5,11 @@
  */
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Notifier } from './aws/notify.js';
+import { Notifier, type FailureEvent } from './aws/notify.js';
 import { Route53Adapter } from './aws/route53.js';
 import { SecretsAdapter } from './aws/secrets.js';
 import { loadConfig, type Config } from './config.js';
+import { ConfigError } from './errors.js';
 import { Route53DnsProvider } from './dns/route53-provider.js';
 import { waitForTxtPropagation } from './dns/propagation.js';
 import { createHandler, type Services } from './handler.js';
@@ -62,7 +63,13 @@ function buildServices(): Services {
         ca: async () => {
           const { AcmeCa } = await import('./acme/ca.js');
           const { loadAccount } = await import('./acme/account.js');
+          if (config.accountSecretId === base.secret.arn || config.accountSecretId === base.secret.name) {
+            throw new ConfigError(
+              `ACME_ACCOUNT_SECRET_ID points at the certificate secret "${base.secret.name}" itself; use a separate secret for the ACME account`,
+            );
+          }
           let ca: InstanceType<typeof AcmeCa> | undefined;
+          let registeredKey: string | undefined;
           const account = await loadAccount({
             secrets,
             accountSecretId: config.accountSecretId,
@@ -71,10 +78,12 @@ function buildServices(): Services {
             logger: base.logger,
             register: async (acct) => {
               ca = new AcmeCa(config.directoryUrl, acct);
+              registeredKey = acct.accountKeyPem;
               return ca.register(config.email);
             },
           });
-          return ca ?? new AcmeCa(config.directoryUrl, account);
+          // After losing a first-use race, the key we registered is not the one kept: use the kept one.
+          return ca && registeredKey === account.accountKeyPem ? ca : new AcmeCa(config.directoryUrl, account);
         },
         verify: verifyBundle,
       };
@@ -82,4 +91,16 @@ function buildServices(): Services {
   };
 }
 
-export const handler = createHandler(() => (cached ??= buildServices()));
+/** Failure notice when the configuration itself is broken (topic/bus read straight from the environment). */
+async function reportInitFailure(event: FailureEvent): Promise<void> {
+  const logger = createLogger({ service: 'acme-rotation' });
+  const notifier = new Notifier({
+    topicArn: process.env.NOTIFICATION_TOPIC_ARN?.trim() || undefined,
+    eventBusName: process.env.EVENT_BUS_NAME?.trim() || undefined,
+    source: process.env.EVENT_SOURCE?.trim() || process.env.AWS_LAMBDA_FUNCTION_NAME || 'acme-rotation',
+    logger,
+  });
+  await notifier.publish(event);
+}
+
+export const handler = createHandler(() => (cached ??= buildServices()), reportInitFailure);

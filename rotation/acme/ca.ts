@@ -1,4 +1,5 @@
 import acme from 'acme-client';
+import axios, { type AxiosAdapter } from 'axios';
 import type { Authorization, Order } from 'acme-client';
 import { AcmeError, errorMessage } from '../errors.js';
 import type { AcmeAccount } from './account.js';
@@ -10,6 +11,21 @@ import type { AcmeAccount } from './account.js';
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 acme.axios.defaults.timeout = 15_000;
 acme.setLogger(() => undefined);
+
+// acme-client's response interceptor dereferences `error.response.config` and turns a request
+// that got no response at all (refused, DNS failure, timeout) into "Cannot read properties of
+// undefined". An error without `config` passes through it untouched, so the real cause survives.
+const httpAdapter: AxiosAdapter = axios.getAdapter('http');
+acme.axios.defaults.adapter = async (config) => {
+  try {
+    return await httpAdapter(config);
+  } catch (err) {
+    if (err && typeof err === 'object' && !('response' in err && (err as { response?: unknown }).response)) {
+      delete (err as { config?: unknown }).config;
+    }
+    throw err;
+  }
+};
 
 export type AcmeOrder = Order;
 export type AcmeAuthorization = Authorization;

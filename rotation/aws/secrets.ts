@@ -79,7 +79,13 @@ export class SecretsAdapter {
   }
 
   /** Write a new immutable version with the given labels (default: none = AWSPENDING for rotation). */
-  async putValue(secretId: string, token: string, value: string, stages: string[]): Promise<void> {
+  async putValue(
+    secretId: string,
+    token: string,
+    value: string,
+    stages: string[],
+    rotationToken?: string,
+  ): Promise<void> {
     await this.call('PutSecretValue', () =>
       this.client.send(
         new PutSecretValueCommand({
@@ -87,6 +93,8 @@ export class SecretsAdapter {
           ClientRequestToken: token,
           SecretString: value,
           VersionStages: stages,
+          // Required for rotation through an assumed role or across accounts; never logged.
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
         }),
       ),
     );

@@ -292,11 +292,13 @@ export class Route53DnsProvider implements DnsProvider {
       const first = zones[0];
       if (first) {
         if (zones.length > 1) {
-          this.logger.warn('several public hosted zones share a name; using the first', {
-            zoneName: candidate,
-            zoneIds: zones.map((z) => z.id),
-            hint: 'set acme:hosted-zone-ids to choose',
-          });
+          // Guessing would put the TXT value in a zone the world may not see (a stale copy) and
+          // burn one of the CA's 5 failed validations per name per hour.
+          throw new DnsError(
+            'AmbiguousZone',
+            `several public Route 53 hosted zones are named ${candidate} (${zones.map((z) => z.id).join(', ')}); ` +
+              'set acme:hosted-zone-ids to the one that is delegated',
+          );
         }
         return first;
       }

@@ -16,6 +16,8 @@ export interface StepContext {
   secrets: SecretsAdapter;
   secret: SecretDescription;
   token: string;
+  /** The event's RotationToken (assumed-role / cross-account rotation), passed to PutSecretValue. */
+  rotationToken?: string;
   logger: Logger;
   deadline: Deadline;
   /** DNS provider for this certificate (zone ids from the spec). */

@@ -2,6 +2,7 @@ import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { VerificationError } from '../errors.js';
 import type { StepContext } from './context.js';
+import { cleanUpLeftovers } from './create.js';
 
 /** The seed's status tags: readable without decrypting the secret. */
 export function statusTags(bundle: CertificateBundle): Record<string, string> {
@@ -37,6 +38,12 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   } catch (err) {
     // The certificate is already current; a tag failure must not fail the rotation.
     logger.error('could not write status tags', { error: err });
+  }
+  // A clean-up that failed in createSecret is retried here, so this rotation leaves nothing in DNS.
+  try {
+    await cleanUpLeftovers(ctx, undefined, true);
+  } catch (err) {
+    logger.error('could not retry the TXT clean-up', { error: err }); // e.g. the spec tags were edited into garbage
   }
   // Last: remove AWSPENDING from the token. Until then a re-run (after a crash here) still sees
   // the token as AWSPENDING and finishes the tags and the notice.

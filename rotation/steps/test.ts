@@ -2,6 +2,7 @@ import { parseBundle } from '../bundle.js';
 import { VerificationError } from '../errors.js';
 import { parseSpec } from '../spec.js';
 import type { StepContext } from './context.js';
+import { cancelHint } from './create.js';
 
 /** testSecret: PEM verification of the pending bundle; a bad certificate never becomes AWSCURRENT. */
 export async function testSecret(ctx: StepContext): Promise<void> {
@@ -19,9 +20,18 @@ export async function testSecret(ctx: StepContext): Promise<void> {
       `secret "${secret.name}": version ${token} (AWSPENDING) does not hold a certificate bundle (expected JSON with certificate, private_key, fullchain, domains)`,
     );
   }
-  const result = await ctx.logger.time('verify', () =>
-    ctx.verify(bundle, { expectedDomains: spec.domains, expectedKeyType: spec.keyType, now: ctx.now() }),
-  );
+  let result: Awaited<ReturnType<StepContext['verify']>>;
+  try {
+    result = await ctx.logger.time('verify', () =>
+      ctx.verify(bundle, { expectedDomains: spec.domains, expectedKeyType: spec.keyType, now: ctx.now() }),
+    );
+  } catch (err) {
+    if (err instanceof VerificationError) {
+      // Secrets Manager retries with the same, immutable pending version: say how to get unstuck.
+      err.message += `. If this does not go away on retry, ${cancelHint(secret.name)}`;
+    }
+    throw err;
+  }
   ctx.logger.info('pending certificate verified', {
     serial: result.serial,
     expiry: result.expiry,

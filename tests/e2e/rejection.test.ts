@@ -156,12 +156,23 @@ describe('testSecret rejects a tampered pending bundle', () => {
 
     const run = await retryRotation({ client: stack.sm, lambda, secretId: secret.arn, token });
 
+    // createSecret already sees that the pending bundle cannot satisfy the spec, and says how to
+    // get unstuck (the version is immutable).
     expect(run.succeeded).toBe(false);
-    expect(run.lastError).toMatchObject({ step: 'testSecret', name: 'VerificationError' });
+    expect(run.lastError).toMatchObject({ step: 'createSecret', name: 'RotationStateError' });
     expect(run.lastError?.message).toContain(`missing www.${zoneName}`);
-
+    expect(run.lastError?.message).toContain('cancel-rotate-secret');
     expect(currentOf(secret.arn)).toEqual(before);
-    expectFailureNotice(secret, run, 'testSecret', domains, 'VerificationFailed');
+    expectFailureNotice(secret, run, 'createSecret', domains, 'InvalidRotationState');
+
+    // testSecret on its own rejects it too, naming the missing name.
+    const tested = await lambda.invoke({ Step: 'testSecret', SecretId: secret.arn, ClientRequestToken: token });
+    expect(tested.ok).toBe(false);
+    if (!tested.ok) {
+      expect(tested.error.name).toBe('VerificationError');
+      expect(tested.error.message).toContain(`missing www.${zoneName}`);
+    }
+    expect(currentOf(secret.arn)).toEqual(before);
     expectNoKeyMaterial(stack, [lambda]);
   });
 });

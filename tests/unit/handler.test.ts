@@ -392,7 +392,7 @@ describe('createSecret', () => {
     expect(err).toBeInstanceOf(AcmeError);
     expect((err as AcmeError).code).toBe('ChallengeFailed');
     expect(err.message).toBe(
-      `the CA could not validate example.com: ${UNAUTHORIZED}: Incorrect TXT record "abc" found at _acme-challenge.example.com`,
+      `secret "${SECRET_NAME}" createSecret: the CA could not validate example.com: ${UNAUTHORIZED}: Incorrect TXT record "abc" found at _acme-challenge.example.com`,
     );
     expect(w.dns.cleanUpCalls).toEqual(w.dns.presentCalls);
     expect(w.dns.live.size).toBe(0);
@@ -638,7 +638,7 @@ describe('failure path', () => {
     expect(message).toEqual({
       status: 'failed',
       domains: ['example.com', '*.example.com'],
-      error: 'CA rejected newOrder: urn:ietf:params:acme:error:rateLimited',
+      error: `secret "${SECRET_NAME}" createSecret: CA rejected newOrder: urn:ietf:params:acme:error:rateLimited`,
       step: 'createSecret',
       secret_name: SECRET_NAME,
       secret_arn: SECRET_ARN,
