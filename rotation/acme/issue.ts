@@ -116,29 +116,27 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
       await logger.time('acme-validation', async () => {
         acmeDeadline = deps.acmeDeadline();
         await Promise.all(todo.map((t) => ca.completeChallenge(t.challenge)));
-        await poll(
+        // One request per poll whatever the number of names: the order leaves `pending` when every
+        // authorization is valid (`ready`) or one failed (`invalid`); only then fetch the details.
+        order = await poll(
           'the CA to validate the challenges',
           acmeDeadline,
-          () => ca.getAuthorizations(order),
-          (list) => {
-            const bad = list.find(
-              (a) =>
-                a.status === 'invalid' ||
-                a.status === 'expired' ||
-                a.status === 'revoked' ||
-                a.status === 'deactivated',
-            );
-            if (bad) {
-              throw new AcmeError(
-                'ChallengeFailed',
-                `the CA could not validate ${bad.identifier.value}: ${problemDetail(bad)}`,
-              );
-            }
-            return list.every((a) => a.status === 'valid');
-          },
+          () => ca.getOrder(order),
+          (o) => o.status !== 'pending',
           minMs,
           maxMs,
         );
+        if (order.status === 'invalid') {
+          const list = await ca.getAuthorizations(order);
+          const bad =
+            list.find((a) => a.status !== 'valid' && a.status !== 'pending') ?? list.find((a) => a.status !== 'valid');
+          throw new AcmeError(
+            'ChallengeFailed',
+            bad
+              ? `the CA could not validate ${bad.identifier.value}: ${problemDetail(bad)}`
+              : `the CA marked the order invalid: ${JSON.stringify(order.error ?? {})}`,
+          );
+        }
       });
     } catch (err) {
       failure = err;
@@ -161,7 +159,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
   const csr = await ca.createCsr(spec.domains, keyPem);
   order = await logger.time('acme-finalize', async () => {
     let o = order;
-    if (o.status !== 'valid' && o.status !== 'processing') {
+    if (o.status === 'pending') {
       o = await poll(
         'the order to become ready',
         finalizeDeadline,
@@ -170,8 +168,8 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
         minMs,
         maxMs,
       );
-      if (o.status === 'ready') o = await ca.finalize(o, csr);
     }
+    if (o.status === 'ready') o = await ca.finalize(o, csr);
     return poll(
       'the CA to issue the certificate',
       finalizeDeadline,

@@ -630,6 +630,7 @@ export class FakeCa implements CaClient {
         }
       }
     } else {
+      this.advanceValidation();
       this.order.status = this.derivedStatus();
     }
     return Promise.resolve(this.snapshot());
@@ -638,6 +639,12 @@ export class FakeCa implements CaClient {
   getAuthorizations(order: AcmeOrder): Promise<AcmeAuthorization[]> {
     this.count('getAuthorizations');
     if (!this.order || order.url !== this.order.url) return Promise.reject(new Error(`unknown order ${order.url}`));
+    this.advanceValidation();
+    return Promise.resolve(this.states.map((s) => JSON.parse(JSON.stringify(s.authz)) as AcmeAuthorization));
+  }
+
+  /** Each look at the order or its authorizations moves answered challenges towards a verdict. */
+  private advanceValidation(): void {
     for (const s of this.states) {
       if (!s.answered || s.authz.status !== 'pending') continue;
       if (s.pollsSinceAnswer++ < this.validationPolls) continue;
@@ -651,7 +658,6 @@ export class FakeCa implements CaClient {
         dns.status = 'valid';
       }
     }
-    return Promise.resolve(this.states.map((s) => JSON.parse(JSON.stringify(s.authz)) as AcmeAuthorization));
   }
 
   keyAuthorization(challenge: AcmeChallenge): Promise<string> {

@@ -84,13 +84,16 @@ describe('issueCertificate', () => {
       inFlight--;
     };
     s.ca.validationPolls = 3;
+    s.ca.processingPolls = 0; // issued at finalize: only validation polls the order
 
     const issued = await issueCertificate(spec(names), s.deps);
 
     expect(maxInFlight).toBe(3);
     expect([...s.ca.answered].sort()).toEqual([...names].sort());
-    // One look at the authorizations to learn the challenges, 3 still pending, 1 all valid.
-    expect(s.ca.calls.getAuthorizations).toBe(5);
+    // One look at the authorizations to learn the challenges; then one request per poll whatever
+    // the number of names: the order, 3 times pending, once ready.
+    expect(s.ca.calls.getAuthorizations).toBe(1);
+    expect(s.ca.calls.getOrder).toBe(4);
     expect(s.ca.calls.respondChallenge).toBe(3);
     expect(issued.certificatePem).toBe(s.ca.issuedPem);
   });
@@ -127,12 +130,11 @@ describe('issueCertificate', () => {
       'ca:respondChallenge:example.com',
       'ca:respondChallenge',
       'ca:respondChallenge:*.example.com',
-      'ca:getAuthorizations',
-      'ca:getAuthorizations',
+      'ca:getOrder',
+      'ca:getOrder',
       'dns:cleanUp',
       'inflight:clear',
       'ca:createCsr',
-      'ca:getOrder',
       'ca:finalize',
       'ca:getOrder',
       'ca:getOrder',
@@ -232,8 +234,8 @@ describe('issueCertificate', () => {
     s.ca.processingPolls = 4;
     const issued = await issueCertificate(spec(['example.com']), s.deps);
     expect(issued.certificatePem).toBe(s.ca.issuedPem);
-    // One getOrder before finalize (ready), then 4 processing + 1 valid.
-    expect(s.ca.calls.getOrder).toBe(6);
+    // Validation: pending once, then ready (finalize follows at once); then 4 processing + 1 valid.
+    expect(s.ca.calls.getOrder).toBe(7);
   });
 
   it('throws DeadlineError when the CA takes longer than the ACME budget, and still cleans up', async () => {
