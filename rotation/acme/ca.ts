@@ -57,7 +57,9 @@ export function mapAcmeError(operation: string, directoryUrl: string, err: unkno
 /** What the order flow needs from a CA (AcmeCa implements it; unit tests fake it). */
 export interface CaClient {
   readonly calls: Record<string, number>;
-  createOrder(domains: string[], profile: string | undefined): Promise<Order>;
+  createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<Order>;
+  /** Whether the CA advertises ACME Renewal Information (RFC 9773), i.e. accepts `replaces`. */
+  supportsRenewalInfo(): Promise<boolean>;
   getOrder(order: Order): Promise<Order>;
   getAuthorizations(order: Order): Promise<Authorization[]>;
   keyAuthorization(challenge: AcmeChallenge): Promise<string>;
@@ -105,12 +107,21 @@ export class AcmeCa implements CaClient {
     return this.client.getAccountUrl();
   }
 
-  createOrder(domains: string[], profile: string | undefined): Promise<Order> {
+  createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<Order> {
+    // createOrder sends its payload as is, so RFC 9773's `replaces` and the profile ride along.
     const payload = {
       identifiers: domains.map((value) => ({ type: 'dns', value })),
       ...(profile ? { profile } : {}),
+      ...(replaces ? { replaces } : {}),
     };
     return this.call('newOrder', () => this.client.createOrder(payload));
+  }
+
+  async supportsRenewalInfo(): Promise<boolean> {
+    // The directory is fetched (and cached) by acme-client anyway; its reader is not in the types.
+    const http = (this.client as unknown as { http: { getDirectory(): Promise<Record<string, unknown>> } }).http;
+    const directory = await this.call('directory', () => http.getDirectory());
+    return typeof directory.renewalInfo === 'string';
   }
 
   getOrder(order: Order): Promise<Order> {

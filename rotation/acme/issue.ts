@@ -27,6 +27,8 @@ export interface IssueDeps {
   dnsDeadline: Deadline;
   /** Called when CA work (validation, issuance) starts: its budget does not include DNS time. */
   acmeDeadline: () => Deadline;
+  /** ARI certificate id of the certificate this one replaces (RFC 9773), if any. */
+  replaces?: string;
   pollMinMs?: number;
   pollMaxMs?: number;
 }
@@ -55,6 +57,26 @@ async function poll<T>(
 }
 
 /**
+ * newOrder, as an ARI renewal (RFC 9773 `replaces`, exempt from rate limits) when the current
+ * certificate is known and the CA supports it. A CA that refuses the `replaces` (the certificate was
+ * already replaced, or belongs to another account) gets a plain order instead.
+ */
+async function newOrder(spec: CertificateSpec, deps: IssueDeps): Promise<AcmeOrder> {
+  const { ca, logger } = deps;
+  const replaces = deps.replaces && (await ca.supportsRenewalInfo()) ? deps.replaces : undefined;
+  if (!replaces) return ca.createOrder(spec.domains, spec.profile);
+  try {
+    return await ca.createOrder(spec.domains, spec.profile, replaces);
+  } catch (err) {
+    logger.warn('the CA refused the order as a renewal (replaces); ordering without it', {
+      replaces,
+      error: errorMessage(err),
+    });
+    return ca.createOrder(spec.domains, spec.profile);
+  }
+}
+
+/**
  * ACME order + DNS-01: order, publish every TXT value at once (one change per zone), wait for
  * INSYNC and propagation, answer all challenges in parallel, finalize, download. TXT values we
  * wrote are removed in every outcome; a clean-up failure is logged and never hides the original error.
@@ -67,7 +89,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
   const keyPromise = generatePrivateKey(spec.keyType); // RSA 4096 takes a while: overlap it with the order.
   keyPromise.catch(() => undefined);
 
-  let order: AcmeOrder = await logger.time('acme-order', () => ca.createOrder(spec.domains, spec.profile), {
+  let order: AcmeOrder = await logger.time('acme-order', () => newOrder(spec, deps), {
     names: spec.domains.length,
   });
   if (order.status === 'invalid')

@@ -1,3 +1,4 @@
+import { ariCertId } from '../acme/ari.js';
 import { issueCertificate } from '../acme/issue.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
 import { AwsServiceError, RotationStateError, errorMessage } from '../errors.js';
@@ -92,7 +93,13 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   const dns = ctx.dns(spec);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
 
+  // A renewal names the certificate it replaces (ARI), when the current one shares a name with the spec.
+  const current = parseBundle(await ctx.secrets.getValue(secret.arn, { stage: 'AWSCURRENT' }));
+  const replaces =
+    current && current.domains.some((d) => spec.domains.includes(d)) ? ariCertId(current.certificate) : undefined;
+
   const issued = await issueCertificate(spec, {
+    ...(replaces ? { replaces } : {}),
     ca,
     dns,
     logger,

@@ -544,7 +544,7 @@ export class FakeCa implements CaClient {
   completeHook: ((challenge: AcmeChallenge) => Promise<void>) | undefined;
 
   // Observations.
-  readonly orders: { domains: string[]; profile: string | undefined }[] = [];
+  readonly orders: { domains: string[]; profile: string | undefined; replaces?: string }[] = [];
   /** Order names whose challenge was answered, in order of the calls. */
   readonly answered: string[] = [];
   csrKeyPem: string | undefined;
@@ -579,9 +579,23 @@ export class FakeCa implements CaClient {
     return this.states.every((s) => s.authz.status === 'valid') ? 'ready' : 'pending';
   }
 
-  createOrder(domains: string[], profile: string | undefined): Promise<AcmeOrder> {
+  /** Whether the directory advertises renewalInfo (ARI). */
+  renewalInfo = false;
+  /** Refuse orders that carry `replaces` (e.g. the certificate was already replaced). */
+  rejectReplaces = false;
+
+  supportsRenewalInfo(): Promise<boolean> {
+    return Promise.resolve(this.renewalInfo);
+  }
+
+  createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<AcmeOrder> {
     this.count('newOrder');
-    this.orders.push({ domains: [...domains], profile });
+    this.orders.push({ domains: [...domains], profile, ...(replaces ? { replaces } : {}) });
+    if (replaces && this.rejectReplaces) {
+      return Promise.reject(
+        new AcmeError('AcmeRequestFailed', 'CA rejected newOrder: urn:ietf:params:acme:error:alreadyReplaced'),
+      );
+    }
     if (this.createOrderError) return Promise.reject(this.createOrderError);
     const orderId = ++this.orderSeq;
     this.states = domains.map((name, i) => {

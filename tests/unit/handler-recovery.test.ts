@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHandler, type Services } from '../../rotation/handler.js';
 import { ConfigError } from '../../rotation/errors.js';
@@ -69,5 +70,38 @@ describe('handler: getting unstuck and saying which secret failed', () => {
         version_id: TOKEN,
       }),
     ]);
+  });
+});
+
+describe('renewals name the certificate they replace (ARI, RFC 9773)', () => {
+  it('sends replaces = base64url(AKI).base64url(serial) of AWSCURRENT when the CA supports renewalInfo', async () => {
+    const w = makeWorld({ domains: ['example.com'] });
+    w.ca.renewalInfo = true;
+    await w.invoke('createSecret');
+    const current = new X509Certificate(JSON.parse(w.sm.value(SECRET_ARN, OLD) as string).certificate as string);
+    const [aki, serial] = (w.ca.orders[0]?.replaces ?? '').split('.');
+    const serialHex = current.serialNumber.length % 2 ? `0${current.serialNumber}` : current.serialNumber;
+    // The DER INTEGER's content: the serial's bytes, with a 00 in front when the top bit is set.
+    const expected = parseInt(serialHex.slice(0, 2), 16) >= 0x80 ? `00${serialHex}` : serialHex;
+    expect(
+      Buffer.from(serial ?? '', 'base64url')
+        .toString('hex')
+        .toUpperCase(),
+    ).toBe(expected.toUpperCase());
+    expect(Buffer.from(aki ?? '', 'base64url').length).toBe(20);
+    expect(w.sm.puts()).toHaveLength(1);
+  });
+
+  it('orders without replaces when the CA has no renewalInfo, or refuses it', async () => {
+    const plain = makeWorld({ domains: ['example.com'] });
+    await plain.invoke('createSecret');
+    expect(plain.ca.orders).toEqual([{ domains: ['example.com'], profile: undefined }]);
+
+    const refused = makeWorld({ domains: ['example.com'] });
+    refused.ca.renewalInfo = true;
+    refused.ca.rejectReplaces = true;
+    await refused.invoke('createSecret');
+    expect(refused.ca.orders.map((o) => o.replaces !== undefined)).toEqual([true, false]);
+    expect(refused.sm.puts()).toHaveLength(1);
   });
 });
