@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/global-setup.ts'],
     // End-to-end tests start Pebble and the local AWS endpoint; give them room.
     testTimeout: 120_000,
     hookTimeout: 120_000,

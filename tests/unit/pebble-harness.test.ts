@@ -5,11 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Route53Service } from '../local/aws/route53.js';
 import { startDnsServer, type DnsServer } from '../local/dns-server.js';
-import { findPebble } from '../local/ensure-pebble.js';
 import { httpsGet, startPebble, type Pebble } from '../local/pebble.js';
 import { startLocalStack } from '../local/stack.js';
-
-const hasPebble = findPebble() !== undefined;
 
 function isAlive(pid: number): boolean {
   try {
@@ -20,7 +17,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-describe.skipIf(!hasPebble)('Pebble harness', () => {
+describe('Pebble harness', () => {
   let dns: DnsServer;
   let pebble: Pebble | undefined;
 
@@ -114,7 +111,7 @@ describe.skipIf(!hasPebble)('Pebble harness', () => {
   });
 });
 
-describe.skipIf(!hasPebble)('local stack', () => {
+describe('local stack', () => {
   it('starts the endpoint, DNS responder and Pebble, and stops them all', async () => {
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
     const stack = await startLocalStack({ route53ChangeDelayMs: 0 });
