@@ -1,0 +1,703 @@
+/**
+ * Stack configuration: read, validated and normalised BEFORE any resource is declared (pure;
+ * no Pulumi). Every problem is reported at once, each message starting with the key it is
+ * about (`acme-rotation:certificates[1].domains[0]: …`), so one `pulumi preview` shows them all.
+ *
+ * Certificate names are checked with the rotation's own parser (rotation/spec.ts), so a stack
+ * that deploys is a stack whose tags the function accepts.
+ */
+import { parseResolvers } from '../rotation/config.js';
+import {
+  DEFAULT_KEY_TYPE,
+  KEY_TYPES,
+  MAX_NAMES,
+  MAX_TAG_VALUE_LENGTH,
+  TAGS,
+  domainTags,
+  normaliseDomain,
+  parseSpec,
+  type KeyType,
+} from '../rotation/spec.js';
+import { INFLIGHT_TAG_PREFIX, STATUS_TAG_KEYS } from './policies.js';
+import {
+  LETS_ENCRYPT_DIRECTORIES,
+  ScheduleError,
+  deriveSchedule,
+  formatHours,
+  letsEncryptLifetime,
+  parseDuration,
+  parseScheduleOverride,
+  type Lifetime,
+  type Schedule,
+} from './schedule.js';
+import { parseZoneId, type ZoneRef } from './zones.js';
+
+/** The function's timeout: Lambda's maximum. README: a slow rotation needs 300 + 180 + 20 s. */
+export const FUNCTION_TIMEOUT_SECONDS = 900;
+/** Seconds the rotation keeps back for clean-up and the failure notice (README). */
+export const CLEANUP_RESERVE_SECONDS = 20;
+/** Secrets Manager's limit of tags per secret. */
+export const MAX_TAGS_PER_SECRET = 50;
+/** In-flight tags hold five 43-character TXT values (one per name) each, plus one tag for the token. */
+const INFLIGHT_VALUES_PER_TAG = 5;
+
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Every key this program reads in its namespace (anything else is reported as a typo). */
+export const KNOWN_KEYS = [
+  'certificates',
+  'hostedZones',
+  'ca',
+  'certificateLifetime',
+  'email',
+  'account',
+  'eabKid',
+  'eabHmacKey',
+  'notificationEmail',
+  'eventBus',
+  'logRetentionDays',
+  'logLevel',
+  'kmsKeyArn',
+  'secretNamePrefix',
+  'secretRecoveryWindowDays',
+  'namePrefix',
+  'memoryMb',
+  'dnsResolvers',
+  'dnsPropagationTimeoutSeconds',
+  'acmeTimeoutSeconds',
+  'tags',
+] as const;
+
+export const CERTIFICATE_FIELDS = [
+  'name',
+  'domains',
+  'keyType',
+  'profile',
+  'hostedZoneIds',
+  'cnameTargets',
+  'schedule',
+  'lifetime',
+  'description',
+] as const;
+
+export interface CertificateSettings {
+  /** Logical name: resource names and the secret name's last part. Never rename (new secret). */
+  name: string;
+  secretName: string;
+  /** Normalised (lower case, punycode), de-duplicated. */
+  domains: string[];
+  keyType: KeyType;
+  profile?: string;
+  /** Explicit zone ids; undefined = matched against the stack's hostedZones. */
+  hostedZoneIds?: string[];
+  /** Record-name patterns `_acme-challenge` CNAMEs of this certificate point to. */
+  cnameTargets: string[];
+  lifetime?: Lifetime;
+  schedule: Schedule;
+  description: string;
+  /** `acme:*` tags except `acme:hosted-zone-ids` (resolved at deploy time). */
+  specTags: Record<string, string>;
+}
+
+export interface Settings {
+  /** Config namespace (the project name), for messages. */
+  namespace: string;
+  stack: string;
+  /** Prefix of named resources (function, log groups, alarms, rules). */
+  namePrefix: string;
+  directoryUrl: string;
+  email?: string;
+  persistentAccount: boolean;
+  /** Name of the ACME account secret (persistent accounts): `<namePrefix>/acme-account`. */
+  accountSecretName: string;
+  eabKid?: string;
+  notificationEmail?: string;
+  /** As configured: a bus name or ARN. */
+  eventBus?: string;
+  logRetentionDays: number;
+  logLevel: LogLevel;
+  kmsKeyArn?: string;
+  secretNamePrefix: string;
+  recoveryWindowDays: number;
+  memoryMb: number;
+  dnsResolvers?: string;
+  dnsPropagationTimeoutSeconds?: number;
+  acmeTimeoutSeconds?: number;
+  hostedZones: ZoneRef[];
+  tags: Record<string, string>;
+  certificates: CertificateSettings[];
+}
+
+/** Where the loader reads from: raw string values, as Pulumi stores them (objects as JSON). */
+export interface ConfigSource {
+  /** The project's config namespace, e.g. `acme-rotation`. */
+  namespace: string;
+  stack: string;
+  /** A key of the namespace (without the `namespace:` prefix). */
+  get(key: string): string | undefined;
+  /** Every key set in the namespace (without the prefix), for the typo check. */
+  keys: readonly string[];
+  /** `aws:ignoreTags` of the default AWS provider, raw. */
+  awsIgnoreTags: string | undefined;
+}
+
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid stack configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
+
+const EMAIL_RE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+const CERT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
+const PROFILE_RE = /^[a-zA-Z0-9._-]{1,64}$/;
+const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
+const BUS_NAME_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
+const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
+const KMS_KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
+const CNAME_TARGET_RE = /^(\*\.)?([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]+$/;
+const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
+
+const quote = (v: unknown): string => JSON.stringify(v);
+
+class Problems {
+  readonly list: string[] = [];
+  constructor(private readonly ns: string) {}
+  key(key: string): string {
+    return `${this.ns}:${key}`;
+  }
+  add(key: string, message: string): void {
+    this.list.push(`${this.key(key)}: ${message}`);
+  }
+  addRaw(message: string): void {
+    this.list.push(message);
+  }
+}
+
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    // Pulumi stores YAML objects and lists as JSON; a plain string here means a scalar was set.
+    return raw;
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringList(p: Problems, key: string, value: unknown, opts: { nonEmpty?: boolean } = {}): string[] | undefined {
+  if (typeof value === 'string') value = value.split(',').map((s) => s.trim());
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    p.add(key, `expected a list of strings, got ${quote(value)}`);
+    return undefined;
+  }
+  const list = (value as string[]).map((s) => s.trim()).filter((s) => s !== '');
+  if (opts.nonEmpty && list.length === 0) {
+    p.add(key, 'must not be empty');
+    return undefined;
+  }
+  return list;
+}
+
+function integer(p: Problems, key: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
+    p.add(key, `${quote(raw)} is not a whole number between ${min} and ${max}`);
+    return undefined;
+  }
+  return Number(raw);
+}
+
+function optionalString(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  return v ? v : undefined;
+}
+
+/** `production` / `staging` / an https directory URL; undefined when invalid (reported). */
+function directoryUrl(p: Problems, raw: string | undefined): string | undefined {
+  const value = optionalString(raw) ?? 'production';
+  if (value === 'production' || value === 'staging') return LETS_ENCRYPT_DIRECTORIES[value];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    p.add(
+      'ca',
+      `${quote(value)} is neither production, staging nor a URL (an ACME directory like https://acme.example/directory)`,
+    );
+    return undefined;
+  }
+  if (url.protocol !== 'https:') {
+    p.add('ca', `${quote(value)} must use https (RFC 8555 requires TLS)`);
+    return undefined;
+  }
+  return value;
+}
+
+/** Pulumi's default provider must not manage the tags the rotation writes. */
+function checkIgnoreTags(p: Problems, raw: string | undefined): void {
+  const wanted =
+    'aws:ignoreTags must make the AWS provider ignore the tags the rotation writes, or every `pulumi up` after a ' +
+    `refresh would delete them; set it in the stack config:\n      aws:ignoreTags:\n        keys: [${STATUS_TAG_KEYS.join(', ')}]\n` +
+    `        keyPrefixes: ["${INFLIGHT_TAG_PREFIX}"]`;
+  let value: unknown;
+  try {
+    value = raw === undefined ? undefined : JSON.parse(raw);
+  } catch {
+    value = undefined;
+  }
+  if (!isRecord(value)) {
+    p.addRaw(`aws:ignoreTags: ${raw === undefined ? 'is not set' : `${quote(raw)} is not an object`}; ${wanted}`);
+    return;
+  }
+  const keys = Array.isArray(value.keys) ? value.keys : [];
+  const prefixes = Array.isArray(value.keyPrefixes) ? value.keyPrefixes : [];
+  const missing = STATUS_TAG_KEYS.filter((k) => !keys.includes(k));
+  const prefixOk = prefixes.some((pre) => typeof pre === 'string' && pre !== '' && INFLIGHT_TAG_PREFIX.startsWith(pre));
+  if (missing.length > 0 || !prefixOk) {
+    const what = [
+      ...(missing.length > 0 ? [`keys lacks ${missing.join(', ')}`] : []),
+      ...(!prefixOk ? [`keyPrefixes lacks ${INFLIGHT_TAG_PREFIX}`] : []),
+    ].join(' and ');
+    p.addRaw(`aws:ignoreTags: ${what}; ${wanted}`);
+  }
+}
+
+function stackTags(p: Problems, raw: string | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  const value = parseJson(raw);
+  if (!isRecord(value)) {
+    p.add('tags', `expected a map of tag keys to values, got ${quote(value)}`);
+    return {};
+  }
+  const tags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const lower = k.toLowerCase();
+    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH) {
+      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`);
+    } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
+      p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
+    } else if (
+      lower.startsWith('acme:') ||
+      lower.startsWith(INFLIGHT_TAG_PREFIX) ||
+      (STATUS_TAG_KEYS as readonly string[]).includes(k)
+    ) {
+      p.add(
+        `tags.${k}`,
+        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation',
+      );
+    } else {
+      tags[k] = v;
+    }
+  }
+  return tags;
+}
+
+function hostedZones(p: Problems, raw: string | undefined): ZoneRef[] {
+  if (raw === undefined) return [];
+  const list = stringList(p, 'hostedZones', parseJson(raw));
+  const refs: ZoneRef[] = [];
+  (list ?? []).forEach((item, i) => {
+    const id = parseZoneId(item);
+    if (id) {
+      refs.push({ kind: 'id', id });
+      return;
+    }
+    try {
+      const name = normaliseDomain(item);
+      if (name.startsWith('*.')) throw new Error('a zone name cannot be a wildcard');
+      refs.push({ kind: 'name', name });
+    } catch (err) {
+      p.add(`hostedZones[${i}]`, `${quote(item)} is neither a zone id (Z…) nor a zone name: ${(err as Error).message}`);
+    }
+  });
+  return refs;
+}
+
+interface CertificateContext {
+  /** Undefined when `ca` is invalid (already reported). */
+  directoryUrl: string | undefined;
+  defaultLifetime?: Lifetime;
+  secretNamePrefix: string;
+  /** Whether acme-rotation:hostedZones is set at all (even if invalid: reported there). */
+  stackZonesSet: boolean;
+  userTagCount: number;
+}
+
+function certificate(
+  p: Problems,
+  index: number,
+  value: unknown,
+  ctx: CertificateContext,
+): CertificateSettings | undefined {
+  const at = `certificates[${index}]`;
+  if (!isRecord(value)) {
+    p.add(at, `expected an object like {name: web, domains: [example.com]}, got ${quote(value)}`);
+    return undefined;
+  }
+  const before = p.list.length;
+  for (const field of Object.keys(value)) {
+    if (!(CERTIFICATE_FIELDS as readonly string[]).includes(field)) {
+      p.add(`${at}.${field}`, `is not a certificate field (known: ${CERTIFICATE_FIELDS.join(', ')})`);
+    }
+  }
+
+  // name → secret name
+  const name = typeof value.name === 'string' ? value.name.trim() : '';
+  if (!CERT_NAME_RE.test(name)) {
+    p.add(
+      `${at}.name`,
+      `${quote(value.name)} must be 1-100 letters, digits, ".", "_" or "-" (it names the secret and its resources)`,
+    );
+  }
+  const secretName = `${ctx.secretNamePrefix}${name}`;
+  if (/-[A-Za-z0-9]{6}$/.test(secretName)) {
+    p.add(
+      `${at}.name`,
+      `the secret name ${quote(secretName)} ends with a hyphen and six characters, which Secrets Manager confuses with its ARN suffix`,
+    );
+  }
+  if (secretName.length > 512)
+    p.add(`${at}.name`, `the secret name ${quote(secretName)} is longer than 512 characters`);
+
+  // domains
+  const domains: string[] = [];
+  if (value.domains === undefined) {
+    p.add(`${at}.domains`, 'is required: the DNS names of the certificate, e.g. [example.com, "*.example.com"]');
+  } else {
+    const list = stringList(p, `${at}.domains`, value.domains, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      try {
+        const n = normaliseDomain(item);
+        if (!domains.includes(n)) domains.push(n);
+      } catch (err) {
+        p.add(`${at}.domains[${i}]`, (err as Error).message);
+      }
+    });
+    if (domains.length > MAX_NAMES) {
+      p.add(`${at}.domains`, `lists ${domains.length} names; a certificate holds at most ${MAX_NAMES}`);
+    }
+  }
+
+  // key type, profile
+  let keyType: KeyType = DEFAULT_KEY_TYPE;
+  if (value.keyType !== undefined) {
+    const match = KEY_TYPES.find((k) => k === String(value.keyType).trim().toLowerCase());
+    if (match) keyType = match;
+    else p.add(`${at}.keyType`, `${quote(value.keyType)} is not one of ${KEY_TYPES.join(', ')}`);
+  }
+  let profile: string | undefined;
+  if (value.profile !== undefined) {
+    if (typeof value.profile === 'string' && PROFILE_RE.test(value.profile.trim())) profile = value.profile.trim();
+    else p.add(`${at}.profile`, `${quote(value.profile)} is not a profile name (1-64 letters, digits, ".", "_", "-")`);
+  }
+
+  // zones
+  let hostedZoneIds: string[] | undefined;
+  if (value.hostedZoneIds !== undefined) {
+    const list = stringList(p, `${at}.hostedZoneIds`, value.hostedZoneIds, { nonEmpty: true }) ?? [];
+    hostedZoneIds = [];
+    list.forEach((item, i) => {
+      const id = parseZoneId(item);
+      if (!id)
+        p.add(`${at}.hostedZoneIds[${i}]`, `${quote(item)} is not a hosted zone id (like Z0123456789ABCDEFGHIJ)`);
+      else if (!hostedZoneIds?.includes(id)) hostedZoneIds?.push(id);
+    });
+    if (hostedZoneIds.join(',').length > MAX_TAG_VALUE_LENGTH) {
+      p.add(`${at}.hostedZoneIds`, `is longer than a tag value's ${MAX_TAG_VALUE_LENGTH} characters`);
+    }
+  } else if (!ctx.stackZonesSet) {
+    p.add(
+      `${at}.hostedZoneIds`,
+      `is required when ${p.key('hostedZones')} is empty: the function may only write to zones named in the stack`,
+    );
+  }
+  const cnameTargets: string[] = [];
+  if (value.cnameTargets !== undefined) {
+    const list = stringList(p, `${at}.cnameTargets`, value.cnameTargets, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      const t = item.toLowerCase().replace(/\.$/, '');
+      if (!CNAME_TARGET_RE.test(t)) {
+        p.add(`${at}.cnameTargets[${i}]`, `${quote(item)} is not a record name or *.pattern like *.acme.example.net`);
+      } else if (!cnameTargets.includes(t)) cnameTargets.push(t);
+    });
+    if (hostedZoneIds === undefined) {
+      p.add(`${at}.cnameTargets`, 'needs hostedZoneIds listing the zones of the names AND of the CNAME targets');
+    }
+  }
+
+  // lifetime and schedule
+  let lifetime: Lifetime | undefined;
+  if (value.lifetime !== undefined) {
+    const hours = parseDuration(String(value.lifetime));
+    if (hours === undefined) p.add(`${at}.lifetime`, `${quote(value.lifetime)} is not a duration like 90d or 160h`);
+    else lifetime = { hours, source: `configured ${formatHours(hours)}` };
+  } else {
+    lifetime = ctx.defaultLifetime ?? (ctx.directoryUrl ? letsEncryptLifetime(ctx.directoryUrl, profile) : undefined);
+  }
+  let schedule: Schedule | undefined;
+  try {
+    if (value.schedule !== undefined) {
+      if (typeof value.schedule !== 'string') throw new ScheduleError(`${quote(value.schedule)} is not a string`);
+      schedule = parseScheduleOverride(value.schedule, lifetime);
+    } else if (lifetime) {
+      schedule = deriveSchedule(lifetime);
+    } else if (value.lifetime === undefined && ctx.directoryUrl !== undefined) {
+      const what = profile ? `profile ${profile} of ${ctx.directoryUrl}` : ctx.directoryUrl;
+      p.add(
+        `${at}.schedule`,
+        `the certificate lifetime of ${what} is unknown: set ${p.key('certificateLifetime')} (all certificates), ` +
+          `${at}.lifetime (e.g. 90d) or ${at}.schedule (e.g. 30d)`,
+      );
+    }
+  } catch (err) {
+    p.add(value.schedule !== undefined ? `${at}.schedule` : `${at}.lifetime`, (err as Error).message);
+  }
+
+  let description = `TLS certificate for ${domains.slice(0, 3).join(', ')}${domains.length > 3 ? ', …' : ''} (acme-rotation)`;
+  if (value.description !== undefined) {
+    if (typeof value.description !== 'string' || value.description.length > 2048) {
+      p.add(`${at}.description`, 'must be a string of at most 2048 characters');
+    } else description = value.description;
+  }
+
+  // The tags, checked by the rotation's own parser, and the 50-tag budget.
+  const specTags: Record<string, string> = {};
+  if (domains.length > 0 && p.list.length === before) {
+    for (const t of domainTags(domains)) specTags[t.Key] = t.Value;
+    specTags[TAGS.keyType] = keyType;
+    if (profile) specTags[TAGS.profile] = profile;
+    const probe = { ...specTags, [TAGS.hostedZoneIds]: (hostedZoneIds ?? ['Z000000000000000000000']).join(',') };
+    try {
+      parseSpec(
+        secretName,
+        Object.entries(probe).map(([Key, Value]) => ({ Key, Value })),
+      );
+    } catch (err) {
+      p.add(at, `the rotation would reject these tags: ${(err as Error).message}`);
+    }
+    const inflight = 1 + Math.ceil(domains.length / INFLIGHT_VALUES_PER_TAG);
+    const total = Object.keys(probe).length + ctx.userTagCount + STATUS_TAG_KEYS.length + inflight;
+    if (total > MAX_TAGS_PER_SECRET) {
+      p.add(
+        at,
+        `needs up to ${total} tags on its secret (spec, zone ids, ${ctx.userTagCount} stack tags, 3 status tags, ` +
+          `${inflight} in-flight tags), more than Secrets Manager's ${MAX_TAGS_PER_SECRET}; use fewer names or stack tags`,
+      );
+    }
+  }
+
+  if (p.list.length > before || !schedule) return undefined;
+  return {
+    name,
+    secretName,
+    domains,
+    keyType,
+    ...(profile ? { profile } : {}),
+    ...(hostedZoneIds ? { hostedZoneIds } : {}),
+    cnameTargets,
+    ...(lifetime ? { lifetime } : {}),
+    schedule,
+    description,
+    specTags,
+  };
+}
+
+/** Read and validate the whole stack configuration; throws StackConfigError listing every problem. */
+export function loadSettings(src: ConfigSource): Settings {
+  const p = new Problems(src.namespace);
+  const get = (k: string) => src.get(k);
+
+  for (const key of src.keys) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      p.add(key, `is not a setting of this program (known: ${KNOWN_KEYS.join(', ')})`);
+    }
+  }
+  checkIgnoreTags(p, src.awsIgnoreTags);
+
+  const url = directoryUrl(p, get('ca'));
+
+  let defaultLifetime: Lifetime | undefined;
+  const rawLifetime = optionalString(get('certificateLifetime'));
+  if (rawLifetime !== undefined) {
+    const hours = parseDuration(rawLifetime);
+    if (hours === undefined) p.add('certificateLifetime', `${quote(rawLifetime)} is not a duration like 90d or 160h`);
+    else defaultLifetime = { hours, source: `configured ${formatHours(hours)}` };
+  }
+
+  const email = optionalString(get('email'));
+  if (email !== undefined && !EMAIL_RE.test(email)) p.add('email', `${quote(email)} is not an e-mail address`);
+
+  const account = optionalString(get('account')) ?? 'persistent';
+  if (account !== 'persistent' && account !== 'ephemeral') {
+    p.add('account', `${quote(account)} must be persistent (one ACME account key kept in a secret) or ephemeral`);
+  }
+  const eabKid = optionalString(get('eabKid'));
+  const eabHmacKey = optionalString(get('eabHmacKey'));
+  if ((eabKid === undefined) !== (eabHmacKey === undefined)) {
+    p.add(eabKid === undefined ? 'eabKid' : 'eabHmacKey', 'External Account Binding needs both eabKid and eabHmacKey');
+  }
+  if (eabHmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(eabHmacKey)) {
+    p.add('eabHmacKey', 'is not a base64url HMAC key as issued by the CA (set it with pulumi config set --secret)');
+  }
+  if (eabKid !== undefined && account === 'ephemeral') {
+    p.add(
+      'eabKid',
+      `External Account Binding needs ${p.key('account')}=persistent (the credentials live in the account secret)`,
+    );
+  }
+
+  const notificationEmail = optionalString(get('notificationEmail'));
+  if (notificationEmail !== undefined && !EMAIL_RE.test(notificationEmail)) {
+    p.add('notificationEmail', `${quote(notificationEmail)} is not an e-mail address`);
+  }
+  const eventBus = optionalString(get('eventBus'));
+  if (eventBus !== undefined && !(eventBus.startsWith('arn:') ? BUS_ARN_RE : BUS_NAME_RE).test(eventBus)) {
+    p.add('eventBus', `${quote(eventBus)} is not an EventBridge bus name or ARN`);
+  }
+
+  const rawRetention = optionalString(get('logRetentionDays'));
+  const logRetentionDays = rawRetention === undefined ? 90 : Number(rawRetention);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays) || !/^\d+$/.test(rawRetention ?? '90')) {
+    p.add(
+      'logRetentionDays',
+      `${quote(rawRetention)} is not one of CloudWatch's retentions: ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  const rawLevel = optionalString(get('logLevel')) ?? 'info';
+  const logLevel = LOG_LEVELS.find((l) => l === rawLevel.toLowerCase());
+  if (!logLevel) p.add('logLevel', `${quote(rawLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+
+  const kmsKeyArn = optionalString(get('kmsKeyArn'));
+  if (kmsKeyArn !== undefined && !KMS_KEY_ARN_RE.test(kmsKeyArn)) {
+    p.add('kmsKeyArn', `${quote(kmsKeyArn)} is not a KMS key ARN (arn:aws:kms:region:account:key/id; not an alias)`);
+  }
+
+  const secretNamePrefix = get('secretNamePrefix') ?? 'certs/';
+  if (!SECRET_NAME_CHARS_RE.test(secretNamePrefix) || secretNamePrefix.length > 256) {
+    p.add('secretNamePrefix', `${quote(secretNamePrefix)} may hold only letters, digits and /_+=.@- (at most 256)`);
+  }
+  const rawWindow = optionalString(get('secretRecoveryWindowDays'));
+  const recoveryWindowDays = integer(p, 'secretRecoveryWindowDays', rawWindow, 0, 30) ?? 30;
+  if (rawWindow !== undefined && recoveryWindowDays > 0 && recoveryWindowDays < 7) {
+    p.add('secretRecoveryWindowDays', `${quote(rawWindow)} must be 0 (delete at once) or 7 to 30 days`);
+  }
+
+  const defaultPrefix = `acme-rotation-${src.stack}`
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  const namePrefix = optionalString(get('namePrefix')) ?? defaultPrefix;
+  if (!NAME_PREFIX_RE.test(namePrefix)) {
+    p.add(
+      'namePrefix',
+      `${quote(namePrefix)} must be 1-40 letters, digits and hyphens, starting with a letter or digit`,
+    );
+  }
+  const memoryMb = integer(p, 'memoryMb', optionalString(get('memoryMb')), 128, 10_240) ?? 512;
+
+  let dnsResolvers = optionalString(get('dnsResolvers'));
+  if (dnsResolvers !== undefined) {
+    const parsed = parseJson(dnsResolvers);
+    const list = Array.isArray(parsed) ? parsed.map(String) : [dnsResolvers];
+    dnsResolvers = list.join(',');
+    try {
+      parseResolvers(dnsResolvers);
+    } catch (err) {
+      p.add('dnsResolvers', (err as Error).message.replace(/^DNS_RESOLVERS /, ''));
+    }
+  }
+  const dnsPropagationTimeoutSeconds = integer(
+    p,
+    'dnsPropagationTimeoutSeconds',
+    optionalString(get('dnsPropagationTimeoutSeconds')),
+    1,
+    870,
+  );
+  const acmeTimeoutSeconds = integer(p, 'acmeTimeoutSeconds', optionalString(get('acmeTimeoutSeconds')), 1, 870);
+  const budget = (dnsPropagationTimeoutSeconds ?? 300) + (acmeTimeoutSeconds ?? 180) + CLEANUP_RESERVE_SECONDS;
+  if (budget > FUNCTION_TIMEOUT_SECONDS) {
+    p.add(
+      dnsPropagationTimeoutSeconds !== undefined ? 'dnsPropagationTimeoutSeconds' : 'acmeTimeoutSeconds',
+      `DNS (${dnsPropagationTimeoutSeconds ?? 300} s) + CA (${acmeTimeoutSeconds ?? 180} s) + ${CLEANUP_RESERVE_SECONDS} s ` +
+        `of clean-up exceed the function's ${FUNCTION_TIMEOUT_SECONDS} s`,
+    );
+  }
+
+  const zones = hostedZones(p, get('hostedZones'));
+  const tags = stackTags(p, get('tags'));
+
+  const certificates: CertificateSettings[] = [];
+  const rawCerts = get('certificates');
+  if (rawCerts === undefined) {
+    p.add('certificates', 'is required: a list like [{name: web, domains: [example.com, "*.example.com"]}]');
+  } else {
+    const value = parseJson(rawCerts);
+    if (!Array.isArray(value) || value.length === 0) {
+      p.add('certificates', `expected a non-empty list of certificates, got ${quote(value)}`);
+    } else {
+      const seen = new Map<string, number>();
+      value.forEach((item, i) => {
+        const cert = certificate(p, i, item, {
+          directoryUrl: url,
+          ...(defaultLifetime ? { defaultLifetime } : {}),
+          secretNamePrefix,
+          stackZonesSet: get('hostedZones') !== undefined,
+          userTagCount: Object.keys(tags).length,
+        });
+        if (!cert) return;
+        const key = cert.name.toLowerCase();
+        const first = seen.get(key);
+        if (first !== undefined) {
+          p.add(`certificates[${i}].name`, `${quote(cert.name)} is already used by certificates[${first}]`);
+          return;
+        }
+        seen.set(key, i);
+        certificates.push(cert);
+      });
+    }
+  }
+
+  const accountSecretName = `${namePrefix}/acme-account`;
+  certificates.forEach((c, i) => {
+    if (account === 'persistent' && c.secretName === accountSecretName) {
+      p.add(`certificates[${i}].name`, `the secret name ${quote(c.secretName)} is the ACME account secret's`);
+    }
+  });
+
+  if (p.list.length > 0) throw new StackConfigError(p.list);
+  return {
+    namespace: src.namespace,
+    stack: src.stack,
+    namePrefix,
+    directoryUrl: url as string,
+    ...(email ? { email } : {}),
+    persistentAccount: account === 'persistent',
+    accountSecretName,
+    ...(eabKid ? { eabKid } : {}),
+    ...(notificationEmail ? { notificationEmail } : {}),
+    ...(eventBus ? { eventBus } : {}),
+    logRetentionDays,
+    logLevel: logLevel ?? 'info',
+    ...(kmsKeyArn ? { kmsKeyArn } : {}),
+    secretNamePrefix,
+    recoveryWindowDays,
+    memoryMb,
+    ...(dnsResolvers ? { dnsResolvers } : {}),
+    ...(dnsPropagationTimeoutSeconds !== undefined ? { dnsPropagationTimeoutSeconds } : {}),
+    ...(acmeTimeoutSeconds !== undefined ? { acmeTimeoutSeconds } : {}),
+    hostedZones: zones,
+    tags,
+    certificates,
+  };
+}

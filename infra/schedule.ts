@@ -1,0 +1,214 @@
+/**
+ * Rotation schedules derived from certificate lifetimes (pure; no Pulumi).
+ *
+ * Rule: renew at about two thirds of the certificate's lifetime, rounded DOWN to what Secrets
+ * Manager can express (whole days from 24 h up, whole hours below, never under its 4-hour
+ * minimum). The remaining third is the slack for a failed rotation to be retried and fixed.
+ *
+ * The lifetime used is the SHORTEST one the CA has announced for the profile, not today's: the
+ * schedule is written once by `pulumi up` and must stay safe without a redeploy. Let's Encrypt's
+ * `classic` profile issues 90-day certificates today, 64-day ones from 2027-02-10 and 45-day ones
+ * from 2028-02-16; a 60-day schedule set today would renew those 45-day certificates 15 days
+ * after they expired. So `classic` renews every 30 days (2/3 of 45), which is also safe today.
+ */
+
+export const HOUR = 1;
+export const DAY = 24 * HOUR;
+
+/** Secrets Manager's shortest rotation interval. */
+export const MIN_ROTATION_HOURS = 4;
+/** Secrets Manager's `AutomaticallyAfterDays` range. */
+export const MAX_ROTATION_DAYS = 1000;
+
+export const LETS_ENCRYPT_DIRECTORIES = {
+  production: 'https://acme-v02.api.letsencrypt.org/directory',
+  staging: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+} as const;
+
+/** One step of a CA's announced lifetime roadmap: certificates issued from `from` on live `hours`. */
+export interface LifetimeStep {
+  from: string;
+  hours: number;
+}
+
+/**
+ * Let's Encrypt's announced lifetimes per ACME profile (no profile = `classic`).
+ * Sources: Let's Encrypt's profile documentation and its 2025 announcement of the move to
+ * 45-day certificates (`tlsserver` opt-in, `classic` 64 days on 2027-02-10, 45 days on 2028-02-16).
+ */
+export const LETS_ENCRYPT_LIFETIMES: Readonly<Record<string, readonly LifetimeStep[]>> = Object.freeze({
+  classic: [
+    { from: '2015-12-03', hours: 90 * DAY },
+    { from: '2027-02-10', hours: 64 * DAY },
+    { from: '2028-02-16', hours: 45 * DAY },
+  ],
+  tlsserver: [{ from: '2025-06-01', hours: 45 * DAY }],
+  shortlived: [{ from: '2025-06-01', hours: 160 * HOUR }],
+});
+
+export interface Lifetime {
+  /** The lifetime the schedule is derived from (the shortest announced one). */
+  hours: number;
+  /** Where that number comes from, for the stack output and the docs. */
+  source: string;
+}
+
+/** `90d`, `160h` → hours. Returns undefined for anything else. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d{1,5})\s*([dh])\s*$/i.exec(text);
+  if (!m?.[1] || !m[2]) return undefined;
+  const n = Number(m[1]);
+  if (n <= 0) return undefined;
+  return m[2].toLowerCase() === 'd' ? n * DAY : n * HOUR;
+}
+
+export function formatHours(hours: number): string {
+  return hours % DAY === 0 ? `${hours / DAY} days` : `${hours} hours`;
+}
+
+/**
+ * The lifetime to plan for: Let's Encrypt's table for its directories, otherwise unknown
+ * (undefined) — the caller must then be told to configure it.
+ */
+export function letsEncryptLifetime(directoryUrl: string, profile: string | undefined): Lifetime | undefined {
+  const isLetsEncrypt = Object.values(LETS_ENCRYPT_DIRECTORIES).includes(
+    directoryUrl as (typeof LETS_ENCRYPT_DIRECTORIES)[keyof typeof LETS_ENCRYPT_DIRECTORIES],
+  );
+  if (!isLetsEncrypt) return undefined;
+  const name = profile ?? 'classic';
+  const steps = LETS_ENCRYPT_LIFETIMES[name];
+  if (!steps) return undefined;
+  const shortest = Math.min(...steps.map((s) => s.hours));
+  const roadmap = steps.map((s) => `${formatHours(s.hours)} from ${s.from}`).join(', ');
+  return { hours: shortest, source: `Let's Encrypt profile ${name} (${roadmap})` };
+}
+
+/** What the SecretRotation resource gets, plus what the expiry check needs to know. */
+export interface Schedule {
+  /** Exactly one of these two is set. */
+  automaticallyAfterDays?: number;
+  scheduleExpression?: string;
+  /** The interval between rotations in hours (cron: the derived interval it replaces). */
+  intervalHours: number;
+  /**
+   * Age after which a certificate counts as overdue for renewal: the interval, plus the
+   * rotation window (a day-based schedule may run any time in its UTC day), plus a tenth of the
+   * interval for Secrets Manager's retries — but never more than half the slack the lifetime
+   * leaves after the interval.
+   */
+  maxAgeHours: number;
+  /** A certificate with fewer hours left is at risk whatever its age: 24, or half the slack when that is less. */
+  minHoursLeft: number;
+  /** Human-readable derivation, exported as a stack output. */
+  reason: string;
+}
+
+export class ScheduleError extends Error {
+  override name = 'ScheduleError';
+}
+
+/** The expiry check's two thresholds for an interval (and the lifetime, when known). */
+export function riskThresholds(
+  intervalHours: number,
+  lifetime: Lifetime | undefined,
+): Pick<Schedule, 'maxAgeHours' | 'minHoursLeft'> {
+  const grace = DAY + Math.ceil(intervalHours / 10);
+  if (!lifetime) return { maxAgeHours: intervalHours + grace, minHoursLeft: DAY };
+  const halfSlack = Math.floor((lifetime.hours - intervalHours) / 2);
+  return { maxAgeHours: intervalHours + Math.min(grace, halfSlack), minHoursLeft: Math.min(DAY, halfSlack) };
+}
+
+/** An interval in hours → the Secrets Manager schedule, rounded down to what it can express. */
+export function scheduleForInterval(intervalHours: number, reason: string, lifetime?: Lifetime): Schedule {
+  if (intervalHours >= DAY) {
+    const days = Math.min(Math.floor(intervalHours / DAY), MAX_ROTATION_DAYS);
+    return { automaticallyAfterDays: days, intervalHours: days * DAY, ...riskThresholds(days * DAY, lifetime), reason };
+  }
+  const hours = Math.floor(intervalHours);
+  if (hours < MIN_ROTATION_HOURS) {
+    throw new ScheduleError(
+      `a rotation every ${hours} hours is more often than Secrets Manager allows (every ${MIN_ROTATION_HOURS} hours at most)`,
+    );
+  }
+  return {
+    scheduleExpression: `rate(${hours} hours)`,
+    intervalHours: hours,
+    ...riskThresholds(hours, lifetime),
+    reason,
+  };
+}
+
+/** Two thirds of the lifetime, as a Secrets Manager schedule. */
+export function deriveSchedule(lifetime: Lifetime): Schedule {
+  const interval = Math.floor((lifetime.hours * 2) / 3);
+  if (interval < MIN_ROTATION_HOURS) {
+    throw new ScheduleError(
+      `certificates that live ${formatHours(lifetime.hours)} would need a rotation every ${interval} hours, ` +
+        `but Secrets Manager rotates at most every ${MIN_ROTATION_HOURS} hours`,
+    );
+  }
+  const schedule = scheduleForInterval(interval, '', lifetime);
+  schedule.reason = `every ${formatHours(schedule.intervalHours)}: 2/3 of ${formatHours(lifetime.hours)} (${lifetime.source}), rounded down`;
+  return schedule;
+}
+
+const RATE_RE = /^rate\(\s*(\d{1,4})\s+(hours?|days?)\s*\)$/;
+const CRON_RE = /^cron\((\S+\s+){5}\S+\)$/;
+
+/**
+ * A configured schedule: `30d`, `12h`, `rate(10 days)`, `rate(12 hours)` or `cron(…)`.
+ * `lifetime` (when known) bounds it: a rotation interval at or beyond the lifetime would let
+ * certificates expire between rotations. A cron expression's interval is not computed; the
+ * expiry check then uses the interval derived from the lifetime (or the cron's own judgement).
+ */
+export function parseScheduleOverride(text: string, lifetime: Lifetime | undefined): Schedule {
+  const value = text.trim();
+  let hours = parseDuration(value);
+  if (hours === undefined) {
+    const rate = RATE_RE.exec(value);
+    if (rate?.[1] && rate[2]) {
+      const n = Number(rate[1]);
+      if (n < 1) throw new ScheduleError(`${JSON.stringify(text)} has a zero interval`);
+      if ((n === 1) !== !rate[2].endsWith('s')) {
+        throw new ScheduleError(
+          `${JSON.stringify(text)}: write rate(1 day)/rate(1 hour) or rate(N days)/rate(N hours)`,
+        );
+      }
+      hours = rate[2].startsWith('day') ? n * DAY : n * HOUR;
+    }
+  }
+  if (hours !== undefined) {
+    if (hours < MIN_ROTATION_HOURS) {
+      throw new ScheduleError(
+        `${JSON.stringify(text)} is more often than Secrets Manager allows (every 4 hours at most)`,
+      );
+    }
+    if (hours >= DAY && hours % DAY !== 0) {
+      throw new ScheduleError(
+        `${JSON.stringify(text)}: intervals of a day or more must be whole days (Secrets Manager schedules in days or hours)`,
+      );
+    }
+    if (hours > MAX_ROTATION_DAYS * DAY) {
+      throw new ScheduleError(`${JSON.stringify(text)} is longer than Secrets Manager's ${MAX_ROTATION_DAYS} days`);
+    }
+    if (lifetime && hours >= lifetime.hours) {
+      throw new ScheduleError(
+        `${JSON.stringify(text)} is not shorter than the certificate lifetime (${formatHours(lifetime.hours)}, ${lifetime.source}): ` +
+          `certificates would expire before they are renewed; about ${formatHours(deriveSchedule(lifetime).intervalHours)} is right`,
+      );
+    }
+    return scheduleForInterval(hours, `every ${formatHours(hours)} (configured)`, lifetime);
+  }
+  if (CRON_RE.test(value)) {
+    const fallback = lifetime ? deriveSchedule(lifetime).intervalHours : 30 * DAY;
+    return {
+      scheduleExpression: value,
+      intervalHours: fallback,
+      ...riskThresholds(fallback, lifetime),
+      reason: `${value} (configured; overdue checks assume every ${formatHours(fallback)})`,
+    };
+  }
+  throw new ScheduleError(
+    `${JSON.stringify(text)} is not a schedule: use 30d, 12h, rate(30 days), rate(12 hours) or cron(0 4 ? * MON *)`,
+  );
+}

@@ -1,0 +1,88 @@
+/**
+ * Hosted zones (pure; no Pulumi): which zone ids a certificate's names belong to.
+ *
+ * The function's IAM policy must name the zones it may write, so they have to be known when the
+ * stack is deployed. Each certificate either lists its zone ids (`hostedZoneIds`), or its names
+ * are matched by longest suffix against the stack's `hostedZones` (ids or names, resolved with
+ * `aws.route53.getZoneOutput`). Either way the resolved ids are written to the secret's
+ * `acme:hosted-zone-ids` tag, so the rotation uses exactly the zones the policy allows and never
+ * has to discover (and list) zones at run time.
+ */
+import { challengeDomain } from '../rotation/spec.js';
+
+/** A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones). */
+export type ZoneRef = { kind: 'id'; id: string } | { kind: 'name'; name: string };
+
+/** A zone as resolved by Route 53. */
+export interface ResolvedZone {
+  id: string;
+  name: string;
+  privateZone: boolean;
+}
+
+const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
+
+/** `Z123`, `/hostedzone/Z123` → `Z123`; undefined when it is not an id. */
+export function parseZoneId(text: string): string | undefined {
+  const bare = text.trim().replace(/^\/hostedzone\//, '');
+  return ZONE_ID_RE.test(bare) && /\d/.test(bare) ? bare : undefined;
+}
+
+export function normaliseZoneName(name: string): string {
+  return name.trim().toLowerCase().replace(/\.$/, '');
+}
+
+export function isInZone(fqdn: string, zone: string): boolean {
+  return fqdn === zone || fqdn.endsWith(`.${zone}`);
+}
+
+export class ZoneError extends Error {
+  override name = 'ZoneError';
+}
+
+/**
+ * For each name, the zone with the longest matching name. Throws when a name has no zone or
+ * when two zones with the same name (public and private, or duplicates) both match — guessing
+ * could write the challenge where the CA does not look.
+ */
+export function matchZones(domains: readonly string[], zones: readonly ResolvedZone[], what: string): string[] {
+  const ids: string[] = [];
+  for (const domain of domains) {
+    const fqdn = challengeDomain(domain);
+    let best: ResolvedZone[] = [];
+    for (const zone of zones) {
+      const name = normaliseZoneName(zone.name);
+      if (!isInZone(fqdn, name)) continue;
+      const bestName = best[0] ? normaliseZoneName(best[0].name) : '';
+      if (name.length > bestName.length) best = [zone];
+      else if (name.length === bestName.length && !best.some((z) => z.id === zone.id)) best.push(zone);
+    }
+    const [first, ...more] = best;
+    if (!first) {
+      const known = zones.map((z) => `${normaliseZoneName(z.name)} (${z.id})`).join(', ') || 'none';
+      throw new ZoneError(`${what}: ${domain} is in none of the hosted zones (${known}); add its zone`);
+    }
+    if (more.length > 0) {
+      throw new ZoneError(
+        `${what}: ${domain} matches several zones named ${normaliseZoneName(first.name)} ` +
+          `(${best.map((z) => `${z.id}${z.privateZone ? ' private' : ''}`).join(', ')}); list the right id in hostedZoneIds`,
+      );
+    }
+    if (!ids.includes(first.id)) ids.push(first.id);
+  }
+  return ids;
+}
+
+/**
+ * Explicit zone ids of a certificate: every name must be in one of them (extra zones are fine:
+ * they may hold the targets of `_acme-challenge` CNAMEs).
+ */
+export function checkCoverage(domains: readonly string[], zones: readonly ResolvedZone[], what: string): void {
+  for (const domain of domains) {
+    const fqdn = challengeDomain(domain);
+    if (!zones.some((z) => isInZone(fqdn, normaliseZoneName(z.name)))) {
+      const known = zones.map((z) => `${z.id} (${normaliseZoneName(z.name)})`).join(', ');
+      throw new ZoneError(`${what}: ${domain} is in none of the listed zones ${known}`);
+    }
+  }
+}

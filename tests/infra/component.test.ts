@@ -1,0 +1,585 @@
+/**
+ * The AcmeRotation component under Pulumi mocks: every resource it declares, with its inputs,
+ * and every IAM statement — read from the inputs the AWS provider would receive.
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
+import { loadSettings, type Settings } from '../../infra/config.js';
+import type { CheckConfig } from '../../infra/expiry-check/check.js';
+import type { PolicyDocument } from '../../infra/policies.js';
+import { expectLeastPrivilege, statement } from './iam.js';
+import { ACCOUNT, AwsMocks, PROJECT, REGION, STACK, baseConfig, settle, valueOf, type Recorded } from './mocks.js';
+
+const BUNDLE_DIR = '/repo/dist/rotation';
+const CHECK_CODE = 'export const handler = async () => ({});';
+const T = {
+  function: 'aws:lambda/function:Function',
+  permission: 'aws:lambda/permission:Permission',
+  logGroup: 'aws:cloudwatch/logGroup:LogGroup',
+  role: 'aws:iam/role:Role',
+  rolePolicy: 'aws:iam/rolePolicy:RolePolicy',
+  secret: 'aws:secretsmanager/secret:Secret',
+  secretPolicy: 'aws:secretsmanager/secretPolicy:SecretPolicy',
+  secretRotation: 'aws:secretsmanager/secretRotation:SecretRotation',
+  secretVersion: 'aws:secretsmanager/secretVersion:SecretVersion',
+  topic: 'aws:sns/topic:Topic',
+  subscription: 'aws:sns/topicSubscription:TopicSubscription',
+  topicPolicy: 'aws:sns/topicPolicy:TopicPolicy',
+  rule: 'aws:cloudwatch/eventRule:EventRule',
+  target: 'aws:cloudwatch/eventTarget:EventTarget',
+  alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+};
+const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-rotation`;
+const CHECK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-expiry-check`;
+const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:acme-rotation-dev-notices`;
+/** How Pulumi serializes a secret value (rpc.specialSigKey / specialSecretSig). */
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+const secretArn = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
+
+/** Settings from stack config values (as in Pulumi.<stack>.yaml). */
+function settingsFrom(extra: Record<string, unknown> = {}): Settings {
+  const raw = baseConfig(extra);
+  const ns = `${PROJECT}:`;
+  return loadSettings({
+    namespace: PROJECT,
+    stack: STACK,
+    get: (k) => raw[`${ns}${k}`],
+    keys: Object.keys(raw)
+      .filter((k) => k.startsWith(ns))
+      .map((k) => k.slice(ns.length)),
+    awsIgnoreTags: raw['aws:ignoreTags'],
+  });
+}
+
+const mocks = new AwsMocks();
+
+async function deploy(
+  extra: Record<string, unknown> = {},
+  args: Partial<{ eabHmacKey: pulumi.Input<string> }> = {},
+): Promise<AcmeRotation> {
+  const component = new AcmeRotation('acme-rotation', {
+    settings: settingsFrom(extra),
+    rotationBundleDir: BUNDLE_DIR,
+    expiryCheckCode: CHECK_CODE,
+    ...args,
+  });
+  await valueOf(component.functionName);
+  await settle(mocks);
+  return component;
+}
+
+function policyOf(r: Recorded, field = 'policy'): PolicyDocument {
+  return JSON.parse(r.inputs[field] as string) as PolicyDocument;
+}
+
+function typeCounts(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of mocks.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+}
+
+beforeAll(async () => {
+  await pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
+});
+
+beforeEach(() => {
+  mocks.reset();
+});
+
+describe('what one stack declares', () => {
+  it('declares exactly these resources for one certificate (persistent account, e-mail notices)', async () => {
+    await deploy({ 'acme-rotation:notificationEmail': 'ops@example.com' });
+    expect(typeCounts()).toEqual({
+      [COMPONENT_TYPE]: 1,
+      [T.topic]: 1,
+      [T.subscription]: 1,
+      [T.logGroup]: 2,
+      [T.role]: 2,
+      [T.rolePolicy]: 2,
+      [T.secret]: 2,
+      [T.secretPolicy]: 2,
+      [T.function]: 2,
+      [T.permission]: 2,
+      [T.secretRotation]: 1,
+      [T.rule]: 2,
+      [T.target]: 2,
+      [T.alarm]: 2,
+      [T.topicPolicy]: 1,
+    });
+  });
+
+  it('adds a secret, its policy and its rotation per certificate, and nothing else', async () => {
+    await deploy({
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com', '*.example.com'] },
+        { name: 'api', domains: ['api.example.org'] },
+        { name: 'dev', domains: ['*.dev.example.com'] },
+      ],
+    });
+    const counts = typeCounts();
+    expect(counts[T.secret]).toBe(4); // 3 certificates + the ACME account
+    expect(counts[T.secretPolicy]).toBe(4);
+    expect(counts[T.secretRotation]).toBe(3);
+    expect(counts[T.function]).toBe(2);
+    expect(counts[T.subscription]).toBeUndefined();
+  });
+
+  it('parents every resource to the component', async () => {
+    await deploy();
+    const monitor = pulumi.runtime.getMonitor() as unknown as { resources: Map<string, unknown> };
+    const urns = [...monitor.resources.keys()];
+    expect(urns.length).toBeGreaterThanOrEqual(mocks.resources.length);
+    for (const urn of urns) {
+      if (urn.endsWith(`${COMPONENT_TYPE}::acme-rotation`)) continue;
+      expect(urn).toContain(`::${COMPONENT_TYPE}$`);
+    }
+  });
+
+  it('never writes a placeholder version into a certificate secret', async () => {
+    await deploy();
+    expect(mocks.ofType(T.secretVersion)).toEqual([]);
+  });
+});
+
+describe('the rotation function', () => {
+  it('runs nodejs22.x on arm64 with 512 MB, 900 s, JSON logs in its own log group, from dist/rotation', async () => {
+    await deploy();
+    const fn = mocks.one(T.function, 'acme-rotation-rotation');
+    expect(fn.inputs).toMatchObject({
+      name: 'acme-rotation-dev-rotation',
+      runtime: 'nodejs22.x',
+      architectures: ['arm64'],
+      handler: 'index.handler',
+      memorySize: 512,
+      timeout: 900,
+      role: ROLE_ARN,
+      loggingConfig: { logFormat: 'JSON', logGroup: '/aws/lambda/acme-rotation-dev-rotation' },
+    });
+    const code = fn.inputs.code as pulumi.asset.FileArchive;
+    expect(code).toBeInstanceOf(pulumi.asset.FileArchive);
+    expect(await code.path).toBe(BUNDLE_DIR);
+    expect(mocks.one(T.logGroup, 'acme-rotation-rotation-logs').inputs).toMatchObject({
+      name: '/aws/lambda/acme-rotation-dev-rotation',
+      retentionInDays: 90,
+    });
+  });
+
+  it('gets the environment the README documents', async () => {
+    await deploy();
+    const env = (mocks.one(T.function, 'acme-rotation-rotation').inputs.environment as { variables: object }).variables;
+    expect(env).toEqual({
+      ACME_DIRECTORY_URL: 'https://acme-v02.api.letsencrypt.org/directory',
+      ACME_ACCOUNT_SECRET_ID: secretArn('acme-rotation-dev/acme-account'),
+      NOTIFICATION_TOPIC_ARN: TOPIC_ARN,
+      DNS_PROPAGATION_TIMEOUT_SECONDS: '300',
+      ACME_TIMEOUT_SECONDS: '180',
+      LOG_LEVEL: 'info',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it('passes the optional settings through', async () => {
+    await deploy({
+      'acme-rotation:ca': 'staging',
+      'acme-rotation:email': 'certs@example.com',
+      'acme-rotation:account': 'ephemeral',
+      'acme-rotation:eventBus': 'certs',
+      'acme-rotation:dnsResolvers': ['1.1.1.1', '8.8.8.8:53'],
+      'acme-rotation:dnsPropagationTimeoutSeconds': '120',
+      'acme-rotation:acmeTimeoutSeconds': '240',
+      'acme-rotation:logLevel': 'debug',
+      'acme-rotation:memoryMb': '1024',
+      'acme-rotation:logRetentionDays': '365',
+    });
+    const fn = mocks.one(T.function, 'acme-rotation-rotation');
+    expect(fn.inputs.memorySize).toBe(1024);
+    expect((fn.inputs.environment as { variables: object }).variables).toEqual({
+      ACME_DIRECTORY_URL: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+      ACME_EMAIL: 'certs@example.com',
+      NOTIFICATION_TOPIC_ARN: TOPIC_ARN,
+      EVENT_BUS_NAME: 'certs',
+      DNS_RESOLVERS: '1.1.1.1,8.8.8.8:53',
+      DNS_PROPAGATION_TIMEOUT_SECONDS: '120',
+      ACME_TIMEOUT_SECONDS: '240',
+      LOG_LEVEL: 'debug',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    expect(mocks.one(T.logGroup, 'acme-rotation-rotation-logs').inputs.retentionInDays).toBe(365);
+    // Ephemeral account: no account secret.
+    expect(mocks.ofType(T.secret).map((r) => r.inputs.name)).toEqual(['certs/web']);
+  });
+
+  it('may be invoked by Secrets Manager from this account only', async () => {
+    await deploy();
+    expect(mocks.one(T.permission, 'acme-rotation-rotation-invoke').inputs).toEqual({
+      action: 'lambda:InvokeFunction',
+      function: 'acme-rotation-dev-rotation',
+      principal: 'secretsmanager.amazonaws.com',
+      sourceAccount: ACCOUNT,
+    });
+  });
+});
+
+describe('IAM: the rotation role', () => {
+  it('is assumed by Lambda only', async () => {
+    await deploy();
+    const role = mocks.one(T.role, 'acme-rotation-rotation-role');
+    expect(policyOf(role, 'assumeRolePolicy').Statement).toEqual([
+      {
+        Sid: 'LambdaAssumesThisRole',
+        Effect: 'Allow',
+        Principal: { Service: 'lambda.amazonaws.com' },
+        Action: ['sts:AssumeRole'],
+      },
+    ]);
+  });
+
+  it('may write challenges only in the zones of the certificates (names resolved to public zones, ids as given)', async () => {
+    await deploy({
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com', '*.example.com'] },
+        { name: 'dev', domains: ['api.dev.example.com'] },
+        { name: 'org', domains: ['example.org'] },
+      ],
+      'acme-rotation:hostedZones': ['example.com', 'dev.example.com', 'Z0EXAMPLEORG000000003'],
+    });
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expectLeastPrivilege(doc);
+    const zones = [
+      'arn:aws:route53:::hostedzone/Z0DEVEXAMPLECOM00002',
+      'arn:aws:route53:::hostedzone/Z0EXAMPLECOM000000001',
+      'arn:aws:route53:::hostedzone/Z0EXAMPLEORG000000003',
+    ];
+    expect(statement(doc, 'WriteChallengeTxtRecords').Resource).toEqual(zones);
+    expect(statement(doc, 'WriteChallengeTxtRecords').Condition).toMatchObject({
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+        'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+      },
+      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'] },
+    });
+    expect(statement(doc, 'ReadChallengeZones').Resource).toEqual(zones);
+    expect(doc.Statement.map((s) => s.Sid)).toEqual([
+      'WriteOwnLogs',
+      'WriteChallengeTxtRecords',
+      'ReadChallengeZones',
+      'WaitForChallengeChanges',
+      'PublishNotices',
+    ]);
+    expect(statement(doc, 'WriteOwnLogs').Resource).toBe(
+      `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/acme-rotation-dev-rotation:*`,
+    );
+    expect(statement(doc, 'PublishNotices').Resource).toBe(TOPIC_ARN);
+    // A zone no certificate uses is not granted, and the private twin of example.com is never picked.
+    expect(JSON.stringify(doc)).not.toContain('Z0PRIVEXAMPLECOM0005');
+    expect(JSON.stringify(doc)).not.toContain('Z0ACMEEXAMPLENET0004');
+  });
+
+  it('adds the bus, the KMS key and delegated challenge names when configured', async () => {
+    const key = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    await deploy({
+      'acme-rotation:eventBus': 'certs',
+      'acme-rotation:kmsKeyArn': key,
+      'acme-rotation:certificates': [
+        {
+          name: 'shop',
+          domains: ['shop.example.com'],
+          hostedZoneIds: ['Z0EXAMPLECOM000000001', 'Z0ACMEEXAMPLENET0004'],
+          cnameTargets: ['*.acme.example.net'],
+        },
+      ],
+    });
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expectLeastPrivilege(doc);
+    expect(statement(doc, 'PutRotationEvents').Resource).toBe(`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/certs`);
+    expect(statement(doc, 'UseSecretsKeyThroughSecretsManager').Resource).toBe(key);
+    const delegated = statement(doc, 'WriteDelegatedChallengeTxtRecords');
+    expect(delegated.Resource).toEqual([
+      'arn:aws:route53:::hostedzone/Z0ACMEEXAMPLENET0004',
+      'arn:aws:route53:::hostedzone/Z0EXAMPLECOM000000001',
+    ]);
+    expect(delegated.Condition?.['ForAllValues:StringLike']).toEqual({
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['*.acme.example.net'],
+    });
+    for (const secret of mocks.ofType(T.secret)) expect(secret.inputs.kmsKeyId).toBe(key);
+  });
+});
+
+describe('certificate secrets', () => {
+  it('carry the spec tags the rotation reads, with the resolved zone ids, and the stack tags', async () => {
+    await deploy({
+      'acme-rotation:tags': { team: 'platform' },
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com', '*.example.com'], keyType: 'rsa-4096', profile: 'tlsserver' },
+      ],
+    });
+    const secret = mocks.one(T.secret, 'acme-rotation-cert-web');
+    expect(secret.inputs).toEqual({
+      name: 'certs/web',
+      description: 'TLS certificate for example.com, *.example.com (acme-rotation)',
+      recoveryWindowInDays: 30,
+      tags: {
+        team: 'platform',
+        'acme:domains': 'example.com,*.example.com',
+        'acme:key-type': 'rsa-4096',
+        'acme:profile': 'tlsserver',
+        'acme:hosted-zone-ids': 'Z0EXAMPLECOM000000001',
+      },
+    });
+  });
+
+  it('open to the rotation role and the expiry check by a resource policy on the exact ARN', async () => {
+    await deploy();
+    const policy = mocks.one(T.secretPolicy, 'acme-rotation-cert-web-policy');
+    expect(policy.inputs.secretArn).toBe(secretArn('certs/web'));
+    expect(policy.inputs.blockPublicPolicy).toBe(true);
+    const doc = policyOf(policy);
+    expectLeastPrivilege(doc);
+    expect(doc.Statement.map((s) => [s.Sid, s.Principal, s.Resource])).toEqual([
+      ['RotationReadsAndWritesVersions', { AWS: ROLE_ARN }, secretArn('certs/web')],
+      ['RotationWritesStatusTagsOnly', { AWS: ROLE_ARN }, secretArn('certs/web')],
+      ['ExpiryCheckReadsTags', { AWS: CHECK_ROLE_ARN }, secretArn('certs/web')],
+    ]);
+  });
+
+  it('rotate immediately, on the derived schedule, with our function', async () => {
+    await deploy({
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com'] },
+        { name: 'short', domains: ['short.example.com'], profile: 'shortlived' },
+        { name: 'hourly', domains: ['h.example.com'], schedule: '12h' },
+      ],
+    });
+    const fnArn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:acme-rotation-dev-rotation`;
+    expect(mocks.one(T.secretRotation, 'acme-rotation-cert-web-rotation').inputs).toEqual({
+      secretId: secretArn('certs/web'),
+      rotationLambdaArn: fnArn,
+      rotationRules: { automaticallyAfterDays: 30 },
+      rotateImmediately: true,
+    });
+    expect(mocks.one(T.secretRotation, 'acme-rotation-cert-short-rotation').inputs.rotationRules).toEqual({
+      automaticallyAfterDays: 4,
+    });
+    expect(mocks.one(T.secretRotation, 'acme-rotation-cert-hourly-rotation').inputs.rotationRules).toEqual({
+      scheduleExpression: 'rate(12 hours)',
+    });
+  });
+
+  it('exposes each secret ARN, name, zones and schedule', async () => {
+    const component = await deploy();
+    const web = component.certificates.web;
+    expect(web).toBeDefined();
+    expect(await valueOf(web!.secretArn)).toBe(secretArn('certs/web'));
+    expect(await valueOf(web!.secretName)).toBe('certs/web');
+    expect(await valueOf(web!.hostedZoneIds)).toEqual(['Z0EXAMPLECOM000000001']);
+    expect(web!.schedule).toMatch(/^every 30 days: 2\/3 of 45 days/);
+    expect(await valueOf(component.topicArn)).toBe(TOPIC_ARN);
+    expect(await valueOf(component.functionName)).toBe('acme-rotation-dev-rotation');
+  });
+});
+
+describe('the ACME account secret', () => {
+  it('is created empty (the function writes the account) and opened to the rotation role', async () => {
+    await deploy();
+    expect(mocks.one(T.secret, 'acme-rotation-acme-account').inputs).toEqual({
+      name: 'acme-rotation-dev/acme-account',
+      description: 'acme-rotation acme-rotation/dev: ACME account key (written by the rotation function on first use)',
+      recoveryWindowInDays: 30,
+      tags: {},
+    });
+    const doc = policyOf(mocks.one(T.secretPolicy, 'acme-rotation-acme-account-policy'));
+    expectLeastPrivilege(doc);
+    expect(doc.Statement).toEqual([
+      {
+        Sid: 'RotationUsesAcmeAccount',
+        Effect: 'Allow',
+        Principal: { AWS: ROLE_ARN },
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        Resource: secretArn('acme-rotation-dev/acme-account'),
+      },
+    ]);
+    expect(mocks.ofType(T.secretVersion)).toEqual([]);
+  });
+
+  it('holds the EAB credentials, as a secret, when configured', async () => {
+    await deploy(
+      { 'acme-rotation:eabKid': 'kid-1', 'acme-rotation:eabHmacKey': 'c2VjcmV0' },
+      { eabHmacKey: pulumi.secret('c2VjcmV0') },
+    );
+    const version = mocks.one(T.secretVersion, 'acme-rotation-acme-account-eab');
+    expect(version.inputs.secretId).toBe(secretArn('acme-rotation-dev/acme-account'));
+    // Pulumi marks secret inputs with its secret signature: the value never lands in plain state.
+    const secret = version.inputs.secretString as Record<string, string>;
+    expect(secret[SECRET_SIG]).toBe(SECRET_SIG_VALUE);
+    expect(JSON.parse(secret.value as string)).toEqual({ eab: { kid: 'kid-1', hmac_key: 'c2VjcmV0' } });
+  });
+});
+
+describe('notices and alarms', () => {
+  it('subscribes the notification e-mail', async () => {
+    await deploy({ 'acme-rotation:notificationEmail': 'ops@example.com' });
+    expect(mocks.one(T.subscription, 'acme-rotation-notices-email').inputs).toEqual({
+      topic: TOPIC_ARN,
+      protocol: 'email',
+      endpoint: 'ops@example.com',
+    });
+  });
+
+  it("routes Secrets Manager's RotationFailed / RotationAbandoned / TestRotationFailed for our secrets to the topic", async () => {
+    await deploy();
+    const rule = mocks.one(T.rule, 'acme-rotation-rotation-failures');
+    expect(JSON.parse(rule.inputs.eventPattern as string)).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: {
+        eventSource: ['secretsmanager.amazonaws.com'],
+        eventName: ['RotationFailed', 'RotationAbandoned', 'TestRotationFailed'],
+        additionalEventData: { SecretId: [{ prefix: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:certs/` }] },
+      },
+    });
+    const target = mocks.one(T.target, 'acme-rotation-rotation-failures-notice');
+    expect(target.inputs.arn).toBe(TOPIC_ARN);
+    expect(target.inputs.rule).toBe('acme-rotation-dev-rotation-failures');
+    const transformer = target.inputs.inputTransformer as { inputPaths: object; inputTemplate: string };
+    expect(transformer.inputPaths).toMatchObject({
+      event: '$.detail.eventName',
+      secret: '$.detail.additionalEventData.SecretId',
+    });
+    expect(transformer.inputTemplate).toContain('"status":"failed"');
+  });
+
+  it('alarms on function errors', async () => {
+    await deploy();
+    expect(mocks.one(T.alarm, 'acme-rotation-rotation-errors').inputs).toMatchObject({
+      name: 'acme-rotation-dev-rotation-errors',
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      dimensions: { FunctionName: 'acme-rotation-dev-rotation' },
+      statistic: 'Sum',
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [TOPIC_ARN],
+      okActions: [TOPIC_ARN],
+    });
+  });
+
+  it('alarms on certificates at risk, and on the expiry check going silent', async () => {
+    await deploy();
+    expect(mocks.one(T.alarm, 'acme-rotation-certificates-at-risk').inputs).toMatchObject({
+      name: 'acme-rotation-dev-certificates-at-risk',
+      namespace: 'AcmeRotation',
+      metricName: 'CertificatesAtRisk',
+      dimensions: { Stack: 'acme-rotation/dev' },
+      statistic: 'Maximum',
+      period: 21600,
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData: 'missing',
+      alarmActions: [TOPIC_ARN],
+      okActions: [TOPIC_ARN],
+      insufficientDataActions: [TOPIC_ARN],
+    });
+  });
+
+  it('lets only the rule and the two alarms publish to the topic', async () => {
+    await deploy();
+    const policy = mocks.one(T.topicPolicy, 'acme-rotation-notices-policy');
+    expect(policy.inputs.arn).toBe(TOPIC_ARN);
+    const doc = policyOf(policy);
+    expectLeastPrivilege(doc);
+    expect(statement(doc, 'RotationFailureRulePublishes').Condition).toEqual({
+      ArnEquals: { 'aws:SourceArn': `arn:aws:events:${REGION}:${ACCOUNT}:rule/acme-rotation-dev-rotation-failures` },
+    });
+    expect(statement(doc, 'AlarmsPublish').Condition?.ArnEquals).toEqual({
+      'aws:SourceArn': [
+        `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:acme-rotation-dev-rotation-errors`,
+        `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:acme-rotation-dev-certificates-at-risk`,
+      ],
+    });
+  });
+});
+
+describe('the expiry check', () => {
+  it('runs every 6 hours with its own role, log group and the list of certificates', async () => {
+    await deploy({
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com'] },
+        { name: 'short', domains: ['s.example.com'], profile: 'shortlived' },
+      ],
+    });
+    const fn = mocks.one(T.function, 'acme-rotation-expiry-check');
+    expect(fn.inputs).toMatchObject({
+      name: 'acme-rotation-dev-expiry-check',
+      runtime: 'nodejs22.x',
+      architectures: ['arm64'],
+      handler: 'index.handler',
+      memorySize: 128,
+      timeout: 300,
+      role: CHECK_ROLE_ARN,
+      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/acme-rotation-dev-expiry-check' },
+    });
+    const archive = fn.inputs.code as pulumi.asset.AssetArchive;
+    expect(archive).toBeInstanceOf(pulumi.asset.AssetArchive);
+    const assets = (await archive.assets) as Record<string, pulumi.asset.StringAsset>;
+    expect(Object.keys(assets).sort()).toEqual(['certificates.json', 'index.mjs']);
+    expect(await assets['index.mjs']?.text).toBe(CHECK_CODE);
+    expect(JSON.parse((await assets['certificates.json']?.text) ?? '{}') as CheckConfig).toEqual({
+      namespace: 'AcmeRotation',
+      dimensions: { Stack: 'acme-rotation/dev' },
+      certificates: [
+        { secretName: 'certs/web', maxAgeHours: 816, minHoursLeft: 24 },
+        { secretName: 'certs/short', maxAgeHours: 128, minHoursLeft: 24 },
+      ],
+    });
+    expect(mocks.one(T.rule, 'acme-rotation-expiry-check-schedule').inputs.scheduleExpression).toBe('rate(6 hours)');
+    expect(mocks.one(T.permission, 'acme-rotation-expiry-check-invoke').inputs).toEqual({
+      action: 'lambda:InvokeFunction',
+      function: 'acme-rotation-dev-expiry-check',
+      principal: 'events.amazonaws.com',
+      sourceArn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/acme-rotation-dev-expiry-check-schedule`,
+    });
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-expiry-check-policy'));
+    expectLeastPrivilege(doc);
+    expect(doc.Statement.flatMap((s) => s.Action)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+  });
+});
+
+describe('every policy the stack declares', () => {
+  it('is least privilege: no * action, no secret wildcard, no route53:*', async () => {
+    await deploy({
+      'acme-rotation:eventBus': 'certs',
+      'acme-rotation:kmsKeyArn': `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com', '*.example.com'] },
+        {
+          name: 'shop',
+          domains: ['shop.example.com'],
+          hostedZoneIds: ['Z0EXAMPLECOM000000001', 'Z0ACMEEXAMPLENET0004'],
+          cnameTargets: ['*.acme.example.net'],
+        },
+      ],
+    });
+    const policies = [
+      ...mocks.ofType(T.rolePolicy).map((r) => policyOf(r)),
+      ...mocks.ofType(T.secretPolicy).map((r) => policyOf(r)),
+      ...mocks.ofType(T.topicPolicy).map((r) => policyOf(r)),
+      ...mocks.ofType(T.role).map((r) => policyOf(r, 'assumeRolePolicy')),
+    ];
+    expect(policies).toHaveLength(2 + 3 + 1 + 2);
+    for (const doc of policies) expectLeastPrivilege(doc);
+    const all = JSON.stringify(policies);
+    expect(all).not.toMatch(/"\*"/);
+    expect(all).not.toContain('route53:*');
+    expect(all).not.toContain('secretsmanager:*');
+    expect(all).not.toMatch(/secret:[^"]*\*/);
+    expect(all).not.toContain('UPSERT');
+  });
+});

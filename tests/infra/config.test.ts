@@ -1,0 +1,425 @@
+import { describe, expect, it } from 'vitest';
+
+import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config.js';
+
+const IGNORE = { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] };
+const VALID = {
+  hostedZones: ['example.com'],
+  certificates: [{ name: 'web', domains: ['example.com', '*.example.com'] }],
+};
+
+function source(values: Record<string, unknown>, opts: { ignoreTags?: unknown; stack?: string } = {}): ConfigSource {
+  const raw = Object.fromEntries(
+    Object.entries(values)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
+  const ignore = 'ignoreTags' in opts ? opts.ignoreTags : IGNORE;
+  return {
+    namespace: 'acme-rotation',
+    stack: opts.stack ?? 'dev',
+    get: (k) => raw[k],
+    keys: Object.keys(raw),
+    awsIgnoreTags: ignore === undefined ? undefined : typeof ignore === 'string' ? ignore : JSON.stringify(ignore),
+  };
+}
+
+function problems(values: Record<string, unknown>, opts?: { ignoreTags?: unknown; stack?: string }): string[] {
+  try {
+    loadSettings(source(values, opts));
+  } catch (err) {
+    if (err instanceof StackConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+/** The single problem a change to the valid config causes. */
+function problem(change: Record<string, unknown>): string {
+  const list = problems({ ...VALID, ...change });
+  expect(list, JSON.stringify(list)).toHaveLength(1);
+  return list[0] as string;
+}
+
+function certProblem(cert: Record<string, unknown>): string {
+  return problem({ certificates: [{ name: 'web', domains: ['example.com'], ...cert }] });
+}
+
+describe('a valid configuration', () => {
+  it('gets the documented defaults', () => {
+    const s = loadSettings(source(VALID));
+    expect(s).toMatchObject({
+      namespace: 'acme-rotation',
+      stack: 'dev',
+      namePrefix: 'acme-rotation-dev',
+      directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+      persistentAccount: true,
+      accountSecretName: 'acme-rotation-dev/acme-account',
+      logRetentionDays: 90,
+      logLevel: 'info',
+      secretNamePrefix: 'certs/',
+      recoveryWindowDays: 30,
+      memoryMb: 512,
+      hostedZones: [{ kind: 'name', name: 'example.com' }],
+      tags: {},
+    });
+    for (const absent of ['email', 'eabKid', 'notificationEmail', 'eventBus', 'kmsKeyArn', 'dnsResolvers']) {
+      expect(s).not.toHaveProperty(absent);
+    }
+    expect(s.certificates).toHaveLength(1);
+    expect(s.certificates[0]).toMatchObject({
+      name: 'web',
+      secretName: 'certs/web',
+      domains: ['example.com', '*.example.com'],
+      keyType: 'ecdsa-p256',
+      cnameTargets: [],
+      description: 'TLS certificate for example.com, *.example.com (acme-rotation)',
+      specTags: { 'acme:domains': 'example.com,*.example.com', 'acme:key-type': 'ecdsa-p256' },
+      schedule: { automaticallyAfterDays: 30 },
+    });
+    expect(s.certificates[0]?.hostedZoneIds).toBeUndefined();
+  });
+
+  it('reads every setting', () => {
+    const s = loadSettings(
+      source({
+        ca: 'staging',
+        certificateLifetime: '90d',
+        email: 'certs@example.com',
+        account: 'persistent',
+        eabKid: 'kid-1',
+        eabHmacKey: 'abc_DEF-123=',
+        notificationEmail: 'ops@example.com',
+        eventBus: 'arn:aws:events:eu-west-1:123456789012:event-bus/certs',
+        logRetentionDays: '30',
+        logLevel: 'DEBUG',
+        kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+        secretNamePrefix: 'tls/prod/',
+        secretRecoveryWindowDays: '7',
+        namePrefix: 'certs-prod',
+        memoryMb: '1024',
+        dnsResolvers: ['1.1.1.1', '8.8.8.8:53'],
+        dnsPropagationTimeoutSeconds: '400',
+        acmeTimeoutSeconds: '300',
+        hostedZones: ['Z0123456789ABCDEFGHIJ', 'Example.ORG.'],
+        tags: { team: 'platform', 'cost-center': '42' },
+        certificates: [
+          {
+            name: 'shop',
+            domains: ['Shop.Example.COM', 'shop.example.com', 'bücher.example.org'],
+            keyType: 'RSA-4096',
+            profile: 'tlsserver',
+            hostedZoneIds: ['/hostedzone/Z0123456789ABCDEFGHIJ', 'Z0ACMEEXAMPLENET0004'],
+            cnameTargets: ['*.ACME.example.net.'],
+            schedule: '12h',
+            description: 'the shop',
+          },
+          { name: 'api', domains: 'api.example.org, www.example.org', lifetime: '160h' },
+        ],
+      }),
+    );
+    expect(s).toMatchObject({
+      directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+      email: 'certs@example.com',
+      eabKid: 'kid-1',
+      notificationEmail: 'ops@example.com',
+      eventBus: 'arn:aws:events:eu-west-1:123456789012:event-bus/certs',
+      logRetentionDays: 30,
+      logLevel: 'debug',
+      secretNamePrefix: 'tls/prod/',
+      recoveryWindowDays: 7,
+      namePrefix: 'certs-prod',
+      accountSecretName: 'certs-prod/acme-account',
+      memoryMb: 1024,
+      dnsResolvers: '1.1.1.1,8.8.8.8:53',
+      dnsPropagationTimeoutSeconds: 400,
+      acmeTimeoutSeconds: 300,
+      hostedZones: [
+        { kind: 'id', id: 'Z0123456789ABCDEFGHIJ' },
+        { kind: 'name', name: 'example.org' },
+      ],
+      tags: { team: 'platform', 'cost-center': '42' },
+    });
+    const [shop, api] = s.certificates;
+    expect(shop).toMatchObject({
+      secretName: 'tls/prod/shop',
+      domains: ['shop.example.com', 'xn--bcher-kva.example.org'],
+      keyType: 'rsa-4096',
+      profile: 'tlsserver',
+      hostedZoneIds: ['Z0123456789ABCDEFGHIJ', 'Z0ACMEEXAMPLENET0004'],
+      cnameTargets: ['*.acme.example.net'],
+      schedule: { scheduleExpression: 'rate(12 hours)' },
+      description: 'the shop',
+      specTags: {
+        'acme:domains': 'shop.example.com,xn--bcher-kva.example.org',
+        'acme:key-type': 'rsa-4096',
+        'acme:profile': 'tlsserver',
+      },
+    });
+    expect(api).toMatchObject({
+      domains: ['api.example.org', 'www.example.org'],
+      schedule: { automaticallyAfterDays: 4 },
+    });
+  });
+
+  it('uses certificateLifetime for a CA it does not know', () => {
+    const s = loadSettings(source({ ...VALID, ca: 'https://acme.zerossl.com/v2/DV90', certificateLifetime: '90d' }));
+    expect(s.directoryUrl).toBe('https://acme.zerossl.com/v2/DV90');
+    expect(s.certificates[0]?.schedule).toMatchObject({
+      automaticallyAfterDays: 60,
+      reason: 'every 60 days: 2/3 of 90 days (configured 90 days), rounded down',
+    });
+  });
+
+  it('continues long name lists in acme:domains:2, … as the rotation reads them', () => {
+    const domains = Array.from({ length: 40 }, (_, i) => `host-number-${i}.example.com`);
+    const s = loadSettings(source({ ...VALID, certificates: [{ name: 'many', domains }] }));
+    const tags = s.certificates[0]?.specTags ?? {};
+    expect(Object.keys(tags)).toEqual([
+      'acme:domains',
+      'acme:domains:2',
+      'acme:domains:3',
+      'acme:domains:4',
+      'acme:domains:5',
+      'acme:key-type',
+    ]);
+    expect(Object.values(tags).every((v) => v.length <= 256)).toBe(true);
+  });
+
+  it('derives a short default name prefix from the stack', () => {
+    const s = loadSettings(source(VALID, { stack: 'org/very.long.stack.name.for.production.eu-west-1' }));
+    expect(s.namePrefix).toBe('acme-rotation-org-very-long-stack-name-f');
+    expect(s.namePrefix.length).toBeLessThanOrEqual(40);
+  });
+});
+
+describe('configuration errors name the key', () => {
+  it('reports every problem at once', () => {
+    const list = problems(
+      { ca: 'http://x', email: 'nope', certificates: [{ name: '', domains: [] }] },
+      { ignoreTags: undefined },
+    );
+    expect(list.length).toBeGreaterThanOrEqual(5);
+    const err = (() => {
+      try {
+        loadSettings(source({}));
+      } catch (e) {
+        return e as Error;
+      }
+      return undefined;
+    })();
+    expect(err?.message).toMatch(
+      /^invalid stack configuration \(1 problem\):\n {2}- acme-rotation:certificates: is required/,
+    );
+  });
+
+  it.each([
+    [{ ignoreTags: undefined }, 'aws:ignoreTags: is not set; aws:ignoreTags must make the AWS provider ignore'],
+    [{ ignoreTags: '"x"' }, 'aws:ignoreTags: "\\"x\\"" is not an object'],
+    [
+      { ignoreTags: { keys: ['ExpirationDate'] } },
+      'aws:ignoreTags: keys lacks IssuedAt, Domains and keyPrefixes lacks acme-rotation:inflight',
+    ],
+    [{ ignoreTags: { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:in'] } }, ''],
+  ])('aws:ignoreTags %j', (opts, message) => {
+    const list = problems(VALID, opts);
+    if (message === '') expect(list).toEqual([]);
+    else {
+      expect(list).toHaveLength(1);
+      expect(list[0]).toContain(message);
+      expect(list[0]).toContain('keyPrefixes: ["acme-rotation:inflight"]');
+    }
+  });
+
+  it.each([
+    [{ certificates: undefined }, 'acme-rotation:certificates: is required: a list like'],
+    [{ certificates: [] }, 'acme-rotation:certificates: expected a non-empty list of certificates, got []'],
+    [{ certificates: 'web' }, 'acme-rotation:certificates: expected a non-empty list of certificates, got "web"'],
+    [
+      { certficates: [] },
+      'acme-rotation:certficates: is not a setting of this program (known: certificates, hostedZones',
+    ],
+    [{ ca: 'letsencrypt' }, 'acme-rotation:ca: "letsencrypt" is neither production, staging nor a URL'],
+    [{ ca: 'http://acme.example/directory' }, 'acme-rotation:ca: "http://acme.example/directory" must use https'],
+    [
+      { certificateLifetime: '3 months' },
+      'acme-rotation:certificateLifetime: "3 months" is not a duration like 90d or 160h',
+    ],
+    [{ email: 'certs' }, 'acme-rotation:email: "certs" is not an e-mail address'],
+    [{ account: 'shared' }, 'acme-rotation:account: "shared" must be persistent'],
+    [{ eabKid: 'kid' }, 'acme-rotation:eabHmacKey: External Account Binding needs both eabKid and eabHmacKey'],
+    [{ eabHmacKey: 'abc' }, 'acme-rotation:eabKid: External Account Binding needs both eabKid and eabHmacKey'],
+    [{ eabKid: 'k', eabHmacKey: 'not base64!' }, 'acme-rotation:eabHmacKey: is not a base64url HMAC key'],
+    [
+      { eabKid: 'k', eabHmacKey: 'abc', account: 'ephemeral' },
+      'acme-rotation:eabKid: External Account Binding needs acme-rotation:account=persistent',
+    ],
+    [{ notificationEmail: 'ops@' }, 'acme-rotation:notificationEmail: "ops@" is not an e-mail address'],
+    [{ eventBus: 'my bus' }, 'acme-rotation:eventBus: "my bus" is not an EventBridge bus name or ARN'],
+    [
+      { eventBus: 'arn:aws:sns:eu-west-1:123456789012:x' },
+      'acme-rotation:eventBus: "arn:aws:sns:eu-west-1:123456789012:x" is not',
+    ],
+    [
+      { logRetentionDays: '45' },
+      'acme-rotation:logRetentionDays: "45" is not one of CloudWatch\'s retentions: 1, 3, 5',
+    ],
+    [{ logLevel: 'trace' }, 'acme-rotation:logLevel: "trace" is not one of debug, info, warn, error'],
+    [{ kmsKeyArn: 'alias/certs' }, 'acme-rotation:kmsKeyArn: "alias/certs" is not a KMS key ARN'],
+    [{ secretNamePrefix: 'certs prod/' }, 'acme-rotation:secretNamePrefix: "certs prod/" may hold only'],
+    [
+      { secretRecoveryWindowDays: '5' },
+      'acme-rotation:secretRecoveryWindowDays: "5" must be 0 (delete at once) or 7 to 30 days',
+    ],
+    [
+      { secretRecoveryWindowDays: '31' },
+      'acme-rotation:secretRecoveryWindowDays: "31" is not a whole number between 0 and 30',
+    ],
+    [{ namePrefix: '-x' }, 'acme-rotation:namePrefix: "-x" must be 1-40 letters, digits and hyphens'],
+    [{ memoryMb: '64' }, 'acme-rotation:memoryMb: "64" is not a whole number between 128 and 10240'],
+    [{ dnsResolvers: 'dns.google' }, 'acme-rotation:dnsResolvers: entry "dns.google" is invalid: expected ip[:port]'],
+    [
+      { dnsPropagationTimeoutSeconds: '0' },
+      'acme-rotation:dnsPropagationTimeoutSeconds: "0" is not a whole number between 1 and 870',
+    ],
+    [
+      { acmeTimeoutSeconds: 'soon' },
+      'acme-rotation:acmeTimeoutSeconds: "soon" is not a whole number between 1 and 870',
+    ],
+    [
+      { dnsPropagationTimeoutSeconds: '600', acmeTimeoutSeconds: '300' },
+      "acme-rotation:dnsPropagationTimeoutSeconds: DNS (600 s) + CA (300 s) + 20 s of clean-up exceed the function's 900 s",
+    ],
+    [
+      { hostedZones: ['example..com'] },
+      'acme-rotation:hostedZones[0]: "example..com" is neither a zone id (Z…) nor a zone name',
+    ],
+    [{ hostedZones: ['*.example.com'] }, 'acme-rotation:hostedZones[0]: "*.example.com" is neither a zone id'],
+    [{ hostedZones: { a: 1 } }, 'acme-rotation:hostedZones: expected a list of strings'],
+    [{ tags: ['a'] }, 'acme-rotation:tags: expected a map of tag keys to values'],
+    [{ tags: { 'acme:owner': 'x' } }, 'acme-rotation:tags.acme:owner: is reserved'],
+    [{ tags: { ExpirationDate: 'x' } }, 'acme-rotation:tags.ExpirationDate: is reserved'],
+    [{ tags: { 'aws:x': 'y' } }, 'acme-rotation:tags.aws:x: is not a valid tag key'],
+    [{ tags: { team: 42 } }, 'acme-rotation:tags.team: the value must be a string'],
+  ])('%j', (change, message) => {
+    expect(problem(change)).toContain(message);
+  });
+
+  it.each([
+    [{ domains: undefined }, 'acme-rotation:certificates[0].domains: is required: the DNS names of the certificate'],
+    [{ domains: [] }, 'acme-rotation:certificates[0].domains: must not be empty'],
+    [{ domains: [1] }, 'acme-rotation:certificates[0].domains: expected a list of strings, got [1]'],
+    [
+      { domains: ['example.com', '*.*.example.com'] },
+      'acme-rotation:certificates[0].domains[1]: domain name "*.*.example.com" is invalid: a wildcard must be the whole leftmost label',
+    ],
+    [
+      { domains: ['192.0.2.1'] },
+      'acme-rotation:certificates[0].domains[0]: domain name "192.0.2.1" is invalid: IP addresses are not supported',
+    ],
+    [
+      { domains: ['localhost'] },
+      'acme-rotation:certificates[0].domains[0]: domain name "localhost" is invalid: a certificate name needs at least two labels',
+    ],
+    [
+      { domains: Array.from({ length: 101 }, (_, i) => `h${i}.example.com`) },
+      'acme-rotation:certificates[0].domains: lists 101 names; a certificate holds at most 100',
+    ],
+    [
+      { domain: ['example.com'] },
+      'acme-rotation:certificates[0].domain: is not a certificate field (known: name, domains, keyType',
+    ],
+    [{ name: 'web/prod' }, 'acme-rotation:certificates[0].name: "web/prod" must be 1-100 letters, digits'],
+    [
+      { name: 'web-abc123' },
+      'acme-rotation:certificates[0].name: the secret name "certs/web-abc123" ends with a hyphen and six characters',
+    ],
+    [
+      { keyType: 'ed25519' },
+      'acme-rotation:certificates[0].keyType: "ed25519" is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096',
+    ],
+    [{ profile: 'long lived' }, 'acme-rotation:certificates[0].profile: "long lived" is not a profile name'],
+    [
+      { hostedZoneIds: ['example.com'] },
+      'acme-rotation:certificates[0].hostedZoneIds[0]: "example.com" is not a hosted zone id',
+    ],
+    [{ hostedZoneIds: [] }, 'acme-rotation:certificates[0].hostedZoneIds: must not be empty'],
+    [
+      { cnameTargets: ['*.acme.example.net'] },
+      'acme-rotation:certificates[0].cnameTargets: needs hostedZoneIds listing the zones of the names AND of the CNAME targets',
+    ],
+    [
+      { hostedZoneIds: ['Z0ACME1'], cnameTargets: ['acme example'] },
+      'acme-rotation:certificates[0].cnameTargets[0]: "acme example" is not a record name or *.pattern',
+    ],
+    [{ lifetime: 'forever' }, 'acme-rotation:certificates[0].lifetime: "forever" is not a duration like 90d or 160h'],
+    [{ schedule: 'monthly' }, 'acme-rotation:certificates[0].schedule: "monthly" is not a schedule'],
+    [{ schedule: 30 }, 'acme-rotation:certificates[0].schedule: 30 is not a string'],
+    [
+      { schedule: '60d' },
+      'acme-rotation:certificates[0].schedule: "60d" is not shorter than the certificate lifetime (45 days',
+    ],
+    [
+      { profile: 'shortlived', schedule: '7d' },
+      'acme-rotation:certificates[0].schedule: "7d" is not shorter than the certificate lifetime (160 hours',
+    ],
+    [
+      { lifetime: '5h' },
+      'acme-rotation:certificates[0].lifetime: certificates that live 5 hours would need a rotation every 3 hours',
+    ],
+    [
+      { profile: 'futuristic' },
+      'acme-rotation:certificates[0].schedule: the certificate lifetime of profile futuristic of https://acme-v02.api.letsencrypt.org/directory is unknown: set acme-rotation:certificateLifetime (all certificates), certificates[0].lifetime (e.g. 90d) or certificates[0].schedule (e.g. 30d)',
+    ],
+    [
+      { description: 'x'.repeat(2049) },
+      'acme-rotation:certificates[0].description: must be a string of at most 2048 characters',
+    ],
+  ])('certificate %j', (cert, message) => {
+    expect(certProblem(cert)).toContain(message);
+  });
+
+  it('needs zones for a certificate when the stack has none', () => {
+    expect(problem({ hostedZones: undefined })).toBe(
+      'acme-rotation:certificates[0].hostedZoneIds: is required when acme-rotation:hostedZones is empty: the function may only write to zones named in the stack',
+    );
+  });
+
+  it('needs a lifetime or schedule for a CA it does not know', () => {
+    expect(problem({ ca: 'https://acme.example/directory' })).toContain(
+      'acme-rotation:certificates[0].schedule: the certificate lifetime of https://acme.example/directory is unknown',
+    );
+  });
+
+  it('rejects a certificate that is not an object, and duplicate names', () => {
+    expect(problem({ certificates: ['example.com'] })).toBe(
+      'acme-rotation:certificates[0]: expected an object like {name: web, domains: [example.com]}, got "example.com"',
+    );
+    expect(problem({ certificates: [VALID.certificates[0], { name: 'WEB', domains: ['www.example.com'] }] })).toBe(
+      'acme-rotation:certificates[1].name: "WEB" is already used by certificates[0]',
+    );
+  });
+
+  it('keeps within 50 tags per secret, counting status and in-flight tags', () => {
+    const domains = Array.from({ length: 100 }, (_, i) => `a-rather-long-host-name-${i}.example.com`);
+    const tags = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`t${i}`, 'x']));
+    expect(problem({ tags, certificates: [{ name: 'many', domains }] })).toMatch(
+      /^acme-rotation:certificates\[0\]: needs up to \d+ tags on its secret \(spec, zone ids, 10 stack tags, 3 status tags, 21 in-flight tags\), more than Secrets Manager's 50/,
+    );
+  });
+
+  it('keeps the ACME account secret name free', () => {
+    expect(
+      problem({
+        secretNamePrefix: 'acme-rotation-dev/',
+        certificates: [{ name: 'acme-account', domains: ['example.com'] }],
+      }),
+    ).toBe(
+      'acme-rotation:certificates[0].name: the secret name "acme-rotation-dev/acme-account" is the ACME account secret\'s',
+    );
+  });
+
+  it('knows every key Pulumi.dev.yaml documents', () => {
+    expect(KNOWN_KEYS).toHaveLength(21);
+  });
+});

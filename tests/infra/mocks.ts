@@ -1,0 +1,162 @@
+/**
+ * Pulumi mocks for the infra tests: records every resource and invoke, gives resources the
+ * ARNs AWS would (so policies can be asserted on real-looking ARNs), and answers the invokes
+ * the program uses (caller identity, partition, region, Route 53 zones).
+ */
+import type * as pulumi from '@pulumi/pulumi';
+
+export const ACCOUNT = '123456789012';
+export const REGION = 'eu-west-1';
+export const PROJECT = 'acme-rotation';
+export const STACK = 'dev';
+
+export interface MockZone {
+  id: string;
+  name: string;
+  privateZone?: boolean;
+}
+
+export const DEFAULT_ZONES: MockZone[] = [
+  { id: 'Z0EXAMPLECOM000000001', name: 'example.com' },
+  { id: 'Z0DEVEXAMPLECOM00002', name: 'dev.example.com' },
+  { id: 'Z0EXAMPLEORG000000003', name: 'example.org' },
+  { id: 'Z0ACMEEXAMPLENET0004', name: 'acme.example.net' },
+  { id: 'Z0PRIVEXAMPLECOM0005', name: 'example.com', privateZone: true },
+];
+
+export interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+function arnFor(type: string, name: string): string {
+  switch (type) {
+    case 'aws:secretsmanager/secret:Secret':
+      return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
+    case 'aws:lambda/function:Function':
+      return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
+    case 'aws:iam/role:Role':
+      return `arn:aws:iam::${ACCOUNT}:role/${name}`;
+    case 'aws:sns/topic:Topic':
+      return `arn:aws:sns:${REGION}:${ACCOUNT}:${name}`;
+    case 'aws:cloudwatch/logGroup:LogGroup':
+      return `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:${name}`;
+    case 'aws:cloudwatch/eventRule:EventRule':
+      return `arn:aws:events:${REGION}:${ACCOUNT}:rule/${name}`;
+    case 'aws:cloudwatch/metricAlarm:MetricAlarm':
+      return `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${name}`;
+    default:
+      return `arn:aws:mock:${REGION}:${ACCOUNT}:${type}/${name}`;
+  }
+}
+
+export class AwsMocks implements pulumi.runtime.Mocks {
+  readonly resources: Recorded[] = [];
+  readonly calls: pulumi.runtime.MockCallArgs[] = [];
+
+  constructor(private readonly zones: MockZone[] = DEFAULT_ZONES) {}
+
+  newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+    const inputs = args.inputs as Record<string, unknown>;
+    this.resources.push({ type: args.type, name: args.name, inputs });
+    const name = typeof inputs.name === 'string' ? inputs.name : args.name;
+    const arn = arnFor(args.type, name);
+    const id = args.type === 'aws:secretsmanager/secret:Secret' ? arn : `${name}-id`;
+    return { id, state: { ...inputs, name, arn } };
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+    this.calls.push(args);
+    const inputs = args.inputs as Record<string, unknown>;
+    switch (args.token) {
+      case 'aws:index/getCallerIdentity:getCallerIdentity':
+        return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/deployer`, userId: 'AIDA', id: ACCOUNT };
+      case 'aws:index/getPartition:getPartition':
+        return { partition: 'aws', dnsSuffix: 'amazonaws.com', id: 'aws', reverseDnsPrefix: 'com.amazonaws' };
+      case 'aws:index/getRegion:getRegion':
+        return { region: REGION, name: REGION, id: REGION, endpoint: `ec2.${REGION}.amazonaws.com`, description: '' };
+      case 'aws:route53/getZone:getZone': {
+        const found = this.zones.filter((z) =>
+          inputs.zoneId !== undefined
+            ? z.id === inputs.zoneId
+            : z.name === inputs.name && (z.privateZone ?? false) === (inputs.privateZone ?? false),
+        );
+        const zone = found[0];
+        if (!zone || found.length > 1)
+          throw new Error(`no single Route 53 Hosted Zone matched ${JSON.stringify(inputs)}`);
+        return {
+          zoneId: zone.id,
+          id: zone.id,
+          name: zone.name,
+          privateZone: zone.privateZone ?? false,
+          arn: `arn:aws:route53:::hostedzone/${zone.id}`,
+          nameServers: ['ns-1.awsdns-01.org'],
+        };
+      }
+      default:
+        throw new Error(`unexpected invoke ${args.token}`);
+    }
+  }
+
+  /** Forget what was recorded (the monitor stays: late output registrations still find their resources). */
+  reset(): void {
+    this.resources.length = 0;
+    this.calls.length = 0;
+  }
+
+  ofType(type: string): Recorded[] {
+    return this.resources.filter((r) => r.type === type);
+  }
+
+  one(type: string, name: string): Recorded {
+    const found = this.resources.filter((r) => r.type === type && r.name === name);
+    if (found.length !== 1) {
+      const names = this.ofType(type).map((r) => r.name);
+      throw new Error(`expected one ${type} named ${name}, found ${found.length} (have: ${names.join(', ')})`);
+    }
+    return found[0] as Recorded;
+  }
+}
+
+/** The value of an Output (mocks resolve everything; preview is off). */
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    output.apply((v) => {
+      resolve(v);
+      return v;
+    });
+    // An apply that throws rejects the output's internal promise; surface it here too.
+    (output as unknown as { promise(): Promise<T> }).promise().then(undefined, reject);
+  });
+}
+
+/** Waits until no new resource has been registered for a few turns of the event loop. */
+export async function settle(mocks: AwsMocks): Promise<void> {
+  let last = -1;
+  let quiet = 0;
+  while (quiet < 5) {
+    await new Promise((r) => setTimeout(r, 5));
+    if (mocks.resources.length === last) quiet++;
+    else {
+      quiet = 0;
+      last = mocks.resources.length;
+    }
+  }
+}
+
+/** The stack config a valid minimal stack needs, as Pulumi stores it (objects as JSON). */
+export function baseConfig(extra: Record<string, unknown> = {}): Record<string, string> {
+  const config: Record<string, unknown> = {
+    'aws:region': REGION,
+    'aws:ignoreTags': { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] },
+    'acme-rotation:hostedZones': ['example.com', 'Z0EXAMPLEORG000000003'],
+    'acme-rotation:certificates': [{ name: 'web', domains: ['example.com', '*.example.com'] }],
+    ...extra,
+  };
+  return Object.fromEntries(
+    Object.entries(config)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
+}

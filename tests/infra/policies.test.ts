@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  PolicyTooLargeError,
+  accountSecretPolicy,
+  certificateSecretPolicy,
+  expiryCheckRolePolicy,
+  lambdaAssumeRolePolicy,
+  normalisedRecordNamePattern,
+  rotationRolePolicy,
+  rotationRolePolicyJson,
+  topicPolicy,
+} from '../../infra/policies.js';
+import { expectLeastPrivilege, statement } from './iam.js';
+
+const LOG_GROUP = 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-rotation-dev-rotation';
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:acme-rotation-dev-notices';
+const ROLE = 'arn:aws:iam::123456789012:role/acme-rotation-dev-rotation';
+const CHECK_ROLE = 'arn:aws:iam::123456789012:role/acme-rotation-dev-expiry-check';
+const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certs/web-AbCdEf';
+const base = {
+  partition: 'aws',
+  region: 'eu-west-1',
+  logGroupArn: LOG_GROUP,
+  zoneIds: ['ZB2', 'ZA1', 'ZB2'],
+  topicArn: TOPIC,
+};
+
+describe('rotation function policy', () => {
+  const doc = rotationRolePolicy(base);
+
+  it('has exactly these statements by default', () => {
+    expect(doc.Statement.map((s) => s.Sid)).toEqual([
+      'WriteOwnLogs',
+      'WriteChallengeTxtRecords',
+      'ReadChallengeZones',
+      'WaitForChallengeChanges',
+      'PublishNotices',
+    ]);
+    expectLeastPrivilege(doc);
+  });
+
+  it('writes logs only to its own log group', () => {
+    expect(statement(doc, 'WriteOwnLogs')).toEqual({
+      Sid: 'WriteOwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${LOG_GROUP}:*`,
+    });
+  });
+
+  it('changes only TXT records named _acme-challenge.*, only by CREATE and DELETE, only in the configured zones', () => {
+    expect(statement(doc, 'WriteChallengeTxtRecords')).toEqual({
+      Sid: 'WriteChallengeTxtRecords',
+      Effect: 'Allow',
+      Action: ['route53:ChangeResourceRecordSets'],
+      Resource: ['arn:aws:route53:::hostedzone/ZA1', 'arn:aws:route53:::hostedzone/ZB2'],
+      Condition: {
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+          'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+        },
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'],
+        },
+        Null: {
+          'route53:ChangeResourceRecordSetsRecordTypes': 'false',
+          'route53:ChangeResourceRecordSetsActions': 'false',
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': 'false',
+        },
+      },
+    });
+  });
+
+  it('never allows UPSERT (the compare-and-swap needs DELETE + CREATE to fail on a concurrent change)', () => {
+    const json = JSON.stringify(doc);
+    expect(json).not.toContain('UPSERT');
+    expect(json).not.toContain('route53:*');
+    expect(json).not.toContain('ListHostedZones');
+  });
+
+  it('reads only the configured zones, and change status', () => {
+    expect(statement(doc, 'ReadChallengeZones')).toMatchObject({
+      Action: ['route53:GetHostedZone', 'route53:ListResourceRecordSets'],
+      Resource: ['arn:aws:route53:::hostedzone/ZA1', 'arn:aws:route53:::hostedzone/ZB2'],
+    });
+    expect(statement(doc, 'WaitForChallengeChanges')).toMatchObject({
+      Action: ['route53:GetChange'],
+      Resource: 'arn:aws:route53:::change/*',
+    });
+  });
+
+  it('publishes only to its topic', () => {
+    expect(statement(doc, 'PublishNotices')).toMatchObject({ Action: ['sns:Publish'], Resource: TOPIC });
+  });
+
+  it('holds no Secrets Manager permission at all (those are on each secret)', () => {
+    expect(JSON.stringify(doc)).not.toContain('secretsmanager');
+  });
+
+  it('adds events:PutEvents on the bus, and KMS through Secrets Manager only, when configured', () => {
+    const bus = 'arn:aws:events:eu-west-1:123456789012:event-bus/certs';
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const full = rotationRolePolicy({ ...base, eventBusArn: bus, kmsKeyArn: key });
+    expect(statement(full, 'PutRotationEvents')).toMatchObject({ Action: ['events:PutEvents'], Resource: bus });
+    expect(statement(full, 'UseSecretsKeyThroughSecretsManager')).toEqual({
+      Sid: 'UseSecretsKeyThroughSecretsManager',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: key,
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+    expectLeastPrivilege(full);
+    expect(JSON.stringify(doc)).not.toContain('kms:');
+    expect(JSON.stringify(doc)).not.toContain('events:');
+  });
+
+  it('allows delegated challenge names only in the zones that hold them', () => {
+    const delegated = rotationRolePolicy({
+      ...base,
+      cnameTargets: { names: ['*.ACME.example.net.', '*.acme.example.net'], zoneIds: ['ZNET9'] },
+    });
+    const st = statement(delegated, 'WriteDelegatedChallengeTxtRecords');
+    expect(st.Resource).toEqual(['arn:aws:route53:::hostedzone/ZNET9']);
+    expect(st.Condition?.['ForAllValues:StringLike']).toEqual({
+      'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['*.acme.example.net'],
+    });
+    expect(st.Condition?.['ForAllValues:StringEquals']).toEqual({
+      'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+      'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+    });
+    expectLeastPrivilege(delegated);
+  });
+
+  it('refuses to exceed the inline policy size limit', () => {
+    const zoneIds = Array.from({ length: 200 }, (_, i) => `Z${String(i).padStart(20, '0')}`);
+    expect(() => rotationRolePolicyJson({ ...base, zoneIds })).toThrow(PolicyTooLargeError);
+    expect(() => rotationRolePolicyJson({ ...base, zoneIds })).toThrow(/more than AWS's 10240/);
+    expect(JSON.parse(rotationRolePolicyJson(base))).toEqual(rotationRolePolicy(base));
+  });
+
+  it('needs at least one zone', () => {
+    expect(() => rotationRolePolicy({ ...base, zoneIds: [] })).toThrow(/no hosted zones/);
+  });
+});
+
+describe('normalised record names (route53:ChangeResourceRecordSetsNormalizedRecordNames)', () => {
+  it('lower-cases, drops the trailing dot and escapes other characters as octal', () => {
+    expect(normalisedRecordNamePattern('Foo.Example.COM.')).toBe('foo.example.com');
+    expect(normalisedRecordNamePattern('*.acme.example.net')).toBe('*.acme.example.net');
+    expect(normalisedRecordNamePattern('_acme-challenge.a b.example')).toBe('_acme-challenge.a\\040b.example');
+  });
+});
+
+describe('certificate secret resource policy', () => {
+  const doc = certificateSecretPolicy({ secretArn: SECRET, rotationRoleArn: ROLE, expiryCheckRoleArn: CHECK_ROLE });
+
+  it('grants the rotation role the version actions on this exact secret', () => {
+    expect(statement(doc, 'RotationReadsAndWritesVersions')).toEqual({
+      Sid: 'RotationReadsAndWritesVersions',
+      Effect: 'Allow',
+      Principal: { AWS: ROLE },
+      Action: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ],
+      Resource: SECRET,
+    });
+  });
+
+  it('lets the rotation write only the status and in-flight tags, never the acme:* spec', () => {
+    expect(statement(doc, 'RotationWritesStatusTagsOnly')).toEqual({
+      Sid: 'RotationWritesStatusTagsOnly',
+      Effect: 'Allow',
+      Principal: { AWS: ROLE },
+      Action: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+      Resource: SECRET,
+      Condition: {
+        'ForAllValues:StringLike': {
+          'aws:TagKeys': [
+            'ExpirationDate',
+            'IssuedAt',
+            'Domains',
+            'acme-rotation:inflight',
+            'acme-rotation:inflight:*',
+          ],
+        },
+        Null: { 'aws:TagKeys': 'false' },
+      },
+    });
+    expect(JSON.stringify(doc)).not.toContain('acme:');
+  });
+
+  it('lets the expiry check describe it, nothing more', () => {
+    expect(statement(doc, 'ExpiryCheckReadsTags')).toMatchObject({
+      Principal: { AWS: CHECK_ROLE },
+      Action: ['secretsmanager:DescribeSecret'],
+      Resource: SECRET,
+    });
+  });
+
+  it('is least privilege and has nothing else', () => {
+    expect(doc.Statement).toHaveLength(3);
+    expectLeastPrivilege(doc);
+    expect(JSON.stringify(doc)).not.toMatch(/RotateSecret|DeleteSecret|PutResourcePolicy|CancelRotateSecret/);
+  });
+});
+
+describe('account secret resource policy', () => {
+  it('reads and stores the ACME account, on this secret only', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:acme-rotation-dev/acme-account-XyZ123';
+    const doc = accountSecretPolicy({ secretArn: arn, rotationRoleArn: ROLE });
+    expect(doc.Statement).toEqual([
+      {
+        Sid: 'RotationUsesAcmeAccount',
+        Effect: 'Allow',
+        Principal: { AWS: ROLE },
+        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+        Resource: arn,
+      },
+    ]);
+    expectLeastPrivilege(doc);
+  });
+});
+
+describe('other policies', () => {
+  it('lets only Lambda assume the roles (a trust policy has no Resource)', () => {
+    expect(lambdaAssumeRolePolicy().Statement).toEqual([
+      {
+        Sid: 'LambdaAssumesThisRole',
+        Effect: 'Allow',
+        Principal: { Service: 'lambda.amazonaws.com' },
+        Action: ['sts:AssumeRole'],
+      },
+    ]);
+  });
+
+  it('gives the expiry check its log group only', () => {
+    const doc = expiryCheckRolePolicy(LOG_GROUP);
+    expect(doc.Statement).toHaveLength(1);
+    expect(doc.Statement[0]?.Resource).toBe(`${LOG_GROUP}:*`);
+    expectLeastPrivilege(doc);
+  });
+
+  it('lets the failure rule and our alarms publish to the topic, each by its own ARN', () => {
+    const rule = 'arn:aws:events:eu-west-1:123456789012:rule/acme-rotation-dev-rotation-failures';
+    const alarms = [
+      'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a',
+      'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:b',
+    ];
+    const doc = topicPolicy({
+      partition: 'aws',
+      accountId: '123456789012',
+      topicArn: TOPIC,
+      ruleArn: rule,
+      alarmArns: alarms,
+    });
+    expect(statement(doc, 'RotationFailureRulePublishes')).toEqual({
+      Sid: 'RotationFailureRulePublishes',
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: ['sns:Publish'],
+      Resource: TOPIC,
+      Condition: { ArnEquals: { 'aws:SourceArn': rule } },
+    });
+    expect(statement(doc, 'AlarmsPublish').Condition).toEqual({
+      ArnEquals: { 'aws:SourceArn': alarms },
+      StringEquals: { 'aws:SourceAccount': '123456789012' },
+    });
+    expect(statement(doc, 'AccountOwnsTopic').Principal).toEqual({ AWS: 'arn:aws:iam::123456789012:root' });
+    expectLeastPrivilege(doc);
+  });
+});

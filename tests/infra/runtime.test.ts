@@ -1,0 +1,99 @@
+/**
+ * How `pulumi up` runs the program (Pulumi.yaml), without the Pulumi CLI: the same Node
+ * invocation (`node --import tsx`, ES modules) loading infra/index.ts with mocks; and the
+ * example stack file passes the program's own validation.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+
+import { BUNDLE_DIR_ENV } from '../../infra/bundle.js';
+import { KNOWN_KEYS, loadSettings } from '../../infra/config.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const require = createRequire(import.meta.url);
+const yaml = require('js-yaml') as { load(text: string): unknown };
+const read = (file: string) => readFileSync(`${root}/${file}`, 'utf8');
+
+function runProgram(config: Record<string, unknown> = {}) {
+  return spawnSync(process.execPath, ['--import', 'tsx', 'tests/infra/fixtures/run-program.ts'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      [BUNDLE_DIR_ENV]: 'tests/infra/fixtures/bundle',
+      RUN_PROGRAM_CONFIG: JSON.stringify(config),
+    },
+  });
+}
+
+describe('Pulumi.yaml', () => {
+  const project = yaml.load(read('Pulumi.yaml')) as Record<string, unknown>;
+
+  it('runs infra/ on Node with tsx (ESM TypeScript), not ts-node', () => {
+    expect(project).toMatchObject({
+      name: 'acme-rotation',
+      main: 'infra/',
+      runtime: { name: 'nodejs', options: { typescript: false, nodeargs: '--import tsx', packagemanager: 'npm' } },
+    });
+  });
+
+  it('has what it needs installed by npm ci, pinned, for Node 20', () => {
+    const pkg = JSON.parse(read('package.json')) as Record<string, Record<string, string>>;
+    expect(pkg.devDependencies?.tsx).toBeDefined();
+    expect(pkg.dependencies?.['@pulumi/pulumi']).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.dependencies?.['@pulumi/aws']).toMatch(/^\d+\.\d+\.\d+$/);
+    const sdk = JSON.parse(read('node_modules/@pulumi/pulumi/package.json')) as { engines: { node: string } };
+    expect(sdk.engines.node).toBe('>=20');
+  });
+
+  it('loads and declares the stack the way `pulumi up` runs it', () => {
+    const run = runProgram();
+    expect(run.stderr).not.toMatch(/error/i);
+    expect(run.status).toBe(0);
+    const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
+    expect(out).toEqual({
+      exports: ['accountSecretArn', 'certificates', 'expiryCheckFunctionName', 'functionName', 'topicArn'],
+      functionName: 'acme-rotation-dev-rotation',
+      resources: 24,
+    });
+  });
+
+  it('fails the deployment with a message naming the certificate when a name is in no configured zone', () => {
+    const run = runProgram({ 'acme-rotation:certificates': [{ name: 'net', domains: ['www.example.net'] }] });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      'acme-rotation:certificates[0] (net): www.example.net is in none of the hosted zones (example.com (Z0EXAMPLECOM000000001), example.org (Z0EXAMPLEORG000000003)); add its zone',
+    );
+  });
+});
+
+describe('Pulumi.dev.yaml, the example stack', () => {
+  const text = read('Pulumi.dev.yaml');
+  const stack = yaml.load(text) as { config: Record<string, unknown> };
+
+  it('passes the configuration checks', () => {
+    const raw = Object.fromEntries(
+      Object.entries(stack.config).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    );
+    const settings = loadSettings({
+      namespace: 'acme-rotation',
+      stack: 'dev',
+      get: (k) => raw[`acme-rotation:${k}`],
+      keys: Object.keys(raw)
+        .filter((k) => k.startsWith('acme-rotation:'))
+        .map((k) => k.slice('acme-rotation:'.length)),
+      awsIgnoreTags: raw['aws:ignoreTags'],
+    });
+    expect(settings.certificates.map((c) => c.secretName)).toEqual(['certs/web', 'certs/api']);
+    expect(settings.directoryUrl).toBe('https://acme-staging-v02.api.letsencrypt.org/directory');
+  });
+
+  it('documents every setting (set or commented out)', () => {
+    for (const key of KNOWN_KEYS) expect(text, key).toContain(`acme-rotation:${key}`);
+  });
+});
