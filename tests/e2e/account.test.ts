@@ -21,6 +21,7 @@ import {
   uniqueZoneName,
   type E2eStack,
 } from './helpers.js';
+import { PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 
 let e2e: E2eStack | undefined;
 let stack: LocalStack;
@@ -69,7 +70,7 @@ function accountState(arn: string) {
 
 function expectStoredAccount(stored: Record<string, unknown> | undefined): void {
   expect(stored).toMatchObject({
-    private_key: expect.stringContaining('-----BEGIN PRIVATE KEY-----'),
+    private_key: expect.stringContaining(PKCS8_KEY_HEADER),
     account_url: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+\//),
     directory_url: stack.pebble.directoryUrl,
   });

@@ -14,6 +14,7 @@ import { expect } from 'vitest';
 import type { CallRecord } from '../local/aws/types.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from '../local/stack.js';
+import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 // Local Node is 20; the function deploys on nodejs22.x. The SDK's notice about that is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -126,7 +127,7 @@ export function parseStoredBundle(value: string | undefined): ParsedBundle {
   for (const field of ['certificate', 'private_key', 'chain', 'fullchain', 'expiry', 'issued_at', 'serial'] as const) {
     expect(bundle[field], `bundle field ${field}`).toBeTypeOf('string');
   }
-  expect(bundle.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/); // PKCS#8
+  expect(bundle.private_key).toMatch(PKCS8_KEY_START); // PKCS#8
   const cert = new X509Certificate(bundle.certificate);
   const key = createPrivateKey(bundle.private_key);
   return { bundle, cert, sans: dnsSans(cert), key, keyType: keyTypeOf(key) };

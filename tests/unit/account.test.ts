@@ -4,6 +4,7 @@ import { accountVersionId, loadAccount, type AcmeAccount, type StoredAccount } f
 import { SecretsAdapter } from '../../rotation/aws/secrets.js';
 import { AwsServiceError, ConfigError } from '../../rotation/errors.js';
 import { DIRECTORY_URL, FakeSecretsManager, captureLogger, type CapturedLog } from './fakes.js';
+import { PKCS8_KEY_FOOTER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 
 const ACCOUNT_SECRET = 'acme/account';
 const ACCOUNT_URL = 'https://ca.test/acct/42';
@@ -240,7 +241,7 @@ describe('loadAccount', () => {
     ['a malformed eab', '{"eab":{"kid":1}}', '"eab" must be {"kid": "...", "hmac_key": "..."}'],
     [
       'an unreadable PEM key',
-      JSON.stringify({ private_key: '-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n' }),
+      JSON.stringify({ private_key: `${PKCS8_KEY_HEADER}\nbm90IGEga2V5\n${PKCS8_KEY_FOOTER}\n` }),
       'private_key is not a readable PEM private key',
     ],
   ])('rejects %s in the account secret with a ConfigError naming it', async (_what, value, fragment) => {

@@ -10,6 +10,7 @@ import {
 } from '../../rotation/bundle.js';
 import { VerificationError } from '../../rotation/errors.js';
 import { makeLeaf, makeRootCa, makeTestPki, pooledKey, type TestPki } from '../helpers/certs.js';
+import { PKCS1_RSA_KEY_LABEL, PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 /** Base64 lines of a PEM key (what must never leak into messages). */
 function keyLines(pem: string): string[] {
@@ -68,7 +69,7 @@ describe('buildBundle', () => {
     expect(b.chain).toBe(pki.chainPem);
     expect(b.fullchain).toBe(b.certificate + b.chain);
     expect(new X509Certificate(b.certificate).fingerprint256).toBe(leaf.fingerprint256);
-    expect(b.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(b.private_key).toMatch(PKCS8_KEY_START);
     expect(b.expiry).toBe(new Date(leaf.validTo).toISOString());
     expect(b.expiry).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/);
     expect(b.not_before).toBe(new Date(leaf.validFrom).toISOString());
@@ -102,14 +103,14 @@ describe('buildBundle', () => {
   it('re-encodes a PKCS#1 / SEC 1 key as PKCS#8', () => {
     const rsa = pooledKey('rsa-2048');
     const pkcs1 = rsa.export({ type: 'pkcs1', format: 'pem' }).toString();
-    expect(pkcs1).toMatch(/BEGIN RSA PRIVATE KEY/);
+    expect(pkcs1).toContain(PKCS1_RSA_KEY_LABEL);
     const b = buildBundle({
       certificatePem: pki.fullchainPem,
       privateKeyPem: pkcs1,
       keyType: 'rsa-2048',
       domains: ['x'],
     });
-    expect(b.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(b.private_key).toMatch(PKCS8_KEY_START);
     expect(keyTypeOf(createPrivateKey(b.private_key))).toBe('rsa-2048');
   });
 

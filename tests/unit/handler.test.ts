@@ -21,6 +21,7 @@ import {
   testIssuer,
   type World,
 } from './fakes.js';
+import { PKCS8_KEY_HEADER, PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 /** The rejection of `p` (fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -242,7 +243,7 @@ describe('createSecret', () => {
     expect(bundle.domains).toEqual(['example.com', '*.example.com']);
     expect(bundle.key_type).toBe('ecdsa-p256');
     expect(bundle.issued_at).toBe(NOW.toISOString());
-    expect(bundle.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(bundle.private_key).toMatch(PKCS8_KEY_START);
     expect(leaf.checkPrivateKey(createPrivateKey(bundle.private_key))).toBe(true);
     expect(w.ca.orders).toEqual([{ domains: ['example.com', '*.example.com'], profile: undefined }]);
 
@@ -254,7 +255,7 @@ describe('createSecret', () => {
     expect(w.dns.live.size).toBe(0);
     expect(Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k.startsWith(INFLIGHT_TAG))).toEqual([]);
     expect(w.sns.publishes()).toHaveLength(0);
-    expect(w.log.raw.join('\n')).not.toContain('-----BEGIN PRIVATE KEY-----');
+    expect(w.log.raw.join('\n')).not.toContain(PKCS8_KEY_HEADER);
   });
 
   it('honours the key type and profile of the spec', async () => {

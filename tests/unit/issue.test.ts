@@ -6,6 +6,7 @@ import type { ChallengeRecord } from '../../rotation/dns/provider.js';
 import { AcmeError, DeadlineError, DnsError } from '../../rotation/errors.js';
 import type { CertificateSpec, KeyType } from '../../rotation/spec.js';
 import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, type CapturedLog } from './fakes.js';
+import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 function spec(domains: string[], keyType: KeyType = 'ecdsa-p256', profile?: string): CertificateSpec {
   return { domains, keyType, hostedZoneIds: [], ...(profile ? { profile } : {}) };
@@ -102,7 +103,7 @@ describe('issueCertificate', () => {
     const s = setup();
     const issued = await issueCertificate(spec(['example.com'], 'ecdsa-p384'), s.deps);
     expect(issued.certificatePem).toBe((s.ca.issuedLeafPem as string) + testIssuer().intermediate.certPem);
-    expect(issued.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(issued.privateKeyPem).toMatch(PKCS8_KEY_START);
     const key = createPrivateKey(issued.privateKeyPem);
     expect(key.asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
     expect(new X509Certificate(s.ca.issuedLeafPem as string).checkPrivateKey(key)).toBe(true);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AwsServiceError } from '../../rotation/errors.js';
 import { createLogger, redact } from '../../rotation/log.js';
 import { captureLogger } from './fakes.js';
+import { PKCS1_RSA_KEY_FOOTER, PKCS1_RSA_KEY_HEADER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 
 const ecPkcs8 = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   .privateKey.export({ type: 'pkcs8', format: 'pem' })
@@ -20,7 +21,7 @@ afterEach(() => {
 describe('redact', () => {
   it('replaces PKCS#8, SEC1 (EC) and PKCS#1 (RSA) private keys, and only those', () => {
     const cert = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
-    const rsa = '-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----';
+    const rsa = `${PKCS1_RSA_KEY_HEADER}\nMIIEow\n${PKCS1_RSA_KEY_FOOTER}`;
     const text = `a ${ecPkcs8} b ${ecSec1} c ${rsa} d ${cert}`;
     expect(redact(text)).toBe(
       `a [REDACTED PRIVATE KEY]\n b [REDACTED PRIVATE KEY]\n c [REDACTED PRIVATE KEY] d ${cert}`,
@@ -28,7 +29,7 @@ describe('redact', () => {
   });
 
   it('redacts a truncated key to the end of the text', () => {
-    expect(redact('key: -----BEGIN PRIVATE KEY-----\nMIGHAgEA')).toBe('key: [REDACTED PRIVATE KEY]');
+    expect(redact(`key: ${PKCS8_KEY_HEADER}\nMIGHAgEA`)).toBe('key: [REDACTED PRIVATE KEY]');
   });
 });
 
@@ -89,7 +90,7 @@ describe('createLogger', () => {
       list: ['x', ecPkcs8],
     });
     const raw = log.raw.join('\n');
-    expect(raw).not.toContain('PRIVATE KEY-----');
+    expect(raw).not.toContain(PKCS8_KEY_HEADER.slice('-----BEGIN '.length));
     expect(raw).not.toContain(bodyOf(ecPkcs8));
     expect(raw).not.toContain(bodyOf(ecSec1));
     const line = log.lines()[0]!;
@@ -125,7 +126,7 @@ describe('createLogger', () => {
   it('keeps every line valid JSON, even when a truncated key is logged', () => {
     const log = captureLogger();
     log.logger.error('decode failed', {
-      error: new Error('bad input: -----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG'),
+      error: new Error(`bad input: ${PKCS8_KEY_HEADER}\nMIGHAgEAMBMG`),
       step: 'x',
     });
     expect(log.raw[0]).not.toContain('MIGHAgEAMBMG');

@@ -14,6 +14,7 @@ import {
   captureLogger,
   type CapturedLog,
 } from './fakes.js';
+import { PKCS8_KEY_FOOTER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 
 const success: SuccessEvent = {
   status: 'success',
@@ -38,8 +39,7 @@ const failure: FailureEvent = {
   error_code: 'ChallengeFailed',
 };
 
-const PEM_KEY =
-  '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSecretSecretSecret\n-----END PRIVATE KEY-----\n';
+const PEM_KEY = `${PKCS8_KEY_HEADER}\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSecretSecretSecret\n${PKCS8_KEY_FOOTER}\n`;
 
 function setup(opts: { topic?: boolean; bus?: boolean } = {}): {
   sns: FakeSns;
@@ -149,7 +149,7 @@ describe('Notifier', () => {
       s.sns.mock.commandCalls(PublishCommand).map((c) => c.args[0].input),
       s.events.mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input),
     ]);
-    expect(payload).not.toContain('-----BEGIN PRIVATE KEY-----');
+    expect(payload).not.toContain(PKCS8_KEY_HEADER);
     expect(payload).not.toContain('SecretSecretSecret');
     const message = JSON.parse(s.sns.publishes()[0]!.Message as string) as FailureEvent;
     expect(message.error).toBe('cannot parse [REDACTED PRIVATE KEY]\n as a key');
@@ -157,7 +157,7 @@ describe('Notifier', () => {
 
   it('keeps the message valid JSON when a truncated key slipped into it', async () => {
     const s = setup();
-    const truncated = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEH';
+    const truncated = `${PKCS8_KEY_HEADER}\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEH`;
     await s.notifier.publish({ ...failure, error: `bad key: ${truncated}` });
     const message = s.sns.publishes()[0]!.Message as string;
     expect(message).not.toContain('MIGHAgEAMBMGByqGSM49');
