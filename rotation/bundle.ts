@@ -8,7 +8,10 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { VerificationError } from './errors.js';
 
-export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+import type { KeyType } from './spec.js';
+
+/** The key types, defined once with the spec's tags. */
+export type { KeyType };
 
 export const KEY_TYPES: readonly KeyType[] = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'];
 

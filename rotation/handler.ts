@@ -1,6 +1,6 @@
 import type { SecretDescription, SecretsAdapter } from './aws/secrets.js';
 import type { FailureEvent, Notifier } from './aws/notify.js';
-import { publicSummary, parseBundle, type CertificateBundle } from './bundle.js';
+import { publicSummary, type CertificateBundle } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
 import { RotationError, RotationStateError, errorMessage, errorName } from './errors.js';
@@ -206,5 +206,3 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
     }
   };
 }
-
-export { parseBundle };

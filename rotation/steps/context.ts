@@ -4,7 +4,6 @@ import type { DnsProvider } from '../dns/provider.js';
 import type { Logger } from '../log.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import type { CaClient } from '../acme/ca.js';
-import type { AcmeAccount } from '../acme/account.js';
 import type { CertificateBundle } from '../bundle.js';
 import type { CertificateSpec } from '../spec.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
@@ -31,5 +30,3 @@ export interface StepContext {
   /** Route 53 calls made so far in this invocation, by operation (for the call-count log). */
   route53Calls?: () => Record<string, number>;
 }
-
-export type { AcmeAccount };
