@@ -14,12 +14,15 @@ export interface Config {
   dnsPropagationTimeoutMs: number;
   /** Upper bound for the CA to validate challenges and issue the certificate. */
   acmeTimeoutMs: number;
+  /** Bound on one HTTP request to AWS or the CA (a hung connection fails this fast, then is retried). */
+  apiTimeoutMs: number;
   /** Source of EventBridge events. */
   eventSource: string;
 }
 
 export const DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS = 300;
 export const DEFAULT_ACME_TIMEOUT_SECONDS = 180;
+export const DEFAULT_API_TIMEOUT_SECONDS = 10;
 
 type Env = Record<string, string | undefined>;
 
@@ -107,6 +110,7 @@ export function loadConfig(env: Env = process.env): Config {
       870,
     ),
     acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, 870),
+    apiTimeoutMs: seconds(env, 'API_TIMEOUT_SECONDS', DEFAULT_API_TIMEOUT_SECONDS, 60),
     eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
   };
 }

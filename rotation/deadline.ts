@@ -27,6 +27,11 @@ export class Deadline {
     return Math.max(0, this.endsAt - this.reserveMs - this.now());
   }
 
+  /** Milliseconds until the function's end, the clean-up reserve included. Never negative. */
+  untilEndMs(): number {
+    return Math.max(0, this.endsAt - this.now());
+  }
+
   /** A deadline that ends at the earlier of this one and `ms` from now. */
   cap(ms: number, setting?: string): Deadline {
     const lambdaLeft = this.endsAt - this.now();
@@ -62,4 +67,13 @@ export function backoffDelay(
 ): number {
   const ceiling = Math.min(maxMs, minMs * 2 ** attempt);
   return Math.round(minMs + random() * (ceiling - minMs));
+}
+
+/**
+ * Interval of a status poll after `elapsedMs` of waiting: 20% of the time waited so far, within
+ * [minMs, maxMs]. A wait that ends at D is seen at most max(minMs, 20% of D) late, with O(log D)
+ * polls — unlike doubling intervals, which can overshoot by 100%.
+ */
+export function pollDelay(elapsedMs: number, minMs: number, maxMs: number): number {
+  return Math.round(Math.min(maxMs, Math.max(minMs, elapsedMs * 0.2)));
 }

@@ -1,4 +1,4 @@
-import { backoffDelay, type Deadline } from '../deadline.js';
+import { pollDelay, type Deadline } from '../deadline.js';
 import type { ChallengeRecord, DnsProvider } from '../dns/provider.js';
 import { AcmeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -49,10 +49,11 @@ async function poll<T>(
   minMs: number,
   maxMs: number,
 ): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+  const started = Date.now();
+  for (;;) {
     const value = await fetch();
     if (done(value)) return value;
-    await deadline.sleep(backoffDelay(attempt, minMs, maxMs), what);
+    await deadline.sleep(pollDelay(Date.now() - started, minMs, maxMs), what);
   }
 }
 
@@ -83,7 +84,7 @@ async function newOrder(spec: CertificateSpec, deps: IssueDeps): Promise<AcmeOrd
  */
 export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): Promise<IssuedCertificate> {
   const { ca, dns, logger } = deps;
-  const minMs = deps.pollMinMs ?? 250;
+  const minMs = deps.pollMinMs ?? 200;
   const maxMs = deps.pollMaxMs ?? 2_000;
 
   const keyPromise = generatePrivateKey(spec.keyType); // RSA 4096 takes a while: overlap it with the order.

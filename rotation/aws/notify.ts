@@ -3,6 +3,9 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../errors.js';
 import { redactDeep, type Logger } from '../log.js';
 
+/** A notice must not hang the function: a stuck connection fails after this and is logged. */
+const REQUEST_TIMEOUTS = { requestTimeout: 10_000, connectionTimeout: 3_000 };
+
 /** Success notice: the seed's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {
   status: 'success';
@@ -71,7 +74,7 @@ export class Notifier {
   private async toSns(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.topicArn) return;
     try {
-      this.snsClient ??= this.opts.sns ?? new SNSClient({});
+      this.snsClient ??= this.opts.sns ?? new SNSClient({ requestHandler: REQUEST_TIMEOUTS });
       await this.snsClient.send(
         new PublishCommand({
           TopicArn: this.opts.topicArn,
@@ -91,7 +94,7 @@ export class Notifier {
   private async toEventBridge(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.eventBusName) return;
     try {
-      this.eventsClient ??= this.opts.events ?? new EventBridgeClient({});
+      this.eventsClient ??= this.opts.events ?? new EventBridgeClient({ requestHandler: REQUEST_TIMEOUTS });
       const out = await this.eventsClient.send(
         new PutEventsCommand({
           Entries: [

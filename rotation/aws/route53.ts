@@ -3,9 +3,11 @@
  * canonical form (lowercase, no trailing dot, `\052` → `*`), ids without their `/hostedzone/`
  * and `/change/` prefixes, SDK errors mapped to AwsServiceError, and every call counted.
  *
- * Route 53 allows ~5 requests/second per account, shared by everything in it: the default
- * client uses the SDK's adaptive retry (client-side rate limiting after throttling) with more
- * attempts than the SDK default.
+ * Route 53 allows ~5 requests/second per account, shared by everything in it. The SDK retries
+ * a throttled request a few times; when it gives up, the adapter keeps retrying with jittered
+ * backoff for as long as the function has time left (`budgetMs`), not for a fixed number of
+ * attempts: under sustained throttling (a hundred certificates renewing at once) every request
+ * eventually gets its turn, and a rotation fails only when its time is really up.
  */
 import {
   ChangeResourceRecordSetsCommand,
@@ -18,6 +20,7 @@ import {
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
 import { AwsServiceError } from '../errors.js';
+import { backoffDelay } from '../deadline.js';
 import { normalizeName } from '../dns/names.js';
 
 export interface HostedZoneInfo {
@@ -64,14 +67,48 @@ export const ROUTE53_OPERATIONS = [
 ] as const;
 export type Route53Operation = (typeof ROUTE53_OPERATIONS)[number];
 
-/** The client used when none is injected: adaptive retry, room for throttling. */
-export function defaultRoute53Client(): Route53Client {
+/** The client used when none is injected. */
+export function defaultRoute53Client(requestTimeoutMs = 10_000): Route53Client {
   return new Route53Client({
     // Route 53 is global; the SDK still needs a region to resolve its endpoint and sign.
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    // Adaptive: after throttling, the client rate-limits itself instead of adding to the storm.
     retryMode: 'adaptive',
-    maxAttempts: 10,
+    maxAttempts: 3,
+    // A hung connection fails fast and is retried, instead of running into the function timeout.
+    requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: Math.min(requestTimeoutMs, 3_000) },
   });
+}
+
+/** Error names Route 53 (or the SDK) uses when a request was throttled. */
+const THROTTLING = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'PriorRequestNotComplete',
+]);
+
+export function isThrottling(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return THROTTLING.has(err.name) || status === 429;
+}
+
+export interface Route53AdapterOptions {
+  /**
+   * Milliseconds the adapter may still spend waiting out throttling (normally the function's
+   * time left minus a margin to report a failure). Unset: at most `maxThrottleRetries` waits.
+   */
+  budgetMs?: () => number;
+  /** Throttling waits without a budget. Default 5. */
+  maxThrottleRetries?: number;
+  /** Backoff bounds for throttling waits (ms). Defaults 400 / 4000. */
+  throttleMinMs?: number;
+  throttleMaxMs?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 function stripPrefix(id: string, prefix: string): string {
@@ -94,9 +131,13 @@ export class Route53Adapter {
   public readonly callCount: Record<Route53Operation, number>;
   /** HTTP attempts per operation as reported by the SDK (includes its retries). */
   public readonly attemptCount: Record<Route53Operation, number>;
+  /** Requests answered with throttling (each SDK attempt counted). */
+  public throttled = 0;
+  private readonly opts: Route53AdapterOptions;
 
-  constructor(client?: Route53Client) {
+  constructor(client?: Route53Client, opts: Route53AdapterOptions = {}) {
     this.client = client ?? defaultRoute53Client();
+    this.opts = opts;
     this.callCount = Object.fromEntries(ROUTE53_OPERATIONS.map((op) => [op, 0])) as Record<Route53Operation, number>;
     this.attemptCount = { ...this.callCount };
   }
@@ -107,8 +148,18 @@ export class Route53Adapter {
   }
 
   /** Snapshot of the counters, for a per-rotation log line. */
-  stats(): { calls: Record<Route53Operation, number>; attempts: Record<Route53Operation, number>; total: number } {
-    return { calls: { ...this.callCount }, attempts: { ...this.attemptCount }, total: this.totalCalls() };
+  stats(): {
+    calls: Record<Route53Operation, number>;
+    attempts: Record<Route53Operation, number>;
+    total: number;
+    throttled: number;
+  } {
+    return {
+      calls: { ...this.callCount },
+      attempts: { ...this.attemptCount },
+      total: this.totalCalls(),
+      throttled: this.throttled,
+    };
   }
 
   private async call<T extends { $metadata?: { attempts?: number } }>(
@@ -116,14 +167,41 @@ export class Route53Adapter {
     fn: () => Promise<T>,
   ): Promise<T> {
     this.callCount[op]++;
-    try {
-      const out = await fn();
-      this.attemptCount[op] += out?.$metadata?.attempts ?? 1;
-      return out;
-    } catch (err) {
-      const meta = (err as { $metadata?: { attempts?: number } } | undefined)?.$metadata;
-      this.attemptCount[op] += meta?.attempts ?? 1;
-      throw mapError(op, err);
+    const started = Date.now();
+    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (let wait = 0; ; wait++) {
+      try {
+        const out = await fn();
+        this.attemptCount[op] += out?.$metadata?.attempts ?? 1;
+        return out;
+      } catch (err) {
+        const meta = (err as { $metadata?: { attempts?: number } } | undefined)?.$metadata;
+        const attempts = meta?.attempts ?? 1;
+        this.attemptCount[op] += attempts;
+        if (!isThrottling(err)) throw mapError(op, err);
+        this.throttled += attempts;
+        const delay = backoffDelay(
+          wait,
+          this.opts.throttleMinMs ?? 400,
+          this.opts.throttleMaxMs ?? 4_000,
+          this.opts.random,
+        );
+        const budget = this.opts.budgetMs
+          ? this.opts.budgetMs()
+          : wait < (this.opts.maxThrottleRetries ?? 5)
+            ? Infinity
+            : 0;
+        if (delay > budget) {
+          const mapped = mapError(op, err) as AwsServiceError;
+          mapped.message =
+            `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
+            `(${this.attemptCount[op]} attempts) and the function has no time left to wait: ${mapped.message}. ` +
+            'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
+            'spread the rotation schedules or raise the function timeout';
+          throw mapped;
+        }
+        await sleep(delay);
+      }
     }
   }
 
@@ -231,8 +309,12 @@ export class Route53Adapter {
     }
   }
 
-  /** Submit one atomic change batch; returns the change id (without `/change/`). */
-  async changeRecords(zoneId: string, changes: RecordChange[], comment?: string): Promise<string> {
+  /** Submit one atomic change batch; returns the change id (without `/change/`) and its status. */
+  async changeRecords(
+    zoneId: string,
+    changes: RecordChange[],
+    comment?: string,
+  ): Promise<{ id: string; status: ChangeStatus }> {
     const res = await this.call('ChangeResourceRecordSets', () =>
       this.client.send(
         new ChangeResourceRecordSetsCommand({
@@ -261,7 +343,7 @@ export class Route53Adapter {
         'response had no ChangeInfo.Id',
       );
     }
-    return bareChangeId(id);
+    return { id: bareChangeId(id), status: res.ChangeInfo?.Status === 'INSYNC' ? 'INSYNC' : 'PENDING' };
   }
 
   /** Status of a change. */

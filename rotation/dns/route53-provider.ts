@@ -11,7 +11,7 @@
  * - cleanUp: removes only our values the same way; idempotent; does not wait for INSYNC.
  */
 import { AwsServiceError, DeadlineError, DnsError, errorMessage } from '../errors.js';
-import { backoffDelay, type Deadline } from '../deadline.js';
+import { backoffDelay, pollDelay, type Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import type { HostedZoneInfo, RecordChange, RecordSetInfo, Route53Adapter } from '../aws/route53.js';
 import { bareZoneId } from '../aws/route53.js';
@@ -25,7 +25,11 @@ export interface Route53DnsProviderOptions {
   logger: Logger;
   /** TTL of records we create (seconds). Default 60. */
   ttl?: number;
-  /** GetChange backoff bounds (ms). Defaults 250 / 5000. */
+  /**
+   * GetChange schedule: the first look after `pollMinMs`, then every 20% of the time waited so
+   * far, between `pollMinMs` and `pollMaxMs`. Defaults 250 / 5000: a change that takes D is seen
+   * at most ~20% (or 250 ms) after D, with O(log D) polls.
+   */
   pollMinMs?: number;
   pollMaxMs?: number;
   /** Random source for jitter (tests). */
@@ -119,11 +123,11 @@ export class Route53DnsProvider implements DnsProvider {
     const changes = await this.logger.time(
       'dns-change',
       async () => {
-        const out: { zoneId: string; changeId: string }[] = [];
+        const out: { zoneId: string; changeId: string; status: string }[] = [];
         // Zones one after another: keeps the request rate low; typically there is one zone.
         for (const [zoneId, works] of byZone) {
-          const changeId = await this.casChange(zoneId, works, 'present', deadline);
-          if (changeId !== null) out.push({ zoneId, changeId });
+          const change = await this.casChange(zoneId, works, 'present', deadline);
+          if (change !== null) out.push({ zoneId, changeId: change.id, status: change.status });
         }
         this.logger.info('route53 changes submitted', {
           changes: out,
@@ -135,10 +139,12 @@ export class Route53DnsProvider implements DnsProvider {
       { zoneIds, records: wanted.length, names: placed.map((p) => p.fqdn).filter(unique) },
     );
 
-    if (changes.length > 0) {
-      await this.logger.time('dns-insync-wait', () => this.waitAllInsync(changes, deadline), {
-        zoneIds: changes.map((c) => c.zoneId),
-        changeIds: changes.map((c) => c.changeId),
+    // A change Route 53 reports INSYNC in its answer needs no GetChange.
+    const pending = changes.filter((c) => c.status !== 'INSYNC');
+    if (pending.length > 0) {
+      await this.logger.time('dns-insync-wait', () => this.waitAllInsync(pending, deadline), {
+        zoneIds: pending.map((c) => c.zoneId),
+        changeIds: pending.map((c) => c.changeId),
         records: wanted.length,
       });
     }
@@ -158,7 +164,7 @@ export class Route53DnsProvider implements DnsProvider {
         const results: { zoneId: string; changeId: string | null }[] = [];
         for (const [zoneId, works] of byZone) {
           try {
-            results.push({ zoneId, changeId: await this.casChange(zoneId, works, 'cleanUp', deadline) });
+            results.push({ zoneId, changeId: (await this.casChange(zoneId, works, 'cleanUp', deadline))?.id ?? null });
           } catch (err) {
             failures.push(err);
           }
@@ -416,21 +422,38 @@ export class Route53DnsProvider implements DnsProvider {
 
   /**
    * Submit one batch for a zone, re-reading and retrying when the records changed underneath.
-   * Returns the change id, or null when there was nothing to change.
+   * Returns the change, or null when there was nothing to change.
+   *
+   * A submission whose answer was lost (a timeout or a 5xx after Route 53 applied it) is retried
+   * by the SDK and then conflicts with its own result; the re-read finds our values in place and
+   * the change is not submitted again. Its id is lost with the answer, so the wait for it is the
+   * propagation check on the authoritative servers, which follows anyway.
    */
   private async casChange(
     zoneId: string,
     works: NameWork[],
     mode: 'present' | 'cleanUp',
     deadline: Deadline,
-  ): Promise<string | null> {
+  ): Promise<{ id: string; status: string } | null> {
+    let conflicted = false;
     for (let attempt = 0; ; attempt++) {
       for (const w of works) {
         if (w.current === undefined) w.current = await this.readTxt(zoneId, w.fqdn);
       }
       const changes = this.buildChanges(works, mode);
       if (changes.length === 0) {
-        this.logger.debug('route53: nothing to change', { zoneId, mode, names: works.map((w) => w.fqdn) });
+        if (conflicted) {
+          this.logger.info(
+            'route53: the records are already as wanted (an earlier submission was applied); not resubmitting',
+            {
+              zoneId,
+              mode,
+              names: works.map((w) => w.fqdn),
+            },
+          );
+        } else {
+          this.logger.debug('route53: nothing to change', { zoneId, mode, names: works.map((w) => w.fqdn) });
+        }
         return null;
       }
       const values = works.reduce((n, w) => n + w.ours.length, 0);
@@ -439,18 +462,20 @@ export class Route53DnsProvider implements DnsProvider {
           ? `${COMMENT_PREFIX}: add ${values} DNS-01 TXT value(s)`
           : `${COMMENT_PREFIX}: remove ${values} DNS-01 TXT value(s)`;
       try {
-        const changeId = await this.route53.changeRecords(zoneId, changes, comment);
+        const change = await this.route53.changeRecords(zoneId, changes, comment);
         this.logger.debug('route53 change submitted', {
           zoneId,
-          changeId,
+          changeId: change.id,
+          status: change.status,
           mode,
           names: works.map((w) => w.fqdn),
           attempt,
         });
-        return changeId;
+        return change;
       } catch (err) {
         if (!(err instanceof AwsServiceError) || err.awsCode !== 'InvalidChangeBatch') throw err;
         const conflict = isCasConflict(err.message);
+        conflicted ||= conflict;
         if (!conflict) {
           throw new DnsError(
             'ChangeRejected',
@@ -502,10 +527,12 @@ export class Route53DnsProvider implements DnsProvider {
     control: { stopped: boolean },
   ): Promise<void> {
     const what = `Route 53 change ${changeId} (zone ${zoneId}) to reach INSYNC`;
+    const started = Date.now();
     let polls = 0;
-    for (let attempt = 0; !control.stopped; attempt++) {
-      // A new change is PENDING; look after the first backoff step, not at once.
-      const delay = backoffDelay(attempt, this.pollMinMs, this.pollMaxMs, this.random);
+    while (!control.stopped) {
+      // A new change is PENDING: the first look comes after pollMinMs, later ones every 20% of
+      // the time waited so far, so the overshoot past the change's real delay stays small.
+      const delay = pollDelay(Date.now() - started, this.pollMinMs, this.pollMaxMs);
       const remaining = deadline.remainingMs();
       try {
         if (remaining <= 0) deadline.require(1, what);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_API_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   loadConfig,
   parseResolvers,
@@ -31,10 +32,12 @@ describe('loadConfig', () => {
       dnsResolvers: [],
       dnsPropagationTimeoutMs: DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS * 1000,
       acmeTimeoutMs: DEFAULT_ACME_TIMEOUT_SECONDS * 1000,
+      apiTimeoutMs: DEFAULT_API_TIMEOUT_SECONDS * 1000,
       eventSource: 'acme-rotation',
     });
     expect(DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS).toBe(300);
     expect(DEFAULT_ACME_TIMEOUT_SECONDS).toBe(180);
+    expect(DEFAULT_API_TIMEOUT_SECONDS).toBe(10);
   });
 
   it('reads every variable (trimmed)', () => {
@@ -47,6 +50,7 @@ describe('loadConfig', () => {
       DNS_RESOLVERS: '1.1.1.1, 8.8.8.8:53,[2606:4700::1111]:53',
       DNS_PROPAGATION_TIMEOUT_SECONDS: '120',
       ACME_TIMEOUT_SECONDS: '90',
+      API_TIMEOUT_SECONDS: '5',
       EVENT_SOURCE: 'my.certificates',
       AWS_LAMBDA_FUNCTION_NAME: 'acme-rotation-prod',
     });
@@ -59,6 +63,7 @@ describe('loadConfig', () => {
       dnsResolvers: ['1.1.1.1', '8.8.8.8:53', '[2606:4700::1111]:53'],
       dnsPropagationTimeoutMs: 120_000,
       acmeTimeoutMs: 90_000,
+      apiTimeoutMs: 5_000,
       eventSource: 'my.certificates',
     });
   });
@@ -130,6 +135,15 @@ describe('loadConfig', () => {
       expect(loadConfig({ ...base, [name]: '870' })).toBeDefined();
     },
   );
+
+  it('API_TIMEOUT_SECONDS: whole seconds between 1 and 60', () => {
+    for (const bad of ['0', '61', '2.5', 'x']) {
+      expect(configError({ ...base, API_TIMEOUT_SECONDS: bad }).message).toBe(
+        `API_TIMEOUT_SECONDS="${bad}" is invalid: expected whole seconds between 1 and 60`,
+      );
+    }
+    expect(loadConfig({ ...base, API_TIMEOUT_SECONDS: '60' }).apiTimeoutMs).toBe(60_000);
+  });
 
   it('DNS_RESOLVERS: names the bad entry', () => {
     expect(configError({ ...base, DNS_RESOLVERS: '1.1.1.1,ns1.example.com' }).message).toBe(

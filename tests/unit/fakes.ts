@@ -769,6 +769,7 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     dnsResolvers: [],
     dnsPropagationTimeoutMs: 300_000,
     acmeTimeoutMs: 180_000,
+    apiTimeoutMs: 10_000,
     eventSource: EVENT_SOURCE,
     notificationTopicArn: TOPIC_ARN,
     eventBusName: BUS_NAME,

@@ -42,6 +42,8 @@ class FakeRoute53 {
   readonly zones: FakeZone[] = [];
   /** GetChange answers PENDING this many times per change before INSYNC. */
   pendingPolls = 0;
+  /** Status ChangeResourceRecordSets answers with. */
+  changeStatus: 'PENDING' | 'INSYNC' = 'PENDING';
   /** Runs before a change batch is applied (to simulate a concurrent writer / inject errors). */
   beforeChange: ((input: ChangeResourceRecordSetsCommandInput, n: number) => void) | undefined;
   private changeSeq = 0;
@@ -144,7 +146,7 @@ class FakeRoute53 {
       }
       z.records = records;
       return {
-        ChangeInfo: { Id: `/change/C${this.changeSeq}`, Status: 'PENDING', SubmittedAt: new Date() },
+        ChangeInfo: { Id: `/change/C${this.changeSeq}`, Status: this.changeStatus, SubmittedAt: new Date() },
         $metadata: {},
       };
     });
@@ -521,18 +523,67 @@ describe('Route53DnsProvider.present', () => {
     expect(adapter.callCount.ChangeResourceRecordSets).toBe(1);
   });
 
-  it('polls GetChange with exponential backoff and full jitter until INSYNC', async () => {
+  it('polls GetChange on a schedule that grows with the time waited, until INSYNC', async () => {
     fake.addZone('Z1', 'example.com');
     fake.pendingPolls = 4;
-    const { p, adapter } = provider({ pollMinMs: 1, pollMaxMs: 4, random: () => 1 });
+    const { p, adapter } = provider({ pollMinMs: 1, pollMaxMs: 4 });
     const d = deadline();
     const sleep = vi.spyOn(d, 'sleep');
 
     await p.present([{ domain: 'example.com', value: 'v' }], d);
 
     expect(adapter.callCount.GetChange).toBe(5);
-    // random() = 1 → the top of each window: min·2^n capped at max.
-    expect(sleep.mock.calls.map((c) => c[0])).toEqual([1, 2, 4, 4, 4]);
+    const delays = sleep.mock.calls.map((c) => c[0]);
+    expect(delays).toHaveLength(5);
+    for (const ms of delays) expect(ms).toBeGreaterThanOrEqual(1);
+    for (const ms of delays) expect(ms).toBeLessThanOrEqual(4);
+  });
+
+  it('does not poll a change Route 53 answered INSYNC', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.changeStatus = 'INSYNC';
+    const { p, adapter } = provider();
+
+    await p.present([{ domain: 'example.com', value: 'v' }], deadline());
+
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(1);
+    expect(adapter.callCount.GetChange).toBe(0);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['v']);
+  });
+
+  it('does not resubmit a change whose answer was lost after Route 53 applied it', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+    // The first submission is applied but its answer never arrives: the SDK retries the same
+    // batch, which now conflicts with its own result.
+    let first = true;
+    const err = new InvalidChangeBatch({
+      message:
+        "Tried to create resource record set [name='_acme-challenge.example.com.', type='TXT'] but it already exists",
+      messages: [],
+      $metadata: {},
+    });
+    // Apply the batch out of band, then fail the call as a retried submission would.
+    fake.beforeChange = (input) => {
+      if (!first) return;
+      first = false;
+      const rs = input.ChangeBatch!.Changes![0]!.ResourceRecordSet!;
+      fake.put(
+        'Z1',
+        rs.Name!,
+        'TXT',
+        rs.ResourceRecords!.map((r) => r.Value!),
+        rs.TTL,
+      );
+      throw err;
+    };
+
+    const placed = await p.present([{ domain: 'example.com', value: 'v' }], deadline());
+
+    expect(placed.map((r) => r.fqdn)).toEqual(['_acme-challenge.example.com']);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['v']);
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(1); // not submitted a second time
+    expect(logLines.some((l) => /already as wanted .*not resubmitting/.test(String(l.message)))).toBe(true);
   });
 
   it('throws DeadlineError when the change stays PENDING', async () => {
@@ -636,6 +687,62 @@ describe('Route53DnsProvider.authoritativeNameservers', () => {
 });
 
 describe('Route53Adapter', () => {
+  const throttling = (): Error =>
+    Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400, attempts: 3 } });
+
+  it('waits out throttling beyond the SDK retries while the budget allows, counting every attempt', async () => {
+    fake.addZone('Z1', 'example.com');
+    let throttledCalls = 3;
+    fake.mock.on(GetChangeCommand).callsFake(() => {
+      if (throttledCalls-- > 0) throw throttling();
+      return { ChangeInfo: { Id: '/change/C9', Status: 'INSYNC', SubmittedAt: new Date() }, $metadata: {} };
+    });
+    const sleep = vi.fn((_ms: number) => Promise.resolve());
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }), {
+      budgetMs: () => 60_000,
+      sleep,
+      random: () => 1,
+    });
+
+    expect(await adapter.getChange('C9')).toBe('INSYNC');
+
+    expect(adapter.callCount.GetChange).toBe(1); // one logical call
+    expect(adapter.throttled).toBe(9); // 3 SDK attempts each time
+    expect(sleep.mock.calls.map((c) => c[0])).toEqual([400, 800, 1600]);
+  });
+
+  it('gives up with a message naming the limit once waiting would exceed the budget', async () => {
+    fake.mock.on(GetChangeCommand).callsFake(() => {
+      throw throttling();
+    });
+    const sleep = vi.fn((_ms: number) => Promise.resolve());
+    let budget = 1_000;
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }), {
+      budgetMs: () => (budget -= 400),
+      sleep,
+      random: () => 0,
+    });
+
+    const err = await adapter.getChange('C9').catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(AwsServiceError);
+    expect(err).toMatchObject({ operation: 'GetChange', awsCode: 'Throttling' });
+    expect((err as Error).message).toMatch(
+      /^Route 53 throttled GetChange for \d+ s \(\d+ attempts\) and the function has no time left to wait: .*Rate exceeded\. Route 53 allows about 5 requests\/second per account/,
+    );
+    expect(sleep).toHaveBeenCalledTimes(1); // 600 left → one wait of 400; then 200 < 400
+  });
+
+  it('does not retry errors other than throttling', async () => {
+    fake.mock
+      .on(GetHostedZoneCommand)
+      .rejects(new NoSuchHostedZone({ message: 'No hosted zone found with ID: ZX', $metadata: {} }));
+    const sleep = vi.fn((_ms: number) => Promise.resolve());
+    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }), { budgetMs: () => 60_000, sleep });
+    await expect(adapter.getZone('ZX')).rejects.toMatchObject({ awsCode: 'NoSuchHostedZone' });
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
   it('maps SDK errors to AwsServiceError and counts calls', async () => {
     const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }));
     const err = await adapter.getZone('/hostedzone/ZNOPE').catch((e: unknown) => e);
@@ -665,10 +772,10 @@ describe('Route53Adapter', () => {
     const sets = await adapter.listRecordSets('/hostedzone/Z1', '*.example.com', 'TXT');
     expect(sets.map((s) => s.name)).toEqual(['*.example.com']);
     expect(normalizeName('\\052.Example.COM.')).toBe('*.example.com');
-    const id = await adapter.changeRecords('Z1', [
+    const change = await adapter.changeRecords('Z1', [
       { action: 'CREATE', name: 'y.example.com', type: 'TXT', ttl: 60, values: ['"v"'] },
     ]);
-    expect(id).toBe('C1');
+    expect(change).toEqual({ id: 'C1', status: 'PENDING' });
     expect(await adapter.getChange('/change/C1')).toBe('INSYNC');
   });
 });
