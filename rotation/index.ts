@@ -28,9 +28,15 @@ function buildServices(): Services {
     logger.error('invalid function configuration', { error: err });
     throw err;
   }
-  // Route 53 allows ~5 requests/second per account: adaptive retry rides its throttling.
-  const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 10 });
-  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 5 });
+  // Every request is bounded (API_TIMEOUT_SECONDS): a hung connection fails fast and is retried
+  // by the SDK instead of running into the function timeout. Route 53 throttling beyond the
+  // SDK's few retries is waited out by the adapter for as long as the invocation has time.
+  const requestHandler = {
+    requestTimeout: config.apiTimeoutMs,
+    connectionTimeout: Math.min(config.apiTimeoutMs, 3_000),
+  };
+  const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
+  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 5, requestHandler });
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
     eventBusName: config.eventBusName,
@@ -45,13 +51,14 @@ function buildServices(): Services {
     notifier,
     stepContext(base): StepContext {
       const secrets = new SecretsAdapter(secretsClient);
-      const route53 = new Route53Adapter(route53Client);
+      // Throttling may be waited out until 5 s before the function ends (enough to report a failure).
+      const route53 = new Route53Adapter(route53Client, { budgetMs: () => base.deadline.untilEndMs() - 5_000 });
       return {
         ...base,
         config,
         secrets,
         now: () => new Date(),
-        route53Calls: () => ({ ...route53.callCount }),
+        route53Calls: () => ({ ...route53.callCount, throttled: route53.throttled }),
         dns: (spec) => new Route53DnsProvider({ route53, hostedZoneIds: spec.hostedZoneIds, logger: base.logger }),
         waitForPropagation: (dns, placed, deadline) =>
           waitForTxtPropagation(placed, {
@@ -68,6 +75,7 @@ function buildServices(): Services {
               `ACME_ACCOUNT_SECRET_ID points at the certificate secret "${base.secret.name}" itself; use a separate secret for the ACME account`,
             );
           }
+          const caOptions = { deadline: base.deadline, requestTimeoutMs: config.apiTimeoutMs, logger: base.logger };
           let ca: InstanceType<typeof AcmeCa> | undefined;
           let registeredKey: string | undefined;
           const account = await loadAccount({
@@ -77,13 +85,15 @@ function buildServices(): Services {
             email: config.email,
             logger: base.logger,
             register: async (acct) => {
-              ca = new AcmeCa(config.directoryUrl, acct);
+              ca = new AcmeCa(config.directoryUrl, acct, caOptions);
               registeredKey = acct.accountKeyPem;
               return ca.register(config.email);
             },
           });
           // After losing a first-use race, the key we registered is not the one kept: use the kept one.
-          return ca && registeredKey === account.accountKeyPem ? ca : new AcmeCa(config.directoryUrl, account);
+          return ca && registeredKey === account.accountKeyPem
+            ? ca
+            : new AcmeCa(config.directoryUrl, account, caOptions);
         },
         verify: verifyBundle,
       };

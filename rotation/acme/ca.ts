@@ -1,43 +1,151 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import acme from 'acme-client';
 import axios, { type AxiosAdapter } from 'axios';
 import type { Authorization, Order } from 'acme-client';
+import type { Deadline } from '../deadline.js';
 import { AcmeError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { AcmeAccount } from './account.js';
 
 // acme-client's own retry sleeps for whatever Retry-After says (possibly past the Lambda's
 // timeout) and its status polling waits 5 s before a second look. We bound both ourselves:
-// no hidden retries inside the library, a request timeout, and our own deadline-aware polling.
+// no hidden retries inside the library, a request timeout, and our own deadline-aware polling
+// and rate-limit waits (AcmeCa.call).
 // acmeSettings is acme-client's addition to its axios instance's defaults (not in axios' types).
 (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
 acme.axios.defaults.timeout = 15_000;
 acme.setLogger(() => undefined);
 
+/** An RFC 8555 problem document the CA answered with, and what came with it. */
+export interface AcmeProblem {
+  status: number;
+  /** e.g. urn:ietf:params:acme:error:rateLimited */
+  type: string;
+  detail: string;
+  /** Retry-After, in ms from when it was received. */
+  retryAfterMs?: number;
+  subproblems: { type: string; detail: string; identifier?: string }[];
+}
+
+/** Per-call state shared with the HTTP adapter below through the async context. */
+interface CallStore {
+  /** The last error answer of this call (cleared by a success answer). */
+  problem?: AcmeProblem;
+  /** Per-request timeout for this client. */
+  timeoutMs?: number;
+  /** Replay-Nonce values received by this client, reused for its next signed requests. */
+  nonces?: string[];
+}
+const callStore = new AsyncLocalStorage<CallStore>();
+
+/** Retry-After as ms: delta-seconds or an HTTP date (RFC 9110). */
+export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The problem document of an error answer (status ≥ 400), or undefined when it is none. */
+export function parseProblem(status: number, headers: Record<string, unknown>, data: unknown): AcmeProblem {
+  let body: unknown = data;
+  if (Buffer.isBuffer(body)) body = body.toString('utf8');
+  if (typeof body === 'string') {
+    const text: string = body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = { detail: text.slice(0, 300) };
+    }
+  }
+  const doc = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+  const subs = Array.isArray(doc.subproblems) ? (doc.subproblems as Record<string, unknown>[]) : [];
+  const retryAfterMs = parseRetryAfter(headers['retry-after']);
+  return {
+    status,
+    type: typeof doc.type === 'string' ? doc.type : '',
+    detail: typeof doc.detail === 'string' ? doc.detail : '',
+    ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    subproblems: subs.map((sp) => ({
+      type: typeof sp.type === 'string' ? sp.type : '',
+      detail: typeof sp.detail === 'string' ? sp.detail : '',
+      ...(sp.identifier && typeof (sp.identifier as { value?: unknown }).value === 'string'
+        ? { identifier: (sp.identifier as { value: string }).value }
+        : {}),
+    })),
+  };
+}
+
+// The HTTP adapter under acme-client: applies the calling client's request timeout, collects
+// Replay-Nonce values (acme-client would otherwise spend a HEAD newNonce round trip on every
+// signed request) and keeps the problem document of an error answer, which acme-client reduces
+// to its `detail` text. acme-client makes axios reject every answer (validateStatus → false)
+// and sorts them out in an interceptor, so answers arrive here as rejections with a response.
 // acme-client's response interceptor dereferences `error.response.config` and turns a request
 // that got no response at all (refused, DNS failure, timeout) into "Cannot read properties of
 // undefined". An error without `config` passes through it untouched, so the real cause survives.
 const httpAdapter: AxiosAdapter = axios.getAdapter('http');
 acme.axios.defaults.adapter = async (config) => {
+  const store = callStore.getStore();
+  if (store?.timeoutMs) config.timeout = store.timeoutMs;
   try {
     return await httpAdapter(config);
   } catch (err) {
-    if (err && typeof err === 'object' && !('response' in err && (err as { response?: unknown }).response)) {
-      delete (err as { config?: unknown }).config;
+    const response = (err as { response?: { status: number; headers: Record<string, unknown>; data: unknown } })
+      .response;
+    if (!response) {
+      if (err && typeof err === 'object') delete (err as { config?: unknown }).config;
+      throw err;
+    }
+    if (store) {
+      const nonce = response.headers['replay-nonce'];
+      if (typeof nonce === 'string' && nonce && response.status < 400 && store.nonces) {
+        store.nonces.push(nonce);
+        if (store.nonces.length > 20) store.nonces.shift();
+      }
+      if (response.status >= 400) store.problem = parseProblem(response.status, response.headers, response.data);
+      else delete store.problem;
     }
     throw err;
   }
 };
+
+const ACME_ERROR = 'urn:ietf:params:acme:error:';
+const shortType = (type: string): string => (type.startsWith(ACME_ERROR) ? type.slice(ACME_ERROR.length) : type);
+
+function describeProblem(p: AcmeProblem): string {
+  const subs = p.subproblems
+    .map((sp) => `${sp.identifier ? `${sp.identifier}: ` : ''}${shortType(sp.type)} ${sp.detail}`.trim())
+    .join('; ');
+  return `${shortType(p.type) || 'error'} (HTTP ${p.status}): ${p.detail || 'no detail given'}${subs ? ` [${subs}]` : ''}`;
+}
+
+/** Wait the CA asked for, as words. */
+function retryAfterText(p: AcmeProblem, now = Date.now()): string {
+  if (p.retryAfterMs === undefined) return 'it gave no Retry-After';
+  return `it asks to retry after ${Math.ceil(p.retryAfterMs / 1000)} s (${new Date(now + p.retryAfterMs).toISOString()})`;
+}
 
 export type AcmeOrder = Order;
 export type AcmeAuthorization = Authorization;
 export type AcmeChallenge = Authorization['challenges'][number];
 
 /** Turn whatever acme-client/axios threw into an AcmeError that says which CA call failed and why. */
-export function mapAcmeError(operation: string, directoryUrl: string, err: unknown): AcmeError {
+export function mapAcmeError(
+  operation: string,
+  directoryUrl: string,
+  err: unknown,
+  problem?: AcmeProblem,
+  /** Why the rotation did not wait and retry (rate limits). */
+  gaveUp = 'longer than this invocation has left',
+): AcmeError {
   if (err instanceof AcmeError) return err;
   const code = (err as { code?: unknown }).code;
   if (
+    !problem &&
     typeof code === 'string' &&
-    /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT|ECONNABORTED|EAI_AGAIN|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(
+    /^(ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT|ECONNABORTED|EAI_AGAIN|EPIPE|ERR_SOCKET|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED)/.test(
       code,
     )
   ) {
@@ -48,6 +156,29 @@ export function mapAcmeError(operation: string, directoryUrl: string, err: unkno
         cause: err,
       },
     );
+  }
+  if (problem) {
+    const type = shortType(problem.type);
+    if (type === 'rateLimited' || problem.status === 429) {
+      return new AcmeError(
+        'AcmeRateLimited',
+        `the CA rate-limited ${operation}: ${describeProblem(problem)}; ${retryAfterText(problem)}: ${gaveUp}. ` +
+          'Secrets Manager retries the rotation on its schedule; ' +
+          'renewals sent as ARI replacements are exempt from most limits',
+        { cause: err },
+      );
+    }
+    const codes: Record<string, string> = {
+      rejectedIdentifier: 'AcmeRejectedIdentifier',
+      unauthorized: 'AcmeUnauthorized',
+      caa: 'AcmeCaaForbids',
+      badNonce: 'AcmeBadNonce',
+      accountDoesNotExist: 'AcmeAccountMissing',
+      externalAccountRequired: 'AcmeExternalAccountRequired',
+    };
+    return new AcmeError(codes[type] ?? 'AcmeRequestFailed', `CA rejected ${operation}: ${describeProblem(problem)}`, {
+      cause: err,
+    });
   }
   return new AcmeError('AcmeRequestFailed', `CA rejected ${operation}: ${errorMessage(err) || 'no detail given'}`, {
     cause: err,
@@ -73,14 +204,36 @@ export interface CaClient {
  * Thin adapter over acme-client's low-level order methods (not `auto()`, which cannot send
  * `profile` or `replaces`). Every call maps errors to AcmeError carrying the CA's problem detail.
  */
+export interface AcmeCaOptions {
+  /** Waits the CA asks for (Retry-After) never go past this deadline. */
+  deadline?: Deadline;
+  /** Bound on one HTTP request to the CA. Default 15 s. */
+  requestTimeoutMs?: number;
+  logger?: Logger;
+  /** Attempts of one CA call that was rate-limited or failed with 5xx. Default 3. */
+  maxAttempts?: number;
+  /** Wait before retrying a 5xx answer without Retry-After (ms). Default 1000. */
+  serverErrorDelayMs?: number;
+  /** badNonce answers retried per request (acme-client's default is 5). Default 10. */
+  maxBadNonceRetries?: number;
+}
+
+/** Answers worth a second try after a wait: rate limits and server errors (RFC 8555 §6.6). */
+function retryable(p: AcmeProblem | undefined): p is AcmeProblem {
+  if (!p) return false;
+  return shortType(p.type) === 'rateLimited' || p.status === 429 || p.status === 503 || p.status >= 500;
+}
+
 export class AcmeCa implements CaClient {
   readonly client: acme.Client;
   /** CA requests made, by operation, for the per-rotation call count. */
   readonly calls: Record<string, number> = {};
+  private readonly nonces: string[] = [];
 
   constructor(
     readonly directoryUrl: string,
     account: AcmeAccount,
+    private readonly opts: AcmeCaOptions = {},
   ) {
     this.client = new acme.Client({
       directoryUrl,
@@ -88,14 +241,44 @@ export class AcmeCa implements CaClient {
       ...(account.accountUrl ? { accountUrl: account.accountUrl } : {}),
       ...(account.eab ? { externalAccountBinding: { kid: account.eab.kid, hmacKey: account.eab.hmacKey } } : {}),
     });
+    // Reuse the Replay-Nonce of earlier answers (RFC 8555 §7.2) before asking newNonce for one, and
+    // ride out more badNonce answers than acme-client's default: a CA may reject any nonce.
+    const http = (this.client as unknown as { http: { getNonce(): Promise<string>; maxBadNonceRetries: number } }).http;
+    const fresh = http.getNonce.bind(http);
+    http.getNonce = () => {
+      const nonce = this.nonces.pop();
+      return nonce ? Promise.resolve(nonce) : fresh();
+    };
+    http.maxBadNonceRetries = opts.maxBadNonceRetries ?? 10;
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAcmeError(operation, this.directoryUrl, err);
+    const maxAttempts = this.opts.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+      const store: CallStore = { nonces: this.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
+      try {
+        return await callStore.run(store, fn);
+      } catch (err) {
+        const problem = store.problem;
+        let gaveUp: string | undefined;
+        if (retryable(problem) && attempt >= maxAttempts) gaveUp = `still refused after ${attempt} attempts`;
+        if (retryable(problem) && attempt < maxAttempts) {
+          const waitMs = problem.retryAfterMs ?? (this.opts.serverErrorDelayMs ?? 1_000) * attempt;
+          const left = this.opts.deadline?.remainingMs() ?? Infinity;
+          if (waitMs <= left) {
+            this.opts.logger?.warn('the CA asked to wait; retrying', {
+              operation,
+              attempt,
+              waitMs,
+              problem: describeProblem(problem),
+            });
+            await new Promise((resolve) => setTimeout(resolve, waitMs));
+            continue;
+          }
+        }
+        throw mapAcmeError(operation, this.directoryUrl, err, problem, gaveUp);
+      }
     }
   }
 
