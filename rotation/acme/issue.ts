@@ -84,7 +84,7 @@ async function newOrder(spec: CertificateSpec, deps: IssueDeps): Promise<AcmeOrd
  */
 export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): Promise<IssuedCertificate> {
   const { ca, dns, logger } = deps;
-  const minMs = deps.pollMinMs ?? 200;
+  const minMs = deps.pollMinMs ?? 100;
   const maxMs = deps.pollMaxMs ?? 2_000;
 
   const keyPromise = generatePrivateKey(spec.keyType); // RSA 4096 takes a while: overlap it with the order.
