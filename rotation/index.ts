@@ -34,6 +34,8 @@ function buildServices(): Services {
   const requestHandler = {
     requestTimeout: config.apiTimeoutMs,
     connectionTimeout: Math.min(config.apiTimeoutMs, 3_000),
+    // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
+    throwOnRequestTimeout: true,
   };
   const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
   const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 5, requestHandler });
@@ -58,7 +60,11 @@ function buildServices(): Services {
         config,
         secrets,
         now: () => new Date(),
-        route53Calls: () => ({ ...route53.callCount, throttled: route53.throttled }),
+        route53Calls: () => {
+          const { calls, attempts, throttled } = route53.stats();
+          // attempts > calls: the SDK retried (throttling, timeouts, 5xx) under the logical calls.
+          return { ...calls, attempts: Object.values(attempts).reduce((a, b) => a + b, 0), throttled };
+        },
         dns: (spec) => new Route53DnsProvider({ route53, hostedZoneIds: spec.hostedZoneIds, logger: base.logger }),
         waitForPropagation: (dns, placed, deadline) =>
           waitForTxtPropagation(placed, {

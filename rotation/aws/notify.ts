@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import { redactDeep, type Logger } from '../log.js';
 
 /** A notice must not hang the function: a stuck connection fails after this and is logged. */
-const REQUEST_TIMEOUTS = { requestTimeout: 10_000, connectionTimeout: 3_000 };
+const REQUEST_TIMEOUTS = { requestTimeout: 10_000, connectionTimeout: 3_000, throwOnRequestTimeout: true };
 
 /** Success notice: the seed's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {

@@ -76,7 +76,11 @@ export function defaultRoute53Client(requestTimeoutMs = 10_000): Route53Client {
     retryMode: 'adaptive',
     maxAttempts: 3,
     // A hung connection fails fast and is retried, instead of running into the function timeout.
-    requestHandler: { requestTimeout: requestTimeoutMs, connectionTimeout: Math.min(requestTimeoutMs, 3_000) },
+    requestHandler: {
+      requestTimeout: requestTimeoutMs,
+      connectionTimeout: Math.min(requestTimeoutMs, 3_000),
+      throwOnRequestTimeout: true,
+    },
   });
 }
 
