@@ -180,7 +180,9 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
     let log = svc.logger.child({ awsRequestId: context?.awsRequestId });
     let secret: SecretDescription | undefined;
     let ctx: StepContext | undefined;
-    let token = '';
+    // The event's token even when the event is otherwise invalid: the notice names the version.
+    const eventToken = (event as { ClientRequestToken?: unknown })?.ClientRequestToken;
+    let token = typeof eventToken === 'string' ? eventToken : '';
     try {
       const ev = validateEvent(event);
       step = ev.Step;
