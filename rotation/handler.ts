@@ -3,7 +3,7 @@ import type { FailureEvent, Notifier } from './aws/notify.js';
 import { publicSummary, type CertificateBundle } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
-import { RotationError, RotationStateError, errorMessage, errorName } from './errors.js';
+import { AwsServiceError, RotationError, RotationStateError, errorMessage, errorName } from './errors.js';
 import type { Logger } from './log.js';
 import { parseSpec } from './spec.js';
 import type { StepContext } from './steps/context.js';
@@ -38,18 +38,25 @@ export interface Services {
   stepContext: (base: Pick<StepContext, 'secret' | 'token' | 'logger' | 'deadline'>) => StepContext;
 }
 
+const ONLY_SECRETS_MANAGER =
+  'invoke this function only through Secrets Manager rotation (aws secretsmanager rotate-secret)';
+
 function validateEvent(event: unknown): RotationEvent {
   const e = (event ?? {}) as Record<string, unknown>;
   if (typeof e.Step !== 'string' || !(STEPS as readonly string[]).includes(e.Step)) {
     throw new RotationError(
       'InvalidEvent',
-      `unknown rotation step ${JSON.stringify(e.Step)}: expected one of ${STEPS.join(', ')} (is this function invoked by Secrets Manager?)`,
+      `unknown rotation step ${JSON.stringify(e.Step)}: expected one of ${STEPS.join(', ')}; ${ONLY_SECRETS_MANAGER}`,
     );
   }
-  if (typeof e.SecretId !== 'string' || e.SecretId === '')
-    throw new RotationError('InvalidEvent', 'event has no SecretId');
+  if (typeof e.SecretId !== 'string' || e.SecretId === '') {
+    throw new RotationError('InvalidEvent', `the event has no SecretId; ${ONLY_SECRETS_MANAGER}`);
+  }
   if (typeof e.ClientRequestToken !== 'string' || e.ClientRequestToken === '') {
-    throw new RotationError('InvalidEvent', `event for ${e.SecretId} has no ClientRequestToken`);
+    throw new RotationError(
+      'InvalidEvent',
+      `the event has no ClientRequestToken (the id of the AWSPENDING version Secrets Manager created); ${ONLY_SECRETS_MANAGER}`,
+    );
   }
   return e as unknown as RotationEvent;
 }
@@ -72,13 +79,26 @@ export function checkRotationState(
   token: string,
   step: Step,
 ): 'run' | 'done' | 'finish-tail' {
+  const pendingElsewhere = Object.entries(secret.versionStages).find(
+    ([id, stages]) => id !== token && stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT'),
+  )?.[0];
   if (!secret.rotationEnabled) {
-    throw new RotationStateError(`secret "${secret.name}" is not enabled for rotation; enable it (RotateSecret) first`);
+    const leftover = pendingElsewhere ?? (secret.versionStages[token]?.includes('AWSPENDING') ? token : undefined);
+    throw new RotationStateError(
+      `secret "${secret.name}": rotation is not enabled on this secret (never configured, or turned off by ` +
+        'cancel-rotate-secret), so this invocation is not part of a rotation; to rotate, ' +
+        (leftover ? `${removePendingCommand(secret.name, leftover)} and then ` : '') +
+        `aws secretsmanager rotate-secret --secret-id ${secret.name} --rotation-lambda-arn <this function's ARN>`,
+    );
   }
   const stages = secret.versionStages[token];
-  if (!stages) {
+  const inProgress = pendingElsewhere
+    ? `the rotation in progress is version ${pendingElsewhere} (AWSPENDING)`
+    : `no rotation is in progress; start one with aws secretsmanager rotate-secret --secret-id ${secret.name}`;
+  if (!stages || stages.length === 0) {
     throw new RotationStateError(
-      `secret "${secret.name}": version ${token} has no stage; it is not part of a rotation of this secret`,
+      `secret "${secret.name}": version ${token} (the event's ClientRequestToken) has no staging label on this secret ` +
+        `(an unknown version, or an old one whose labels are gone); ${inProgress}`,
     );
   }
   if (stages.includes('AWSCURRENT')) {
@@ -87,10 +107,19 @@ export function checkRotationState(
   }
   if (!stages.includes('AWSPENDING')) {
     throw new RotationStateError(
-      `secret "${secret.name}": version ${token} is not AWSPENDING; it is not the rotation in progress`,
+      `secret "${secret.name}": version ${token} (the event's ClientRequestToken) is ${stages.join(', ')}, not AWSPENDING, ` +
+        `so it is not the rotation in progress; ${inProgress}`,
     );
   }
   return 'run';
+}
+
+/** The command that drops a leftover AWSPENDING label, so that RotateSecret can start a new rotation. */
+export function removePendingCommand(secretName: string, versionId: string): string {
+  return (
+    `aws secretsmanager update-secret-version-stage --secret-id ${secretName} --version-stage AWSPENDING ` +
+    `--remove-from-version-id ${versionId}`
+  );
 }
 
 /** Called when the services cannot be built (bad configuration): report it as a failed step. */
@@ -102,10 +131,25 @@ function callCounts(ctx: StepContext | undefined): Record<string, unknown> {
   return { secretsManagerCalls: sm, ...(ctx.route53Calls ? { route53Calls: ctx.route53Calls() } : {}) };
 }
 
-/** Prefix an error's message with the secret and step once, so every report says which certificate failed. */
-function nameTheSecret(err: unknown, secretName: string, step: string): void {
-  if (err instanceof Error && secretName && !err.message.includes(secretName)) {
-    err.message = `secret "${secretName}" ${step}: ${err.message}`;
+/**
+ * Say which certificate and which step failed, once, at the start of the message:
+ * `secret "<name>" <step>: …`. A message a step already began with `secret "<name>": ` gets the
+ * step added there; without a secret name (an event with no SecretId) the step alone is named.
+ */
+export function nameTheSecret(err: unknown, secretName: string, step: string): void {
+  if (!(err instanceof Error)) return;
+  const label = secretName ? `secret ${JSON.stringify(secretName)} ${step}` : step;
+  if (err.message.startsWith(`${label}: `)) return;
+  const own = secretName ? `secret ${JSON.stringify(secretName)}: ` : undefined;
+  err.message = `${label}: ${own && err.message.startsWith(own) ? err.message.slice(own.length) : err.message}`;
+}
+
+/** DescribeSecret found no such secret: say so in words, with what to check. */
+function explainDescribeFailure(err: unknown, secretId: string): void {
+  if (err instanceof AwsServiceError && err.awsCode === 'ResourceNotFoundException') {
+    err.message +=
+      `; no secret ${secretId} exists in this account and region (deleted, or a wrong SecretId in the rotation event): ` +
+      'check the secret and the rotation configured on it';
   }
 }
 
@@ -136,7 +180,9 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
     let log = svc.logger.child({ awsRequestId: context?.awsRequestId });
     let secret: SecretDescription | undefined;
     let ctx: StepContext | undefined;
-    let token = '';
+    // The event's token even when the event is otherwise invalid: the notice names the version.
+    const eventToken = (event as { ClientRequestToken?: unknown })?.ClientRequestToken;
+    let token = typeof eventToken === 'string' ? eventToken : '';
     try {
       const ev = validateEvent(event);
       step = ev.Step;
@@ -144,7 +190,12 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       log = log.child({ secretId: ev.SecretId, step, token });
       log.info('step started', { remainingMs: context?.getRemainingTimeInMillis?.() });
 
-      secret = await svc.secrets.describe(ev.SecretId);
+      try {
+        secret = await svc.secrets.describe(ev.SecretId);
+      } catch (err) {
+        explainDescribeFailure(err, ev.SecretId);
+        throw err;
+      }
       log = log.child({ secretName: secret.name });
       const state = checkRotationState(secret, token, ev.Step);
       if (state === 'done') {

@@ -121,9 +121,13 @@ function checkDomain(raw: string): DomainCheck {
   if (badAscii) {
     const ch = badAscii[0];
     const shown = /\s/.test(ch) ? 'whitespace' : `the character ${quote(ch)}`;
+    // Whitespace, ';' or '|' between two names: a list written with the wrong separator.
+    const separator = /[\s;|]/.test(ch) && rest.split(/[\s;|]+/).filter((part) => part !== '').length > 1;
     return {
       ok: false,
-      reason: `it contains ${shown}; a label may contain only letters, digits and hyphens (like www.example.com)`,
+      reason: separator
+        ? `it contains ${shown}; separate names with commas (like example.com,www.example.com)`
+        : `it contains ${shown}; a label may contain only letters, digits and hyphens (like www.example.com)`,
     };
   }
 

@@ -1,7 +1,9 @@
 import { ariCertId } from '../acme/ari.js';
 import { issueCertificate } from '../acme/issue.js';
-import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
-import { AwsServiceError, RotationStateError, errorMessage } from '../errors.js';
+import { buildBundle, classifyCurrentValue, parseBundle, type CertificateBundle } from '../bundle.js';
+import type { Deadline } from '../deadline.js';
+import type { DnsProvider } from '../dns/provider.js';
+import { AwsServiceError, DnsError, RotationError, RotationStateError, errorMessage } from '../errors.js';
 import { INFLIGHT_TAG, allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../inflight.js';
 import { challengeDomain, parseSpec, type CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
@@ -48,11 +50,100 @@ export function specMismatch(bundle: CertificateBundle, spec: CertificateSpec): 
   return problems.length ? problems.join('; ') : undefined;
 }
 
-export function cancelHint(secretName: string): string {
+/**
+ * How to get out of a rotation whose pending version can never pass. Versions are immutable and
+ * RotateSecret refuses to start while AWSPENDING sits on a version other than AWSCURRENT, so the
+ * label has to go too (cancel-rotate-secret alone leaves it).
+ */
+export function cancelHint(secretName: string, token: string): string {
   return (
     'versions are immutable, so this rotation cannot succeed: run ' +
-    `aws secretsmanager cancel-rotate-secret --secret-id ${secretName} and then rotate-secret`
+    `aws secretsmanager cancel-rotate-secret --secret-id ${secretName}, then ` +
+    `aws secretsmanager update-secret-version-stage --secret-id ${secretName} --version-stage AWSPENDING ` +
+    `--remove-from-version-id ${token}, then aws secretsmanager rotate-secret --secret-id ${secretName}`
   );
+}
+
+/** The current value is not ours to replace (another application's secret, garbage). */
+export class CurrentValueError extends RotationError {
+  override name = 'CurrentValueError';
+  constructor(message: string) {
+    super('UnexpectedCurrentValue', message);
+  }
+}
+
+/**
+ * What AWSCURRENT holds, refusing (before anything is ordered) a value that is neither empty nor
+ * a certificate bundle of ours: a rotation would replace it, and it may be another application's
+ * secret. A damaged bundle of ours is replaced, with a warning (see classifyCurrentValue).
+ */
+async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefined> {
+  const { secret } = ctx;
+  const versionId = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  if (versionId === undefined) return undefined;
+  const current = classifyCurrentValue(await ctx.secrets.getValue(secret.arn, { stage: 'AWSCURRENT' }));
+  switch (current.kind) {
+    case 'empty':
+      return undefined;
+    case 'bundle':
+      return current.bundle;
+    case 'damaged':
+      ctx.logger.warn(
+        'AWSCURRENT holds a damaged certificate bundle; issuing a new certificate to replace it (the damaged value stays as AWSPREVIOUS)',
+        { currentVersion: versionId, problem: current.problem },
+      );
+      return undefined;
+    case 'foreign':
+      throw new CurrentValueError(
+        `secret "${secret.name}": the current value (AWSCURRENT, version ${versionId}) is not a certificate bundle: ` +
+          `it is ${current.description}. A rotation would replace it, so nothing was ordered or changed. ` +
+          'If this secret is meant to hold the certificate, store {} as its value ' +
+          `(aws secretsmanager put-secret-value --secret-id ${secret.name} --secret-string '{}'); ` +
+          'the next attempt of this rotation then issues the certificate. ' +
+          'If the value belongs to another application, take the acme:* tags and the rotation off this secret',
+      );
+  }
+}
+
+/**
+ * A TXT value no ACME challenge has (those are 43 base64url characters), so the zone check's
+ * clean-up call finds nothing of it to remove.
+ */
+export const ZONE_CHECK_VALUE = 'acme-rotation zone check (removes nothing)';
+
+/**
+ * Find the hosted zone of every name before ordering: a name outside every zone (or a zone id
+ * that does not exist) then fails without an order at the CA, which would be left pending.
+ * The DnsProvider finds zones in present/cleanUp only; a clean-up of a value that is nowhere
+ * changes nothing and leaves the zones (and CNAME targets) cached in `dns` for the real present.
+ */
+export async function checkZones(
+  ctx: StepContext,
+  spec: CertificateSpec,
+  dns: DnsProvider,
+  deadline: Deadline,
+): Promise<void> {
+  const domains = [...new Set(spec.domains.map(challengeDomain))];
+  const records = domains.map((domain) => ({ domain, value: ZONE_CHECK_VALUE }));
+  try {
+    await ctx.logger.time('dns-zone-check', () => dns.cleanUp(records, deadline), { names: domains.length });
+  } catch (err) {
+    if (err instanceof DnsError && err.code === 'CleanUpFailed') {
+      // Several names failed: report them under the first one's code, as a zone check.
+      const cause = err.cause;
+      throw new DnsError(
+        cause instanceof RotationError ? cause.code : err.code,
+        err.message.replace(/^TXT clean-up failed for (\d+) zones\/names: /, 'no usable hosted zone for $1 names: '),
+        { cause },
+      );
+    }
+    if (err instanceof AwsServiceError && err.awsCode === 'NoSuchHostedZone') {
+      err.message +=
+        `; a zone id in tag acme:hosted-zone-ids (${spec.hostedZoneIds.join(', ')}) does not exist in this account: ` +
+        'correct the tag (aws route53 list-hosted-zones lists the zones)';
+    }
+    throw err;
+  }
 }
 
 /** Max tags on a secret (Secrets Manager's limit). */
@@ -72,14 +163,14 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     if (!pending) {
       throw new RotationStateError(
         `secret "${secret.name}": version ${token} (AWSPENDING) already holds a value that is not a certificate bundle; ` +
-          cancelHint(secret.name),
+          cancelHint(secret.name, token),
       );
     }
     const mismatch = specMismatch(pending, spec);
     if (mismatch) {
       throw new RotationStateError(
         `secret "${secret.name}": the pending certificate (version ${token}) no longer matches the tags (${mismatch}); ` +
-          cancelHint(secret.name),
+          cancelHint(secret.name, token),
       );
     }
     await cleanUpLeftovers(ctx, spec, true);
@@ -87,14 +178,18 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     return;
   }
 
+  // Before anything is ordered or written: a value that is not ours stops the rotation.
+  const current = await readCurrent(ctx);
+
   await cleanUpLeftovers(ctx, spec);
 
-  const ca = await ctx.ca();
   const dns = ctx.dns(spec);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
+  await checkZones(ctx, spec, dns, dnsDeadline);
+
+  const ca = await ctx.ca();
 
   // A renewal names the certificate it replaces (ARI), when the current one shares a name with the spec.
-  const current = parseBundle(await ctx.secrets.getValue(secret.arn, { stage: 'AWSCURRENT' }));
   const replaces =
     current && current.domains.some((d) => spec.domains.includes(d)) ? ariCertId(current.certificate) : undefined;
 

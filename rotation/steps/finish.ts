@@ -25,7 +25,8 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   const bundle = parseBundle(raw);
   if (!bundle) {
     throw new VerificationError(
-      `secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it`,
+      `secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it ` +
+        '(createSecret and testSecret must succeed first; Secrets Manager runs the steps in order)',
     );
   }
   const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey, generateKeyPairSync, createSecretKey
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildBundle,
+  classifyCurrentValue,
   keyTypeOf,
   parseBundle,
   publicSummary,
@@ -303,5 +304,69 @@ describe('publicSummary', () => {
     const json = JSON.stringify(s);
     expect(json).not.toContain('-----BEGIN');
     expectNoKeyMaterial(json, pki.leaf.keyPem);
+  });
+});
+
+describe('classifyCurrentValue', () => {
+  it.each([
+    ['no value', undefined],
+    ['an empty string', ''],
+    ['whitespace', ' \n'],
+    ['{}', '{}'],
+    ['{} with spaces', ' { } '],
+  ])('treats %s as empty (no certificate yet)', (_label, value) => {
+    expect(classifyCurrentValue(value)).toEqual({ kind: 'empty' });
+  });
+
+  it('recognises our bundle', () => {
+    expect(classifyCurrentValue(JSON.stringify(pki.bundle))).toEqual({ kind: 'bundle', bundle: pki.bundle });
+  });
+
+  it.each([
+    ['text', 'hunter2-secret', 'text that is not JSON (14 characters)'],
+    [
+      'truncated JSON',
+      '{"certificate": "-----BEGIN CERTIFICATE-----\nMIIB',
+      'JSON that does not parse (49 characters; truncated?)',
+    ],
+    [
+      "another application's JSON",
+      '{"username":"app","password":"hunter2-secret"}',
+      'a JSON object with the field(s) username, password',
+    ],
+    ['null', 'null', 'a JSON null'],
+    ['an array', '["hunter2-secret"]', 'a JSON array'],
+    ['a number', '42', 'a JSON number'],
+    ['a JSON string', '"hunter2-secret"', 'a JSON string'],
+  ])('calls %s foreign, describing it without quoting it', (_label, value, description) => {
+    const found = classifyCurrentValue(value);
+    expect(found).toEqual({ kind: 'foreign', description });
+    expect(JSON.stringify(found)).not.toContain('hunter2');
+  });
+
+  it('names at most 8 fields, shortened, with odd characters replaced', () => {
+    const fields = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`f${i}`, 'x']));
+    expect(classifyCurrentValue(JSON.stringify(fields))).toEqual({
+      kind: 'foreign',
+      description: 'a JSON object with the field(s) f0, f1, f2, f3, f4, f5, f6, f7 and 2 more',
+    });
+    const odd = classifyCurrentValue(JSON.stringify({ ['k\n"' + 'y'.repeat(40)]: 1 }));
+    expect(odd).toEqual({ kind: 'foreign', description: `a JSON object with the field(s) k??${'y'.repeat(29)}…` });
+  });
+
+  it('calls a bundle of ours with an unusable part damaged, naming the part and never a value', () => {
+    const garbageCert = `-----BEGIN CERTIFICATE-----\n${randomBytes(60).toString('base64')}\n-----END CERTIFICATE-----\n`;
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...pki.bundle, certificate: garbageCert }, 'its certificate does not parse as X.509'],
+      [{ ...pki.bundle, certificate: 'garbage' }, 'its certificate field holds no PEM certificate'],
+      [{ ...pki.bundle, private_key: 'garbage' }, 'its private_key field holds no PEM private key'],
+      [{ ...pki.bundle, fullchain: '' }, 'its fullchain field holds no PEM certificate'],
+      [{ ...pki.bundle, domains: 'example.com' }, 'its domains field is not a list of names'],
+    ];
+    for (const [value, problem] of cases) {
+      const found = classifyCurrentValue(JSON.stringify(value));
+      expect(found).toEqual({ kind: 'damaged', problem });
+      expectNoKeyMaterial(JSON.stringify(found), pki.leaf.keyPem);
+    }
   });
 });

@@ -47,6 +47,7 @@ import { createHandler, type LambdaContext, type Services, type Step } from '../
 import { createLogger, type Logger } from '../../rotation/log.js';
 import { domainTags, type KeyType } from '../../rotation/spec.js';
 import type { StepContext } from '../../rotation/steps/context.js';
+import { ZONE_CHECK_VALUE } from '../../rotation/steps/create.js';
 import type { VerifyOptions, VerifyResult } from '../../rotation/verify/index.js';
 import { makeIntermediateCa, makeLeaf, makeRootCa, makeTestPki, type TestCa } from '../helpers/certs.js';
 
@@ -447,8 +448,11 @@ export class FakeDns implements DnsProvider {
   readonly live = new Set<string>();
   readonly presentCalls: ChallengeRecord[][] = [];
   readonly cleanUpCalls: ChallengeRecord[][] = [];
+  /** The names of createSecret's zone checks (clean-ups of ZONE_CHECK_VALUE), kept out of cleanUpCalls. */
+  readonly zoneChecks: string[][] = [];
   presentError: Error | undefined;
   cleanUpError: Error | undefined;
+  zoneCheckError: Error | undefined;
   /** Deadlines passed to present/cleanUp, for assertions on the bounds used. */
   readonly deadlines: Deadline[] = [];
 
@@ -470,6 +474,14 @@ export class FakeDns implements DnsProvider {
   }
 
   async cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void> {
+    if (records.length > 0 && records.every((r) => r.value === ZONE_CHECK_VALUE)) {
+      // createSecret's zone check before ordering: finds zones, removes nothing.
+      this.timeline.add('dns:zoneCheck');
+      this.zoneChecks.push(records.map((r) => r.domain));
+      await Promise.resolve();
+      if (this.zoneCheckError) throw this.zoneCheckError;
+      return;
+    }
     this.timeline.add('dns:cleanUp');
     this.cleanUpCalls.push(records.map((r) => ({ ...r })));
     this.deadlines.push(deadline);

@@ -19,7 +19,7 @@ describe('handler: getting unstuck and saying which secret failed', () => {
       () => undefined,
       (e: unknown) => e as Error,
     );
-    expect(err?.message).toContain(`secret "${SECRET_NAME}": the pending certificate (version ${TOKEN})`);
+    expect(err?.message).toContain(`secret "${SECRET_NAME}" createSecret: the pending certificate (version ${TOKEN})`);
     expect(err?.message).toContain('missing www.example.com');
     expect(err?.message).toContain(`aws secretsmanager cancel-rotate-secret --secret-id ${SECRET_NAME}`);
     expect(w.caRequests()).toBe(0);

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { CertificateBundle } from '../../rotation/bundle.js';
-import { AcmeError, RotationError, RotationStateError, VerificationError } from '../../rotation/errors.js';
-import { STEPS } from '../../rotation/handler.js';
+import { AcmeError, DnsError, RotationError, RotationStateError, VerificationError } from '../../rotation/errors.js';
+import { STEPS, nameTheSecret } from '../../rotation/handler.js';
 import { INFLIGHT_TAG, inflightTags, readInflight } from '../../rotation/inflight.js';
 import {
   BUS_NAME,
@@ -63,8 +63,12 @@ describe('standard checks', () => {
     const w = makeWorld({ rotationEnabled: false });
     const err = await rejection(w.invoke('createSecret'));
     expect(err).toBeInstanceOf(RotationStateError);
-    expect(err.message).toContain(
-      `secret "${SECRET_NAME}" is not enabled for rotation; enable it (RotateSecret) first`,
+    expect(err.message).toMatch(
+      new RegExp(
+        `^secret "${SECRET_NAME}" createSecret: rotation is not enabled on this secret .*; to rotate, ` +
+          `aws secretsmanager update-secret-version-stage --secret-id ${SECRET_NAME} --version-stage AWSPENDING ` +
+          `--remove-from-version-id ${TOKEN} and then aws secretsmanager rotate-secret --secret-id ${SECRET_NAME} `,
+      ),
     );
     expect(w.sm.commandNames()).toEqual(['DescribeSecretCommand']);
     expect(w.contexts).toHaveLength(0);
@@ -77,7 +81,9 @@ describe('standard checks', () => {
     const err = await rejection(w.invoke('createSecret', 'ffffffff-0000-4000-8000-000000000000'));
     expect(err).toBeInstanceOf(RotationStateError);
     expect(err.message).toContain(
-      `secret "${SECRET_NAME}": version ffffffff-0000-4000-8000-000000000000 has no stage; it is not part of a rotation of this secret`,
+      `secret "${SECRET_NAME}" createSecret: version ffffffff-0000-4000-8000-000000000000 (the event's ClientRequestToken) ` +
+        `has no staging label on this secret (an unknown version, or an old one whose labels are gone); ` +
+        `the rotation in progress is version ${TOKEN} (AWSPENDING)`,
     );
     expect(w.sm.commandNames()).toEqual(['DescribeSecretCommand']);
     expect(w.caRequests()).toBe(0);
@@ -94,7 +100,9 @@ describe('standard checks', () => {
       const err = await rejection(w.invoke(step));
       expect(err).toBeInstanceOf(RotationStateError);
       expect(err.message).toContain(
-        `secret "${SECRET_NAME}": version ${TOKEN} is not AWSPENDING; it is not the rotation in progress`,
+        `secret "${SECRET_NAME}" ${step}: version ${TOKEN} (the event's ClientRequestToken) is AWSPREVIOUS, not AWSPENDING, ` +
+          `so it is not the rotation in progress; no rotation is in progress; start one with ` +
+          `aws secretsmanager rotate-secret --secret-id ${SECRET_NAME}`,
       );
     }
     expect(new Set(w.sm.commandNames())).toEqual(new Set(['DescribeSecretCommand']));
@@ -174,9 +182,14 @@ describe('standard checks', () => {
     const w = makeWorld();
     const noToken = await rejection(w.handler({ Step: 'createSecret', SecretId: SECRET_ARN }));
     expect(noToken).toBeInstanceOf(RotationError);
-    expect(noToken.message).toBe(`event for ${SECRET_ARN} has no ClientRequestToken`);
+    expect(noToken.message).toBe(
+      `secret "${SECRET_ARN}" createSecret: the event has no ClientRequestToken (the id of the AWSPENDING version ` +
+        'Secrets Manager created); invoke this function only through Secrets Manager rotation (aws secretsmanager rotate-secret)',
+    );
     const noId = await rejection(w.handler({ Step: 'createSecret', ClientRequestToken: TOKEN }));
-    expect(noId.message).toBe('event has no SecretId');
+    expect(noId.message).toBe(
+      'createSecret: the event has no SecretId; invoke this function only through Secrets Manager rotation (aws secretsmanager rotate-secret)',
+    );
     const nothing = await rejection(w.handler(undefined));
     expect(nothing.message).toContain('unknown rotation step');
     expect(w.sm.commandNames()).toEqual([]);
@@ -213,9 +226,12 @@ describe('createSecret', () => {
     const err = await rejection(w.invoke('createSecret'));
     expect(err).toBeInstanceOf(RotationStateError);
     expect(err.message).toContain(
-      `secret "${SECRET_NAME}": version ${TOKEN} (AWSPENDING) already holds a value that is not a certificate bundle`,
+      `secret "${SECRET_NAME}" createSecret: version ${TOKEN} (AWSPENDING) already holds a value that is not a certificate bundle`,
     );
-    expect(err.message).toContain('aws secretsmanager cancel-rotate-secret');
+    expect(err.message).toContain(
+      `aws secretsmanager cancel-rotate-secret --secret-id ${SECRET_NAME}, then aws secretsmanager update-secret-version-stage ` +
+        `--secret-id ${SECRET_NAME} --version-stage AWSPENDING --remove-from-version-id ${TOKEN}, then aws secretsmanager rotate-secret`,
+    );
     expect(w.caRequests()).toBe(0);
     expect(w.sm.puts()).toHaveLength(0);
   });
@@ -466,9 +482,138 @@ describe('createSecret', () => {
     };
     const err = await rejection(w.invoke('createSecret'));
     expect(err).toBeInstanceOf(RotationStateError);
-    expect(err.message).toContain(`secret "${SECRET_NAME}": could not store the new certificate as AWSPENDING`);
+    expect(err.message).toContain(
+      `secret "${SECRET_NAME}" createSecret: could not store the new certificate as AWSPENDING`,
+    );
     expect(err.message).toContain('AccessDeniedException');
     expect(w.dns.live.size).toBe(0);
+  });
+});
+
+describe('createSecret: what AWSCURRENT holds', () => {
+  const PASSWORD = 'hunter2-do-not-echo';
+
+  it.each([
+    ['text', PASSWORD, 'text that is not JSON (19 characters)'],
+    [
+      "another application's JSON",
+      JSON.stringify({ username: 'app', password: PASSWORD }),
+      'a JSON object with the field(s) username, password',
+    ],
+    ['truncated JSON', `{"password":"${PASSWORD}`, 'JSON that does not parse (32 characters; truncated?)'],
+  ])('refuses to replace %s, before any CA or DNS work, without echoing it', async (_label, value, description) => {
+    const w = makeWorld({
+      domains: ['example.com'],
+      versions: { [OLD]: { value, stages: ['AWSCURRENT'] }, [TOKEN]: { stages: ['AWSPENDING'] } },
+    });
+    const err = await rejection(w.invoke('createSecret'));
+    expect(err).toBeInstanceOf(RotationError);
+    expect((err as RotationError).code).toBe('UnexpectedCurrentValue');
+    expect(err.message).toBe(
+      `secret "${SECRET_NAME}" createSecret: the current value (AWSCURRENT, version ${OLD}) is not a certificate bundle: ` +
+        `it is ${description}. A rotation would replace it, so nothing was ordered or changed. ` +
+        `If this secret is meant to hold the certificate, store {} as its value ` +
+        `(aws secretsmanager put-secret-value --secret-id ${SECRET_NAME} --secret-string '{}'); ` +
+        'the next attempt of this rotation then issues the certificate. ' +
+        'If the value belongs to another application, take the acme:* tags and the rotation off this secret',
+    );
+    expect(w.caRequests()).toBe(0);
+    expect(w.dns.zoneChecks).toEqual([]);
+    expect(w.sm.puts()).toHaveLength(0);
+    expect(w.sm.tagCalls()).toHaveLength(0);
+    expect(notice(w)).toMatchObject({ error_code: 'UnexpectedCurrentValue', domains: ['example.com'] });
+    expect([...w.log.raw, ...w.sns.publishes().map((p) => p.Message)].join('\n')).not.toContain(PASSWORD);
+  });
+
+  it('replaces a damaged bundle of ours, warning without quoting it, and sends no replaces', async () => {
+    const damaged = {
+      ...bundleFor(['example.com']),
+      certificate: '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+    };
+    const w = makeWorld({
+      domains: ['example.com'],
+      versions: {
+        [OLD]: { value: JSON.stringify(damaged), stages: ['AWSCURRENT'] },
+        [TOKEN]: { stages: ['AWSPENDING'] },
+      },
+    });
+    await w.invoke('createSecret');
+    expect(w.sm.puts()).toHaveLength(1);
+    expect(w.ca.orders).toEqual([{ domains: ['example.com'], profile: undefined }]);
+    expect(w.log.find(/damaged certificate bundle/)).toMatchObject({
+      level: 'warn',
+      currentVersion: OLD,
+      problem: 'its certificate does not parse as X.509',
+    });
+    expect(w.log.raw.join('\n')).not.toMatch(new RegExp(PKCS8_KEY_HEADER));
+  });
+
+  it.each([
+    ['no AWSCURRENT version at all', {}],
+    ['{}', { [OLD]: { value: '{}', stages: ['AWSCURRENT'] } }],
+    ['an empty string', { [OLD]: { value: '', stages: ['AWSCURRENT'] } }],
+  ])('issues the first certificate over %s', async (_label, versions) => {
+    const w = makeWorld({ domains: ['example.com'], versions: { ...versions, [TOKEN]: { stages: ['AWSPENDING'] } } });
+    await w.invoke('createSecret');
+    expect(w.sm.puts()).toHaveLength(1);
+  });
+});
+
+describe('createSecret: zone check before ordering', () => {
+  it('finds the zone of every challenge name once, before the order', async () => {
+    const w = makeWorld({ domains: ['example.com', '*.example.com', 'www.example.com'] });
+    await w.invoke('createSecret');
+    expect(w.dns.zoneChecks).toEqual([['example.com', 'www.example.com']]);
+    expect(w.timeline.first('dns:zoneCheck')).toBeLessThan(w.timeline.first('ca:newOrder'));
+  });
+
+  it('fails without an order when a name has no zone', async () => {
+    const w = makeWorld({ domains: ['example.com'] });
+    w.dns.zoneCheckError = new DnsError('NoHostedZone', 'no Route 53 hosted zone for _acme-challenge.example.com');
+    const err = await rejection(w.invoke('createSecret'));
+    expect((err as DnsError).code).toBe('NoHostedZone');
+    expect(err.message).toBe(
+      `secret "${SECRET_NAME}" createSecret: no Route 53 hosted zone for _acme-challenge.example.com`,
+    );
+    expect(w.ca.orders).toEqual([]);
+    expect(w.caRequests()).toBe(0);
+    expect(w.dns.presentCalls).toEqual([]);
+    expect(w.sm.tagCalls()).toEqual([]);
+  });
+
+  it("reports several failing names under the first one's code", async () => {
+    const w = makeWorld({ domains: ['a.example', 'b.example'] });
+    const first = new DnsError('NoHostedZone', 'no Route 53 hosted zone for _acme-challenge.a.example');
+    w.dns.zoneCheckError = new DnsError(
+      'CleanUpFailed',
+      'TXT clean-up failed for 2 zones/names: no Route 53 hosted zone for _acme-challenge.a.example | no Route 53 hosted zone for _acme-challenge.b.example',
+      { cause: first },
+    );
+    const err = await rejection(w.invoke('createSecret'));
+    expect((err as DnsError).code).toBe('NoHostedZone');
+    expect(err.message).toBe(
+      `secret "${SECRET_NAME}" createSecret: no usable hosted zone for 2 names: no Route 53 hosted zone for _acme-challenge.a.example | no Route 53 hosted zone for _acme-challenge.b.example`,
+    );
+    expect(w.ca.orders).toEqual([]);
+  });
+});
+
+describe('nameTheSecret', () => {
+  it.each([
+    ['a message without the name', 'boom', 'secret "s" createSecret: boom'],
+    ["a step's own prefix", 'secret "s": boom', 'secret "s" createSecret: boom'],
+    ['a message already named', 'secret "s" createSecret: boom', 'secret "s" createSecret: boom'],
+    ['a message naming the secret elsewhere', 'put {} into "s"', 'secret "s" createSecret: put {} into "s"'],
+  ])('prefixes %s once', (_label, message, expected) => {
+    const err = new Error(message);
+    nameTheSecret(err, 's', 'createSecret');
+    expect(err.message).toBe(expected);
+  });
+
+  it('names the step alone when there is no secret name', () => {
+    const err = new Error('the event has no SecretId');
+    nameTheSecret(err, '', 'testSecret');
+    expect(err.message).toBe('testSecret: the event has no SecretId');
   });
 });
 

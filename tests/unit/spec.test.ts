@@ -140,6 +140,16 @@ describe('parseSpec: domains', () => {
     expect(domainError(name)).toContain(`value "${name}" is invalid: a certificate name needs at least two labels`);
   });
 
+  it.each([
+    ['example.com;www.example.com', 'the character ";"'],
+    ['example.com www.example.com', 'whitespace'],
+    ['example.com|www.example.com', 'the character "|"'],
+  ])('says to separate names with commas for %s', (value, shown) => {
+    expect(domainError(value)).toContain(
+      `value "${value}" is invalid: it contains ${shown}; separate names with commas (like example.com,www.example.com)`,
+    );
+  });
+
   it('accepts a 63-character label and rejects a 64-character one', () => {
     const ok = `${'a'.repeat(63)}.example.com`;
     expect(domains(ok)).toEqual([ok]);
