@@ -25,6 +25,12 @@ export interface PlacedRecord extends ChallengeRecord {
  * leaving anyone else's values at the same names in place; it is idempotent.
  */
 export interface DnsProvider {
+  /**
+   * Find where each name's TXT record would go (hosted zone, CNAME target) without changing
+   * anything, so a name that has no zone fails before an order exists at the CA. What it reads
+   * is reused by the next `present`. Several failing names are reported together.
+   */
+  locate(domains: string[]): Promise<void>;
   present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]>;
   cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void>;
   /** Nameserver host names authoritative for a placed record's zone (for the propagation check). */

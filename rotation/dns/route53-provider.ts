@@ -95,6 +95,8 @@ export class Route53DnsProvider implements DnsProvider {
   private readonly publicZonesByName = new Map<string, Promise<HostedZoneInfo[]>>();
   /** challenge domain → where its TXT record lives. */
   private readonly placements = new Map<string, Placement>();
+  /** TXT states read by locate(), used once by the next present/cleanUp instead of reading again. */
+  private readonly prefetched = new Map<string, TxtState | null>();
 
   constructor(opts: Route53DnsProviderOptions) {
     this.route53 = opts.route53;
@@ -112,6 +114,28 @@ export class Route53DnsProvider implements DnsProvider {
 
   // ---------------------------------------------------------------------------------------------
   // DnsProvider
+
+  async locate(domains: string[]): Promise<void> {
+    const unique = [...new Set(domains.map((d) => challengeDomain(d)).filter((d) => d.length > 0))];
+    const failures: unknown[] = [];
+    for (const domain of unique) {
+      try {
+        const { placement, txt } = await this.place(domain);
+        if (txt !== undefined) this.prefetched.set(placement.fqdn, txt);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) {
+      const first = failures[0];
+      throw new DnsError(
+        first instanceof DnsError ? first.code : 'NoHostedZone',
+        `no usable hosted zone for ${failures.length} names: ${failures.map(errorMessage).join(' | ')}`,
+        { cause: first },
+      );
+    }
+  }
 
   async present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]> {
     const wanted = dedupe(records);
@@ -215,6 +239,9 @@ export class Route53DnsProvider implements DnsProvider {
         const { placement, txt } = await this.place(domain);
         placementOf.set(domain, placement);
         if (txt !== undefined) fresh.set(placement.fqdn, txt);
+        else if (this.prefetched.has(placement.fqdn))
+          fresh.set(placement.fqdn, this.prefetched.get(placement.fqdn) ?? null);
+        this.prefetched.delete(placement.fqdn);
       } catch (err) {
         failures.push(err);
       }

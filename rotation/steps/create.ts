@@ -1,9 +1,8 @@
 import { ariCertId } from '../acme/ari.js';
 import { issueCertificate } from '../acme/issue.js';
 import { buildBundle, classifyCurrentValue, parseBundle, type CertificateBundle } from '../bundle.js';
-import type { Deadline } from '../deadline.js';
 import type { DnsProvider } from '../dns/provider.js';
-import { AwsServiceError, DnsError, RotationError, RotationStateError, errorMessage } from '../errors.js';
+import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../errors.js';
 import { INFLIGHT_TAG, allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../inflight.js';
 import { challengeDomain, parseSpec, type CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
@@ -106,37 +105,15 @@ async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefi
 }
 
 /**
- * A TXT value no ACME challenge has (those are 43 base64url characters), so the zone check's
- * clean-up call finds nothing of it to remove.
- */
-export const ZONE_CHECK_VALUE = 'acme-rotation zone check (removes nothing)';
-
-/**
  * Find the hosted zone of every name before ordering: a name outside every zone (or a zone id
  * that does not exist) then fails without an order at the CA, which would be left pending.
- * The DnsProvider finds zones in present/cleanUp only; a clean-up of a value that is nowhere
- * changes nothing and leaves the zones (and CNAME targets) cached in `dns` for the real present.
+ * The provider keeps what it read for the real present, so this costs no extra Route 53 call.
  */
-export async function checkZones(
-  ctx: StepContext,
-  spec: CertificateSpec,
-  dns: DnsProvider,
-  deadline: Deadline,
-): Promise<void> {
+export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: DnsProvider): Promise<void> {
   const domains = [...new Set(spec.domains.map(challengeDomain))];
-  const records = domains.map((domain) => ({ domain, value: ZONE_CHECK_VALUE }));
   try {
-    await ctx.logger.time('dns-zone-check', () => dns.cleanUp(records, deadline), { names: domains.length });
+    await ctx.logger.time('dns-zone-check', () => dns.locate(domains), { names: domains.length });
   } catch (err) {
-    if (err instanceof DnsError && err.code === 'CleanUpFailed') {
-      // Several names failed: report them under the first one's code, as a zone check.
-      const cause = err.cause;
-      throw new DnsError(
-        cause instanceof RotationError ? cause.code : err.code,
-        err.message.replace(/^TXT clean-up failed for (\d+) zones\/names: /, 'no usable hosted zone for $1 names: '),
-        { cause },
-      );
-    }
     if (err instanceof AwsServiceError && err.awsCode === 'NoSuchHostedZone') {
       err.message +=
         `; a zone id in tag acme:hosted-zone-ids (${spec.hostedZoneIds.join(', ')}) does not exist in this account: ` +
@@ -185,7 +162,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
 
   const dns = ctx.dns(spec);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
-  await checkZones(ctx, spec, dns, dnsDeadline);
+  await checkZones(ctx, spec, dns);
 
   const ca = await ctx.ca();
 

@@ -47,7 +47,6 @@ import { createHandler, type LambdaContext, type Services, type Step } from '../
 import { createLogger, type Logger } from '../../rotation/log.js';
 import { domainTags, type KeyType } from '../../rotation/spec.js';
 import type { StepContext } from '../../rotation/steps/context.js';
-import { ZONE_CHECK_VALUE } from '../../rotation/steps/create.js';
 import type { VerifyOptions, VerifyResult } from '../../rotation/verify/index.js';
 import { makeIntermediateCa, makeLeaf, makeRootCa, makeTestPki, type TestCa } from '../helpers/certs.js';
 
@@ -448,7 +447,7 @@ export class FakeDns implements DnsProvider {
   readonly live = new Set<string>();
   readonly presentCalls: ChallengeRecord[][] = [];
   readonly cleanUpCalls: ChallengeRecord[][] = [];
-  /** The names of createSecret's zone checks (clean-ups of ZONE_CHECK_VALUE), kept out of cleanUpCalls. */
+  /** The names of createSecret's zone checks (locate calls). */
   readonly zoneChecks: string[][] = [];
   presentError: Error | undefined;
   cleanUpError: Error | undefined;
@@ -473,15 +472,15 @@ export class FakeDns implements DnsProvider {
     }));
   }
 
+  async locate(domains: string[]): Promise<void> {
+    // createSecret's zone check before ordering: finds zones, changes nothing.
+    this.timeline.add('dns:zoneCheck');
+    this.zoneChecks.push([...domains]);
+    await Promise.resolve();
+    if (this.zoneCheckError) throw this.zoneCheckError;
+  }
+
   async cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void> {
-    if (records.length > 0 && records.every((r) => r.value === ZONE_CHECK_VALUE)) {
-      // createSecret's zone check before ordering: finds zones, removes nothing.
-      this.timeline.add('dns:zoneCheck');
-      this.zoneChecks.push(records.map((r) => r.domain));
-      await Promise.resolve();
-      if (this.zoneCheckError) throw this.zoneCheckError;
-      return;
-    }
     this.timeline.add('dns:cleanUp');
     this.cleanUpCalls.push(records.map((r) => ({ ...r })));
     this.deadlines.push(deadline);

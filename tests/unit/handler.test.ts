@@ -580,22 +580,6 @@ describe('createSecret: zone check before ordering', () => {
     expect(w.dns.presentCalls).toEqual([]);
     expect(w.sm.tagCalls()).toEqual([]);
   });
-
-  it("reports several failing names under the first one's code", async () => {
-    const w = makeWorld({ domains: ['a.example', 'b.example'] });
-    const first = new DnsError('NoHostedZone', 'no Route 53 hosted zone for _acme-challenge.a.example');
-    w.dns.zoneCheckError = new DnsError(
-      'CleanUpFailed',
-      'TXT clean-up failed for 2 zones/names: no Route 53 hosted zone for _acme-challenge.a.example | no Route 53 hosted zone for _acme-challenge.b.example',
-      { cause: first },
-    );
-    const err = await rejection(w.invoke('createSecret'));
-    expect((err as DnsError).code).toBe('NoHostedZone');
-    expect(err.message).toBe(
-      `secret "${SECRET_NAME}" createSecret: no usable hosted zone for 2 names: no Route 53 hosted zone for _acme-challenge.a.example | no Route 53 hosted zone for _acme-challenge.b.example`,
-    );
-    expect(w.ca.orders).toEqual([]);
-  });
 });
 
 describe('nameTheSecret', () => {

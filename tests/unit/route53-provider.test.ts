@@ -256,6 +256,41 @@ const txtSet = (name: string, ttl: number, values: string[]): ResourceRecordSet 
   ResourceRecords: values.map((v) => ({ Value: `"${v}"` })),
 });
 
+describe('Route53DnsProvider.locate', () => {
+  it("reports every name without a zone at once, under the first one's code, changing nothing", async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+
+    const err = await p.locate(['a.example', '*.b.example', 'x.example.com']).catch((e: unknown) => e);
+
+    expect(err).toBeInstanceOf(DnsError);
+    expect((err as DnsError).code).toBe('NoHostedZone');
+    expect((err as Error).message).toMatch(
+      /^no usable hosted zone for 2 names: no Route 53 hosted zone for _acme-challenge\.a\.example .* \| no Route 53 hosted zone for _acme-challenge\.b\.example /,
+    );
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(0);
+  });
+
+  it('costs no extra read: present reuses what locate read', async () => {
+    fake.addZone('Z1', 'example.com');
+    const { p, adapter } = provider();
+
+    await p.locate(['example.com', '*.example.com']);
+    const reads = adapter.callCount.ListResourceRecordSets;
+    await p.present(
+      [
+        { domain: 'example.com', value: 'v1' },
+        { domain: 'example.com', value: 'v2' },
+      ],
+      deadline(),
+    );
+
+    expect(reads).toBe(1);
+    expect(adapter.callCount.ListResourceRecordSets).toBe(1);
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['v1', 'v2']);
+  });
+});
+
 describe('Route53DnsProvider.present', () => {
   it('writes apex + wildcard as ONE record set with both values in ONE change, then waits INSYNC', async () => {
     fake.addZone('Z1', 'example.com');
