@@ -18,7 +18,9 @@
  *   onHit fires after Pebble answered, so Pebble's state has already changed;
  * - drop: destroy the connection without answering (the client sees ECONNRESET / socket hang up);
  * - applyThenDrop: forward to Pebble, then destroy the connection (a lost answer);
- * - delay: wait `ms`, then forward normally (a slow CA).
+ * - delay: wait `ms`, then forward normally (a slow CA);
+ * - pass: forward normally; only onHit runs, before forwarding (a hook, e.g. to inject a DNS
+ *   fault exactly when the client asks the CA to validate a challenge).
  * `down()` closes the listener and every connection (connection refused), `up()` reopens it on
  * the same port.
  *
@@ -63,7 +65,8 @@ export type CaFaultAction =
   | { type: 'applyThenHang' }
   | { type: 'drop' }
   | { type: 'applyThenDrop' }
-  | { type: 'delay'; ms: number };
+  | { type: 'delay'; ms: number }
+  | { type: 'pass' };
 
 /** What a fault's `match` sees about a request. */
 export interface CaRequestInfo {
@@ -83,7 +86,10 @@ export interface CaFault {
   /** How many times it fires; default 1; Infinity for always. */
   times?: number;
   action: CaFaultAction;
-  /** Runs when the fault fires (for applyThen* after Pebble answered), e.g. to kill the Lambda. */
+  /**
+   * Runs when the fault fires (for applyThen* after Pebble answered, for delay after the delay,
+   * for pass before forwarding), e.g. to kill the Lambda.
+   */
   onHit?: (req: CaRequestInfo) => void;
 }
 
@@ -347,6 +353,8 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
       if (stopped || req.socket.destroyed) return;
       fault?.onHit?.(info);
     }
+
+    if (action?.type === 'pass') fault?.onHit?.(info);
 
     let up: Upstream;
     try {

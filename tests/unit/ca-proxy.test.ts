@@ -400,6 +400,24 @@ describe('CA proxy faults', () => {
     expect((await raw(`${proxy.url}/nonce-plz`, pebble.listenerCaPem, { method: 'HEAD' })).status).toBe(200);
   });
 
+  it('pass: forwards normally and runs onHit before Pebble sees the request', async () => {
+    let callsAtHit = -1;
+    proxy.addFault({
+      operation: 'directory',
+      action: { type: 'pass' },
+      onHit: (req) => {
+        expect(req).toMatchObject({ operation: 'directory', method: 'GET', path: '/dir' });
+        callsAtHit = proxy.calls.filter((c) => c.upstreamStatus !== undefined).length;
+      },
+    });
+    const res = await raw(proxy.directoryUrl, pebble.listenerCaPem);
+    expect(res.status).toBe(200);
+    expect(callsAtHit).toBe(0);
+    expect(proxy.calls).toEqual([
+      expect.objectContaining({ operation: 'directory', fault: 'pass', status: 200, upstreamStatus: 200 }),
+    ]);
+  });
+
   it('down(): connection refused on the same port until up()', async () => {
     await proxy.down();
     expect(proxy.isUp()).toBe(false);
