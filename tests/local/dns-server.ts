@@ -13,6 +13,15 @@
  * - TXT (several strings), A, AAAA, CNAME, NS, SOA, MX, SRV, PTR and CAA are encoded; CAA
  *   queries with no CAA record get NODATA; other types cannot be encoded and answer NODATA.
  * UDP and TCP on 127.0.0.1, on the same port.
+ *
+ * Fault injection (`addFault`, first matching fault with hits left wins), applied after the query
+ * is logged and before it is resolved:
+ * - servfail: rcode SERVFAIL, no records;
+ * - refused: rcode REFUSED, no records;
+ * - empty: NOERROR with no answer and no authority (a server that lags behind or lost the record;
+ *   unlike a real NODATA there is no SOA);
+ * - drop: no response at all (over UDP the client times out and retries; over TCP the connection
+ *   stays open until the client gives up or the server stops).
  */
 import type { AddressInfo, Socket } from 'node:net';
 import dns2 from 'dns2';
@@ -22,12 +31,48 @@ const { Packet } = dns2;
 type Resource = dns2.Packet.Resource;
 type DnsPacket = dns2.Packet;
 
+export type DnsFaultAction = 'servfail' | 'refused' | 'drop' | 'empty';
+
+/** What a fault's `match` sees, and what `queries` records. */
+export interface DnsQueryInfo {
+  /** Lowercase, with a trailing dot. */
+  name: string;
+  /** Mnemonic, e.g. 'TXT', 'CAA', or 'TYPE65534'. */
+  type: string;
+  transport: 'udp' | 'tcp';
+  /** Whether the query carried an EDNS OPT record. */
+  edns: boolean;
+}
+
+export interface DnsQueryRecord extends DnsQueryInfo {
+  at: number;
+  /** The fault applied, if any. */
+  fault?: DnsFaultAction;
+}
+
+export interface DnsFault {
+  /** Query name: a string is compared case-insensitively, with or without trailing dot; a RegExp
+   *  is tested against the lowercase name with its trailing dot. Any name when unset. */
+  name?: string | RegExp;
+  /** Query type mnemonic ('TXT', 'CAA', …); any type when unset. */
+  type?: string;
+  /** Further condition on the query. */
+  match?: (q: DnsQueryInfo) => boolean;
+  /** How many times it fires; default 1; Infinity for always. */
+  times?: number;
+  action: DnsFaultAction;
+  onHit?: (q: DnsQueryInfo) => void;
+}
+
 export interface DnsServer {
   port: number;
   address: string;
   stop(): Promise<void>;
-  /** Every question received, in order: name lowercase with trailing dot, type as a mnemonic. */
-  queries: { name: string; type: string }[];
+  /** Every question received, in order (also the ones a fault answered or dropped). */
+  queries: DnsQueryRecord[];
+  /** Returns a function removing the fault. */
+  addFault(fault: DnsFault): () => void;
+  clearFaults(): void;
 }
 
 export interface DnsServerOptions {
@@ -245,7 +290,31 @@ function lowerAscii(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-function buildResponse(opts: DnsServerOptions, request: DnsPacket, queries: DnsServer['queries']): DnsPacket {
+interface ActiveFault {
+  fault: DnsFault;
+  remaining: number;
+}
+
+function faultMatches(f: DnsFault, q: DnsQueryInfo): boolean {
+  if (f.name !== undefined) {
+    if (typeof f.name === 'string') {
+      if (lowerAscii(f.name).replace(/\.?$/, '.') !== q.name) return false;
+    } else if (!f.name.test(q.name)) {
+      return false;
+    }
+  }
+  if (f.type !== undefined && f.type.toUpperCase() !== q.type) return false;
+  return !f.match || f.match(q);
+}
+
+/** The response to send, or undefined to send nothing (a 'drop' fault). */
+function buildResponse(
+  opts: DnsServerOptions,
+  request: DnsPacket,
+  transport: 'udp' | 'tcp',
+  queries: DnsQueryRecord[],
+  faults: ActiveFault[],
+): DnsPacket | undefined {
   const response = Packet.createResponseFromRequest(request);
   response.header.aa = 1;
   response.header.ra = 1;
@@ -261,7 +330,28 @@ function buildResponse(opts: DnsServerOptions, request: DnsPacket, queries: DnsS
     return response;
   }
   const qname = lowerAscii(q.name).replace(/\.?$/, '.');
-  queries.push({ name: qname, type: typeName(q.type) });
+  const info: DnsQueryInfo = { name: qname, type: typeName(q.type), transport, edns };
+  const record: DnsQueryRecord = { ...info, at: Date.now() };
+  queries.push(record);
+  const active = faults.find((a) => a.remaining > 0 && faultMatches(a.fault, info));
+  if (active) {
+    active.remaining--;
+    record.fault = active.fault.action;
+    active.fault.onHit?.(info);
+    switch (active.fault.action) {
+      case 'drop':
+        return undefined;
+      case 'servfail':
+        response.header.rcode = RCODE.SERVFAIL;
+        return response;
+      case 'refused':
+        response.header.rcode = RCODE.REFUSED;
+        return response;
+      case 'empty':
+        response.header.rcode = RCODE.NOERROR;
+        return response;
+    }
+  }
   if (q.class !== Packet.CLASS.IN && q.class !== Packet.CLASS.ANY) {
     response.header.rcode = RCODE.REFUSED;
     return response;
@@ -281,15 +371,22 @@ function buildResponse(opts: DnsServerOptions, request: DnsPacket, queries: DnsS
 }
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
-  const queries: DnsServer['queries'] = [];
-  const handler: dns2.DnsHandler = (request, send) => {
-    let response: DnsPacket;
-    try {
-      response = buildResponse(opts, request, queries);
-    } catch {
-      response = Packet.createResponseFromRequest(request);
-      response.header.rcode = RCODE.SERVFAIL;
-    }
+  const queries: DnsQueryRecord[] = [];
+  let faults: ActiveFault[] = [];
+  const handlerFor =
+    (transport: 'udp' | 'tcp'): dns2.DnsHandler =>
+    (request, send) => {
+      let response: DnsPacket | undefined;
+      try {
+        response = buildResponse(opts, request, transport, queries, faults);
+      } catch {
+        response = Packet.createResponseFromRequest(request);
+        response.header.rcode = RCODE.SERVFAIL;
+      }
+      if (response === undefined) return;
+      reply(send, response);
+    };
+  const reply = (send: Parameters<dns2.DnsHandler>[1], response: DnsPacket): void => {
     try {
       // UDP's send returns a promise; TCP's returns nothing.
       void Promise.resolve(send(response)).catch(() => undefined);
@@ -302,7 +399,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   let lastError: unknown;
   for (let attempt = 0; attempt < (fixed ? 1 : 20); attempt++) {
     const udp = new dns2.UDPServer({ type: 'udp4' });
-    udp.on('request', handler);
+    udp.on('request', handlerFor('udp'));
     udp.on('requestError', () => undefined);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -318,7 +415,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     }
     udp.on('error', () => undefined);
     const port = (udp.address() as AddressInfo).port;
-    const tcp = new dns2.TCPServer(handler);
+    const tcp = new dns2.TCPServer(handlerFor('tcp'));
     tcp.on('requestError', () => undefined);
     const sockets = new Set<Socket>();
     tcp.on('connection', (s: Socket) => {
@@ -346,6 +443,16 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       port,
       address: ADDRESS,
       queries,
+      addFault(fault: DnsFault): () => void {
+        const active: ActiveFault = { fault, remaining: fault.times ?? 1 };
+        faults.push(active);
+        return () => {
+          faults = faults.filter((a) => a !== active);
+        };
+      },
+      clearFaults(): void {
+        faults = [];
+      },
       stop(): Promise<void> {
         stopped ??= Promise.all([
           new Promise<void>((resolve) => udp.close(() => resolve())),

@@ -53,6 +53,12 @@ export interface Pebble {
   managementUrl: string;
   /** PEM of the CA that signed Pebble's HTTPS listener certificate. */
   listenerCaPem: string;
+  /**
+   * Files of Pebble's listener certificate (for 127.0.0.1 and localhost, signed by listenerCaPem)
+   * and its key; the CA fault proxy (ca-proxy.ts) serves with them too.
+   */
+  listenerCertPath: string;
+  listenerKeyPath: string;
   /** The parsed directory document as first served. */
   directory: Record<string, unknown>;
   /** meta.profiles of the directory, or undefined when this Pebble has no profile support. */
@@ -315,6 +321,8 @@ async function launch(
     directoryUrl,
     managementUrl,
     listenerCaPem: certs.caPem,
+    listenerCertPath: certs.certPath,
+    listenerKeyPath: certs.keyPath,
     directory,
     profiles: meta?.profiles,
     issuingRootsPem,

@@ -5,13 +5,14 @@
  * temporary directory; `stop()` undoes everything it started, in reverse order.
  */
 import { CreateSecretCommand, SecretsManagerClient, type Tag } from '@aws-sdk/client-secrets-manager';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { domainTags } from '../../rotation/spec.js';
 import { startLocalAws, type LocalAws } from './aws/server.js';
+import { startCaProxy, type CaProxy } from './ca-proxy.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import { LocalLambda, type LocalLambdaOptions } from './lambda.js';
 import { startPebble, type Pebble } from './pebble.js';
@@ -36,6 +37,11 @@ export interface LocalStackOptions {
   certificateValidityPeriod?: number;
   /** Parent directory for the stack's files; default the OS temp dir. */
   workDir?: string;
+  /**
+   * Put the fault-injecting CA proxy (ca-proxy.ts) in front of Pebble: `stack.ca` is the proxy
+   * and lambdaEnv.ACME_DIRECTORY_URL its directory. Default false (the Lambda talks to Pebble).
+   */
+  caProxy?: boolean;
 }
 
 export interface CertificateSpecInput {
@@ -49,6 +55,8 @@ export interface LocalStack {
   aws: LocalAws;
   dns: DnsServer;
   pebble: Pebble;
+  /** The CA fault proxy in front of Pebble, when started with `caProxy: true`. */
+  ca?: CaProxy;
   /** A real Secrets Manager client pointed at the local endpoint. */
   sm: SecretsManagerClient;
   /** The function environment: endpoint, region, test keys, ACME_DIRECTORY_URL, DNS_RESOLVERS, NODE_EXTRA_CA_CERTS, ACME_EMAIL. */
@@ -75,6 +83,10 @@ export const DEFAULT_CERTIFICATE_VALIDITY_SECONDS = 90 * 24 * 3600;
 
 export const LOCAL_ACME_EMAIL = 'admin@example.test';
 
+export async function startLocalStack(
+  opts: LocalStackOptions & { caProxy: true },
+): Promise<LocalStack & { ca: CaProxy }>;
+export async function startLocalStack(opts?: LocalStackOptions): Promise<LocalStack>;
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const workDir = await mkdtemp(join(opts.workDir ?? tmpdir(), 'acme-local-'));
   // Undo actions, run in reverse on stop or on a failed start.
@@ -116,6 +128,18 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     });
     undo.push({ what: 'Pebble', run: () => pebble.stop() });
 
+    let ca: CaProxy | undefined;
+    if (opts.caProxy) {
+      // Pebble's listener certificate (127.0.0.1, signed by the listener CA in the trust file).
+      const [cert, key] = await Promise.all([
+        readFile(pebble.listenerCertPath, 'utf8'),
+        readFile(pebble.listenerKeyPath, 'utf8'),
+      ]);
+      const proxy = await startCaProxy({ target: pebble.directoryUrl, targetCa: pebble.listenerCaPem, cert, key });
+      ca = proxy;
+      undo.push({ what: 'CA proxy', run: () => proxy.stop() });
+    }
+
     const trustFile = join(workDir, 'trust.pem');
     await writeFile(trustFile, `${pebble.listenerCaPem.trim()}\n${(await pebble.issuingRootsPem()).trim()}\n`);
 
@@ -132,7 +156,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AWS_EC2_METADATA_DISABLED: 'true',
       // Local Node is 20 while the function deploys on nodejs22.x: keep the SDK's notice out of the logs.
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ACME_DIRECTORY_URL: pebble.directoryUrl,
+      ACME_DIRECTORY_URL: ca ? ca.directoryUrl : pebble.directoryUrl,
       ACME_EMAIL: LOCAL_ACME_EMAIL,
       DNS_RESOLVERS: dnsAddress,
       NODE_EXTRA_CA_CERTS: trustFile,
@@ -178,6 +202,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       aws,
       dns,
       pebble,
+      ...(ca ? { ca } : {}),
       sm,
       lambdaEnv,
       trustFile,

@@ -1,7 +1,9 @@
 /**
  * The local AWS endpoint: dispatch by protocol, SNS and EventBridge through the real SDK clients,
- * call recording, fault injection (error / hang / applyThenHang) and Route 53 throttling.
+ * call recording, fault injection (error / hang / applyThenHang / applyThenError / applyThenDrop)
+ * and Route 53 throttling.
  */
+import { Resolver } from 'node:dns/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import {
@@ -20,6 +22,7 @@ import {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { startLocalAws, type LocalAws, type LocalAwsOptions } from '../local/aws/server.js';
+import { startDnsServer } from '../local/dns-server.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const running: LocalAws[] = [];
@@ -371,5 +374,135 @@ describe('Route 53 through the endpoint', () => {
     );
     expect(err.name).toBe('PriorRequestNotComplete');
     expect(aws.calls.at(-1)?.error).toBe('PriorRequestNotComplete');
+  });
+});
+
+function txtChange(action: 'CREATE' | 'UPSERT' | 'DELETE', zoneId: string, value: string) {
+  return new ChangeResourceRecordSetsCommand({
+    HostedZoneId: zoneId,
+    ChangeBatch: {
+      Changes: [
+        {
+          Action: action,
+          ResourceRecordSet: {
+            Name: '_acme-challenge.example.com',
+            Type: 'TXT',
+            TTL: 60,
+            ResourceRecords: [{ Value: `"${value}"` }],
+          },
+        },
+      ],
+    },
+  });
+}
+
+describe('lost responses (applyThenError / applyThenDrop)', () => {
+  it('applyThenError: Route 53 applies the CREATE, answers 500; the SDK retry meets the real "already exists"', async () => {
+    const aws = await start();
+    const zoneId = aws.route53.createZone('example.com').id;
+    const route53 = new Route53Client({ endpoint: aws.url, region: 'us-east-1', credentials, maxAttempts: 3 });
+    let appliedWhenHit: string[] | undefined;
+    aws.addFault({
+      service: 'route53',
+      operation: 'ChangeResourceRecordSets',
+      action: { type: 'applyThenError', error: { code: 'InternalFailure', message: 'lost', status: 500 } },
+      onHit: () => (appliedWhenHit = aws.route53.txtValues('_acme-challenge.example.com')),
+    });
+    const err = await failure(route53.send(txtChange('CREATE', zoneId, 'token')));
+    expect(err.name).toBe('InvalidChangeBatch');
+    expect(err.message).toMatch(/already exists/);
+    expect(appliedWhenHit).toEqual(['token']);
+    expect(aws.calls.filter((c) => c.operation === 'ChangeResourceRecordSets').map((c) => c.error)).toEqual([
+      'InternalFailure',
+      'InvalidChangeBatch',
+    ]);
+    expect(aws.route53.txtValues('_acme-challenge.example.com')).toEqual(['token']);
+  });
+
+  it('applyThenError: an UPSERT retried by the SDK succeeds (UPSERT is idempotent)', async () => {
+    const aws = await start();
+    const zoneId = aws.route53.createZone('example.com').id;
+    const route53 = new Route53Client({ endpoint: aws.url, region: 'us-east-1', credentials, maxAttempts: 3 });
+    aws.addFault({
+      service: 'route53',
+      operation: 'ChangeResourceRecordSets',
+      action: { type: 'applyThenError', error: { code: 'InternalFailure', message: 'lost', status: 500 } },
+    });
+    const out = await route53.send(txtChange('UPSERT', zoneId, 'token'));
+    expect(out.ChangeInfo?.Status).toBeDefined();
+    expect(aws.countCalls('route53', 'ChangeResourceRecordSets')).toBe(2);
+    expect(aws.route53.txtValues('_acme-challenge.example.com')).toEqual(['token']);
+  });
+
+  it('applyThenError with no retries: the caller sees the error although the state changed', async () => {
+    const aws = await start();
+    const { sm } = clients(aws);
+    await sm.send(new CreateSecretCommand({ Name: 'e', SecretString: 'v1' }));
+    aws.addFault({
+      service: 'secretsmanager',
+      operation: 'PutSecretValue',
+      action: { type: 'applyThenError', error: { code: 'InternalServiceError', message: 'lost', status: 500 } },
+    });
+    const err = await failure(sm.send(new PutSecretValueCommand({ SecretId: 'e', SecretString: 'v2' })));
+    expect(err.name).toBe('InternalServiceError');
+    expect(err.$metadata?.httpStatusCode).toBe(500);
+    expect(aws.secrets.valueAt('e', 'AWSCURRENT')).toBe('v2');
+    expect(aws.calls.at(-1)?.error).toBe('InternalServiceError');
+  });
+
+  it('applyThenDrop: the state changes and the connection is reset', async () => {
+    const aws = await start();
+    const zoneId = aws.route53.createZone('example.com').id;
+    const { route53 } = clients(aws); // maxAttempts 1
+    let hits = 0;
+    aws.addFault({
+      service: 'route53',
+      operation: 'ChangeResourceRecordSets',
+      action: { type: 'applyThenDrop' },
+      onHit: () => hits++,
+    });
+    const err = await failure(route53.send(txtChange('CREATE', zoneId, 'token')));
+    expect(`${err.name} ${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}`).toMatch(
+      /ECONNRESET|socket hang up/i,
+    );
+    expect(hits).toBe(1);
+    expect(aws.route53.txtValues('_acme-challenge.example.com')).toEqual(['token']);
+    // The retry a caller would make meets the applied state.
+    expect((await failure(route53.send(txtChange('CREATE', zoneId, 'token')))).name).toBe('InvalidChangeBatch');
+  });
+});
+
+describe('Route 53 held changes through the endpoint and the DNS responder', () => {
+  it('a held change stays PENDING (and unseen by DNS) past its delay, then turns INSYNC when released', async () => {
+    const aws = await start({ route53ChangeDelayMs: 50 });
+    const dns = await startDnsServer({ route53: aws.route53 });
+    try {
+      const resolver = new Resolver({ timeout: 2000, tries: 1 });
+      resolver.setServers([`127.0.0.1:${dns.port}`]);
+      const zoneId = aws.route53.createZone('example.com').id;
+      const { route53 } = clients(aws);
+      aws.route53.holdChanges(true);
+      const change = await route53.send(txtChange('CREATE', zoneId, 'held'));
+      const id = change.ChangeInfo!.Id!;
+      await sleep(200);
+      expect((await route53.send(new GetChangeCommand({ Id: id }))).ChangeInfo?.Status).toBe('PENDING');
+      // The API view already has the record; DNS does not serve it while the change is PENDING.
+      expect(aws.route53.txtValues('_acme-challenge.example.com')).toEqual(['held']);
+      await expect(resolver.resolveTxt('_acme-challenge.example.com')).rejects.toMatchObject({ code: 'ENOTFOUND' });
+
+      aws.route53.holdChanges(false);
+      expect((await route53.send(new GetChangeCommand({ Id: id }))).ChangeInfo?.Status).toBe('INSYNC');
+      expect(await resolver.resolveTxt('_acme-challenge.example.com')).toEqual([['held']]);
+
+      // A runtime delay change applies to later changes.
+      aws.route53.changeDelayMs = 60_000;
+      const slow = await route53.send(txtChange('UPSERT', zoneId, 'slow'));
+      expect((await route53.send(new GetChangeCommand({ Id: slow.ChangeInfo!.Id! }))).ChangeInfo?.Status).toBe(
+        'PENDING',
+      );
+      expect(await resolver.resolveTxt('_acme-challenge.example.com')).toEqual([['held']]);
+    } finally {
+      await dns.stop();
+    }
   });
 });

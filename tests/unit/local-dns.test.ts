@@ -202,6 +202,87 @@ describe('DNS responder', () => {
   it('records queries', async () => {
     r53.createZone('example.com');
     await code(resolver.resolveTxt('Q.Example.com'));
-    expect(server.queries).toContainEqual({ name: 'q.example.com.', type: 'TXT' });
+    expect(server.queries).toContainEqual(
+      expect.objectContaining({ name: 'q.example.com.', type: 'TXT', transport: 'udp' }),
+    );
+    expect(server.queries.every((q) => q.fault === undefined)).toBe(true);
+  });
+});
+
+describe('DNS responder faults', () => {
+  const NAME = '_acme-challenge.example.com';
+
+  beforeEach(() => {
+    const z = r53.createZone('example.com');
+    put(z.id, rr(NAME, 'TXT', ['"token"']), rr('other.example.com', 'TXT', ['"other"']));
+  });
+
+  it('servfail: answers SERVFAIL for the matching name and type, once by default', async () => {
+    let hit: unknown;
+    server.addFault({ name: '_ACME-challenge.example.com', type: 'TXT', action: 'servfail', onHit: (q) => (hit = q) });
+    // Another type or name is not affected.
+    expect((await rawQuery(NAME, 'A')).header.rcode).toBe(0);
+    expect(await resolver.resolveTxt('other.example.com')).toEqual([['other']]);
+    const failed = await rawQuery(NAME, 'TXT');
+    expect(failed.header.rcode).toBe(2);
+    expect(failed.answers).toEqual([]);
+    expect(hit).toMatchObject({ name: `${NAME}.`, type: 'TXT', transport: 'udp' });
+    // Used up: the record is served again.
+    expect(await resolver.resolveTxt(NAME)).toEqual([['token']]);
+    expect(server.queries.filter((q) => q.name === `${NAME}.` && q.type === 'TXT').map((q) => q.fault)).toEqual([
+      'servfail',
+      undefined,
+    ]);
+  });
+
+  it('servfail through node:dns surfaces as ESERVFAIL', async () => {
+    server.addFault({ name: NAME, action: 'servfail' });
+    expect(await code(resolver.resolveTxt(NAME))).toBe('ESERVFAIL');
+  });
+
+  it('refused and empty, by RegExp name and times', async () => {
+    server.addFault({ name: /^_acme-challenge\./, times: 2, action: 'refused' });
+    for (let i = 0; i < 2; i++) {
+      const res = await rawQuery(NAME, 'TXT');
+      expect(res.header.rcode).toBe(5);
+      expect(res.answers).toEqual([]);
+    }
+    server.addFault({ name: NAME, type: 'txt', action: 'empty' });
+    const empty = await rawQuery(NAME, 'TXT');
+    expect(empty.header.rcode).toBe(0);
+    expect(empty.answers).toEqual([]);
+    expect(empty.authorities).toEqual([]);
+    expect(await code(resolver.resolveTxt(NAME))).toBeUndefined();
+  });
+
+  it('drop: no answer at all, over UDP and TCP; Infinity keeps dropping until removed', async () => {
+    const remove = server.addFault({ name: NAME, times: Infinity, action: 'drop' });
+    const started = Date.now();
+    // The resolver waits its timeout (2 s, one try) and gives up.
+    expect(await code(resolver.resolveTxt(NAME))).toBe('ETIMEOUT');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    const tcp = dns2.TCPClient({ dns: '127.0.0.1', port: server.port });
+    const outcome = await Promise.race([
+      tcp(NAME, 'TXT').then(
+        () => 'answered',
+        () => 'failed',
+      ),
+      new Promise<string>((r) => setTimeout(() => r('no answer'), 500)),
+    ]);
+    expect(outcome).toBe('no answer');
+    expect(server.queries.filter((q) => q.fault === 'drop').map((q) => q.transport)).toEqual(
+      expect.arrayContaining(['udp', 'tcp']),
+    );
+    remove();
+    expect(await resolver.resolveTxt(NAME)).toEqual([['token']]);
+  });
+
+  it('match and clearFaults', async () => {
+    server.addFault({ times: Infinity, match: (q) => q.transport === 'tcp', action: 'servfail' });
+    expect(await resolver.resolveTxt(NAME)).toEqual([['token']]);
+    const tcp = dns2.TCPClient({ dns: '127.0.0.1', port: server.port });
+    expect((await tcp(NAME, 'TXT')).header.rcode).toBe(2);
+    server.clearFaults();
+    expect((await tcp(NAME, 'TXT')).answers[0]?.data).toEqual(['token']);
   });
 });

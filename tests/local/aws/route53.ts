@@ -413,6 +413,7 @@ function recordLabel(r: { name: string; type: string }): string {
 }
 
 export class Route53Service {
+  /** How long each change stays PENDING; may be changed at runtime (see holdChanges). */
   changeDelayMs: number;
   private readonly now: () => number;
   private readonly defaultNameServers: string[];
@@ -471,7 +472,14 @@ export class Route53Service {
     return out;
   }
 
-  /** While held, no change becomes INSYNC (changes already INSYNC stay so). */
+  /**
+   * While held, no change becomes INSYNC (changes already INSYNC stay so): GetChange answers
+   * PENDING and the DNS responder keeps serving the zone as of the last INSYNC change, while the
+   * API view (ListResourceRecordSets, txtValues) already has the change. On release, every change
+   * whose `changeDelayMs` has passed since submission turns INSYNC at once, in order.
+   * `changeDelayMs` may also be set at runtime; status is computed lazily from the submission
+   * time, so a new value applies to changes still PENDING too.
+   */
   holdChanges(hold: boolean): void {
     // Status is computed lazily: on release, changes whose delay has passed turn INSYNC at once.
     this.hold = hold;

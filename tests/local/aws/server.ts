@@ -281,6 +281,20 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           fault.onHit?.();
           hang(httpReq.socket);
           return;
+        case 'applyThenError': {
+          // The operation's own outcome (even its own error) is what the state reflects; the
+          // caller only ever sees the injected error.
+          execute(routed, req, record);
+          fault.onHit?.();
+          record.error = fault.action.error.code;
+          send(res, errorResponse(routed.service, fault.action.error));
+          return;
+        }
+        case 'applyThenDrop':
+          execute(routed, req, record);
+          fault.onHit?.();
+          httpReq.socket.destroy();
+          return;
       }
     }
     send(res, execute(routed, req, record));

@@ -46,8 +46,14 @@ export interface CallRecord {
  * Fault injection. The first matching fault with hits left applies to a request.
  * - error: answer with that AWS error instead of doing the operation;
  * - hang: never answer (the socket stays open until the server stops);
- * - applyThenHang: do the operation (state changes) but never answer — a Lambda killed mid-call.
- * `onHit` runs when the fault fires (e.g. to kill the Lambda process).
+ * - applyThenHang: do the operation (state changes) but never answer — a Lambda killed mid-call;
+ * - applyThenError: do the operation (state changes), then answer with that error instead of its
+ *   result — a lost response; with a retryable error (500 InternalFailure, 503, Throttling) the
+ *   SDK retries into the already-applied state (e.g. Route 53 CREATE → InvalidChangeBatch);
+ * - applyThenDrop: do the operation, then destroy the connection without answering (the SDK sees
+ *   ECONNRESET / socket hang up, which it also retries).
+ * `onHit` runs when the fault fires (for applyThen*, after the operation ran), e.g. to kill the
+ * Lambda process.
  */
 export interface Fault {
   service: ServiceName;
@@ -55,6 +61,11 @@ export interface Fault {
   match?: (input: unknown) => boolean;
   /** How many times it fires; default 1; Infinity for always. */
   times?: number;
-  action: { type: 'error'; error: AwsFaultError } | { type: 'hang' } | { type: 'applyThenHang' };
+  action:
+    | { type: 'error'; error: AwsFaultError }
+    | { type: 'hang' }
+    | { type: 'applyThenHang' }
+    | { type: 'applyThenError'; error: AwsFaultError }
+    | { type: 'applyThenDrop' };
   onHit?: () => void;
 }
