@@ -83,7 +83,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       "functions' logs, a per-second Pebble probe, event-loop lag and load samples): in the runs since, Pebble itself " +
       'answered every probe and no CA request timed out, also with two extra CPU-bound processes competing. What the ' +
       'diagnostics do show is the harness starving itself: 100 containers cold-starting at once on 2 cores push the ' +
-      'load average past 25; createSecret took a median 11 s from its start to the ACME order (a few Secrets Manager ' +
+      'load average past 25 (about 20 with pre-warming); createSecret took a median 11 s from its start to the ACME order (a few Secrets Manager ' +
       'calls and ≈ 0.1 s of CPU each for the lazy ACME chunks — the rest is waiting for a core), and in the ' +
       '50-container e2e test ' +
       'simultaneous inits overran the 10 s init limit (`Init phase timed out`). A container that gets a few percent ' +
@@ -99,16 +99,15 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       "Failures: Route 53 answers `Throttling` and the SDK's adaptive retry gives up after `maxAttempts: 10` " +
       '(`rotation/index.ts`); with 100 independent sandboxes each has its own client-side rate estimator, so they ' +
       'collectively keep offering ≈ 3× more requests than the bucket admits (see the throttled count), and the unlucky ' +
-      'ones exhaust their attempts — mostly on the very first call (`ListHostedZonesByName`, which runs before the ' +
-      'ACME order), before any record was written. In AWS, Secrets Manager would retry the rotation later, but the ' +
+      'ones exhaust their attempts — mostly on the first Route 53 call (`ListHostedZonesByName`, zone discovery), ' +
+      'before any record was written. In AWS, Secrets Manager would retry the rotation later, but the ' +
       'target is zero failures. The ratio counts the calls of failed rotations in the floor, so it is only meaningful ' +
       "when none failed. Fixes: (a) retry throttling until the step's deadline instead of a fixed attempt count (a " +
       'custom retry strategy with jittered backoff, capped at a few seconds and bounded by `getRemainingTimeInMillis` ' +
       'minus the clean-up reserve), for every Route 53 call; (b) fewer calls per rotation: skip ' +
       '`ListHostedZonesByName` when `acme:hosted-zone-ids` is set or cache it per container, drop the pre-clean-up ' +
       "`ListResourceRecordSets` when the create batch's view can be reused (a conflict makes the compare-and-swap " +
-      're-read anyway), and poll GetChange less often when throttled; (c) do zone discovery after the ACME order is ' +
-      'created, not before, so the CA work of many rotations overlaps the Route 53 queue.',
+      're-read anyway), and poll GetChange less often when throttled (or share one poll schedule per zone).',
   },
   0: {
     always: [
