@@ -3,7 +3,10 @@
  * ratio measured in the same run. Prints a table and writes docs/PERFORMANCE.md.
  *
  *   tsx tests/bench/run.ts [--only 1,3] [--no-write]
+ *   npm run bench -- throughput        (benchmarks by name: latency overhead coldstart memory calls throughput)
  *   BENCH_CONTAINERS=50 — LocalLambda containers in benchmark 6 (default 100)
+ *   BENCH_DIAG_DIR=/tmp/x — benchmark 6 writes Pebble's log, the functions' logs and load samples there
+ * A partial run prints its table but does not rewrite docs/PERFORMANCE.md.
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -24,14 +27,15 @@ import { log, RUN_ID } from './util.js';
 
 const DOC = fileURLToPath(new URL('../../docs/PERFORMANCE.md', import.meta.url));
 
-const BENCHES: { id: number; title: string; run: () => Promise<BenchResult> }[] = [
-  { id: 1, title: 'Propagation-bound latency', run: () => benchLatency() },
-  { id: 2, title: 'Overhead over the bare protocol', run: () => benchOverhead() },
-  { id: 3, title: 'Cold start', run: () => benchColdStart() },
-  { id: 4, title: 'Memory', run: () => benchMemory() },
-  { id: 5, title: 'Calls per rotation', run: () => benchCalls() },
+const BENCHES: { id: number; name: string; title: string; run: () => Promise<BenchResult> }[] = [
+  { id: 1, name: 'latency', title: 'Propagation-bound latency', run: () => benchLatency() },
+  { id: 2, name: 'overhead', title: 'Overhead over the bare protocol', run: () => benchOverhead() },
+  { id: 3, name: 'coldstart', title: 'Cold start', run: () => benchColdStart() },
+  { id: 4, name: 'memory', title: 'Memory', run: () => benchMemory() },
+  { id: 5, name: 'calls', title: 'Calls per rotation', run: () => benchCalls() },
   {
     id: 6,
+    name: 'throughput',
     title: 'Throughput under throttling',
     run: () => benchThroughput({ containers: Number(process.env.BENCH_CONTAINERS) || 100 }),
   },
@@ -114,9 +118,19 @@ async function main(): Promise<void> {
   ensurePebble();
   if (!existsSync(DEFAULT_BUNDLE_PATH))
     throw new Error(`${DEFAULT_BUNDLE_PATH} is missing: run \`npm run build\` first.`);
-  const only = arg('--only')
-    ?.split(',')
-    .map((s) => Number(s.trim()));
+  // Benchmarks by id (--only 1,6) or by name (positional: `npm run bench -- throughput calls`).
+  const byName = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--only');
+  for (const name of byName) {
+    if (!BENCHES.some((b) => b.name === name))
+      throw new Error(`unknown benchmark "${name}" (known: ${BENCHES.map((b) => b.name).join(', ')})`);
+  }
+  const ids = [
+    ...(arg('--only')
+      ?.split(',')
+      .map((s) => Number(s.trim())) ?? []),
+    ...BENCHES.filter((b) => byName.includes(b.name)).map((b) => b.id),
+  ];
+  const only = ids.length > 0 ? ids : undefined;
   const started = performance.now();
   const results: BenchResult[] = [];
   for (const b of BENCHES) {
