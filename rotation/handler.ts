@@ -132,6 +132,15 @@ function callCounts(ctx: StepContext | undefined): Record<string, unknown> {
 }
 
 /**
+ * The secret's name when only the event's SecretId is known (DescribeSecret failed): an ARN ends
+ * in `secret:<name>-<6 random characters>`.
+ */
+export function nameOfSecretId(secretId: string): string {
+  const m = /^arn:[^:]+:secretsmanager:[^:]*:\d*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(secretId);
+  return m?.[1] ?? secretId;
+}
+
+/**
  * Say which certificate and which step failed, once, at the start of the message:
  * `secret "<name>" <step>: …`. A message a step already began with `secret "<name>": ` gets the
  * step added there; without a secret name (an event with no SecretId) the step alone is named.
@@ -236,7 +245,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       }
       log.info('step succeeded', { durationMs: Math.round(performance.now() - started), ...callCounts(ctx) });
     } catch (err) {
-      nameTheSecret(err, secret?.name ?? eventSecretId, step);
+      nameTheSecret(err, secret?.name ?? nameOfSecretId(eventSecretId), step);
       log.error('step failed', {
         durationMs: Math.round(performance.now() - started),
         errorCode: errorName(err),
@@ -248,8 +257,12 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         domains: domainsOf(secret),
         error: errorMessage(err),
         step,
-        secret_name: secret?.name ?? eventSecretId,
-        ...(secret ? { secret_arn: secret.arn } : {}),
+        secret_name: secret?.name ?? nameOfSecretId(eventSecretId),
+        ...(secret
+          ? { secret_arn: secret.arn }
+          : eventSecretId.startsWith('arn:')
+            ? { secret_arn: eventSecretId }
+            : {}),
         version_id: token,
         error_code: errorName(err),
       });

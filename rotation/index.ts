@@ -38,12 +38,13 @@ function buildServices(): Services {
     throwOnRequestTimeout: true,
   };
   const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
-  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 5, requestHandler });
+  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
     eventBusName: config.eventBusName,
     source: config.eventSource,
     logger,
+    requestTimeoutMs: config.apiTimeoutMs,
   });
 
   return {

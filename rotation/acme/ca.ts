@@ -176,7 +176,9 @@ export function mapAcmeError(
       accountDoesNotExist: 'AcmeAccountMissing',
       externalAccountRequired: 'AcmeExternalAccountRequired',
     };
-    return new AcmeError(codes[type] ?? 'AcmeRequestFailed', `CA rejected ${operation}: ${describeProblem(problem)}`, {
+    // A 5xx is the CA failing, not refusing: Secrets Manager's retry is the remedy.
+    const verb = problem.status >= 500 ? 'CA failed' : 'CA rejected';
+    return new AcmeError(codes[type] ?? 'AcmeRequestFailed', `${verb} ${operation}: ${describeProblem(problem)}`, {
       cause: err,
     });
   }

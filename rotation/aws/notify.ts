@@ -3,8 +3,17 @@ import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../errors.js';
 import { redactDeep, type Logger } from '../log.js';
 
-/** A notice must not hang the function: a stuck connection fails after this and is logged. */
-const REQUEST_TIMEOUTS = { requestTimeout: 10_000, connectionTimeout: 3_000, throwOnRequestTimeout: true };
+/** A notice must not hang the function: a stuck connection fails after the timeout and is logged. */
+function clientConfig(requestTimeoutMs = 10_000) {
+  return {
+    maxAttempts: 2,
+    requestHandler: {
+      requestTimeout: requestTimeoutMs,
+      connectionTimeout: Math.min(requestTimeoutMs, 3_000),
+      throwOnRequestTimeout: true,
+    },
+  };
+}
 
 /** Success notice: the seed's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {
@@ -53,6 +62,8 @@ export class Notifier {
       logger: Logger;
       sns?: SNSClient;
       events?: EventBridgeClient;
+      /** Bound on one request (API_TIMEOUT_SECONDS); default 10 s. */
+      requestTimeoutMs?: number;
     },
   ) {}
 
@@ -74,7 +85,7 @@ export class Notifier {
   private async toSns(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.topicArn) return;
     try {
-      this.snsClient ??= this.opts.sns ?? new SNSClient({ requestHandler: REQUEST_TIMEOUTS });
+      this.snsClient ??= this.opts.sns ?? new SNSClient(clientConfig(this.opts.requestTimeoutMs));
       await this.snsClient.send(
         new PublishCommand({
           TopicArn: this.opts.topicArn,
@@ -94,7 +105,7 @@ export class Notifier {
   private async toEventBridge(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.eventBusName) return;
     try {
-      this.eventsClient ??= this.opts.events ?? new EventBridgeClient({ requestHandler: REQUEST_TIMEOUTS });
+      this.eventsClient ??= this.opts.events ?? new EventBridgeClient(clientConfig(this.opts.requestTimeoutMs));
       const out = await this.eventsClient.send(
         new PutEventsCommand({
           Entries: [

@@ -19,7 +19,7 @@ import {
   type RRType,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
-import { AwsServiceError } from '../errors.js';
+import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 import { backoffDelay } from '../deadline.js';
 import { normalizeName } from '../dns/names.js';
 
@@ -374,7 +374,7 @@ function mapError(op: Route53Operation, err: unknown): unknown {
   if (err instanceof AwsServiceError) return err;
   if (err instanceof Error) {
     const messages = (err as { messages?: unknown }).messages;
-    let message = err.message;
+    let message = sdkErrorMessage(err);
     if (Array.isArray(messages) && messages.length > 0) {
       const extra = messages.filter((m): m is string => typeof m === 'string' && !message.includes(m));
       message = [message, ...extra].filter((m) => m.length > 0).join('; ');

@@ -7,7 +7,7 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsServiceError } from '../errors.js';
+import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 
 export interface SecretDescription {
   arn: string;
@@ -21,7 +21,7 @@ export interface SecretDescription {
 /** Map any SDK error to AwsServiceError, keeping the SDK error as cause. */
 export function mapAwsError(service: string, operation: string, err: unknown): AwsServiceError {
   const name = err instanceof Error ? err.name : 'UnknownError';
-  const message = err instanceof Error ? err.message : String(err);
+  const message = sdkErrorMessage(err);
   return new AwsServiceError(service, operation, name, message, { cause: err });
 }
 

@@ -1,6 +1,7 @@
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
-import { VerificationError } from '../errors.js';
+import { DnsError, VerificationError, errorMessage } from '../errors.js';
+import { parseSpec } from '../spec.js';
 import type { StepContext } from './context.js';
 import { cleanUpLeftovers } from './create.js';
 
@@ -41,10 +42,25 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
     logger.error('could not write status tags', { error: err });
   }
   // A clean-up that failed in createSecret is retried here, so this rotation leaves nothing in DNS.
+  // If it fails again the step fails after the promotion: the certificate is in service, and
+  // Secrets Manager's retry of finishSecret (AWSPENDING is still on the token) cleans up then.
+  let spec;
   try {
-    await cleanUpLeftovers(ctx, undefined, true);
+    spec = parseSpec(secret.name, secret.tags);
   } catch (err) {
-    logger.error('could not retry the TXT clean-up', { error: err }); // e.g. the spec tags were edited into garbage
+    logger.error('could not retry the TXT clean-up: the spec tags are invalid', { error: err });
+  }
+  if (spec) {
+    try {
+      await cleanUpLeftovers(ctx, spec);
+    } catch (err) {
+      throw new DnsError(
+        'CleanUpFailed',
+        `the new certificate is in service (AWSCURRENT), but removing the DNS-01 TXT values failed: ${errorMessage(err)}; ` +
+          'the step fails so that Secrets Manager retries it, and the retry removes them',
+        { cause: err },
+      );
+    }
   }
   // Last: remove AWSPENDING from the token. Until then a re-run (after a crash here) still sees
   // the token as AWSPENDING and finishes the tags and the notice.

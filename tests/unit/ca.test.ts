@@ -82,7 +82,7 @@ describe('CA problem documents', () => {
   it('keeps a non-JSON error answer readable', () => {
     const problem = parseProblem(502, {}, '<html>Bad Gateway</html>');
     expect(mapAcmeError('finalize', 'https://ca.test/dir', new Error(''), problem).message).toBe(
-      'CA rejected finalize: error (HTTP 502): <html>Bad Gateway</html>',
+      'CA failed finalize: error (HTTP 502): <html>Bad Gateway</html>',
     );
   });
 });

@@ -165,7 +165,9 @@ describe('standard checks', () => {
     expect(notice(w)).toMatchObject({
       status: 'failed',
       step: 'rotateSecret',
-      secret_name: SECRET_ARN,
+      // Only the event's ARN is known: the name is read from it.
+      secret_name: SECRET_NAME,
+      secret_arn: SECRET_ARN,
       error_code: 'InvalidEvent',
       domains: [],
     });
@@ -183,7 +185,7 @@ describe('standard checks', () => {
     const noToken = await rejection(w.handler({ Step: 'createSecret', SecretId: SECRET_ARN }));
     expect(noToken).toBeInstanceOf(RotationError);
     expect(noToken.message).toBe(
-      `secret "${SECRET_ARN}" createSecret: the event has no ClientRequestToken (the id of the AWSPENDING version ` +
+      `secret "${SECRET_NAME}" createSecret: the event has no ClientRequestToken (the id of the AWSPENDING version ` +
         'Secrets Manager created); invoke this function only through Secrets Manager rotation (aws secretsmanager rotate-secret)',
     );
     const noId = await rejection(w.handler({ Step: 'createSecret', ClientRequestToken: TOKEN }));
