@@ -490,6 +490,15 @@ export class Route53DnsProvider implements DnsProvider {
           : `${COMMENT_PREFIX}: remove ${values} DNS-01 TXT value(s)`;
       try {
         const change = await this.route53.changeRecords(zoneId, changes, comment);
+        // What the batch left at each name is known: the clean-up that follows can build its
+        // compare-and-swap on it without reading again (a conflict re-reads anyway).
+        for (const w of works) {
+          const created = changes.find((c) => c.action === 'CREATE' && c.name === w.fqdn);
+          const deleted = changes.some((c) => c.action === 'DELETE' && c.name === w.fqdn);
+          if (created) this.prefetched.set(w.fqdn, { ttl: created.ttl, raw: [...created.values] });
+          else if (deleted) this.prefetched.set(w.fqdn, null);
+          else this.prefetched.set(w.fqdn, w.current ?? null);
+        }
         this.logger.debug('route53 change submitted', {
           zoneId,
           changeId: change.id,

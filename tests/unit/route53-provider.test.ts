@@ -271,6 +271,25 @@ describe('Route53DnsProvider.locate', () => {
     expect(adapter.callCount.ChangeResourceRecordSets).toBe(0);
   });
 
+  it('a full locate → present → cleanUp reads each name once', async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"theirs"'], 60);
+    const { p, adapter } = provider();
+    const records = [
+      { domain: 'example.com', value: 'v1' },
+      { domain: 'example.com', value: 'v2' },
+    ];
+
+    await p.locate(['example.com', '*.example.com']);
+    await p.present(records, deadline());
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['theirs', 'v1', 'v2']);
+    await p.cleanUp(records, deadline());
+
+    expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['theirs']);
+    expect(adapter.callCount.ListResourceRecordSets).toBe(1);
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(2);
+  });
+
   it('costs no extra read: present reuses what locate read', async () => {
     fake.addZone('Z1', 'example.com');
     const { p, adapter } = provider();
