@@ -70,10 +70,10 @@ export function backoffDelay(
 }
 
 /**
- * Interval of a status poll after `elapsedMs` of waiting: 20% of the time waited so far, within
+ * Interval of a status poll after `elapsedMs` of waiting: 20% (`factor`) of the time waited so far, within
  * [minMs, maxMs]. A wait that ends at D is seen at most max(minMs, 20% of D) late, with O(log D)
  * polls — unlike doubling intervals, which can overshoot by 100%.
  */
-export function pollDelay(elapsedMs: number, minMs: number, maxMs: number): number {
-  return Math.round(Math.min(maxMs, Math.max(minMs, elapsedMs * 0.2)));
+export function pollDelay(elapsedMs: number, minMs: number, maxMs: number, factor = 0.2): number {
+  return Math.round(Math.min(maxMs, Math.max(minMs, elapsedMs * factor)));
 }

@@ -1,16 +1,18 @@
 /**
  * Lambda entry point: `handler(event, context)` for Secrets Manager's four rotation steps.
  * Configuration is read once per container (loud failure on a bad value); SDK clients are
- * created once and reused; the ACME client is loaded only by createSecret.
+ * created once and reused; the ACME client and the Route 53 client are loaded only when a step
+ * needs them (createSecret), so setSecret, testSecret and finishSecret start faster.
  */
-import { Route53Client } from '@aws-sdk/client-route-53';
+import type { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Notifier, type FailureEvent } from './aws/notify.js';
-import { Route53Adapter } from './aws/route53.js';
+import type { Route53Adapter } from './aws/route53.js';
 import { SecretsAdapter } from './aws/secrets.js';
 import { loadConfig, type Config } from './config.js';
 import { ConfigError } from './errors.js';
-import { Route53DnsProvider } from './dns/route53-provider.js';
+import { LazyDnsProvider } from './dns/lazy.js';
+import type { Route53DnsProvider } from './dns/route53-provider.js';
 import { waitForTxtPropagation } from './dns/propagation.js';
 import { createHandler, type Services } from './handler.js';
 import { createLogger } from './log.js';
@@ -37,7 +39,23 @@ function buildServices(): Services {
     // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
     throwOnRequestTimeout: true,
   };
-  const route53Client = new Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
+  let route53Module:
+    | Promise<{
+        client: Route53Client;
+        Adapter: typeof Route53Adapter;
+        Provider: typeof Route53DnsProvider;
+      }>
+    | undefined;
+  const loadRoute53 = () =>
+    (route53Module ??= Promise.all([
+      import('./aws/route53-sdk.js'),
+      import('./aws/route53.js'),
+      import('./dns/route53-provider.js'),
+    ]).then(([sdk, adapter, provider]) => ({
+      client: new sdk.Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler }),
+      Adapter: adapter.Route53Adapter,
+      Provider: provider.Route53DnsProvider,
+    })));
   const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
@@ -54,19 +72,29 @@ function buildServices(): Services {
     notifier,
     stepContext(base): StepContext {
       const secrets = new SecretsAdapter(secretsClient);
+      // One Route 53 adapter per invocation (its call counts are this invocation's), made on first use.
       // Throttling may be waited out until 5 s before the function ends (enough to report a failure).
-      const route53 = new Route53Adapter(route53Client, { budgetMs: () => base.deadline.untilEndMs() - 5_000 });
+      let route53: Route53Adapter | undefined;
+      const adapter = async () => {
+        const m = await loadRoute53();
+        return (route53 ??= new m.Adapter(m.client, { budgetMs: () => base.deadline.untilEndMs() - 5_000 }));
+      };
       return {
         ...base,
         config,
         secrets,
         now: () => new Date(),
         route53Calls: () => {
+          if (!route53) return {};
           const { calls, attempts, throttled } = route53.stats();
           // attempts > calls: the SDK retried (throttling, timeouts, 5xx) under the logical calls.
           return { ...calls, attempts: Object.values(attempts).reduce((a, b) => a + b, 0), throttled };
         },
-        dns: (spec) => new Route53DnsProvider({ route53, hostedZoneIds: spec.hostedZoneIds, logger: base.logger }),
+        dns: (spec) =>
+          new LazyDnsProvider(async () => {
+            const [m, route53Adapter] = await Promise.all([loadRoute53(), adapter()]);
+            return new m.Provider({ route53: route53Adapter, hostedZoneIds: spec.hostedZoneIds, logger: base.logger });
+          }),
         waitForPropagation: (dns, placed, deadline) =>
           waitForTxtPropagation(placed, {
             resolvers: config.dnsResolvers,

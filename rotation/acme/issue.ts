@@ -50,10 +50,11 @@ async function poll<T>(
   maxMs: number,
 ): Promise<T> {
   const started = Date.now();
-  for (;;) {
+  for (let n = 0; ; n++) {
     const value = await fetch();
     if (done(value)) return value;
-    await deadline.sleep(pollDelay(Date.now() - started, minMs, maxMs), what);
+    // A quick second look (a CA often validates or issues within tens of ms), then by elapsed time.
+    await deadline.sleep(n === 0 ? Math.min(50, minMs) : pollDelay(Date.now() - started, minMs, maxMs), what);
   }
 }
 

@@ -1,5 +1,6 @@
-import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+// The SDK clients load on the first notice (types only here): most invocations send none.
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../errors.js';
 import { redactDeep, type Logger } from '../log.js';
 
@@ -85,6 +86,7 @@ export class Notifier {
   private async toSns(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.topicArn) return;
     try {
+      const { PublishCommand, SNSClient } = await import('./notify-sdk.js');
       this.snsClient ??= this.opts.sns ?? new SNSClient(clientConfig(this.opts.requestTimeoutMs));
       await this.snsClient.send(
         new PublishCommand({
@@ -105,6 +107,7 @@ export class Notifier {
   private async toEventBridge(event: RotationEvent, detail: string): Promise<void> {
     if (!this.opts.eventBusName) return;
     try {
+      const { EventBridgeClient, PutEventsCommand } = await import('./notify-sdk.js');
       this.eventsClient ??= this.opts.events ?? new EventBridgeClient(clientConfig(this.opts.requestTimeoutMs));
       const out = await this.eventsClient.send(
         new PutEventsCommand({

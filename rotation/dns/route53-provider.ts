@@ -26,9 +26,9 @@ export interface Route53DnsProviderOptions {
   /** TTL of records we create (seconds). Default 60. */
   ttl?: number;
   /**
-   * GetChange schedule: the first look after `pollMinMs`, then every 20% of the time waited so
+   * GetChange schedule: the first look after `pollMinMs`, then every 15% of the time waited so
    * far, between `pollMinMs` and `pollMaxMs`. Defaults 250 / 5000: a change that takes D is seen
-   * at most ~20% (or 250 ms) after D, with O(log D) polls.
+   * at most ~15% (or 250 ms) after D, with O(log D) polls (about 30 for a minute).
    */
   pollMinMs?: number;
   pollMaxMs?: number;
@@ -566,9 +566,9 @@ export class Route53DnsProvider implements DnsProvider {
     const started = Date.now();
     let polls = 0;
     while (!control.stopped) {
-      // A new change is PENDING: the first look comes after pollMinMs, later ones every 20% of
+      // A new change is PENDING: the first look comes after pollMinMs, later ones every 15% of
       // the time waited so far, so the overshoot past the change's real delay stays small.
-      const delay = pollDelay(Date.now() - started, this.pollMinMs, this.pollMaxMs);
+      const delay = pollDelay(Date.now() - started, this.pollMinMs, this.pollMaxMs, 0.15);
       const remaining = deadline.remainingMs();
       try {
         if (remaining <= 0) deadline.require(1, what);
