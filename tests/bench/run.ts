@@ -159,7 +159,10 @@ async function main(): Promise<void> {
   printTable(results);
   console.log(`\n${totalSeconds.toFixed(0)} s in total`);
   if (!process.argv.includes('--no-write') && !only) {
-    await writeFile(DOC, markdown(results, totalSeconds));
+    // The document is generated: format it as the repository's prettier config would.
+    const prettier = await import('prettier');
+    const options = (await prettier.resolveConfig(DOC)) ?? {};
+    await writeFile(DOC, await prettier.format(markdown(results, totalSeconds), { ...options, parser: 'markdown' }));
     console.log(`wrote ${DOC}`);
   }
   if (results.some((r) => r.error)) process.exitCode = 1;
