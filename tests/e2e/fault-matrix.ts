@@ -14,7 +14,7 @@
  * sends no event (the process is gone) and ends `crashed → retried`. EXPECTED below is the
  * table; each test file runs one column of it. After every cell the invariants of issue 3 hold.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { retryRotation, rotate, type RotationStep } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
@@ -291,4 +291,31 @@ export async function runCell(m: MatrixStack, cell: Cell, mode: Mode): Promise<C
     outcome,
     ...(first.lastError ? { failedStep: first.lastError.step, firstError: first.lastError.message } : {}),
   };
+}
+
+/** One column of the matrix as a test file: a stack, every cell in turn, the table printed at the end. */
+export function defineMatrixColumn(mode: Mode): void {
+  let m: MatrixStack | undefined;
+  const table: string[] = [];
+
+  beforeAll(async () => {
+    m = await startMatrixStack();
+  }, 60_000);
+
+  afterAll(async () => {
+    console.log(`fault matrix, ${mode}:\n${table.join('\n')}`);
+    await m?.stack.stop();
+  });
+
+  describe(`fault matrix: ${mode}`, () => {
+    for (const cell of CELLS) {
+      it(`${cell.call} during ${cell.step}`, async () => {
+        const result = await runCell(m!, cell, mode);
+        table.push(
+          `| ${cell.call} | ${cell.step} | ${result.outcome} | ${result.failedStep ?? ''} | ${result.firstError ?? ''} |`,
+        );
+        expect(result.outcome).toBe(EXPECTED[cell.call]?.[mode]);
+      });
+    }
+  });
 }
