@@ -6,6 +6,7 @@
  */
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { sdkClientConfig } from './aws/client-config.js';
 import { Notifier, type FailureEvent } from './aws/notify.js';
 import type { Route53Adapter } from './aws/route53.js';
 import { SecretsAdapter } from './aws/secrets.js';
@@ -30,15 +31,9 @@ function buildServices(): Services {
     logger.error('invalid function configuration', { error: err });
     throw err;
   }
-  // Every request is bounded (API_TIMEOUT_SECONDS): a hung connection fails fast and is retried
-  // by the SDK instead of running into the function timeout. Route 53 throttling beyond the
-  // SDK's few retries is waited out by the adapter for as long as the invocation has time.
-  const requestHandler = {
-    requestTimeout: config.apiTimeoutMs,
-    connectionTimeout: Math.min(config.apiTimeoutMs, 3_000),
-    // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
-    throwOnRequestTimeout: true,
-  };
+  // Every request is bounded (API_TIMEOUT_SECONDS). Route 53 throttling beyond the SDK's few
+  // retries is waited out by the adapter for as long as the invocation has time.
+  const clientConfig = sdkClientConfig(config.apiTimeoutMs);
   let route53Module:
     | Promise<{
         client: Route53Client;
@@ -52,11 +47,11 @@ function buildServices(): Services {
       import('./aws/route53.js'),
       import('./dns/route53-provider.js'),
     ]).then(([sdk, adapter, provider]) => ({
-      client: new sdk.Route53Client({ retryMode: 'adaptive', maxAttempts: 3, requestHandler }),
+      client: new sdk.Route53Client(clientConfig),
       Adapter: adapter.Route53Adapter,
       Provider: provider.Route53DnsProvider,
     })));
-  const secretsClient = new SecretsManagerClient({ retryMode: 'adaptive', maxAttempts: 3, requestHandler });
+  const secretsClient = new SecretsManagerClient(clientConfig);
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
     eventBusName: config.eventBusName,
@@ -92,8 +87,9 @@ function buildServices(): Services {
         },
         dns: (spec) =>
           new LazyDnsProvider(async () => {
-            const [m, route53Adapter] = await Promise.all([loadRoute53(), adapter()]);
-            return new m.Provider({ route53: route53Adapter, hostedZoneIds: spec.hostedZoneIds, logger: base.logger });
+            const route53Adapter = await adapter(); // loads the module too
+            const { Provider } = await loadRoute53();
+            return new Provider({ route53: route53Adapter, hostedZoneIds: spec.hostedZoneIds, logger: base.logger });
           }),
         waitForPropagation: (dns, placed, deadline) =>
           waitForTxtPropagation(placed, {

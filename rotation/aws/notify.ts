@@ -2,19 +2,11 @@
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { errorMessage } from '../errors.js';
+import { sdkClientConfig } from './client-config.js';
 import { redactDeep, type Logger } from '../log.js';
 
 /** A notice must not hang the function: a stuck connection fails after the timeout and is logged. */
-function clientConfig(requestTimeoutMs = 10_000) {
-  return {
-    maxAttempts: 2,
-    requestHandler: {
-      requestTimeout: requestTimeoutMs,
-      connectionTimeout: Math.min(requestTimeoutMs, 3_000),
-      throwOnRequestTimeout: true,
-    },
-  };
-}
+const noticeClientConfig = (requestTimeoutMs = 10_000) => sdkClientConfig(requestTimeoutMs, 2, 'standard');
 
 /** Success notice: the seed's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {
@@ -87,7 +79,7 @@ export class Notifier {
     if (!this.opts.topicArn) return;
     try {
       const { PublishCommand, SNSClient } = await import('./notify-sdk.js');
-      this.snsClient ??= this.opts.sns ?? new SNSClient(clientConfig(this.opts.requestTimeoutMs));
+      this.snsClient ??= this.opts.sns ?? new SNSClient(noticeClientConfig(this.opts.requestTimeoutMs));
       await this.snsClient.send(
         new PublishCommand({
           TopicArn: this.opts.topicArn,
@@ -108,7 +100,7 @@ export class Notifier {
     if (!this.opts.eventBusName) return;
     try {
       const { EventBridgeClient, PutEventsCommand } = await import('./notify-sdk.js');
-      this.eventsClient ??= this.opts.events ?? new EventBridgeClient(clientConfig(this.opts.requestTimeoutMs));
+      this.eventsClient ??= this.opts.events ?? new EventBridgeClient(noticeClientConfig(this.opts.requestTimeoutMs));
       const out = await this.eventsClient.send(
         new PutEventsCommand({
           Entries: [

@@ -22,6 +22,7 @@ import {
 import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 import { backoffDelay } from '../deadline.js';
 import { normalizeName } from '../dns/names.js';
+import { sdkClientConfig } from './client-config.js';
 
 export interface HostedZoneInfo {
   /** Zone id without `/hostedzone/`. */
@@ -72,15 +73,7 @@ export function defaultRoute53Client(requestTimeoutMs = 10_000): Route53Client {
   return new Route53Client({
     // Route 53 is global; the SDK still needs a region to resolve its endpoint and sign.
     region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    // Adaptive: after throttling, the client rate-limits itself instead of adding to the storm.
-    retryMode: 'adaptive',
-    maxAttempts: 3,
-    // A hung connection fails fast and is retried, instead of running into the function timeout.
-    requestHandler: {
-      requestTimeout: requestTimeoutMs,
-      connectionTimeout: Math.min(requestTimeoutMs, 3_000),
-      throwOnRequestTimeout: true,
-    },
+    ...sdkClientConfig(requestTimeoutMs),
   });
 }
 
