@@ -223,7 +223,7 @@ export interface AcmeCaOptions {
 /** Answers worth a second try after a wait: rate limits and server errors (RFC 8555 §6.6). */
 function retryable(p: AcmeProblem | undefined): p is AcmeProblem {
   if (!p) return false;
-  return shortType(p.type) === 'rateLimited' || p.status === 429 || p.status === 503 || p.status >= 500;
+  return shortType(p.type) === 'rateLimited' || p.status === 429 || p.status >= 500;
 }
 
 export class AcmeCa implements CaClient {
@@ -264,11 +264,11 @@ export class AcmeCa implements CaClient {
       } catch (err) {
         const problem = store.problem;
         let gaveUp: string | undefined;
-        if (retryable(problem) && attempt >= maxAttempts) gaveUp = `still refused after ${attempt} attempts`;
-        if (retryable(problem) && attempt < maxAttempts) {
+        if (retryable(problem)) {
           const waitMs = problem.retryAfterMs ?? (this.opts.serverErrorDelayMs ?? 1_000) * attempt;
           const left = this.opts.deadline?.remainingMs() ?? Infinity;
-          if (waitMs <= left) {
+          if (attempt >= maxAttempts) gaveUp = `still refused after ${attempt} attempts`;
+          else if (waitMs <= left) {
             this.opts.logger?.warn('the CA asked to wait; retrying', {
               operation,
               attempt,

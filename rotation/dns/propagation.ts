@@ -53,8 +53,6 @@ interface PairResult {
   lastError?: string;
 }
 
-export { parseResolver };
-
 async function systemResolveHost(host: string): Promise<string[]> {
   const addrs = await lookup(host, { all: true });
   const v4 = addrs.filter((a) => a.family === 4).map((a) => a.address);

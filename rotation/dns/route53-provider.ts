@@ -95,7 +95,10 @@ export class Route53DnsProvider implements DnsProvider {
   private readonly publicZonesByName = new Map<string, Promise<HostedZoneInfo[]>>();
   /** challenge domain → where its TXT record lives. */
   private readonly placements = new Map<string, Placement>();
-  /** TXT states read by locate(), used once by the next present/cleanUp instead of reading again. */
+  /**
+   * TXT states known without reading (read by locate(), or left by our last change), used once by
+   * the next present/cleanUp instead of reading again.
+   */
   private readonly prefetched = new Map<string, TxtState | null>();
 
   constructor(opts: Route53DnsProviderOptions) {
@@ -117,15 +120,8 @@ export class Route53DnsProvider implements DnsProvider {
 
   async locate(domains: string[]): Promise<void> {
     const unique = [...new Set(domains.map((d) => challengeDomain(d)).filter((d) => d.length > 0))];
-    const failures: unknown[] = [];
-    for (const domain of unique) {
-      try {
-        const { placement, txt } = await this.place(domain);
-        if (txt !== undefined) this.prefetched.set(placement.fqdn, txt);
-      } catch (err) {
-        failures.push(err);
-      }
-    }
+    const { known, failures } = await this.placeEach(unique);
+    for (const [fqdn, txt] of known) this.prefetched.set(fqdn, txt);
     if (failures.length === 1) throw failures[0];
     if (failures.length > 1) {
       const first = failures[0];
@@ -228,24 +224,7 @@ export class Route53DnsProvider implements DnsProvider {
   ): Promise<{ placed: PlacedRecord[]; byZone: Map<string, NameWork[]>; failures: unknown[] }> {
     const placed: PlacedRecord[] = [];
     const byZone = new Map<string, NameWork[]>();
-    const failures: unknown[] = [];
-    const fresh = new Map<string, TxtState | null>();
-    const placementOf = new Map<string, Placement>();
-
-    // Sequential on purpose: apex and wildcard share a domain, and sibling names share zone
-    // lookups; the caches make the second and later names cost at most one read each.
-    for (const domain of wanted.map((r) => r.domain).filter(unique)) {
-      try {
-        const { placement, txt } = await this.place(domain);
-        placementOf.set(domain, placement);
-        if (txt !== undefined) fresh.set(placement.fqdn, txt);
-        else if (this.prefetched.has(placement.fqdn))
-          fresh.set(placement.fqdn, this.prefetched.get(placement.fqdn) ?? null);
-        this.prefetched.delete(placement.fqdn);
-      } catch (err) {
-        failures.push(err);
-      }
-    }
+    const { placementOf, known: fresh, failures } = await this.placeEach(wanted.map((r) => r.domain).filter(unique));
 
     for (const r of wanted) {
       const p = placementOf.get(r.domain);
@@ -262,6 +241,35 @@ export class Route53DnsProvider implements DnsProvider {
       if (!work.ours.includes(r.value)) work.ours.push(r.value);
     }
     return { placed, byZone, failures };
+  }
+
+  /**
+   * Places each domain, collecting failures instead of stopping at the first. Sequential on
+   * purpose: apex and wildcard share a domain, and sibling names share zone lookups; the caches
+   * make the second and later names cost at most one read each. `known` holds the TXT state of
+   * each final name when it is known without another read (read just now, by locate(), or left
+   * by our last change); those kept states are used once.
+   */
+  private async placeEach(domains: string[]): Promise<{
+    placementOf: Map<string, Placement>;
+    known: Map<string, TxtState | null>;
+    failures: unknown[];
+  }> {
+    const placementOf = new Map<string, Placement>();
+    const known = new Map<string, TxtState | null>();
+    const failures: unknown[] = [];
+    for (const domain of domains) {
+      try {
+        const { placement, txt } = await this.place(domain);
+        placementOf.set(domain, placement);
+        const state = txt !== undefined ? txt : this.prefetched.get(placement.fqdn);
+        if (state !== undefined) known.set(placement.fqdn, state);
+        this.prefetched.delete(placement.fqdn);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+    return { placementOf, known, failures };
   }
 
   /**

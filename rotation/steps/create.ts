@@ -161,8 +161,8 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   await cleanUpLeftovers(ctx, spec);
 
   const dns = ctx.dns(spec);
-  const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
   await checkZones(ctx, spec, dns);
+  const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
 
   const ca = await ctx.ca();
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseResolver, waitForTxtPropagation, type ResolverLike } from '../../rotation/dns/propagation.js';
+import { parseResolver } from '../../rotation/config.js';
+import { waitForTxtPropagation, type ResolverLike } from '../../rotation/dns/propagation.js';
 import type { PlacedRecord } from '../../rotation/dns/provider.js';
 import { Deadline } from '../../rotation/deadline.js';
 import { ConfigError, DnsError } from '../../rotation/errors.js';
