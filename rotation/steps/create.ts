@@ -13,11 +13,12 @@ import type { StepContext } from './context.js';
  */
 export async function cleanUpLeftovers(
   ctx: StepContext,
-  spec = parseSpec(ctx.secret.name, ctx.secret.tags),
+  knownSpec?: CertificateSpec,
   bestEffort = false,
 ): Promise<void> {
   const inflight = readInflight(ctx.secret.tags);
   if (inflight.tagKeys.length === 0) return;
+  const spec = knownSpec ?? parseSpec(ctx.secret.name, ctx.secret.tags);
   const records = leftoverRecords(spec.domains.map(challengeDomain), inflight.values);
   ctx.logger.warn('found TXT values of an interrupted attempt; removing them', {
     inflightToken: inflight.token,

@@ -1,7 +1,6 @@
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
-import { DnsError, VerificationError, errorMessage } from '../errors.js';
-import { parseSpec } from '../spec.js';
+import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
 import type { StepContext } from './context.js';
 import { cleanUpLeftovers } from './create.js';
 
@@ -44,16 +43,13 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   // A clean-up that failed in createSecret is retried here, so this rotation leaves nothing in DNS.
   // If it fails again the step fails after the promotion: the certificate is in service, and
   // Secrets Manager's retry of finishSecret (AWSPENDING is still on the token) cleans up then.
-  let spec;
   try {
-    spec = parseSpec(secret.name, secret.tags);
+    await cleanUpLeftovers(ctx);
   } catch (err) {
-    logger.error('could not retry the TXT clean-up: the spec tags are invalid', { error: err });
-  }
-  if (spec) {
-    try {
-      await cleanUpLeftovers(ctx, spec);
-    } catch (err) {
+    // Spec tags edited into garbage: the names are unknown, the values stay recorded for later.
+    if (err instanceof SpecError)
+      logger.error('could not retry the TXT clean-up: the spec tags are invalid', { error: err });
+    else {
       throw new DnsError(
         'CleanUpFailed',
         `the new certificate is in service (AWSCURRENT), but removing the DNS-01 TXT values failed: ${errorMessage(err)}; ` +
