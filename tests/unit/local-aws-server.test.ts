@@ -101,6 +101,33 @@ describe('server', () => {
   });
 });
 
+describe('Secrets Manager SecretBinary', () => {
+  it('stores and returns binary values through the SDK, keeps versions immutable, refuses both kinds at once', async () => {
+    const aws = await start();
+    const { sm } = clients(aws);
+    const bytes = Uint8Array.from([0, 1, 2, 250, 255]);
+    await sm.send(new CreateSecretCommand({ Name: 'bin', SecretBinary: bytes }));
+    const got = await sm.send(new GetSecretValueCommand({ SecretId: 'bin' }));
+    expect(got.SecretString).toBeUndefined();
+    expect([...(got.SecretBinary ?? [])]).toEqual([0, 1, 2, 250, 255]);
+
+    const token = '11111111-2222-3333-4444-555555555555';
+    await sm.send(new PutSecretValueCommand({ SecretId: 'bin', ClientRequestToken: token, SecretBinary: bytes }));
+    // Same token and same bytes: idempotent. Same token, a string instead: a new value, refused.
+    await sm.send(new PutSecretValueCommand({ SecretId: 'bin', ClientRequestToken: token, SecretBinary: bytes }));
+    const changed = await failure(
+      sm.send(new PutSecretValueCommand({ SecretId: 'bin', ClientRequestToken: token, SecretString: 'x' })),
+    );
+    expect(changed.name).toBe('ResourceExistsException');
+
+    const both = await failure(
+      sm.send(new CreateSecretCommand({ Name: 'both', SecretString: 's', SecretBinary: bytes })),
+    );
+    expect(both.name).toBe('InvalidParameterException');
+    expect(both.message).toMatch(/both a binary secret value and a string secret value/);
+  });
+});
+
 describe('SNS', () => {
   it('CreateTopic and Publish record the message; an unknown topic is NotFound', async () => {
     const aws = await start();

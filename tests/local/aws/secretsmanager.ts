@@ -36,8 +36,10 @@ const MAX_TAG_VALUE_LENGTH = 256;
 
 export interface SecretVersion {
   id: string;
-  /** Undefined for the AWSPENDING stub RotateSecret creates (no value yet). */
+  /** The SecretString. Neither this nor `binary` for the AWSPENDING stub RotateSecret creates. */
   value?: string;
+  /** The SecretBinary, base64 as on the wire (a version holds one or the other). */
+  binary?: string;
   stages: Set<string>;
   /** Epoch milliseconds. */
   createdAt: number;
@@ -129,6 +131,28 @@ function optBoolean(input: Input, field: string): boolean | undefined {
   if (typeof v !== 'boolean') throw validation(`${field} must be a boolean.`);
   return v;
 }
+
+/** What a version holds: SecretString or SecretBinary (base64 on the wire), never both. */
+interface Content {
+  value?: string;
+  binary?: string;
+}
+
+function readContent(input: Input): Content {
+  const value = optString(input, 'SecretString');
+  const binary = optString(input, 'SecretBinary');
+  if (value !== undefined && binary !== undefined) {
+    throw invalidParameter(
+      "You can't specify both a binary secret value and a string secret value in the same secret.",
+    );
+  }
+  if (binary !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(binary)) {
+    throw validation('SecretBinary must be base64-encoded.');
+  }
+  return { ...(value !== undefined ? { value } : {}), ...(binary !== undefined ? { binary } : {}) };
+}
+
+const hasContent = (c: Content): boolean => c.value !== undefined || c.binary !== undefined;
 
 function optStringList(input: Input, field: string): string[] | undefined {
   const v = input[field];
@@ -307,10 +331,7 @@ export class SecretsManagerService {
         'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
       );
     }
-    const value = optString(input, 'SecretString');
-    if (input['SecretBinary'] !== undefined) {
-      throw invalidParameter('SecretBinary is not supported by the local Secrets Manager.');
-    }
+    const content = readContent(input);
     const token = optString(input, 'ClientRequestToken');
     if (token !== undefined) checkToken(token);
     const tags = parseTags(input, 'Tags') ?? [];
@@ -348,9 +369,9 @@ export class SecretsManagerService {
     if (kmsKeyId !== undefined) secret.kmsKeyId = kmsKeyId;
     this.secrets.set(arn, secret);
 
-    if (value === undefined) return { ARN: arn, Name: name };
+    if (!hasContent(content)) return { ARN: arn, Name: name };
     const versionId = token ?? randomUUID();
-    this.addVersion(secret, versionId, value, [AWSCURRENT]);
+    this.addVersion(secret, versionId, content, [AWSCURRENT]);
     return { ARN: arn, Name: name, VersionId: versionId };
   }
 
@@ -366,7 +387,7 @@ export class SecretsManagerService {
     let version: SecretVersion | undefined;
     if (versionId !== undefined) {
       version = secret.versions.get(versionId);
-      if (!version || version.value === undefined) {
+      if (!version || !hasContent(version)) {
         throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
       }
       if (stage !== undefined && !version.stages.has(stage)) {
@@ -378,7 +399,7 @@ export class SecretsManagerService {
       if (!version) {
         throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${label}`);
       }
-      if (version.value === undefined) {
+      if (!hasContent(version)) {
         throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${version.id}`);
       }
     }
@@ -389,7 +410,8 @@ export class SecretsManagerService {
       ARN: secret.arn,
       Name: secret.name,
       VersionId: version.id,
-      SecretString: version.value,
+      ...(version.value !== undefined ? { SecretString: version.value } : {}),
+      ...(version.binary !== undefined ? { SecretBinary: version.binary } : {}),
       VersionStages: [...version.stages],
       CreatedDate: seconds(version.createdAt),
     };
@@ -397,11 +419,8 @@ export class SecretsManagerService {
 
   private putSecretValue(input: Input): unknown {
     const secret = this.resolve(input);
-    const value = optString(input, 'SecretString');
-    if (input['SecretBinary'] !== undefined) {
-      throw invalidParameter('SecretBinary is not supported by the local Secrets Manager.');
-    }
-    if (value === undefined) {
+    const content = readContent(input);
+    if (!hasContent(content)) {
       throw invalidParameter('You must provide either SecretString or SecretBinary.');
     }
     // The SDK fills ClientRequestToken with a UUID when the caller leaves it out.
@@ -411,8 +430,8 @@ export class SecretsManagerService {
     if (stages.length > 20) throw validation('VersionStages can hold at most 20 labels.');
 
     const existing = secret.versions.get(token);
-    if (existing && existing.value !== undefined) {
-      if (existing.value !== value) {
+    if (existing && hasContent(existing)) {
+      if (existing.value !== content.value || existing.binary !== content.binary) {
         throw new LocalAwsError(
           'ResourceExistsException',
           "You can't modify an existing version, you can only create a new version.",
@@ -425,11 +444,11 @@ export class SecretsManagerService {
     let version: SecretVersion;
     if (existing) {
       // The AWSPENDING stub of a rotation: this call gives it its value; it keeps its labels.
-      existing.value = value;
+      Object.assign(existing, content);
       version = existing;
       for (const stage of stages) this.attach(secret, version, stage);
     } else {
-      version = this.addVersion(secret, token, value, stages);
+      version = this.addVersion(secret, token, content, stages);
     }
     secret.lastChangedAt = this.now();
     return putResult(secret, version);
@@ -557,8 +576,9 @@ export class SecretsManagerService {
     secret.rotationLambdaArn = lambdaArn;
 
     // The stub: no value (RotateImmediately=false: it holds the current value, for testSecret).
-    const value = rotateImmediately ? undefined : holderOf(secret, AWSCURRENT)?.value;
-    this.addVersion(secret, token, value, [AWSPENDING]);
+    const current = holderOf(secret, AWSCURRENT);
+    const content: Content = rotateImmediately || !current ? {} : { value: current.value, binary: current.binary };
+    this.addVersion(secret, token, content, [AWSPENDING]);
     secret.lastChangedAt = this.now();
     this.onRotate?.({ arn: secret.arn, token, rotateImmediately });
     return { ARN: secret.arn, Name: secret.name, VersionId: token };
@@ -658,9 +678,10 @@ export class SecretsManagerService {
     return undefined;
   }
 
-  private addVersion(secret: SecretRecord, id: string, value: string | undefined, stages: string[]): SecretVersion {
+  private addVersion(secret: SecretRecord, id: string, content: Content, stages: string[]): SecretVersion {
     const version: SecretVersion = { id, stages: new Set(), createdAt: this.now() };
-    if (value !== undefined) version.value = value;
+    if (content.value !== undefined) version.value = content.value;
+    if (content.binary !== undefined) version.binary = content.binary;
     secret.versions.set(id, version);
     for (const stage of stages) this.attach(secret, version, stage);
     this.prune(secret);
