@@ -71,6 +71,25 @@ export class AcmeError extends RotationError {
   }
 }
 
+/**
+ * A secret version holds SecretBinary. The function reads and writes SecretString JSON only, and
+ * never replaces a value it cannot read: it may be another application's.
+ */
+export class BinaryValueError extends RotationError {
+  override name = 'BinaryValueError';
+  constructor(
+    public readonly versionId: string | undefined,
+    public readonly bytes: number,
+    stage?: string,
+  ) {
+    super(
+      'BinarySecretValue',
+      `version ${versionId ?? '?'}${stage ? ` (${stage})` : ''} holds a binary value (SecretBinary, ${bytes} bytes), ` +
+        'not the SecretString JSON this function reads and writes; it was left as it is',
+    );
+  }
+}
+
 /** The pending certificate bundle failed verification in testSecret. */
 export class VerificationError extends RotationError {
   override name = 'VerificationError';

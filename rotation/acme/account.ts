@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey } from 'node:crypto';
 import type { SecretsAdapter } from '../aws/secrets.js';
-import { AwsServiceError, ConfigError } from '../errors.js';
+import { AwsServiceError, BinaryValueError, ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { generatePrivateKey } from './keys.js';
 
@@ -74,6 +74,26 @@ function parseStored(raw: string | undefined, secretId: string): Partial<StoredA
   return out;
 }
 
+/** One version of the account secret, parsed; a binary value is refused, never replaced. */
+async function readStored(
+  secrets: SecretsAdapter,
+  secretId: string,
+  select: { versionId?: string; stage?: string },
+): Promise<Partial<StoredAccount> | undefined> {
+  let raw: string | undefined;
+  try {
+    raw = await secrets.getValue(secretId, select);
+  } catch (err) {
+    if (!(err instanceof BinaryValueError)) throw err;
+    throw new ConfigError(
+      `ACME account secret "${secretId}": ${err.message}. ` +
+        'Point ACME_ACCOUNT_SECRET_ID at a secret of its own (an empty secret is fine)',
+      { cause: err },
+    );
+  }
+  return parseStored(raw, secretId);
+}
+
 /** A stable version id for "the account of this directory", so racing first uses converge. */
 export function accountVersionId(directoryUrl: string): string {
   const h = createHash('sha256').update(`acme-rotation account v1 ${directoryUrl}`).digest('hex');
@@ -109,7 +129,7 @@ export async function loadAccount(opts: {
     return { ...account, accountUrl };
   }
 
-  const current = parseStored(await secrets.getValue(id, { stage: 'AWSCURRENT' }), id);
+  const current = await readStored(secrets, id, { stage: 'AWSCURRENT' });
   const eab = current?.eab ? { kid: current.eab.kid, hmacKey: current.eab.hmac_key } : undefined;
   if (current?.private_key && (current.directory_url === undefined || current.directory_url === directoryUrl)) {
     const account: AcmeAccount = {
@@ -139,7 +159,7 @@ export async function loadAccount(opts: {
     }
   }
   const versionId = accountVersionId(directoryUrl);
-  const existing = parseStored(await secrets.getValue(id, { versionId }), id);
+  const existing = await readStored(secrets, id, { versionId });
   if (existing?.private_key) {
     const account: AcmeAccount = {
       accountKeyPem: existing.private_key,
@@ -173,7 +193,7 @@ export async function loadAccount(opts: {
   } catch (err) {
     if (err instanceof AwsServiceError && err.awsCode === 'ResourceExistsException') {
       // Another rotation won the race: use its key, drop ours (its CA registration is harmless).
-      const winner = parseStored(await secrets.getValue(id, { versionId }), id);
+      const winner = await readStored(secrets, id, { versionId });
       if (winner?.private_key) {
         logger.info('another rotation created the ACME account first; using its key', { accountSecretId: id });
         const account: AcmeAccount = {

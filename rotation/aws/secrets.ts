@@ -7,7 +7,7 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsServiceError, sdkErrorMessage } from '../errors.js';
+import { AwsServiceError, BinaryValueError, sdkErrorMessage } from '../errors.js';
 
 export interface SecretDescription {
   arn: string;
@@ -63,19 +63,25 @@ export class SecretsAdapter {
 
   /**
    * The SecretString of a version (by id and/or stage), or undefined when that version has no
-   * value (the empty AWSPENDING stub) or does not exist.
+   * value (the empty AWSPENDING stub) or does not exist. A version holding SecretBinary instead
+   * throws BinaryValueError: reading it as "no value" would let a rotation replace it.
    */
   async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
     this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
+    let out;
     try {
-      const out = await this.client.send(
+      out = await this.client.send(
         new GetSecretValueCommand({ SecretId: secretId, VersionId: select.versionId, VersionStage: select.stage }),
       );
-      return out.SecretString;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw mapAwsError('SecretsManager', 'GetSecretValue', err);
     }
+    if (out.SecretString === undefined && out.SecretBinary !== undefined) {
+      const stage = select.stage ?? (select.versionId ? undefined : 'AWSCURRENT');
+      throw new BinaryValueError(out.VersionId ?? select.versionId, out.SecretBinary.byteLength, stage);
+    }
+    return out.SecretString;
   }
 
   /** Write a new immutable version with the given labels (default: none = AWSPENDING for rotation). */

@@ -1,8 +1,14 @@
 import { ariCertId } from '../acme/ari.js';
 import { issueCertificate } from '../acme/issue.js';
-import { buildBundle, classifyCurrentValue, parseBundle, type CertificateBundle } from '../bundle.js';
+import {
+  buildBundle,
+  classifyCurrentValue,
+  parseBundle,
+  type CertificateBundle,
+  type CurrentValue,
+} from '../bundle.js';
 import type { DnsProvider } from '../dns/provider.js';
-import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../errors.js';
+import { AwsServiceError, BinaryValueError, RotationError, RotationStateError, errorMessage } from '../errors.js';
 import { INFLIGHT_TAG, allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../inflight.js';
 import { challengeDomain, parseSpec, type CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
@@ -81,7 +87,12 @@ async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefi
   const { secret } = ctx;
   const versionId = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
   if (versionId === undefined) return undefined;
-  const current = classifyCurrentValue(await ctx.secrets.getValue(secret.arn, { stage: 'AWSCURRENT' }));
+  const current = await ctx.secrets
+    .getValue(secret.arn, { stage: 'AWSCURRENT' })
+    .then(classifyCurrentValue, (err: unknown): CurrentValue => {
+      if (!(err instanceof BinaryValueError)) throw err;
+      return { kind: 'foreign', description: `a binary value (SecretBinary, ${err.bytes} bytes)` };
+    });
   switch (current.kind) {
     case 'empty':
       return undefined;

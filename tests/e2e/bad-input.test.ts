@@ -96,7 +96,12 @@ function worldState(): unknown {
         arn: s.arn,
         rotationEnabled: s.rotationEnabled,
         tags: [...s.tags.entries()].sort(),
-        versions: [...s.versions.values()].map((v) => ({ id: v.id, value: v.value, stages: [...v.stages].sort() })),
+        versions: [...s.versions.values()].map((v) => ({
+          id: v.id,
+          value: v.value,
+          binary: v.binary,
+          stages: [...v.stages].sort(),
+        })),
       }))
       .sort((a, b) => a.arn.localeCompare(b.arn)),
     zones: stack.aws.route53.zones().map((z) => ({ id: z.id, records: JSON.parse(JSON.stringify(z.records)) })),
@@ -104,12 +109,12 @@ function worldState(): unknown {
 }
 
 /** A secret with exactly these tags and (optionally) a first value. */
-async function createSecret(tags: Tag[], value?: string): Promise<{ arn: string; name: string }> {
+async function createSecret(tags: Tag[], value?: string | Uint8Array): Promise<{ arn: string; name: string }> {
   const out = await stack.sm.send(
     new CreateSecretCommand({
       Name: uniqueSecretName('bad'),
       Tags: tags,
-      ...(value !== undefined ? { SecretString: value } : {}),
+      ...(typeof value === 'string' ? { SecretString: value } : value ? { SecretBinary: value } : {}),
     }),
   );
   return { arn: out.ARN as string, name: out.Name as string };
@@ -153,7 +158,7 @@ interface Prepared {
 }
 
 /** The usual case: a secret with these tags and value `{}`, a rotation started, createSecret sent. */
-async function tagged(tags: Tag[], opts: { value?: string; domains?: string[] } = {}): Promise<Prepared> {
+async function tagged(tags: Tag[], opts: { value?: string | Uint8Array; domains?: string[] } = {}): Promise<Prepared> {
   const secret = await createSecret(tags, opts.value ?? '{}');
   const token = await startRotation(secret.arn);
   return {
@@ -166,7 +171,7 @@ async function tagged(tags: Tag[], opts: { value?: string; domains?: string[] } 
 }
 
 /** A valid single-name spec with this current value. */
-async function withCurrent(value: string): Promise<Prepared> {
+async function withCurrent(value: string | Uint8Array): Promise<Prepared> {
   return { ...(await tagged([domainsTag(ZONE)], { value, domains: [ZONE] })), forbidden: PASSWORD };
 }
 
@@ -458,6 +463,13 @@ const CASES: Case[] = [
     code: 'UnexpectedCurrentValue',
     name: 'CurrentValueError',
     message: foreign('a JSON array'),
+  },
+  {
+    what: 'an AWSCURRENT value that is binary (SecretBinary)',
+    prepare: () => withCurrent(new TextEncoder().encode(PASSWORD)),
+    code: 'UnexpectedCurrentValue',
+    name: 'CurrentValueError',
+    message: foreign(`a binary value \\(SecretBinary, ${PASSWORD.length} bytes\\)`),
   },
 
   // ---- the event and the rotation state

@@ -264,6 +264,24 @@ describe('loadAccount', () => {
     expect(s.sm.puts()).toEqual([]);
   });
 
+  it('refuses an account secret holding a binary value (SecretBinary) instead of replacing it', async () => {
+    const s = setup();
+    s.sm.addSecret({
+      name: 'binary/account',
+      rotationEnabled: false,
+      versions: { 'v-bin': { binary: Uint8Array.from([1, 2, 3, 4]), stages: ['AWSCURRENT'] } },
+    });
+    const err = await rejection(s.load({ accountSecretId: 'binary/account' }));
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toBe(
+      'ACME account secret "binary/account": version v-bin (AWSCURRENT) holds a binary value (SecretBinary, 4 bytes), ' +
+        'not the SecretString JSON this function reads and writes; it was left as it is. ' +
+        'Point ACME_ACCOUNT_SECRET_ID at a secret of its own (an empty secret is fine)',
+    );
+    expect(s.registered).toEqual([]);
+    expect(s.sm.puts()).toEqual([]);
+  });
+
   it('says to create the account secret when it does not exist', async () => {
     const s = setup(undefined, { exists: false });
     const err = await rejection(s.load());

@@ -126,6 +126,8 @@ export function captureLogger(base: Record<string, unknown> = {}): CapturedLog {
 export interface FakeVersion {
   /** undefined = the empty AWSPENDING stub Secrets Manager creates for a rotation. */
   value?: string;
+  /** A SecretBinary value instead of a SecretString. */
+  binary?: Uint8Array;
   stages: string[];
 }
 
@@ -206,14 +208,14 @@ export class FakeSecretsManager {
             }
           }
           const v = s.versions.get(id) as FakeVersion;
-          if (v.value === undefined) {
+          if (v.value === undefined && v.binary === undefined) {
             throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${id}`);
           }
           return {
             ARN: s.arn,
             Name: s.name,
             VersionId: id,
-            SecretString: v.value,
+            ...(v.binary !== undefined ? { SecretBinary: v.binary } : { SecretString: v.value }),
             VersionStages: [...v.stages],
           };
         },
@@ -351,9 +353,7 @@ export class FakeSecretsManager {
       name: opts.name,
       arn: opts.arn ?? `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${opts.name}-XyZ123`,
       rotationEnabled: opts.rotationEnabled ?? true,
-      versions: new Map(
-        Object.entries(opts.versions ?? {}).map(([id, v]) => [id, { value: v.value, stages: [...v.stages] }]),
-      ),
+      versions: new Map(Object.entries(opts.versions ?? {}).map(([id, v]) => [id, { ...v, stages: [...v.stages] }])),
       tags: new Map(Object.entries(opts.tags ?? {})),
     };
     this.secrets.push(secret);

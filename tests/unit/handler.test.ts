@@ -630,6 +630,24 @@ describe('setSecret and testSecret', () => {
     expect(err).toBeInstanceOf(VerificationError);
     expect(err.message).toContain(`version ${TOKEN} (AWSPENDING) has no value; createSecret did not complete`);
   });
+
+  it('testSecret refuses a pending version holding SecretBinary, naming it, and changes nothing', async () => {
+    const w = makeWorld({
+      versions: {
+        [OLD]: { value: '{}', stages: ['AWSCURRENT'] },
+        [TOKEN]: { binary: Uint8Array.from([9, 9, 9]), stages: ['AWSPENDING'] },
+      },
+    });
+    const err = await rejection(w.invoke('testSecret'));
+    expect(err).toBeInstanceOf(RotationError);
+    expect((err as RotationError).code).toBe('BinarySecretValue');
+    expect(err.message).toBe(
+      `secret "${SECRET_NAME}" testSecret: version ${TOKEN} (AWSPENDING) holds a binary value (SecretBinary, 3 bytes), ` +
+        'not the SecretString JSON this function reads and writes; it was left as it is',
+    );
+    expect(w.verifyCalls).toEqual([]);
+    expect(w.sm.stageMoves()).toEqual([]);
+  });
 });
 
 describe('finishSecret', () => {
