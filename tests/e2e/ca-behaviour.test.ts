@@ -4,7 +4,7 @@
  * - through the CA proxy (tests/local/ca-proxy.ts): `rateLimited` with a short Retry-After
  *   (waited out) and a long one (a clean failure saying when, without sleeping past the
  *   deadline), `rejectedIdentifier` with subproblems, a challenge the CA finds invalid (its
- *   DNS lookups find no TXT value), and a CA that is down;
+ *   DNS lookups find a wrong TXT value), and a CA that is down;
  * Every scenario ends with the invariants of issue 3 checked (tests/e2e/invariants.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -222,11 +222,11 @@ describe('CA problems, through the CA proxy', () => {
     expect(failedAttempt.length).toBe(2); // the retry's create + clean-up only
   });
 
-  it("a challenge the CA finds invalid: ChallengeFailed with the CA's detail, TXT values removed", async () => {
+  it("a challenge the CA finds invalid (wrong TXT value): ChallengeFailed with the CA's detail, TXT values removed", async () => {
     const cert = await certificate('invalid');
     const result = await failsCleanlyThenRecovers(cert, () => {
-      // Once the function answers the challenge, the CA's own DNS lookups find no TXT value
-      // (the function's propagation check, done before, saw them).
+      // Once the function answers the challenge, the CA's own DNS lookups find a wrong TXT value
+      // (the function's propagation check, done before, saw the right ones).
       let removeDns: (() => void) | undefined;
       const removeCa = stack.ca.addFault({
         operation: 'challenge',
@@ -237,7 +237,7 @@ describe('CA problems, through the CA proxy', () => {
             type: 'TXT',
             name: /^_acme-challenge\./,
             times: Infinity,
-            action: 'empty',
+            action: { txt: ['a-value-that-is-not-the-key-authorization'] },
           });
         },
       });
@@ -249,7 +249,7 @@ describe('CA problems, through the CA proxy', () => {
     expect(result.code).toBe('ChallengeFailed');
     expect(result.message).toMatch(
       new RegExp(
-        `^secret "${cert.name}" createSecret: the CA could not validate \\*?\\.?${cert.zoneName.replace(/\./g, '\\.')}: urn:ietf:params:acme:error:unauthorized: .+`,
+        `^secret "${cert.name}" createSecret: the CA could not validate \\*?\\.?${cert.zoneName.replace(/\./g, '\\.')}: urn:ietf:params:acme:error:unauthorized: Correct value not found for DNS challenge$`,
       ),
     );
   });

@@ -31,7 +31,8 @@ const { Packet } = dns2;
 type Resource = dns2.Packet.Resource;
 type DnsPacket = dns2.Packet;
 
-export type DnsFaultAction = 'servfail' | 'refused' | 'drop' | 'empty';
+/** `{ txt }`: answer NOERROR with these TXT strings instead of what the zone holds (a wrong value). */
+export type DnsFaultAction = 'servfail' | 'refused' | 'drop' | 'empty' | { txt: string[] };
 
 /** What a fault's `match` sees, and what `queries` records. */
 export interface DnsQueryInfo {
@@ -349,6 +350,12 @@ function buildResponse(
         return response;
       case 'empty':
         response.header.rcode = RCODE.NOERROR;
+        return response;
+      default:
+        response.header.rcode = RCODE.NOERROR;
+        response.answers = active.fault.action.txt.map((value) =>
+          resource(qname, Packet.TYPE.TXT, 60, { data: [Buffer.from(value, 'latin1')] as unknown as string[] }),
+        );
         return response;
     }
   }

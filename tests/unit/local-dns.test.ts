@@ -255,6 +255,13 @@ describe('DNS responder faults', () => {
     expect(await code(resolver.resolveTxt(NAME))).toBeUndefined();
   });
 
+  it("{ txt }: answers with the given TXT values in place of the zone's (a wrong value)", async () => {
+    server.addFault({ name: NAME, type: 'TXT', action: { txt: ['not-the-value', 'nor-this'] } });
+    expect((await resolver.resolveTxt(NAME)).map((r) => r.join('')).sort()).toEqual(['nor-this', 'not-the-value']);
+    // Once only (times defaults to 1): the zone's own value again.
+    expect(await resolver.resolveTxt(NAME)).toEqual([['token']]);
+  });
+
   it('drop: no answer at all, over UDP and TCP; Infinity keeps dropping until removed', async () => {
     const remove = server.addFault({ name: NAME, times: Infinity, action: 'drop' });
     const started = Date.now();
