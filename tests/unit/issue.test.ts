@@ -99,6 +99,31 @@ describe('issueCertificate', () => {
     expect(issued.certificatePem).toBe(s.ca.issuedPem);
   });
 
+  it('looks at the order again 5, 15, 35 and 75 ms after answering, then by the time waited (min 100 ms)', async () => {
+    const s = setup({ pollMinMs: 100, pollMaxMs: 2_000 });
+    const looks: number[] = [];
+    let answeredAt = 0;
+    s.ca.completeHook = () => {
+      answeredAt = performance.now();
+      return Promise.resolve();
+    };
+    const getOrder = s.ca.getOrder.bind(s.ca);
+    s.ca.getOrder = (order) => {
+      if (looks.length < 6) looks.push(performance.now() - answeredAt);
+      return getOrder(order);
+    };
+    s.ca.validationPolls = 5; // pending at the first five looks, ready at the sixth
+    s.ca.processingPolls = 0;
+
+    await issueCertificate(spec(['example.com']), s.deps);
+
+    expect(looks).toHaveLength(6);
+    expect(looks[0]).toBeLessThan(5);
+    const gaps = looks.slice(1).map((at, i) => at - (looks[i] as number));
+    // Timers never fire early (allow 1 ms of rounding): 5, 10, 20, 40, then pollDelay's minimum.
+    [5, 10, 20, 40, 100].forEach((min, i) => expect(gaps[i]).toBeGreaterThanOrEqual(min - 1));
+  });
+
   it('returns the CA chain and a fresh PKCS#8 key of the spec type that matches the certificate', async () => {
     const s = setup();
     const issued = await issueCertificate(spec(['example.com'], 'ecdsa-p384'), s.deps);
@@ -116,11 +141,23 @@ describe('issueCertificate', () => {
     expect(s.ca.orders).toEqual([{ domains: ['example.com', 'www.example.com'], profile: 'shortlived' }]);
   });
 
-  it('records in flight, publishes, waits, validates, cleans up, forgets, then finalizes', async () => {
+  it('records in flight, publishes, waits, validates, then cleans up and forgets while it finalizes', async () => {
     const s = setup();
     await issueCertificate(spec(['example.com', '*.example.com']), s.deps);
 
-    expect(s.timeline.events.filter((e) => !e.startsWith('ca:keyAuthorization'))).toEqual([
+    // The CSR is built beside the network work (its place depends on timing); after validation,
+    // the clean-up and the finalization run side by side, each in its own order.
+    const events = s.timeline.events.filter((e) => !e.startsWith('ca:keyAuthorization'));
+    const csrAt = events.indexOf('ca:createCsr');
+    expect(csrAt).toBeGreaterThan(-1);
+    expect(csrAt).toBeLessThan(events.indexOf('ca:finalize'));
+    const rest = events.filter((e) => e !== 'ca:createCsr');
+    const validated = rest.indexOf('dns:cleanUp');
+    const tail = rest.slice(validated);
+    const finalizing = tail.filter((e) => !e.startsWith('dns:') && !e.startsWith('inflight:'));
+    expect(tail.filter((e) => !finalizing.includes(e))).toEqual(['dns:cleanUp', 'inflight:clear']);
+    expect(finalizing).toEqual(['ca:finalize', 'ca:getOrder', 'ca:getOrder', 'ca:downloadCertificate']);
+    expect(rest.slice(0, validated)).toEqual([
       'ca:newOrder',
       'ca:getAuthorizations',
       'inflight:record',
@@ -133,13 +170,6 @@ describe('issueCertificate', () => {
       'ca:respondChallenge:*.example.com',
       'ca:getOrder',
       'ca:getOrder',
-      'dns:cleanUp',
-      'inflight:clear',
-      'ca:createCsr',
-      'ca:finalize',
-      'ca:getOrder',
-      'ca:getOrder',
-      'ca:downloadCertificate',
     ]);
     // The wildcard's challenge lives at the base name; one record per authorization.
     const records = s.dns.presentCalls[0]!;
@@ -228,6 +258,23 @@ describe('issueCertificate', () => {
     expect(err.message).toContain('the CA marked the order invalid');
     expect(err.message).toContain('CSR key is weak');
     expect(s.ca.calls.downloadCertificate).toBeUndefined();
+    // The clean-up that ran beside the finalization had finished before the error came out.
+    expect(s.dns.live.size).toBe(0);
+    expect(s.timeline.events).toContain('inflight:clear');
+  });
+
+  it('a slow clean-up is awaited: the certificate comes back only once the TXT values are gone', async () => {
+    const s = setup();
+    const cleanUp = s.dns.cleanUp.bind(s.dns);
+    s.dns.cleanUp = async (records, deadline) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return cleanUp(records, deadline);
+    };
+    const issued = await issueCertificate(spec(['example.com']), s.deps);
+    expect(issued.certificatePem).toBe(s.ca.issuedPem);
+    expect(s.dns.live.size).toBe(0);
+    expect(s.timeline.events.at(-1)).toBe('inflight:clear');
+    expect(s.timeline.events.indexOf('ca:downloadCertificate')).toBeLessThan(s.timeline.events.indexOf('dns:cleanUp'));
   });
 
   it('polls a processing order until the certificate is ready', async () => {
