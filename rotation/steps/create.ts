@@ -146,6 +146,10 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   const { secret, token, logger } = ctx;
   const spec = parseSpec(secret.name, secret.tags);
 
+  // Both reads at once (one round trip); the pending version decides first, so the current value
+  // only matters (and its refusal only surfaces) when this step still has work to do.
+  const currentRead = readCurrent(ctx);
+  currentRead.catch(() => undefined);
   const pendingValue = await ctx.secrets.getValue(secret.arn, { versionId: token, stage: 'AWSPENDING' });
   if (pendingValue !== undefined) {
     const pending = parseBundle(pendingValue);
@@ -168,7 +172,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   }
 
   // Before anything is ordered or written: a value that is not ours stops the rotation.
-  const current = await readCurrent(ctx);
+  const current = await currentRead;
 
   await cleanUpLeftovers(ctx, spec);
 

@@ -205,6 +205,15 @@ describe('standard checks', () => {
 });
 
 describe('createSecret', () => {
+  it('finishes a retry whose AWSPENDING holds a bundle even when AWSCURRENT is not ours any more', async () => {
+    const { w } = pendingWorld();
+    const current = [...w.sm.secret(SECRET_ARN).versions.values()].find((v) => v.stages.includes('AWSCURRENT'));
+    current!.value = 'someone else wrote this';
+    await w.invoke('createSecret');
+    expect(w.log.find('AWSPENDING already holds a certificate bundle; nothing to do')).toBeDefined();
+    expect(w.ca.orders).toHaveLength(0);
+  });
+
   it('returns at once when AWSPENDING already holds a bundle (no CA, no DNS, no write)', async () => {
     const { w } = pendingWorld();
     await w.invoke('createSecret');
@@ -213,7 +222,11 @@ describe('createSecret', () => {
     expect(w.dns.presentCalls).toHaveLength(0);
     expect(w.sm.puts()).toHaveLength(0);
     expect(w.sm.tagCalls()).toHaveLength(0);
-    expect(w.sm.gets()).toEqual([{ SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' }]);
+    // The current value is read beside the pending one (one round trip), and not acted on.
+    expect(w.sm.gets()).toEqual([
+      { SecretId: SECRET_ARN, VersionId: undefined, VersionStage: 'AWSCURRENT' },
+      { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' },
+    ]);
     expect(w.log.find('AWSPENDING already holds a certificate bundle; nothing to do')).toBeDefined();
     expect(w.sns.publishes()).toHaveLength(0);
   });
