@@ -33,10 +33,31 @@ interface CallStore {
   problem?: AcmeProblem;
   /** Per-request timeout for this client. */
   timeoutMs?: number;
-  /** Replay-Nonce values received by this client, reused for its next signed requests. */
-  nonces?: string[];
+  /** Replay-Nonce values received from this CA, reused for its next signed requests. */
+  nonces?: Nonce[];
 }
 const callStore = new AsyncLocalStorage<CallStore>();
+
+interface Nonce {
+  value: string;
+  receivedAt: number;
+}
+
+/**
+ * What a warm container keeps of a CA between invocations: its directory (acme-client itself
+ * keeps one for 24 h; an hour here) and unused Replay-Nonce values young enough to be accepted.
+ * A burst of rotations in one container then skips the directory GET and the HEAD newNonce that
+ * each new client would otherwise spend. A nonce the CA no longer accepts costs one badNonce
+ * answer, which carries a fresh nonce: no worse than the HEAD it replaces.
+ */
+interface CaMemory {
+  directory?: { data: Record<string, unknown>; fetchedAt: number };
+  nonces: Nonce[];
+}
+const DIRECTORY_MAX_AGE_MS = 3_600_000;
+const NONCE_MAX_AGE_MS = 60_000;
+const MAX_NONCES = 20;
+const caMemory = new Map<string, CaMemory>();
 
 /** Retry-After as ms: delta-seconds or an HTTP date (RFC 9110). */
 export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
@@ -101,8 +122,8 @@ acme.axios.defaults.adapter = async (config) => {
     if (store) {
       const nonce = response.headers['replay-nonce'];
       if (typeof nonce === 'string' && nonce && response.status < 400 && store.nonces) {
-        store.nonces.push(nonce);
-        if (store.nonces.length > 20) store.nonces.shift();
+        store.nonces.push({ value: nonce, receivedAt: Date.now() });
+        if (store.nonces.length > MAX_NONCES) store.nonces.shift();
       }
       if (response.status >= 400) store.problem = parseProblem(response.status, response.headers, response.data);
       else delete store.problem;
@@ -231,11 +252,20 @@ function retryable(p: AcmeProblem | undefined): p is AcmeProblem {
   return shortType(p.type) === 'rateLimited' || p.status === 429 || p.status >= 500;
 }
 
+/** The parts of acme-client's HttpClient used here (not in its types). */
+interface AcmeHttp {
+  getNonce(): Promise<string>;
+  getDirectory(): Promise<Record<string, unknown>>;
+  maxBadNonceRetries: number;
+  directoryCache: Record<string, unknown> | null;
+  directoryTimestamp: number;
+}
+
 export class AcmeCa implements CaClient {
   readonly client: acme.Client;
   /** CA requests made, by operation, for the per-rotation call count. */
   readonly calls: Record<string, number> = {};
-  private readonly nonces: string[] = [];
+  private readonly nonces: Nonce[];
 
   constructor(
     readonly directoryUrl: string,
@@ -250,13 +280,30 @@ export class AcmeCa implements CaClient {
     });
     // Reuse the Replay-Nonce of earlier answers (RFC 8555 §7.2) before asking newNonce for one, and
     // ride out more badNonce answers than acme-client's default: a CA may reject any nonce.
-    const http = (this.client as unknown as { http: { getNonce(): Promise<string>; maxBadNonceRetries: number } }).http;
+    const http = (this.client as unknown as { http: AcmeHttp }).http;
+    let memory = caMemory.get(directoryUrl);
+    if (!memory) caMemory.set(directoryUrl, (memory = { nonces: [] }));
+    const kept = memory;
+    this.nonces = kept.nonces;
     const fresh = http.getNonce.bind(http);
     http.getNonce = () => {
-      const nonce = this.nonces.pop();
-      return nonce ? Promise.resolve(nonce) : fresh();
+      const oldest = Date.now() - NONCE_MAX_AGE_MS;
+      for (let nonce = this.nonces.pop(); nonce; nonce = this.nonces.pop()) {
+        if (nonce.receivedAt >= oldest) return Promise.resolve(nonce.value);
+      }
+      return fresh();
     };
     http.maxBadNonceRetries = opts.maxBadNonceRetries ?? 20;
+    if (kept.directory && Date.now() - kept.directory.fetchedAt < DIRECTORY_MAX_AGE_MS) {
+      http.directoryCache = kept.directory.data;
+      http.directoryTimestamp = Math.floor(kept.directory.fetchedAt / 1000);
+    }
+    const getDirectory = http.getDirectory.bind(http);
+    http.getDirectory = async () => {
+      const data = await getDirectory();
+      if (kept.directory?.data !== data) kept.directory = { data, fetchedAt: Date.now() };
+      return data;
+    };
   }
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
@@ -309,7 +356,7 @@ export class AcmeCa implements CaClient {
 
   async supportsRenewalInfo(): Promise<boolean> {
     // The directory is fetched (and cached) by acme-client anyway; its reader is not in the types.
-    const http = (this.client as unknown as { http: { getDirectory(): Promise<Record<string, unknown>> } }).http;
+    const http = (this.client as unknown as { http: AcmeHttp }).http;
     const directory = await this.call('directory', () => http.getDirectory());
     return typeof directory.renewalInfo === 'string';
   }

@@ -138,6 +138,29 @@ describe('CA problems, through the CA proxy', () => {
     return { message: run.lastError?.message ?? '', code: failed[0]?.error_code, ms };
   }
 
+  it("a warm container keeps the CA's directory and unused nonces: the next rotation asks for neither", async () => {
+    // The warm-up rotation in beforeAll ran in this container; this one starts where it left off.
+    const cert = await certificate('warm-memory');
+    const from = stack.ca.calls.length;
+    const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+    expect(run.lastError).toBeUndefined();
+    expect(run.succeeded).toBe(true);
+    const calls = stack.ca.calls.slice(from).map((c) => c.operation);
+    expect(calls).not.toContain('directory');
+    expect(calls).not.toContain('newNonce');
+    expect(calls).toContain('newOrder');
+    expect(calls).toContain('certificate');
+    // A fresh container (another function) fetches both again.
+    const cold = stack.newLambda({ ACME_ACCOUNT_SECRET_ID: accountArn, API_TIMEOUT_SECONDS: '2' });
+    const other = await certificate('cold-memory');
+    const coldFrom = stack.ca.calls.length;
+    const coldRun = await rotate({ client: stack.sm, lambda: cold, secretId: other.arn });
+    expect(coldRun.succeeded).toBe(true);
+    const coldCalls = stack.ca.calls.slice(coldFrom).map((c) => c.operation);
+    expect(coldCalls.filter((op) => op === 'directory')).toHaveLength(1);
+    expect(coldCalls.filter((op) => op === 'newNonce')).toHaveLength(1);
+  });
+
   it('rateLimited with a short Retry-After: waits it out and succeeds first time', async () => {
     const cert = await certificate('rl-short');
     const before = snapshotSecret(stack, cert.arn, cert.domains);
