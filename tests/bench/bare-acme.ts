@@ -49,6 +49,8 @@ async function waitServed(dnsServer: string, fqdn: string, values: string[]): Pr
 
 let accountKey: Buffer | undefined;
 let accountUrl: string | undefined;
+/** One client for the process: it keeps the directory between runs, as the warm rotation does. */
+let shared: acme.Client | undefined;
 
 async function run(msg: RunMsg): Promise<number> {
   const started = performance.now();
@@ -56,13 +58,13 @@ async function run(msg: RunMsg): Promise<number> {
   // A tight poll: the baseline must not pay acme-client's default 5 s backoffMin.
   // The account is registered once (the warm-up run) and reused by URL, as the rotation reuses
   // its persisted account.
-  const client = new acme.Client({
+  shared ??= new acme.Client({
     directoryUrl: msg.directoryUrl,
     accountKey,
     backoffMin: 50,
     backoffMax: 1_000,
-    ...(accountUrl ? { accountUrl } : {}),
   });
+  const client = shared;
   if (!accountUrl) {
     await client.createAccount({ termsOfServiceAgreed: true });
     accountUrl = client.getAccountUrl();

@@ -2,7 +2,7 @@
  * `npm run bench`: the six benchmarks of issue 5 in one run on the local stack, each figure a
  * ratio measured in the same run. Prints a table and writes docs/PERFORMANCE.md.
  *
- *   tsx tests/bench/run.ts [--only 1,3] [--no-write]
+ *   tsx tests/bench/run.ts [--only 1,3] [--no-write] [--details]
  *   npm run bench -- throughput        (benchmarks by name: latency overhead coldstart memory calls throughput)
  *   BENCH_CONTAINERS=50 — LocalLambda containers in benchmark 6 (default 100)
  *   BENCH_DIAG_DIR=/tmp/x — benchmark 6 writes Pebble's log, the functions' logs and load samples there
@@ -157,6 +157,8 @@ async function main(): Promise<void> {
   const totalSeconds = (performance.now() - started) / 1000;
   console.log('');
   printTable(results);
+  // --details: each benchmark's figures and breakdowns, as the document would show them.
+  if (process.argv.includes('--details')) for (const r of results) console.log(`\n${r.details.join('\n')}`);
   console.log(`\n${totalSeconds.toFixed(0)} s in total`);
   if (!process.argv.includes('--no-write') && !only) {
     // The document is generated: format it as the repository's prettier config would.
