@@ -68,10 +68,11 @@ describe('createSecret re-run after it succeeded', () => {
 
     expect(stack.aws.secrets.valueAt(secret.arn, 'AWSPENDING')).toBe(pending);
     expect(stack.aws.countCalls('route53', 'ChangeResourceRecordSets')).toBe(changesBefore);
-    // Read the secret and its pending value; nothing else: no Route 53, no tags, no new version.
+    // Read the secret, its pending value and (in the same round trip) its current value; nothing
+    // else: no Route 53, no tags, no new version.
     expect(callsSince(stack.aws.calls, from)).toEqual({
       'secretsmanager:DescribeSecret': 1,
-      'secretsmanager:GetSecretValue': 1,
+      'secretsmanager:GetSecretValue': 2,
     });
     expect(stack.pebble.logs.slice(pebbleFrom).filter((l) => NEW_ORDER.test(l))).toEqual([]);
     expect(stack.pebble.logs.filter((l) => NEW_ORDER.test(l))).toHaveLength(ordersBefore);
