@@ -198,6 +198,9 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       token = ev.ClientRequestToken;
       log = log.child({ secretId: ev.SecretId, step, token });
       log.info('step started', { remainingMs: context?.getRemainingTimeInMillis?.() });
+      // createSecret, testSecret and finishSecret read the token's version: start that read now,
+      // beside DescribeSecret (one round trip less); the step takes it after the checks below.
+      const ahead = ev.Step === 'setSecret' ? undefined : svc.secrets.readAhead(ev.SecretId, token);
 
       try {
         secret = await svc.secrets.describe(ev.SecretId);
@@ -212,6 +215,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         return;
       }
       ctx = svc.stepContext({ secret, token, logger: log, deadline });
+      if (ahead) ctx.secrets.adopt(ahead);
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
       let promoted: CertificateBundle | undefined;
       switch (ev.Step) {

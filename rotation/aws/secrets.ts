@@ -1,6 +1,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  type GetSecretValueCommandOutput,
   PutSecretValueCommand,
   SecretsManagerClient,
   TagResourceCommand,
@@ -16,6 +17,12 @@ export interface SecretDescription {
   /** Version id → staging labels. */
   versionStages: Record<string, string[]>;
   tags: { Key?: string; Value?: string }[];
+}
+
+/** A GetSecretValue started early (SecretsAdapter.readAhead). */
+export interface ReadAhead {
+  versionId: string;
+  read: Promise<GetSecretValueCommandOutput | undefined>;
 }
 
 /** Map any SDK error to AwsServiceError, keeping the SDK error as cause. */
@@ -61,22 +68,59 @@ export class SecretsAdapter {
     };
   }
 
-  /**
-   * The SecretString of a version (by id and/or stage), or undefined when that version has no
-   * value (the empty AWSPENDING stub) or does not exist. A version holding SecretBinary instead
-   * throws BinaryValueError: reading it as "no value" would let a rotation replace it.
-   */
-  async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
-    this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
-    let out;
+  /** A version read ahead, taken by the next getValue of that version id. */
+  private ahead: ReadAhead | undefined;
+
+  /** GetSecretValue; undefined when the version has no value or does not exist. */
+  private async read(
+    secretId: string,
+    select: { versionId?: string; stage?: string },
+    count = true,
+  ): Promise<GetSecretValueCommandOutput | undefined> {
+    if (count) this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
     try {
-      out = await this.client.send(
+      return await this.client.send(
         new GetSecretValueCommand({ SecretId: secretId, VersionId: select.versionId, VersionStage: select.stage }),
       );
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw mapAwsError('SecretsManager', 'GetSecretValue', err);
     }
+  }
+
+  /**
+   * Start reading a version now (the handler does, beside DescribeSecret). The step's own adapter
+   * adopts it, so the read belongs to one invocation and is counted there.
+   */
+  readAhead(secretId: string, versionId: string): ReadAhead {
+    const read = this.read(secretId, { versionId }, false);
+    read.catch(() => undefined); // surfaces when (if) a step takes it
+    return { versionId, read };
+  }
+
+  /** The next getValue of that version takes this answer instead of a second round trip. */
+  adopt(ahead: ReadAhead): void {
+    this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
+    this.ahead = ahead;
+  }
+
+  /**
+   * The SecretString of a version (by id and/or stage), or undefined when that version has no
+   * value (the empty AWSPENDING stub) or does not exist. A version holding SecretBinary instead
+   * throws BinaryValueError: reading it as "no value" would let a rotation replace it.
+   */
+  async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
+    const ahead = this.ahead;
+    let out: GetSecretValueCommandOutput | undefined;
+    if (ahead && select.versionId === ahead.versionId) {
+      this.ahead = undefined;
+      out = await ahead.read;
+      // Read without a stage: when the stage asked for is not on the version, let Secrets Manager answer.
+      if (out && select.stage && !out.VersionStages?.includes(select.stage)) out = await this.read(secretId, select);
+    } else {
+      out = await this.read(secretId, select);
+    }
+    if (out === undefined) return undefined;
     if (out.SecretString === undefined && out.SecretBinary !== undefined) {
       const stage = select.stage ?? (select.versionId ? undefined : 'AWSCURRENT');
       throw new BinaryValueError(out.VersionId ?? select.versionId, out.SecretBinary.byteLength, stage);

@@ -23,6 +23,9 @@ import {
 } from './fakes.js';
 import { PKCS8_KEY_HEADER, PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
+/** What the handler sends before a step runs: the read-ahead of the token's version, DescribeSecret. */
+const READ_AHEAD = ['GetSecretValueCommand', 'DescribeSecretCommand'];
+
 /** The rejection of `p` (fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -70,7 +73,8 @@ describe('standard checks', () => {
           `--remove-from-version-id ${TOKEN} and then aws secretsmanager rotate-secret --secret-id ${SECRET_NAME} `,
       ),
     );
-    expect(w.sm.commandNames()).toEqual(['DescribeSecretCommand']);
+    // The read-ahead of the token's version (beside DescribeSecret), and nothing else.
+    expect(w.sm.commandNames()).toEqual(READ_AHEAD);
     expect(w.contexts).toHaveLength(0);
     expect(w.caRequests()).toBe(0);
     expect(w.dns.presentCalls).toHaveLength(0);
@@ -85,7 +89,7 @@ describe('standard checks', () => {
         `has no staging label on this secret (an unknown version, or an old one whose labels are gone); ` +
         `the rotation in progress is version ${TOKEN} (AWSPENDING)`,
     );
-    expect(w.sm.commandNames()).toEqual(['DescribeSecretCommand']);
+    expect(w.sm.commandNames()).toEqual(READ_AHEAD);
     expect(w.caRequests()).toBe(0);
   });
 
@@ -105,7 +109,7 @@ describe('standard checks', () => {
           `aws secretsmanager rotate-secret --secret-id ${SECRET_NAME}`,
       );
     }
-    expect(new Set(w.sm.commandNames())).toEqual(new Set(['DescribeSecretCommand']));
+    expect(new Set(w.sm.commandNames())).toEqual(new Set(READ_AHEAD));
     expect(w.caRequests()).toBe(0);
   });
 
@@ -117,7 +121,7 @@ describe('standard checks', () => {
       },
     });
     await w.invoke(step);
-    expect(w.sm.commandNames()).toEqual(['DescribeSecretCommand']);
+    expect(w.sm.commandNames()).toEqual(step === 'setSecret' ? ['DescribeSecretCommand'] : READ_AHEAD);
     expect(w.contexts).toHaveLength(0);
     expect(w.sns.publishes()).toHaveLength(0);
     expect(w.events.puts()).toHaveLength(0);
@@ -222,10 +226,11 @@ describe('createSecret', () => {
     expect(w.dns.presentCalls).toHaveLength(0);
     expect(w.sm.puts()).toHaveLength(0);
     expect(w.sm.tagCalls()).toHaveLength(0);
-    // The current value is read beside the pending one (one round trip), and not acted on.
+    // The pending version is read ahead (beside DescribeSecret), the current value beside it; the
+    // current value is not acted on.
     expect(w.sm.gets()).toEqual([
+      { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: undefined },
       { SecretId: SECRET_ARN, VersionId: undefined, VersionStage: 'AWSCURRENT' },
-      { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: 'AWSPENDING' },
     ]);
     expect(w.log.find('AWSPENDING already holds a certificate bundle; nothing to do')).toBeDefined();
     expect(w.sns.publishes()).toHaveLength(0);
