@@ -34,16 +34,16 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'nonces reused from earlier answers instead of a HEAD newNonce before every POST. The baseline got the same ' +
       'warmth: one acme-client for all its runs, 5 warm-ups each.',
     miss:
-      'What is left over the bare order is about 30 ms: the four invocations (2–3 ms each through the local ' +
+      'What is left over the bare order is 30–40 ms: the four invocations (2–3 ms each through the local ' +
       'runtime), the Secrets Manager calls at about 2 ms each on loopback, and the handshake. None of it is protocol ' +
       'work; it is the state, crash-recovery tags and verification that make the rotation safe under retries and ' +
       "crashes, and dropping any of it is not a trade this project makes. Against Let's Encrypt the protocol itself " +
-      'takes seconds (DNS propagation, validation from several vantage points) and the same 30 ms is a ratio under ' +
+      'takes seconds (DNS propagation, validation from several vantage points) and the same 30–40 ms is a ratio under ' +
       '1.05. Candidates left: reading the account secret beside the zone check (one round trip, but on first use it ' +
       'registers an account, which must not happen for a certificate that fails the zone check) and one TLS ' +
       'handshake for all names instead of one per name (about 3 ms).',
     pass:
-      'The target holds, with little room: what is left over the bare order (about 30 ms) is the four invocations, ' +
+      'The target holds, with little room: what is left over the bare order (30–40 ms) is the four invocations, ' +
       'the Secrets Manager calls and the handshake, none of which is protocol work. Against a real CA the ratio is ' +
       'under 1.05.',
   },
@@ -79,8 +79,9 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'writes the in-flight tags and removes them (`TagResource`/`UntagResource`), and `PutSecretValue`s; testSecret ' +
       'reads the pending value; finishSecret reads it, moves the stages and writes the status tags. CA: newOrder, ' +
       'one authorization fetch per name, one challenge answer per name, order polls, finalize, download; the ' +
-      'directory and `HEAD newNonce` only in a container that has none kept (the first rotation, or after an hour ' +
-      'for the directory and a minute for nonces).',
+      'directory only in a container that has none kept (its first rotation, or after an hour), `HEAD newNonce` ' +
+      'only when no nonce younger than a minute is banked (a fresh container, or more requests in flight at once ' +
+      'than nonces banked).',
     miss: 'More than one create and one clean-up change per zone: the rotation is splitting its change batch.',
     pass:
       'The target holds: exactly one create and one clean-up change per zone. Not done, on purpose: caching zone ' +
