@@ -92,6 +92,9 @@ class Baseline {
   }
 }
 
+const SETTLE_MS = 100;
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+
 export async function benchOverhead(opts: { runs?: number; warmups?: number } = {}): Promise<BenchResult> {
   const runs = opts.runs ?? 11;
   // Both sides are warm processes; the first few runs of each still compile (JIT) as they go.
@@ -110,7 +113,9 @@ export async function benchOverhead(opts: { runs?: number; warmups?: number } = 
         `local Route 53 (one record set per name, values merged), a wait until the DNS responder serves it, completeChallenge, ` +
         `waitForValidStatus, finalizeOrder, getCertificate, then the TXT record deleted — for a fresh apex + wildcard name each run, ` +
         `ECDSA P-256 keys as the rotation's default, and acme-client backoffMin 50 ms (its 5 s default would flatter the ratio). ` +
-        `Runs alternate rotation/baseline after ${warmups} untimed warm-ups of each (both processes compile as they go: the first runs are slower); the figure is median ÷ median of ${runs}.`,
+        `Runs alternate rotation/baseline after ${warmups} untimed warm-ups of each (both processes compile as they go: the first runs are slower), ` +
+        `each side starting ${SETTLE_MS} ms after the other ended (so neither meets the other's trailing work: log flush, garbage collection, Pebble's own); ` +
+        `the figure is median ÷ median of ${runs}.`,
     ],
     details: [],
     seconds: 0,
@@ -139,8 +144,12 @@ export async function benchOverhead(opts: { runs?: number; warmups?: number } = 
     const steps: Record<string, number[]> = {};
     for (let i = 1 - warmups; i <= runs; i++) {
       const logFrom = lambda.logs.length;
+      // Each side starts on a quiet machine: the other side's trailing work (its process's log
+      // flush and garbage collection, Pebble finishing its own work) must not land in its window.
+      await settle();
       const r = await timedRotation(stack, lambda, secret.arn);
       if (!r.run.succeeded) throw new Error(describeFailure(r.run, lambda));
+      await settle();
       const b = await baseline.run(bareNames());
       if (i <= 0) continue; // warm-up
       phases = phaseTimes(lambda, logFrom);
