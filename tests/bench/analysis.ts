@@ -34,16 +34,16 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'nonces reused from earlier answers instead of a HEAD newNonce before every POST. The baseline got the same ' +
       'warmth: one acme-client for all its runs, 5 warm-ups each.',
     miss:
-      'What is left over the bare order is 30–40 ms: the four invocations (2–3 ms each through the local ' +
+      'What is left over the bare order is 20–40 ms: the four invocations (2–3 ms each through the local ' +
       'runtime), the Secrets Manager calls at about 2 ms each on loopback, and the handshake. None of it is protocol ' +
       'work; it is the state, crash-recovery tags and verification that make the rotation safe under retries and ' +
       "crashes, and dropping any of it is not a trade this project makes. Against Let's Encrypt the protocol itself " +
-      'takes seconds (DNS propagation, validation from several vantage points) and the same 30–40 ms is a ratio under ' +
+      'takes seconds (DNS propagation, validation from several vantage points) and the same 20–40 ms is a ratio under ' +
       '1.05. Candidates left: reading the account secret beside the zone check (one round trip, but on first use it ' +
       'registers an account, which must not happen for a certificate that fails the zone check) and one TLS ' +
       'handshake for all names instead of one per name (about 3 ms).',
     pass:
-      'The target holds, with little room: what is left over the bare order (30–40 ms) is the four invocations, ' +
+      'The target holds, with little room: what is left over the bare order (20–40 ms) is the four invocations, ' +
       'the Secrets Manager calls and the handshake, none of which is protocol work. Against a real CA the ratio is ' +
       'under 1.05.',
   },
@@ -109,8 +109,8 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       '## Where the time and calls go now',
       '',
       '1. **Latency** is D plus ≤ 15 % poll overshoot plus ≈ 0.2–0.4 s of CA and step work (benchmark 1).',
-      '2. **Overhead over the bare protocol** sits just above its 1.5 target (1.5–1.65 from run to run): the ' +
-        'rotation adds 30–40 ms of safety work (Secrets Manager state, crash-recovery tags, verification; ≈ 100 ms ' +
+      '2. **Overhead over the bare protocol** sits at its 1.5 target, either side of it from run to run (1.45–1.66 seen): the ' +
+        'rotation adds 20–40 ms of safety work (Secrets Manager state, crash-recovery tags, verification; ≈ 100 ms ' +
         'before the work of benchmark 2), which a loopback CA cannot hide and a real CA does (benchmark 2).',
       '3. **Route 53 calls** are 4 per one-zone rotation plus GetChange polls; under throttling every rotation ' +
         'completes and the wall time is within a few percent of the floor (benchmarks 5, 6).',
