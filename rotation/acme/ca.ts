@@ -121,7 +121,9 @@ acme.axios.defaults.adapter = async (config) => {
     }
     if (store) {
       const nonce = response.headers['replay-nonce'];
-      if (typeof nonce === 'string' && nonce && response.status < 400 && store.nonces) {
+      // Not the answer to HEAD newNonce: acme-client uses that nonce itself, for the request that asked.
+      const banked = typeof nonce === 'string' && nonce && response.status < 400 && config.method !== 'head';
+      if (banked && store.nonces) {
         store.nonces.push({ value: nonce, receivedAt: Date.now() });
         if (store.nonces.length > MAX_NONCES) store.nonces.shift();
       }
@@ -252,6 +254,13 @@ function retryable(p: AcmeProblem | undefined): p is AcmeProblem {
   return shortType(p.type) === 'rateLimited' || p.status === 429 || p.status >= 500;
 }
 
+/** An RFC 8555 directory: at least the three resources every rotation uses. */
+function isDirectory(data: unknown): data is Record<string, unknown> {
+  if (!data || typeof data !== 'object') return false;
+  const d = data as Record<string, unknown>;
+  return ['newNonce', 'newAccount', 'newOrder'].every((k) => typeof d[k] === 'string');
+}
+
 /** The parts of acme-client's HttpClient used here (not in its types). */
 interface AcmeHttp {
   getNonce(): Promise<string>;
@@ -301,10 +310,15 @@ export class AcmeCa implements CaClient {
     const getDirectory = http.getDirectory.bind(http);
     http.getDirectory = async () => {
       const data = await getDirectory();
-      if (kept.directory?.data !== data) kept.directory = { data, fetchedAt: Date.now() };
+      // Keep only what is a directory (a maintenance page answered with 200 is not one).
+      if (kept.directory?.data !== data && isDirectory(data)) kept.directory = { data, fetchedAt: Date.now() };
       return data;
     };
+    this.memory = kept;
   }
+
+  /** What this container keeps of the CA (shared by every client of the same directory URL). */
+  private readonly memory: CaMemory;
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const maxAttempts = this.opts.maxAttempts ?? 3;
@@ -331,6 +345,9 @@ export class AcmeCa implements CaClient {
             continue;
           }
         }
+        // Whatever failed, the next client starts afresh: a kept directory may be what broke
+        // (an endpoint moved), and the next invocation is then no worse off than before it was kept.
+        delete this.memory.directory;
         throw mapAcmeError(operation, this.directoryUrl, err, problem, gaveUp);
       }
     }

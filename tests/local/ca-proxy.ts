@@ -98,6 +98,8 @@ export interface CaCallRecord {
   method: string;
   path: string;
   at: number;
+  /** The Replay-Nonce the request's JWS carried (signed POSTs). */
+  nonce?: string;
   /** The status the client received; undefined when it got no answer (hang, drop, down). */
   status?: number;
   /** What Pebble answered, when the request was forwarded. */
@@ -303,7 +305,14 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
     const body = await readAll(req);
     const operation = classifyAcmeRequest(path);
     const info: CaRequestInfo = { operation, method, path, ...decodeJws(body) };
-    const record: CaCallRecord = { operation, method, path, at: Date.now() };
+    const nonce = info.protectedHeader?.['nonce'];
+    const record: CaCallRecord = {
+      operation,
+      method,
+      path,
+      at: Date.now(),
+      ...(typeof nonce === 'string' ? { nonce } : {}),
+    };
     calls.push(record);
     const fault = takeFault(info);
     if (fault) record.fault = fault.action.type;
