@@ -110,14 +110,25 @@ export function trustedRoots(extraPem: string[] = []): { pems: string[]; certs: 
 const nameKey = (dn: string): string => dn.toLowerCase().replace(/\s+/g, ' ').trim();
 
 /**
- * The roots that can issue a certificate of the path: those whose subject is the issuer of one
- * of them. OpenSSL looks issuers up by name, so a client trusting only these builds exactly the
- * paths it would build with the whole store, and loading 2 roots instead of ~150 into the
- * client's context saves ~30 ms per testSecret (the largest cost of the check).
+ * The trusted certificates that can take part in a path: those whose subject is the issuer of a
+ * certificate of the path, and, in turn, of one already taken (a trusted intermediate or a
+ * cross-signed root climbs on to its own issuer). OpenSSL looks issuers up by name, so a client
+ * trusting only these builds exactly the paths it would build with the whole store, and loading
+ * a few roots instead of ~150 into the client's context saves ~30 ms per testSecret.
  */
 export function issuingRoots(roots: { pems: string[]; certs: X509Certificate[] }, path: X509Certificate[]): string[] {
   const issuers = new Set(path.map((c) => nameKey(c.issuer)));
-  const pems = roots.pems.filter((_, i) => issuers.has(nameKey(roots.certs[i]?.subject ?? '')));
+  const taken = new Set<number>();
+  for (let grew = true; grew;) {
+    grew = false;
+    roots.certs.forEach((root, i) => {
+      if (taken.has(i) || !issuers.has(nameKey(root.subject))) return;
+      taken.add(i);
+      issuers.add(nameKey(root.issuer));
+      grew = true;
+    });
+  }
+  const pems = roots.pems.filter((_, i) => taken.has(i));
   return pems.length > 0 ? pems : roots.pems;
 }
 

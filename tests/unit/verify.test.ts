@@ -500,6 +500,16 @@ describe('verifyBundle: failures', () => {
     );
   });
 
+  it('accepts a leaf alone when its intermediate is trusted along with the root (handshake included)', async () => {
+    const p = pki();
+    const leafOnly = { ...p.bundle, chain: '', fullchain: p.bundle.certificate };
+    const result = await verifyBundle(leafOnly, {
+      ...opts(p),
+      trustedRootsPem: [...p.trustedRootsPem, p.bundle.chain],
+    });
+    expect(result.checks).toEqual(ALL_CHECKS);
+  });
+
   it('trust-anchor: a self-signed "root" in the chain that is not trusted', async () => {
     const other = makeRootCa({ cn: 'verify-test Lookalike' });
     const p = makeTestPki({ names: NAMES, root: other, includeRoot: true });
@@ -605,6 +615,10 @@ describe('issuingRoots (the handshake client trusts only the roots that can issu
     // OpenSSL matches names canonically: a differently spelled issuer still finds its root.
     const spelled = { issuer: path[1]!.issuer.toUpperCase().replace(/ /g, '  ') } as X509Certificate;
     expect(issuingRoots(roots, [spelled])).toHaveLength(1);
+    // A trusted intermediate climbs on to its own root (OpenSSL does not stop at a non-self-signed anchor).
+    const leafOnly = [new X509Certificate(p.bundle.certificate)];
+    const withIntermediate = trustedRoots([other.certPem, p.bundle.chain, ...p.trustedRootsPem]);
+    expect(issuingRoots(withIntermediate, leafOnly)).toHaveLength(2);
     // No root issues it (the static checks fail such a bundle first): the whole store, not none.
     expect(issuingRoots(roots, [{ issuer: 'CN=nobody' } as X509Certificate])).toBe(roots.pems);
   });
