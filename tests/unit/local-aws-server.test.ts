@@ -125,6 +125,8 @@ describe('Secrets Manager SecretBinary', () => {
     );
     expect(both.name).toBe('InvalidParameterException');
     expect(both.message).toMatch(/both a binary secret value and a string secret value/);
+    const empty = await failure(sm.send(new CreateSecretCommand({ Name: 'empty', SecretBinary: new Uint8Array() })));
+    expect(empty.name).toBe('ValidationException');
   });
 });
 

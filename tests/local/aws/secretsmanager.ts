@@ -146,7 +146,12 @@ function readContent(input: Input): Content {
       "You can't specify both a binary secret value and a string secret value in the same secret.",
     );
   }
-  if (binary !== undefined && !/^[A-Za-z0-9+/]*={0,2}$/.test(binary)) {
+  if (binary === '') {
+    throw validation(
+      "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length greater than or equal to 1",
+    );
+  }
+  if (binary !== undefined && (binary.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(binary))) {
     throw validation('SecretBinary must be base64-encoded.');
   }
   return { ...(value !== undefined ? { value } : {}), ...(binary !== undefined ? { binary } : {}) };
