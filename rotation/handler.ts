@@ -198,9 +198,16 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       token = ev.ClientRequestToken;
       log = log.child({ secretId: ev.SecretId, step, token });
       log.info('step started', { remainingMs: context?.getRemainingTimeInMillis?.() });
-      // createSecret, testSecret and finishSecret read the token's version: start that read now,
-      // beside DescribeSecret (one round trip less); the step takes it after the checks below.
-      const ahead = ev.Step === 'setSecret' ? undefined : svc.secrets.readAhead(ev.SecretId, token);
+      // createSecret, testSecret and finishSecret read the token's version, createSecret and
+      // finishSecret the current one too: start those reads now, beside DescribeSecret (a round
+      // trip less each); the step takes them after the checks below. They only read: a refused
+      // event discards them, and nothing is logged of them.
+      const ahead = [
+        ...(ev.Step === 'setSecret' ? [] : [svc.secrets.readAhead(ev.SecretId, { versionId: token })]),
+        ...(ev.Step === 'createSecret' || ev.Step === 'finishSecret'
+          ? [svc.secrets.readAhead(ev.SecretId, { stage: 'AWSCURRENT' })]
+          : []),
+      ];
 
       try {
         secret = await svc.secrets.describe(ev.SecretId);
@@ -215,7 +222,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         return;
       }
       ctx = svc.stepContext({ secret, token, logger: log, deadline });
-      if (ahead) ctx.secrets.adopt(ahead);
+      for (const read of ahead) ctx.secrets.adopt(read, secret.arn);
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
       let promoted: CertificateBundle | undefined;
       switch (ev.Step) {

@@ -19,9 +19,9 @@ export interface SecretDescription {
   tags: { Key?: string; Value?: string }[];
 }
 
-/** A GetSecretValue started early (SecretsAdapter.readAhead). */
+/** A GetSecretValue started early (SecretsAdapter.readAhead): of a version id, or of a stage. */
 export interface ReadAhead {
-  versionId: string;
+  select: { versionId: string } | { stage: string };
   read: Promise<GetSecretValueCommandOutput | undefined>;
 }
 
@@ -68,8 +68,8 @@ export class SecretsAdapter {
     };
   }
 
-  /** A version read ahead, taken by the next getValue of that version id. */
-  private ahead: ReadAhead | undefined;
+  /** Reads started ahead, by the secret id the step uses; each taken by the next getValue of it. */
+  private ahead: (ReadAhead & { secretId: string })[] = [];
 
   /** GetSecretValue; undefined when the version has no value or does not exist. */
   private async read(
@@ -92,16 +92,32 @@ export class SecretsAdapter {
    * Start reading a version now (the handler does, beside DescribeSecret). The step's own adapter
    * adopts it, so the read belongs to one invocation and is counted there.
    */
-  readAhead(secretId: string, versionId: string): ReadAhead {
-    const read = this.read(secretId, { versionId }, false);
+  readAhead(secretId: string, select: ReadAhead['select']): ReadAhead {
+    const read = this.read(secretId, select, false);
     read.catch(() => undefined); // surfaces when (if) a step takes it
-    return { versionId, read };
+    return { select, read };
   }
 
-  /** The next getValue of that version takes this answer instead of a second round trip. */
-  adopt(ahead: ReadAhead): void {
+  /**
+   * The next getValue of that version of `secretId` (the id the step reads it by: the ARN that
+   * DescribeSecret answered for the id the read was started with) takes this answer instead of a
+   * second round trip. Reads of any other secret (the ACME account's) never match it.
+   */
+  adopt(ahead: ReadAhead, secretId: string): void {
     this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
-    this.ahead = ahead;
+    this.ahead.push({ ...ahead, secretId });
+  }
+
+  /** The read started ahead for this secret and select, taken out (once), if any. */
+  private takeAhead(secretId: string, select: { versionId?: string; stage?: string }): ReadAhead | undefined {
+    const i = this.ahead.findIndex(
+      (a) =>
+        a.secretId === secretId &&
+        ('versionId' in a.select
+          ? a.select.versionId === select.versionId
+          : select.versionId === undefined && a.select.stage === select.stage),
+    );
+    return i < 0 ? undefined : this.ahead.splice(i, 1)[0];
   }
 
   /**
@@ -110,12 +126,11 @@ export class SecretsAdapter {
    * throws BinaryValueError: reading it as "no value" would let a rotation replace it.
    */
   async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
-    const ahead = this.ahead;
+    const ahead = this.takeAhead(secretId, select);
     let out: GetSecretValueCommandOutput | undefined;
-    if (ahead && select.versionId === ahead.versionId) {
-      this.ahead = undefined;
+    if (ahead) {
       out = await ahead.read;
-      // Read without a stage: when the stage asked for is not on the version, let Secrets Manager answer.
+      // A version read without a stage: when the stage asked for is not on it, let Secrets Manager answer.
       if (out && select.stage && !out.VersionStages?.includes(select.stage)) out = await this.read(secretId, select);
     } else {
       out = await this.read(secretId, select);

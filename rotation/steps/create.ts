@@ -78,6 +78,35 @@ export class CurrentValueError extends RotationError {
   }
 }
 
+/** How to get out when AWSCURRENT holds something that is not ours to replace. */
+export function foreignWayOut(secretName: string, retried: string): string {
+  return (
+    'If this secret is meant to hold the certificate, store {} as its value ' +
+    `(aws secretsmanager put-secret-value --secret-id ${secretName} --secret-string '{}'); ` +
+    `the next attempt of this rotation then ${retried}. ` +
+    'If the value belongs to another application, take the acme:* tags and the rotation off this secret'
+  );
+}
+
+/**
+ * What AWSCURRENT holds (a SecretBinary value counts as foreign), with the version holding it;
+ * undefined when no version holds it.
+ */
+export async function classifyCurrent(
+  ctx: StepContext,
+): Promise<{ versionId: string; value: CurrentValue } | undefined> {
+  const { secret } = ctx;
+  const versionId = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  if (versionId === undefined) return undefined;
+  const value = await ctx.secrets
+    .getValue(secret.arn, { stage: 'AWSCURRENT' })
+    .then(classifyCurrentValue, (err: unknown): CurrentValue => {
+      if (!(err instanceof BinaryValueError)) throw err;
+      return { kind: 'foreign', description: `a binary value (SecretBinary, ${err.bytes} bytes)` };
+    });
+  return { versionId, value };
+}
+
 /**
  * What AWSCURRENT holds, refusing (before anything is ordered) a value that is neither empty nor
  * a certificate bundle of ours: a rotation would replace it, and it may be another application's
@@ -85,14 +114,9 @@ export class CurrentValueError extends RotationError {
  */
 async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefined> {
   const { secret } = ctx;
-  const versionId = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
-  if (versionId === undefined) return undefined;
-  const current = await ctx.secrets
-    .getValue(secret.arn, { stage: 'AWSCURRENT' })
-    .then(classifyCurrentValue, (err: unknown): CurrentValue => {
-      if (!(err instanceof BinaryValueError)) throw err;
-      return { kind: 'foreign', description: `a binary value (SecretBinary, ${err.bytes} bytes)` };
-    });
+  const found = await classifyCurrent(ctx);
+  if (!found) return undefined;
+  const { versionId, value: current } = found;
   switch (current.kind) {
     case 'empty':
       return undefined;
@@ -108,10 +132,7 @@ async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefi
       throw new CurrentValueError(
         `secret "${secret.name}": the current value (AWSCURRENT, version ${versionId}) is not a certificate bundle: ` +
           `it is ${current.description}. A rotation would replace it, so nothing was ordered or changed. ` +
-          'If this secret is meant to hold the certificate, store {} as its value ' +
-          `(aws secretsmanager put-secret-value --secret-id ${secret.name} --secret-string '{}'); ` +
-          'the next attempt of this rotation then issues the certificate. ' +
-          'If the value belongs to another application, take the acme:* tags and the rotation off this secret',
+          foreignWayOut(secret.name, 'issues the certificate'),
       );
   }
 }

@@ -2,7 +2,7 @@ import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
 import type { StepContext } from './context.js';
-import { cleanUpLeftovers } from './create.js';
+import { CurrentValueError, classifyCurrent, cleanUpLeftovers, foreignWayOut } from './create.js';
 
 /** The seed's status tags: readable without decrypting the secret. */
 export function statusTags(bundle: CertificateBundle): Record<string, string> {
@@ -21,7 +21,13 @@ export function statusTags(bundle: CertificateBundle): Record<string, string> {
  */
 export async function finishSecret(ctx: StepContext): Promise<CertificateBundle> {
   const { secret, token, logger } = ctx;
-  const raw = await ctx.secrets.getValue(secret.arn, { versionId: token });
+  const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  // The value promotion replaces is checked again here: createSecret checked it, but another
+  // application may have written AWSCURRENT since (both reads were started beside DescribeSecret).
+  const [raw, replaced] = await Promise.all([
+    ctx.secrets.getValue(secret.arn, { versionId: token }),
+    current !== token ? classifyCurrent(ctx) : undefined,
+  ]);
   const bundle = parseBundle(raw);
   if (!bundle) {
     throw new VerificationError(
@@ -29,7 +35,13 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
         '(createSecret and testSecret must succeed first; Secrets Manager runs the steps in order)',
     );
   }
-  const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  if (replaced?.value.kind === 'foreign') {
+    throw new CurrentValueError(
+      `secret "${secret.name}": the current value (AWSCURRENT, version ${replaced.versionId}) is not a certificate ` +
+        `bundle: it is ${replaced.value.description}. Promoting the new certificate would replace it, so nothing was ` +
+        `promoted. ${foreignWayOut(secret.name, 'promotes the new certificate')}`,
+    );
+  }
   if (current !== token) {
     await ctx.secrets.moveStage(secret.arn, 'AWSCURRENT', token, current);
     logger.info('promoted to AWSCURRENT', { previousVersion: current });

@@ -839,6 +839,48 @@ describe('the ways out that the messages name work', () => {
   });
 });
 
+describe('a current value that changes during the rotation', () => {
+  it('another application writes AWSCURRENT before finishSecret: nothing is promoted over it; {} lets the retry promote', async () => {
+    const p = await tagged([domainsTag(ZONE)], { domains: [ZONE] });
+    const arn = p.secretArn as string;
+    for (const Step of ['createSecret', 'setSecret', 'testSecret']) {
+      expect(await lambda.invoke({ Step, SecretId: arn, ClientRequestToken: p.token })).toMatchObject({ ok: true });
+    }
+    ordersExpected++;
+    // Another application stores its value as AWSCURRENT while the rotation is in flight.
+    const foreign = JSON.stringify({ username: 'app', password: PASSWORD });
+    await stack.sm.send(new PutSecretValueCommand({ SecretId: arn, SecretString: foreign }));
+    const finish = { Step: 'finishSecret', SecretId: arn, ClientRequestToken: p.token };
+
+    const refused = await lambda.invoke(finish);
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.error.message).toMatch(
+      new RegExp(
+        `^secret "${escape(p.secretName)}" finishSecret: the current value \\(AWSCURRENT, version [0-9a-f-]{36}\\) is not ` +
+          'a certificate bundle: it is a JSON object with the field\\(s\\) username, password\\. Promoting the new ' +
+          'certificate would replace it, so nothing was promoted\\.',
+      ),
+    );
+    expect(stack.aws.secrets.valueAt(arn, 'AWSCURRENT')).toBe(foreign);
+    expect(versionsWith(stack.aws.secrets.stagesOf(arn), 'AWSPENDING')).toEqual([p.token]);
+    expect(noticesFor(stack, p.secretName).events.at(-1)?.detail).toMatchObject({
+      status: 'failed',
+      step: 'finishSecret',
+      error_code: 'UnexpectedCurrentValue',
+    });
+
+    // The way out the message names.
+    await stack.sm.send(new PutSecretValueCommand({ SecretId: p.secretName, SecretString: '{}' }));
+    expect(await lambda.invoke(finish)).toMatchObject({ ok: true });
+    expect(stack.aws.secrets.stagesOf(arn)[p.token]).toEqual(['AWSCURRENT']);
+    expectConsistentBundle(parseStoredBundle(stack.aws.secrets.valueAt(arn, 'AWSCURRENT')), [ZONE], 'ecdsa-p256');
+    // The other application's value is still a version of the secret, never overwritten.
+    const values = [...(stack.aws.secrets.get(arn)?.versions.values() ?? [])].map((v) => v.value);
+    expect(values).toContain(foreign);
+  });
+});
+
 describe('across the whole file', () => {
   it('Pebble saw only the orders of the successful rotations, and no output carried key material', async () => {
     await new Promise((r) => setTimeout(r, 200)); // let Pebble's last log lines arrive

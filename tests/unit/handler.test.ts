@@ -23,8 +23,16 @@ import {
 } from './fakes.js';
 import { PKCS8_KEY_HEADER, PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
-/** What the handler sends before a step runs: the read-ahead of the token's version, DescribeSecret. */
-const READ_AHEAD = ['GetSecretValueCommand', 'DescribeSecretCommand'];
+/**
+ * What the handler sends before a step runs: the read-ahead of the token's version (and, for
+ * createSecret and finishSecret, of AWSCURRENT), then DescribeSecret.
+ */
+const readAhead = (step: string): string[] => [
+  ...(step === 'setSecret' ? [] : ['GetSecretValueCommand']),
+  ...(step === 'createSecret' || step === 'finishSecret' ? ['GetSecretValueCommand'] : []),
+  'DescribeSecretCommand',
+];
+const READ_AHEAD = readAhead('createSecret');
 
 /** The rejection of `p` (fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -109,7 +117,7 @@ describe('standard checks', () => {
           `aws secretsmanager rotate-secret --secret-id ${SECRET_NAME}`,
       );
     }
-    expect(new Set(w.sm.commandNames())).toEqual(new Set(READ_AHEAD));
+    expect(new Set(w.sm.commandNames())).toEqual(new Set(['GetSecretValueCommand', 'DescribeSecretCommand']));
     expect(w.caRequests()).toBe(0);
   });
 
@@ -121,7 +129,7 @@ describe('standard checks', () => {
       },
     });
     await w.invoke(step);
-    expect(w.sm.commandNames()).toEqual(step === 'setSecret' ? ['DescribeSecretCommand'] : READ_AHEAD);
+    expect(w.sm.commandNames()).toEqual(readAhead(step));
     expect(w.contexts).toHaveLength(0);
     expect(w.sns.publishes()).toHaveLength(0);
     expect(w.events.puts()).toHaveLength(0);
@@ -226,7 +234,7 @@ describe('createSecret', () => {
     expect(w.dns.presentCalls).toHaveLength(0);
     expect(w.sm.puts()).toHaveLength(0);
     expect(w.sm.tagCalls()).toHaveLength(0);
-    // The pending version is read ahead (beside DescribeSecret), the current value beside it; the
+    // The pending version and the current value are read ahead (beside DescribeSecret); the
     // current value is not acted on.
     expect(w.sm.gets()).toEqual([
       { SecretId: SECRET_ARN, VersionId: TOKEN, VersionStage: undefined },
@@ -669,6 +677,38 @@ describe('setSecret and testSecret', () => {
 });
 
 describe('finishSecret', () => {
+  it.each([
+    ['text', { value: 'password=hunter2' }, 'text that is not JSON \\(16 characters\\)'],
+    ['a SecretBinary value', { binary: Uint8Array.from([1, 2, 3]) }, 'a binary value \\(SecretBinary, 3 bytes\\)'],
+  ] as const)(
+    'refuses to promote over an AWSCURRENT that became %s after createSecret, and promotes once {} is stored',
+    async (_what, foreign, description) => {
+      const { w, next } = pendingWorld();
+      const secret = w.sm.secret(SECRET_ARN);
+      secret.versions.get(OLD)!.stages = [];
+      secret.versions.set('other-app', { ...foreign, stages: ['AWSCURRENT'] });
+      const err = await rejection(w.invoke('finishSecret'));
+      expect((err as RotationError).code).toBe('UnexpectedCurrentValue');
+      expect(err.message).toMatch(
+        new RegExp(
+          `^secret "${SECRET_NAME}" finishSecret: the current value \\(AWSCURRENT, version other-app\\) is not a ` +
+            `certificate bundle: it is ${description}\\. Promoting the new certificate would replace it, so nothing ` +
+            `was promoted\\. If this secret is meant to hold the certificate, store \\{\\} as its value .* the next ` +
+            'attempt of this rotation then promotes the new certificate\\.',
+        ),
+      );
+      expect(w.sm.stageMoves()).toEqual([]);
+      expect(w.sm.stages(SECRET_ARN)).toEqual({ 'other-app': ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] });
+
+      // The way out the message names: {} as the current value; the retry promotes.
+      secret.versions.get('other-app')!.stages = [];
+      secret.versions.set('placeholder', { value: '{}', stages: ['AWSCURRENT'] });
+      await w.invoke('finishSecret');
+      expect(w.sm.stages(SECRET_ARN)).toEqual({ [TOKEN]: ['AWSCURRENT'], placeholder: ['AWSPREVIOUS'] });
+      expect(w.sns.publishes().at(-1)?.Message).toContain(next.serial);
+    },
+  );
+
   it('promotes the token, writes the status tags, removes AWSPENDING last and announces it', async () => {
     const { w, next } = pendingWorld();
     await w.invoke('finishSecret');

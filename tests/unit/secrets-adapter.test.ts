@@ -22,7 +22,7 @@ function setup(stages: string[] = ['AWSPENDING']) {
 describe('SecretsAdapter read-ahead', () => {
   it('answers the next read of that version from the read-ahead, once, and counts it for the step', async () => {
     const { sm, secret, handlerSide, stepSide } = setup();
-    stepSide.adopt(handlerSide.readAhead(NAME, TOKEN));
+    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
     secret.versions.get(TOKEN)!.value = 'changed after the read-ahead';
     expect(await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBe('first');
     // Taken once: the next read asks Secrets Manager again.
@@ -34,7 +34,7 @@ describe('SecretsAdapter read-ahead', () => {
 
   it('leaves reads of other versions alone', async () => {
     const { sm, secret, handlerSide, stepSide } = setup();
-    stepSide.adopt(handlerSide.readAhead(NAME, TOKEN));
+    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
     expect(await stepSide.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
     expect(await stepSide.getValue(secret.arn, { versionId: TOKEN })).toBe('first');
     expect(sm.gets()).toHaveLength(2); // the read-ahead and the AWSCURRENT read
@@ -42,7 +42,7 @@ describe('SecretsAdapter read-ahead', () => {
 
   it('asks Secrets Manager itself when the version does not carry the stage asked for', async () => {
     const { sm, secret, handlerSide, stepSide } = setup(['AWSPREVIOUS']);
-    stepSide.adopt(handlerSide.readAhead(NAME, TOKEN));
+    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
     // Secrets Manager's own answer (this fake: not found for that version and label, so no value),
     // not the value the read-ahead found without a label.
     expect(await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
@@ -57,7 +57,7 @@ describe('SecretsAdapter read-ahead', () => {
     sm.before = (op) => {
       if (op === 'GetSecretValue') throw Object.assign(new Error('rate exceeded'), { name: 'ThrottlingException' });
     };
-    stepSide.adopt(handlerSide.readAhead(NAME, TOKEN));
+    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
     sm.before = undefined;
     const err = await stepSide.getValue(secret.arn, { versionId: TOKEN }).then(
       () => undefined,
@@ -72,7 +72,7 @@ describe('SecretsAdapter read-ahead', () => {
   it('reads a version without a value (the AWSPENDING stub) as undefined', async () => {
     const { secret, handlerSide, stepSide } = setup();
     secret.versions.get(TOKEN)!.value = undefined;
-    stepSide.adopt(handlerSide.readAhead(NAME, TOKEN));
+    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
     expect(await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
   });
 });
