@@ -40,6 +40,15 @@ describe('SecretsAdapter read-ahead', () => {
     expect(sm.gets()).toHaveLength(2); // the read-ahead and the AWSCURRENT read
   });
 
+  it("matches a stage read only for the same secret: another secret's AWSCURRENT is read for real", async () => {
+    const { sm, secret, handlerSide, stepSide } = setup();
+    sm.addSecret({ name: 'acme/account', versions: { acct: { value: 'account', stages: ['AWSCURRENT'] } } });
+    stepSide.adopt(handlerSide.readAhead(NAME, { stage: 'AWSCURRENT' }), secret.arn);
+    expect(await stepSide.getValue('acme/account', { stage: 'AWSCURRENT' })).toBe('account');
+    expect(await stepSide.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
+    expect(sm.gets()).toHaveLength(2); // the read-ahead and the account read
+  });
+
   it('asks Secrets Manager itself when the version does not carry the stage asked for', async () => {
     const { sm, secret, handlerSide, stepSide } = setup(['AWSPREVIOUS']);
     stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
