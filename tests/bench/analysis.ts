@@ -20,7 +20,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
   2: {
     always:
       'What the bare protocol does not do and the rotation must: four Lambda invocations (the local runtime is a ' +
-      'child process per container, one IPC round trip each), about 13 Secrets Manager calls (DescribeSecret per ' +
+      'child process per container, one IPC round trip each), about 16 Secrets Manager calls (DescribeSecret per ' +
       'step, the pending and current values, the account secret, PutSecretValue, the stage moves and status tags), ' +
       'the in-flight tags written before the TXT change and removed after the clean-up (what makes a crash ' +
       'recoverable), the zone check before ordering, and a real TLS handshake with the new key and chain in ' +
@@ -77,7 +77,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'is not waited for). Secrets Manager: each of the four invocations begins with `DescribeSecret` (the standard ' +
       'checks and the spec tags); createSecret also reads the pending and current values and the ACME account, ' +
       'writes the in-flight tags and removes them (`TagResource`/`UntagResource`), and `PutSecretValue`s; testSecret ' +
-      'reads the pending value; finishSecret reads it, moves the stages and writes the status tags. CA: newOrder, ' +
+      'reads the pending value; finishSecret reads it and the current value it replaces, moves the stages and writes the status tags. CA: newOrder, ' +
       'one authorization fetch per name, one challenge answer per name, order polls, finalize, download; the ' +
       'directory only in a container that has none kept (its first rotation, or after an hour), `HEAD newNonce` ' +
       'only when no nonce younger than a minute is banked (a fresh container, or more requests in flight at once ' +
