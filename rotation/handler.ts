@@ -7,7 +7,7 @@ import { AwsServiceError, RotationError, RotationStateError, errorMessage, error
 import type { Logger } from './log.js';
 import { parseSpec } from './spec.js';
 import type { StepContext } from './steps/context.js';
-import { createSecret } from './steps/create.js';
+import { createSecret, removePendingCommand } from './steps/create.js';
 import { finishSecret } from './steps/finish.js';
 import { setSecret } from './steps/set.js';
 import { testSecret } from './steps/test.js';
@@ -112,14 +112,6 @@ export function checkRotationState(
     );
   }
   return 'run';
-}
-
-/** The command that drops a leftover AWSPENDING label, so that RotateSecret can start a new rotation. */
-export function removePendingCommand(secretName: string, versionId: string): string {
-  return (
-    `aws secretsmanager update-secret-version-stage --secret-id ${secretName} --version-stage AWSPENDING ` +
-    `--remove-from-version-id ${versionId}`
-  );
 }
 
 /** Called when the services cannot be built (bad configuration): report it as a failed step. */

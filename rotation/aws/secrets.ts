@@ -19,6 +19,11 @@ export interface SecretDescription {
   tags: { Key?: string; Value?: string }[];
 }
 
+/** The version that holds `stage` (e.g. AWSCURRENT), if any. */
+export function versionWithStage(secret: SecretDescription, stage: string): string | undefined {
+  return Object.entries(secret.versionStages).find(([, stages]) => stages.includes(stage))?.[0];
+}
+
 /** A GetSecretValue started early (SecretsAdapter.readAhead): of a version id, or of a stage. */
 export interface ReadAhead {
   select: { versionId: string } | { stage: string };

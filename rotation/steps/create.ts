@@ -1,4 +1,5 @@
 import { ariCertId } from '../acme/ari.js';
+import { versionWithStage } from '../aws/secrets.js';
 import { issueCertificate } from '../acme/issue.js';
 import {
   buildBundle,
@@ -65,8 +66,15 @@ export function cancelHint(secretName: string, token: string): string {
   return (
     'versions are immutable, so this rotation cannot succeed: run ' +
     `aws secretsmanager cancel-rotate-secret --secret-id ${secretName}, then ` +
+    `${removePendingCommand(secretName, token)}, then aws secretsmanager rotate-secret --secret-id ${secretName}`
+  );
+}
+
+/** The command that drops a leftover AWSPENDING label, so that RotateSecret can start a new rotation. */
+export function removePendingCommand(secretName: string, versionId: string): string {
+  return (
     `aws secretsmanager update-secret-version-stage --secret-id ${secretName} --version-stage AWSPENDING ` +
-    `--remove-from-version-id ${token}, then aws secretsmanager rotate-secret --secret-id ${secretName}`
+    `--remove-from-version-id ${versionId}`
   );
 }
 
@@ -96,7 +104,7 @@ export async function classifyCurrent(
   ctx: StepContext,
 ): Promise<{ versionId: string; value: CurrentValue } | undefined> {
   const { secret } = ctx;
-  const versionId = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  const versionId = versionWithStage(secret, 'AWSCURRENT');
   if (versionId === undefined) return undefined;
   const value = await ctx.secrets
     .getValue(secret.arn, { stage: 'AWSCURRENT' })

@@ -1,3 +1,4 @@
+import { versionWithStage } from '../aws/secrets.js';
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
@@ -21,7 +22,7 @@ export function statusTags(bundle: CertificateBundle): Record<string, string> {
  */
 export async function finishSecret(ctx: StepContext): Promise<CertificateBundle> {
   const { secret, token, logger } = ctx;
-  const current = Object.entries(secret.versionStages).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
+  const current = versionWithStage(secret, 'AWSCURRENT');
   // The value promotion replaces is checked again here: createSecret checked it, but another
   // application may have written AWSCURRENT since (both reads were started beside DescribeSecret).
   const [raw, replaced] = await Promise.all([
