@@ -68,7 +68,7 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
-/** The problem document of an error answer (status ≥ 400), or undefined when it is none. */
+/** The problem document of an error answer (status ≥ 400); a body that is none becomes its detail. */
 export function parseProblem(status: number, headers: Record<string, unknown>, data: unknown): AcmeProblem {
   let body: unknown = data;
   if (Buffer.isBuffer(body)) body = body.toString('utf8');
@@ -225,10 +225,6 @@ export interface CaClient {
   createCsr(domains: string[], keyPem: string): Promise<Buffer>;
 }
 
-/**
- * Thin adapter over acme-client's low-level order methods (not `auto()`, which cannot send
- * `profile` or `replaces`). Every call maps errors to AcmeError carrying the CA's problem detail.
- */
 export interface AcmeCaOptions {
   /** Waits the CA asks for (Retry-After) never go past this deadline. */
   deadline?: Deadline;
@@ -270,11 +266,16 @@ interface AcmeHttp {
   directoryTimestamp: number;
 }
 
+/**
+ * Thin adapter over acme-client's low-level order methods (not `auto()`, which cannot send
+ * `profile` or `replaces`). Every call maps errors to AcmeError carrying the CA's problem detail.
+ */
 export class AcmeCa implements CaClient {
   readonly client: acme.Client;
   /** CA requests made, by operation, for the per-rotation call count. */
   readonly calls: Record<string, number> = {};
-  private readonly nonces: Nonce[];
+  /** What this container keeps of the CA (shared by every client of the same directory URL). */
+  private readonly memory: CaMemory;
 
   constructor(
     readonly directoryUrl: string,
@@ -290,14 +291,13 @@ export class AcmeCa implements CaClient {
     // Reuse the Replay-Nonce of earlier answers (RFC 8555 §7.2) before asking newNonce for one, and
     // ride out more badNonce answers than acme-client's default: a CA may reject any nonce.
     const http = (this.client as unknown as { http: AcmeHttp }).http;
-    let memory = caMemory.get(directoryUrl);
-    if (!memory) caMemory.set(directoryUrl, (memory = { nonces: [] }));
-    const kept = memory;
-    this.nonces = kept.nonces;
+    const kept = caMemory.get(directoryUrl) ?? { nonces: [] };
+    caMemory.set(directoryUrl, kept);
+    this.memory = kept;
     const fresh = http.getNonce.bind(http);
     http.getNonce = () => {
       const oldest = Date.now() - NONCE_MAX_AGE_MS;
-      for (let nonce = this.nonces.pop(); nonce; nonce = this.nonces.pop()) {
+      for (let nonce = kept.nonces.pop(); nonce; nonce = kept.nonces.pop()) {
         if (nonce.receivedAt >= oldest) return Promise.resolve(nonce.value);
       }
       return fresh();
@@ -314,17 +314,13 @@ export class AcmeCa implements CaClient {
       if (kept.directory?.data !== data && isDirectory(data)) kept.directory = { data, fetchedAt: Date.now() };
       return data;
     };
-    this.memory = kept;
   }
-
-  /** What this container keeps of the CA (shared by every client of the same directory URL). */
-  private readonly memory: CaMemory;
 
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const maxAttempts = this.opts.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-      const store: CallStore = { nonces: this.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
+      const store: CallStore = { nonces: this.memory.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
       try {
         return await callStore.run(store, fn);
       } catch (err) {
