@@ -30,6 +30,7 @@
 import { Agent, createServer, request as httpsRequest, type Server } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { FaultList } from './faults.js';
 
 export type AcmeOperation =
   | 'directory'
@@ -224,7 +225,7 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
   const target = new URL(opts.target);
   const agent = new Agent({ keepAlive: true, ca: opts.targetCa });
   const calls: CaCallRecord[] = [];
-  let faults: { fault: CaFault; remaining: number }[] = [];
+  const faults = new FaultList<CaFault>();
   const sockets = new Set<Socket>();
   const hung = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -273,14 +274,7 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
   }
 
   function takeFault(info: CaRequestInfo): CaFault | undefined {
-    for (const active of faults) {
-      if (active.remaining <= 0) continue;
-      if (active.fault.operation !== info.operation) continue;
-      if (active.fault.match && !active.fault.match(info)) continue;
-      active.remaining--;
-      return active.fault;
-    }
-    return undefined;
+    return faults.take((f) => f.operation === info.operation && (!f.match || f.match(info)));
   }
 
   function hang(socket: Socket): void {
@@ -455,16 +449,8 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
     resetCalls(): void {
       calls.length = 0;
     },
-    addFault(fault: CaFault): () => void {
-      const active = { fault, remaining: fault.times ?? 1 };
-      faults.push(active);
-      return () => {
-        faults = faults.filter((a) => a !== active);
-      };
-    },
-    clearFaults(): void {
-      faults = [];
-    },
+    addFault: (fault: CaFault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
     hungCount: () => hung.size,
     async down(): Promise<void> {
       if (stopped || !listening) return;

@@ -26,6 +26,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import dns2 from 'dns2';
 import { canonicalName, parseTxtValue, type RecordSet, type Route53Service } from './aws/route53.js';
+import { FaultList } from './faults.js';
 
 const { Packet } = dns2;
 type Resource = dns2.Packet.Resource;
@@ -291,11 +292,6 @@ function lowerAscii(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
-interface ActiveFault {
-  fault: DnsFault;
-  remaining: number;
-}
-
 function faultMatches(f: DnsFault, q: DnsQueryInfo): boolean {
   if (f.name !== undefined) {
     if (typeof f.name === 'string') {
@@ -314,7 +310,7 @@ function buildResponse(
   request: DnsPacket,
   transport: 'udp' | 'tcp',
   queries: DnsQueryRecord[],
-  faults: ActiveFault[],
+  faults: FaultList<DnsFault>,
 ): DnsPacket | undefined {
   const response = Packet.createResponseFromRequest(request);
   response.header.aa = 1;
@@ -334,12 +330,11 @@ function buildResponse(
   const info: DnsQueryInfo = { name: qname, type: typeName(q.type), transport, edns };
   const record: DnsQueryRecord = { ...info, at: Date.now() };
   queries.push(record);
-  const active = faults.find((a) => a.remaining > 0 && faultMatches(a.fault, info));
-  if (active) {
-    active.remaining--;
-    record.fault = active.fault.action;
-    active.fault.onHit?.(info);
-    switch (active.fault.action) {
+  const fault = faults.take((f) => faultMatches(f, info));
+  if (fault) {
+    record.fault = fault.action;
+    fault.onHit?.(info);
+    switch (fault.action) {
       case 'drop':
         return undefined;
       case 'servfail':
@@ -353,7 +348,7 @@ function buildResponse(
         return response;
       default:
         response.header.rcode = RCODE.NOERROR;
-        response.answers = active.fault.action.txt.map((value) =>
+        response.answers = fault.action.txt.map((value) =>
           resource(qname, Packet.TYPE.TXT, 60, { data: [Buffer.from(value, 'latin1')] as unknown as string[] }),
         );
         return response;
@@ -379,7 +374,7 @@ function buildResponse(
 
 export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer> {
   const queries: DnsQueryRecord[] = [];
-  let faults: ActiveFault[] = [];
+  const faults = new FaultList<DnsFault>();
   const handlerFor =
     (transport: 'udp' | 'tcp'): dns2.DnsHandler =>
     (request, send) => {
@@ -450,16 +445,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
       port,
       address: ADDRESS,
       queries,
-      addFault(fault: DnsFault): () => void {
-        const active: ActiveFault = { fault, remaining: fault.times ?? 1 };
-        faults.push(active);
-        return () => {
-          faults = faults.filter((a) => a !== active);
-        };
-      },
-      clearFaults(): void {
-        faults = [];
-      },
+      addFault: (fault: DnsFault) => faults.add(fault),
+      clearFaults: () => faults.clear(),
       stop(): Promise<void> {
         stopped ??= Promise.all([
           new Promise<void>((resolve) => udp.close(() => resolve())),

@@ -15,6 +15,7 @@ import { EventsService } from './events.js';
 import { LocalAwsError, SecretsManagerService } from './secretsmanager.js';
 import { SnsService, snsErrorXml, type SnsInput } from './sns.js';
 import type { AwsFaultError, CallRecord, Fault, ServiceName, ServiceRequest, ServiceResponse } from './types.js';
+import { FaultList } from '../faults.js';
 
 export interface LocalAwsOptions {
   /** 0/undefined = ephemeral. Binds 127.0.0.1 only. */
@@ -67,11 +68,6 @@ interface Routed {
   decodeError?: AwsFaultError;
 }
 
-interface ActiveFault {
-  fault: Fault;
-  remaining: number;
-}
-
 /** Token bucket: `rate` tokens per second, burst = rate. */
 class TokenBucket {
   private tokens: number;
@@ -108,7 +104,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const events = new EventsService({ accountId, region });
 
   const calls: CallRecord[] = [];
-  let faults: ActiveFault[] = [];
+  const faults = new FaultList<Fault>();
   const bucket =
     options.route53RateLimitPerSecond === undefined
       ? undefined
@@ -155,15 +151,9 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   }
 
   function takeFault(routed: Routed): Fault | undefined {
-    for (const active of faults) {
-      const f = active.fault;
-      if (active.remaining <= 0) continue;
-      if (f.service !== routed.service || f.operation !== routed.operation) continue;
-      if (f.match && !f.match(routed.input)) continue;
-      active.remaining--;
-      return f;
-    }
-    return undefined;
+    return faults.take(
+      (f) => f.service === routed.service && f.operation === routed.operation && (!f.match || f.match(routed.input)),
+    );
   }
 
   function errorResponse(service: ServiceName, err: AwsFaultError): ServiceResponse {
@@ -357,16 +347,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     resetCalls(): void {
       calls.length = 0;
     },
-    addFault(fault: Fault): () => void {
-      const active: ActiveFault = { fault, remaining: fault.times ?? 1 };
-      faults.push(active);
-      return () => {
-        faults = faults.filter((a) => a !== active);
-      };
-    },
-    clearFaults(): void {
-      faults = [];
-    },
+    addFault: (fault: Fault) => faults.add(fault),
+    clearFaults: () => faults.clear(),
     stop(): Promise<void> {
       stopped ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
