@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/global-setup.ts'],
+    // A blocked event loop defeats the timeouts below: a watchdog thread ends such a file.
+    setupFiles: ['tests/stall-setup.ts'],
     // End-to-end tests start Pebble and the local AWS endpoint; give them room.
     testTimeout: 120_000,
     hookTimeout: 120_000,

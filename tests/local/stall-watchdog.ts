@@ -1,0 +1,109 @@
+/**
+ * A watchdog for a test process whose event loop stops turning.
+ *
+ * vitest's testTimeout and hookTimeout are timers in the test process: when that process's main
+ * thread is blocked (a synchronous call that never returns, or promises that keep the microtask
+ * queue busy) they never fire, vitest waits for the file forever, and CI only ends at its own
+ * time limit with no hint of where it stopped. The watchdog runs on a worker thread, which keeps
+ * running while the main thread is stuck. The main thread stamps a heartbeat every second; when the
+ * heartbeat is older than `stallMs`, the watchdog writes what it knows to stderr (the test file,
+ * the test that was running, the main thread's state, kernel wait channel and system call, and the
+ * child processes) and kills the process, so vitest reports the file as failed and goes on.
+ */
+import { Worker } from 'node:worker_threads';
+
+export interface StallWatchdog {
+  /** Names the test now running (shown in the report). */
+  setTest(name: string): void;
+  /** Stops the heartbeat and the watchdog thread. */
+  stop(): Promise<void>;
+}
+
+export interface StallWatchdogOptions {
+  /** What the report calls this process (e.g. the test file). */
+  label: string;
+  /** A heartbeat older than this is a stall. */
+  stallMs: number;
+  /** Heartbeat and check period (default 1000 ms). */
+  periodMs?: number;
+}
+
+const NAME_BYTES = 512;
+
+// Runs on the worker thread: plain JavaScript, no imports from the project.
+const WATCHDOG_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { heartbeat, name, label, stallMs, periodMs } = workerData;
+const beat = new BigInt64Array(heartbeat);
+const nameBytes = new Uint8Array(name);
+const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return '(unreadable)'; } };
+function children(pid) {
+  const out = [];  // [pid, description]
+  let dirs = [];
+  try { dirs = fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)); } catch { return out; }
+  for (const d of dirs) {
+    const stat = read('/proc/' + d + '/stat');
+    const m = /^\\d+ \\((.*)\\) (\\S) (\\d+)/s.exec(stat);
+    if (m && Number(m[3]) === pid) out.push([Number(d), d + ' ' + m[1] + ' [' + m[2] + '] ' + read('/proc/' + d + '/cmdline').split('\\0').join(' ')]);
+  }
+  return out;
+}
+const timer = setInterval(() => {
+  const ageMs = Date.now() - Number(Atomics.load(beat, 0));
+  if (ageMs < stallMs) return;
+  clearInterval(timer);
+  const pid = process.pid;
+  const len = nameBytes.indexOf(0);
+  const test = Buffer.from(nameBytes.subarray(0, len < 0 ? nameBytes.length : len)).toString('utf8') || '(none yet)';
+  const stat = read('/proc/' + pid + '/task/' + pid + '/stat');
+  const state = (/\\) (\\S) /.exec(stat) || [])[1] || '?';
+  const kids = children(pid);
+  const lines = [
+    '',
+    '[stall-watchdog] the event loop of ' + label + ' (pid ' + pid + ') has not turned for ' + Math.round(ageMs / 1000) + ' s; killing it so the run goes on.',
+    '[stall-watchdog] test running: ' + test,
+    '[stall-watchdog] main thread: state ' + state + ' (R = busy on the CPU, S/D = waiting in the kernel), wchan ' + read('/proc/' + pid + '/task/' + pid + '/wchan') + ', syscall ' + read('/proc/' + pid + '/task/' + pid + '/syscall'),
+    ...kids.map(([, c]) => '[stall-watchdog] child (killed too): ' + c),
+    '',
+  ];
+  try { fs.writeSync(2, lines.join('\\n')); } catch {}
+  // The children (Pebble, function containers) would outlive a SIGKILLed parent: end them first.
+  for (const [child] of kids) { try { process.kill(child, 'SIGKILL'); } catch {} }
+  process.kill(pid, 'SIGKILL');
+}, periodMs);
+`;
+
+/** Starts the heartbeat on this thread and the watchdog on a worker thread. */
+export function startStallWatchdog(opts: StallWatchdogOptions): StallWatchdog {
+  const periodMs = opts.periodMs ?? 1000;
+  const heartbeat = new SharedArrayBuffer(8);
+  const name = new SharedArrayBuffer(NAME_BYTES);
+  const beat = new BigInt64Array(heartbeat);
+  const stamp = (): void => {
+    Atomics.store(beat, 0, BigInt(Date.now()));
+  };
+  stamp();
+  const ticker = setInterval(stamp, periodMs);
+  ticker.unref();
+  const worker = new Worker(WATCHDOG_SOURCE, {
+    eval: true,
+    workerData: { heartbeat, name, label: opts.label, stallMs: opts.stallMs, periodMs },
+    // The watchdog must not hold the process open, nor share the test's stdout.
+    stdout: true,
+    stderr: false,
+  });
+  worker.unref();
+  const names = new Uint8Array(name);
+  return {
+    setTest(test: string): void {
+      const bytes = Buffer.from(test, 'utf8').subarray(0, NAME_BYTES - 1);
+      names.fill(0);
+      names.set(bytes);
+    },
+    async stop(): Promise<void> {
+      clearInterval(ticker);
+      await worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The stall watchdog (tests/local/stall-watchdog.ts) that every test process runs: a blocked
+ * event loop ends in a report and a killed process (children included), not a silent hang; a
+ * turning one is left alone.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Running (a zombie waiting for init to reap it is not). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function runFixture(mode: string) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/unit/fixtures/stall.ts', mode], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const started = Date.now();
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    const guard = setTimeout(() => proc.kill('SIGKILL'), 20_000);
+    proc.once('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code, signal });
+    });
+  });
+  const child = Number(/child (\d+)/.exec(stdout)?.[1]);
+  return { ...exit, stdout, stderr, child, ms: Date.now() - started };
+}
+
+describe('stall watchdog', () => {
+  it.each(['sync', 'microtasks'])(
+    'kills a process whose event loop is blocked (%s), and its children, with a report naming the test',
+    async (mode) => {
+      const run = await runFixture(mode);
+      expect(run.signal).toBe('SIGKILL');
+      expect(run.stderr).toContain('[stall-watchdog] the event loop of the stall fixture');
+      expect(run.stderr).toContain('[stall-watchdog] test running: stall fixture > blocks');
+      // Spinning on the CPU, not waiting in the kernel.
+      expect(run.stderr).toMatch(/main thread: state R /);
+      expect(run.stderr).toMatch(/child \(killed too\): \d+ sleep /);
+      expect(run.child).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(alive(run.child)).toBe(false);
+    },
+  );
+
+  it('leaves a process whose event loop turns alone', async () => {
+    const run = await runFixture('ok');
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('done');
+    expect(run.stderr).not.toContain('stall-watchdog');
+  });
+});
