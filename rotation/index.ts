@@ -70,6 +70,7 @@ function buildServices(): Services {
       // One Route 53 adapter per invocation (its call counts are this invocation's), made on first use.
       // Throttling may be waited out until 5 s before the function ends (enough to report a failure).
       let route53: Route53Adapter | undefined;
+      let accountReadAhead = false;
       const adapter = async () => {
         const m = await loadRoute53();
         return (route53 ??= new m.Adapter(m.client, { budgetMs: () => base.deadline.untilEndMs() - 5_000 }));
@@ -98,6 +99,15 @@ function buildServices(): Services {
             deadline,
             logger: base.logger,
           }),
+        prefetchCa: () => {
+          void import('./acme/ca.js').catch(() => undefined);
+          void import('./acme/account.js').catch(() => undefined);
+          const id = config.accountSecretId;
+          if (id && id !== base.secret.arn && id !== base.secret.name && !accountReadAhead) {
+            accountReadAhead = true;
+            secrets.adopt(secrets.readAhead(id, { stage: 'AWSCURRENT' }), id);
+          }
+        },
         ca: async () => {
           const { AcmeCa } = await import('./acme/ca.js');
           const { loadAccount } = await import('./acme/account.js');

@@ -106,7 +106,7 @@ export class SecretsAdapter {
   /**
    * The next getValue of that version of `secretId` (the id the step reads it by: the ARN that
    * DescribeSecret answered for the id the read was started with) takes this answer instead of a
-   * second round trip. Reads of any other secret (the ACME account's) never match it.
+   * second round trip. Reads of any other secret never match it.
    */
   adopt(ahead: ReadAhead, secretId: string): void {
     this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;

@@ -25,6 +25,11 @@ export interface StepContext {
   waitForPropagation: (dns: DnsProvider, placed: PlacedRecord[], deadline: Deadline) => Promise<void>;
   /** The CA client with a registered account. */
   ca: () => Promise<CaClient>;
+  /**
+   * Start what ca() will need that only reads (its modules, the account secret's value), so it
+   * overlaps other work. Registers nothing: that waits for ca() itself.
+   */
+  prefetchCa?: () => void;
   verify: (bundle: CertificateBundle, opts: VerifyOptions) => Promise<VerifyResult>;
   now: () => Date;
   /** Route 53 calls made so far in this invocation, by operation (for the call-count log). */

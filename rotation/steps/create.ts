@@ -205,6 +205,9 @@ export async function createSecret(ctx: StepContext): Promise<void> {
 
   await cleanUpLeftovers(ctx, spec);
 
+  // The account secret's read (and the CA modules) overlap the zone check; the account is only
+  // registered, on first use, once the zones are known to exist.
+  ctx.prefetchCa?.();
   const dns = ctx.dns(spec);
   await checkZones(ctx, spec, dns);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');

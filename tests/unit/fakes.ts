@@ -907,6 +907,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
           timeline.add('dns:propagation');
           await world.onPropagation?.(placed, deadline);
         },
+        prefetchCa: () => timeline.add('ca:prefetch'),
         ca: () => {
           caRequests++;
           timeline.add('ca:client');

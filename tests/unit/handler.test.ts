@@ -595,6 +595,14 @@ describe('createSecret: zone check before ordering', () => {
     expect(w.timeline.first('dns:zoneCheck')).toBeLessThan(w.timeline.first('ca:newOrder'));
   });
 
+  it("starts the CA's reads beside the zone check, and asks for the registered account only after it", async () => {
+    const w = makeWorld({ domains: ['example.com'] });
+    await w.invoke('createSecret');
+    expect(w.timeline.events.filter((e) => e === 'ca:prefetch')).toHaveLength(1);
+    expect(w.timeline.first('ca:prefetch')).toBeLessThan(w.timeline.first('dns:zoneCheck'));
+    expect(w.timeline.first('dns:zoneCheck')).toBeLessThan(w.timeline.first('ca:client'));
+  });
+
   it('fails without an order when a name has no zone', async () => {
     const w = makeWorld({ domains: ['example.com'] });
     w.dns.zoneCheckError = new DnsError('NoHostedZone', 'no Route 53 hosted zone for _acme-challenge.example.com');
