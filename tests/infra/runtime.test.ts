@@ -22,7 +22,8 @@ function runProgram(config: Record<string, unknown> = {}) {
   return spawnSync(process.execPath, ['--import', 'tsx', 'tests/infra/fixtures/run-program.ts'], {
     cwd: root,
     encoding: 'utf8',
-    timeout: 60_000,
+    // Under the stall watchdog's 60 s (tests/stall-setup.ts): spawnSync blocks the event loop meanwhile.
+    timeout: 45_000,
     env: {
       ...process.env,
       [BUNDLE_DIR_ENV]: 'tests/infra/fixtures/bundle',
