@@ -30,6 +30,12 @@ export interface StallWatchdogOptions {
 
 const NAME_BYTES = 512;
 
+// Taken when this module loads, before any test can install fake timers (vi.useFakeTimers replaces
+// the globals, and a faked setInterval or Date would stop or skew the heartbeat).
+const realSetInterval = globalThis.setInterval;
+const realClearInterval = globalThis.clearInterval;
+const realHrtime = process.hrtime.bigint.bind(process.hrtime);
+
 // Runs on the worker thread: plain JavaScript, no imports from the project.
 const WATCHDOG_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -38,19 +44,39 @@ const { heartbeat, name, label, stallMs, periodMs } = workerData;
 const beat = new BigInt64Array(heartbeat);
 const nameBytes = new Uint8Array(name);
 const read = (p) => { try { return fs.readFileSync(p, 'utf8').trim(); } catch { return '(unreadable)'; } };
-function children(pid) {
-  const out = [];  // [pid, description]
+// Every descendant of pid (children, their children, ...), as [pid, description].
+function descendants(pid) {
+  const procs = [];
   let dirs = [];
-  try { dirs = fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)); } catch { return out; }
+  try { dirs = fs.readdirSync('/proc').filter((d) => /^\\d+$/.test(d)); } catch { return []; }
   for (const d of dirs) {
-    const stat = read('/proc/' + d + '/stat');
-    const m = /^\\d+ \\((.*)\\) (\\S) (\\d+)/s.exec(stat);
-    if (m && Number(m[3]) === pid) out.push([Number(d), d + ' ' + m[1] + ' [' + m[2] + '] ' + read('/proc/' + d + '/cmdline').split('\\0').join(' ')]);
+    const m = /^\\d+ \\((.*)\\) (\\S) (\\d+)/s.exec(read('/proc/' + d + '/stat'));
+    if (m) procs.push({ pid: Number(d), ppid: Number(m[3]), text: d + ' ' + m[1] + ' [' + m[2] + '] ' + read('/proc/' + d + '/cmdline').split('\\0').join(' ') });
+  }
+  const out = [];
+  const parents = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (parents.has(p.ppid) && !parents.has(p.pid)) { parents.add(p.pid); out.push([p.pid, p.text]); grew = true; }
+    }
   }
   return out;
 }
+// fd 2 may be a non-blocking pipe or socket that nobody drains right now: retry for up to 2 s.
+function writeAll(fd, text) {
+  let buf = Buffer.from(text);
+  const until = Date.now() + 2000;
+  while (buf.length > 0 && Date.now() < until) {
+    try { buf = buf.subarray(fs.writeSync(fd, buf)); }
+    catch (e) { if (e.code !== 'EAGAIN') return; }
+  }
+}
+// process.hrtime is monotonic and the same clock on every thread: no wall-clock jump, and no fake
+// Date of a test, can make a turning event loop look stalled.
+const nowMs = () => Number(process.hrtime.bigint() / 1000000n);
 const timer = setInterval(() => {
-  const ageMs = Date.now() - Number(Atomics.load(beat, 0));
+  const ageMs = nowMs() - Number(Atomics.load(beat, 0));
   if (ageMs < stallMs) return;
   clearInterval(timer);
   const pid = process.pid;
@@ -58,13 +84,13 @@ const timer = setInterval(() => {
   const test = Buffer.from(nameBytes.subarray(0, len < 0 ? nameBytes.length : len)).toString('utf8') || '(none yet)';
   const stat = read('/proc/' + pid + '/task/' + pid + '/stat');
   const state = (/\\) (\\S) /.exec(stat) || [])[1] || '?';
-  const kids = children(pid);
+  const kids = descendants(pid);
   const lines = [
     '',
     '[stall-watchdog] the event loop of ' + label + ' (pid ' + pid + ') has not turned for ' + Math.round(ageMs / 1000) + ' s; killing it so the run goes on.',
     '[stall-watchdog] test running: ' + test,
     '[stall-watchdog] main thread: state ' + state + ' (R = busy on the CPU, S/D = waiting in the kernel), wchan ' + read('/proc/' + pid + '/task/' + pid + '/wchan') + ', syscall ' + read('/proc/' + pid + '/task/' + pid + '/syscall'),
-    ...kids.map(([, c]) => '[stall-watchdog] child (killed too): ' + c),
+    ...kids.map(([, c]) => '[stall-watchdog] descendant (killed too): ' + c),
     '',
   ];
   try { fs.writeSync(2, lines.join('\\n')); } catch {}
@@ -81,10 +107,10 @@ export function startStallWatchdog(opts: StallWatchdogOptions): StallWatchdog {
   const name = new SharedArrayBuffer(NAME_BYTES);
   const beat = new BigInt64Array(heartbeat);
   const stamp = (): void => {
-    Atomics.store(beat, 0, BigInt(Date.now()));
+    Atomics.store(beat, 0, realHrtime() / 1_000_000n);
   };
   stamp();
-  const ticker = setInterval(stamp, periodMs);
+  const ticker = realSetInterval(stamp, periodMs);
   ticker.unref();
   const worker = new Worker(WATCHDOG_SOURCE, {
     eval: true,
@@ -102,7 +128,7 @@ export function startStallWatchdog(opts: StallWatchdogOptions): StallWatchdog {
       names.set(bytes);
     },
     async stop(): Promise<void> {
-      clearInterval(ticker);
+      realClearInterval(ticker);
       await worker.terminate();
     },
   };

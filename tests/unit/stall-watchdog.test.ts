@@ -37,13 +37,14 @@ async function runFixture(mode: string) {
       resolve({ code, signal });
     });
   });
-  const child = Number(/child (\d+)/.exec(stdout)?.[1]);
-  return { ...exit, stdout, stderr, child, ms: Date.now() - started };
+  const child = Number(/^child (\d+)/m.exec(stdout)?.[1]);
+  const grandchild = Number(/^grandchild (\d+)/m.exec(stdout)?.[1]);
+  return { ...exit, stdout, stderr, child, grandchild, ms: Date.now() - started };
 }
 
 describe('stall watchdog', () => {
   it.each(['sync', 'microtasks'])(
-    'kills a process whose event loop is blocked (%s), and its children, with a report naming the test',
+    'kills a process whose event loop is blocked (%s), and its descendants, with a report naming the test',
     async (mode) => {
       const run = await runFixture(mode);
       expect(run.signal).toBe('SIGKILL');
@@ -51,15 +52,18 @@ describe('stall watchdog', () => {
       expect(run.stderr).toContain('[stall-watchdog] test running: stall fixture > blocks');
       // Spinning on the CPU, not waiting in the kernel.
       expect(run.stderr).toMatch(/main thread: state R /);
-      expect(run.stderr).toMatch(/child \(killed too\): \d+ sleep /);
+      expect(run.stderr).toMatch(/descendant \(killed too\): \d+ sh /);
+      expect(run.stderr).toMatch(/descendant \(killed too\): \d+ sleep /);
       expect(run.child).toBeGreaterThan(0);
+      expect(run.grandchild).toBeGreaterThan(0);
       await new Promise((r) => setTimeout(r, 100));
       expect(alive(run.child)).toBe(false);
+      expect(alive(run.grandchild)).toBe(false);
     },
   );
 
-  it('leaves a process whose event loop turns alone', async () => {
-    const run = await runFixture('ok');
+  it.each(['ok', 'fakeclock'])('leaves a process whose event loop turns alone (%s)', async (mode) => {
+    const run = await runFixture(mode);
     expect(run.signal).toBeNull();
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('done');
