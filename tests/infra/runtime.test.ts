@@ -3,7 +3,7 @@
  * invocation (`node --import tsx`, ES modules) loading infra/index.ts with mocks; and the
  * example stack file passes the program's own validation.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -18,17 +18,29 @@ const require = createRequire(import.meta.url);
 const yaml = require('js-yaml') as { load(text: string): unknown };
 const read = (file: string) => readFileSync(`${root}/${file}`, 'utf8');
 
-function runProgram(config: Record<string, unknown> = {}) {
-  return spawnSync(process.execPath, ['--import', 'tsx', 'tests/infra/fixtures/run-program.ts'], {
-    cwd: root,
-    encoding: 'utf8',
-    // Under the stall watchdog's 60 s (tests/stall-setup.ts): spawnSync blocks the event loop meanwhile.
-    timeout: 45_000,
-    env: {
-      ...process.env,
-      [BUNDLE_DIR_ENV]: 'tests/infra/fixtures/bundle',
-      RUN_PROGRAM_CONFIG: JSON.stringify(config),
-    },
+/** Runs the program as `pulumi up` would (async: the test process's event loop keeps turning). */
+function runProgram(
+  config: Record<string, unknown> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'tests/infra/fixtures/run-program.ts'],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          [BUNDLE_DIR_ENV]: 'tests/infra/fixtures/bundle',
+          RUN_PROGRAM_CONFIG: JSON.stringify(config),
+        },
+      },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({ status: err ? (typeof code === 'number' ? code : null) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -52,8 +64,8 @@ describe('Pulumi.yaml', () => {
     expect(sdk.engines.node).toBe('>=20');
   });
 
-  it('loads and declares the stack the way `pulumi up` runs it', () => {
-    const run = runProgram();
+  it('loads and declares the stack the way `pulumi up` runs it', async () => {
+    const run = await runProgram();
     expect(run.stderr).not.toMatch(/error/i);
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
@@ -64,8 +76,8 @@ describe('Pulumi.yaml', () => {
     });
   });
 
-  it('fails the deployment with a message naming the certificate when a name is in no configured zone', () => {
-    const run = runProgram({ 'acme-rotation:certificates': [{ name: 'net', domains: ['www.example.net'] }] });
+  it('fails the deployment with a message naming the certificate when a name is in no configured zone', async () => {
+    const run = await runProgram({ 'acme-rotation:certificates': [{ name: 'net', domains: ['www.example.net'] }] });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(
       'acme-rotation:certificates[0] (net): www.example.net is in none of the hosted zones (example.com (Z0EXAMPLECOM000000001), example.org (Z0EXAMPLEORG000000003)); add its zone',
