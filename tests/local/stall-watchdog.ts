@@ -93,8 +93,12 @@ const timer = setInterval(() => {
     ...kids.map(([, c]) => '[stall-watchdog] descendant (killed too): ' + c),
     '',
   ];
-  try { fs.writeSync(2, lines.join('\\n')); } catch {}
-  // The children (Pebble, function containers) would outlive a SIGKILLed parent: end them first.
+  writeAll(2, lines.join('\\n'));
+  // Also where CI's stall watch prints from (.ci/run), in case stderr is not read.
+  if (process.env.ACME_TEST_PROGRESS) {
+    try { fs.appendFileSync(process.env.ACME_TEST_PROGRESS, lines.join('\\n')); } catch {}
+  }
+  // The descendants (Pebble, function containers) would outlive a SIGKILLed parent: end them first.
   for (const [child] of kids) { try { process.kill(child, 'SIGKILL'); } catch {} }
   process.kill(pid, 'SIGKILL');
 }, periodMs);

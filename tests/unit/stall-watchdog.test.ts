@@ -4,7 +4,9 @@
  * turning one is left alone.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
@@ -20,9 +22,10 @@ function alive(pid: number): boolean {
   }
 }
 
-async function runFixture(mode: string) {
+async function runFixture(mode: string, env: Record<string, string> = {}) {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/unit/fixtures/stall.ts', mode], {
     cwd: root,
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -46,7 +49,9 @@ describe('stall watchdog', () => {
   it.each(['sync', 'microtasks'])(
     'kills a process whose event loop is blocked (%s), and its descendants, with a report naming the test',
     async (mode) => {
-      const run = await runFixture(mode);
+      const dir = mkdtempSync(join(tmpdir(), 'stall-'));
+      const progress = join(dir, 'progress');
+      const run = await runFixture(mode, { ACME_TEST_PROGRESS: progress });
       expect(run.signal).toBe('SIGKILL');
       expect(run.stderr).toContain('[stall-watchdog] the event loop of the stall fixture');
       expect(run.stderr).toContain('[stall-watchdog] test running: stall fixture > blocks');
@@ -59,6 +64,9 @@ describe('stall watchdog', () => {
       await new Promise((r) => setTimeout(r, 100));
       expect(alive(run.child)).toBe(false);
       expect(alive(run.grandchild)).toBe(false);
+      // The same report lands in CI's progress file (.ci/run prints it after a stall).
+      expect(readFileSync(progress, 'utf8')).toContain('[stall-watchdog] test running: stall fixture > blocks');
+      rmSync(dir, { recursive: true, force: true });
     },
   );
 
