@@ -51,6 +51,8 @@ function buildServices(): Services {
       Adapter: adapter.Route53Adapter,
       Provider: provider.Route53DnsProvider,
     })));
+  // The ACME modules, loaded on first use (createSecret only), once per container.
+  const loadAcme = () => Promise.all([import('./acme/ca.js'), import('./acme/account.js')]);
   const secretsClient = new SecretsManagerClient(clientConfig);
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
@@ -71,6 +73,8 @@ function buildServices(): Services {
       // Throttling may be waited out until 5 s before the function ends (enough to report a failure).
       let route53: Route53Adapter | undefined;
       let accountReadAhead = false;
+      const accountIsThisSecret =
+        config.accountSecretId === base.secret.arn || config.accountSecretId === base.secret.name;
       const adapter = async () => {
         const m = await loadRoute53();
         return (route53 ??= new m.Adapter(m.client, { budgetMs: () => base.deadline.untilEndMs() - 5_000 }));
@@ -100,18 +104,16 @@ function buildServices(): Services {
             logger: base.logger,
           }),
         prefetchCa: () => {
-          void import('./acme/ca.js').catch(() => undefined);
-          void import('./acme/account.js').catch(() => undefined);
+          loadAcme().catch(() => undefined); // a failure surfaces in ca()
           const id = config.accountSecretId;
-          if (id && id !== base.secret.arn && id !== base.secret.name && !accountReadAhead) {
+          if (id && !accountIsThisSecret && !accountReadAhead) {
             accountReadAhead = true;
             secrets.adopt(secrets.readAhead(id, { stage: 'AWSCURRENT' }), id);
           }
         },
         ca: async () => {
-          const { AcmeCa } = await import('./acme/ca.js');
-          const { loadAccount } = await import('./acme/account.js');
-          if (config.accountSecretId === base.secret.arn || config.accountSecretId === base.secret.name) {
+          const [{ AcmeCa }, { loadAccount }] = await loadAcme();
+          if (accountIsThisSecret) {
             throw new ConfigError(
               `ACME_ACCOUNT_SECRET_ID points at the certificate secret "${base.secret.name}" itself; use a separate secret for the ACME account`,
             );

@@ -2,7 +2,7 @@
  * A vitest reporter that appends, synchronously, each test file's start and end and each test's
  * start to the file named by ACME_TEST_PROGRESS (and does nothing without it). vitest prints a
  * file's results only when the file ends, so a run that stops mid-file shows nothing of where it
- * was; .ci/run prints the tail of this file when npm test runs past its limit.
+ * was; .ci/run's stall watch reads it and prints its tail when a run stops making progress.
  */
 import { appendFileSync } from 'node:fs';
 import { relative } from 'node:path';

@@ -8,7 +8,8 @@
  * running while the main thread is stuck. The main thread stamps a heartbeat every second; when the
  * heartbeat is older than `stallMs`, the watchdog writes what it knows to stderr (the test file,
  * the test that was running, the main thread's state, kernel wait channel and system call, and the
- * child processes) and kills the process, so vitest reports the file as failed and goes on.
+ * descendant processes) and kills them and the process; vitest reports the worker's exit as an
+ * error and goes on.
  */
 import { Worker } from 'node:worker_threads';
 
