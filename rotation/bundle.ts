@@ -8,12 +8,10 @@
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { VerificationError } from './errors.js';
 
-import type { KeyType } from './spec.js';
+import { KEY_TYPES, type KeyType } from './key-types.js';
 
-/** The key types, defined once with the spec's tags. */
-export type { KeyType };
-
-export const KEY_TYPES: readonly KeyType[] = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'];
+/** The key types, defined once (key-types.ts). */
+export { KEY_TYPES, type KeyType };
 
 export function isKeyType(value: unknown): value is KeyType {
   return typeof value === 'string' && (KEY_TYPES as readonly string[]).includes(value);
