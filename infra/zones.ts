@@ -8,7 +8,7 @@
  * `acme:hosted-zone-ids` tag, so the rotation uses exactly the zones the policy allows and never
  * has to discover (and list) zones at run time.
  */
-import { challengeDomain } from '../rotation/spec.js';
+import { challengeDomain } from '../rotation/dns/names.js';
 
 /** A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones). */
 export type ZoneRef = { kind: 'id'; id: string } | { kind: 'name'; name: string };

@@ -25,16 +25,13 @@ import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 
 import { SpecError } from './errors.js';
+import { KEY_TYPES, type KeyType } from './key-types.js';
 
-export type KeyType = 'ecdsa-p256' | 'ecdsa-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
+// One challenge-name normaliser for the spec, the steps, the DNS provider and the stack (dns/names.ts).
+export { challengeDomain } from './dns/names.js';
 
-export const KEY_TYPES: readonly KeyType[] = Object.freeze([
-  'ecdsa-p256',
-  'ecdsa-p384',
-  'rsa-2048',
-  'rsa-3072',
-  'rsa-4096',
-] as const);
+// The key types are defined once (key-types.ts); the spec is where most callers look for them.
+export { KEY_TYPES, type KeyType };
 
 export const DEFAULT_KEY_TYPE: KeyType = 'ecdsa-p256';
 
@@ -216,11 +213,6 @@ export function normaliseDomain(name: string): string {
   const result = checkDomain(name);
   if (!result.ok) throw new SpecError(`domain name ${quote(name.trim())} is invalid: ${result.reason}`);
   return result.name;
-}
-
-/** Identifier without the wildcard label: '*.example.com' → 'example.com'. */
-export function challengeDomain(name: string): string {
-  return name.startsWith('*.') ? name.slice(2) : name;
 }
 
 function splitList(value: string): string[] {

@@ -17,7 +17,12 @@ export function normalizeName(name: string): string {
   return out;
 }
 
-/** The identifier a DNS-01 challenge is for: canonical, with a leading `*.` removed. */
+/**
+ * The identifier a DNS-01 challenge is for: the name in canonical form (see normalizeName) with a
+ * leading `*.` removed, so `*.Example.com.` → `example.com`. Apex and wildcard share it, and so
+ * share one `_acme-challenge` record set. A name that is already canonical (every name of a parsed
+ * spec or stack configuration) only loses its `*.`.
+ */
 export function challengeDomain(domain: string): string {
   const n = normalizeName(domain);
   return n.startsWith('*.') ? n.slice(2) : n;

@@ -11,6 +11,8 @@ import {
   TAGS,
   type CertificateSpec,
 } from '../../rotation/spec.js';
+import { KEY_TYPES as BUNDLE_KEY_TYPES } from '../../rotation/bundle.js';
+import { challengeDomain as dnsChallengeDomain } from '../../rotation/dns/names.js';
 
 const SECRET = 'certs/example';
 
@@ -418,6 +420,33 @@ describe('challengeDomain', () => {
     expect(challengeDomain('*.example.com')).toBe('example.com');
     expect(challengeDomain('example.com')).toBe('example.com');
     expect(challengeDomain('www.example.com')).toBe('www.example.com');
+  });
+
+  it("is the DNS provider's normaliser: canonical form, then the wildcard label removed", () => {
+    expect(challengeDomain).toBe(dnsChallengeDomain);
+    expect(challengeDomain('*.Example.COM.')).toBe('example.com');
+    expect(challengeDomain(' WWW.example.com ')).toBe('www.example.com');
+  });
+
+  it('only removes the wildcard label from the names of a parsed spec', () => {
+    const spec = parseSpec(SECRET, [
+      { Key: TAGS.domains, Value: '*.Example.com.,WWW.example.com,bücher.example,*.xn--bcher-kva.example,example.com' },
+    ]);
+    expect(spec.domains.map(challengeDomain)).toEqual([
+      'example.com',
+      'www.example.com',
+      'xn--bcher-kva.example',
+      'xn--bcher-kva.example',
+      'example.com',
+    ]);
+  });
+});
+
+describe('KEY_TYPES', () => {
+  it('is the one list the bundle checks key types against', () => {
+    expect(KEY_TYPES).toBe(BUNDLE_KEY_TYPES);
+    expect([...KEY_TYPES]).toEqual(['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']);
+    expect(Object.isFrozen(KEY_TYPES)).toBe(true);
   });
 });
 
