@@ -9,6 +9,9 @@ import { PKCS8_KEY_FOOTER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 const ACCOUNT_SECRET = 'acme/account';
 const ACCOUNT_URL = 'https://ca.test/acct/42';
 const OTHER_DIRECTORY = 'https://other-ca.test/directory';
+/** Version ids as Secrets Manager has them (ClientRequestTokens: 32–64 characters). */
+const INITIAL_VERSION = '0a0a0a0a-1111-4222-8333-444444444444';
+const BINARY_VERSION = '0b0b0b0b-1111-4222-8333-444444444444';
 
 function ecKeyPem(): string {
   return generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -36,7 +39,7 @@ function setup(current?: string, opts: { exists?: boolean } = {}): Setup {
     sm.addSecret({
       name: ACCOUNT_SECRET,
       rotationEnabled: false,
-      versions: current === undefined ? {} : { 'v-initial': { value: current, stages: ['AWSCURRENT'] } },
+      versions: current === undefined ? {} : { [INITIAL_VERSION]: { value: current, stages: ['AWSCURRENT'] } },
     });
   }
   const secrets = new SecretsAdapter(sm.client);
@@ -168,13 +171,13 @@ describe('loadAccount', () => {
       VersionStages: ['AWSCURRENT'],
     });
     // The other directory's account is still there (AWSPREVIOUS), not overwritten.
-    expect(JSON.parse(s.sm.value(ACCOUNT_SECRET, 'v-initial') as string)).toMatchObject({ private_key: otherKey });
+    expect(JSON.parse(s.sm.value(ACCOUNT_SECRET, INITIAL_VERSION) as string)).toMatchObject({ private_key: otherKey });
   });
 
   it("finds this directory's account by its version id when AWSCURRENT belongs to another directory", async () => {
     const key = ecKeyPem();
     const s = setup(JSON.stringify({ private_key: ecKeyPem(), directory_url: OTHER_DIRECTORY }));
-    s.sm.secret(ACCOUNT_SECRET).versions.set(accountVersionId(DIRECTORY_URL), {
+    s.sm.putVersion(ACCOUNT_SECRET, accountVersionId(DIRECTORY_URL), {
       value: JSON.stringify({ private_key: key, account_url: ACCOUNT_URL, directory_url: DIRECTORY_URL }),
       stages: ['AWSPREVIOUS'],
     });
@@ -195,7 +198,7 @@ describe('loadAccount', () => {
     s.sm.before = (op) => {
       if (op !== 'PutSecretValue' || s.sm.secret(ACCOUNT_SECRET).versions.has(versionId)) return;
       // The racing rotation's PutSecretValue lands just before ours.
-      s.sm.secret(ACCOUNT_SECRET).versions.set(versionId, {
+      s.sm.putVersion(ACCOUNT_SECRET, versionId, {
         value: JSON.stringify({
           private_key: winnerKey,
           account_url: 'https://ca.test/acct/winner',
@@ -269,12 +272,12 @@ describe('loadAccount', () => {
     s.sm.addSecret({
       name: 'binary/account',
       rotationEnabled: false,
-      versions: { 'v-bin': { binary: Uint8Array.from([1, 2, 3, 4]), stages: ['AWSCURRENT'] } },
+      versions: { [BINARY_VERSION]: { binary: Uint8Array.from([1, 2, 3, 4]), stages: ['AWSCURRENT'] } },
     });
     const err = await rejection(s.load({ accountSecretId: 'binary/account' }));
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toBe(
-      'ACME account secret "binary/account": version v-bin (AWSCURRENT) holds a binary value (SecretBinary, 4 bytes), ' +
+      `ACME account secret "binary/account": version ${BINARY_VERSION} (AWSCURRENT) holds a binary value (SecretBinary, 4 bytes), ` +
         'not the SecretString JSON this function reads and writes; it was left as it is. ' +
         'Point ACME_ACCOUNT_SECRET_ID at a secret of its own (an empty secret is fine)',
     );

@@ -1,10 +1,11 @@
 /**
  * Shared fakes for the step-logic unit tests.
  *
- * - The real SDK clients (Secrets Manager, SNS, EventBridge) behind aws-sdk-client-mock, with a
- *   small in-memory Secrets Manager that keeps the service's semantics the rotation relies on
- *   (staging labels, immutable versions, the empty AWSPENDING stub, ResourceExistsException,
- *   AWSCURRENT moves needing RemoveFromVersionId, AWSPREVIOUS following AWSCURRENT).
+ * - The real SDK clients (Secrets Manager, SNS, EventBridge) behind aws-sdk-client-mock. Secrets
+ *   Manager calls are then answered, in process, by the local AWS endpoint's Secrets Manager model
+ *   (tests/local/aws/secretsmanager.ts), the one the end-to-end tests use over HTTP, so unit and
+ *   end-to-end tests cannot disagree about the service (labels, immutable versions, the
+ *   AWSPENDING stub, its errors).
  * - A DnsProvider fake that records what it was asked to publish and remove.
  * - A CaClient fake that plays an ACME CA: authorizations (fresh or reused), dns-01 challenges
  *   whose validation checks the fake DNS, order state machine, and a real certificate issued for
@@ -17,11 +18,7 @@ import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
-  InvalidParameterException,
-  InvalidRequestException,
   PutSecretValueCommand,
-  ResourceExistsException,
-  ResourceNotFoundException,
   SecretsManagerClient,
   TagResourceCommand,
   UntagResourceCommand,
@@ -48,6 +45,8 @@ import { createLogger, type Logger } from '../../rotation/log.js';
 import { domainTags, type KeyType } from '../../rotation/spec.js';
 import type { StepContext } from '../../rotation/steps/context.js';
 import type { VerifyOptions, VerifyResult } from '../../rotation/verify/index.js';
+import { inProcessHandler } from '../local/aws/in-process.js';
+import { SecretsManagerService, type SecretRecord } from '../local/aws/secretsmanager.js';
 import { makeIntermediateCa, makeLeaf, makeRootCa, makeTestPki, type TestCa } from '../helpers/certs.js';
 
 export const REGION = 'us-east-1';
@@ -123,225 +122,80 @@ export function captureLogger(base: Record<string, unknown> = {}): CapturedLog {
 // ------------------------------------------------------------------------------------------------
 // Secrets Manager
 
+/** A version as tests describe one (for `addSecret` and `putVersion`). */
 export interface FakeVersion {
-  /** undefined = the empty AWSPENDING stub Secrets Manager creates for a rotation. */
+  /** undefined (and no `binary`) = the empty AWSPENDING stub Secrets Manager creates for a rotation. */
   value?: string;
   /** A SecretBinary value instead of a SecretString. */
   binary?: Uint8Array;
   stages: string[];
 }
 
-export interface FakeSecret {
-  name: string;
-  arn: string;
-  rotationEnabled: boolean;
-  versions: Map<string, FakeVersion>;
-  tags: Map<string, string>;
-}
+/** A secret as the local Secrets Manager model holds it (live: reads see every change). */
+export type FakeSecret = SecretRecord;
 
 export type SmOperation =
   'DescribeSecret' | 'GetSecretValue' | 'PutSecretValue' | 'UpdateSecretVersionStage' | 'TagResource' | 'UntagResource';
 
-const meta = { $metadata: {} };
+const base64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
 
-function notFound(message: string): ResourceNotFoundException {
-  return new ResourceNotFoundException({ message, ...meta });
-}
-
-/** An in-memory Secrets Manager behind aws-sdk-client-mock on a real SecretsManagerClient. */
+/**
+ * Secrets Manager for the unit tests: the local endpoint's model (tests/local/aws/secretsmanager.ts)
+ * in process. The client under test is a real SecretsManagerClient behind aws-sdk-client-mock, so
+ * tests see each command's input and can inject failures (`before`); every command then goes
+ * through a second real client whose request handler is the model itself (SDK serialization and
+ * error mapping, no socket), so unit and end-to-end tests share one Secrets Manager.
+ */
 export class FakeSecretsManager {
+  /** The model: the state every call reads and changes. */
+  readonly service = new SecretsManagerService({ accountId: ACCOUNT, region: REGION });
   readonly client = new SecretsManagerClient({ region: REGION });
   readonly mock: AwsClientStub<SecretsManagerClient> = mockClient(this.client);
-  private readonly secrets: FakeSecret[] = [];
   /** Runs before every operation is applied; throw from it to inject a failure. */
   before: ((op: SmOperation, input: Record<string, unknown>) => void) | undefined;
+  /** The client the mocked calls go through to the model; one attempt, as the mock makes. */
+  private readonly wire = new SecretsManagerClient({
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    requestHandler: inProcessHandler({ secretsmanager: this.service }),
+  });
 
   constructor(private readonly timeline = new Timeline()) {
-    const wrap =
-      <I extends object, O>(op: SmOperation, label: (input: I) => string, fn: (input: I) => O) =>
-      (input: I): O => {
-        this.timeline.add(label(input));
-        this.before?.(op, input as Record<string, unknown>);
-        return fn(input);
-      };
-
-    this.mock.on(DescribeSecretCommand).callsFake(
-      wrap(
-        'DescribeSecret',
-        () => 'sm:DescribeSecret',
-        (input: DescribeSecretCommandInput) => {
-          const s = this.find(input.SecretId);
-          const stages: Record<string, string[]> = {};
-          for (const [id, v] of s.versions) if (v.stages.length > 0) stages[id] = [...v.stages];
-          return {
-            ARN: s.arn,
-            Name: s.name,
-            RotationEnabled: s.rotationEnabled,
-            VersionIdsToStages: stages,
-            Tags: [...s.tags].map(([Key, Value]) => ({ Key, Value })),
-          };
-        },
-      ),
-    );
-
-    this.mock.on(GetSecretValueCommand).callsFake(
-      wrap(
-        'GetSecretValue',
-        () => 'sm:GetSecretValue',
-        (input: GetSecretValueCommandInput) => {
-          const s = this.find(input.SecretId);
-          let id: string | undefined;
-          if (input.VersionId !== undefined) {
-            id = input.VersionId;
-            const v = s.versions.get(id);
-            if (!v || (input.VersionStage !== undefined && !v.stages.includes(input.VersionStage))) {
-              throw notFound(
-                `Secrets Manager can't find the specified secret value for VersionId: ${input.VersionId}` +
-                  (input.VersionStage ? ` and staging label: ${input.VersionStage}` : ''),
-              );
-            }
-          } else {
-            const stage = input.VersionStage ?? 'AWSCURRENT';
-            id = [...s.versions].find(([, v]) => v.stages.includes(stage))?.[0];
-            if (id === undefined) {
-              throw notFound(`Secrets Manager can't find the specified secret value for staging label: ${stage}`);
-            }
-          }
-          const v = s.versions.get(id) as FakeVersion;
-          if (v.value === undefined && v.binary === undefined) {
-            throw notFound(`Secrets Manager can't find the specified secret value for VersionId: ${id}`);
-          }
-          return {
-            ARN: s.arn,
-            Name: s.name,
-            VersionId: id,
-            ...(v.binary !== undefined ? { SecretBinary: v.binary } : { SecretString: v.value }),
-            VersionStages: [...v.stages],
-          };
-        },
-      ),
-    );
-
-    this.mock.on(PutSecretValueCommand).callsFake(
-      wrap(
-        'PutSecretValue',
-        () => 'sm:PutSecretValue',
-        (input: PutSecretValueCommandInput) => {
-          const s = this.find(input.SecretId);
-          const id = input.ClientRequestToken ?? randomBytes(16).toString('hex');
-          const value = input.SecretString ?? '';
-          const stages = input.VersionStages ?? ['AWSCURRENT'];
-          const existing = s.versions.get(id);
-          if (existing?.value !== undefined) {
-            if (existing.value !== value) {
-              throw new ResourceExistsException({
-                message: `A resource with the ID you requested already exists (version ${id} holds a different value).`,
-                ...meta,
-              });
-            }
-            return { ARN: s.arn, Name: s.name, VersionId: id, VersionStages: [...existing.stages] };
-          }
-          const version: FakeVersion = existing ?? { stages: [] };
-          version.value = value;
-          s.versions.set(id, version);
-          for (const stage of stages) this.attach(s, stage, id);
-          return { ARN: s.arn, Name: s.name, VersionId: id, VersionStages: [...version.stages] };
-        },
-      ),
-    );
-
-    this.mock.on(UpdateSecretVersionStageCommand).callsFake(
-      wrap(
-        'UpdateSecretVersionStage',
-        (input: UpdateSecretVersionStageCommandInput) => `sm:UpdateSecretVersionStage:${input.VersionStage}`,
-        (input: UpdateSecretVersionStageCommandInput) => {
-          const s = this.find(input.SecretId);
-          const stage = input.VersionStage as string;
-          const holder = [...s.versions].find(([, v]) => v.stages.includes(stage))?.[0];
-          if (input.RemoveFromVersionId !== undefined && input.RemoveFromVersionId !== holder) {
-            throw new InvalidParameterException({
-              message: `The staging label ${stage} is not attached to version ${input.RemoveFromVersionId}.`,
-              ...meta,
-            });
-          }
-          if (input.MoveToVersionId !== undefined) {
-            if (!s.versions.has(input.MoveToVersionId)) {
-              throw notFound(`Secrets Manager can't find the specified secret version ${input.MoveToVersionId}.`);
-            }
-            if (holder !== undefined && holder !== input.MoveToVersionId && input.RemoveFromVersionId === undefined) {
-              throw new InvalidParameterException({
-                message: `The parameter RemoveFromVersionId can't be empty. Staging label ${stage} is currently attached to version ${holder}, so you must explicitly reference that version in RemoveFromVersionId.`,
-                ...meta,
-              });
-            }
-            this.attach(s, stage, input.MoveToVersionId);
-          } else if (holder !== undefined) {
-            const v = s.versions.get(holder) as FakeVersion;
-            v.stages = v.stages.filter((x) => x !== stage);
-          }
-          return { ARN: s.arn, Name: s.name };
-        },
-      ),
-    );
-
-    this.mock.on(TagResourceCommand).callsFake(
-      wrap(
-        'TagResource',
-        (input: TagResourceCommandInput) => `sm:TagResource[${(input.Tags ?? []).map((t) => t.Key).join(',')}]`,
-        (input: TagResourceCommandInput) => {
-          const s = this.find(input.SecretId);
-          const next = new Map(s.tags);
-          for (const t of input.Tags ?? []) {
-            if (t.Key === undefined || t.Key.length > 128 || (t.Value ?? '').length > 256) {
-              throw new InvalidParameterException({ message: `invalid tag ${JSON.stringify(t)}`, ...meta });
-            }
-            next.set(t.Key, t.Value ?? '');
-          }
-          // Like the service: all or nothing, at most 50 tags per secret.
-          if (next.size > 50) {
-            throw new InvalidRequestException({
-              message: `a secret can have at most 50 tags (this request would make ${next.size})`,
-              ...meta,
-            });
-          }
-          s.tags = next;
-          return {};
-        },
-      ),
-    );
-
-    this.mock.on(UntagResourceCommand).callsFake(
-      wrap(
-        'UntagResource',
-        (input: UntagResourceCommandInput) => `sm:UntagResource[${(input.TagKeys ?? []).join(',')}]`,
-        (input: UntagResourceCommandInput) => {
-          const s = this.find(input.SecretId);
-          for (const k of input.TagKeys ?? []) s.tags.delete(k);
-          return {};
-        },
-      ),
-    );
+    const enter = (op: SmOperation, label: string, input: object): void => {
+      this.timeline.add(label);
+      this.before?.(op, input as Record<string, unknown>);
+    };
+    this.mock.on(DescribeSecretCommand).callsFake((input: DescribeSecretCommandInput) => {
+      enter('DescribeSecret', 'sm:DescribeSecret', input);
+      return this.wire.send(new DescribeSecretCommand(input));
+    });
+    this.mock.on(GetSecretValueCommand).callsFake((input: GetSecretValueCommandInput) => {
+      enter('GetSecretValue', 'sm:GetSecretValue', input);
+      return this.wire.send(new GetSecretValueCommand(input));
+    });
+    this.mock.on(PutSecretValueCommand).callsFake((input: PutSecretValueCommandInput) => {
+      enter('PutSecretValue', 'sm:PutSecretValue', input);
+      return this.wire.send(new PutSecretValueCommand(input));
+    });
+    this.mock.on(UpdateSecretVersionStageCommand).callsFake((input: UpdateSecretVersionStageCommandInput) => {
+      enter('UpdateSecretVersionStage', `sm:UpdateSecretVersionStage:${input.VersionStage}`, input);
+      return this.wire.send(new UpdateSecretVersionStageCommand(input));
+    });
+    this.mock.on(TagResourceCommand).callsFake((input: TagResourceCommandInput) => {
+      enter('TagResource', `sm:TagResource[${(input.Tags ?? []).map((t) => t.Key).join(',')}]`, input);
+      return this.wire.send(new TagResourceCommand(input));
+    });
+    this.mock.on(UntagResourceCommand).callsFake((input: UntagResourceCommandInput) => {
+      enter('UntagResource', `sm:UntagResource[${(input.TagKeys ?? []).join(',')}]`, input);
+      return this.wire.send(new UntagResourceCommand(input));
+    });
   }
 
-  /** Move `stage` to version `id` (AWSCURRENT leaves AWSPREVIOUS on the version it left). */
-  private attach(s: FakeSecret, stage: string, id: string): void {
-    const target = s.versions.get(id) as FakeVersion;
-    if (target.stages.includes(stage)) return;
-    for (const [otherId, v] of s.versions) {
-      if (otherId !== id && v.stages.includes(stage)) {
-        v.stages = v.stages.filter((x) => x !== stage);
-        if (stage === 'AWSCURRENT') this.attach(s, 'AWSPREVIOUS', otherId);
-      }
-    }
-    target.stages.push(stage);
-  }
-
-  private find(secretId: string | undefined): FakeSecret {
-    const s = this.secrets.find((x) => x.arn === secretId || x.name === secretId);
-    if (!s) throw notFound("Secrets Manager can't find the specified secret.");
-    return s;
-  }
-
+  /**
+   * A secret in a given state (see SecretsManagerService.seedSecret for the rules it keeps:
+   * version ids are 32–64 character tokens, each label on one version at most).
+   */
   addSecret(opts: {
     name: string;
     arn?: string;
@@ -349,34 +203,56 @@ export class FakeSecretsManager {
     tags?: Record<string, string>;
     versions?: Record<string, FakeVersion>;
   }): FakeSecret {
-    const secret: FakeSecret = {
+    return this.service.seedSecret({
       name: opts.name,
-      arn: opts.arn ?? `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${opts.name}-XyZ123`,
+      ...(opts.arn !== undefined ? { arn: opts.arn } : {}),
       rotationEnabled: opts.rotationEnabled ?? true,
-      versions: new Map(Object.entries(opts.versions ?? {}).map(([id, v]) => [id, { ...v, stages: [...v.stages] }])),
-      tags: new Map(Object.entries(opts.tags ?? {})),
-    };
-    this.secrets.push(secret);
-    return secret;
+      ...(opts.tags !== undefined ? { tags: opts.tags } : {}),
+      versions: Object.fromEntries(
+        Object.entries(opts.versions ?? {}).map(([id, v]) => [
+          id,
+          {
+            stages: [...v.stages],
+            ...(v.value !== undefined ? { value: v.value } : {}),
+            ...(v.binary !== undefined ? { binary: base64(v.binary) } : {}),
+          },
+        ]),
+      ),
+    });
+  }
+
+  /**
+   * Another writer's PutSecretValue (not a call of the code under test: not recorded, no
+   * `before`), e.g. an application storing its own value as AWSCURRENT. Labels move as the
+   * service moves them (AWSCURRENT leaves AWSPREVIOUS on the version it left).
+   */
+  putVersion(secretId: string, versionId: string, version: FakeVersion): void {
+    this.service.handle('PutSecretValue', {
+      SecretId: secretId,
+      ClientRequestToken: versionId,
+      ...(version.value !== undefined ? { SecretString: version.value } : {}),
+      ...(version.binary !== undefined ? { SecretBinary: base64(version.binary) } : {}),
+      VersionStages: version.stages,
+    });
   }
 
   secret(id: string): FakeSecret {
-    return this.find(id);
+    const s = this.service.get(id);
+    if (!s) throw new Error(`no secret ${id}`);
+    return s;
   }
 
-  /** Version id → stages, as DescribeSecret would report them. */
+  /** Version id → stages (sorted), as DescribeSecret would report them. */
   stages(id: string): Record<string, string[]> {
-    const out: Record<string, string[]> = {};
-    for (const [vid, v] of this.find(id).versions) if (v.stages.length > 0) out[vid] = [...v.stages].sort();
-    return out;
+    return Object.fromEntries(Object.entries(this.service.stagesOf(id)).map(([v, stages]) => [v, stages.sort()]));
   }
 
   value(id: string, versionId: string): string | undefined {
-    return this.find(id).versions.get(versionId)?.value;
+    return this.secret(id).versions.get(versionId)?.value;
   }
 
   tags(id: string): Record<string, string> {
-    return Object.fromEntries(this.find(id).tags);
+    return this.service.tagsOf(id);
   }
 
   /** Inputs of the calls of each command, in order. */
@@ -599,12 +475,28 @@ export class FakeCa implements CaClient {
     return Promise.resolve(this.renewalInfo);
   }
 
+  /** The directory's meta.profiles; undefined: the CA lists none. */
+  offeredProfiles: Record<string, string> | undefined;
+  /** The account URL this CA knows the client by. */
+  account = 'https://ca.test/account/1';
+
+  profiles(): Promise<Record<string, string> | undefined> {
+    this.count('directory');
+    return Promise.resolve(this.offeredProfiles);
+  }
+
+  accountUrl(): string | undefined {
+    return this.account;
+  }
+
   createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<AcmeOrder> {
     this.count('newOrder');
     this.orders.push({ domains: [...domains], profile, ...(replaces ? { replaces } : {}) });
     if (replaces && this.rejectReplaces) {
       return Promise.reject(
-        new AcmeError('AcmeRequestFailed', 'CA rejected newOrder: urn:ietf:params:acme:error:alreadyReplaced'),
+        new AcmeError('AcmeRequestFailed', 'CA rejected newOrder: alreadyReplaced (HTTP 409): already replaced', {
+          problem: { type: 'alreadyReplaced', status: 409 },
+        }),
       );
     }
     if (this.createOrderError) return Promise.reject(this.createOrderError);
@@ -743,8 +635,12 @@ export class FakeCa implements CaClient {
     return Promise.resolve(this.snapshot());
   }
 
-  download(order: AcmeOrder): Promise<string> {
+  /** What each download asked for. */
+  readonly downloads: { preferredChain?: string }[] = [];
+
+  download(order: AcmeOrder, preferredChain?: string): Promise<string> {
     this.count('downloadCertificate');
+    this.downloads.push(preferredChain ? { preferredChain } : {});
     if (!this.order || order.url !== this.order.url || this.order.status !== 'valid' || !this.csrKeyPem) {
       return Promise.reject(new AcmeError('AcmeRequestFailed', 'CA rejected downloadCertificate: order not valid'));
     }

@@ -34,6 +34,10 @@ const readAhead = (step: string): string[] => [
 ];
 const READ_AHEAD = readAhead('createSecret');
 
+/** Versions another application stores (version ids are ClientRequestTokens: 32–64 characters). */
+const OTHER_WRITER = '22222222-3333-4444-8555-666666666666';
+const PLACEHOLDER = '33333333-4444-4555-8666-777777777777';
+
 /** The rejection of `p` (fails the test when it resolves). */
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -219,8 +223,7 @@ describe('standard checks', () => {
 describe('createSecret', () => {
   it('finishes a retry whose AWSPENDING holds a bundle even when AWSCURRENT is not ours any more', async () => {
     const { w } = pendingWorld();
-    const current = [...w.sm.secret(SECRET_ARN).versions.values()].find((v) => v.stages.includes('AWSCURRENT'));
-    current!.value = 'someone else wrote this';
+    w.sm.putVersion(SECRET_ARN, OTHER_WRITER, { value: 'someone else wrote this', stages: ['AWSCURRENT'] });
     await w.invoke('createSecret');
     expect(w.log.find('AWSPENDING already holds a certificate bundle; nothing to do')).toBeDefined();
     expect(w.ca.orders).toHaveLength(0);
@@ -692,27 +695,28 @@ describe('finishSecret', () => {
     'refuses to promote over an AWSCURRENT that became %s after createSecret, and promotes once {} is stored',
     async (_what, foreign, description) => {
       const { w, next } = pendingWorld();
-      const secret = w.sm.secret(SECRET_ARN);
-      secret.versions.get(OLD)!.stages = [];
-      secret.versions.set('other-app', { ...foreign, stages: ['AWSCURRENT'] });
+      w.sm.putVersion(SECRET_ARN, OTHER_WRITER, { ...foreign, stages: ['AWSCURRENT'] });
       const err = await rejection(w.invoke('finishSecret'));
       expect((err as RotationError).code).toBe('UnexpectedCurrentValue');
       expect(err.message).toMatch(
         new RegExp(
-          `^secret "${SECRET_NAME}" finishSecret: the current value \\(AWSCURRENT, version other-app\\) is not a ` +
+          `^secret "${SECRET_NAME}" finishSecret: the current value \\(AWSCURRENT, version ${OTHER_WRITER}\\) is not a ` +
             `certificate bundle: it is ${description}\\. Promoting the new certificate would replace it, so nothing ` +
             `was promoted\\. If this secret is meant to hold the certificate, store \\{\\} as its value .* the next ` +
             'attempt of this rotation then promotes the new certificate\\.',
         ),
       );
       expect(w.sm.stageMoves()).toEqual([]);
-      expect(w.sm.stages(SECRET_ARN)).toEqual({ 'other-app': ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] });
+      expect(w.sm.stages(SECRET_ARN)).toEqual({
+        [OTHER_WRITER]: ['AWSCURRENT'],
+        [OLD]: ['AWSPREVIOUS'],
+        [TOKEN]: ['AWSPENDING'],
+      });
 
       // The way out the message names: {} as the current value; the retry promotes.
-      secret.versions.get('other-app')!.stages = [];
-      secret.versions.set('placeholder', { value: '{}', stages: ['AWSCURRENT'] });
+      w.sm.putVersion(SECRET_ARN, PLACEHOLDER, { value: '{}', stages: ['AWSCURRENT'] });
       await w.invoke('finishSecret');
-      expect(w.sm.stages(SECRET_ARN)).toEqual({ [TOKEN]: ['AWSCURRENT'], placeholder: ['AWSPREVIOUS'] });
+      expect(w.sm.stages(SECRET_ARN)).toEqual({ [TOKEN]: ['AWSCURRENT'], [PLACEHOLDER]: ['AWSPREVIOUS'] });
       expect(w.sns.publishes().at(-1)?.Message).toContain(next.serial);
     },
   );

@@ -78,6 +78,26 @@ export interface RotateInfo {
   rotateImmediately: boolean;
 }
 
+/** One version of a secret set up directly by `seedSecret`. */
+export interface SeedVersion {
+  /** The SecretString; neither this nor `binary` = RotateSecret's value-less AWSPENDING stub. */
+  value?: string;
+  /** The SecretBinary, base64 as on the wire. */
+  binary?: string;
+  stages: string[];
+}
+
+export interface SeedSecret {
+  name: string;
+  /** Default: a fresh ARN with the random 6-character suffix Secrets Manager appends. */
+  arn?: string;
+  rotationEnabled?: boolean;
+  rotationLambdaArn?: string;
+  tags?: Record<string, string>;
+  /** By version id, oldest first. */
+  versions?: Record<string, SeedVersion>;
+}
+
 export interface SecretsManagerOptions {
   accountId?: string;
   region?: string;
@@ -287,6 +307,68 @@ export class SecretsManagerService {
   /** All secrets, including those scheduled for deletion. */
   list(): SecretRecord[] {
     return [...this.secrets.values()];
+  }
+
+  /**
+   * Create a secret directly in a state that calls (RotateSecret included) could have left, e.g.
+   * a rotation in progress with its value-less AWSPENDING stub. The service's invariants hold:
+   * a valid name, an ARN of this account and region with the 6-character suffix, version ids
+   * that are valid ClientRequestTokens, a string or a base64 binary value (not both), each
+   * label on at most one version, and the tag rules. Throws like the service (or an Error for a
+   * state no call sequence can reach).
+   */
+  seedSecret(seed: SeedSecret): SecretRecord {
+    if (!NAME_PATTERN.test(seed.name)) {
+      throw invalidParameter(
+        'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',
+      );
+    }
+    if (this.byName(seed.name)) {
+      throw new LocalAwsError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${seed.name} already exists.`,
+      );
+    }
+    const prefix = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${seed.name}-`;
+    const arn = seed.arn ?? `${prefix}${randomSuffix()}`;
+    if (!arn.startsWith(prefix) || !/^[A-Za-z0-9]{6}$/.test(arn.slice(prefix.length))) {
+      throw new Error(`seedSecret: ${arn} is not an ARN Secrets Manager gives ${seed.name} here (${prefix}XXXXXX)`);
+    }
+    const tags = Object.entries(seed.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
+    validateTags(tags);
+    checkTagCount(tags.length);
+
+    const now = this.now();
+    const secret: SecretRecord = {
+      name: seed.name,
+      arn,
+      tags: new Map(tags.map((t) => [t.Key, t.Value])),
+      versions: new Map(),
+      rotationEnabled: seed.rotationEnabled ?? false,
+      createdAt: now,
+      lastChangedAt: now,
+    };
+    if (seed.rotationLambdaArn !== undefined) secret.rotationLambdaArn = seed.rotationLambdaArn;
+    const labelled = new Map<string, string>();
+    for (const [id, v] of Object.entries(seed.versions ?? {})) {
+      checkToken(id);
+      const content = readContent({
+        ...(v.value !== undefined ? { SecretString: v.value } : {}),
+        ...(v.binary !== undefined ? { SecretBinary: v.binary } : {}),
+      });
+      for (const stage of v.stages) {
+        const other = labelled.get(stage);
+        if (other !== undefined) {
+          throw new Error(`seedSecret: the label ${stage} cannot be on both version ${other} and version ${id}`);
+        }
+        labelled.set(stage, id);
+      }
+      if (v.stages.length > 20) throw validation('VersionStages can hold at most 20 labels.');
+      const version: SecretVersion = { id, stages: new Set(v.stages), createdAt: now, ...content };
+      secret.versions.set(id, version);
+    }
+    this.secrets.set(arn, secret);
+    return secret;
   }
 
   // ---------------------------------------------------------------- dispatch

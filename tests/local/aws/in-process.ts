@@ -1,0 +1,91 @@
+/**
+ * The local AWS services in process: an SDK v3 `requestHandler` that hands each serialized request
+ * straight to the service models (no socket, no server), so unit tests get the same Secrets
+ * Manager and Route 53 as the end-to-end tests, through the SDK's own serializers and error
+ * deserializers. Wire handling follows server.ts: JSON 1.1 by `X-Amz-Target`, Route 53 by path.
+ */
+import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
+import type { Route53Service } from './route53.js';
+import { LocalAwsError, type SecretsManagerService } from './secretsmanager.js';
+import type { ServiceResponse } from './types.js';
+
+export interface InProcessServices {
+  secretsmanager?: SecretsManagerService;
+  route53?: Route53Service;
+}
+
+const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
+
+function bodyText(body: unknown): string {
+  if (body === undefined || body === null) return '';
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  throw new Error(`in-process AWS: unsupported request body ${typeof body}`);
+}
+
+function header(request: HttpRequest, name: string): string | undefined {
+  const key = Object.keys(request.headers).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : request.headers[key];
+}
+
+function query(request: HttpRequest): URLSearchParams {
+  const out = new URLSearchParams();
+  for (const [k, v] of Object.entries(request.query ?? {})) {
+    if (v === null || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) out.append(k, one);
+  }
+  return out;
+}
+
+function jsonError(code: string, message: string, status: number): ServiceResponse {
+  return {
+    status,
+    headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-errortype': code },
+    body: JSON.stringify({ __type: code, message }),
+  };
+}
+
+function secretsManager(service: SecretsManagerService, operation: string, body: string): ServiceResponse {
+  try {
+    const input: unknown = body === '' ? {} : JSON.parse(body);
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      return jsonError('SerializationException', 'The request body is not a JSON object.', 400);
+    }
+    const output = service.handle(operation, input as Record<string, unknown>);
+    return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify(output) };
+  } catch (e) {
+    if (e instanceof LocalAwsError) return jsonError(e.code, e.message, e.status);
+    // As the server answers a model bug: the service's 500, which the test then sees.
+    return jsonError('InternalServiceError', `local secretsmanager failed: ${(e as Error)?.message ?? e}`, 500);
+  }
+}
+
+/** A request handler for an SDK client's `requestHandler` that answers from the given models. */
+export function inProcessHandler(services: InProcessServices): RequestHandler<HttpRequest, HttpResponse> {
+  return {
+    handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
+      const body = bodyText(request.body);
+      let answer: ServiceResponse;
+      const target = header(request, 'x-amz-target');
+      if (target?.startsWith('secretsmanager.') && services.secretsmanager) {
+        answer = secretsManager(services.secretsmanager, target.slice('secretsmanager.'.length), body);
+      } else if (request.path.startsWith('/2013-04-01/') && services.route53) {
+        answer = services.route53.handle({
+          method: request.method,
+          path: request.path,
+          query: query(request),
+          headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
+          body,
+        });
+      } else {
+        return Promise.reject(new Error(`in-process AWS: no service for ${request.method} ${request.path}`));
+      }
+      const response: HttpResponse = {
+        statusCode: answer.status,
+        headers: Object.fromEntries(Object.entries(answer.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+        body: Buffer.from(answer.body, 'utf8'),
+      };
+      return Promise.resolve({ response });
+    },
+  };
+}
