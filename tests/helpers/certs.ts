@@ -158,6 +158,8 @@ export interface CertSpec {
   /** Write authorityKeyIdentifier (default true for issued certificates). */
   authorityKeyId?: boolean;
   serial?: Buffer;
+  /** Further extensions (extnValue contents as DER), written before all the others. */
+  extraExtensions?: Array<{ oid: string; critical?: boolean; value: Buffer }>;
 }
 
 export interface TestCa {
@@ -207,6 +209,7 @@ export function issueCertificate(spec: CertSpec): {
   const ext = (id: string, critical: boolean, value: Buffer): void => {
     exts.push(seq(oid(id), ...(critical ? [bool(true)] : []), octets(value)));
   };
+  for (const extra of spec.extraExtensions ?? []) ext(extra.oid, extra.critical ?? false, extra.value);
   if (spec.ca !== undefined) {
     ext(
       '2.5.29.19',
