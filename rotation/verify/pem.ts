@@ -19,6 +19,7 @@ import {
 } from '../bundle.js';
 import { VerificationError } from '../errors.js';
 import { redact } from '../log.js';
+import { basicConstraintsCa } from '../x509/extensions.js';
 
 /** Names of the checks, in the order they run. */
 export type CheckName =
@@ -140,68 +141,6 @@ export function describeCert(cert: X509Certificate): string {
   if (subject) return subject;
   const san = parseSubjectAltName(cert.subjectAltName).dns[0];
   return san ? `SAN ${san}` : `serial ${normaliseSerial(cert.serialNumber)}`;
-}
-
-interface Tlv {
-  tag: number;
-  start: number;
-  end: number;
-}
-
-/** One DER TLV at `offset` (definite lengths only), or undefined if malformed. */
-function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tlv | undefined {
-  if (offset + 2 > limit) return undefined;
-  const tag = buf[offset] as number;
-  let len = buf[offset + 1] as number;
-  let start = offset + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4 || start + n > limit) return undefined;
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] as number);
-    start += n;
-  }
-  const end = start + len;
-  return end > limit ? undefined : { tag, start, end };
-}
-
-function children(buf: Uint8Array, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let off = parent.start; off < parent.end;) {
-    const t = readTlv(buf, off, parent.end);
-    if (!t) break;
-    out.push(t);
-    off = t.end;
-  }
-  return out;
-}
-
-const BASIC_CONSTRAINTS_OID = Buffer.from([0x55, 0x1d, 0x13]);
-
-/**
- * The cA flag of the basicConstraints extension, read from the DER; undefined when the extension
- * is absent. (X509Certificate#ca is OpenSSL's X509_check_ca, which says false for a certificate
- * with CA:TRUE but without keyCertSign — still a CA certificate by its own claim.)
- */
-export function basicConstraintsCa(cert: X509Certificate): boolean | undefined {
-  const der = cert.raw;
-  const top = readTlv(der, 0);
-  const tbs = top && children(der, top)[0];
-  if (!tbs) return undefined;
-  const extsWrapper = children(der, tbs).find((t) => t.tag === 0xa3);
-  const extSeq = extsWrapper && children(der, extsWrapper)[0];
-  if (!extSeq) return undefined;
-  for (const ext of children(der, extSeq)) {
-    const parts = children(der, ext);
-    const id = parts[0];
-    if (!id || id.tag !== 0x06 || !BASIC_CONSTRAINTS_OID.equals(der.subarray(id.start, id.end))) continue;
-    const value = parts[parts.length - 1];
-    if (!value || value.tag !== 0x04) return undefined;
-    const bc = readTlv(der, value.start, value.end);
-    const first = bc && children(der, bc)[0];
-    return !!first && first.tag === 0x01 && der[first.start] !== 0;
-  }
-  return undefined;
 }
 
 function position(i: number): string {
