@@ -10,11 +10,11 @@ import * as acme from 'acme-client';
 import axios, { type AxiosAdapter } from 'axios';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { Route53Service } from '../local/aws/route53.js';
-import { classifyAcmeRequest, startCaProxy, waitFor, type CaProxy } from '../local/ca-proxy.js';
-import { startDnsServer, type DnsServer } from '../local/dns-server.js';
-import { startPebble, type Pebble } from '../local/pebble.js';
-import { startLocalStack } from '../local/stack.js';
+import { Route53Service } from './aws/route53.js';
+import { classifyAcmeRequest, startCaProxy, waitFor, type CaProxy } from './ca-proxy.js';
+import { startDnsServer, type DnsServer } from './dns-server.js';
+import { startPebble, type Pebble } from './pebble.js';
+import { startLocalStack } from './stack.js';
 
 interface RawResponse {
   status: number;

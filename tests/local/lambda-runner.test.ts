@@ -6,9 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-import { startLocalAws, type LocalAws } from '../local/aws/server.js';
-import { retryRotation, rotate } from '../local/driver.js';
-import { LocalLambda } from '../local/lambda.js';
+import { startLocalAws, type LocalAws } from './aws/server.js';
+import { retryRotation, rotate } from './driver.js';
+import { LocalLambda } from './lambda.js';
 
 /** A tiny bundle: behaviour chosen by event.action. */
 const FAKE_BUNDLE = `

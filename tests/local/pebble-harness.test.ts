@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { Route53Service } from '../local/aws/route53.js';
-import { startDnsServer, type DnsServer } from '../local/dns-server.js';
-import { httpsGet, startPebble, type Pebble } from '../local/pebble.js';
-import { startLocalStack } from '../local/stack.js';
+import { Route53Service } from './aws/route53.js';
+import { startDnsServer, type DnsServer } from './dns-server.js';
+import { httpsGet, startPebble, type Pebble } from './pebble.js';
+import { startLocalStack } from './stack.js';
 
 function isAlive(pid: number): boolean {
   try {

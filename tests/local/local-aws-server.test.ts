@@ -21,8 +21,8 @@ import {
   ListHostedZonesCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
-import { startLocalAws, type LocalAws, type LocalAwsOptions } from '../local/aws/server.js';
-import { startDnsServer } from '../local/dns-server.js';
+import { startLocalAws, type LocalAws, type LocalAwsOptions } from './aws/server.js';
+import { startDnsServer } from './dns-server.js';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const running: LocalAws[] = [];

@@ -18,8 +18,8 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { startLocalAws, type LocalAws } from '../local/aws/server.js';
-import type { RotateInfo } from '../local/aws/secretsmanager.js';
+import { startLocalAws, type LocalAws } from './aws/server.js';
+import type { RotateInfo } from './aws/secretsmanager.js';
 
 const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-cert';
 

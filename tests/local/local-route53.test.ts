@@ -18,8 +18,8 @@ import {
   type Change,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
-import { Route53Service } from '../local/aws/route53.js';
-import type { ServiceRequest } from '../local/aws/types.js';
+import { Route53Service } from './aws/route53.js';
+import type { ServiceRequest } from './aws/types.js';
 
 let clock = 1_700_000_000_000;
 let r53: Route53Service;

@@ -23,7 +23,7 @@ function alive(pid: number): boolean {
 }
 
 async function runFixture(mode: string, env: Record<string, string> = {}) {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/unit/fixtures/stall.ts', mode], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'tests/local/fixtures/stall.ts', mode], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

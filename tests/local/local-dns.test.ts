@@ -5,8 +5,8 @@
 import { Resolver } from 'node:dns/promises';
 import dns2 from 'dns2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Route53Service, type RecordChange, type RecordSet } from '../local/aws/route53.js';
-import { startDnsServer, type DnsServer } from '../local/dns-server.js';
+import { Route53Service, type RecordChange, type RecordSet } from './aws/route53.js';
+import { startDnsServer, type DnsServer } from './dns-server.js';
 
 let clock = 1_700_000_000_000;
 let r53: Route53Service;
