@@ -14,8 +14,11 @@ import { bareZoneId } from '../aws/route53.js';
 import { isInZone, nameSuffixes, normalizeName } from './names.js';
 import type { Placement, TxtState } from './txt-batch.js';
 
+/** The Route 53 reads zone location needs. */
+export type ZoneReader = Pick<Route53Adapter, 'listFirstZones' | 'listZonesByName' | 'getZone' | 'listRecordSets'>;
+
 export interface ZoneLocatorOptions {
-  route53: Route53Adapter;
+  route53: ZoneReader;
   /** Explicit zone ids (tag `acme:hosted-zone-ids`): only these are candidates; private allowed. */
   hostedZoneIds?: string[];
   logger: Logger;
@@ -38,7 +41,7 @@ interface NameState {
 }
 
 export class ZoneLocator {
-  private readonly route53: Route53Adapter;
+  private readonly route53: ZoneReader;
   private readonly explicitIds: string[] | undefined;
   private readonly logger: Logger;
   private readonly ttl: number;
