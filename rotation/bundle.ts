@@ -43,6 +43,14 @@ export interface CertificateBundle {
   key_type: KeyType;
   /** SHA-256 of the leaf's DER, uppercase hex without colons. */
   fingerprint_sha256: string;
+  /**
+   * The CA (directory URL) and ACME account that issued the certificate. A renewal names the
+   * certificate it replaces (RFC 9773 `replaces`) only when both are the renewal's own: a CA
+   * refuses to let one account replace another's certificate. Absent in bundles written before
+   * they were recorded.
+   */
+  acme_directory_url?: string;
+  acme_account_url?: string;
   schema_version: 1;
 }
 
@@ -172,6 +180,8 @@ export function buildBundle(input: {
   keyType: KeyType;
   domains: string[];
   issuedAt?: Date;
+  /** The CA and account that issued it (recorded for the next renewal's `replaces`). */
+  issuedBy?: { directoryUrl: string; accountUrl?: string };
 }): CertificateBundle {
   const blocks = splitPemCertificates(input.certificatePem);
   if (blocks.length === 0) {
@@ -208,6 +218,8 @@ export function buildBundle(input: {
     issued_at: (input.issuedAt ?? new Date()).toISOString(),
     domains: [...input.domains],
     key_type: input.keyType,
+    ...(input.issuedBy ? { acme_directory_url: input.issuedBy.directoryUrl } : {}),
+    ...(input.issuedBy?.accountUrl ? { acme_account_url: input.issuedBy.accountUrl } : {}),
     schema_version: 1,
   };
 }
@@ -300,6 +312,8 @@ export function parseBundle(secretString: string | undefined): CertificateBundle
       fingerprint_sha256: storedFingerprint
         ? storedFingerprint.replace(/:/g, '').toUpperCase()
         : fromCert.fingerprint_sha256,
+      ...(nonEmptyString(raw.acme_directory_url) ? { acme_directory_url: raw.acme_directory_url as string } : {}),
+      ...(nonEmptyString(raw.acme_account_url) ? { acme_account_url: raw.acme_account_url as string } : {}),
       schema_version: 1,
     };
   } catch {

@@ -18,6 +18,16 @@ export interface Config {
   apiTimeoutMs: number;
   /** Source of EventBridge events. */
   eventSource: string;
+  /**
+   * The operator's cap on a certificate's lifetime (MAX_CERTIFICATE_LIFETIME_DAYS), checked in
+   * testSecret; undefined = none (the CA's choice stands).
+   */
+  maxCertificateLifetimeMs?: number;
+  /**
+   * ACME_PREFERRED_CHAIN: of the chains the CA offers, the one whose topmost certificate is issued
+   * by (or is) a certificate with this common name; the default chain when none is.
+   */
+  preferredChain?: string;
 }
 
 export const DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS = 300;
@@ -72,6 +82,18 @@ export function parseResolvers(raw: string | undefined): string[] {
     .map(parseResolver);
 }
 
+/** MAX_CERTIFICATE_LIFETIME_DAYS: whole days, 1 to 36500; unset means no cap. */
+function maxLifetime(env: Env): { maxCertificateLifetimeMs?: number } {
+  const raw = optional(env, 'MAX_CERTIFICATE_LIFETIME_DAYS');
+  if (raw === undefined) return {};
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 36_500) {
+    throw new ConfigError(
+      `MAX_CERTIFICATE_LIFETIME_DAYS="${raw}" is invalid: expected whole days between 1 and 36500 (e.g. 398 for the public CA limit), or unset for no cap`,
+    );
+  }
+  return { maxCertificateLifetimeMs: Number(raw) * 86_400_000 };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const directoryUrl = optional(env, 'ACME_DIRECTORY_URL');
   if (!directoryUrl) {
@@ -112,5 +134,7 @@ export function loadConfig(env: Env = process.env): Config {
     acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, 870),
     apiTimeoutMs: seconds(env, 'API_TIMEOUT_SECONDS', DEFAULT_API_TIMEOUT_SECONDS, 60),
     eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
+    ...maxLifetime(env),
+    ...(optional(env, 'ACME_PREFERRED_CHAIN') ? { preferredChain: optional(env, 'ACME_PREFERRED_CHAIN') } : {}),
   };
 }

@@ -66,8 +66,20 @@ export class DnsError extends RotationError {
 /** The CA refused or failed (problem document detail included in the message). */
 export class AcmeError extends RotationError {
   override name = 'AcmeError';
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  /** The CA's problem type without the ACME prefix (e.g. `alreadyReplaced`), when it answered one. */
+  public readonly problemType?: string;
+  /** The HTTP status of the CA's answer, when it answered. */
+  public readonly status?: number;
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; problem?: { type: string; status: number } },
+  ) {
     super(code, message, options);
+    if (options?.problem) {
+      this.problemType = options.problem.type;
+      this.status = options.problem.status;
+    }
   }
 }
 
@@ -93,8 +105,9 @@ export class BinaryValueError extends RotationError {
 /** The pending certificate bundle failed verification in testSecret. */
 export class VerificationError extends RotationError {
   override name = 'VerificationError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('VerificationFailed', message, options);
+  /** `code` other than VerificationFailed: a check that enforces the operator's policy, not correctness. */
+  constructor(message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'VerificationFailed', message, options);
   }
 }
 

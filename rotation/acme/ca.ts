@@ -6,6 +6,7 @@ import type { Deadline } from '../deadline.js';
 import { AcmeError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AcmeAccount } from './account.js';
+import { chainMatches, topIssuerName } from './chains.js';
 
 // acme-client's own retry sleeps for whatever Retry-After says (possibly past the Lambda's
 // timeout) and its status polling waits 5 s before a second look. We bound both ourselves:
@@ -35,6 +36,8 @@ interface CallStore {
   timeoutMs?: number;
   /** Replay-Nonce values received from this CA, reused for its next signed requests. */
   nonces?: Nonce[];
+  /** `Link: <…>;rel="alternate"` targets of the last success answer (alternate certificate chains). */
+  alternates?: string[];
 }
 const callStore = new AsyncLocalStorage<CallStore>();
 
@@ -128,11 +131,26 @@ acme.axios.defaults.adapter = async (config) => {
         if (store.nonces.length > MAX_NONCES) store.nonces.shift();
       }
       if (response.status >= 400) store.problem = parseProblem(response.status, response.headers, response.data);
-      else delete store.problem;
+      else {
+        delete store.problem;
+        store.alternates = alternateLinks(response.headers.link);
+      }
     }
     throw err;
   }
 };
+
+/** The targets of `Link: <url>;rel="alternate"` headers (RFC 8555 §7.4.2: alternate chains). */
+export function alternateLinks(header: unknown): string[] {
+  const values = Array.isArray(header) ? header : typeof header === 'string' ? [header] : [];
+  const out: string[] = [];
+  for (const value of values) {
+    for (const m of String(value).matchAll(/<([^>]+)>\s*((?:;\s*[^;,]+)*)/g)) {
+      if (/;\s*rel\s*=\s*"?alternate"?/i.test(m[2] ?? '') && m[1]) out.push(m[1]);
+    }
+  }
+  return out;
+}
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
 const shortType = (type: string): string => (type.startsWith(ACME_ERROR) ? type.slice(ACME_ERROR.length) : type);
@@ -182,13 +200,14 @@ export function mapAcmeError(
   }
   if (problem) {
     const type = shortType(problem.type);
+    const facts = { cause: err, problem: { type, status: problem.status } };
     if (type === 'rateLimited' || problem.status === 429) {
       return new AcmeError(
         'AcmeRateLimited',
         `the CA rate-limited ${operation}: ${describeProblem(problem)}; ${retryAfterText(problem)}: ${gaveUp}. ` +
           'Secrets Manager retries the rotation on its schedule; ' +
           'renewals sent as ARI replacements are exempt from most limits',
-        { cause: err },
+        facts,
       );
     }
     const codes: Record<string, string> = {
@@ -201,9 +220,11 @@ export function mapAcmeError(
     };
     // A 5xx is the CA failing, not refusing: Secrets Manager's retry is the remedy.
     const verb = problem.status >= 500 ? 'CA failed' : 'CA rejected';
-    return new AcmeError(codes[type] ?? 'AcmeRequestFailed', `${verb} ${operation}: ${describeProblem(problem)}`, {
-      cause: err,
-    });
+    return new AcmeError(
+      codes[type] ?? 'AcmeRequestFailed',
+      `${verb} ${operation}: ${describeProblem(problem)}`,
+      facts,
+    );
   }
   return new AcmeError('AcmeRequestFailed', `CA rejected ${operation}: ${errorMessage(err) || 'no detail given'}`, {
     cause: err,
@@ -216,12 +237,20 @@ export interface CaClient {
   createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<Order>;
   /** Whether the CA advertises ACME Renewal Information (RFC 9773), i.e. accepts `replaces`. */
   supportsRenewalInfo(): Promise<boolean>;
+  /** The profiles the directory lists (`meta.profiles`: name → description); undefined when it lists none. */
+  profiles(): Promise<Record<string, string> | undefined>;
+  /** The account's URL (its identity at this CA), once known. */
+  accountUrl(): string | undefined;
   getOrder(order: Order): Promise<Order>;
   getAuthorizations(order: Order): Promise<Authorization[]>;
   keyAuthorization(challenge: AcmeChallenge): Promise<string>;
   completeChallenge(challenge: AcmeChallenge): Promise<unknown>;
   finalize(order: Order, csr: Buffer): Promise<Order>;
-  download(order: Order): Promise<string>;
+  /**
+   * The certificate chain (PEM, leaf first). With `preferredChain`, the chain the CA offers whose
+   * topmost certificate is issued by (or is) that common name, else the default one.
+   */
+  download(order: Order, preferredChain?: string): Promise<string>;
   createCsr(domains: string[], keyPem: string): Promise<Buffer>;
 }
 
@@ -316,13 +345,15 @@ export class AcmeCa implements CaClient {
     };
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, fn: () => Promise<T>, answered?: (store: CallStore) => void): Promise<T> {
     const maxAttempts = this.opts.maxAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       this.calls[operation] = (this.calls[operation] ?? 0) + 1;
       const store: CallStore = { nonces: this.memory.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
       try {
-        return await callStore.run(store, fn);
+        const value = await callStore.run(store, fn);
+        answered?.(store);
+        return value;
       } catch (err) {
         const problem = store.problem;
         let gaveUp: string | undefined;
@@ -374,6 +405,23 @@ export class AcmeCa implements CaClient {
     return typeof directory.renewalInfo === 'string';
   }
 
+  async profiles(): Promise<Record<string, string> | undefined> {
+    const http = (this.client as unknown as { http: AcmeHttp }).http;
+    const directory = await this.call('directory', () => http.getDirectory());
+    const meta = directory.meta;
+    const profiles = meta && typeof meta === 'object' ? (meta as { profiles?: unknown }).profiles : undefined;
+    if (!profiles || typeof profiles !== 'object' || Array.isArray(profiles)) return undefined;
+    return Object.fromEntries(Object.entries(profiles).map(([name, text]) => [name, String(text)]));
+  }
+
+  accountUrl(): string | undefined {
+    try {
+      return this.client.getAccountUrl();
+    } catch {
+      return undefined; // not registered yet
+    }
+  }
+
   getOrder(order: Order): Promise<Order> {
     return this.call('getOrder', () => this.client.getOrder(order));
   }
@@ -394,8 +442,34 @@ export class AcmeCa implements CaClient {
     return this.call('finalize', () => this.client.finalizeOrder(order, csr));
   }
 
-  download(order: Order): Promise<string> {
-    return this.call('downloadCertificate', () => this.client.getCertificate(order));
+  async download(order: Order, preferredChain?: string): Promise<string> {
+    let alternates: string[] = [];
+    const chain = await this.call(
+      'downloadCertificate',
+      () => this.client.getCertificate(order),
+      (store) => (alternates = store.alternates ?? []),
+    );
+    if (!preferredChain || chainMatches(chain, preferredChain)) return chain;
+    // Each alternate chain is a certificate URL of its own (RFC 8555 §7.4.2), read like the default.
+    const offered = [chain];
+    for (const url of alternates) {
+      const other = await this.call('downloadCertificate', () =>
+        this.client.getCertificate({ ...order, status: 'valid', certificate: url }),
+      );
+      if (chainMatches(other, preferredChain)) {
+        this.opts.logger?.info('using the preferred chain (ACME_PREFERRED_CHAIN)', {
+          preferredChain,
+          topIssuer: topIssuerName(other),
+        });
+        return other;
+      }
+      offered.push(other);
+    }
+    this.opts.logger?.warn('no chain the CA offers matches ACME_PREFERRED_CHAIN; using the default chain', {
+      preferredChain,
+      offered: offered.map(topIssuerName),
+    });
+    return chain;
   }
 
   async createCsr(domains: string[], keyPem: string): Promise<Buffer> {

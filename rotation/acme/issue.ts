@@ -1,6 +1,6 @@
 import { pollDelay, type Deadline } from '../deadline.js';
 import type { ChallengeRecord, DnsProvider } from '../dns/provider.js';
-import { AcmeError, errorMessage } from '../errors.js';
+import { AcmeError, SpecError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { CertificateSpec } from '../spec.js';
 import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from './ca.js';
@@ -29,6 +29,10 @@ export interface IssueDeps {
   acmeDeadline: () => Deadline;
   /** ARI certificate id of the certificate this one replaces (RFC 9773), if any. */
   replaces?: string;
+  /** ACME_PREFERRED_CHAIN: the root or top issuer name of the chain to keep, when the CA offers several. */
+  preferredChain?: string;
+  /** The secret's name, for errors about its tags. */
+  secretName?: string;
   pollMinMs?: number;
   pollMaxMs?: number;
 }
@@ -69,9 +73,28 @@ async function poll<T>(
 }
 
 /**
+ * Refusals of `replaces` after which a plain order is right: the certificate was already replaced
+ * (RFC 9773 §5: 409 alreadyReplaced — the retry of a half-finished rotation, or a second rotation
+ * racing this one), or the CA does not accept it as ours to replace (unknown to it, another
+ * account's, no name in common). Rate limits, server errors and unreachable CAs are not refusals
+ * of the `replaces`: ordering again at once would only double the load.
+ */
+function replacesRefused(err: unknown): string | undefined {
+  if (!(err instanceof AcmeError) || err.status === undefined) return undefined;
+  if (err.problemType === 'alreadyReplaced' || err.status === 409) {
+    return 'the CA says the certificate was already replaced (a retry of a half-finished rotation, or another rotation of this secret raced this one)';
+  }
+  if (err.problemType === 'rateLimited' || err.status === 429 || err.status >= 500) return undefined;
+  if (['malformed', 'unauthorized'].includes(err.problemType ?? '') || err.status === 400 || err.status === 403) {
+    return `the CA does not accept the certificate as one this order may replace (${err.problemType ?? `HTTP ${err.status}`})`;
+  }
+  return undefined;
+}
+
+/**
  * newOrder, as an ARI renewal (RFC 9773 `replaces`, exempt from rate limits) when the current
- * certificate is known and the CA supports it. A CA that refuses the `replaces` (the certificate was
- * already replaced, or belongs to another account) gets a plain order instead.
+ * certificate is known and the CA supports it. A CA that refuses the `replaces` itself (see
+ * replacesRefused) gets a plain order instead; any other failure is the order's failure.
  */
 async function newOrder(spec: CertificateSpec, deps: IssueDeps): Promise<AcmeOrder> {
   const { ca, logger } = deps;
@@ -80,12 +103,33 @@ async function newOrder(spec: CertificateSpec, deps: IssueDeps): Promise<AcmeOrd
   try {
     return await ca.createOrder(spec.domains, spec.profile, replaces);
   } catch (err) {
+    const why = replacesRefused(err);
+    if (!why) throw err;
     logger.warn('the CA refused the order as a renewal (replaces); ordering without it', {
       replaces,
+      why,
       error: errorMessage(err),
     });
     return ca.createOrder(spec.domains, spec.profile);
   }
+}
+
+/**
+ * A profile the CA does not offer is refused at newOrder; when the directory lists its profiles
+ * (`meta.profiles`), say so before anything is ordered or written to DNS. A CA that lists none
+ * gets the profile in newOrder and judges it there.
+ */
+async function checkProfile(spec: CertificateSpec, deps: IssueDeps): Promise<void> {
+  if (!spec.profile) return;
+  const offered = await deps.ca.profiles();
+  if (!offered || Object.hasOwn(offered, spec.profile)) return;
+  const names = Object.keys(offered);
+  throw new SpecError(
+    `secret "${deps.secretName ?? '?'}": tag acme:profile names profile "${spec.profile}", which the CA does not offer; ` +
+      (names.length
+        ? `it offers ${names.map((n) => `"${n}"`).join(', ')}: set acme:profile to one of them, or remove the tag for the CA's default`
+        : 'it offers no profiles: remove the tag'),
+  );
 }
 
 /**
@@ -105,6 +149,7 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
   const csrPromise = keyPromise.then((keyPem) => ca.createCsr(spec.domains, keyPem));
   csrPromise.catch(() => undefined);
 
+  await checkProfile(spec, deps);
   let order: AcmeOrder = await logger.time('acme-order', () => newOrder(spec, deps), {
     names: spec.domains.length,
   });
@@ -248,5 +293,5 @@ async function finalizeAndDownload(
       maxMs,
     );
   });
-  return logger.time('acme-download', () => ca.download(done));
+  return logger.time('acme-download', () => ca.download(done, deps.preferredChain));
 }

@@ -164,6 +164,33 @@ export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: D
   }
 }
 
+/**
+ * The ARI id (RFC 9773) of the certificate this renewal replaces, sent as `replaces`: only for a
+ * certificate of the same CA (directory URL) and the same account, sharing a name with the spec.
+ * A CA refuses to let an account replace another's certificate, and without a kept account
+ * (ACME_ACCOUNT_SECRET_ID) every rotation has a new one. A bundle that does not record its CA and
+ * account (written before they were recorded) is not known to qualify, so it is renewed plainly.
+ */
+function replacedCertificate(
+  ctx: StepContext,
+  current: CertificateBundle | undefined,
+  spec: CertificateSpec,
+  accountUrl: string | undefined,
+): string | undefined {
+  if (!current || !current.domains.some((d) => spec.domains.includes(d))) return undefined;
+  const sameCa = current.acme_directory_url === ctx.config.directoryUrl;
+  const sameAccount = accountUrl !== undefined && current.acme_account_url === accountUrl;
+  if (!sameCa || !sameAccount) {
+    ctx.logger.info("renewing without replaces: the current certificate is not known to be this CA account's", {
+      currentCa: current.acme_directory_url ?? 'not recorded',
+      sameCa,
+      sameAccount,
+    });
+    return undefined;
+  }
+  return ariCertId(current.certificate);
+}
+
 /** Max tags on a secret (Secrets Manager's limit). */
 const MAX_TAGS = 50;
 
@@ -214,12 +241,12 @@ export async function createSecret(ctx: StepContext): Promise<void> {
 
   const ca = await ctx.ca();
 
-  // A renewal names the certificate it replaces (ARI), when the current one shares a name with the spec.
-  const replaces =
-    current && current.domains.some((d) => spec.domains.includes(d)) ? ariCertId(current.certificate) : undefined;
+  const replaces = replacedCertificate(ctx, current, spec, ca.accountUrl());
 
   const issued = await issueCertificate(spec, {
     ...(replaces ? { replaces } : {}),
+    ...(ctx.config.preferredChain ? { preferredChain: ctx.config.preferredChain } : {}),
+    secretName: secret.name,
     ca,
     dns,
     logger,
@@ -247,6 +274,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     keyType: spec.keyType,
     domains: spec.domains,
     issuedAt: ctx.now(),
+    issuedBy: { directoryUrl: ctx.config.directoryUrl, ...(ca.accountUrl() ? { accountUrl: ca.accountUrl() } : {}) },
   });
   try {
     await ctx.secrets.putValue(secret.arn, token, JSON.stringify(bundle), ['AWSPENDING'], ctx.rotationToken);

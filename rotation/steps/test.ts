@@ -25,7 +25,14 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   let result: Awaited<ReturnType<StepContext['verify']>>;
   try {
     result = await ctx.logger.time('verify', () =>
-      ctx.verify(bundle, { expectedDomains: spec.domains, expectedKeyType: spec.keyType, now: ctx.now() }),
+      ctx.verify(bundle, {
+        expectedDomains: spec.domains,
+        expectedKeyType: spec.keyType,
+        now: ctx.now(),
+        ...(ctx.config.maxCertificateLifetimeMs !== undefined
+          ? { maxLifetimeMs: ctx.config.maxCertificateLifetimeMs }
+          : {}),
+      }),
     );
   } catch (err) {
     if (err instanceof VerificationError) {

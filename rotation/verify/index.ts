@@ -16,7 +16,7 @@ import {
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, tlsHandshakeCheck } from './handshake.js';
 import { runStaticChecks } from './pem.js';
 
-export { VerificationCheckError, type CheckName } from './pem.js';
+export { VerificationCheckError, LIFETIME_POLICY_CODE, minRemainingFor, type CheckName } from './pem.js';
 export { tlsHandshakeCheck, handshakeServername, WILDCARD_SAMPLE_LABEL } from './handshake.js';
 
 export interface VerifyOptions {
@@ -30,8 +30,10 @@ export interface VerifyOptions {
    * NODE_EXTRA_CA_CERTS (read on first use).
    */
   trustedRootsPem?: string[];
-  /** Minimum remaining validity; default 24 h. */
+  /** Minimum remaining validity; default half the certificate's lifetime, at most 24 h. */
   minRemainingMs?: number;
+  /** The operator's cap on the certificate lifetime (MAX_CERTIFICATE_LIFETIME_DAYS); none by default. */
+  maxLifetimeMs?: number;
   /** Max allowed clock skew for notBefore in the future; default 5 min. */
   maxClockSkewMs?: number;
   /** Run the loopback TLS handshake; default true. */
@@ -47,7 +49,6 @@ export interface VerifyResult {
   checks: string[];
 }
 
-export const DEFAULT_MIN_REMAINING_MS = 24 * 3_600_000;
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 let defaultRootsCache: { extraPath: string | undefined; pems: string[] } | undefined;
@@ -144,7 +145,8 @@ export async function verifyBundle(bundle: CertificateBundle, opts: VerifyOption
     expectedKeyType: opts.expectedKeyType,
     now: opts.now ?? new Date(),
     trustedRoots: roots.certs,
-    minRemainingMs: opts.minRemainingMs ?? DEFAULT_MIN_REMAINING_MS,
+    ...(opts.minRemainingMs !== undefined ? { minRemainingMs: opts.minRemainingMs } : {}),
+    ...(opts.maxLifetimeMs !== undefined ? { maxLifetimeMs: opts.maxLifetimeMs } : {}),
     maxClockSkewMs: opts.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS,
   });
   const checks: string[] = [...result.checks];

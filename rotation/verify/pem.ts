@@ -31,6 +31,7 @@ export type CheckName =
   | 'leaf-not-ca'
   | 'leaf-usage'
   | 'validity'
+  | 'lifetime-policy'
   | 'chain'
   | 'trust-anchor'
   | 'fullchain'
@@ -42,7 +43,7 @@ export type CheckName =
 export class VerificationCheckError extends VerificationError {
   public readonly check: CheckName;
 
-  constructor(check: CheckName, detail: string, options?: { cause?: unknown }) {
+  constructor(check: CheckName, detail: string, options?: { cause?: unknown; code?: string }) {
     // redact() is a belt-and-braces guard: no message is built from key text.
     super(redact(`Certificate check "${check}" failed: ${detail}`), options);
     this.name = 'VerificationError';
@@ -54,8 +55,22 @@ function fail(check: CheckName, detail: string, cause?: unknown): never {
   throw new VerificationCheckError(check, detail, cause === undefined ? undefined : { cause });
 }
 
-export const MAX_LIFETIME_DAYS = 398;
 const DAY_MS = 86_400_000;
+
+/**
+ * Error code of the lifetime cap (MAX_CERTIFICATE_LIFETIME_DAYS): the certificate is sound, the
+ * operator's policy refuses it, so it is told apart from VerificationFailed.
+ */
+export const LIFETIME_POLICY_CODE = 'CertificateLifetimePolicy';
+
+/**
+ * The remaining validity a pending certificate must still have, from its own lifetime: half of it,
+ * at most 24 h. A 90-day or a 6-day certificate needs 24 h; a 24-hour certificate (a private CA's
+ * short-lived one) needs 12 h, which one fresh from the CA has, where a fixed 24 h never could be met.
+ */
+export function minRemainingFor(lifetimeMs: number): number {
+  return Math.min(24 * 3_600_000, lifetimeMs / 2);
+}
 const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
 const ANY_EKU_OID = '2.5.29.37.0';
 
@@ -155,8 +170,14 @@ export interface StaticCheckInput {
   expectedKeyType: KeyType;
   now: Date;
   trustedRoots: X509Certificate[];
-  minRemainingMs: number;
+  /** Minimum remaining validity; default minRemainingFor(the certificate's lifetime). */
+  minRemainingMs?: number;
   maxClockSkewMs: number;
+  /**
+   * The operator's cap on the lifetime (MAX_CERTIFICATE_LIFETIME_DAYS); none by default: the CA
+   * chosen sets the lifetime (a private CA may issue for years; 398 days binds public CAs only).
+   */
+  maxLifetimeMs?: number;
 }
 
 export interface StaticCheckResult {
@@ -297,21 +318,30 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
     );
   }
   if (na <= nowMs) fail('validity', `the certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`);
-  if (na - nowMs < input.minRemainingMs) {
-    fail(
-      'validity',
-      `the certificate expires at ${notAfter.toISOString()}, only ${formatDuration(na - nowMs)} from now; at least ${formatDuration(input.minRemainingMs)} of remaining validity is required`,
-    );
-  }
   // RFC 5280 validity is inclusive of both ends, hence the extra second.
   const lifetimeMs = na - nb + 1000;
-  if (lifetimeMs > MAX_LIFETIME_DAYS * DAY_MS + 1000) {
+  const minRemainingMs = input.minRemainingMs ?? minRemainingFor(lifetimeMs);
+  if (na - nowMs < minRemainingMs) {
     fail(
       'validity',
-      `the certificate lifetime of ${formatDuration(lifetimeMs)} exceeds the ${MAX_LIFETIME_DAYS}-day maximum`,
+      `the certificate expires at ${notAfter.toISOString()}, only ${formatDuration(na - nowMs)} from now; at least ${formatDuration(minRemainingMs)} of remaining validity is required` +
+        (input.minRemainingMs === undefined ? ` (half its ${formatDuration(lifetimeMs)} lifetime, at most 24 h)` : ''),
     );
   }
   checks.push('validity');
+
+  // --- lifetime-policy: only when the operator set a cap.
+  if (input.maxLifetimeMs !== undefined) {
+    if (lifetimeMs > input.maxLifetimeMs + 1000) {
+      throw new VerificationCheckError(
+        'lifetime-policy',
+        `the certificate lifetime of ${formatDuration(lifetimeMs)} exceeds MAX_CERTIFICATE_LIFETIME_DAYS (${formatDuration(input.maxLifetimeMs)}); ` +
+          'the CA issued it as configured: raise or unset MAX_CERTIFICATE_LIFETIME_DAYS, or ask the CA for shorter certificates (acme:profile)',
+        { code: LIFETIME_POLICY_CODE },
+      );
+    }
+    checks.push('lifetime-policy');
+  }
 
   // --- chain: each certificate is issued by the next, by name and by signature; issuers are CAs.
   const path = [leaf, ...chain];

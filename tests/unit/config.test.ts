@@ -53,6 +53,8 @@ describe('loadConfig', () => {
       API_TIMEOUT_SECONDS: '5',
       EVENT_SOURCE: 'my.certificates',
       AWS_LAMBDA_FUNCTION_NAME: 'acme-rotation-prod',
+      MAX_CERTIFICATE_LIFETIME_DAYS: ' 398 ',
+      ACME_PREFERRED_CHAIN: ' ISRG Root X1 ',
     });
     expect(config).toEqual({
       directoryUrl: DIRECTORY,
@@ -65,7 +67,19 @@ describe('loadConfig', () => {
       acmeTimeoutMs: 90_000,
       apiTimeoutMs: 5_000,
       eventSource: 'my.certificates',
+      maxCertificateLifetimeMs: 398 * 86_400_000,
+      preferredChain: 'ISRG Root X1',
     });
+  });
+
+  it('MAX_CERTIFICATE_LIFETIME_DAYS: whole days between 1 and 36500; unset is no cap', () => {
+    for (const bad of ['0', '36501', '1.5', '90d', '-1']) {
+      expect(configError({ ...base, MAX_CERTIFICATE_LIFETIME_DAYS: bad }).message).toBe(
+        `MAX_CERTIFICATE_LIFETIME_DAYS="${bad}" is invalid: expected whole days between 1 and 36500 (e.g. 398 for the public CA limit), or unset for no cap`,
+      );
+    }
+    expect(loadConfig({ ...base, MAX_CERTIFICATE_LIFETIME_DAYS: '1' }).maxCertificateLifetimeMs).toBe(86_400_000);
+    expect(loadConfig(base).maxCertificateLifetimeMs).toBeUndefined();
   });
 
   it('uses the function name as the event source when EVENT_SOURCE is unset (seed behaviour)', () => {

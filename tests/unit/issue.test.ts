@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { issueCertificate, type IssueDeps } from '../../rotation/acme/issue.js';
 import { Deadline } from '../../rotation/deadline.js';
 import type { ChallengeRecord } from '../../rotation/dns/provider.js';
-import { AcmeError, DeadlineError, DnsError } from '../../rotation/errors.js';
+import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/errors.js';
 import type { CertificateSpec, KeyType } from '../../rotation/spec.js';
 import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, type CapturedLog } from './fakes.js';
 import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
@@ -139,6 +139,39 @@ describe('issueCertificate', () => {
     const s = setup();
     await issueCertificate(spec(['example.com', 'www.example.com'], 'ecdsa-p256', 'shortlived'), s.deps);
     expect(s.ca.orders).toEqual([{ domains: ['example.com', 'www.example.com'], profile: 'shortlived' }]);
+  });
+
+  it('refuses a profile the directory does not list, before ordering or touching DNS, naming tag, profile and offer', async () => {
+    const s = setup({ secretName: 'certs/web' });
+    s.ca.offeredProfiles = { classic: 'The same profile as always', tlsserver: 'Short-lived, TLS server only' };
+    const err = await issueCertificate(spec(['example.com'], 'ecdsa-p256', 'shortlived'), s.deps).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err).toBeInstanceOf(SpecError);
+    expect(err?.message).toBe(
+      'secret "certs/web": tag acme:profile names profile "shortlived", which the CA does not offer; ' +
+        'it offers "classic", "tlsserver": set acme:profile to one of them, or remove the tag for the CA\'s default',
+    );
+    expect(s.ca.orders).toEqual([]);
+    expect(s.recorded).toEqual([]);
+    expect(s.dns.presentCalls).toEqual([]);
+  });
+
+  it('orders a listed profile, and sends any profile to a CA that lists none', async () => {
+    const listed = setup();
+    listed.ca.offeredProfiles = { classic: '', tlsserver: '' };
+    await issueCertificate(spec(['example.com'], 'ecdsa-p256', 'tlsserver'), listed.deps);
+    expect(listed.ca.orders).toEqual([{ domains: ['example.com'], profile: 'tlsserver' }]);
+    const unlisted = setup();
+    await issueCertificate(spec(['example.com'], 'ecdsa-p256', 'anything'), unlisted.deps);
+    expect(unlisted.ca.orders).toEqual([{ domains: ['example.com'], profile: 'anything' }]);
+  });
+
+  it('downloads the preferred chain when one is set', async () => {
+    const s = setup({ preferredChain: 'Some Root' });
+    await issueCertificate(spec(['example.com']), s.deps);
+    expect(s.ca.downloads).toEqual([{ preferredChain: 'Some Root' }]);
   });
 
   it('records in flight, publishes, waits, validates, then cleans up and forgets while it finalizes', async () => {

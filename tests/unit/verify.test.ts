@@ -15,7 +15,14 @@ import {
   type CheckName,
   type VerifyOptions,
 } from '../../rotation/verify/index.js';
-import { diffNames, formatDuration, normaliseDnsName, parseSubjectAltName } from '../../rotation/verify/pem.js';
+import {
+  diffNames,
+  formatDuration,
+  LIFETIME_POLICY_CODE,
+  minRemainingFor,
+  normaliseDnsName,
+  parseSubjectAltName,
+} from '../../rotation/verify/pem.js';
 import {
   CLIENT_AUTH,
   makeIntermediateCa,
@@ -374,11 +381,11 @@ describe('verifyBundle: failures', () => {
 
   it('validity: expires too soon', async () => {
     const now = new Date();
-    const p = pki({ notAfter: new Date(now.getTime() + 2 * HOUR) });
+    const p = pki({ notBefore: new Date(now.getTime() - 30 * DAY), notAfter: new Date(now.getTime() + 2 * HOUR) });
     await expectFailure(
       verifyBundle(p.bundle, opts(p, { now })),
       'validity',
-      /only 2 h from now; at least 24 h of remaining validity is required$/,
+      /only 2 h from now; at least 24 h of remaining validity is required \(half its \S+ days lifetime, at most 24 h\)$/,
     );
     // ... but fine with a smaller minimum
     expect((await verifyBundle(p.bundle, opts(p, { now, minRemainingMs: HOUR }))).checks).toEqual(ALL_CHECKS);
@@ -404,15 +411,53 @@ describe('verifyBundle: failures', () => {
     );
   });
 
-  it('validity: lifetime over 398 days', async () => {
+  it("validity: no lifetime cap by default; a private CA's 5-year certificate passes", async () => {
+    const p = pki({ notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 1825 * DAY) });
+    expect((await verifyBundle(p.bundle, opts(p))).checks).toEqual(ALL_CHECKS);
+  });
+
+  it("lifetime-policy: an operator's cap refuses longer certificates with its own error code", async () => {
     const p = pki({ notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 399 * DAY) });
-    await expectFailure(
-      verifyBundle(p.bundle, opts(p)),
-      'validity',
-      'the certificate lifetime of 400 days exceeds the 398-day maximum',
+    const err = await verifyBundle(p.bundle, opts(p, { maxLifetimeMs: 398 * DAY })).then(
+      () => undefined,
+      (e: unknown) => e as VerificationCheckError,
     );
+    expect(err).toBeInstanceOf(VerificationError);
+    expect(err?.check).toBe('lifetime-policy');
+    expect(err?.code).toBe(LIFETIME_POLICY_CODE);
+    expect(err?.message).toMatch(
+      /^Certificate check "lifetime-policy" failed: the certificate lifetime of 400 days exceeds MAX_CERTIFICATE_LIFETIME_DAYS \(398 days\); the CA issued it as configured: raise or unset MAX_CERTIFICATE_LIFETIME_DAYS/,
+    );
+    // Within the cap, the policy check runs and passes.
     const ok = pki({ notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 397 * DAY) });
-    expect((await verifyBundle(ok.bundle, opts(ok, { handshake: false }))).checks).toContain('validity');
+    const checks = (await verifyBundle(ok.bundle, opts(ok, { handshake: false, maxLifetimeMs: 398 * DAY }))).checks;
+    expect(checks).toContain('lifetime-policy');
+    expect(checks.indexOf('lifetime-policy')).toBe(checks.indexOf('validity') + 1);
+  });
+
+  it('validity: the minimum remaining validity is half the lifetime, at most 24 h', () => {
+    expect(minRemainingFor(90 * DAY)).toBe(24 * HOUR);
+    expect(minRemainingFor(160 * HOUR)).toBe(24 * HOUR);
+    expect(minRemainingFor(24 * HOUR)).toBe(12 * HOUR);
+    expect(minRemainingFor(2 * HOUR)).toBe(HOUR);
+  });
+
+  it('validity: a fresh 24-hour certificate (step-ca style) and a 160-hour shortlived one verify', async () => {
+    const now = Date.now();
+    const day = pki({ notBefore: new Date(now - 60_000), notAfter: new Date(now - 60_000 + 24 * HOUR) });
+    expect((await verifyBundle(day.bundle, opts(day))).checks).toEqual(ALL_CHECKS);
+    const shortlived = pki({ notBefore: new Date(now - HOUR), notAfter: new Date(now - HOUR + 160 * HOUR) });
+    expect((await verifyBundle(shortlived.bundle, opts(shortlived))).checks).toEqual(ALL_CHECKS);
+  });
+
+  it('validity: a 24-hour certificate past half its life fails, naming the scaled minimum', async () => {
+    const now = Date.now();
+    const old = pki({ notBefore: new Date(now - 14 * HOUR), notAfter: new Date(now + 10 * HOUR) });
+    await expectFailure(
+      verifyBundle(old.bundle, opts(old, { handshake: false })),
+      'validity',
+      /only 10 h from now; at least 12 h of remaining validity is required \(half its 24 h lifetime, at most 24 h\)$/,
+    );
   });
 
   it('chain: the intermediate is from another CA', async () => {
