@@ -46,6 +46,7 @@ export type AcmeOperation =
   | 'certificate'
   | 'keyChange'
   | 'revokeCert'
+  | 'renewalInfo'
   | 'unknown';
 
 /** An RFC 8555 problem document to answer with. */
@@ -111,6 +112,24 @@ export interface CaCallRecord {
   upstreamError?: string;
 }
 
+/** Pebble's answer (or a local one) on its way to the client. */
+export interface CaAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * What a CA of our own adds in front of Pebble (ari-ca.ts: RFC 9773 renewalInfo and `replaces`,
+ * directory profiles): answers of its own, and rewrites of Pebble's answers. Faults come first.
+ */
+export interface CaExtension {
+  /** Answer without forwarding (an endpoint Pebble lacks, a refusal Pebble does not make), or undefined. */
+  intercept?(req: CaRequestInfo, origin: string): { problem: CaProblem } | CaAnswer | undefined;
+  /** Pebble's answer before the client sees it; returns what the client gets. */
+  answered?(req: CaRequestInfo, answer: CaAnswer, origin: string): CaAnswer;
+}
+
 export interface CaProxyOptions {
   /** Pebble's ACME listener: its origin or directory URL, e.g. https://127.0.0.1:14000/dir. */
   target: string;
@@ -121,6 +140,8 @@ export interface CaProxyOptions {
   key: string;
   /** 0/undefined = ephemeral. Binds 127.0.0.1 only. */
   port?: number;
+  /** A CA of our own in front of Pebble (see CaExtension). */
+  extension?: CaExtension;
 }
 
 export interface CaProxy {
@@ -165,6 +186,7 @@ export function classifyAcmeRequest(path: string): AcmeOperation {
   if (p.startsWith('/certZ/')) return 'certificate';
   if (p === '/rollover-account-key') return 'keyChange';
   if (p === '/revoke-cert') return 'revokeCert';
+  if (p.startsWith('/renewal-info')) return 'renewalInfo';
   return 'unknown';
 }
 
@@ -213,11 +235,7 @@ function readAll(stream: IncomingMessage): Promise<Buffer> {
   });
 }
 
-interface Upstream {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
+type Upstream = CaAnswer;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -322,8 +340,7 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
       req.socket.destroy();
       return;
     }
-    if (action?.type === 'problem') {
-      const p = action.problem;
+    const sendProblem = async (p: CaProblem): Promise<void> => {
       const nonce = await freshNonce(req.headers.host);
       const doc = JSON.stringify({
         type: p.type,
@@ -339,10 +356,13 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
       };
       if (nonce !== undefined) headers['replay-nonce'] = nonce;
       if (p.retryAfter !== undefined) headers['retry-after'] = String(p.retryAfter);
-      fault?.onHit?.(info);
       record.status = p.status;
       res.writeHead(p.status, headers);
       res.end(method === 'HEAD' ? undefined : doc);
+    };
+    if (action?.type === 'problem') {
+      fault?.onHit?.(info);
+      await sendProblem(action.problem);
       return;
     }
     if (action?.type === 'delay') {
@@ -358,6 +378,18 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
     }
 
     if (action?.type === 'pass') fault?.onHit?.(info);
+
+    const origin = `https://${req.headers.host ?? `${ADDRESS}:${port}`}`;
+    const local = opts.extension?.intercept?.(info, origin);
+    if (local && 'problem' in local) {
+      await sendProblem(local.problem);
+      return;
+    }
+    if (local) {
+      record.status = local.status;
+      sendUpstream(res, method, local);
+      return;
+    }
 
     let up: Upstream;
     try {
@@ -377,6 +409,7 @@ export async function startCaProxy(opts: CaProxyOptions): Promise<CaProxy> {
       return;
     }
     record.upstreamStatus = up.status;
+    if (opts.extension?.answered) up = opts.extension.answered(info, up, origin);
     if (action?.type === 'applyThenHang') {
       fault?.onHit?.(info);
       hang(req.socket);

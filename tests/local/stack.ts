@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 import { domainTags } from '../../rotation/spec.js';
 import { startLocalAws, type LocalAws } from './aws/server.js';
+import { AriCa, type AriCaOptions } from './ari-ca.js';
 import { startCaProxy, type CaProxy } from './ca-proxy.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 import { LocalLambda, type LocalLambdaOptions } from './lambda.js';
@@ -31,8 +32,8 @@ export interface LocalStackOptions {
   /** PEBBLE_AUTHZREUSE percentage; default 0. */
   authzReuse?: number;
   /**
-   * Pebble's leaf lifetime in seconds; default 90 days like Let's Encrypt's classic profile
-   * (Pebble's own default is 5 years, which no public CA issues).
+   * Pebble's leaf lifetime in seconds; default 90 days like Let's Encrypt's classic profile.
+   * 0 leaves Pebble's own default (5 years, as private CAs issue long-lived certificates).
    */
   certificateValidityPeriod?: number;
   /** Parent directory for the stack's files; default the OS temp dir. */
@@ -42,6 +43,11 @@ export interface LocalStackOptions {
    * and lambdaEnv.ACME_DIRECTORY_URL its directory. Default false (the Lambda talks to Pebble).
    */
   caProxy?: boolean;
+  /**
+   * A CA of our own in front of Pebble with what Pebble 2.4 lacks — ACME Renewal Information,
+   * `replaces`, directory profiles (ari-ca.ts) — through the CA proxy (implies `caProxy`).
+   */
+  ari?: AriCaOptions | true;
 }
 
 export interface CertificateSpecInput {
@@ -55,8 +61,10 @@ export interface LocalStack {
   aws: LocalAws;
   dns: DnsServer;
   pebble: Pebble;
-  /** The CA fault proxy in front of Pebble, when started with `caProxy: true`. */
+  /** The CA fault proxy in front of Pebble, when started with `caProxy: true` or `ari`. */
   ca?: CaProxy;
+  /** The ARI-capable CA in front of Pebble, when started with `ari`. */
+  ari?: AriCa;
   /** A real Secrets Manager client pointed at the local endpoint. */
   sm: SecretsManagerClient;
   /** The function environment: endpoint, region, test keys, ACME_DIRECTORY_URL, DNS_RESOLVERS, NODE_EXTRA_CA_CERTS, ACME_EMAIL. */
@@ -83,6 +91,9 @@ export const DEFAULT_CERTIFICATE_VALIDITY_SECONDS = 90 * 24 * 3600;
 
 export const LOCAL_ACME_EMAIL = 'admin@example.test';
 
+export async function startLocalStack(
+  opts: LocalStackOptions & { ari: AriCaOptions | true },
+): Promise<LocalStack & { ca: CaProxy; ari: AriCa }>;
 export async function startLocalStack(
   opts: LocalStackOptions & { caProxy: true },
 ): Promise<LocalStack & { ca: CaProxy }>;
@@ -129,13 +140,20 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     undo.push({ what: 'Pebble', run: () => pebble.stop() });
 
     let ca: CaProxy | undefined;
-    if (opts.caProxy) {
+    const ari = opts.ari ? new AriCa(opts.ari === true ? {} : opts.ari) : undefined;
+    if (opts.caProxy || ari) {
       // Pebble's listener certificate (127.0.0.1, signed by the listener CA in the trust file).
       const [cert, key] = await Promise.all([
         readFile(pebble.listenerCertPath, 'utf8'),
         readFile(pebble.listenerKeyPath, 'utf8'),
       ]);
-      const proxy = await startCaProxy({ target: pebble.directoryUrl, targetCa: pebble.listenerCaPem, cert, key });
+      const proxy = await startCaProxy({
+        target: pebble.directoryUrl,
+        targetCa: pebble.listenerCaPem,
+        cert,
+        key,
+        ...(ari ? { extension: ari } : {}),
+      });
       ca = proxy;
       undo.push({ what: 'CA proxy', run: () => proxy.stop() });
     }
@@ -203,6 +221,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       dns,
       pebble,
       ...(ca ? { ca } : {}),
+      ...(ari ? { ari } : {}),
       sm,
       lambdaEnv,
       trustFile,
