@@ -1,7 +1,9 @@
 /**
  * `npm run local`: a full certificate rotation on this machine — Pebble as the CA, the local AWS
  * endpoint as Secrets Manager and Route 53, the built bundle (dist/rotation/index.mjs) as the
- * function — then a forced renewal. `--verbose` echoes the function's logs.
+ * function — then a forced renewal. Pebble sits behind a CA front of our own that adds what Let's
+ * Encrypt has and Pebble 2.4 lacks (ACME Renewal Information, `replaces`): the renewal is sent as
+ * an ARI replacement of the first certificate. `--verbose` echoes the function's logs.
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate } from 'node:crypto';
@@ -51,6 +53,7 @@ interface CertSummary {
   issuer: string;
   serial: string;
   notAfter: string;
+  pem: string;
 }
 
 async function currentCertificate(s: LocalStack, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<CertSummary> {
@@ -67,6 +70,7 @@ async function currentCertificate(s: LocalStack, stage: 'AWSCURRENT' | 'AWSPREVI
     issuer: cert.issuer.replace(/\n/g, ', '),
     serial: cert.serialNumber,
     notAfter: new Date(cert.validTo).toISOString(),
+    pem: bundle.certificate,
   };
 }
 
@@ -102,10 +106,11 @@ async function main(): Promise<void> {
   }
 
   const started = Date.now();
-  stack = await startLocalStack({ route53ChangeDelayMs: 1_000 });
-  const s = stack;
+  const local = await startLocalStack({ route53ChangeDelayMs: 1_000, ari: true });
+  stack = local;
+  const s = local;
   say(`Local stack up in ${seconds(Date.now() - started)}`);
-  say(`  ACME (Pebble)  ${s.pebble.directoryUrl}`);
+  say(`  ACME           ${s.ca.directoryUrl}  (Pebble behind a front with renewalInfo and replaces)`);
   say(`  AWS endpoint   ${s.aws.url}   (Route 53 changes INSYNC after 1 s)`);
   say(`  DNS responder  ${s.dns.address}:${s.dns.port}`);
 
@@ -136,6 +141,8 @@ async function main(): Promise<void> {
   say(`    issuer      ${first.issuer}`);
   say(`    serial      ${first.serial}`);
   say(`    notAfter    ${first.notAfter}`);
+  const window = s.ari.certificateOf(first.pem)?.window;
+  say(`    ARI window  ${window ? `${window.start.toISOString()} → ${window.end.toISOString()}` : 'none'}`);
   say(`  Route 53      ${r53Calls.length} calls (${[...byOp].map(([op, n]) => `${op} ${n}`).join(', ')})`);
   say(
     `  TXT records   ${leftover.length === 0 ? 'none left behind' : `${leftover.length} LEFT BEHIND: ${leftover.join(', ')}`}`,
@@ -151,6 +158,11 @@ async function main(): Promise<void> {
   const previous = await currentCertificate(s, 'AWSPREVIOUS');
   say(`  done in ${seconds(Date.now() - r2Start)}`);
   say(`  AWSCURRENT    serial ${second.serial}, notAfter ${second.notAfter}`);
+  const firstId = s.ari.certificateOf(first.pem)?.certId;
+  const replaces = s.ari.orders.at(-1)?.replaces;
+  say(
+    `  newOrder      replaces ${replaces ?? 'nothing'} ${replaces !== undefined && replaces === firstId ? '(the first certificate: an ARI renewal ✓)' : '✗'}`,
+  );
   say(
     `  AWSPREVIOUS   serial ${previous.serial} ${previous.serial === first.serial ? '(the first certificate ✓)' : '(NOT the first certificate ✗)'}`,
   );
@@ -162,6 +174,8 @@ async function main(): Promise<void> {
 
   if (second.serial === first.serial) throw new Error('the forced renewal did not produce a new certificate');
   if (previous.serial !== first.serial) throw new Error('AWSPREVIOUS does not hold the first certificate');
+  if (replaces === undefined || replaces !== firstId)
+    throw new Error('the renewal did not name the first certificate in replaces');
   if (leftover.length || leftover2.length) throw new Error('challenge TXT records were left in Route 53');
 }
 
