@@ -10,7 +10,18 @@ import { loadSettings, type Settings } from '../../infra/config.js';
 import type { CheckConfig } from '../../infra/expiry-check/check.js';
 import type { PolicyDocument } from '../../infra/policies.js';
 import { expectLeastPrivilege, statement } from './iam.js';
-import { ACCOUNT, AwsMocks, PROJECT, REGION, STACK, baseConfig, settle, valueOf, type Recorded } from './mocks.js';
+import {
+  ACCOUNT,
+  AwsMocks,
+  PROJECT,
+  REGION,
+  Registrations,
+  STACK,
+  baseConfig,
+  settle,
+  valueOf,
+  type Recorded,
+} from './mocks.js';
 
 const BUNDLE_DIR = '/repo/dist/rotation';
 const CHECK_CODE = 'export const handler = async () => ({});';
@@ -30,6 +41,15 @@ const T = {
   rule: 'aws:cloudwatch/eventRule:EventRule',
   target: 'aws:cloudwatch/eventTarget:EventTarget',
   alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+};
+/** The child components AcmeRotation is made of. */
+const C = {
+  notices: 'acme-rotation:index:Notices',
+  functionRole: 'acme-rotation:index:FunctionRole',
+  account: 'acme-rotation:index:AcmeAccount',
+  rotation: 'acme-rotation:index:RotationFunction',
+  certificate: 'acme-rotation:index:CertificateSecret',
+  expiryCheck: 'acme-rotation:index:ExpiryCheck',
 };
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-rotation`;
 const CHECK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-expiry-check`;
@@ -55,6 +75,7 @@ function settingsFrom(extra: Record<string, unknown> = {}): Settings {
 }
 
 const mocks = new AwsMocks();
+const registrations = new Registrations(PROJECT, STACK);
 
 async function deploy(
   extra: Record<string, unknown> = {},
@@ -75,25 +96,26 @@ function policyOf(r: Recorded, field = 'policy'): PolicyDocument {
   return JSON.parse(r.inputs[field] as string) as PolicyDocument;
 }
 
-function typeCounts(): Record<string, number> {
+function typeCounts(custom: boolean): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const r of mocks.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  for (const r of mocks.resources.filter((x) => x.custom === custom)) counts[r.type] = (counts[r.type] ?? 0) + 1;
   return counts;
 }
 
 beforeAll(async () => {
   await pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
+  registrations.install(pulumi.runtime.getMonitor());
 });
 
 beforeEach(() => {
   mocks.reset();
+  registrations.reset();
 });
 
 describe('what one stack declares', () => {
   it('declares exactly these resources for one certificate (persistent account, e-mail notices)', async () => {
     await deploy({ 'acme-rotation:notificationEmail': 'ops@example.com' });
-    expect(typeCounts()).toEqual({
-      [COMPONENT_TYPE]: 1,
+    expect(typeCounts(true)).toEqual({
       [T.topic]: 1,
       [T.subscription]: 1,
       [T.logGroup]: 2,
@@ -109,6 +131,15 @@ describe('what one stack declares', () => {
       [T.alarm]: 2,
       [T.topicPolicy]: 1,
     });
+    expect(typeCounts(false)).toEqual({
+      [COMPONENT_TYPE]: 1,
+      [C.notices]: 1,
+      [C.functionRole]: 2,
+      [C.account]: 1,
+      [C.rotation]: 1,
+      [C.certificate]: 1,
+      [C.expiryCheck]: 1,
+    });
   });
 
   it('adds a secret, its policy and its rotation per certificate, and nothing else', async () => {
@@ -119,22 +150,25 @@ describe('what one stack declares', () => {
         { name: 'dev', domains: ['*.dev.example.com'] },
       ],
     });
-    const counts = typeCounts();
+    const counts = typeCounts(true);
     expect(counts[T.secret]).toBe(4); // 3 certificates + the ACME account
     expect(counts[T.secretPolicy]).toBe(4);
     expect(counts[T.secretRotation]).toBe(3);
     expect(counts[T.function]).toBe(2);
     expect(counts[T.subscription]).toBeUndefined();
+    expect(typeCounts(false)[C.certificate]).toBe(3);
   });
 
-  it('parents every resource to the component', async () => {
+  it('parents every resource to the component, through one child component at most', async () => {
     await deploy();
-    const monitor = pulumi.runtime.getMonitor() as unknown as { resources: Map<string, unknown> };
-    const urns = [...monitor.resources.keys()];
-    expect(urns.length).toBeGreaterThanOrEqual(mocks.resources.length);
-    for (const urn of urns) {
-      if (urn.endsWith(`${COMPONENT_TYPE}::acme-rotation`)) continue;
-      expect(urn).toContain(`::${COMPONENT_TYPE}$`);
+    expect(registrations.list).toHaveLength(mocks.resources.length);
+    const [root, ...rest] = registrations.list;
+    expect(root).toMatchObject({ type: COMPONENT_TYPE, name: 'acme-rotation', parentMockUrn: '' });
+    for (const r of rest) {
+      const types = registrations.ancestors(r).map((a) => a.type);
+      expect(types[types.length - 1], `${r.type} ${r.name}`).toBe(COMPONENT_TYPE);
+      if (r.custom) expect(types.length, `${r.type} ${r.name}`).toBeLessThanOrEqual(2);
+      else expect(types, `${r.type} ${r.name}`).toEqual([COMPONENT_TYPE]);
     }
   });
 
@@ -581,5 +615,85 @@ describe('every policy the stack declares', () => {
     expect(all).not.toContain('secretsmanager:*');
     expect(all).not.toMatch(/secret:[^"]*\*/);
     expect(all).not.toContain('UPSERT');
+  });
+});
+
+/**
+ * The resources of a stack deployed when AcmeRotation declared them all itself (two certificates,
+ * e-mail notices, EAB), as `type::name` under the AcmeRotation component.
+ */
+const FLAT_LAYOUT = [
+  'aws:cloudwatch/eventRule:EventRule::acme-rotation-expiry-check-schedule',
+  'aws:cloudwatch/eventRule:EventRule::acme-rotation-rotation-failures',
+  'aws:cloudwatch/eventTarget:EventTarget::acme-rotation-expiry-check-target',
+  'aws:cloudwatch/eventTarget:EventTarget::acme-rotation-rotation-failures-notice',
+  'aws:cloudwatch/logGroup:LogGroup::acme-rotation-expiry-check-logs',
+  'aws:cloudwatch/logGroup:LogGroup::acme-rotation-rotation-logs',
+  'aws:cloudwatch/metricAlarm:MetricAlarm::acme-rotation-certificates-at-risk',
+  'aws:cloudwatch/metricAlarm:MetricAlarm::acme-rotation-rotation-errors',
+  'aws:iam/role:Role::acme-rotation-expiry-check-role',
+  'aws:iam/role:Role::acme-rotation-rotation-role',
+  'aws:iam/rolePolicy:RolePolicy::acme-rotation-expiry-check-policy',
+  'aws:iam/rolePolicy:RolePolicy::acme-rotation-rotation-policy',
+  'aws:lambda/function:Function::acme-rotation-expiry-check',
+  'aws:lambda/function:Function::acme-rotation-rotation',
+  'aws:lambda/permission:Permission::acme-rotation-expiry-check-invoke',
+  'aws:lambda/permission:Permission::acme-rotation-rotation-invoke',
+  'aws:secretsmanager/secret:Secret::acme-rotation-acme-account',
+  'aws:secretsmanager/secret:Secret::acme-rotation-cert-api',
+  'aws:secretsmanager/secret:Secret::acme-rotation-cert-web',
+  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-acme-account-policy',
+  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-cert-api-policy',
+  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-cert-web-policy',
+  'aws:secretsmanager/secretRotation:SecretRotation::acme-rotation-cert-api-rotation',
+  'aws:secretsmanager/secretRotation:SecretRotation::acme-rotation-cert-web-rotation',
+  'aws:secretsmanager/secretVersion:SecretVersion::acme-rotation-acme-account-eab',
+  'aws:sns/topic:Topic::acme-rotation-notices',
+  'aws:sns/topicPolicy:TopicPolicy::acme-rotation-notices-policy',
+  'aws:sns/topicSubscription:TopicSubscription::acme-rotation-notices-email',
+].map((typeAndName) => `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${typeAndName}`);
+
+describe('an existing stack', () => {
+  it('keeps every resource: each old URN is claimed by exactly one resource, by its URN or an alias', async () => {
+    await deploy(
+      {
+        'acme-rotation:notificationEmail': 'ops@example.com',
+        'acme-rotation:eabKid': 'kid-1',
+        'acme-rotation:eabHmacKey': 'c2VjcmV0',
+        'acme-rotation:certificates': [
+          { name: 'web', domains: ['example.com', '*.example.com'] },
+          { name: 'api', domains: ['api.example.org'] },
+        ],
+      },
+      { eabHmacKey: pulumi.secret('c2VjcmV0') },
+    );
+    const custom = registrations.list.filter((r) => r.custom);
+    expect(custom).toHaveLength(FLAT_LAYOUT.length);
+    const claimedBy = new Map<string, string[]>();
+    for (const r of custom) {
+      const claims = [registrations.engineUrn(r), ...registrations.aliasUrns(r)].filter((u) => FLAT_LAYOUT.includes(u));
+      // One old resource per resource: nothing is created, nothing is taken over twice.
+      expect(claims, `${r.type} ${r.name}`).toHaveLength(1);
+      for (const u of claims) claimedBy.set(u, [...(claimedBy.get(u) ?? []), r.name]);
+    }
+    expect([...claimedBy.keys()].sort()).toEqual([...FLAT_LAYOUT].sort());
+    for (const names of claimedBy.values()) expect(names).toHaveLength(1);
+  });
+
+  it('moves resources into child components under their old names, the alias naming the old parent', async () => {
+    await deploy();
+    const secret = registrations.list.find((r) => r.type === T.secret && r.name === 'acme-rotation-cert-web');
+    expect(secret).toBeDefined();
+    expect(registrations.engineUrn(secret!)).toBe(
+      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${C.certificate}$${T.secret}::acme-rotation-cert-web`,
+    );
+    expect(registrations.aliasUrns(secret!)).toEqual([
+      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${T.secret}::acme-rotation-cert-web`,
+    ]);
+    // The topic policy stays where it was; the new components are new and alias nothing.
+    const policy = registrations.list.find((r) => r.type === T.topicPolicy);
+    expect(policy && registrations.ancestors(policy).map((a) => a.type)).toEqual([COMPONENT_TYPE]);
+    expect(policy?.aliases).toEqual([]);
+    for (const r of registrations.list.filter((x) => !x.custom)) expect(r.aliases, r.type).toEqual([]);
   });
 });

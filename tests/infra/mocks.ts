@@ -27,6 +27,8 @@ export const DEFAULT_ZONES: MockZone[] = [
 export interface Recorded {
   type: string;
   name: string;
+  /** False for component resources (they have no provider and no cloud resource). */
+  custom: boolean;
   inputs: Record<string, unknown>;
 }
 
@@ -59,7 +61,7 @@ export class AwsMocks implements pulumi.runtime.Mocks {
 
   newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
     const inputs = args.inputs as Record<string, unknown>;
-    this.resources.push({ type: args.type, name: args.name, inputs });
+    this.resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs });
     const name = typeof inputs.name === 'string' ? inputs.name : args.name;
     const arn = arnFor(args.type, name);
     const id = args.type === 'aws:secretsmanager/secret:Secret' ? arn : `${name}-id`;
@@ -159,4 +161,140 @@ export function baseConfig(extra: Record<string, unknown> = {}): Record<string, 
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
   );
+}
+
+/** One resource registration as the engine receives it: parent, custom or component, aliases. */
+export interface Registration {
+  type: string;
+  name: string;
+  custom: boolean;
+  /** The URN the mock monitor gave (its own scheme: only the parent's last type in the chain). */
+  mockUrn: string;
+  /** The mock URN of the parent; '' for none. */
+  parentMockUrn: string;
+  /** Mock URNs of the resources it depends on (explicitly or through its inputs). */
+  dependencies: string[];
+  aliases: Array<{ urn: string } | { spec: { name: string; type: string; parentMockUrn: string; noParent: boolean } }>;
+}
+
+interface AliasSpecMessage {
+  getName(): string;
+  getType(): string;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
+interface AliasMessage {
+  hasSpec(): boolean;
+  getSpec(): AliasSpecMessage | undefined;
+  getUrn(): string;
+}
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getDependenciesList(): string[];
+  getAliasesList(): AliasMessage[];
+}
+type Callback = (err: unknown, res?: { getUrn(): string }) => void;
+interface MonitorLike {
+  registerResource(req: RegisterRequest, callback: Callback): unknown;
+}
+
+/**
+ * Records what the mock monitor is asked to register, and computes URNs the way the Pulumi
+ * engine does (the whole chain of parent types, which the mock monitor shortens), so a test can
+ * tell which URNs a deployment would hold — and which existing URNs its aliases claim.
+ */
+export class Registrations {
+  readonly list: Registration[] = [];
+
+  constructor(
+    private readonly project: string,
+    private readonly stack: string,
+  ) {}
+
+  /** Wraps the monitor of `pulumi.runtime.setMocks` (call once, after it). */
+  install(monitor: unknown): void {
+    const m = monitor as MonitorLike;
+    const original = m.registerResource.bind(m);
+    m.registerResource = (req, callback) =>
+      original(req, (err, res) => {
+        if (!err && res) this.record(req, res.getUrn());
+        callback(err, res);
+      });
+  }
+
+  reset(): void {
+    this.list.length = 0;
+  }
+
+  private record(req: RegisterRequest, mockUrn: string): void {
+    this.list.push({
+      type: req.getType(),
+      name: req.getName(),
+      custom: req.getCustom(),
+      mockUrn,
+      parentMockUrn: req.getParent(),
+      dependencies: req.getDependenciesList(),
+      aliases: req.getAliasesList().map((a) => {
+        const spec = a.hasSpec() ? a.getSpec() : undefined;
+        return spec
+          ? {
+              spec: {
+                name: spec.getName(),
+                type: spec.getType(),
+                parentMockUrn: spec.getParenturn(),
+                noParent: spec.getNoparent(),
+              },
+            }
+          : { urn: a.getUrn() };
+      }),
+    });
+  }
+
+  private byMockUrn(urn: string): Registration {
+    const found = this.list.filter((r) => r.mockUrn === urn);
+    if (found.length !== 1) throw new Error(`expected one resource with URN ${urn}, found ${found.length}`);
+    return found[0] as Registration;
+  }
+
+  private urn(qualifiedType: string, name: string): string {
+    return `urn:pulumi:${this.stack}::${this.project}::${qualifiedType}::${name}`;
+  }
+
+  /** Parent types, outermost first, then the type: the engine's qualified type. */
+  private qualifiedType(parentMockUrn: string, type: string): string {
+    return parentMockUrn === '' ? type : `${this.qualifiedTypeOf(this.byMockUrn(parentMockUrn))}$${type}`;
+  }
+
+  private qualifiedTypeOf(r: Registration): string {
+    return this.qualifiedType(r.parentMockUrn, r.type);
+  }
+
+  /** The URN the engine gives this resource. */
+  engineUrn(r: Registration): string {
+    return this.urn(this.qualifiedTypeOf(r), r.name);
+  }
+
+  /** The URNs this resource's aliases name (existing resources it takes over). */
+  aliasUrns(r: Registration): string[] {
+    return r.aliases.map((a) => {
+      if ('urn' in a) return a.urn;
+      const { spec } = a;
+      const type = spec.type || r.type;
+      const name = spec.name || r.name;
+      if (spec.noParent) return this.urn(type, name);
+      return this.urn(this.qualifiedType(spec.parentMockUrn || r.parentMockUrn, type), name);
+    });
+  }
+
+  /** The chain of parents, nearest first. */
+  ancestors(r: Registration): Registration[] {
+    const chain: Registration[] = [];
+    for (let p = r.parentMockUrn; p !== ''; p = chain[chain.length - 1]?.parentMockUrn ?? '') {
+      chain.push(this.byMockUrn(p));
+    }
+    return chain;
+  }
 }

@@ -72,7 +72,10 @@ describe('Pulumi.yaml', () => {
     expect(out).toEqual({
       exports: ['accountSecretArn', 'certificates', 'expiryCheckFunctionName', 'functionName', 'topicArn'],
       functionName: 'acme-rotation-dev-rotation',
-      resources: 24,
+      resources: 23,
+      // AcmeRotation and its children: Notices, 2 FunctionRoles, AcmeAccount, RotationFunction,
+      // one CertificateSecret, ExpiryCheck.
+      components: 8,
     });
   });
 

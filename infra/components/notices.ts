@@ -1,0 +1,82 @@
+/**
+ * Where the stack's notices go: the SNS topic (and its optional e-mail subscription), Secrets
+ * Manager's rotation failure events routed to it, and the EventBridge bus the function may
+ * publish rotation events to. Who may publish to the topic (the TopicPolicy) is decided by
+ * AcmeRotation, which knows the alarms.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+import { ROTATION_FAILURE_INPUT, rotationFailurePattern, secretArnPrefix } from '../events.js';
+import { childOptions, type AwsContext, type Relocated } from './common.js';
+
+export const NOTICES_TYPE = 'acme-rotation:index:Notices';
+
+export interface NoticesArgs extends Relocated {
+  aws: AwsContext;
+  namePrefix: string;
+  /** `namespace/stack`, for descriptions. */
+  stackLabel: string;
+  /** The certificate secrets' name prefix: failures of these secrets are routed to the topic. */
+  secretNamePrefix: string;
+  notificationEmail?: string;
+  /** A bus name or ARN, as configured. */
+  eventBus?: string;
+  tags: Record<string, string>;
+}
+
+export class Notices extends pulumi.ComponentResource {
+  readonly topic: aws.sns.Topic;
+  readonly emailSubscription: aws.sns.TopicSubscription | undefined;
+  /** Secrets Manager's RotationFailed / RotationAbandoned / TestRotationFailed of our secrets. */
+  readonly failureRule: aws.cloudwatch.EventRule;
+  readonly failureTarget: aws.cloudwatch.EventTarget;
+  /** The bus the rotation function publishes its events to; undefined without one. */
+  readonly eventBusArn: pulumi.Output<string> | undefined;
+
+  /** Named like AcmeRotation: its resources keep the names they had there. */
+  constructor(name: string, args: NoticesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(NOTICES_TYPE, name, {}, opts);
+    const child = childOptions(this, args.formerParent);
+    const { partition, region, accountId } = args.aws;
+    const tags = args.tags;
+
+    this.topic = new aws.sns.Topic(`${name}-notices`, { name: `${args.namePrefix}-notices`, tags }, child);
+    this.emailSubscription = args.notificationEmail
+      ? new aws.sns.TopicSubscription(
+          `${name}-notices-email`,
+          { topic: this.topic.arn, protocol: 'email', endpoint: args.notificationEmail },
+          child,
+        )
+      : undefined;
+
+    this.failureRule = new aws.cloudwatch.EventRule(
+      `${name}-rotation-failures`,
+      {
+        name: `${args.namePrefix}-rotation-failures`,
+        description: `acme-rotation ${args.stackLabel}: Secrets Manager rotation failures of the certificate secrets`,
+        eventPattern: pulumi
+          .all([partition, region, accountId])
+          .apply(([p, r, a]) =>
+            JSON.stringify(rotationFailurePattern(secretArnPrefix(p, r, a, args.secretNamePrefix))),
+          ),
+        tags,
+      },
+      child,
+    );
+    this.failureTarget = new aws.cloudwatch.EventTarget(
+      `${name}-rotation-failures-notice`,
+      { rule: this.failureRule.name, arn: this.topic.arn, inputTransformer: ROTATION_FAILURE_INPUT },
+      child,
+    );
+
+    const bus = args.eventBus;
+    this.eventBusArn = bus
+      ? bus.startsWith('arn:')
+        ? pulumi.output(bus)
+        : pulumi.interpolate`arn:${partition}:events:${region}:${accountId}:event-bus/${bus}`
+      : undefined;
+
+    this.registerOutputs({ topicArn: this.topic.arn, eventBusArn: this.eventBusArn });
+  }
+}

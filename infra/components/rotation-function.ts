@@ -1,0 +1,119 @@
+/**
+ * The rotation function (one for every certificate), Secrets Manager's permission to invoke it,
+ * and the alarm on its errors. It runs as a FunctionRole declared beforehand.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+import { FUNCTION_TIMEOUT_SECONDS, type Settings } from '../config.js';
+import { ARCHITECTURE, RUNTIME, childOptions, type Relocated } from './common.js';
+import type { FunctionRole } from './function-role.js';
+
+export const ROTATION_FUNCTION_TYPE = 'acme-rotation:index:RotationFunction';
+
+export interface RotationFunctionArgs extends Relocated {
+  settings: Pick<
+    Settings,
+    | 'namePrefix'
+    | 'directoryUrl'
+    | 'email'
+    | 'eventBus'
+    | 'dnsResolvers'
+    | 'dnsPropagationTimeoutSeconds'
+    | 'acmeTimeoutSeconds'
+    | 'logLevel'
+    | 'memoryMb'
+    | 'tags'
+  >;
+  /** `namespace/stack`, for descriptions. */
+  stackLabel: string;
+  identity: FunctionRole;
+  /** Absolute path of the built rotation bundle directory (dist/rotation). */
+  bundleDir: string;
+  accountId: pulumi.Output<string>;
+  topicArn: pulumi.Output<string>;
+  /** Persistent accounts only. */
+  accountSecretArn?: pulumi.Output<string>;
+}
+
+export class RotationFunction extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly invokePermission: aws.lambda.Permission;
+  readonly errorsAlarm: aws.cloudwatch.MetricAlarm;
+
+  /** Named like AcmeRotation: its resources keep the names they had there. */
+  constructor(name: string, args: RotationFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(ROTATION_FUNCTION_TYPE, name, {}, opts);
+    const s = args.settings;
+    const child = childOptions(this, args.formerParent);
+    const tags = s.tags;
+
+    const environment: Record<string, pulumi.Input<string>> = {
+      ACME_DIRECTORY_URL: s.directoryUrl,
+      NOTIFICATION_TOPIC_ARN: args.topicArn,
+      DNS_PROPAGATION_TIMEOUT_SECONDS: String(s.dnsPropagationTimeoutSeconds ?? 300),
+      ACME_TIMEOUT_SECONDS: String(s.acmeTimeoutSeconds ?? 180),
+      LOG_LEVEL: s.logLevel,
+      // The bundle is minified; its source maps turn a crash's stack into file:line.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    if (s.email) environment.ACME_EMAIL = s.email;
+    if (args.accountSecretArn) environment.ACME_ACCOUNT_SECRET_ID = args.accountSecretArn;
+    if (s.eventBus) environment.EVENT_BUS_NAME = s.eventBus;
+    if (s.dnsResolvers) environment.DNS_RESOLVERS = s.dnsResolvers;
+
+    const { logGroup, role, rolePolicy } = args.identity;
+    this.function = new aws.lambda.Function(
+      `${name}-rotation`,
+      {
+        name: `${s.namePrefix}-rotation`,
+        description: `acme-rotation ${args.stackLabel}: ACME DNS-01 certificate rotation for Secrets Manager`,
+        runtime: RUNTIME,
+        architectures: [ARCHITECTURE],
+        handler: 'index.handler',
+        code: new pulumi.asset.FileArchive(args.bundleDir),
+        role: role.arn,
+        memorySize: s.memoryMb,
+        timeout: FUNCTION_TIMEOUT_SECONDS,
+        environment: { variables: environment },
+        loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
+        tags,
+      },
+      childOptions(this, args.formerParent, { dependsOn: [logGroup, rolePolicy] }),
+    );
+    this.invokePermission = new aws.lambda.Permission(
+      `${name}-rotation-invoke`,
+      {
+        action: 'lambda:InvokeFunction',
+        function: this.function.name,
+        principal: 'secretsmanager.amazonaws.com',
+        sourceAccount: args.accountId,
+      },
+      child,
+    );
+    this.errorsAlarm = new aws.cloudwatch.MetricAlarm(
+      `${name}-rotation-errors`,
+      {
+        name: `${s.namePrefix}-rotation-errors`,
+        alarmDescription:
+          'A certificate rotation step failed. The failure notice names the certificate and the error; ' +
+          'Secrets Manager retries the rotation.',
+        namespace: 'AWS/Lambda',
+        metricName: 'Errors',
+        dimensions: { FunctionName: this.function.name },
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        treatMissingData: 'notBreaching',
+        alarmActions: [args.topicArn],
+        okActions: [args.topicArn],
+        tags,
+      },
+      child,
+    );
+
+    this.registerOutputs({ functionName: this.function.name, functionArn: this.function.arn });
+  }
+}
