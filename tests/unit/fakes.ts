@@ -6,6 +6,7 @@
  *   (tests/local/aws/secretsmanager.ts), the one the end-to-end tests use over HTTP, so unit and
  *   end-to-end tests cannot disagree about the service (labels, immutable versions, the
  *   AWSPENDING stub, its errors).
+ * - `FakeRoute53`: the local endpoint's Route 53 model the same way, for the Route 53 provider tests.
  * - A DnsProvider fake that records what it was asked to publish and remove.
  * - A CaClient fake that plays an ACME CA: authorizations (fresh or reused), dns-01 challenges
  *   whose validation checks the fake DNS, order state machine, and a real certificate issued for
@@ -30,6 +31,21 @@ import {
   type UntagResourceCommandInput,
   type UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
+import {
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  GetHostedZoneCommand,
+  ListHostedZonesByNameCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+  type Change,
+  type ChangeResourceRecordSetsCommandInput,
+  type ChangeResourceRecordSetsCommandOutput,
+  type GetChangeCommandInput,
+  type GetHostedZoneCommandInput,
+  type ListHostedZonesByNameCommandInput,
+  type ListResourceRecordSetsCommandInput,
+} from '@aws-sdk/client-route-53';
 import { PublishCommand, SNSClient, type PublishCommandInput } from '@aws-sdk/client-sns';
 import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import { Notifier } from '../../rotation/aws/notify.js';
@@ -46,6 +62,7 @@ import { domainTags, type KeyType } from '../../rotation/spec.js';
 import type { StepContext } from '../../rotation/steps/context.js';
 import type { VerifyOptions, VerifyResult } from '../../rotation/verify/index.js';
 import { inProcessHandler } from '../local/aws/in-process.js';
+import { Route53Service, canonicalName, txtText, type HostedZone as HostedZone53 } from '../local/aws/route53.js';
 import { SecretsManagerService, type SecretRecord } from '../local/aws/secretsmanager.js';
 import { makeIntermediateCa, makeLeaf, makeRootCa, makeTestPki, type TestCa } from '../helpers/certs.js';
 
@@ -312,6 +329,127 @@ export class FakeEvents {
   }
   puts(): PutEventsCommandInput[] {
     return this.mock.commandCalls(PutEventsCommand).map((c) => c.args[0].input);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Route 53
+
+/** The SDK's own send: mockClient(Route53Client) replaces it on Route53Client.prototype only. */
+const sdkSend = (Object.getPrototypeOf(Route53Client.prototype) as { send: (command: unknown) => Promise<unknown> })
+  .send;
+
+/**
+ * Route 53 for the unit tests: the local endpoint's model (tests/local/aws/route53.ts) in process.
+ * Every Route53Client is mocked (the code under test makes its own), so tests see each command's
+ * input; each command then goes through a client whose request handler is the model (the SDK's
+ * REST-XML serialization and error mapping, no socket). Changes answer PENDING and stay so until
+ * GetChange has been asked `pendingPolls` times for them, standing in for Route 53's delay.
+ */
+export class FakeRoute53 {
+  /** The model: zones and records every call reads and changes. */
+  readonly service = new Route53Service({ changeDelayMs: 0 });
+  readonly mock: AwsClientStub<Route53Client> = mockClient(Route53Client);
+  /** GetChange answers PENDING this many times per change before INSYNC. */
+  pendingPolls = 0;
+  /** Status ChangeResourceRecordSets answers with (INSYNC: Route 53 was done before answering). */
+  changeStatus: 'PENDING' | 'INSYNC' = 'PENDING';
+  /** Runs before a change batch is applied (to simulate a concurrent writer / inject errors). */
+  beforeChange: ((input: ChangeResourceRecordSetsCommandInput, n: number) => void) | undefined;
+  private readonly wire = new Route53Client({
+    region: REGION,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+    requestHandler: inProcessHandler({ route53: this.service }),
+  });
+  private changeSeq = 0;
+  private readonly polls = new Map<string, number>();
+  private readonly changeIdsAnswered: string[] = [];
+
+  constructor() {
+    this.service.holdChanges(true);
+    const forward = (command: unknown): Promise<unknown> => sdkSend.call(this.wire, command);
+    this.mock
+      .on(ListHostedZonesByNameCommand)
+      .callsFake((input: ListHostedZonesByNameCommandInput) => forward(new ListHostedZonesByNameCommand(input)));
+    this.mock
+      .on(GetHostedZoneCommand)
+      .callsFake((input: GetHostedZoneCommandInput) => forward(new GetHostedZoneCommand(input)));
+    this.mock
+      .on(ListResourceRecordSetsCommand)
+      .callsFake((input: ListResourceRecordSetsCommandInput) => forward(new ListResourceRecordSetsCommand(input)));
+    this.mock.on(ChangeResourceRecordSetsCommand).callsFake(async (input: ChangeResourceRecordSetsCommandInput) => {
+      this.beforeChange?.(input, ++this.changeSeq);
+      this.service.holdChanges(this.changeStatus === 'PENDING');
+      try {
+        const out = (await forward(
+          new ChangeResourceRecordSetsCommand(input),
+        )) as ChangeResourceRecordSetsCommandOutput;
+        this.changeIdsAnswered.push((out.ChangeInfo?.Id ?? '').replace(/^\/?change\//, ''));
+        return out;
+      } finally {
+        this.service.holdChanges(true);
+      }
+    });
+    this.mock.on(GetChangeCommand).callsFake(async (input: GetChangeCommandInput) => {
+      const id = (input.Id ?? '').replace(/^\/?change\//, '');
+      const n = (this.polls.get(id) ?? 0) + 1;
+      this.polls.set(id, n);
+      // Changes turn INSYNC in the order they were made, so this releases earlier ones too.
+      this.service.holdChanges(n <= this.pendingPolls);
+      try {
+        return await forward(new GetChangeCommand(input));
+      } finally {
+        this.service.holdChanges(true);
+      }
+    });
+  }
+
+  /** A zone with the given id (name servers ns-1/ns-2.<id>.awsdns.test). */
+  addZone(id: string, name: string, opts: { private?: boolean } = {}): HostedZone53 {
+    const ns = [`ns-1.${id.toLowerCase()}.awsdns.test`, `ns-2.${id.toLowerCase()}.awsdns.test`];
+    return this.service.createZone(name, { id, privateZone: opts.private ?? false, nameServers: ns });
+  }
+
+  zone(id: string): HostedZone53 {
+    const z = this.service.zone(id);
+    if (!z) throw new Error(`no zone ${id}`);
+    return z;
+  }
+
+  /**
+   * Another writer's record set (UPSERT, not a call of the code under test: not recorded), with
+   * Route 53's validation: TXT values are quoted, as in the API.
+   */
+  put(zoneId: string, name: string, type: string, values: string[], ttl = 300): void {
+    this.service.changeRecords(zoneId, [{ action: 'UPSERT', record: { name, type, ttl, values } }]);
+  }
+
+  /** TXT values at a name (unquoted, a value's strings joined), in the API view; undefined when none. */
+  txt(zoneId: string, name: string): string[] | undefined {
+    const fqdn = canonicalName(name);
+    const rs = this.zone(zoneId).records.find((r) => r.name === fqdn && r.type === 'TXT');
+    return rs?.values.map(txtText);
+  }
+
+  changes(): { zoneId: string; changes: Change[]; comment?: string }[] {
+    return this.mock.commandCalls(ChangeResourceRecordSetsCommand).map((c) => ({
+      zoneId: c.args[0].input.HostedZoneId!,
+      changes: c.args[0].input.ChangeBatch!.Changes!,
+      comment: c.args[0].input.ChangeBatch!.Comment,
+    }));
+  }
+
+  /**
+   * The ids (without `/change/`) of the changes ChangeResourceRecordSets accepted, in order.
+   * Route 53 makes them up (C followed by random letters and digits); read them here.
+   */
+  changeIds(): string[] {
+    return [...this.changeIdsAnswered];
+  }
+
+  count(cmd: Parameters<AwsClientStub<Route53Client>['commandCalls']>[0]): number {
+    return this.mock.commandCalls(cmd).length;
   }
 }
 

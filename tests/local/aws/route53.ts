@@ -430,13 +430,24 @@ export class Route53Service {
 
   // ───────────────────────── test helpers ─────────────────────────
 
-  /** Create a zone directly; its creation is already INSYNC, so DNS serves it at once. */
-  createZone(name: string, opts: { privateZone?: boolean; nameServers?: string[]; vpcs?: Vpc[] } = {}): HostedZone {
+  /**
+   * Create a zone directly; its creation is already INSYNC, so DNS serves it at once. `id` picks
+   * the zone id (Route 53's form: up to 32 upper-case letters and digits, unique) instead of a
+   * random one, for tests that name their zones.
+   */
+  createZone(
+    name: string,
+    opts: { id?: string; privateZone?: boolean; nameServers?: string[]; vpcs?: Vpc[] } = {},
+  ): HostedZone {
     const vpcs = opts.privateZone ? (opts.vpcs ?? [{ region: 'us-east-1', id: 'vpc-local' }]) : [];
+    if (opts.id !== undefined && (!/^[A-Z0-9]{1,32}$/.test(opts.id) || this.zoneStates.has(opts.id))) {
+      throw new Error(`createZone: ${opts.id} is not a free Route 53 zone id (1–32 of A-Z, 0-9)`);
+    }
     const state = this.newZone({
       name: canonicalName(name, 'domain name'),
       callerReference: `local-helper-${++this.helperRefs}-${randomUUID()}`,
       vpcs,
+      ...(opts.id !== undefined ? { id: opts.id } : {}),
       ...(opts.nameServers ? { nameServers: opts.nameServers } : {}),
     });
     const change = this.submit(state, state.zone.records);
@@ -1061,8 +1072,9 @@ export class Route53Service {
     vpcs: Vpc[];
     comment?: string;
     nameServers?: string[];
+    id?: string;
   }): ZoneState {
-    let id = randomId('Z');
+    let id = p.id ?? randomId('Z');
     while (this.zoneStates.has(id)) id = randomId('Z');
     const nameServers = (p.nameServers ?? this.defaultNameServers).map((n) => n.replace(/\.$/, ''));
     const soa: RecordSet = {
