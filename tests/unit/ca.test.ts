@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AcmeCa, mapAcmeError, parseProblem, parseRetryAfter } from '../../rotation/acme/ca.js';
+import { AcmeCa } from '../../rotation/acme/ca.js';
+import { mapAcmeError, parseProblem, parseRetryAfter } from '../../rotation/acme/problems.js';
 import { generatePrivateKey } from '../../rotation/acme/keys.js';
 import { AcmeError } from '../../rotation/errors.js';
 

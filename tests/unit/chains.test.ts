@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chainMatches, topIssuerName } from '../../rotation/acme/chains.js';
-import { alternateLinks } from '../../rotation/acme/ca.js';
+import { alternateLinks } from '../../rotation/acme/problems.js';
 import { makeIntermediateCa, makeLeaf, makeRootCa } from '../helpers/certs.js';
 
 // Two chains for one leaf key, as a CA with two roots offers them (RFC 8555 §7.4.2).
