@@ -2,7 +2,7 @@
  * A fault-injecting HTTPS proxy in front of Pebble's ACME listener, for tests of how the rotation
  * copes with a CA that errors, hangs, loses answers or is down.
  *
- * Pebble (2.4.0, checked by experiment in tests/unit/ca-proxy.test.ts) builds every URL it hands
+ * Pebble (2.4.0, checked by experiment in tests/local/ca-proxy.test.ts) builds every URL it hands
  * out — the directory's entries, `Location`, `Link` and the `url` it expects in a JWS — from the
  * request's Host header. The proxy forwards requests with the client's Host header unchanged, so
  * everything the client sees points back at the proxy and no URL needs rewriting.

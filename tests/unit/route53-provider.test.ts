@@ -1,224 +1,21 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { mockClient } from 'aws-sdk-client-mock';
 import {
-  ChangeResourceRecordSetsCommand,
   GetChangeCommand,
   GetHostedZoneCommand,
   InvalidChangeBatch,
   ListHostedZonesByNameCommand,
-  ListResourceRecordSetsCommand,
   NoSuchHostedZone,
   Route53Client,
-  type Change,
-  type ChangeResourceRecordSetsCommandInput,
-  type HostedZone,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
 import { Route53Adapter } from '../../rotation/aws/route53.js';
 import { Route53DnsProvider, type Route53DnsProviderOptions } from '../../rotation/dns/route53-provider.js';
-import { normalizeName, unquoteTxt } from '../../rotation/dns/names.js';
+import { normalizeName } from '../../rotation/dns/names.js';
 import { Deadline } from '../../rotation/deadline.js';
 import { AwsServiceError, DeadlineError, DnsError } from '../../rotation/errors.js';
 import { createLogger } from '../../rotation/log.js';
 
-// ------------------------------------------------------------------------------------------------
-// A small in-memory Route 53 behind aws-sdk-client-mock: real sort orders, CREATE/DELETE
-// semantics with Route 53's InvalidChangeBatch messages, PENDING → INSYNC after N polls.
-
-interface FakeZone {
-  id: string;
-  name: string; // with trailing dot
-  private: boolean;
-  nameServers: string[];
-  records: ResourceRecordSet[];
-}
-
-const fqdnDot = (n: string): string => (n.endsWith('.') ? n : `${n}.`).toLowerCase();
-const reversed = (n: string): string => fqdnDot(n).slice(0, -1).split('.').reverse().join('.');
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-class FakeRoute53 {
-  readonly mock = mockClient(Route53Client);
-  readonly zones: FakeZone[] = [];
-  /** GetChange answers PENDING this many times per change before INSYNC. */
-  pendingPolls = 0;
-  /** Status ChangeResourceRecordSets answers with. */
-  changeStatus: 'PENDING' | 'INSYNC' = 'PENDING';
-  /** Runs before a change batch is applied (to simulate a concurrent writer / inject errors). */
-  beforeChange: ((input: ChangeResourceRecordSetsCommandInput, n: number) => void) | undefined;
-  private changeSeq = 0;
-  private readonly polls = new Map<string, number>();
-
-  constructor() {
-    this.mock.on(ListHostedZonesByNameCommand).callsFake((input: { DNSName?: string; MaxItems?: number }) => {
-      const sorted = [...this.zones].sort((a, b) => cmp(reversed(a.name), reversed(b.name)) || cmp(a.id, b.id));
-      const start = input.DNSName ? sorted.findIndex((z) => cmp(reversed(z.name), reversed(input.DNSName!)) >= 0) : 0;
-      const from = start < 0 ? sorted.length : start;
-      const max = Number(input.MaxItems ?? 100);
-      const page = sorted.slice(from, from + max);
-      const next = sorted[from + max];
-      return {
-        HostedZones: page.map((z): HostedZone => ({
-          Id: `/hostedzone/${z.id}`,
-          Name: z.name,
-          CallerReference: z.id,
-          Config: { PrivateZone: z.private },
-        })),
-        IsTruncated: next !== undefined,
-        NextDNSName: next?.name,
-        NextHostedZoneId: next ? `/hostedzone/${next.id}` : undefined,
-        MaxItems: max,
-        $metadata: { attempts: 1 },
-      };
-    });
-    this.mock.on(GetHostedZoneCommand).callsFake((input: { Id: string }) => {
-      const z = this.zones.find((x) => x.id === input.Id);
-      if (!z) throw new NoSuchHostedZone({ message: `No hosted zone found with ID: ${input.Id}`, $metadata: {} });
-      return {
-        HostedZone: {
-          Id: `/hostedzone/${z.id}`,
-          Name: z.name,
-          CallerReference: z.id,
-          Config: { PrivateZone: z.private },
-        },
-        DelegationSet: z.private ? undefined : { NameServers: z.nameServers },
-        $metadata: {},
-      };
-    });
-    this.mock
-      .on(ListResourceRecordSetsCommand)
-      .callsFake(
-        (input: { HostedZoneId: string; StartRecordName?: string; StartRecordType?: string; MaxItems?: number }) => {
-          const z = this.zone(input.HostedZoneId);
-          const sorted = [...z.records].sort(
-            (a, b) => cmp(reversed(a.Name!), reversed(b.Name!)) || cmp(a.Type!, b.Type!),
-          );
-          let from = 0;
-          if (input.StartRecordName) {
-            const rn = reversed(input.StartRecordName);
-            from = sorted.findIndex((r) => {
-              const c = cmp(reversed(r.Name!), rn);
-              return c > 0 || (c === 0 && (!input.StartRecordType || cmp(r.Type!, input.StartRecordType) >= 0));
-            });
-            if (from < 0) from = sorted.length;
-          }
-          const max = Number(input.MaxItems ?? 300);
-          const page = sorted.slice(from, from + max);
-          const next = sorted[from + max];
-          return {
-            ResourceRecordSets: structuredClone(page),
-            IsTruncated: next !== undefined,
-            NextRecordName: next?.Name,
-            NextRecordType: next?.Type,
-            MaxItems: max,
-            $metadata: {},
-          };
-        },
-      );
-    this.mock.on(ChangeResourceRecordSetsCommand).callsFake((input: ChangeResourceRecordSetsCommandInput) => {
-      this.changeSeq++;
-      this.beforeChange?.(input, this.changeSeq);
-      const z = this.zone(input.HostedZoneId!);
-      const records = structuredClone(z.records);
-      const errors: string[] = [];
-      for (const c of input.ChangeBatch!.Changes!) {
-        const rs = c.ResourceRecordSet!;
-        const name = fqdnDot(rs.Name!);
-        const idx = records.findIndex((r) => r.Name === name && r.Type === rs.Type);
-        const label = `[name='${name}', type='${rs.Type}']`;
-        if (c.Action === 'CREATE') {
-          if (idx >= 0) errors.push(`Tried to create resource record set ${label} but it already exists`);
-          else records.push({ ...structuredClone(rs), Name: name });
-        } else if (c.Action === 'DELETE') {
-          if (idx < 0) errors.push(`Tried to delete resource record set ${label} but it was not found`);
-          else if (
-            records[idx]!.TTL !== rs.TTL ||
-            JSON.stringify(records[idx]!.ResourceRecords) !== JSON.stringify(rs.ResourceRecords)
-          ) {
-            errors.push(
-              `Tried to delete resource record set ${label} but the values provided do not match the current values`,
-            );
-          } else records.splice(idx, 1);
-        }
-      }
-      if (errors.length > 0) {
-        throw new InvalidChangeBatch({ message: errors.join(', '), messages: errors, $metadata: {} });
-      }
-      z.records = records;
-      return {
-        ChangeInfo: { Id: `/change/C${this.changeSeq}`, Status: this.changeStatus, SubmittedAt: new Date() },
-        $metadata: {},
-      };
-    });
-    this.mock.on(GetChangeCommand).callsFake((input: { Id: string }) => {
-      const n = (this.polls.get(input.Id) ?? 0) + 1;
-      this.polls.set(input.Id, n);
-      return {
-        ChangeInfo: {
-          Id: `/change/${input.Id}`,
-          Status: n > this.pendingPolls ? 'INSYNC' : 'PENDING',
-          SubmittedAt: new Date(),
-        },
-        $metadata: {},
-      };
-    });
-  }
-
-  addZone(id: string, name: string, opts: { private?: boolean } = {}): FakeZone {
-    const z: FakeZone = {
-      id,
-      name: fqdnDot(name),
-      private: opts.private ?? false,
-      nameServers: [`ns-1.${id.toLowerCase()}.awsdns.test`, `ns-2.${id.toLowerCase()}.awsdns.test`],
-      records: [
-        { Name: fqdnDot(name), Type: 'NS', TTL: 172800, ResourceRecords: [{ Value: 'ns-1.awsdns.test.' }] },
-        {
-          Name: fqdnDot(name),
-          Type: 'SOA',
-          TTL: 900,
-          ResourceRecords: [{ Value: 'ns-1.awsdns.test. x 1 7200 900 1209600 86400' }],
-        },
-      ],
-    };
-    this.zones.push(z);
-    return z;
-  }
-
-  zone(id: string): FakeZone {
-    const z = this.zones.find((x) => x.id === id.replace('/hostedzone/', ''));
-    if (!z) throw new NoSuchHostedZone({ message: `No hosted zone found with ID: ${id}`, $metadata: {} });
-    return z;
-  }
-
-  put(zoneId: string, name: string, type: string, values: string[], ttl = 300): void {
-    const z = this.zone(zoneId);
-    z.records = z.records.filter((r) => !(r.Name === fqdnDot(name) && r.Type === type));
-    z.records.push({
-      Name: fqdnDot(name),
-      Type: type as 'TXT',
-      TTL: ttl,
-      ResourceRecords: values.map((Value) => ({ Value })),
-    });
-  }
-
-  /** Unquoted TXT values at a name. */
-  txt(zoneId: string, name: string): string[] | undefined {
-    const rs = this.zone(zoneId).records.find((r) => r.Name === fqdnDot(name) && r.Type === 'TXT');
-    return rs?.ResourceRecords?.map((r) => unquoteTxt(r.Value!));
-  }
-
-  changes(): { zoneId: string; changes: Change[]; comment?: string }[] {
-    return this.mock.commandCalls(ChangeResourceRecordSetsCommand).map((c) => ({
-      zoneId: c.args[0].input.HostedZoneId!,
-      changes: c.args[0].input.ChangeBatch!.Changes!,
-      comment: c.args[0].input.ChangeBatch!.Comment,
-    }));
-  }
-
-  count(cmd: Parameters<typeof this.mock.commandCalls>[0]): number {
-    return this.mock.commandCalls(cmd).length;
-  }
-}
+import { FakeRoute53 } from './fakes.js';
 
 // ------------------------------------------------------------------------------------------------
 
@@ -363,7 +160,7 @@ describe('Route53DnsProvider.present', () => {
     const phases = logLines.map((l) => l.phase).filter(Boolean);
     expect(phases).toEqual(['dns-change', 'dns-insync-wait']);
     expect(logLines.find((l) => l.phase === 'dns-insync-wait')).toMatchObject({
-      changeIds: ['C1'],
+      changeIds: fake.changeIds(),
       zoneIds: ['Z1'],
       records: 2,
     });
@@ -648,7 +445,7 @@ describe('Route53DnsProvider.present', () => {
     const err = await p.present([{ domain: 'example.com', value: 'v' }], deadline(60)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(DeadlineError);
-    expect((err as Error).message).toMatch(/^Route 53 change C1 \(zone Z1\) still PENDING after \d+ polls/);
+    expect((err as Error).message).toMatch(/^Route 53 change C[A-Z0-9]+ \(zone Z1\) still PENDING after \d+ polls/);
     expect(fake.count(GetChangeCommand)).toBeGreaterThan(1);
   });
 });
@@ -829,7 +626,7 @@ describe('Route53Adapter', () => {
     const change = await adapter.changeRecords('Z1', [
       { action: 'CREATE', name: 'y.example.com', type: 'TXT', ttl: 60, values: ['"v"'] },
     ]);
-    expect(change).toEqual({ id: 'C1', status: 'PENDING' });
-    expect(await adapter.getChange('/change/C1')).toBe('INSYNC');
+    expect(change).toEqual({ id: fake.changeIds()[0], status: 'PENDING' });
+    expect(await adapter.getChange(`/change/${change.id}`)).toBe('INSYNC');
   });
 });
