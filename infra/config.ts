@@ -8,10 +8,23 @@
  */
 import { parseResolvers } from '../rotation/config.js';
 import {
-  DEFAULT_KEY_TYPE,
-  KEY_TYPES,
+  CLEANUP_RESERVE_SECONDS,
+  DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  FUNCTION_TIMEOUT_SECONDS,
   MAX_NAMES,
   MAX_TAG_VALUE_LENGTH,
+  MAX_WAIT_SECONDS,
+  MIN_WAIT_SECONDS,
+  SPEC_TAG_PREFIX,
+  directoryUrlProblem,
+  isEmailAddress,
+  isProfileName,
+  wholeNumberIn,
+} from '../rotation/rules.js';
+import {
+  DEFAULT_KEY_TYPE,
+  KEY_TYPES,
   TAGS,
   domainTags,
   normaliseDomain,
@@ -32,10 +45,8 @@ import {
 } from './schedule.js';
 import { parseZoneId, type ZoneRef } from './zones.js';
 
-/** The function's timeout: Lambda's maximum. README: a slow rotation needs 300 + 180 + 20 s. */
-export const FUNCTION_TIMEOUT_SECONDS = 900;
-/** Seconds the rotation keeps back for clean-up and the failure notice (README). */
-export const CLEANUP_RESERVE_SECONDS = 20;
+// The function's timeout and its clean-up reserve (README: a slow rotation needs 300 + 180 + 20 s).
+export { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS };
 /** Secrets Manager's limit of tags per secret. */
 export const MAX_TAGS_PER_SECRET = 50;
 /** In-flight tags hold five 43-character TXT values (one per name) each, plus one tag for the token. */
@@ -155,10 +166,8 @@ export class StackConfigError extends Error {
   }
 }
 
-const EMAIL_RE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const CERT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
-const PROFILE_RE = /^[a-zA-Z0-9._-]{1,64}$/;
 const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
 const BUS_NAME_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
@@ -211,11 +220,9 @@ function stringList(p: Problems, key: string, value: unknown, opts: { nonEmpty?:
 
 function integer(p: Problems, key: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < min || Number(raw) > max) {
-    p.add(key, `${quote(raw)} is not a whole number between ${min} and ${max}`);
-    return undefined;
-  }
-  return Number(raw);
+  const n = wholeNumberIn(raw, min, max);
+  if (n === undefined) p.add(key, `${quote(raw)} is not a whole number between ${min} and ${max}`);
+  return n;
 }
 
 function optionalString(raw: string | undefined): string | undefined {
@@ -227,21 +234,19 @@ function optionalString(raw: string | undefined): string | undefined {
 function directoryUrl(p: Problems, raw: string | undefined): string | undefined {
   const value = optionalString(raw) ?? 'production';
   if (value === 'production' || value === 'staging') return LETS_ENCRYPT_DIRECTORIES[value];
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    p.add(
-      'ca',
-      `${quote(value)} is neither production, staging nor a URL (an ACME directory like https://acme.example/directory)`,
-    );
-    return undefined;
+  switch (directoryUrlProblem(value)) {
+    case 'not-a-url':
+      p.add(
+        'ca',
+        `${quote(value)} is neither production, staging nor a URL (an ACME directory like https://acme.example/directory)`,
+      );
+      return undefined;
+    case 'not-https':
+      p.add('ca', `${quote(value)} must use https (RFC 8555 requires TLS)`);
+      return undefined;
+    default:
+      return value;
   }
-  if (url.protocol !== 'https:') {
-    p.add('ca', `${quote(value)} must use https (RFC 8555 requires TLS)`);
-    return undefined;
-  }
-  return value;
 }
 
 /** Pulumi's default provider must not manage the tags the rotation writes. */
@@ -288,7 +293,7 @@ function stackTags(p: Problems, raw: string | undefined): Record<string, string>
     } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
       p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
     } else if (
-      lower.startsWith('acme:') ||
+      lower.startsWith(SPEC_TAG_PREFIX) ||
       lower.startsWith(INFLIGHT_TAG_PREFIX) ||
       (STATUS_TAG_KEYS as readonly string[]).includes(k)
     ) {
@@ -398,7 +403,7 @@ function certificate(
   }
   let profile: string | undefined;
   if (value.profile !== undefined) {
-    if (typeof value.profile === 'string' && PROFILE_RE.test(value.profile.trim())) profile = value.profile.trim();
+    if (typeof value.profile === 'string' && isProfileName(value.profile.trim())) profile = value.profile.trim();
     else p.add(`${at}.profile`, `${quote(value.profile)} is not a profile name (1-64 letters, digits, ".", "_", "-")`);
   }
 
@@ -536,7 +541,7 @@ export function loadSettings(src: ConfigSource): Settings {
   }
 
   const email = optionalString(get('email'));
-  if (email !== undefined && !EMAIL_RE.test(email)) p.add('email', `${quote(email)} is not an e-mail address`);
+  if (email !== undefined && !isEmailAddress(email)) p.add('email', `${quote(email)} is not an e-mail address`);
 
   const account = optionalString(get('account')) ?? 'persistent';
   if (account !== 'persistent' && account !== 'ephemeral') {
@@ -558,7 +563,7 @@ export function loadSettings(src: ConfigSource): Settings {
   }
 
   const notificationEmail = optionalString(get('notificationEmail'));
-  if (notificationEmail !== undefined && !EMAIL_RE.test(notificationEmail)) {
+  if (notificationEmail !== undefined && !isEmailAddress(notificationEmail)) {
     p.add('notificationEmail', `${quote(notificationEmail)} is not an e-mail address`);
   }
   const eventBus = optionalString(get('eventBus'));
@@ -617,19 +622,15 @@ export function loadSettings(src: ConfigSource): Settings {
       p.add('dnsResolvers', (err as Error).message.replace(/^DNS_RESOLVERS /, ''));
     }
   }
-  const dnsPropagationTimeoutSeconds = integer(
-    p,
-    'dnsPropagationTimeoutSeconds',
-    optionalString(get('dnsPropagationTimeoutSeconds')),
-    1,
-    870,
-  );
-  const acmeTimeoutSeconds = integer(p, 'acmeTimeoutSeconds', optionalString(get('acmeTimeoutSeconds')), 1, 870);
-  const budget = (dnsPropagationTimeoutSeconds ?? 300) + (acmeTimeoutSeconds ?? 180) + CLEANUP_RESERVE_SECONDS;
-  if (budget > FUNCTION_TIMEOUT_SECONDS) {
+  const waitSeconds = (key: string) => integer(p, key, optionalString(get(key)), MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
+  const dnsPropagationTimeoutSeconds = waitSeconds('dnsPropagationTimeoutSeconds');
+  const acmeTimeoutSeconds = waitSeconds('acmeTimeoutSeconds');
+  const dnsSeconds = dnsPropagationTimeoutSeconds ?? DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS;
+  const acmeSeconds = acmeTimeoutSeconds ?? DEFAULT_ACME_TIMEOUT_SECONDS;
+  if (dnsSeconds + acmeSeconds + CLEANUP_RESERVE_SECONDS > FUNCTION_TIMEOUT_SECONDS) {
     p.add(
       dnsPropagationTimeoutSeconds !== undefined ? 'dnsPropagationTimeoutSeconds' : 'acmeTimeoutSeconds',
-      `DNS (${dnsPropagationTimeoutSeconds ?? 300} s) + CA (${acmeTimeoutSeconds ?? 180} s) + ${CLEANUP_RESERVE_SECONDS} s ` +
+      `DNS (${dnsSeconds} s) + CA (${acmeSeconds} s) + ${CLEANUP_RESERVE_SECONDS} s ` +
         `of clean-up exceed the function's ${FUNCTION_TIMEOUT_SECONDS} s`,
     );
   }

@@ -9,6 +9,7 @@
  * has to discover (and list) zones at run time.
  */
 import { challengeDomain } from '../rotation/dns/names.js';
+import { bareZoneId, isZoneId } from '../rotation/rules.js';
 
 /** A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones). */
 export type ZoneRef = { kind: 'id'; id: string } | { kind: 'name'; name: string };
@@ -20,12 +21,13 @@ export interface ResolvedZone {
   privateZone: boolean;
 }
 
-const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
-
-/** `Z123`, `/hostedzone/Z123` → `Z123`; undefined when it is not an id. */
+/**
+ * `Z123`, `/hostedzone/Z123` → `Z123`; undefined when it is not an id. Ids Route 53 issues have
+ * digits; a word without any (`COM`) is taken for a zone name.
+ */
 export function parseZoneId(text: string): string | undefined {
-  const bare = text.trim().replace(/^\/hostedzone\//, '');
-  return ZONE_ID_RE.test(bare) && /\d/.test(bare) ? bare : undefined;
+  const bare = bareZoneId(text);
+  return isZoneId(bare) && /\d/.test(bare) ? bare : undefined;
 }
 
 export function normaliseZoneName(name: string): string {

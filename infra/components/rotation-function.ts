@@ -5,7 +5,12 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { FUNCTION_TIMEOUT_SECONDS, type Settings } from '../config.js';
+import {
+  DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  FUNCTION_TIMEOUT_SECONDS,
+} from '../../rotation/rules.js';
+import type { Settings } from '../config.js';
 import { ARCHITECTURE, RUNTIME, childOptions, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';
 
@@ -51,8 +56,10 @@ export class RotationFunction extends pulumi.ComponentResource {
     const environment: Record<string, pulumi.Input<string>> = {
       ACME_DIRECTORY_URL: s.directoryUrl,
       NOTIFICATION_TOPIC_ARN: args.topicArn,
-      DNS_PROPAGATION_TIMEOUT_SECONDS: String(s.dnsPropagationTimeoutSeconds ?? 300),
-      ACME_TIMEOUT_SECONDS: String(s.acmeTimeoutSeconds ?? 180),
+      DNS_PROPAGATION_TIMEOUT_SECONDS: String(
+        s.dnsPropagationTimeoutSeconds ?? DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+      ),
+      ACME_TIMEOUT_SECONDS: String(s.acmeTimeoutSeconds ?? DEFAULT_ACME_TIMEOUT_SECONDS),
       LOG_LEVEL: s.logLevel,
       // The bundle is minified; its source maps turn a crash's stack into file:line.
       NODE_OPTIONS: '--enable-source-maps',
