@@ -1,5 +1,14 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
+import {
+  DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  directoryUrlProblem,
+  isEmailAddress,
+  MAX_WAIT_SECONDS,
+  MIN_WAIT_SECONDS,
+  wholeNumberIn,
+} from './rules.js';
 
 /** The function's configuration, read once from the environment with loud failures. */
 export interface Config {
@@ -30,8 +39,7 @@ export interface Config {
   preferredChain?: string;
 }
 
-export const DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS = 300;
-export const DEFAULT_ACME_TIMEOUT_SECONDS = 180;
+export { DEFAULT_ACME_TIMEOUT_SECONDS, DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS };
 export const DEFAULT_API_TIMEOUT_SECONDS = 10;
 
 type Env = Record<string, string | undefined>;
@@ -44,10 +52,11 @@ function optional(env: Env, name: string): string | undefined {
 function seconds(env: Env, name: string, fallback: number, max: number): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback * 1000;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
-    throw new ConfigError(`${name}="${raw}" is invalid: expected whole seconds between 1 and ${max}`);
+  const value = wholeNumberIn(raw, MIN_WAIT_SECONDS, max);
+  if (value === undefined) {
+    throw new ConfigError(`${name}="${raw}" is invalid: expected whole seconds between ${MIN_WAIT_SECONDS} and ${max}`);
   }
-  return Number(raw) * 1000;
+  return value * 1000;
 }
 
 function validPort(p: string | undefined): boolean {
@@ -101,17 +110,13 @@ export function loadConfig(env: Env = process.env): Config {
       'ACME_DIRECTORY_URL is not set: set it to the CA directory, e.g. https://acme-v02.api.letsencrypt.org/directory',
     );
   }
-  let url: URL;
-  try {
-    url = new URL(directoryUrl);
-  } catch (cause) {
-    throw new ConfigError(`ACME_DIRECTORY_URL="${directoryUrl}" is not a URL`, { cause });
-  }
-  if (url.protocol !== 'https:') {
+  const urlProblem = directoryUrlProblem(directoryUrl);
+  if (urlProblem === 'not-a-url') throw new ConfigError(`ACME_DIRECTORY_URL="${directoryUrl}" is not a URL`);
+  if (urlProblem === 'not-https') {
     throw new ConfigError(`ACME_DIRECTORY_URL="${directoryUrl}" must use https (RFC 8555 requires TLS)`);
   }
   const email = optional(env, 'ACME_EMAIL');
-  if (email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+  if (email !== undefined && !isEmailAddress(email)) {
     throw new ConfigError(`ACME_EMAIL="${email}" is not an e-mail address`);
   }
   const topic = optional(env, 'NOTIFICATION_TOPIC_ARN');
@@ -129,9 +134,9 @@ export function loadConfig(env: Env = process.env): Config {
       env,
       'DNS_PROPAGATION_TIMEOUT_SECONDS',
       DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-      870,
+      MAX_WAIT_SECONDS,
     ),
-    acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, 870),
+    acmeTimeoutMs: seconds(env, 'ACME_TIMEOUT_SECONDS', DEFAULT_ACME_TIMEOUT_SECONDS, MAX_WAIT_SECONDS),
     apiTimeoutMs: seconds(env, 'API_TIMEOUT_SECONDS', DEFAULT_API_TIMEOUT_SECONDS, 60),
     eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
     ...maxLifetime(env),

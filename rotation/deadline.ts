@@ -1,4 +1,5 @@
 import { DeadlineError } from './errors.js';
+import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from './rules.js';
 
 /**
  * The Lambda's remaining time, as a budget every wait draws from. `reserveMs` is kept back so
@@ -9,7 +10,7 @@ export class Deadline {
 
   constructor(
     remainingMs: number,
-    private readonly reserveMs = 20_000,
+    private readonly reserveMs = CLEANUP_RESERVE_SECONDS * 1000,
     private readonly now: () => number = Date.now,
     /** The setting that bounds this deadline, named in the error message. */
     private readonly setting = 'the function timeout',
@@ -18,7 +19,7 @@ export class Deadline {
   }
 
   static fromContext(context: { getRemainingTimeInMillis?: () => number } | undefined, reserveMs?: number): Deadline {
-    const remaining = context?.getRemainingTimeInMillis?.() ?? 900_000;
+    const remaining = context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_SECONDS * 1000;
     return new Deadline(remaining, reserveMs);
   }
 

@@ -21,6 +21,7 @@
  * `acme:domain` or `ACME:domains` never silently drops part of the spec. Tags without the
  * `acme:` prefix (including the status tags `ExpirationDate`, `IssuedAt`, `Domains`) are ignored.
  */
+import { bareZoneId, isProfileName, isZoneId, MAX_NAMES, MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from './rules.js';
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 
@@ -42,11 +43,7 @@ export const TAGS = {
   profile: 'acme:profile',
 } as const;
 
-/** Let's Encrypt's limit of names per certificate. */
-export const MAX_NAMES = 100;
-
-/** Secrets Manager's limit on a tag value's length. */
-export const MAX_TAG_VALUE_LENGTH = 256;
+export { MAX_NAMES, MAX_TAG_VALUE_LENGTH };
 
 export interface CertificateSpec {
   /** Normalised (lower-case, ASCII/punycode, no trailing dot), de-duplicated, in tag order. */
@@ -57,10 +54,7 @@ export interface CertificateSpec {
   profile?: string;
 }
 
-const ACME_PREFIX = 'acme:';
 const CONTINUATION_RE = /^acme:domains:([1-9][0-9]*)$/;
-const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
-const PROFILE_RE = /^[a-zA-Z0-9._-]{1,64}$/;
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const MAX_NAME_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
@@ -234,7 +228,7 @@ export function parseSpec(
     const key = tag.Key;
     if (key === undefined) continue;
     const value = tag.Value ?? '';
-    if (!key.trim().toLowerCase().startsWith(ACME_PREFIX)) continue;
+    if (!key.trim().toLowerCase().startsWith(SPEC_TAG_PREFIX)) continue;
 
     const isKnown = (Object.values(TAGS) as string[]).includes(key);
     const cont = CONTINUATION_RE.exec(key);
@@ -318,8 +312,8 @@ export function parseSpec(
   // --- acme:hosted-zone-ids ---
   const hostedZoneIds: string[] = [];
   for (const item of splitList(known.get(TAGS.hostedZoneIds) ?? '')) {
-    const id = item.startsWith('/hostedzone/') ? item.slice('/hostedzone/'.length) : item;
-    if (!ZONE_ID_RE.test(id)) {
+    const id = bareZoneId(item);
+    if (!isZoneId(id)) {
       throw specError(
         secretName,
         TAGS.hostedZoneIds,
@@ -335,7 +329,7 @@ export function parseSpec(
   const rawProfile = known.get(TAGS.profile);
   if (rawProfile !== undefined && rawProfile.trim() !== '') {
     const profile = rawProfile.trim();
-    if (!PROFILE_RE.test(profile)) {
+    if (!isProfileName(profile)) {
       throw specError(
         secretName,
         TAGS.profile,
