@@ -6,6 +6,8 @@
  * Certificate names are checked with the rotation's own parser (rotation/spec.ts), so a stack
  * that deploys is a stack whose tags the function accepts.
  */
+import { X509Certificate } from 'node:crypto';
+import { splitPemCertificates } from '../rotation/bundle.js';
 import { parseResolvers } from '../rotation/config.js';
 import {
   CLEANUP_RESERVE_SECONDS,
@@ -80,6 +82,9 @@ export const KNOWN_KEYS = [
   'dnsResolvers',
   'dnsPropagationTimeoutSeconds',
   'acmeTimeoutSeconds',
+  'preferredChain',
+  'maxCertificateLifetimeDays',
+  'caRootsPem',
   'tags',
 ] as const;
 
@@ -138,6 +143,12 @@ export interface Settings {
   dnsResolvers?: string;
   dnsPropagationTimeoutSeconds?: number;
   acmeTimeoutSeconds?: number;
+  /** ACME_PREFERRED_CHAIN: the root name of the chain to keep when the CA offers several. */
+  preferredChain?: string;
+  /** MAX_CERTIFICATE_LIFETIME_DAYS: the operator's cap; none when unset. */
+  maxCertificateLifetimeDays?: number;
+  /** PEM of a private CA's root(s), shipped with the function and trusted through NODE_EXTRA_CA_CERTS. */
+  caRootsPem?: string;
   hostedZones: ZoneRef[];
   tags: Record<string, string>;
   certificates: CertificateSettings[];
@@ -223,6 +234,37 @@ function integer(p: Problems, key: string, raw: string | undefined, min: number,
   const n = wholeNumberIn(raw, min, max);
   if (n === undefined) p.add(key, `${quote(raw)} is not a whole number between ${min} and ${max}`);
   return n;
+}
+
+/**
+ * A private CA's root certificates (PEM): every block must be a CA certificate, so a leaf or a key
+ * pasted by mistake is caught at `pulumi preview`, not in the first rotation's testSecret.
+ */
+function caRoots(p: Problems, raw: string | undefined): string | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  if (/PRIVATE KEY-----/.test(raw)) {
+    p.add('caRootsPem', "holds a private key: give only the CA's root certificate(s)");
+    return undefined;
+  }
+  const blocks = splitPemCertificates(raw);
+  if (blocks.length === 0) {
+    p.add('caRootsPem', 'holds no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)');
+    return undefined;
+  }
+  for (const [i, pem] of blocks.entries()) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch {
+      p.add('caRootsPem', `certificate ${i + 1} does not parse as X.509`);
+      return undefined;
+    }
+    if (!cert.ca) {
+      const name = cert.subject ? cert.subject.replace(/\n/g, ', ') : (cert.subjectAltName ?? 'no name');
+      p.add('caRootsPem', `certificate ${i + 1} (${name}) is not a CA certificate`);
+    }
+  }
+  return blocks.join('');
 }
 
 function optionalString(raw: string | undefined): string | undefined {
@@ -635,6 +677,19 @@ export function loadSettings(src: ConfigSource): Settings {
     );
   }
 
+  const preferredChain = optionalString(get('preferredChain'));
+  if (preferredChain !== undefined && preferredChain.length > 256) {
+    p.add('preferredChain', "is a root certificate's common name: at most 256 characters");
+  }
+  const maxCertificateLifetimeDays = integer(
+    p,
+    'maxCertificateLifetimeDays',
+    optionalString(get('maxCertificateLifetimeDays')),
+    1,
+    36_500,
+  );
+  const caRootsPem = caRoots(p, get('caRootsPem'));
+
   const zones = hostedZones(p, get('hostedZones'));
   const tags = stackTags(p, get('tags'));
 
@@ -697,6 +752,9 @@ export function loadSettings(src: ConfigSource): Settings {
     ...(dnsResolvers ? { dnsResolvers } : {}),
     ...(dnsPropagationTimeoutSeconds !== undefined ? { dnsPropagationTimeoutSeconds } : {}),
     ...(acmeTimeoutSeconds !== undefined ? { acmeTimeoutSeconds } : {}),
+    ...(preferredChain ? { preferredChain } : {}),
+    ...(maxCertificateLifetimeDays !== undefined ? { maxCertificateLifetimeDays } : {}),
+    ...(caRootsPem ? { caRootsPem } : {}),
     hostedZones: zones,
     tags,
     certificates,

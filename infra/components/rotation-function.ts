@@ -26,6 +26,9 @@ export interface RotationFunctionArgs extends Relocated {
     | 'dnsResolvers'
     | 'dnsPropagationTimeoutSeconds'
     | 'acmeTimeoutSeconds'
+    | 'preferredChain'
+    | 'maxCertificateLifetimeDays'
+    | 'caRootsPem'
     | 'logLevel'
     | 'memoryMb'
     | 'tags'
@@ -40,6 +43,9 @@ export interface RotationFunctionArgs extends Relocated {
   /** Persistent accounts only. */
   accountSecretArn?: pulumi.Output<string>;
 }
+
+/** Where a private CA's roots (caRootsPem) sit in the function's package. */
+export const CA_ROOTS_FILE = 'ca-roots.pem';
 
 export class RotationFunction extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
@@ -68,6 +74,12 @@ export class RotationFunction extends pulumi.ComponentResource {
     if (args.accountSecretArn) environment.ACME_ACCOUNT_SECRET_ID = args.accountSecretArn;
     if (s.eventBus) environment.EVENT_BUS_NAME = s.eventBus;
     if (s.dnsResolvers) environment.DNS_RESOLVERS = s.dnsResolvers;
+    if (s.preferredChain) environment.ACME_PREFERRED_CHAIN = s.preferredChain;
+    if (s.maxCertificateLifetimeDays !== undefined) {
+      environment.MAX_CERTIFICATE_LIFETIME_DAYS = String(s.maxCertificateLifetimeDays);
+    }
+    // A private CA's roots travel in the function's package: Node reads NODE_EXTRA_CA_CERTS at start.
+    if (s.caRootsPem) environment.NODE_EXTRA_CA_CERTS = `/var/task/${CA_ROOTS_FILE}`;
 
     const { logGroup, role, rolePolicy } = args.identity;
     this.function = new aws.lambda.Function(
@@ -78,7 +90,12 @@ export class RotationFunction extends pulumi.ComponentResource {
         runtime: RUNTIME,
         architectures: [ARCHITECTURE],
         handler: 'index.handler',
-        code: new pulumi.asset.FileArchive(args.bundleDir),
+        code: s.caRootsPem
+          ? new pulumi.asset.AssetArchive({
+              '.': new pulumi.asset.FileArchive(args.bundleDir),
+              [CA_ROOTS_FILE]: new pulumi.asset.StringAsset(s.caRootsPem),
+            })
+          : new pulumi.asset.FileArchive(args.bundleDir),
         role: role.arn,
         memorySize: s.memoryMb,
         timeout: FUNCTION_TIMEOUT_SECONDS,

@@ -9,6 +9,7 @@ import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadSettings, type Settings } from '../../infra/config.js';
 import type { CheckConfig } from '../../infra/expiry-check/check.js';
 import type { PolicyDocument } from '../../infra/policies.js';
+import { makeRootCa } from '../helpers/certs.js';
 import { expectLeastPrivilege, statement } from './iam.js';
 import {
   ACCOUNT,
@@ -242,8 +243,33 @@ describe('the rotation function', () => {
       NODE_OPTIONS: '--enable-source-maps',
     });
     expect(mocks.one(T.logGroup, 'acme-rotation-rotation-logs').inputs.retentionInDays).toBe(365);
+    expect(fn.inputs.code).toBeInstanceOf(pulumi.asset.FileArchive);
     // Ephemeral account: no account secret.
     expect(mocks.ofType(T.secret).map((r) => r.inputs.name)).toEqual(['certs/web']);
+  });
+
+  it('takes any CA on its terms: preferred chain, lifetime cap, and a private root shipped in the package', async () => {
+    const root = makeRootCa({ cn: 'Component Test Private Root' });
+    await deploy({
+      'acme-rotation:ca': 'https://ca.internal.example:9000/acme/acme/directory',
+      'acme-rotation:certificateLifetime': '24h',
+      'acme-rotation:preferredChain': 'Component Test Private Root',
+      'acme-rotation:maxCertificateLifetimeDays': '30',
+      'acme-rotation:caRootsPem': root.certPem,
+    });
+    const fn = mocks.one(T.function, 'acme-rotation-rotation');
+    expect((fn.inputs.environment as { variables: object }).variables).toMatchObject({
+      ACME_DIRECTORY_URL: 'https://ca.internal.example:9000/acme/acme/directory',
+      ACME_PREFERRED_CHAIN: 'Component Test Private Root',
+      MAX_CERTIFICATE_LIFETIME_DAYS: '30',
+      NODE_EXTRA_CA_CERTS: '/var/task/ca-roots.pem',
+    });
+    const code = fn.inputs.code as pulumi.asset.AssetArchive;
+    expect(code).toBeInstanceOf(pulumi.asset.AssetArchive);
+    const assets = (await code.assets) as Record<string, pulumi.asset.Asset | pulumi.asset.Archive>;
+    expect(Object.keys(assets).sort()).toEqual(['.', 'ca-roots.pem']);
+    expect(await (assets['.'] as pulumi.asset.FileArchive).path).toBe(BUNDLE_DIR);
+    expect(await (assets['ca-roots.pem'] as pulumi.asset.StringAsset).text).toBe(root.certPem);
   });
 
   it('may be invoked by Secrets Manager from this account only', async () => {

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 
 import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config.js';
+import { makeLeaf, makeRootCa } from '../helpers/certs.js';
+
+const ROOT = makeRootCa({ cn: 'Config Test Private Root' });
+const LEAF = makeLeaf(ROOT, { dnsNames: ['leaf.example.com'] });
 
 const IGNORE = { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] };
 const VALID = {
@@ -101,6 +105,9 @@ describe('a valid configuration', () => {
         dnsResolvers: ['1.1.1.1', '8.8.8.8:53'],
         dnsPropagationTimeoutSeconds: '400',
         acmeTimeoutSeconds: '300',
+        preferredChain: ' ISRG Root X1 ',
+        maxCertificateLifetimeDays: '398',
+        caRootsPem: `issued by our own CA\n${ROOT.certPem}`,
         hostedZones: ['Z0123456789ABCDEFGHIJ', 'Example.ORG.'],
         tags: { team: 'platform', 'cost-center': '42' },
         certificates: [
@@ -134,6 +141,9 @@ describe('a valid configuration', () => {
       dnsResolvers: '1.1.1.1,8.8.8.8:53',
       dnsPropagationTimeoutSeconds: 400,
       acmeTimeoutSeconds: 300,
+      preferredChain: 'ISRG Root X1',
+      maxCertificateLifetimeDays: 398,
+      caRootsPem: ROOT.certPem,
       hostedZones: [
         { kind: 'id', id: 'Z0123456789ABCDEFGHIJ' },
         { kind: 'name', name: 'example.org' },
@@ -279,6 +289,19 @@ describe('configuration errors name the key', () => {
     [{ memoryMb: '64' }, 'acme-rotation:memoryMb: "64" is not a whole number between 128 and 10240'],
     [{ dnsResolvers: 'dns.google' }, 'acme-rotation:dnsResolvers: entry "dns.google" is invalid: expected ip[:port]'],
     [
+      { maxCertificateLifetimeDays: '0' },
+      'acme-rotation:maxCertificateLifetimeDays: "0" is not a whole number between 1 and 36500',
+    ],
+    [{ caRootsPem: 'not a certificate' }, 'acme-rotation:caRootsPem: holds no PEM certificate'],
+    [
+      { caRootsPem: LEAF.certPem },
+      'acme-rotation:caRootsPem: certificate 1 (DNS:leaf.example.com) is not a CA certificate',
+    ],
+    [
+      { caRootsPem: LEAF.keyPem },
+      "acme-rotation:caRootsPem: holds a private key: give only the CA's root certificate(s)",
+    ],
+    [
       { dnsPropagationTimeoutSeconds: '0' },
       'acme-rotation:dnsPropagationTimeoutSeconds: "0" is not a whole number between 1 and 870',
     ],
@@ -420,6 +443,6 @@ describe('configuration errors name the key', () => {
   });
 
   it('knows every key Pulumi.dev.yaml documents', () => {
-    expect(KNOWN_KEYS).toHaveLength(21);
+    expect(KNOWN_KEYS).toHaveLength(24);
   });
 });
