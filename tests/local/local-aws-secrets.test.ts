@@ -629,4 +629,45 @@ describe('DeleteSecret / ListSecrets', () => {
     expect(entry?.ARN).toBe(arn);
     expect(entry?.SecretVersionsToStages).toEqual({ [token('l1')]: ['AWSCURRENT'] });
   });
+
+  it('ListSecrets filters by tag key (prefix, case-sensitive, ! negates) and pages with NextToken', async () => {
+    const marker = `watch${++counter}`;
+    const tagged: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const name = uniqueName();
+      tagged.push(name);
+      await sm.send(
+        new CreateSecretCommand({
+          Name: name,
+          Tags: [
+            { Key: `${marker}:domains`, Value: `n${i}.example.com` },
+            ...(i === 0 ? [{ Key: `${marker}:domains:2`, Value: 'more.example.com' }] : []),
+          ],
+        }),
+      );
+    }
+    await sm.send(new CreateSecretCommand({ Name: uniqueName(), Tags: [{ Key: marker.toUpperCase(), Value: 'x' }] }));
+    const pages: string[][] = [];
+    let next: string | undefined;
+    do {
+      const out = await sm.send(
+        new ListSecretsCommand({
+          Filters: [{ Key: 'tag-key', Values: [`${marker}:domains`] }],
+          MaxResults: 2,
+          NextToken: next,
+        }),
+      );
+      pages.push((out.SecretList ?? []).map((e) => e.Name ?? ''));
+      next = out.NextToken;
+    } while (next);
+    // Every tagged secret once (the one with two matching keys too), none of the upper-case key's.
+    expect(pages.map((p) => p.length)).toEqual([2, 2, 1]);
+    expect(pages.flat()).toEqual(tagged);
+    const negated = await sm.send(new ListSecretsCommand({ Filters: [{ Key: 'tag-key', Values: [`!${marker}`] }] }));
+    expect(negated.SecretList?.some((e) => tagged.includes(e.Name ?? ''))).toBe(false);
+    const bad = await failure(sm.send(new ListSecretsCommand({ MaxResults: 101 })));
+    expect(bad.name).toBe('ValidationException');
+    const badToken = await failure(sm.send(new ListSecretsCommand({ NextToken: 'garbage' })));
+    expect(badToken.name).toBe('InvalidParameterException');
+  });
 });

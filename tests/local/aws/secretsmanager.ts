@@ -696,14 +696,40 @@ export class SecretsManagerService {
     return { ARN: secret.arn, Name: secret.name, Versions: versions };
   }
 
+  /**
+   * ListSecrets with the real service's filters (prefix matches: name, tag-key, tag-value and
+   * primary-region case-sensitive, description not; `!` negates; values of one filter are ORed,
+   * filters ANDed) and pages (MaxResults 1-100, NextToken), oldest first.
+   */
   private listSecrets(input: Input): unknown {
     const includeDeleted = optBoolean(input, 'IncludePlannedDeletion') ?? false;
-    const secrets = [...this.secrets.values()].filter((s) => includeDeleted || s.deletionDate === undefined);
+    const filters = parseFilters(input['Filters']);
+    const maxRaw = input['MaxResults'];
+    if (maxRaw !== undefined && maxRaw !== null && (typeof maxRaw !== 'number' || maxRaw < 1 || maxRaw > 100)) {
+      throw validation(
+        `1 validation error detected: Value '${String(maxRaw)}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100`,
+      );
+    }
+    const pageSize = typeof maxRaw === 'number' ? maxRaw : 100;
+    const token = optString(input, 'NextToken');
+    let start = 0;
+    if (token !== undefined) {
+      const m = /^page:(\d+)$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+      if (!m) throw invalidParameter('Invalid NextToken.');
+      start = Number(m[1]);
+    }
+    const secrets = [...this.secrets.values()]
+      .filter((s) => includeDeleted || s.deletionDate === undefined)
+      .filter((s) => filters.every((f) => matchesFilter(s, f)))
+      .sort((a, b) => a.createdAt - b.createdAt);
+    const page = secrets.slice(start, start + pageSize);
+    const next = start + pageSize < secrets.length ? start + pageSize : undefined;
     return {
-      SecretList: secrets.map((s) => {
+      SecretList: page.map((s) => {
         const { VersionIdsToStages, ...rest } = describe(s);
         return { ...rest, SecretVersionsToStages: VersionIdsToStages };
       }),
+      ...(next !== undefined ? { NextToken: Buffer.from(`page:${next}`).toString('base64url') } : {}),
     };
   }
 
@@ -820,6 +846,65 @@ function putResult(secret: SecretRecord, version: SecretVersion): unknown {
     VersionId: version.id,
     VersionStages: [...version.stages],
   };
+}
+
+interface ListFilter {
+  key: 'description' | 'name' | 'tag-key' | 'tag-value' | 'primary-region' | 'owning-service' | 'all';
+  values: string[];
+}
+
+const FILTER_KEYS = ['description', 'name', 'tag-key', 'tag-value', 'primary-region', 'owning-service', 'all'];
+const FILTER_VALUE_RE = /^!?[a-zA-Z0-9 :_@/+=.\-!]*$/;
+
+function parseFilters(raw: unknown): ListFilter[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw validation('Filters must be a list.');
+  return raw.map((f: unknown) => {
+    const { Key, Values } = (f ?? {}) as { Key?: unknown; Values?: unknown };
+    if (typeof Key !== 'string' || !FILTER_KEYS.includes(Key)) {
+      throw validation(
+        `1 validation error detected: Value '${String(Key)}' at 'filters.1.member.key' failed to satisfy constraint: Member must satisfy enum value set: [${FILTER_KEYS.join(', ')}]`,
+      );
+    }
+    if (!Array.isArray(Values) || Values.length < 1 || Values.length > 10) {
+      throw validation("1 validation error detected: Value at 'filters.1.member.values' must have 1 to 10 members");
+    }
+    for (const v of Values) {
+      if (typeof v !== 'string' || v.length > 512 || !FILTER_VALUE_RE.test(v)) {
+        throw validation(
+          `1 validation error detected: Value '${String(v)}' at 'filters.1.member.values' failed to satisfy constraint: Member must satisfy regular expression pattern: ^\\!?[a-zA-Z0-9 :_@\\/\\+\\=\\.\\-\\!]*$`,
+        );
+      }
+    }
+    return { key: Key as ListFilter['key'], values: Values as string[] };
+  });
+}
+
+function matchesFilter(s: SecretRecord, f: ListFilter): boolean {
+  const fields = (): string[] => {
+    switch (f.key) {
+      case 'name':
+        return [s.name];
+      case 'description':
+        return s.description !== undefined ? [s.description] : [];
+      case 'tag-key':
+        return [...s.tags.keys()];
+      case 'tag-value':
+        return [...s.tags.values()];
+      case 'all':
+        return [s.name, s.description ?? '', ...s.tags.keys(), ...s.tags.values()];
+      default:
+        return [];
+    }
+  };
+  const caseless = f.key === 'description' || f.key === 'all';
+  const norm = (t: string): string => (caseless ? t.toLowerCase() : t);
+  return f.values.some((raw) => {
+    const negate = raw.startsWith('!');
+    const value = norm(negate ? raw.slice(1) : raw);
+    const hit = fields().some((field) => norm(field).startsWith(value));
+    return negate ? !hit : hit;
+  });
 }
 
 function describe(s: SecretRecord): Record<string, unknown> {
