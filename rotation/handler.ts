@@ -3,11 +3,12 @@ import type { FailureEvent, Notifier } from './aws/notify.js';
 import { publicSummary, type CertificateBundle } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
-import { AwsServiceError, RotationError, RotationStateError, errorMessage, errorName } from './errors.js';
+import { AwsServiceError, RotationError, RotationStateError, inContext } from './errors.js';
 import type { Logger } from './log.js';
+import { removePendingCommand } from './remedies.js';
 import { parseSpec } from './spec.js';
 import type { StepContext } from './steps/context.js';
-import { createSecret, removePendingCommand } from './steps/create.js';
+import { createSecret } from './steps/create.js';
 import { finishSecret } from './steps/finish.js';
 import { setSecret } from './steps/set.js';
 import { testSecret } from './steps/test.js';
@@ -32,10 +33,14 @@ export interface LambdaContext {
 export interface Services {
   config: Config;
   logger: Logger;
-  secrets: SecretsAdapter;
   notifier: Notifier;
-  /** Per-invocation parts of the step context. */
-  stepContext: (base: Pick<StepContext, 'secret' | 'token' | 'logger' | 'deadline'>) => StepContext;
+  /**
+   * A Secrets Manager adapter for one invocation: the handler starts the step's reads on it beside
+   * DescribeSecret, and its call counts are the invocation's.
+   */
+  secrets: () => SecretsAdapter;
+  /** The step context of one invocation, around what the handler found out. */
+  stepContext: (base: Pick<StepContext, 'secret' | 'token' | 'logger' | 'deadline' | 'secrets'>) => StepContext;
 }
 
 const ONLY_SECRETS_MANAGER =
@@ -85,10 +90,14 @@ export function checkRotationState(
   if (!secret.rotationEnabled) {
     const leftover = pendingElsewhere ?? (secret.versionStages[token]?.includes('AWSPENDING') ? token : undefined);
     throw new RotationStateError(
-      `secret "${secret.name}": rotation is not enabled on this secret (never configured, or turned off by ` +
-        'cancel-rotate-secret), so this invocation is not part of a rotation; to rotate, ' +
-        (leftover ? `${removePendingCommand(secret.name, leftover)} and then ` : '') +
-        `aws secretsmanager rotate-secret --secret-id ${secret.name} --rotation-lambda-arn <this function's ARN>`,
+      'rotation is not enabled on this secret (never configured, or turned off by cancel-rotate-secret), ' +
+        'so this invocation is not part of a rotation',
+      {
+        hint:
+          'to rotate, ' +
+          (leftover ? `${removePendingCommand(secret.name, leftover)} and then ` : '') +
+          `aws secretsmanager rotate-secret --secret-id ${secret.name} --rotation-lambda-arn <this function's ARN>`,
+      },
     );
   }
   const stages = secret.versionStages[token];
@@ -97,7 +106,7 @@ export function checkRotationState(
     : `no rotation is in progress; start one with aws secretsmanager rotate-secret --secret-id ${secret.name}`;
   if (!stages || stages.length === 0) {
     throw new RotationStateError(
-      `secret "${secret.name}": version ${token} (the event's ClientRequestToken) has no staging label on this secret ` +
+      `version ${token} (the event's ClientRequestToken) has no staging label on this secret ` +
         `(an unknown version, or an old one whose labels are gone); ${inProgress}`,
     );
   }
@@ -107,7 +116,7 @@ export function checkRotationState(
   }
   if (!stages.includes('AWSPENDING')) {
     throw new RotationStateError(
-      `secret "${secret.name}": version ${token} (the event's ClientRequestToken) is ${stages.join(', ')}, not AWSPENDING, ` +
+      `version ${token} (the event's ClientRequestToken) is ${stages.join(', ')}, not AWSPENDING, ` +
         `so it is not the rotation in progress; ${inProgress}`,
     );
   }
@@ -119,8 +128,7 @@ export type InitFailureReporter = (event: FailureEvent) => Promise<void>;
 
 function callCounts(ctx: StepContext | undefined): Record<string, unknown> {
   if (!ctx) return {};
-  const sm = { ...ctx.secrets.calls, DescribeSecret: (ctx.secrets.calls.DescribeSecret ?? 0) + 1 };
-  return { secretsManagerCalls: sm, ...(ctx.route53Calls ? { route53Calls: ctx.route53Calls() } : {}) };
+  return { secretsManagerCalls: { ...ctx.secrets.calls }, route53Calls: ctx.dns.calls() };
 }
 
 /**
@@ -132,28 +140,6 @@ export function nameOfSecretId(secretId: string): string {
   return m?.[1] ?? secretId;
 }
 
-/**
- * Say which certificate and which step failed, once, at the start of the message:
- * `secret "<name>" <step>: …`. A message a step already began with `secret "<name>": ` gets the
- * step added there; without a secret name (an event with no SecretId) the step alone is named.
- */
-export function nameTheSecret(err: unknown, secretName: string, step: string): void {
-  if (!(err instanceof Error)) return;
-  const label = secretName ? `secret ${JSON.stringify(secretName)} ${step}` : step;
-  if (err.message.startsWith(`${label}: `)) return;
-  const own = secretName ? `secret ${JSON.stringify(secretName)}: ` : undefined;
-  err.message = `${label}: ${own && err.message.startsWith(own) ? err.message.slice(own.length) : err.message}`;
-}
-
-/** DescribeSecret found no such secret: say so in words, with what to check. */
-function explainDescribeFailure(err: unknown, secretId: string): void {
-  if (err instanceof AwsServiceError && err.awsCode === 'ResourceNotFoundException') {
-    err.message +=
-      `; no secret ${secretId} exists in this account and region (deleted, or a wrong SecretId in the rotation event): ` +
-      'check the secret and the rotation configured on it';
-  }
-}
-
 export function createHandler(services: () => Services, onInitFailure?: InitFailureReporter) {
   return async function handler(event: unknown, context?: LambdaContext): Promise<void> {
     const started = performance.now();
@@ -163,17 +149,17 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
     let svc: Services;
     try {
       svc = services();
-    } catch (err) {
+    } catch (caught) {
       // Configuration errors fail every rotation: make sure someone hears about it.
-      nameTheSecret(err, eventSecretId, step);
+      const err = inContext(caught, { secretName: eventSecretId, step });
       await onInitFailure?.({
         status: 'failed',
         domains: [],
-        error: errorMessage(err),
+        error: err.message,
         step,
         secret_name: eventSecretId,
         version_id: String((event as { ClientRequestToken?: unknown })?.ClientRequestToken ?? ''),
-        error_code: errorName(err),
+        error_code: err.code,
       });
       throw err;
     }
@@ -193,18 +179,22 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       // createSecret, testSecret and finishSecret read the token's version, createSecret and
       // finishSecret the current one too: start those reads now, beside DescribeSecret (a round
       // trip less each); the step takes them after the checks below. They only read: a refused
-      // event discards them, and nothing is logged of them.
-      const ahead = [
-        ...(ev.Step === 'setSecret' ? [] : [svc.secrets.readAhead(ev.SecretId, { versionId: token })]),
-        ...(ev.Step === 'createSecret' || ev.Step === 'finishSecret'
-          ? [svc.secrets.readAhead(ev.SecretId, { stage: 'AWSCURRENT' })]
-          : []),
-      ];
+      // event drops them, and nothing is logged of them.
+      const secrets = svc.secrets();
+      if (ev.Step !== 'setSecret') secrets.prefetch(ev.SecretId, { versionId: token });
+      if (ev.Step === 'createSecret' || ev.Step === 'finishSecret') {
+        secrets.prefetch(ev.SecretId, { stage: 'AWSCURRENT' });
+      }
 
       try {
-        secret = await svc.secrets.describe(ev.SecretId);
+        secret = await secrets.describe(ev.SecretId);
       } catch (err) {
-        explainDescribeFailure(err, ev.SecretId);
+        if (err instanceof AwsServiceError && err.awsCode === 'ResourceNotFoundException') {
+          err.withHint(
+            `no secret ${ev.SecretId} exists in this account and region (deleted, or a wrong SecretId in the rotation event): ` +
+              'check the secret and the rotation configured on it',
+          );
+        }
         throw err;
       }
       log = log.child({ secretName: secret.name });
@@ -213,8 +203,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         log.info(`version is already AWSCURRENT; ${step} has nothing to do`);
         return;
       }
-      ctx = svc.stepContext({ secret, token, logger: log, deadline });
-      for (const read of ahead) ctx.secrets.adopt(read, secret.arn);
+      ctx = svc.stepContext({ secret, token, logger: log, deadline, secrets });
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
       let promoted: CertificateBundle | undefined;
       switch (ev.Step) {
@@ -247,18 +236,18 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         log.info('rotation finished', { certificate: publicSummary(promoted) });
       }
       log.info('step succeeded', { durationMs: Math.round(performance.now() - started), ...callCounts(ctx) });
-    } catch (err) {
-      nameTheSecret(err, secret?.name ?? nameOfSecretId(eventSecretId), step);
+    } catch (caught) {
+      const err = inContext(caught, { secretName: secret?.name ?? nameOfSecretId(eventSecretId), step });
       log.error('step failed', {
         durationMs: Math.round(performance.now() - started),
-        errorCode: errorName(err),
+        errorCode: err.code,
         error: err,
         ...callCounts(ctx),
       });
       await svc.notifier.publish({
         status: 'failed',
         domains: domainsOf(secret),
-        error: errorMessage(err),
+        error: err.message,
         step,
         secret_name: secret?.name ?? nameOfSecretId(eventSecretId),
         ...(secret
@@ -267,7 +256,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
             ? { secret_arn: eventSecretId }
             : {}),
         version_id: token,
-        error_code: errorName(err),
+        error_code: err.code,
       });
       throw err;
     }

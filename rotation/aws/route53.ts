@@ -189,13 +189,14 @@ export class Route53Adapter {
             ? Infinity
             : 0;
         if (delay > budget) {
-          const mapped = mapError(op, err) as AwsServiceError;
-          mapped.message =
-            `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
-            `(${this.attemptCount[op]} attempts) and the function has no time left to wait: ${mapped.message}. ` +
-            'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
-            'spread the rotation schedules or raise the function timeout';
-          throw mapped;
+          throw mapError(op, err, {
+            lead:
+              `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
+              `(${this.attemptCount[op]} attempts) and the function has no time left to wait`,
+            hint:
+              'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
+              'spread the rotation schedules or raise the function timeout',
+          });
         }
         await sleep(delay);
       }
@@ -362,9 +363,13 @@ function toRecordSet(rs: ResourceRecordSet): RecordSetInfo {
   return out;
 }
 
-/** SDK error → AwsServiceError('Route53', op, name, message). InvalidChangeBatch keeps every message. */
-function mapError(op: Route53Operation, err: unknown): unknown {
+/**
+ * SDK error → AwsServiceError('Route53', op, name, message). InvalidChangeBatch keeps every message.
+ * `said`: what the adapter adds (see AwsServiceError's lead and hint).
+ */
+function mapError(op: Route53Operation, err: unknown, said?: { lead: string; hint: string }): AwsServiceError {
   if (err instanceof AwsServiceError) return err;
+  const options = { cause: err, ...said };
   if (err instanceof Error) {
     const messages = (err as { messages?: unknown }).messages;
     let message = sdkErrorMessage(err);
@@ -372,7 +377,7 @@ function mapError(op: Route53Operation, err: unknown): unknown {
       const extra = messages.filter((m): m is string => typeof m === 'string' && !message.includes(m));
       message = [message, ...extra].filter((m) => m.length > 0).join('; ');
     }
-    return new AwsServiceError('Route53', op, err.name || 'Error', message || '(no message)', { cause: err });
+    return new AwsServiceError('Route53', op, err.name || 'Error', message || '(no message)', options);
   }
-  return new AwsServiceError('Route53', op, 'Error', String(err), { cause: err });
+  return new AwsServiceError('Route53', op, 'Error', String(err), options);
 }

@@ -8,7 +8,7 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsServiceError, BinaryValueError, sdkErrorMessage } from '../errors.js';
+import { AwsServiceError, BinaryValueError, sdkErrorMessage, type AwsService } from '../errors.js';
 
 export interface SecretDescription {
   arn: string;
@@ -24,14 +24,14 @@ export function versionWithStage(secret: SecretDescription, stage: string): stri
   return Object.entries(secret.versionStages).find(([, stages]) => stages.includes(stage))?.[0];
 }
 
-/** A GetSecretValue started early (SecretsAdapter.readAhead): of a version id, or of a stage. */
-export interface ReadAhead {
-  select: { versionId: string } | { stage: string };
-  read: Promise<GetSecretValueCommandOutput | undefined>;
+/** Which version a read asks for: by id and/or by staging label. */
+export interface VersionSelect {
+  versionId?: string;
+  stage?: string;
 }
 
 /** Map any SDK error to AwsServiceError, keeping the SDK error as cause. */
-export function mapAwsError(service: string, operation: string, err: unknown): AwsServiceError {
+export function mapAwsError(service: AwsService, operation: string, err: unknown): AwsServiceError {
   const name = err instanceof Error ? err.name : 'UnknownError';
   const message = sdkErrorMessage(err);
   return new AwsServiceError(service, operation, name, message, { cause: err });
@@ -43,16 +43,33 @@ function isNotFound(err: unknown): boolean {
 
 /**
  * Thin Secrets Manager adapter: the calls the rotation needs, with SDK errors mapped to
- * AwsServiceError. The client is injectable (tests use aws-sdk-client-mock).
+ * AwsServiceError. The client is injectable (tests use the local endpoint's model in process).
+ *
+ * One adapter serves one invocation: its call counts are that invocation's, and reads started
+ * early (prefetch) are answered from its memo. The SDK client behind it is shared.
  */
 export class SecretsAdapter {
-  /** Calls made, by operation, for the per-rotation call count in the logs. */
+  /** Calls made, by operation, for the per-invocation call count in the logs. */
   readonly calls: Record<string, number> = {};
+
+  /** Reads started early, each taken (once) by the next getValue of the same secret and version. */
+  private prefetched: {
+    secretId: string;
+    select: VersionSelect;
+    read: Promise<GetSecretValueCommandOutput | undefined>;
+  }[] = [];
+
+  /** Ids known to name the same secret (what DescribeSecret answered), mapped to its ARN. */
+  private readonly arnOf = new Map<string, string>();
 
   constructor(private readonly client: SecretsManagerClient = new SecretsManagerClient({})) {}
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  private count(operation: string): void {
     this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+  }
+
+  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.count(operation);
     try {
       return await fn();
     } catch (err) {
@@ -64,8 +81,12 @@ export class SecretsAdapter {
     const out = await this.call('DescribeSecret', () =>
       this.client.send(new DescribeSecretCommand({ SecretId: secretId })),
     );
+    const arn = out.ARN ?? secretId;
+    // The event's id (a name or an ARN) and the ARN the steps read by now name one secret.
+    this.arnOf.set(secretId, arn);
+    this.arnOf.set(arn, arn);
     return {
-      arn: out.ARN ?? secretId,
+      arn,
       name: out.Name ?? secretId,
       rotationEnabled: out.RotationEnabled === true,
       versionStages: out.VersionIdsToStages ?? {},
@@ -73,16 +94,9 @@ export class SecretsAdapter {
     };
   }
 
-  /** Reads started ahead, by the secret id the step uses; each taken by the next getValue of it. */
-  private ahead: (ReadAhead & { secretId: string })[] = [];
-
-  /** GetSecretValue; undefined when the version has no value or does not exist. */
-  private async read(
-    secretId: string,
-    select: { versionId?: string; stage?: string },
-    count = true,
-  ): Promise<GetSecretValueCommandOutput | undefined> {
-    if (count) this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
+  /** GetSecretValue (counted); undefined when the version has no value or does not exist. */
+  private async read(secretId: string, select: VersionSelect): Promise<GetSecretValueCommandOutput | undefined> {
+    this.count('GetSecretValue');
     try {
       return await this.client.send(
         new GetSecretValueCommand({ SecretId: secretId, VersionId: select.versionId, VersionStage: select.stage }),
@@ -94,35 +108,32 @@ export class SecretsAdapter {
   }
 
   /**
-   * Start reading a version now (the handler does, beside DescribeSecret). The step's own adapter
-   * adopts it, so the read belongs to one invocation and is counted there.
+   * Start reading a version now, so the round trip overlaps other work (the handler starts the
+   * step's reads beside DescribeSecret). The next getValue of that version of that secret (by
+   * the id given here, or by the ARN DescribeSecret answered for it) takes the answer; reads of
+   * any other secret never do. A read nobody takes is dropped without a word (a refused event),
+   * and its failure surfaces only in the getValue that takes it.
    */
-  readAhead(secretId: string, select: ReadAhead['select']): ReadAhead {
-    const read = this.read(secretId, select, false);
-    read.catch(() => undefined); // surfaces when (if) a step takes it
-    return { select, read };
+  prefetch(secretId: string, select: { versionId: string } | { stage: string }): void {
+    const read = this.read(secretId, select);
+    read.catch(() => undefined);
+    this.prefetched.push({ secretId, select, read });
   }
 
-  /**
-   * The next getValue of that version of `secretId` (the id the step reads it by: the ARN that
-   * DescribeSecret answered for the id the read was started with) takes this answer instead of a
-   * second round trip. Reads of any other secret never match it.
-   */
-  adopt(ahead: ReadAhead, secretId: string): void {
-    this.calls.GetSecretValue = (this.calls.GetSecretValue ?? 0) + 1;
-    this.ahead.push({ ...ahead, secretId });
+  private sameSecret(a: string, b: string): boolean {
+    return a === b || (this.arnOf.get(a) ?? a) === (this.arnOf.get(b) ?? b);
   }
 
-  /** The read started ahead for this secret and select, taken out (once), if any. */
-  private takeAhead(secretId: string, select: { versionId?: string; stage?: string }): ReadAhead | undefined {
-    const i = this.ahead.findIndex(
-      (a) =>
-        a.secretId === secretId &&
-        ('versionId' in a.select
-          ? a.select.versionId === select.versionId
-          : select.versionId === undefined && a.select.stage === select.stage),
+  /** The prefetched read that answers this getValue, taken out (once), if any. */
+  private takePrefetched(secretId: string, select: VersionSelect) {
+    const i = this.prefetched.findIndex(
+      (p) =>
+        this.sameSecret(p.secretId, secretId) &&
+        (p.select.versionId !== undefined
+          ? p.select.versionId === select.versionId
+          : select.versionId === undefined && p.select.stage === select.stage),
     );
-    return i < 0 ? undefined : this.ahead.splice(i, 1)[0];
+    return i < 0 ? undefined : this.prefetched.splice(i, 1)[0];
   }
 
   /**
@@ -130,11 +141,11 @@ export class SecretsAdapter {
    * value (the empty AWSPENDING stub) or does not exist. A version holding SecretBinary instead
    * throws BinaryValueError: reading it as "no value" would let a rotation replace it.
    */
-  async getValue(secretId: string, select: { versionId?: string; stage?: string }): Promise<string | undefined> {
-    const ahead = this.takeAhead(secretId, select);
+  async getValue(secretId: string, select: VersionSelect): Promise<string | undefined> {
+    const early = this.takePrefetched(secretId, select);
     let out: GetSecretValueCommandOutput | undefined;
-    if (ahead) {
-      out = await ahead.read;
+    if (early) {
+      out = await early.read;
       // A version read without a stage: when the stage asked for is not on it, let Secrets Manager answer.
       if (out && select.stage && !out.VersionStages?.includes(select.stage)) out = await this.read(secretId, select);
     } else {

@@ -1,37 +1,51 @@
+import type { CaClient } from '../acme/ca.js';
+import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
+import type { CertificateBundle } from '../bundle.js';
 import type { Config } from '../config.js';
 import type { Deadline } from '../deadline.js';
-import type { DnsProvider } from '../dns/provider.js';
+import type { DnsProvider, PlacedRecord } from '../dns/provider.js';
 import type { Logger } from '../log.js';
-import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
-import type { CaClient } from '../acme/ca.js';
-import type { CertificateBundle } from '../bundle.js';
 import type { CertificateSpec } from '../spec.js';
 import type { VerifyOptions, VerifyResult } from '../verify/index.js';
-import type { PlacedRecord } from '../dns/provider.js';
 
-/** Everything a step needs; built once per invocation by the handler, injectable in tests. */
+/** The CA, for one invocation (rotation/acme/session.ts). */
+export interface CaPort {
+  /**
+   * Start what client() will need that only reads (its modules, the account secret's value), so
+   * it overlaps other work. Registers nothing: that waits for client() itself.
+   */
+  prefetch(): void;
+  /** The CA client with a registered account (registered on first use of the account). */
+  client(): Promise<CaClient>;
+}
+
+/** DNS, for one invocation (rotation/dns/session.ts). */
+export interface DnsPort {
+  /** The DNS provider for this certificate (zone ids from the spec). */
+  forSpec(spec: CertificateSpec): DnsProvider;
+  /** Propagation check of placed TXT values (authoritative nameservers or DNS_RESOLVERS). */
+  waitForPropagation(dns: DnsProvider, placed: PlacedRecord[], deadline: Deadline): Promise<void>;
+  /** Calls made so far in this invocation, by operation, for the call-count log ({} when none). */
+  calls(): Record<string, number>;
+}
+
+/**
+ * What a step works with: the rotation event's facts, the configuration, the ports to Secrets
+ * Manager, the CA and DNS, the certificate checks, and the invocation's deadline, logger and clock.
+ * Built once per invocation by the handler (index.ts wires the real ports), injectable in tests.
+ */
 export interface StepContext {
   config: Config;
-  secrets: SecretsAdapter;
   secret: SecretDescription;
   token: string;
   /** The event's RotationToken (assumed-role / cross-account rotation), passed to PutSecretValue. */
   rotationToken?: string;
   logger: Logger;
   deadline: Deadline;
-  /** DNS provider for this certificate (zone ids from the spec). */
-  dns: (spec: CertificateSpec) => DnsProvider;
-  /** Propagation check of placed TXT values (authoritative nameservers or DNS_RESOLVERS). */
-  waitForPropagation: (dns: DnsProvider, placed: PlacedRecord[], deadline: Deadline) => Promise<void>;
-  /** The CA client with a registered account. */
-  ca: () => Promise<CaClient>;
-  /**
-   * Start what ca() will need that only reads (its modules, the account secret's value), so it
-   * overlaps other work. Registers nothing: that waits for ca() itself.
-   */
-  prefetchCa?: () => void;
+  /** Secrets Manager, this invocation's adapter (its reads started beside DescribeSecret included). */
+  secrets: SecretsAdapter;
+  ca: CaPort;
+  dns: DnsPort;
   verify: (bundle: CertificateBundle, opts: VerifyOptions) => Promise<VerifyResult>;
   now: () => Date;
-  /** Route 53 calls made so far in this invocation, by operation (for the call-count log). */
-  route53Calls?: () => Record<string, number>;
 }

@@ -1,48 +1,14 @@
 import { ariCertId } from '../acme/ari.js';
-import { versionWithStage } from '../aws/secrets.js';
 import { issueCertificate } from '../acme/issue.js';
-import {
-  buildBundle,
-  classifyCurrentValue,
-  parseBundle,
-  type CertificateBundle,
-  type CurrentValue,
-} from '../bundle.js';
+import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
 import type { DnsProvider } from '../dns/provider.js';
-import { AwsServiceError, BinaryValueError, RotationError, RotationStateError, errorMessage } from '../errors.js';
-import { INFLIGHT_TAG, allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../inflight.js';
+import { AwsServiceError, RotationStateError, errorMessage } from '../errors.js';
+import { INFLIGHT_TAG, allInflightTagKeys, inflightTags } from '../inflight.js';
+import { cancelHint } from '../remedies.js';
 import { challengeDomain, parseSpec, type CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
-
-/**
- * Remove TXT values a killed earlier attempt left behind (recorded in the in-flight tags).
- * `bestEffort`: log a failure instead of throwing (used where the rotation can go on without it).
- */
-export async function cleanUpLeftovers(
-  ctx: StepContext,
-  knownSpec?: CertificateSpec,
-  bestEffort = false,
-): Promise<void> {
-  const inflight = readInflight(ctx.secret.tags);
-  if (inflight.tagKeys.length === 0) return;
-  const spec = knownSpec ?? parseSpec(ctx.secret.name, ctx.secret.tags);
-  const records = leftoverRecords(spec.domains.map(challengeDomain), inflight.values);
-  ctx.logger.warn('found TXT values of an interrupted attempt; removing them', {
-    inflightToken: inflight.token,
-    values: inflight.values.length,
-  });
-  try {
-    if (records.length > 0) {
-      await ctx.logger.time('dns-cleanup-leftovers', () => ctx.dns(spec).cleanUp(records, ctx.deadline));
-    }
-    await ctx.secrets.untag(ctx.secret.arn, inflight.tagKeys);
-  } catch (err) {
-    if (!bestEffort) throw err;
-    ctx.logger.error('could not remove the TXT values of an interrupted attempt; will retry at the next step', {
-      error: err,
-    });
-  }
-}
+import { classifyCurrent, foreignCurrent } from './current.js';
+import { cleanUpLeftovers } from './leftovers.js';
 
 /** Why a stored bundle no longer matches the spec (names or key type), or undefined. */
 export function specMismatch(bundle: CertificateBundle, spec: CertificateSpec): string | undefined {
@@ -58,70 +24,11 @@ export function specMismatch(bundle: CertificateBundle, spec: CertificateSpec): 
 }
 
 /**
- * How to get out of a rotation whose pending version can never pass. Versions are immutable and
- * RotateSecret refuses to start while AWSPENDING sits on a version other than AWSCURRENT, so the
- * label has to go too (cancel-rotate-secret alone leaves it).
- */
-export function cancelHint(secretName: string, token: string): string {
-  return (
-    'versions are immutable, so this rotation cannot succeed: run ' +
-    `aws secretsmanager cancel-rotate-secret --secret-id ${secretName}, then ` +
-    `${removePendingCommand(secretName, token)}, then aws secretsmanager rotate-secret --secret-id ${secretName}`
-  );
-}
-
-/** The command that drops a leftover AWSPENDING label, so that RotateSecret can start a new rotation. */
-export function removePendingCommand(secretName: string, versionId: string): string {
-  return (
-    `aws secretsmanager update-secret-version-stage --secret-id ${secretName} --version-stage AWSPENDING ` +
-    `--remove-from-version-id ${versionId}`
-  );
-}
-
-/** The current value is not ours to replace (another application's secret, garbage). */
-export class CurrentValueError extends RotationError {
-  override name = 'CurrentValueError';
-  constructor(message: string) {
-    super('UnexpectedCurrentValue', message);
-  }
-}
-
-/** How to get out when AWSCURRENT holds something that is not ours to replace. */
-export function foreignWayOut(secretName: string, retried: string): string {
-  return (
-    'If this secret is meant to hold the certificate, store {} as its value ' +
-    `(aws secretsmanager put-secret-value --secret-id ${secretName} --secret-string '{}'); ` +
-    `the next attempt of this rotation then ${retried}. ` +
-    'If the value belongs to another application, take the acme:* tags and the rotation off this secret'
-  );
-}
-
-/**
- * What AWSCURRENT holds (a SecretBinary value counts as foreign), with the version holding it;
- * undefined when no version holds it.
- */
-export async function classifyCurrent(
-  ctx: StepContext,
-): Promise<{ versionId: string; value: CurrentValue } | undefined> {
-  const { secret } = ctx;
-  const versionId = versionWithStage(secret, 'AWSCURRENT');
-  if (versionId === undefined) return undefined;
-  const value = await ctx.secrets
-    .getValue(secret.arn, { stage: 'AWSCURRENT' })
-    .then(classifyCurrentValue, (err: unknown): CurrentValue => {
-      if (!(err instanceof BinaryValueError)) throw err;
-      return { kind: 'foreign', description: `a binary value (SecretBinary, ${err.bytes} bytes)` };
-    });
-  return { versionId, value };
-}
-
-/**
  * What AWSCURRENT holds, refusing (before anything is ordered) a value that is neither empty nor
  * a certificate bundle of ours: a rotation would replace it, and it may be another application's
  * secret. A damaged bundle of ours is replaced, with a warning (see classifyCurrentValue).
  */
 async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefined> {
-  const { secret } = ctx;
   const found = await classifyCurrent(ctx);
   if (!found) return undefined;
   const { versionId, value: current } = found;
@@ -137,10 +44,11 @@ async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefi
       );
       return undefined;
     case 'foreign':
-      throw new CurrentValueError(
-        `secret "${secret.name}": the current value (AWSCURRENT, version ${versionId}) is not a certificate bundle: ` +
-          `it is ${current.description}. A rotation would replace it, so nothing was ordered or changed. ` +
-          foreignWayOut(secret.name, 'issues the certificate'),
+      throw foreignCurrent(
+        ctx,
+        { versionId, description: current.description },
+        'A rotation would replace it, so nothing was ordered or changed',
+        'issues the certificate',
       );
   }
 }
@@ -156,9 +64,10 @@ export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: D
     await ctx.logger.time('dns-zone-check', () => dns.locate(domains), { names: domains.length });
   } catch (err) {
     if (err instanceof AwsServiceError && err.awsCode === 'NoSuchHostedZone') {
-      err.message +=
-        `; a zone id in tag acme:hosted-zone-ids (${spec.hostedZoneIds.join(', ')}) does not exist in this account: ` +
-        'correct the tag (aws route53 list-hosted-zones lists the zones)';
+      err.withHint(
+        `a zone id in tag acme:hosted-zone-ids (${spec.hostedZoneIds.join(', ')}) does not exist in this account: ` +
+          'correct the tag (aws route53 list-hosted-zones lists the zones)',
+      );
     }
     throw err;
   }
@@ -211,15 +120,15 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     const pending = parseBundle(pendingValue);
     if (!pending) {
       throw new RotationStateError(
-        `secret "${secret.name}": version ${token} (AWSPENDING) already holds a value that is not a certificate bundle; ` +
-          cancelHint(secret.name, token),
+        `version ${token} (AWSPENDING) already holds a value that is not a certificate bundle`,
+        { hint: cancelHint(secret.name, token) },
       );
     }
     const mismatch = specMismatch(pending, spec);
     if (mismatch) {
       throw new RotationStateError(
-        `secret "${secret.name}": the pending certificate (version ${token}) no longer matches the tags (${mismatch}); ` +
-          cancelHint(secret.name, token),
+        `the pending certificate (version ${token}) no longer matches the tags (${mismatch})`,
+        { hint: cancelHint(secret.name, token) },
       );
     }
     await cleanUpLeftovers(ctx, spec, true);
@@ -234,12 +143,12 @@ export async function createSecret(ctx: StepContext): Promise<void> {
 
   // The account secret's read (and the CA modules) overlap the zone check; the account is only
   // registered, on first use, once the zones are known to exist.
-  ctx.prefetchCa?.();
-  const dns = ctx.dns(spec);
+  ctx.ca.prefetch();
+  const dns = ctx.dns.forSpec(spec);
   await checkZones(ctx, spec, dns);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
 
-  const ca = await ctx.ca();
+  const ca = await ctx.ca.client();
 
   const replaces = replacedCertificate(ctx, current, spec, ca.accountUrl());
 
@@ -251,13 +160,13 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     dns,
     logger,
     dnsDeadline,
-    waitForPropagation: (placed, deadline) => ctx.waitForPropagation(dns, placed, deadline),
+    waitForPropagation: (placed, deadline) => ctx.dns.waitForPropagation(dns, placed, deadline),
     recordInFlight: async (records) => {
       const tags = inflightTags(token, records);
       const others = secret.tags.filter((t) => !t.Key?.startsWith(INFLIGHT_TAG)).length;
       if (others + Object.keys(tags).length > MAX_TAGS) {
         throw new RotationStateError(
-          `secret "${secret.name}": recording ${records.length} challenge values needs ${Object.keys(tags).length} tags, ` +
+          `recording ${records.length} challenge values needs ${Object.keys(tags).length} tags, ` +
             `but the secret already has ${others} of the ${MAX_TAGS} allowed; remove unrelated tags or split the certificate`,
         );
       }
@@ -287,10 +196,9 @@ export async function createSecret(ctx: StepContext): Promise<void> {
         return;
       }
     }
-    throw new RotationStateError(
-      `secret "${secret.name}": could not store the new certificate as AWSPENDING (${errorMessage(err)})`,
-      { cause: err },
-    );
+    throw new RotationStateError(`could not store the new certificate as AWSPENDING (${errorMessage(err)})`, {
+      cause: err,
+    });
   }
   logger.info('stored the new certificate as AWSPENDING', {
     serial: bundle.serial,
@@ -298,6 +206,6 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     issuer: bundle.issuer,
     domains: bundle.domains,
     caCalls: ca.calls,
-    route53Calls: ctx.route53Calls?.(),
+    route53Calls: ctx.dns.calls(),
   });
 }

@@ -3,9 +3,10 @@ import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
 import type { StepContext } from './context.js';
-import { CurrentValueError, classifyCurrent, cleanUpLeftovers, foreignWayOut } from './create.js';
+import { classifyCurrent, foreignCurrent } from './current.js';
+import { cleanUpLeftovers } from './leftovers.js';
 
-/** The seed's status tags: readable without decrypting the secret. */
+/** Status tags on the secret: readable without decrypting it. */
 export function statusTags(bundle: CertificateBundle): Record<string, string> {
   const domains = bundle.domains.join(',');
   return {
@@ -32,15 +33,16 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   const bundle = parseBundle(raw);
   if (!bundle) {
     throw new VerificationError(
-      `secret "${secret.name}": version ${token} holds no certificate bundle; refusing to promote it ` +
+      `version ${token} holds no certificate bundle; refusing to promote it ` +
         '(createSecret and testSecret must succeed first; Secrets Manager runs the steps in order)',
     );
   }
   if (replaced?.value.kind === 'foreign') {
-    throw new CurrentValueError(
-      `secret "${secret.name}": the current value (AWSCURRENT, version ${replaced.versionId}) is not a certificate ` +
-        `bundle: it is ${replaced.value.description}. Promoting the new certificate would replace it, so nothing was ` +
-        `promoted. ${foreignWayOut(secret.name, 'promotes the new certificate')}`,
+    throw foreignCurrent(
+      ctx,
+      { versionId: replaced.versionId, description: replaced.value.description },
+      'Promoting the new certificate would replace it, so nothing was promoted',
+      'promotes the new certificate',
     );
   }
   if (current !== token) {

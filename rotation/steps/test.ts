@@ -1,8 +1,8 @@
 import { parseBundle } from '../bundle.js';
 import { VerificationError } from '../errors.js';
+import { cancelHint } from '../remedies.js';
 import { parseSpec } from '../spec.js';
 import type { StepContext } from './context.js';
-import { cancelHint } from './create.js';
 
 /** testSecret: PEM verification of the pending bundle; a bad certificate never becomes AWSCURRENT. */
 export async function testSecret(ctx: StepContext): Promise<void> {
@@ -11,15 +11,15 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   const raw = await ctx.secrets.getValue(secret.arn, { versionId: token, stage: 'AWSPENDING' });
   if (raw === undefined) {
     throw new VerificationError(
-      `secret "${secret.name}": version ${token} (AWSPENDING) has no value; createSecret did not complete ` +
+      `version ${token} (AWSPENDING) has no value; createSecret did not complete ` +
         '(Secrets Manager runs createSecret, setSecret, testSecret, finishSecret in this order; a failed createSecret is retried)',
     );
   }
   const bundle = parseBundle(raw);
   if (!bundle) {
     throw new VerificationError(
-      `secret "${secret.name}": version ${token} (AWSPENDING) does not hold a certificate bundle (expected JSON with certificate, private_key, fullchain, domains); ` +
-        cancelHint(secret.name, token),
+      `version ${token} (AWSPENDING) does not hold a certificate bundle (expected JSON with certificate, private_key, fullchain, domains)`,
+      { hint: cancelHint(secret.name, token) },
     );
   }
   let result: Awaited<ReturnType<StepContext['verify']>>;
@@ -37,7 +37,7 @@ export async function testSecret(ctx: StepContext): Promise<void> {
   } catch (err) {
     if (err instanceof VerificationError) {
       // Secrets Manager retries with the same, immutable pending version: say how to get unstuck.
-      err.message += `. If this does not go away on retry, ${cancelHint(secret.name, token)}`;
+      err.withHint(`If this does not go away on retry, ${cancelHint(secret.name, token)}`);
     }
     throw err;
   }

@@ -16,7 +16,8 @@ import {
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, tlsHandshakeCheck } from './handshake.js';
 import { runStaticChecks } from './pem.js';
 
-export { VerificationCheckError, LIFETIME_POLICY_CODE, minRemainingFor, type CheckName } from './pem.js';
+export { VerificationCheckError, type CheckName } from '../errors.js';
+export { LIFETIME_POLICY_CODE, minRemainingFor } from './pem.js';
 export { tlsHandshakeCheck, handshakeServername, WILDCARD_SAMPLE_LABEL } from './handshake.js';
 
 export interface VerifyOptions {

@@ -17,39 +17,11 @@ import {
   type CertificateBundle,
   type KeyType,
 } from '../bundle.js';
-import { VerificationError } from '../errors.js';
-import { redact } from '../log.js';
+import { VerificationCheckError, type CheckName } from '../errors.js';
 import { basicConstraintsCa } from '../x509/extensions.js';
 
-/** Names of the checks, in the order they run. */
-export type CheckName =
-  | 'pem'
-  | 'private-key'
-  | 'key-match'
-  | 'key-type'
-  | 'san'
-  | 'leaf-not-ca'
-  | 'leaf-usage'
-  | 'validity'
-  | 'lifetime-policy'
-  | 'chain'
-  | 'trust-anchor'
-  | 'fullchain'
-  | 'domains'
-  | 'fields'
-  | 'handshake';
-
-/** A VerificationError that names the failed check. */
-export class VerificationCheckError extends VerificationError {
-  public readonly check: CheckName;
-
-  constructor(check: CheckName, detail: string, options?: { cause?: unknown; code?: string }) {
-    // redact() is a belt-and-braces guard: no message is built from key text.
-    super(redact(`Certificate check "${check}" failed: ${detail}`), options);
-    this.name = 'VerificationError';
-    this.check = check;
-  }
-}
+// handshake.ts imports the error class from here; it is defined with every other error class.
+export { VerificationCheckError, type CheckName };
 
 function fail(check: CheckName, detail: string, cause?: unknown): never {
   throw new VerificationCheckError(check, detail, cause === undefined ? undefined : { cause });

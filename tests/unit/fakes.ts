@@ -859,11 +859,11 @@ export interface World {
   handler: (event: unknown, context?: LambdaContext) => Promise<void>;
   /** Invoke one step the way Secrets Manager does. */
   invoke: (step: Step | string, token?: string, secretId?: string) => Promise<void>;
-  /** How often the step asked for the CA client (ctx.ca()). */
+  /** How often the step asked for the CA client (ctx.ca.client()). */
   caRequests: () => number;
   /** Calls of ctx.verify. */
   verifyCalls: { bundle: CertificateBundle; opts: VerifyOptions }[];
-  /** Runs inside ctx.waitForPropagation (after it is recorded on the timeline). */
+  /** Runs inside ctx.dns.waitForPropagation (after it is recorded on the timeline). */
   onPropagation: ((placed: PlacedRecord[], deadline: Deadline) => Promise<void> | void) | undefined;
   /** Step contexts built by the handler. */
   contexts: StepContext[];
@@ -899,7 +899,6 @@ export function makeWorld(opts: WorldOptions = {}): World {
     sns: sns.client,
     events: events.client,
   });
-  const secrets = new SecretsAdapter(sm.client);
   let caRequests = 0;
   const verifyCalls: World['verifyCalls'] = [];
   const contexts: StepContext[] = [];
@@ -929,23 +928,27 @@ export function makeWorld(opts: WorldOptions = {}): World {
   world.services = {
     config,
     logger: log.logger,
-    secrets,
     notifier,
+    secrets: () => new SecretsAdapter(sm.client),
     stepContext: (base) => {
       const ctx: StepContext = {
         ...base,
         config,
-        secrets: new SecretsAdapter(sm.client),
-        dns: () => dns,
-        waitForPropagation: async (_dns, placed, deadline) => {
-          timeline.add('dns:propagation');
-          await world.onPropagation?.(placed, deadline);
+        dns: {
+          forSpec: () => dns,
+          waitForPropagation: async (_dns, placed, deadline) => {
+            timeline.add('dns:propagation');
+            await world.onPropagation?.(placed, deadline);
+          },
+          calls: () => ({}),
         },
-        prefetchCa: () => timeline.add('ca:prefetch'),
-        ca: () => {
-          caRequests++;
-          timeline.add('ca:client');
-          return Promise.resolve(ca);
+        ca: {
+          prefetch: () => timeline.add('ca:prefetch'),
+          client: () => {
+            caRequests++;
+            timeline.add('ca:client');
+            return Promise.resolve(ca);
+          },
         },
         verify: (bundle, verifyOpts): Promise<VerifyResult> => {
           verifyCalls.push({ bundle, opts: verifyOpts });

@@ -3,8 +3,15 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { CertificateBundle } from '../../rotation/bundle.js';
-import { AcmeError, DnsError, RotationError, RotationStateError, VerificationError } from '../../rotation/errors.js';
-import { STEPS, nameTheSecret } from '../../rotation/handler.js';
+import {
+  AcmeError,
+  DnsError,
+  RotationError,
+  RotationStateError,
+  VerificationError,
+  formatMessage,
+} from '../../rotation/errors.js';
+import { STEPS } from '../../rotation/handler.js';
 import { INFLIGHT_TAG, inflightTags, readInflight } from '../../rotation/inflight.js';
 import {
   BUS_NAME,
@@ -621,22 +628,56 @@ describe('createSecret: zone check before ordering', () => {
   });
 });
 
-describe('nameTheSecret', () => {
+describe("the call counts in 'step succeeded'", () => {
+  it.each(STEPS)(
+    '%s logs every Secrets Manager call it made, reads started beside DescribeSecret included',
+    async (step) => {
+      const w = step === 'createSecret' ? makeWorld({ domains: ['example.com'] }) : pendingWorld().w;
+      await w.invoke(step);
+      const sent: Record<string, number> = {};
+      for (const name of w.sm.commandNames()) {
+        const op = name.replace(/Command$/, '');
+        sent[op] = (sent[op] ?? 0) + 1;
+      }
+      const line = w.log.find('step succeeded');
+      expect(line?.secretsManagerCalls).toEqual(sent);
+      expect(sent.DescribeSecret).toBe(1);
+    },
+  );
+});
+
+describe('formatMessage: the secret and the step, named once', () => {
+  const context = { secretName: 's', step: 'createSecret' };
   it.each([
     ['a message without the name', 'boom', 'secret "s" createSecret: boom'],
     ["a step's own prefix", 'secret "s": boom', 'secret "s" createSecret: boom'],
     ['a message already named', 'secret "s" createSecret: boom', 'secret "s" createSecret: boom'],
     ['a message naming the secret elsewhere', 'put {} into "s"', 'secret "s" createSecret: put {} into "s"'],
   ])('prefixes %s once', (_label, message, expected) => {
-    const err = new Error(message);
-    nameTheSecret(err, 's', 'createSecret');
-    expect(err.message).toBe(expected);
+    expect(formatMessage(message, [], context)).toBe(expected);
   });
 
   it('names the step alone when there is no secret name', () => {
-    const err = new Error('the event has no SecretId');
-    nameTheSecret(err, '', 'testSecret');
-    expect(err.message).toBe('testSecret: the event has no SecretId');
+    expect(formatMessage('the event has no SecretId', [], { secretName: '', step: 'testSecret' })).toBe(
+      'testSecret: the event has no SecretId',
+    );
+  });
+
+  it('adds a clause after a semicolon and a sentence after a full stop, after the detail', () => {
+    expect(formatMessage('it failed', ['check the tag', 'If it persists, ask'], context)).toBe(
+      'secret "s" createSecret: it failed; check the tag. If it persists, ask',
+    );
+    expect(formatMessage('it failed', ['check the tag'])).toBe('it failed; check the tag');
+  });
+
+  it("is the error's message, whenever the context and hints arrive", () => {
+    const err = new RotationStateError('secret "s": it failed');
+    expect(err.message).toBe('secret "s": it failed');
+    err.withHint('retry');
+    err.context = context;
+    expect(err.message).toBe('secret "s" createSecret: it failed; retry');
+    expect(err.detail).toBe('secret "s": it failed');
+    expect(err.hints).toEqual(['retry']);
   });
 });
 

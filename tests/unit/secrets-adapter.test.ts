@@ -1,6 +1,7 @@
 /**
- * The Secrets Manager adapter's read-ahead: the handler starts reading the token's version beside
- * DescribeSecret, and the step's adapter takes that answer once, instead of a second round trip.
+ * The Secrets Manager adapter's per-invocation memo: the handler starts reading the token's
+ * version beside DescribeSecret (prefetch), and the step's read of that version takes the answer
+ * once, instead of a second round trip. The adapter counts every call it makes.
  */
 import { describe, expect, it } from 'vitest';
 import { SecretsAdapter } from '../../rotation/aws/secrets.js';
@@ -19,52 +20,74 @@ function setup(stages: string[] = ['AWSPENDING'], value: string | null = 'first'
     name: NAME,
     versions: { [OLD]: { value: '{}', stages: ['AWSCURRENT'] }, [TOKEN]: { value: value ?? undefined, stages } },
   });
-  return { sm, secret, handlerSide: new SecretsAdapter(sm.client), stepSide: new SecretsAdapter(sm.client) };
+  return { sm, secret, secrets: new SecretsAdapter(sm.client) };
 }
 
-describe('SecretsAdapter read-ahead', () => {
-  it('answers the next read of that version from the read-ahead, once, and counts it for the step', async () => {
-    // The read-ahead finds the stub; another invocation then stores the value (the one change a
-    // version can undergo), so a read that reaches Secrets Manager sees it and the read-ahead does not.
-    const { sm, secret, handlerSide, stepSide } = setup(['AWSPENDING'], null);
-    const ahead = handlerSide.readAhead(NAME, { versionId: TOKEN });
-    stepSide.adopt(ahead, secret.arn);
-    await ahead.read; // answered by Secrets Manager before the value is stored
-    sm.putVersion(secret.arn, TOKEN, { value: 'stored after the read-ahead', stages: ['AWSPENDING'] });
-    expect(await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
+describe('SecretsAdapter prefetch', () => {
+  it('answers the next read of that version by the ARN DescribeSecret answered, once, and counts every call', async () => {
+    // The prefetch finds the stub; another invocation then stores the value (the one change a
+    // version can undergo), so a read that reaches Secrets Manager sees it and the prefetch does not.
+    const { sm, secret, secrets } = setup(['AWSPENDING'], null);
+    secrets.prefetch(NAME, { versionId: TOKEN });
+    expect((await secrets.describe(NAME)).arn).toBe(secret.arn); // answered after the prefetch
+    sm.putVersion(secret.arn, TOKEN, { value: 'stored after the prefetch', stages: ['AWSPENDING'] });
+    expect(await secrets.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
     // Taken once: the next read asks Secrets Manager again.
-    expect(await stepSide.getValue(secret.arn, { versionId: TOKEN })).toBe('stored after the read-ahead');
+    expect(await secrets.getValue(secret.arn, { versionId: TOKEN })).toBe('stored after the prefetch');
     expect(sm.gets()).toHaveLength(2);
-    expect(stepSide.calls.GetSecretValue).toBe(2);
-    expect(handlerSide.calls.GetSecretValue).toBeUndefined();
+    expect(secrets.calls).toEqual({ GetSecretValue: 2, DescribeSecret: 1 });
+  });
+
+  it('answers a read by the id the prefetch was started with, without DescribeSecret', async () => {
+    const { sm, secrets } = setup();
+    secrets.prefetch(NAME, { versionId: TOKEN });
+    expect(await secrets.getValue(NAME, { versionId: TOKEN })).toBe('first');
+    expect(sm.gets()).toHaveLength(1);
+    expect(secrets.calls).toEqual({ GetSecretValue: 1 });
   });
 
   it('leaves reads of other versions alone', async () => {
-    const { sm, secret, handlerSide, stepSide } = setup();
-    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
-    expect(await stepSide.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
-    expect(await stepSide.getValue(secret.arn, { versionId: TOKEN })).toBe('first');
-    expect(sm.gets()).toHaveLength(2); // the read-ahead and the AWSCURRENT read
+    const { sm, secret, secrets } = setup();
+    secrets.prefetch(NAME, { versionId: TOKEN });
+    await secrets.describe(NAME);
+    expect(await secrets.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
+    expect(await secrets.getValue(secret.arn, { versionId: TOKEN })).toBe('first');
+    expect(sm.gets()).toHaveLength(2); // the prefetch and the AWSCURRENT read
   });
 
   it("matches a stage read only for the same secret: another secret's AWSCURRENT is read for real", async () => {
-    const { sm, secret, handlerSide, stepSide } = setup();
+    const { sm, secret, secrets } = setup();
     sm.addSecret({
       name: 'acme/account',
       versions: { [ACCOUNT_VERSION]: { value: 'account', stages: ['AWSCURRENT'] } },
     });
-    stepSide.adopt(handlerSide.readAhead(NAME, { stage: 'AWSCURRENT' }), secret.arn);
-    expect(await stepSide.getValue('acme/account', { stage: 'AWSCURRENT' })).toBe('account');
-    expect(await stepSide.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
-    expect(sm.gets()).toHaveLength(2); // the read-ahead and the account read
+    secrets.prefetch(NAME, { stage: 'AWSCURRENT' });
+    await secrets.describe(NAME);
+    expect(await secrets.getValue('acme/account', { stage: 'AWSCURRENT' })).toBe('account');
+    expect(await secrets.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
+    expect(sm.gets()).toHaveLength(2); // the prefetch and the account read
+  });
+
+  it("never answers this secret's read with another secret's prefetch", async () => {
+    const { sm, secret, secrets } = setup();
+    sm.addSecret({
+      name: 'acme/account',
+      versions: { [ACCOUNT_VERSION]: { value: 'account', stages: ['AWSCURRENT'] } },
+    });
+    secrets.prefetch('acme/account', { stage: 'AWSCURRENT' });
+    await secrets.describe(NAME);
+    expect(await secrets.getValue(secret.arn, { stage: 'AWSCURRENT' })).toBe('{}');
+    expect(await secrets.getValue('acme/account', { stage: 'AWSCURRENT' })).toBe('account');
+    expect(sm.gets()).toHaveLength(2); // the account prefetch and this secret's read
   });
 
   it('asks Secrets Manager itself when the version does not carry the stage asked for', async () => {
-    const { sm, secret, handlerSide, stepSide } = setup(['AWSPREVIOUS']);
-    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
+    const { sm, secret, secrets } = setup(['AWSPREVIOUS']);
+    secrets.prefetch(NAME, { versionId: TOKEN });
+    await secrets.describe(NAME);
     // Secrets Manager's own answer (a version id and a label it does not carry: InvalidRequestException),
-    // not the value the read-ahead found without a label.
-    const err = await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' }).then(
+    // not the value the prefetch found without a label.
+    const err = await secrets.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -74,16 +97,18 @@ describe('SecretsAdapter read-ahead', () => {
       { SecretId: NAME, VersionId: TOKEN, VersionStage: undefined },
       { SecretId: secret.arn, VersionId: TOKEN, VersionStage: 'AWSPENDING' },
     ]);
+    expect(secrets.calls.GetSecretValue).toBe(2);
   });
 
-  it('surfaces a failed read-ahead as the step read would, mapped, when the step takes it', async () => {
-    const { sm, secret, handlerSide, stepSide } = setup();
+  it('surfaces a failed prefetch as the step read would, mapped, when the step takes it', async () => {
+    const { sm, secret, secrets } = setup();
     sm.before = (op) => {
       if (op === 'GetSecretValue') throw Object.assign(new Error('rate exceeded'), { name: 'ThrottlingException' });
     };
-    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
+    secrets.prefetch(NAME, { versionId: TOKEN });
     sm.before = undefined;
-    const err = await stepSide.getValue(secret.arn, { versionId: TOKEN }).then(
+    await secrets.describe(NAME);
+    const err = await secrets.getValue(secret.arn, { versionId: TOKEN }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -93,9 +118,29 @@ describe('SecretsAdapter read-ahead', () => {
     );
   });
 
+  it('drops a failed prefetch nobody takes without a word (a refused event)', async () => {
+    const { sm, secrets } = setup();
+    sm.before = (op) => {
+      if (op === 'GetSecretValue') throw Object.assign(new Error('rate exceeded'), { name: 'ThrottlingException' });
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      secrets.prefetch(NAME, { versionId: TOKEN });
+      await secrets.describe(NAME);
+      await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(sm.gets()).toHaveLength(1);
+  });
+
   it('reads a version without a value (the AWSPENDING stub) as undefined', async () => {
-    const { secret, handlerSide, stepSide } = setup(['AWSPENDING'], null);
-    stepSide.adopt(handlerSide.readAhead(NAME, { versionId: TOKEN }), secret.arn);
-    expect(await stepSide.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
+    const { secret, secrets } = setup(['AWSPENDING'], null);
+    secrets.prefetch(NAME, { versionId: TOKEN });
+    await secrets.describe(NAME);
+    expect(await secrets.getValue(secret.arn, { versionId: TOKEN, stage: 'AWSPENDING' })).toBeUndefined();
   });
 });
