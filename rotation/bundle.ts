@@ -1,5 +1,5 @@
 /**
- * The certificate secret's value: a JSON bundle compatible with the seed's format
+ * The certificate secret's value: a JSON bundle compatible with the predecessor's format (aws-certbot-lambda)
  * (certificate, private_key, chain, fullchain, expiry, issued_at, domains) plus the fields
  * consumers and the rotation need (serial, issuer, key_type, ...). See DESIGN.md "Secret value".
  *
@@ -243,7 +243,7 @@ function nonEmptyString(v: unknown): string | undefined {
  * not JSON, not an object with PEM-looking `certificate`, `private_key`, `fullchain` strings and a
  * string-array `domains`, or when the leaf certificate does not parse. Never throws.
  *
- * Seed-format bundles (without serial/issuer/key_type/...) are completed from the certificate and
+ * The predecessor's bundles (without serial/issuer/key_type/...) are completed from the certificate and
  * key. Stored fields that are present are kept (dates normalised to ISO 8601 UTC, serial to
  * uppercase hex) so that verifyBundle can detect a bundle whose fields disagree with its
  * certificate. Unknown extra fields are dropped.
@@ -301,7 +301,7 @@ export function parseBundle(secretString: string | undefined): CertificateBundle
       chain,
       fullchain,
       expiry: isoOrUndefined(raw.expiry) ?? fromCert.expiry,
-      // A seed bundle without issued_at: the certificate's notBefore is the best estimate.
+      // A predecessor's bundle without issued_at: the certificate's notBefore is the best estimate.
       issued_at: isoOrUndefined(raw.issued_at) ?? notBefore,
       not_before: notBefore,
       domains: [...domains],
@@ -343,7 +343,7 @@ export function publicSummary(
  * What the current (AWSCURRENT) value of a certificate secret is, for createSecret:
  *
  * - `empty`: no value, an empty string, or `{}` — "no certificate yet", the rotation issues one;
- * - `bundle`: one of our certificate bundles (or the seed's) — a renewal;
+ * - `bundle`: one of our certificate bundles (or the predecessor's) — a renewal;
  * - `damaged`: shaped like our bundle (a JSON object with `certificate` and `private_key`) but
  *   unusable (the certificate does not parse, the key is not PEM, …) — the rotation replaces it:
  *   no consumer can use it as it is, the secret is ours by its tags and its shape, and the damaged

@@ -4,7 +4,7 @@ import { AwsServiceError, BinaryValueError, ConfigError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { generatePrivateKey } from './keys.js';
 
-/** What the account secret holds (JSON). A bare PEM key (the seed's format) is also accepted. */
+/** What the account secret holds (JSON). A bare PEM key (the predecessor's format) is also accepted. */
 export interface StoredAccount {
   private_key: string;
   account_url?: string;

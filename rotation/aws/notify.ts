@@ -8,7 +8,7 @@ import { redactDeep, type Logger } from '../log.js';
 /** A notice must not hang the function: a stuck connection fails after the timeout and is logged. */
 const noticeClientConfig = (requestTimeoutMs = 10_000) => sdkClientConfig(requestTimeoutMs, 2, 'standard');
 
-/** Success notice: the seed's fields first, then ours. Never carries key material. */
+/** Success notice: the predecessor's fields first, then ours. Never carries key material. */
 export interface SuccessEvent {
   status: 'success';
   domains: string[];
@@ -22,7 +22,7 @@ export interface SuccessEvent {
   key_type: string;
 }
 
-/** Failure notice: the seed's fields first, then the step and the cause. */
+/** Failure notice: the predecessor's fields first, then the step and the cause. */
 export interface FailureEvent {
   status: 'failed';
   domains: string[];

@@ -20,9 +20,6 @@ import {
 import { VerificationCheckError, type CheckName } from '../errors.js';
 import { basicConstraintsCa } from '../x509/extensions.js';
 
-// handshake.ts imports the error class from here; it is defined with every other error class.
-export { VerificationCheckError, type CheckName };
-
 function fail(check: CheckName, detail: string, cause?: unknown): never {
   throw new VerificationCheckError(check, detail, cause === undefined ? undefined : { cause });
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the six benchmarks of issue 5 in one run on the local stack, each figure a
+ * `npm run bench`: the benchmarks in one run on the local stack, each figure a
  * ratio measured in the same run. Prints a table and writes docs/PERFORMANCE.md.
  *
  *   tsx tests/bench/run.ts [--only 1,3] [--no-write] [--details]
@@ -71,7 +71,7 @@ function markdown(results: BenchResult[], totalSeconds: number): string {
     '',
     '<!-- Written by `npm run bench` (tests/bench/run.ts); figures are from the run below. Edit tests/bench/analysis.ts, not this file. -->',
     '',
-    `Benchmarks of issue 5, measured on the local stack (Pebble, the local AWS endpoint, the built bundle in ` +
+    `Benchmarks, measured on the local stack (Pebble, the local AWS endpoint, the built bundle in ` +
       `LocalLambda containers). Every figure is a ratio of two quantities measured in the same run, so a slow or ` +
       `noisy machine moves both sides. Run \`npm run bench\` (not part of \`npm test\`).`,
     '',

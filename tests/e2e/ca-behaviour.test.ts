@@ -5,7 +5,7 @@
  *   (waited out) and a long one (a clean failure saying when, without sleeping past the
  *   deadline), `rejectedIdentifier` with subproblems, a challenge the CA finds invalid (its
  *   DNS lookups find a wrong TXT value), and a CA that is down;
- * Every scenario ends with the invariants of issue 3 checked (tests/e2e/invariants.ts).
+ * Every scenario ends with the robustness invariants checked (tests/e2e/invariants.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

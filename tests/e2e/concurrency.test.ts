@@ -1,5 +1,5 @@
 /**
- * End-to-end: rotations running at the same moment in separate Lambda containers (issue 3 item 5).
+ * End-to-end: rotations running at the same moment in separate Lambda containers.
  *
  * - Two certificates whose names share `_acme-challenge.<name>` (apex vs. wildcard; the same name
  *   in both), held at a gate until both are about to touch DNS: both succeed, each certificate

@@ -1,5 +1,5 @@
 /**
- * The fault matrix of issue 3: for each step and each external call the rotation makes — Secrets
+ * The fault matrix: for each step and each external call the rotation makes — Secrets
  * Manager reads and writes, Route 53 lookups, change, GetChange and clean-up, the DNS
  * propagation check, the CA's new-order / authorization / challenge / order poll / finalize /
  * download, and the success notice — inject
@@ -12,7 +12,7 @@
  * retries, or a best-effort call) or `failed → retried` (a clean failure: a failure event naming
  * the step, AWSCURRENT untouched, our TXT values removed — then the retry succeeded). A crash
  * sends no event (the process is gone) and ends `crashed → retried`. EXPECTED below is the
- * table; each test file runs one column of it. After every cell the invariants of issue 3 hold.
+ * table; each test file runs one column of it. After every cell the robustness invariants (invariants.ts) hold.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

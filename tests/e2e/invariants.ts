@@ -1,5 +1,5 @@
 /**
- * The invariants issue 3 asks to hold after every scenario, as one check the robustness tests
+ * The invariants that must hold after every scenario, as one check the robustness tests
  * call after each run:
  * - AWSCURRENT is unchanged, or a certificate for the spec's names that passed testSecret;
  * - no TXT value of ours is left at any `_acme-challenge` name once a rotation has ended;

@@ -6,7 +6,7 @@
  * - a change stuck PENDING past DNS_PROPAGATION_TIMEOUT_SECONDS: a clean failure, the TXT values
  *   removed, and the retry succeeds once Route 53 syncs again;
  * - a change whose answer is lost after Route 53 applied it: not submitted a second time.
- * Every scenario ends with the invariants of issue 3 (tests/e2e/invariants.ts).
+ * Every scenario ends with the robustness invariants (tests/e2e/invariants.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -787,7 +787,7 @@ describe('finishSecret', () => {
     expect(w.sm.stages(SECRET_ARN)).toEqual({ [TOKEN]: ['AWSCURRENT'], [OLD]: ['AWSPREVIOUS'] });
     expect(w.sm.tags(SECRET_ARN)).toMatchObject({ ExpirationDate: next.expiry, IssuedAt: next.issued_at });
 
-    // SNS: the seed's fields first, then ours.
+    // SNS: the predecessor's fields first, then ours.
     const publishes = w.sns.publishes();
     expect(publishes).toHaveLength(1);
     const sns = publishes[0]!;
