@@ -1,9 +1,7 @@
-// Builds the Lambda bundle: dist/rotation/index.mjs (ESM, minified, source map) for nodejs22.x.
+// Builds the two Lambda bundles (ESM, minified, source maps) for nodejs22.x:
+// dist/rotation/index.mjs (the rotation function) and dist/watch/index.mjs (the renewal watch).
 import { build } from 'esbuild';
 import { rm, stat } from 'node:fs/promises';
-
-const outdir = 'dist/rotation';
-await rm(outdir, { recursive: true, force: true });
 
 /** acme-client requires node-forge for legacy helpers we never call; ship a stub instead (~865 KiB). */
 const dropNodeForge = {
@@ -27,29 +25,35 @@ module.exports = make();
   },
 };
 
-const result = await build({
-  entryPoints: { index: 'rotation/index.ts' },
-  outdir,
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'esm',
-  splitting: true,
-  outExtension: { '.js': '.mjs' },
-  minify: true,
-  sourcemap: true,
-  legalComments: 'linked',
-  metafile: true,
-  plugins: [dropNodeForge],
-  // CommonJS dependencies (acme-client, axios) call require() for Node built-ins.
-  banner: {
-    js: "import { createRequire as __acmeRotationCreateRequire } from 'node:module'; const require = __acmeRotationCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-});
+/** One bundle: `entry` → `<outdir>/index.mjs` plus its lazily loaded chunks. */
+async function bundle(entry, outdir) {
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: { index: entry },
+    outdir,
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    splitting: true,
+    outExtension: { '.js': '.mjs' },
+    minify: true,
+    sourcemap: true,
+    legalComments: 'linked',
+    metafile: true,
+    plugins: [dropNodeForge],
+    // CommonJS dependencies (acme-client, axios) call require() for Node built-ins.
+    banner: {
+      js: "import { createRequire as __acmeRotationCreateRequire } from 'node:module'; const require = __acmeRotationCreateRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  const size = (await stat(`${outdir}/index.mjs`)).size;
+  const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+  console.log(
+    `built ${outdir}/index.mjs (${(size / 1024).toFixed(0)} KiB; ${(total / 1024).toFixed(0)} KiB with chunks and maps)`,
+  );
+}
 
-const size = (await stat(`${outdir}/index.mjs`)).size;
-const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
-console.log(
-  `built ${outdir}/index.mjs (${(size / 1024).toFixed(0)} KiB; ${(total / 1024).toFixed(0)} KiB with chunks and maps)`,
-);
+await bundle('rotation/index.ts', 'dist/rotation');
+await bundle('rotation/watch/index.ts', 'dist/watch');

@@ -1,0 +1,40 @@
+/** The watch's configuration: the rotation function's environment plus its own few settings. */
+import { loadConfig } from '../config.js';
+import { ConfigError } from '../errors.js';
+import { wholeNumberIn } from '../rules.js';
+
+export interface WatchSettings {
+  directoryUrl: string;
+  apiTimeoutMs: number;
+  maxInFlight: number;
+  metricNamespace: string;
+  metricStack: string;
+  /** Go on in a new invocation when renewals are left at the end of the time budget. */
+  continueRuns: boolean;
+}
+
+/**
+ * Renewals kept in flight at once. With Route 53's 5 requests/s, about 8 requests per rotation
+ * (docs/PERFORMANCE.md) and 50 rotations sharing the budget, each gets a request every 10 s or so
+ * at worst: a rotation then needs about 80 s, far inside its 300 s DNS budget and 900 s timeout.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 50;
+
+type Env = Record<string, string | undefined>;
+
+export function loadWatchSettings(env: Env = process.env): WatchSettings {
+  const base = loadConfig(env);
+  const raw = env.WATCH_MAX_CONCURRENT_ROTATIONS?.trim();
+  const maxInFlight = raw ? wholeNumberIn(raw, 1, 500) : DEFAULT_MAX_IN_FLIGHT;
+  if (maxInFlight === undefined) {
+    throw new ConfigError(`WATCH_MAX_CONCURRENT_ROTATIONS="${raw}" is invalid: expected a whole number from 1 to 500`);
+  }
+  return {
+    directoryUrl: base.directoryUrl,
+    apiTimeoutMs: base.apiTimeoutMs,
+    maxInFlight,
+    metricNamespace: env.WATCH_METRIC_NAMESPACE?.trim() || 'AcmeRotation',
+    metricStack: env.WATCH_METRIC_STACK?.trim() || 'acme-rotation',
+    continueRuns: env.WATCH_CONTINUE?.trim().toLowerCase() === 'true',
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * What the renewal watch keeps between runs, in tags on each certificate secret: nothing needs a
+ * database, and an operator reads it with `describe-secret`. Infrastructure code must ignore these
+ * keys (they share the prefix RENEWAL_TAG_PREFIX). Values are at most 256 characters (Secrets
+ * Manager's limit); dates are ISO 8601.
+ */
+
+/** Every tag the watch writes starts with this. */
+export const RENEWAL_TAG_PREFIX = 'acme-rotation:renewal';
+
+export const RENEWAL_TAG = {
+  /** The ARI certificate id the state below is for; another certificate starts afresh. */
+  cert: 'acme-rotation:renewal-cert',
+  /** The CA's suggested window, `<start>/<end>`. */
+  window: 'acme-rotation:renewal-window',
+  /** The moment chosen inside the window (once per window), or the lifetime-based one without ARI. */
+  at: 'acme-rotation:renewal-at',
+  /** When the CA may be asked again (its Retry-After, or a backoff after an error). */
+  checkAfter: 'acme-rotation:renewal-check-after',
+  /** The CA's explanationURL, when it gave one. */
+  explanation: 'acme-rotation:renewal-explanation',
+  /** The last renewalInfo failure, cleared by the next answer. */
+  error: 'acme-rotation:renewal-error',
+  /** When the watch last called RotateSecret for this certificate. */
+  started: 'acme-rotation:renewal-started',
+} as const;
+
+export const RENEWAL_TAG_KEYS = [
+  RENEWAL_TAG.cert,
+  RENEWAL_TAG.window,
+  RENEWAL_TAG.at,
+  RENEWAL_TAG.checkAfter,
+  RENEWAL_TAG.explanation,
+  RENEWAL_TAG.error,
+  RENEWAL_TAG.started,
+] as const;
+
+const MAX_TAG_VALUE = 256;
+
+export interface RenewalState {
+  certId?: string;
+  window?: { start: Date; end: Date };
+  renewAt?: Date;
+  checkAfter?: Date;
+  explanation?: string;
+  error?: string;
+  started?: Date;
+}
+
+function date(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/** The state in a secret's tags; a value that does not parse counts as absent. */
+export function readRenewalState(tags: ReadonlyArray<{ Key?: string; Value?: string }>): RenewalState {
+  const get = (key: string): string | undefined => tags.find((t) => t.Key === key)?.Value;
+  const [start, end] = (get(RENEWAL_TAG.window) ?? '').split('/');
+  const windowStart = date(start);
+  const windowEnd = date(end);
+  const state: RenewalState = {};
+  const certId = get(RENEWAL_TAG.cert);
+  if (certId) state.certId = certId;
+  if (windowStart && windowEnd && windowStart < windowEnd) state.window = { start: windowStart, end: windowEnd };
+  const renewAt = date(get(RENEWAL_TAG.at));
+  if (renewAt) state.renewAt = renewAt;
+  const checkAfter = date(get(RENEWAL_TAG.checkAfter));
+  if (checkAfter) state.checkAfter = checkAfter;
+  const explanation = get(RENEWAL_TAG.explanation);
+  if (explanation) state.explanation = explanation;
+  const error = get(RENEWAL_TAG.error);
+  if (error) state.error = error;
+  const started = date(get(RENEWAL_TAG.started));
+  if (started) state.started = started;
+  return state;
+}
+
+const clip = (text: string): string => (text.length <= MAX_TAG_VALUE ? text : `${text.slice(0, MAX_TAG_VALUE - 1)}…`);
+
+/**
+ * The tags for a state, and the keys to remove (fields the state no longer has). Tag values may
+ * hold letters, digits, spaces and `_.:/=+-@` only: anything else in a CA's text becomes a space.
+ */
+export function renewalTags(state: RenewalState): { set: Record<string, string>; remove: string[] } {
+  const clean = (text: string): string => clip(text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' '));
+  const values: Record<string, string | undefined> = {
+    [RENEWAL_TAG.cert]: state.certId,
+    [RENEWAL_TAG.window]: state.window
+      ? `${state.window.start.toISOString()}/${state.window.end.toISOString()}`
+      : undefined,
+    [RENEWAL_TAG.at]: state.renewAt?.toISOString(),
+    [RENEWAL_TAG.checkAfter]: state.checkAfter?.toISOString(),
+    [RENEWAL_TAG.explanation]: state.explanation !== undefined ? clean(state.explanation) : undefined,
+    [RENEWAL_TAG.error]: state.error !== undefined ? clean(state.error) : undefined,
+    [RENEWAL_TAG.started]: state.started?.toISOString(),
+  };
+  const set: Record<string, string> = {};
+  const remove: string[] = [];
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined || value === '') remove.push(key);
+    else set[key] = value;
+  }
+  return { set, remove };
+}
