@@ -1,19 +1,19 @@
 /**
- * Lambda code for `pulumi up`: the rotation bundle (built by `npm run build` into dist/rotation,
- * rebuilt here when missing or stale, so a fresh clone deploys after `npm ci`) and the expiry
- * check (one small ESM file bundled in memory with esbuild).
+ * Lambda code for `pulumi up`: the rotation bundle (dist/rotation) and the renewal watch's
+ * (dist/watch), both built by `node scripts/build.mjs` (`npm run build`) and rebuilt here when
+ * missing or stale, so a fresh clone deploys after `npm ci`.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 
-import { buildSync } from 'esbuild';
-
 export const ROTATION_BUNDLE_DIR = join('dist', 'rotation');
 export const ROTATION_ENTRY = join(ROTATION_BUNDLE_DIR, 'index.mjs');
-/** What the bundle is built from: a change to any of these makes it stale. */
-export const ROTATION_INPUTS = ['rotation', join('scripts', 'build.mjs'), 'package-lock.json'];
-
+export const WATCH_BUNDLE_DIR = join('dist', 'watch');
+export const WATCH_ENTRY = join(WATCH_BUNDLE_DIR, 'index.mjs');
+/** What both bundles are built from (the watch lives in rotation/watch): a change to any makes them stale. */
+export const BUNDLE_INPUTS = ['rotation', join('scripts', 'build.mjs'), 'package-lock.json'];
+export const ROTATION_INPUTS = BUNDLE_INPUTS;
 export interface BundleState {
   stale: boolean;
   reason: string;
@@ -31,89 +31,109 @@ function newestFile(path: string): { path: string; mtimeMs: number } | undefined
   return newest;
 }
 
-/** Is dist/rotation/index.mjs missing, or older than any of its inputs? */
-export function rotationBundleState(root: string): BundleState {
-  const entry = join(root, ROTATION_ENTRY);
-  if (!existsSync(entry)) return { stale: true, reason: `${ROTATION_ENTRY} is missing` };
+/** Is `entry` (a bundle's index.mjs, relative to root) missing, or older than any input? */
+export function bundleState(root: string, entryPath: string): BundleState {
+  const entry = join(root, entryPath);
+  if (!existsSync(entry)) return { stale: true, reason: `${entryPath} is missing` };
   const built = statSync(entry).mtimeMs;
-  for (const input of ROTATION_INPUTS) {
+  for (const input of BUNDLE_INPUTS) {
     const newest = newestFile(join(root, input));
     if (newest && newest.mtimeMs > built) {
-      return { stale: true, reason: `${relative(root, newest.path)} is newer than ${ROTATION_ENTRY}` };
+      return { stale: true, reason: `${relative(root, newest.path)} is newer than ${entryPath}` };
     }
   }
-  return { stale: false, reason: `${ROTATION_ENTRY} is up to date` };
+  return { stale: false, reason: `${entryPath} is up to date` };
+}
+
+/** Is dist/rotation/index.mjs missing, or older than any of its inputs? */
+export function rotationBundleState(root: string): BundleState {
+  return bundleState(root, ROTATION_ENTRY);
+}
+
+/** Is dist/watch/index.mjs missing, or older than any of its inputs? */
+export function watchBundleState(root: string): BundleState {
+  return bundleState(root, WATCH_ENTRY);
 }
 
 export type BuildRunner = (root: string) => void;
 
-/** `node scripts/build.mjs`, synchronously, in the repository root. */
+/** `node scripts/build.mjs` (it builds both bundles), synchronously, in the repository root. */
 export const runBuildScript: BuildRunner = (root) => {
   try {
     execFileSync(process.execPath, [join('scripts', 'build.mjs')], { cwd: root, stdio: 'pipe', encoding: 'utf8' });
   } catch (err) {
     const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(
-      `building the rotation bundle failed (node scripts/build.mjs): ${e.stderr || e.stdout || e.message}`,
-      {
-        cause: err,
-      },
-    );
+    throw new Error(`building the bundles failed (node scripts/build.mjs): ${e.stderr || e.stdout || e.message}`, {
+      cause: err,
+    });
   }
 };
 
-/** Environment variable naming a prebuilt bundle directory to deploy instead (CI artifacts). */
+/** Environment variables naming prebuilt bundle directories to deploy instead (CI artifacts). */
 export const BUNDLE_DIR_ENV = 'ACME_ROTATION_BUNDLE_DIR';
+export const WATCH_BUNDLE_DIR_ENV = 'ACME_ROTATION_WATCH_BUNDLE_DIR';
+
+interface BundleSpec {
+  what: string;
+  dir: string;
+  entry: string;
+  env: string;
+}
+
+const ROTATION: BundleSpec = {
+  what: 'rotation',
+  dir: ROTATION_BUNDLE_DIR,
+  entry: ROTATION_ENTRY,
+  env: BUNDLE_DIR_ENV,
+};
+const WATCH: BundleSpec = { what: 'watch', dir: WATCH_BUNDLE_DIR, entry: WATCH_ENTRY, env: WATCH_BUNDLE_DIR_ENV };
+
+export interface EnsuredBundle {
+  /** Absolute path of the directory to archive. */
+  dir: string;
+  built: boolean;
+  reason: string;
+}
+
+/** The prebuilt directory named by the bundle's environment variable, checked; undefined when unset. */
+function prebuiltBundle(
+  root: string,
+  spec: BundleSpec,
+  env: Record<string, string | undefined>,
+): EnsuredBundle | undefined {
+  const prebuilt = env[spec.env]?.trim();
+  if (!prebuilt) return undefined;
+  const dir = isAbsolute(prebuilt) ? prebuilt : join(root, prebuilt);
+  if (!existsSync(join(dir, 'index.mjs'))) {
+    throw new Error(`${spec.env}=${prebuilt}: ${join(dir, 'index.mjs')} does not exist`);
+  }
+  return { dir, built: false, reason: `deploying the prebuilt ${spec.what} bundle in ${dir} (${spec.env})` };
+}
 
 /**
- * The directory to archive for the rotation function, built first when needed. Returns the
- * absolute path of dist/rotation and what was done (for the deployment log). With
- * ACME_ROTATION_BUNDLE_DIR set, that directory is deployed as it is (it must hold index.mjs).
+ * The directories to archive for the rotation function and the watch, built first when either
+ * is missing or stale (one build makes both). A bundle whose environment variable
+ * (ACME_ROTATION_BUNDLE_DIR, ACME_ROTATION_WATCH_BUNDLE_DIR) names a directory is deployed from
+ * there as it is (it must hold index.mjs), and never causes a build.
  */
-export function ensureRotationBundle(
+export function ensureBundles(
   root: string,
   build: BuildRunner = runBuildScript,
   env: Record<string, string | undefined> = process.env,
-): { dir: string; built: boolean; reason: string } {
-  const prebuilt = env[BUNDLE_DIR_ENV]?.trim();
-  if (prebuilt) {
-    const dir = isAbsolute(prebuilt) ? prebuilt : join(root, prebuilt);
-    if (!existsSync(join(dir, 'index.mjs'))) {
-      throw new Error(`${BUNDLE_DIR_ENV}=${prebuilt}: ${join(dir, 'index.mjs')} does not exist`);
+): { rotation: EnsuredBundle; watch: EnsuredBundle } {
+  const specs = [ROTATION, WATCH];
+  const prebuilt = specs.map((spec) => prebuiltBundle(root, spec, env));
+  const states = specs.map((spec, i) => (prebuilt[i] ? undefined : bundleState(root, spec.entry)));
+  const needsBuild = states.some((st) => st?.stale);
+  if (needsBuild) build(root);
+  const [rotation, watch] = specs.map((spec, i): EnsuredBundle => {
+    const ready = prebuilt[i];
+    if (ready) return ready;
+    const state = states[i] as BundleState;
+    if (needsBuild && !existsSync(join(root, spec.entry))) {
+      throw new Error(`the build did not produce ${spec.entry} (${state.reason})`);
     }
-    return { dir, built: false, reason: `deploying the prebuilt bundle in ${dir} (${BUNDLE_DIR_ENV})` };
-  }
-  const state = rotationBundleState(root);
-  if (state.stale) {
-    build(root);
-    if (!existsSync(join(root, ROTATION_ENTRY))) {
-      throw new Error(`the build did not produce ${ROTATION_ENTRY} (${state.reason})`);
-    }
-  }
-  return { dir: join(root, ROTATION_BUNDLE_DIR), built: state.stale, reason: state.reason };
-}
-
-export const EXPIRY_CHECK_ENTRY = join('infra', 'expiry-check', 'handler.ts');
-
-/**
- * The expiry check as one ESM file exporting `handler`. The AWS SDK is left to the nodejs22.x
- * runtime (it ships SDK v3), which keeps the code a few kilobytes. Deterministic output: the
- * same source gives the same code hash, so `pulumi up` only updates the function when it changed.
- */
-export function buildExpiryCheckCode(root: string): string {
-  const result = buildSync({
-    absWorkingDir: root,
-    entryPoints: [EXPIRY_CHECK_ENTRY],
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    external: ['@aws-sdk/*'],
-    write: false,
-    legalComments: 'none',
-    logLevel: 'silent',
+    return { dir: join(root, spec.dir), built: needsBuild, reason: state.reason };
   });
-  const file = result.outputFiles[0];
-  if (!file) throw new Error(`esbuild produced no output for ${EXPIRY_CHECK_ENTRY}`);
-  return file.text;
+  return { rotation: rotation as EnsuredBundle, watch: watch as EnsuredBundle };
 }

@@ -5,14 +5,15 @@
  * - Notices: the SNS topic (e-mail subscription), Secrets Manager's rotation failure events
  *   routed to it, the optional EventBridge bus;
  * - FunctionRole ×2: log group, role and inline policy of the rotation function and of the
- *   expiry check (declared first: the secrets' resource policies name the roles);
+ *   renewal watch (declared before the secrets: their resource policies name the roles);
  * - AcmeAccount: the optional ACME account secret (no initial version: the function creates the
  *   account), its policy, the EAB credentials;
  * - RotationFunction: one function for every certificate (nodejs22.x, arm64, JSON logs), the
  *   permission Secrets Manager invokes it with, the alarm on its errors;
  * - CertificateSecret per certificate: the secret carrying the spec tags, its resource policy,
  *   native rotation that runs immediately (the first `pulumi up` issues the first certificate);
- * - ExpiryCheck: the scheduled check and the alarm on certificates at risk;
+ * - RenewalWatch: the scheduled watch that starts renewals when the CA's renewal information or
+ *   the certificate's age says so, the alarm on certificates at risk, and the dashboard;
  * - and here, the topic policy: it names the failure rule and both alarms.
  *
  * These resources were once all declared here, directly. They keep their logical names and
@@ -26,15 +27,15 @@ import type { Settings } from './config.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
 import type { AwsContext } from './components/common.js';
-import { ExpiryCheck } from './components/expiry-check.js';
 import { FunctionRole } from './components/function-role.js';
 import { resolveCertificateZones } from './components/hosted-zones.js';
 import { Notices } from './components/notices.js';
+import { RenewalWatch } from './components/renewal-watch.js';
 import { RotationFunction } from './components/rotation-function.js';
-import { expiryCheckRolePolicy, policyJson, rotationRolePolicyJson, topicPolicy } from './policies.js';
+import { policyJson, rotationRolePolicyJson, topicPolicy, watchRolePolicyJson } from './policies.js';
 
 export { ARCHITECTURE, RUNTIME } from './components/common.js';
-export { EXPIRY_CHECK_PERIOD_SECONDS, EXPIRY_CHECK_SCHEDULE, METRIC_NAMESPACE } from './components/expiry-check.js';
+export { METRIC_NAMESPACE, atRiskAlarmPeriodSeconds } from './components/renewal-watch.js';
 export type { CertificateOutputs } from './components/certificate-secret.js';
 
 export const COMPONENT_TYPE = 'acme-rotation:index:AcmeRotation';
@@ -43,8 +44,8 @@ export interface AcmeRotationArgs {
   settings: Settings;
   /** Absolute path of the built rotation bundle directory (dist/rotation). */
   rotationBundleDir: string;
-  /** The expiry check's bundled code (index.mjs). */
-  expiryCheckCode: string;
+  /** Absolute path of the built watch bundle directory (dist/watch). */
+  watchBundleDir: string;
   /** The EAB HMAC key, a secret Output from the stack config (only with settings.eabKid). */
   eabHmacKey?: pulumi.Input<string>;
 }
@@ -54,16 +55,18 @@ export class AcmeRotation extends pulumi.ComponentResource {
   readonly functionArn: pulumi.Output<string>;
   readonly topicArn: pulumi.Output<string>;
   readonly accountSecretArn: pulumi.Output<string> | undefined;
-  readonly expiryCheckFunctionName: pulumi.Output<string>;
+  readonly watchFunctionName: pulumi.Output<string>;
+  readonly dashboardName: pulumi.Output<string>;
+  readonly dashboardUrl: pulumi.Output<string>;
   readonly certificates: Record<string, CertificateOutputs> = {};
 
   readonly notices: Notices;
   readonly rotationRole: FunctionRole;
-  readonly expiryCheckRole: FunctionRole;
+  readonly watchRole: FunctionRole;
   readonly account: AcmeAccount | undefined;
   readonly rotation: RotationFunction;
   readonly certificateSecrets: Record<string, CertificateSecret> = {};
-  readonly expiryCheck: ExpiryCheck;
+  readonly watch: RenewalWatch;
   readonly topicPolicy: aws.sns.TopicPolicy;
 
   constructor(name: string, args: AcmeRotationArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -125,19 +128,6 @@ export class AcmeRotation extends pulumi.ComponentResource {
       },
       parent,
     );
-    this.expiryCheckRole = new FunctionRole(
-      `${name}-expiry-check`,
-      {
-        ...moved,
-        functionName: `${s.namePrefix}-expiry-check`,
-        description: `acme-rotation ${stackLabel}: the certificate expiry check`,
-        logRetentionDays: s.logRetentionDays,
-        policy: (logGroupArn) => logGroupArn.apply((arn) => policyJson(expiryCheckRolePolicy(arn))),
-        tags,
-      },
-      parent,
-    );
-
     this.account = s.persistentAccount
       ? new AcmeAccount(
           name,
@@ -171,6 +161,34 @@ export class AcmeRotation extends pulumi.ComponentResource {
     );
     const fn = this.rotation.function;
 
+    // Declared after the rotation function (its policy names it), before the secrets (their
+    // policies name this role).
+    const watchName = `${s.namePrefix}-watch`;
+    this.watchRole = new FunctionRole(
+      `${name}-watch`,
+      {
+        functionName: watchName,
+        description: `acme-rotation ${stackLabel}: the renewal watch`,
+        logRetentionDays: s.logRetentionDays,
+        policy: (logGroupArn) =>
+          pulumi
+            .all([ctx.partition, ctx.region, ctx.accountId, logGroupArn, fn.arn])
+            .apply(([p, r, a, logArn, rotationArn]) =>
+              watchRolePolicyJson({
+                partition: p,
+                region: r,
+                logGroupArn: logArn,
+                rotationFunctionArn: rotationArn,
+                // The function is declared after its role: its ARN follows from its name.
+                watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${watchName}`,
+                ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
+              }),
+            ),
+        tags,
+      },
+      parent,
+    );
+
     for (const cert of s.certificates) {
       const certificate = new CertificateSecret(
         `${name}-cert-${cert.name}`,
@@ -182,7 +200,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
           ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
           recoveryWindowDays: s.recoveryWindowDays,
           rotationRoleArn: this.rotationRole.role.arn,
-          expiryCheckRoleArn: this.expiryCheckRole.role.arn,
+          watchRoleArn: this.watchRole.role.arn,
           rotationFunctionArn: fn.arn,
           rotateAfter: [
             this.rotation.invokePermission,
@@ -197,18 +215,18 @@ export class AcmeRotation extends pulumi.ComponentResource {
       this.certificates[cert.name] = certificate.outputs;
     }
 
-    this.expiryCheck = new ExpiryCheck(
+    this.watch = new RenewalWatch(
       name,
       {
-        ...moved,
-        namePrefix: s.namePrefix,
+        formerParent: this,
+        settings: s,
         stackLabel,
-        identity: this.expiryCheckRole,
-        code: args.expiryCheckCode,
-        certificates: s.certificates,
+        identity: this.watchRole,
+        aws: ctx,
+        bundleDir: args.watchBundleDir,
+        rotationLogGroupName: this.rotationRole.logGroup.name,
         topicArn,
         readsAfter: Object.values(this.certificateSecrets).map((c) => c.secretPolicy),
-        tags,
       },
       parent,
     );
@@ -216,16 +234,16 @@ export class AcmeRotation extends pulumi.ComponentResource {
     // Only the failure rule and the two alarms may publish to the topic.
     const failureRuleArn = this.notices.failureRule.arn;
     const errorsAlarmArn = this.rotation.errorsAlarm.arn;
-    const atRiskAlarmArn = this.expiryCheck.atRiskAlarm.arn;
+    const atRiskAlarmArn = this.watch.atRiskAlarm.arn;
     this.topicPolicy = new aws.sns.TopicPolicy(
       `${name}-notices-policy`,
       {
         arn: topicArn,
         policy: pulumi
           .all([ctx.partition, ctx.accountId, topicArn, failureRuleArn, errorsAlarmArn, atRiskAlarmArn])
-          .apply(([p, a, topic, ruleArn, errorsArn, expiryArn]) =>
+          .apply(([p, a, topic, ruleArn, errorsArn, atRiskArn]) =>
             policyJson(
-              topicPolicy({ partition: p, accountId: a, topicArn: topic, ruleArn, alarmArns: [errorsArn, expiryArn] }),
+              topicPolicy({ partition: p, accountId: a, topicArn: topic, ruleArn, alarmArns: [errorsArn, atRiskArn] }),
             ),
           ),
       },
@@ -236,13 +254,17 @@ export class AcmeRotation extends pulumi.ComponentResource {
     this.functionArn = fn.arn;
     this.topicArn = topicArn;
     this.accountSecretArn = this.account?.secret.arn;
-    this.expiryCheckFunctionName = this.expiryCheck.function.name;
+    this.watchFunctionName = this.watch.function.name;
+    this.dashboardName = this.watch.dashboardName;
+    this.dashboardUrl = this.watch.dashboardUrl;
     this.registerOutputs({
       functionName: this.functionName,
       functionArn: this.functionArn,
       topicArn: this.topicArn,
       accountSecretArn: this.accountSecretArn,
-      expiryCheckFunctionName: this.expiryCheckFunctionName,
+      watchFunctionName: this.watchFunctionName,
+      dashboardName: this.dashboardName,
+      dashboardUrl: this.dashboardUrl,
       certificates: this.certificates,
     });
   }

@@ -33,7 +33,7 @@ import {
   parseSpec,
   type KeyType,
 } from '../rotation/spec.js';
-import { INFLIGHT_TAG_PREFIX, STATUS_TAG_KEYS } from './policies.js';
+import { INFLIGHT_TAG_PREFIX, RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX, STATUS_TAG_KEYS } from './policies.js';
 import {
   LETS_ENCRYPT_DIRECTORIES,
   ScheduleError,
@@ -42,8 +42,10 @@ import {
   letsEncryptLifetime,
   parseDuration,
   parseScheduleOverride,
+  parseWatchSchedule,
   type Lifetime,
   type Schedule,
+  type WatchSchedule,
 } from './schedule.js';
 import { parseZoneId, type ZoneRef } from './zones.js';
 
@@ -85,8 +87,15 @@ export const KNOWN_KEYS = [
   'preferredChain',
   'maxCertificateLifetimeDays',
   'caRootsPem',
+  'watchSchedule',
+  'watchMaxConcurrentRotations',
   'tags',
 ] as const;
+
+/** The renewal watch runs hourly unless the stack says otherwise. */
+export const DEFAULT_WATCH_SCHEDULE = 'rate(1 hour)';
+/** WATCH_MAX_CONCURRENT_ROTATIONS: a whole number in this range (the watch's own bounds). */
+export const WATCH_MAX_CONCURRENT_ROTATIONS_RANGE = [1, 500] as const;
 
 export const CERTIFICATE_FIELDS = [
   'name',
@@ -149,6 +158,10 @@ export interface Settings {
   maxCertificateLifetimeDays?: number;
   /** PEM of a private CA's root(s), shipped with the function and trusted through NODE_EXTRA_CA_CERTS. */
   caRootsPem?: string;
+  /** When the renewal watch runs (an EventBridge schedule expression) and its longest gap. */
+  watchSchedule: WatchSchedule;
+  /** WATCH_MAX_CONCURRENT_ROTATIONS; unset = the watch's own default. */
+  watchMaxConcurrentRotations?: number;
   hostedZones: ZoneRef[];
   tags: Record<string, string>;
   certificates: CertificateSettings[];
@@ -291,12 +304,22 @@ function directoryUrl(p: Problems, raw: string | undefined): string | undefined 
   }
 }
 
-/** Pulumi's default provider must not manage the tags the rotation writes. */
+/** The tag-key prefixes aws:ignoreTags must cover: the rotation's in-flight tags and the watch's. */
+export const IGNORED_TAG_PREFIXES = [INFLIGHT_TAG_PREFIX, RENEWAL_TAG_PREFIX] as const;
+/** The one prefix both share, which also does. */
+export const IGNORED_TAG_COMMON_PREFIX = 'acme-rotation:';
+
+/**
+ * Pulumi's default provider must not manage the tags the rotation and the watch write. Each of
+ * their prefixes must be covered by a configured prefix that is no broader than
+ * `acme-rotation:` (a broader one, like `acme`, would hide the `acme:*` spec tags from Pulumi).
+ */
 function checkIgnoreTags(p: Problems, raw: string | undefined): void {
   const wanted =
-    'aws:ignoreTags must make the AWS provider ignore the tags the rotation writes, or every `pulumi up` after a ' +
-    `refresh would delete them; set it in the stack config:\n      aws:ignoreTags:\n        keys: [${STATUS_TAG_KEYS.join(', ')}]\n` +
-    `        keyPrefixes: ["${INFLIGHT_TAG_PREFIX}"]`;
+    'aws:ignoreTags must make the AWS provider ignore the tags the rotation and the renewal watch write, or every ' +
+    `\`pulumi up\` after a refresh would delete them; set it in the stack config:\n      aws:ignoreTags:\n        keys: [${STATUS_TAG_KEYS.join(', ')}]\n` +
+    `        keyPrefixes: [${IGNORED_TAG_PREFIXES.map((x) => `"${x}"`).join(', ')}]` +
+    ` (or the single prefix "${IGNORED_TAG_COMMON_PREFIX}")`;
   let value: unknown;
   try {
     value = raw === undefined ? undefined : JSON.parse(raw);
@@ -308,13 +331,17 @@ function checkIgnoreTags(p: Problems, raw: string | undefined): void {
     return;
   }
   const keys = Array.isArray(value.keys) ? value.keys : [];
-  const prefixes = Array.isArray(value.keyPrefixes) ? value.keyPrefixes : [];
+  const prefixes = (Array.isArray(value.keyPrefixes) ? value.keyPrefixes : []).filter(
+    (pre): pre is string => typeof pre === 'string' && pre.startsWith(IGNORED_TAG_COMMON_PREFIX),
+  );
   const missing = STATUS_TAG_KEYS.filter((k) => !keys.includes(k));
-  const prefixOk = prefixes.some((pre) => typeof pre === 'string' && pre !== '' && INFLIGHT_TAG_PREFIX.startsWith(pre));
-  if (missing.length > 0 || !prefixOk) {
+  const uncovered = IGNORED_TAG_PREFIXES.filter(
+    (wantedPrefix) => !prefixes.some((pre) => wantedPrefix.startsWith(pre)),
+  );
+  if (missing.length > 0 || uncovered.length > 0) {
     const what = [
       ...(missing.length > 0 ? [`keys lacks ${missing.join(', ')}`] : []),
-      ...(!prefixOk ? [`keyPrefixes lacks ${INFLIGHT_TAG_PREFIX}`] : []),
+      ...(uncovered.length > 0 ? [`keyPrefixes lacks ${uncovered.join(', ')}`] : []),
     ].join(' and ');
     p.addRaw(`aws:ignoreTags: ${what}; ${wanted}`);
   }
@@ -337,11 +364,13 @@ function stackTags(p: Problems, raw: string | undefined): Record<string, string>
     } else if (
       lower.startsWith(SPEC_TAG_PREFIX) ||
       lower.startsWith(INFLIGHT_TAG_PREFIX) ||
+      lower.startsWith(RENEWAL_TAG_PREFIX) ||
       (STATUS_TAG_KEYS as readonly string[]).includes(k)
     ) {
       p.add(
         `tags.${k}`,
-        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation',
+        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation, ' +
+          'the acme-rotation:renewal-* tags to the renewal watch',
       );
     } else {
       tags[k] = v;
@@ -534,11 +563,13 @@ function certificate(
       p.add(at, `the rotation would reject these tags: ${(err as Error).message}`);
     }
     const inflight = 1 + Math.ceil(domains.length / INFLIGHT_VALUES_PER_TAG);
-    const total = Object.keys(probe).length + ctx.userTagCount + STATUS_TAG_KEYS.length + inflight;
+    const total =
+      Object.keys(probe).length + ctx.userTagCount + STATUS_TAG_KEYS.length + RENEWAL_TAG_KEYS.length + inflight;
     if (total > MAX_TAGS_PER_SECRET) {
       p.add(
         at,
-        `needs up to ${total} tags on its secret (spec, zone ids, ${ctx.userTagCount} stack tags, 3 status tags, ` +
+        `needs up to ${total} tags on its secret (spec, zone ids, ${ctx.userTagCount} stack tags, ` +
+          `${STATUS_TAG_KEYS.length} status tags, ${RENEWAL_TAG_KEYS.length} renewal tags, ` +
           `${inflight} in-flight tags), more than Secrets Manager's ${MAX_TAGS_PER_SECRET}; use fewer names or stack tags`,
       );
     }
@@ -690,6 +721,21 @@ export function loadSettings(src: ConfigSource): Settings {
   );
   const caRootsPem = caRoots(p, get('caRootsPem'));
 
+  let watchSchedule: WatchSchedule | undefined;
+  const rawWatchSchedule = optionalString(get('watchSchedule')) ?? DEFAULT_WATCH_SCHEDULE;
+  try {
+    watchSchedule = parseWatchSchedule(rawWatchSchedule);
+  } catch (err) {
+    if (!(err instanceof ScheduleError)) throw err;
+    p.add('watchSchedule', err.message);
+  }
+  const watchMaxConcurrentRotations = integer(
+    p,
+    'watchMaxConcurrentRotations',
+    optionalString(get('watchMaxConcurrentRotations')),
+    ...WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
+  );
+
   const zones = hostedZones(p, get('hostedZones'));
   const tags = stackTags(p, get('tags'));
 
@@ -755,6 +801,8 @@ export function loadSettings(src: ConfigSource): Settings {
     ...(preferredChain ? { preferredChain } : {}),
     ...(maxCertificateLifetimeDays !== undefined ? { maxCertificateLifetimeDays } : {}),
     ...(caRootsPem ? { caRootsPem } : {}),
+    watchSchedule: watchSchedule as WatchSchedule,
+    ...(watchMaxConcurrentRotations !== undefined ? { watchMaxConcurrentRotations } : {}),
     hostedZones: zones,
     tags,
     certificates,

@@ -2,14 +2,14 @@
  * The Pulumi program (Pulumi.yaml: `main: infra/`, run by Node with `--import tsx`).
  *
  * 1. Read and validate the whole stack configuration — nothing is declared if it is invalid.
- * 2. Make sure the rotation bundle in dist/rotation is built and current.
+ * 2. Make sure the bundles in dist/rotation and dist/watch are built and current.
  * 3. Declare the AcmeRotation component; export what consumers and operators need.
  */
 import { fileURLToPath } from 'node:url';
 
 import * as pulumi from '@pulumi/pulumi';
 
-import { buildExpiryCheckCode, ensureRotationBundle } from './bundle.js';
+import { ensureBundles } from './bundle.js';
 import { AcmeRotation } from './component.js';
 import { StackConfigError, loadSettings, type Settings } from './config.js';
 
@@ -39,13 +39,15 @@ function readSettings(): Settings {
 
 const settings = readSettings();
 
-const bundle = ensureRotationBundle(root);
-pulumi.log.info(bundle.built ? `built the rotation bundle: ${bundle.reason}` : bundle.reason);
+const bundles = ensureBundles(root);
+for (const [what, bundle] of Object.entries(bundles)) {
+  pulumi.log.info(bundle.built ? `built the ${what} bundle: ${bundle.reason}` : bundle.reason);
+}
 
 const acme = new AcmeRotation('acme-rotation', {
   settings,
-  rotationBundleDir: bundle.dir,
-  expiryCheckCode: buildExpiryCheckCode(root),
+  rotationBundleDir: bundles.rotation.dir,
+  watchBundleDir: bundles.watch.dir,
   ...(settings.eabKid ? { eabHmacKey: config.requireSecret('eabHmacKey') } : {}),
 });
 
@@ -59,4 +61,7 @@ export const certificates = Object.fromEntries(
 export const functionName = acme.functionName;
 export const topicArn = acme.topicArn;
 export const accountSecretArn = acme.accountSecretArn;
-export const expiryCheckFunctionName = acme.expiryCheckFunctionName;
+/** The renewal watch, and the dashboard of the stack's certificates and rotations. */
+export const watchFunctionName = acme.watchFunctionName;
+export const dashboardName = acme.dashboardName;
+export const dashboardUrl = acme.dashboardUrl;

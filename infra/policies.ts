@@ -8,6 +8,7 @@
  * number of certificates and keep each grant next to the secret it opens.
  */
 import { INFLIGHT_TAG } from '../rotation/inflight.js';
+import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../rotation/watch/tags.js';
 
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
 
@@ -35,6 +36,8 @@ export const SECRET_POLICY_LIMIT = 20_480;
 export const STATUS_TAG_KEYS = ['ExpirationDate', 'IssuedAt', 'Domains'] as const;
 /** Prefix of the in-flight tags the rotation writes while TXT records are in DNS. */
 export const INFLIGHT_TAG_PREFIX = INFLIGHT_TAG;
+/** The renewal watch's status tags (rotation/watch/tags.ts): all start with this prefix. */
+export { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX };
 
 /** The Secrets Manager actions the rotation needs on a certificate secret. */
 export const CERTIFICATE_SECRET_ACTIONS = [
@@ -44,6 +47,14 @@ export const CERTIFICATE_SECRET_ACTIONS = [
   'secretsmanager:UpdateSecretVersionStage',
 ];
 export const CERTIFICATE_TAG_ACTIONS = ['secretsmanager:TagResource', 'secretsmanager:UntagResource'];
+/** What the renewal watch does with a certificate secret: read it, and start its rotation. */
+export const WATCH_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:RotateSecret',
+];
+/** Actions that cannot be scoped to a resource: IAM accepts them only on `*`. */
+export const UNSCOPABLE_ACTIONS = ['secretsmanager:ListSecrets'] as const;
 export const ACCOUNT_SECRET_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
@@ -221,30 +232,74 @@ export function rotationRolePolicyJson(args: RotationRolePolicyArgs): string {
   return checkedJson(rotationRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the rotation function policy');
 }
 
-/** The expiry check's own policy: its log group. (Its DescribeSecret grants live on the secrets.) */
-export function expiryCheckRolePolicy(logGroupArn: string): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'WriteOwnLogs',
-        Effect: 'Allow',
-        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        Resource: `${logGroupArn}:*`,
-      },
-    ],
-  };
+export interface WatchRolePolicyArgs {
+  partition: string;
+  region: string;
+  /** Log group of the watch (ARN without `:*`). */
+  logGroupArn: string;
+  /** The rotation function: RotateSecret is refused to a caller that may not invoke it. */
+  rotationFunctionArn: string;
+  /** The watch itself, when it may go on in a new invocation (WATCH_CONTINUE). */
+  watchFunctionArn?: string;
+  /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
+  kmsKeyArn?: string;
+}
+
+/**
+ * The renewal watch's own (identity) policy. Its per-secret grants (read, rotate, its own tags)
+ * live on the secrets, like the rotation's; no Route 53, no account secret, no version writes.
+ */
+export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
+  const invokable = [args.rotationFunctionArn, ...(args.watchFunctionArn ? [args.watchFunctionArn] : [])];
+  const statements: PolicyStatement[] = [
+    {
+      Sid: 'WriteOwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${args.logGroupArn}:*`,
+    },
+    {
+      // ListSecrets has no resource type: IAM only accepts it on "*". It returns names, ARNs and
+      // tags, never a value; the watch filters by the spec's tag key.
+      Sid: 'FindCertificateSecrets',
+      Effect: 'Allow',
+      Action: [...UNSCOPABLE_ACTIONS],
+      Resource: '*',
+    },
+    {
+      // RotateSecret needs the caller to be allowed to invoke the secret's rotation function;
+      // the watch's own ARN is for going on in a new invocation when a run's time is up.
+      Sid: 'StartRotationsAndContinue',
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: invokable.length === 1 ? args.rotationFunctionArn : invokable,
+    },
+  ];
+  if (args.kmsKeyArn) {
+    statements.push({
+      Sid: 'ReadSecretsKeyThroughSecretsManager',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt'],
+      Resource: args.kmsKeyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${args.region}.amazonaws.com` } },
+    });
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+export function watchRolePolicyJson(args: WatchRolePolicyArgs): string {
+  return checkedJson(watchRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the renewal watch policy');
 }
 
 /**
  * Resource policy of one certificate secret: the rotation role may read and write its versions
- * and write only the status and in-flight tags (never the `acme:*` spec tags); the expiry check
- * may describe it.
+ * and write only the status and in-flight tags (never the `acme:*` spec tags); the renewal watch
+ * may read it, start its rotation and write only its own `acme-rotation:renewal-*` tags.
  */
 export function certificateSecretPolicy(args: {
   secretArn: string;
   rotationRoleArn: string;
-  expiryCheckRoleArn: string;
+  watchRoleArn: string;
 }): PolicyDocument {
   return {
     Version: '2012-10-17',
@@ -270,11 +325,24 @@ export function certificateSecretPolicy(args: {
         },
       },
       {
-        Sid: 'ExpiryCheckReadsTags',
+        Sid: 'WatchReadsAndStartsRotation',
         Effect: 'Allow',
-        Principal: { AWS: args.expiryCheckRoleArn },
-        Action: ['secretsmanager:DescribeSecret'],
+        Principal: { AWS: args.watchRoleArn },
+        Action: WATCH_SECRET_ACTIONS,
         Resource: args.secretArn,
+      },
+      {
+        // The watch sets its state tags and removes the ones that no longer apply (a cleared
+        // error, a window the CA withdrew); never the spec, status or in-flight tags.
+        Sid: 'WatchWritesRenewalTagsOnly',
+        Effect: 'Allow',
+        Principal: { AWS: args.watchRoleArn },
+        Action: CERTIFICATE_TAG_ACTIONS,
+        Resource: args.secretArn,
+        Condition: {
+          'ForAllValues:StringLike': { 'aws:TagKeys': [`${RENEWAL_TAG_PREFIX}-*`] },
+          Null: { 'aws:TagKeys': 'false' },
+        },
       },
     ],
   };

@@ -212,3 +212,116 @@ export function parseScheduleOverride(text: string, lifetime: Lifetime | undefin
     `${JSON.stringify(text)} is not a schedule: use 30d, 12h, rate(30 days), rate(12 hours) or cron(0 4 ? * MON *)`,
   );
 }
+
+/** When the renewal watch runs: an EventBridge schedule expression and what follows from it. */
+export interface WatchSchedule {
+  /** As EventBridge takes it: `rate(…)` or `cron(…)`. */
+  expression: string;
+  /** The longest time between two runs, in seconds (the at-risk alarm's silence is measured in it). */
+  maxGapSeconds: number;
+}
+
+/**
+ * The watch must look at least twice a day: Let's Encrypt asks ACME clients to fetch renewal
+ * information that often, and the at-risk alarm's window (two gaps) must fit CloudWatch's day.
+ */
+export const WATCH_MAX_GAP_SECONDS = 12 * 3600;
+/** Runs closer together than the watch's own timeout would only overlap. */
+export const WATCH_MIN_GAP_SECONDS = 15 * 60;
+
+const WATCH_RATE_RE = /^rate\(\s*(\d{1,5})\s+(minutes?|hours?|days?)\s*\)$/;
+const WATCH_CRON_RE = /^cron\(\s*(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s*\)$/;
+const UNIT_SECONDS: Record<string, number> = { minute: 60, hour: 3600, day: 86_400 };
+
+/**
+ * The values a cron field takes (minutes 0-59 or hours 0-23): `*`, `n`, `a-b`, `*∕s`, `a∕s`,
+ * `a-b∕s` and comma lists of them. Undefined for anything else (names, `L`, `W`, `#`).
+ */
+function cronValues(field: string, max: number): number[] | undefined {
+  const values = new Set<number>();
+  for (const part of field.split(',')) {
+    const m = /^(\*|(\d{1,2})(?:-(\d{1,2}))?)(?:\/(\d{1,2}))?$/.exec(part);
+    if (!m) return undefined;
+    const step = m[4] === undefined ? 1 : Number(m[4]);
+    const from = m[1] === '*' ? 0 : Number(m[2]);
+    // `a/s` runs from a to the end of the range, `a` alone is just a.
+    const to = m[1] === '*' ? max : m[3] !== undefined ? Number(m[3]) : m[4] !== undefined ? max : from;
+    if (step < 1 || from > max || to > max || from > to) return undefined;
+    for (let v = from; v <= to; v += step) values.add(v);
+  }
+  return [...values].sort((a, b) => a - b);
+}
+
+/** The largest and smallest gaps between the runs of a daily cron, in seconds (the day wraps). */
+function cronGaps(minutes: number[], hours: number[]): { max: number; min: number } {
+  const times = hours.flatMap((h) => minutes.map((m) => h * 60 + m)).sort((a, b) => a - b);
+  const gaps = times.map((t, i) => ((times[i + 1] ?? (times[0] as number) + 1440) - t) * 60);
+  return { max: Math.max(...gaps), min: Math.min(...gaps) };
+}
+
+/**
+ * The watch's schedule: `rate(N minutes|hours|days)` or a `cron(min hour * * ? *)` that runs
+ * every day (its gaps are computed from the minute and hour fields), between
+ * WATCH_MIN_GAP_SECONDS and WATCH_MAX_GAP_SECONDS apart.
+ */
+export function parseWatchSchedule(text: string): WatchSchedule {
+  const value = text.trim();
+  const shown = JSON.stringify(text);
+  let max: number;
+  let min: number;
+  const rate = WATCH_RATE_RE.exec(value);
+  const cron = WATCH_CRON_RE.exec(value);
+  if (rate?.[1] && rate[2]) {
+    const n = Number(rate[1]);
+    const unit = rate[2].replace(/s$/, '');
+    if (n < 1) throw new ScheduleError(`${shown} has a zero interval`);
+    if ((n === 1) !== !rate[2].endsWith('s')) {
+      throw new ScheduleError(`${shown}: EventBridge wants rate(1 ${unit}) or rate(N ${unit}s)`);
+    }
+    max = min = n * (UNIT_SECONDS[unit] as number);
+  } else if (cron) {
+    const [, minuteField, hourField, dayOfMonth, month, dayOfWeek, year] = cron as unknown as string[];
+    const minutes = cronValues(minuteField as string, 59);
+    const hours = cronValues(hourField as string, 23);
+    if (!minutes || !hours) {
+      throw new ScheduleError(
+        `${shown}: the minute and hour fields must be numbers, ranges, steps or lists of them, like cron(0 */2 * * ? *)`,
+      );
+    }
+    const everyDay =
+      ['*', '?'].includes(dayOfMonth as string) &&
+      ['*', '?'].includes(dayOfWeek as string) &&
+      (dayOfMonth === '?') !== (dayOfWeek === '?') &&
+      month === '*' &&
+      year === '*';
+    if (!everyDay) {
+      throw new ScheduleError(
+        `${shown}: the watch must run every day, so the day-of-month, month, day-of-week and year fields are ` +
+          '* * ? * (or ? * * *)',
+      );
+    }
+    ({ max, min } = cronGaps(minutes, hours));
+  } else {
+    throw new ScheduleError(
+      `${shown} is not an EventBridge schedule expression: use rate(1 hour), rate(30 minutes) or cron(0 */2 * * ? *)`,
+    );
+  }
+  if (max > WATCH_MAX_GAP_SECONDS) {
+    throw new ScheduleError(
+      `${shown} leaves ${formatSeconds(max)} between runs: the watch must run at least every ` +
+        `${formatSeconds(WATCH_MAX_GAP_SECONDS)} (CAs ask for renewal information to be checked twice a day)`,
+    );
+  }
+  if (min < WATCH_MIN_GAP_SECONDS) {
+    throw new ScheduleError(
+      `${shown} runs ${formatSeconds(min)} apart: at most every ${formatSeconds(WATCH_MIN_GAP_SECONDS)} ` +
+        '(the watch runs up to 15 minutes; closer runs only overlap)',
+    );
+  }
+  return { expression: value, maxGapSeconds: max };
+}
+
+function formatSeconds(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
+  return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+}

@@ -1,6 +1,6 @@
 /**
  * One certificate: its secret, carrying the spec tags the rotation reads; the resource policy
- * that opens it to the rotation role and the expiry check; and native rotation with our
+ * that opens it to the rotation role and the renewal watch; and native rotation with our
  * function, started at once (the first `pulumi up` issues the first certificate).
  *
  * No placeholder version: the function treats a secret without AWSCURRENT as "no certificate
@@ -34,7 +34,7 @@ export interface CertificateSecretArgs extends Relocated {
   kmsKeyArn?: string;
   recoveryWindowDays: number;
   rotationRoleArn: pulumi.Input<string>;
-  expiryCheckRoleArn: pulumi.Input<string>;
+  watchRoleArn: pulumi.Input<string>;
   rotationFunctionArn: pulumi.Input<string>;
   /** What the first rotation needs in place besides this secret's policy (function, grants). */
   rotateAfter: pulumi.Resource[];
@@ -83,9 +83,9 @@ export class CertificateSecret extends pulumi.ComponentResource {
       {
         secretArn: this.secret.arn,
         policy: pulumi
-          .all([this.secret.arn, args.rotationRoleArn, args.expiryCheckRoleArn])
-          .apply(([secretArn, rotationRoleArn, expiryCheckRoleArn]) =>
-            certificateSecretPolicyJson({ secretArn, rotationRoleArn, expiryCheckRoleArn }),
+          .all([this.secret.arn, args.rotationRoleArn, args.watchRoleArn])
+          .apply(([secretArn, rotationRoleArn, watchRoleArn]) =>
+            certificateSecretPolicyJson({ secretArn, rotationRoleArn, watchRoleArn }),
           ),
         blockPublicPolicy: true,
       },

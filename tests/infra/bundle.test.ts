@@ -1,23 +1,22 @@
 import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import {
   BUNDLE_DIR_ENV,
-  buildExpiryCheckCode,
-  ensureRotationBundle,
+  WATCH_BUNDLE_DIR_ENV,
+  ensureBundles,
   rotationBundleState,
   runBuildScript,
+  watchBundleState,
 } from '../../infra/bundle.js';
 
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 const dirs: string[] = [];
 
-/** A fake repository: rotation sources, the build script, the lockfile, and (maybe) a bundle. */
-function fakeRepo(opts: { bundle?: boolean } = {}): string {
+/** A fake repository: rotation sources, the build script, the lockfile, and (maybe) the bundles. */
+function fakeRepo(opts: { bundle?: boolean; watch?: boolean } = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'acme-infra-'));
   dirs.push(root);
   mkdirSync(join(root, 'rotation', 'dns'), { recursive: true });
@@ -31,13 +30,20 @@ function fakeRepo(opts: { bundle?: boolean } = {}): string {
     utimesSync(join(root, f), old, old);
   }
   if (opts.bundle) writeBundle(root, new Date('2026-02-01T00:00:00Z'));
+  if (opts.watch ?? opts.bundle) writeBundle(root, new Date('2026-02-01T00:00:00Z'), 'watch');
   return root;
 }
 
-function writeBundle(root: string, at: Date): void {
-  mkdirSync(join(root, 'dist', 'rotation'), { recursive: true });
-  writeFileSync(join(root, 'dist', 'rotation', 'index.mjs'), 'export const handler = () => {};');
-  utimesSync(join(root, 'dist', 'rotation', 'index.mjs'), at, at);
+function writeBundle(root: string, at: Date, which: 'rotation' | 'watch' = 'rotation'): void {
+  mkdirSync(join(root, 'dist', which), { recursive: true });
+  writeFileSync(join(root, 'dist', which, 'index.mjs'), 'export const handler = () => {};');
+  utimesSync(join(root, 'dist', which, 'index.mjs'), at, at);
+}
+
+/** What scripts/build.mjs does: both bundles. */
+function buildBoth(root: string): void {
+  writeBundle(root, new Date());
+  writeBundle(root, new Date(), 'watch');
 }
 
 function touch(root: string, file: string, at = new Date('2026-03-01T00:00:00Z')): void {
@@ -73,41 +79,104 @@ describe('is the rotation bundle current?', () => {
   );
 });
 
-describe('ensuring the bundle', () => {
-  it('builds when stale and returns dist/rotation', () => {
-    const root = fakeRepo();
-    const build = vi.fn((r: string) => writeBundle(r, new Date()));
-    expect(ensureRotationBundle(root, build, {})).toEqual({
-      dir: join(root, 'dist', 'rotation'),
-      built: true,
-      reason: 'dist/rotation/index.mjs is missing',
+describe('is the watch bundle current?', () => {
+  it('is stale when dist/watch/index.mjs is missing, or older than the sources it is built from', () => {
+    expect(watchBundleState(fakeRepo({ bundle: true, watch: false }))).toEqual({
+      stale: true,
+      reason: 'dist/watch/index.mjs is missing',
     });
+    const root = fakeRepo({ bundle: true });
+    expect(watchBundleState(root)).toEqual({ stale: false, reason: 'dist/watch/index.mjs is up to date' });
+    // The watch's sources live under rotation/ (rotation/watch).
+    mkdirSync(join(root, 'rotation', 'watch'));
+    writeFileSync(join(root, 'rotation', 'watch', 'plan.ts'), '');
+    touch(root, 'rotation/watch/plan.ts');
+    expect(watchBundleState(root)).toEqual({
+      stale: true,
+      reason: 'rotation/watch/plan.ts is newer than dist/watch/index.mjs',
+    });
+  });
+});
+
+describe('ensuring the bundles', () => {
+  it('builds once when stale and returns dist/rotation and dist/watch', () => {
+    const root = fakeRepo();
+    const build = vi.fn(buildBoth);
+    expect(ensureBundles(root, build, {})).toEqual({
+      rotation: { dir: join(root, 'dist', 'rotation'), built: true, reason: 'dist/rotation/index.mjs is missing' },
+      watch: { dir: join(root, 'dist', 'watch'), built: true, reason: 'dist/watch/index.mjs is missing' },
+    });
+    expect(build).toHaveBeenCalledTimes(1);
     expect(build).toHaveBeenCalledWith(root);
   });
 
-  it('does not build when current', () => {
+  it('builds when only the watch bundle is missing (an older checkout built the rotation alone)', () => {
+    const root = fakeRepo({ bundle: true, watch: false });
+    const build = vi.fn(buildBoth);
+    const result = ensureBundles(root, build, {});
+    expect(build).toHaveBeenCalledTimes(1);
+    expect(result.watch).toEqual({
+      dir: join(root, 'dist', 'watch'),
+      built: true,
+      reason: 'dist/watch/index.mjs is missing',
+    });
+  });
+
+  it('does not build when both are current', () => {
     const build = vi.fn();
-    const root = fakeRepo({ bundle: true });
-    expect(ensureRotationBundle(root, build, {}).built).toBe(false);
+    const result = ensureBundles(fakeRepo({ bundle: true }), build, {});
+    expect([result.rotation.built, result.watch.built]).toEqual([false, false]);
     expect(build).not.toHaveBeenCalled();
   });
 
   it('fails when the build produced nothing', () => {
-    expect(() => ensureRotationBundle(fakeRepo(), () => undefined, {})).toThrow(
+    expect(() => ensureBundles(fakeRepo(), () => undefined, {})).toThrow(
       'the build did not produce dist/rotation/index.mjs (dist/rotation/index.mjs is missing)',
+    );
+    const root = fakeRepo();
+    expect(() => ensureBundles(root, (r) => writeBundle(r, new Date()), {})).toThrow(
+      'the build did not produce dist/watch/index.mjs (dist/watch/index.mjs is missing)',
     );
   });
 
-  it(`deploys a prebuilt bundle named by ${BUNDLE_DIR_ENV} without building`, () => {
+  it(`deploys prebuilt bundles named by ${BUNDLE_DIR_ENV} and ${WATCH_BUNDLE_DIR_ENV} without building`, () => {
     const root = fakeRepo();
     const build = vi.fn();
-    writeBundle(root, new Date());
-    const result = ensureRotationBundle(root, build, { [BUNDLE_DIR_ENV]: 'dist/rotation' });
-    expect(result).toMatchObject({ dir: join(root, 'dist', 'rotation'), built: false });
+    buildBoth(root);
+    const env = { [BUNDLE_DIR_ENV]: 'dist/rotation', [WATCH_BUNDLE_DIR_ENV]: join(root, 'dist', 'watch') };
+    // The sources are newer than nothing here, but a prebuilt bundle is never checked for staleness.
+    touch(root, 'rotation/index.ts', new Date('2030-01-01T00:00:00Z'));
+    const result = ensureBundles(root, build, env);
+    expect(result).toEqual({
+      rotation: {
+        dir: join(root, 'dist', 'rotation'),
+        built: false,
+        reason: `deploying the prebuilt rotation bundle in ${join(root, 'dist', 'rotation')} (${BUNDLE_DIR_ENV})`,
+      },
+      watch: {
+        dir: join(root, 'dist', 'watch'),
+        built: false,
+        reason: `deploying the prebuilt watch bundle in ${join(root, 'dist', 'watch')} (${WATCH_BUNDLE_DIR_ENV})`,
+      },
+    });
     expect(build).not.toHaveBeenCalled();
-    expect(() => ensureRotationBundle(root, build, { [BUNDLE_DIR_ENV]: '/nowhere' })).toThrow(
+    expect(() => ensureBundles(root, build, { ...env, [BUNDLE_DIR_ENV]: '/nowhere' })).toThrow(
       `${BUNDLE_DIR_ENV}=/nowhere: /nowhere/index.mjs does not exist`,
     );
+    expect(() => ensureBundles(root, build, { ...env, [WATCH_BUNDLE_DIR_ENV]: '/nowhere' })).toThrow(
+      `${WATCH_BUNDLE_DIR_ENV}=/nowhere: /nowhere/index.mjs does not exist`,
+    );
+    expect(build).not.toHaveBeenCalled();
+  });
+
+  it('builds the one that is not prebuilt', () => {
+    const root = fakeRepo();
+    writeBundle(root, new Date());
+    const build = vi.fn(buildBoth);
+    const result = ensureBundles(root, build, { [BUNDLE_DIR_ENV]: 'dist/rotation' });
+    expect(build).toHaveBeenCalledTimes(1);
+    expect(result.rotation.built).toBe(false);
+    expect(result.watch).toMatchObject({ dir: join(root, 'dist', 'watch'), built: true });
   });
 
   it('runs node scripts/build.mjs and reports its output when it fails', () => {
@@ -117,25 +186,14 @@ describe('ensuring the bundle', () => {
       "console.error('esbuild: syntax error in rotation/x.ts'); process.exit(1);",
     );
     expect(() => runBuildScript(root)).toThrow(
-      /building the rotation bundle failed \(node scripts\/build\.mjs\): esbuild: syntax error in rotation\/x\.ts/,
+      /building the bundles failed \(node scripts\/build\.mjs\): esbuild: syntax error in rotation\/x\.ts/,
     );
     writeFileSync(
       join(root, 'scripts', 'build.mjs'),
-      "import { mkdirSync, writeFileSync } from 'node:fs'; mkdirSync('dist/rotation', { recursive: true }); writeFileSync('dist/rotation/index.mjs', '');",
+      "import { mkdirSync, writeFileSync } from 'node:fs'; for (const d of ['dist/rotation', 'dist/watch']) { mkdirSync(d, { recursive: true }); writeFileSync(d + '/index.mjs', ''); }",
     );
     runBuildScript(root);
     expect(rotationBundleState(root).stale).toBe(false);
-  });
-});
-
-describe('the expiry check code', () => {
-  it('is one deterministic ESM file exporting handler, leaving the AWS SDK to the runtime', () => {
-    const code = buildExpiryCheckCode(repo);
-    expect(code).toMatch(/export \{\s*handler\s*\}/);
-    expect(code).toContain('from "@aws-sdk/client-secrets-manager"');
-    expect(code).toContain('certificates.json');
-    expect(code).not.toContain(repo);
-    expect(code.length).toBeLessThan(20_000);
-    expect(buildExpiryCheckCode(repo)).toBe(code);
+    expect(watchBundleState(root).stale).toBe(false);
   });
 });

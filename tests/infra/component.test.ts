@@ -7,7 +7,6 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadSettings, type Settings } from '../../infra/config.js';
-import type { CheckConfig } from '../../infra/expiry-check/check.js';
 import type { PolicyDocument } from '../../infra/policies.js';
 import { makeRootCa } from '../helpers/certs.js';
 import { expectLeastPrivilege, statement } from './iam.js';
@@ -25,7 +24,7 @@ import {
 } from './mocks.js';
 
 const BUNDLE_DIR = '/repo/dist/rotation';
-const CHECK_CODE = 'export const handler = async () => ({});';
+const WATCH_BUNDLE_DIR = '/repo/dist/watch';
 const T = {
   function: 'aws:lambda/function:Function',
   permission: 'aws:lambda/permission:Permission',
@@ -42,6 +41,7 @@ const T = {
   rule: 'aws:cloudwatch/eventRule:EventRule',
   target: 'aws:cloudwatch/eventTarget:EventTarget',
   alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
+  dashboard: 'aws:cloudwatch/dashboard:Dashboard',
 };
 /** The child components AcmeRotation is made of. */
 const C = {
@@ -50,10 +50,14 @@ const C = {
   account: 'acme-rotation:index:AcmeAccount',
   rotation: 'acme-rotation:index:RotationFunction',
   certificate: 'acme-rotation:index:CertificateSecret',
-  expiryCheck: 'acme-rotation:index:ExpiryCheck',
+  watch: 'acme-rotation:index:RenewalWatch',
 };
+/** The component that held the scheduled check before the renewal watch. */
+const EXPIRY_CHECK = 'acme-rotation:index:ExpiryCheck';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-rotation`;
-const CHECK_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-expiry-check`;
+const WATCH_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-watch`;
+const ROTATION_FN_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:acme-rotation-dev-rotation`;
+const WATCH_FN_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:acme-rotation-dev-watch`;
 const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:acme-rotation-dev-notices`;
 /** How Pulumi serializes a secret value (rpc.specialSigKey / specialSecretSig). */
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
@@ -85,7 +89,7 @@ async function deploy(
   const component = new AcmeRotation('acme-rotation', {
     settings: settingsFrom(extra),
     rotationBundleDir: BUNDLE_DIR,
-    expiryCheckCode: CHECK_CODE,
+    watchBundleDir: WATCH_BUNDLE_DIR,
     ...args,
   });
   await valueOf(component.functionName);
@@ -130,6 +134,7 @@ describe('what one stack declares', () => {
       [T.rule]: 2,
       [T.target]: 2,
       [T.alarm]: 2,
+      [T.dashboard]: 1,
       [T.topicPolicy]: 1,
     });
     expect(typeCounts(false)).toEqual({
@@ -139,7 +144,7 @@ describe('what one stack declares', () => {
       [C.account]: 1,
       [C.rotation]: 1,
       [C.certificate]: 1,
-      [C.expiryCheck]: 1,
+      [C.watch]: 1,
     });
   });
 
@@ -391,7 +396,7 @@ describe('certificate secrets', () => {
     });
   });
 
-  it('open to the rotation role and the expiry check by a resource policy on the exact ARN', async () => {
+  it('open to the rotation role and the renewal watch by a resource policy on the exact ARN', async () => {
     await deploy();
     const policy = mocks.one(T.secretPolicy, 'acme-rotation-cert-web-policy');
     expect(policy.inputs.secretArn).toBe(secretArn('certs/web'));
@@ -401,8 +406,18 @@ describe('certificate secrets', () => {
     expect(doc.Statement.map((s) => [s.Sid, s.Principal, s.Resource])).toEqual([
       ['RotationReadsAndWritesVersions', { AWS: ROLE_ARN }, secretArn('certs/web')],
       ['RotationWritesStatusTagsOnly', { AWS: ROLE_ARN }, secretArn('certs/web')],
-      ['ExpiryCheckReadsTags', { AWS: CHECK_ROLE_ARN }, secretArn('certs/web')],
+      ['WatchReadsAndStartsRotation', { AWS: WATCH_ROLE_ARN }, secretArn('certs/web')],
+      ['WatchWritesRenewalTagsOnly', { AWS: WATCH_ROLE_ARN }, secretArn('certs/web')],
     ]);
+    expect(doc.Statement.find((st) => st.Sid === 'WatchReadsAndStartsRotation')?.Action).toEqual([
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:RotateSecret',
+    ]);
+    expect(doc.Statement.find((st) => st.Sid === 'WatchWritesRenewalTagsOnly')?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'aws:TagKeys': ['acme-rotation:renewal-*'] },
+      Null: { 'aws:TagKeys': 'false' },
+    });
   });
 
   it('rotate immediately, on the derived schedule, with our function', async () => {
@@ -529,24 +544,34 @@ describe('notices and alarms', () => {
     });
   });
 
-  it('alarms on certificates at risk, and on the expiry check going silent', async () => {
+  it('alarms on certificates at risk, and on the watch going silent (no data is breaching)', async () => {
     await deploy();
-    expect(mocks.one(T.alarm, 'acme-rotation-certificates-at-risk').inputs).toMatchObject({
+    const alarm = mocks.one(T.alarm, 'acme-rotation-certificates-at-risk');
+    expect(alarm.inputs).toMatchObject({
       name: 'acme-rotation-dev-certificates-at-risk',
       namespace: 'AcmeRotation',
       metricName: 'CertificatesAtRisk',
       dimensions: { Stack: 'acme-rotation/dev' },
       statistic: 'Maximum',
-      period: 21600,
-      evaluationPeriods: 2,
+      // Two hourly runs per period: a run that lands late still falls in it.
+      period: 7200,
+      evaluationPeriods: 1,
       datapointsToAlarm: 1,
       threshold: 1,
       comparisonOperator: 'GreaterThanOrEqualToThreshold',
-      treatMissingData: 'missing',
+      treatMissingData: 'breaching',
       alarmActions: [TOPIC_ARN],
       okActions: [TOPIC_ARN],
-      insufficientDataActions: [TOPIC_ARN],
     });
+    expect(alarm.inputs.insufficientDataActions).toBeUndefined();
+  });
+
+  it("derives the alarm's period from the watch schedule", async () => {
+    await deploy({ 'acme-rotation:watchSchedule': 'cron(0 6,18 * * ? *)' });
+    expect(mocks.one(T.alarm, 'acme-rotation-certificates-at-risk').inputs.period).toBe(86_400);
+    mocks.reset();
+    await deploy({ 'acme-rotation:watchSchedule': 'rate(20 minutes)' });
+    expect(mocks.one(T.alarm, 'acme-rotation-certificates-at-risk').inputs.period).toBe(2400);
   });
 
   it('lets only the rule and the two alarms publish to the topic', async () => {
@@ -567,48 +592,181 @@ describe('notices and alarms', () => {
   });
 });
 
-describe('the expiry check', () => {
-  it('runs every 6 hours with its own role, log group and the list of certificates', async () => {
-    await deploy({
-      'acme-rotation:certificates': [
-        { name: 'web', domains: ['example.com'] },
-        { name: 'short', domains: ['s.example.com'], profile: 'shortlived' },
-      ],
-    });
-    const fn = mocks.one(T.function, 'acme-rotation-expiry-check');
+describe('the renewal watch', () => {
+  it('runs the dist/watch bundle with its own role and log group, on the hourly schedule', async () => {
+    await deploy();
+    const fn = mocks.one(T.function, 'acme-rotation-watch');
     expect(fn.inputs).toMatchObject({
-      name: 'acme-rotation-dev-expiry-check',
+      name: 'acme-rotation-dev-watch',
       runtime: 'nodejs22.x',
       architectures: ['arm64'],
       handler: 'index.handler',
-      memorySize: 128,
-      timeout: 300,
-      role: CHECK_ROLE_ARN,
-      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/acme-rotation-dev-expiry-check' },
+      memorySize: 256,
+      timeout: 900,
+      role: WATCH_ROLE_ARN,
+      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/acme-rotation-dev-watch' },
     });
-    const archive = fn.inputs.code as pulumi.asset.AssetArchive;
-    expect(archive).toBeInstanceOf(pulumi.asset.AssetArchive);
-    const assets = (await archive.assets) as Record<string, pulumi.asset.StringAsset>;
-    expect(Object.keys(assets).sort()).toEqual(['certificates.json', 'index.mjs']);
-    expect(await assets['index.mjs']?.text).toBe(CHECK_CODE);
-    expect(JSON.parse((await assets['certificates.json']?.text) ?? '{}') as CheckConfig).toEqual({
-      namespace: 'AcmeRotation',
-      dimensions: { Stack: 'acme-rotation/dev' },
-      certificates: [
-        { secretName: 'certs/web', maxAgeHours: 816, minHoursLeft: 24 },
-        { secretName: 'certs/short', maxAgeHours: 128, minHoursLeft: 24 },
+    const code = fn.inputs.code as pulumi.asset.FileArchive;
+    expect(code).toBeInstanceOf(pulumi.asset.FileArchive);
+    expect(await code.path).toBe(WATCH_BUNDLE_DIR);
+    expect(mocks.one(T.logGroup, 'acme-rotation-watch-logs').inputs).toMatchObject({
+      name: '/aws/lambda/acme-rotation-dev-watch',
+      retentionInDays: 90,
+    });
+    expect(mocks.one(T.rule, 'acme-rotation-watch-schedule').inputs).toMatchObject({
+      name: 'acme-rotation-dev-watch-schedule',
+      scheduleExpression: 'rate(1 hour)',
+    });
+    expect(mocks.one(T.target, 'acme-rotation-watch-target').inputs).toEqual({
+      rule: 'acme-rotation-dev-watch-schedule',
+      arn: WATCH_FN_ARN,
+    });
+    expect(mocks.one(T.permission, 'acme-rotation-watch-invoke').inputs).toEqual({
+      action: 'lambda:InvokeFunction',
+      function: 'acme-rotation-dev-watch',
+      principal: 'events.amazonaws.com',
+      sourceArn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/acme-rotation-dev-watch-schedule`,
+    });
+    // Nothing of the expiry check is left.
+    expect(mocks.resources.filter((r) => r.name.includes('expiry-check'))).toEqual([]);
+  });
+
+  it('gets the environment of the contract, continuing itself when out of time', async () => {
+    await deploy();
+    const env = (mocks.one(T.function, 'acme-rotation-watch').inputs.environment as { variables: object }).variables;
+    expect(env).toEqual({
+      ACME_DIRECTORY_URL: 'https://acme-v02.api.letsencrypt.org/directory',
+      LOG_LEVEL: 'info',
+      WATCH_METRIC_NAMESPACE: 'AcmeRotation',
+      WATCH_METRIC_STACK: 'acme-rotation/dev',
+      WATCH_CONTINUE: 'true',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+  });
+
+  it('passes the schedule, the pace, the log level and a private CA through', async () => {
+    const root = makeRootCa({ cn: 'Watch Test Private Root' });
+    await deploy({
+      'acme-rotation:ca': 'https://ca.internal.example/directory',
+      'acme-rotation:certificateLifetime': '30d',
+      'acme-rotation:caRootsPem': root.certPem,
+      'acme-rotation:logLevel': 'debug',
+      'acme-rotation:watchSchedule': 'rate(30 minutes)',
+      'acme-rotation:watchMaxConcurrentRotations': '20',
+    });
+    const fn = mocks.one(T.function, 'acme-rotation-watch');
+    expect((fn.inputs.environment as { variables: object }).variables).toEqual({
+      ACME_DIRECTORY_URL: 'https://ca.internal.example/directory',
+      LOG_LEVEL: 'debug',
+      WATCH_METRIC_NAMESPACE: 'AcmeRotation',
+      WATCH_METRIC_STACK: 'acme-rotation/dev',
+      WATCH_CONTINUE: 'true',
+      WATCH_MAX_CONCURRENT_ROTATIONS: '20',
+      NODE_EXTRA_CA_CERTS: '/var/task/ca-roots.pem',
+      NODE_OPTIONS: '--enable-source-maps',
+    });
+    const assets = (await (fn.inputs.code as pulumi.asset.AssetArchive).assets) as Record<
+      string,
+      pulumi.asset.Asset | pulumi.asset.Archive
+    >;
+    expect(Object.keys(assets).sort()).toEqual(['.', 'ca-roots.pem']);
+    expect(await (assets['.'] as pulumi.asset.FileArchive).path).toBe(WATCH_BUNDLE_DIR);
+    expect(await (assets['ca-roots.pem'] as pulumi.asset.StringAsset).text).toBe(root.certPem);
+    expect(mocks.one(T.rule, 'acme-rotation-watch-schedule').inputs.scheduleExpression).toBe('rate(30 minutes)');
+  });
+
+  it('runs as a role that lists secrets, invokes the rotation function and itself, and nothing else', async () => {
+    const key = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+    await deploy({ 'acme-rotation:kmsKeyArn': key });
+    const role = mocks.one(T.role, 'acme-rotation-watch-role');
+    expect(role.inputs.name).toBe('acme-rotation-dev-watch');
+    expect(policyOf(role, 'assumeRolePolicy').Statement.map((st) => st.Principal)).toEqual([
+      { Service: 'lambda.amazonaws.com' },
+    ]);
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-watch-policy'));
+    expectLeastPrivilege(doc);
+    expect(doc.Statement.map((st) => [st.Sid, st.Action, st.Resource])).toEqual([
+      [
+        'WriteOwnLogs',
+        ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/acme-rotation-dev-watch:*`,
+      ],
+      ['FindCertificateSecrets', ['secretsmanager:ListSecrets'], '*'],
+      ['StartRotationsAndContinue', ['lambda:InvokeFunction'], [ROTATION_FN_ARN, WATCH_FN_ARN]],
+      ['ReadSecretsKeyThroughSecretsManager', ['kms:Decrypt'], key],
+    ]);
+    const json = JSON.stringify(doc);
+    expect(json).not.toContain('route53');
+    expect(json).not.toContain('acme-account');
+    expect(json).not.toMatch(/PutSecretValue|UpdateSecretVersionStage/);
+    // The account secret is the rotation's alone.
+    const account = JSON.stringify(policyOf(mocks.one(T.secretPolicy, 'acme-rotation-acme-account-policy')));
+    expect(account).not.toContain(WATCH_ROLE_ARN);
+  });
+
+  it('starts only after the grants on every certificate secret are in place', async () => {
+    await deploy({
+      'acme-rotation:certificates': [
+        { name: 'web', domains: ['example.com'] },
+        { name: 'api', domains: ['api.example.org'] },
       ],
     });
-    expect(mocks.one(T.rule, 'acme-rotation-expiry-check-schedule').inputs.scheduleExpression).toBe('rate(6 hours)');
-    expect(mocks.one(T.permission, 'acme-rotation-expiry-check-invoke').inputs).toEqual({
-      action: 'lambda:InvokeFunction',
-      function: 'acme-rotation-dev-expiry-check',
-      principal: 'events.amazonaws.com',
-      sourceArn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/acme-rotation-dev-expiry-check-schedule`,
-    });
-    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-expiry-check-policy'));
-    expectLeastPrivilege(doc);
-    expect(doc.Statement.flatMap((s) => s.Action)).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+    const fn = registrations.list.find((r) => r.type === T.function && r.name === 'acme-rotation-watch');
+    const byName = (type: string, name: string) =>
+      registrations.list.find((r) => r.type === type && r.name === name)?.mockUrn;
+    for (const dep of [
+      byName(T.secretPolicy, 'acme-rotation-cert-web-policy'),
+      byName(T.secretPolicy, 'acme-rotation-cert-api-policy'),
+      byName(T.rolePolicy, 'acme-rotation-watch-policy'),
+      byName(T.logGroup, 'acme-rotation-watch-logs'),
+    ]) {
+      expect(dep).toBeDefined();
+      expect(fn?.dependencies).toContain(dep);
+    }
+  });
+});
+
+describe('the dashboard', () => {
+  it('shows per-certificate days left and next renewal, the watch metrics and the rotations', async () => {
+    const component = await deploy();
+    const dashboard = mocks.one(T.dashboard, 'acme-rotation-dashboard');
+    expect(dashboard.inputs.dashboardName).toBe('acme-rotation-dev-certificates');
+    const body = JSON.parse(dashboard.inputs.dashboardBody as string) as {
+      start: string;
+      widgets: Array<{ type: string; properties: Record<string, unknown> }>;
+    };
+    expect(body.start).toBe('-P7D');
+    const logs = body.widgets.filter((w) => w.type === 'log').map((w) => w.properties);
+    expect(logs.map((p) => [p.view, p.region])).toEqual([
+      ['table', REGION],
+      ['timeSeries', REGION],
+    ]);
+    expect(logs[0]?.query).toBe(
+      "SOURCE '/aws/lambda/acme-rotation-dev-watch' | filter message = 'certificate' | " +
+        'stats latest(daysLeft) as daysLeft, latest(renewAt) as renewAt, latest(status) as status, ' +
+        'max(@timestamp) as lastChecked by secretName | sort daysLeft asc | limit 10000',
+    );
+    expect(logs[1]?.query).toBe(
+      "SOURCE '/aws/lambda/acme-rotation-dev-rotation' | filter message = 'rotation finished' or message = 'step failed' | " +
+        "stats sum(strcontains(message, 'rotation finished')) as succeeded, " +
+        "sum(strcontains(message, 'step failed')) as failed by bin(1h)",
+    );
+    const metrics = body.widgets
+      .filter((w) => w.type === 'metric')
+      .flatMap((w) => w.properties.metrics as unknown[][])
+      .map((m) => [m[0], m[1], m[2], m[3], (m[4] as { stat: string }).stat]);
+    expect(metrics).toEqual([
+      ['AcmeRotation', 'RenewalsDue', 'Stack', 'acme-rotation/dev', 'Maximum'],
+      ['AcmeRotation', 'RenewalsStarted', 'Stack', 'acme-rotation/dev', 'Sum'],
+      ['AcmeRotation', 'RenewalsDeferred', 'Stack', 'acme-rotation/dev', 'Maximum'],
+      ['AcmeRotation', 'AriErrors', 'Stack', 'acme-rotation/dev', 'Maximum'],
+      ['AcmeRotation', 'CertificatesAtRisk', 'Stack', 'acme-rotation/dev', 'Maximum'],
+    ]);
+    expect(await valueOf(component.dashboardName)).toBe('acme-rotation-dev-certificates');
+    expect(await valueOf(component.dashboardUrl)).toBe(
+      `https://console.aws.amazon.com/cloudwatch/home?region=${REGION}#dashboards:name=acme-rotation-dev-certificates`,
+    );
+    expect(await valueOf(component.watchFunctionName)).toBe('acme-rotation-dev-watch');
   });
 });
 
@@ -635,8 +793,12 @@ describe('every policy the stack declares', () => {
     ];
     expect(policies).toHaveLength(2 + 3 + 1 + 2);
     for (const doc of policies) expectLeastPrivilege(doc);
+    // The one "*" resource: ListSecrets, which IAM accepts on nothing else.
+    const star = policies.flatMap((d) => d.Statement).filter((st) => JSON.stringify(st).includes('"*"'));
+    expect(star.map((st) => [st.Sid, st.Action, st.Resource])).toEqual([
+      ['FindCertificateSecrets', ['secretsmanager:ListSecrets'], '*'],
+    ]);
     const all = JSON.stringify(policies);
-    expect(all).not.toMatch(/"\*"/);
     expect(all).not.toContain('route53:*');
     expect(all).not.toContain('secretsmanager:*');
     expect(all).not.toMatch(/secret:[^"]*\*/);
@@ -678,9 +840,14 @@ const FLAT_LAYOUT = [
   'aws:sns/topicPolicy:TopicPolicy::acme-rotation-notices-policy',
   'aws:sns/topicSubscription:TopicSubscription::acme-rotation-notices-email',
 ].map((typeAndName) => `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${typeAndName}`);
+/** The expiry check's own resources: the renewal watch replaces them (they are deleted). */
+const RETIRED = FLAT_LAYOUT.filter((urn) => urn.includes('acme-rotation-expiry-check'));
+const KEPT = FLAT_LAYOUT.filter((urn) => !RETIRED.includes(urn));
+/** The at-risk alarm where the ExpiryCheck component held it, before the renewal watch. */
+const EXPIRY_CHECK_ALARM = `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${EXPIRY_CHECK}$${T.alarm}::acme-rotation-certificates-at-risk`;
 
 describe('an existing stack', () => {
-  it('keeps every resource: each old URN is claimed by exactly one resource, by its URN or an alias', async () => {
+  async function deployTwoCertificates(): Promise<void> {
     await deploy(
       {
         'acme-rotation:notificationEmail': 'ops@example.com',
@@ -693,17 +860,56 @@ describe('an existing stack', () => {
       },
       { eabHmacKey: pulumi.secret('c2VjcmV0') },
     );
-    const custom = registrations.list.filter((r) => r.custom);
-    expect(custom).toHaveLength(FLAT_LAYOUT.length);
-    const claimedBy = new Map<string, string[]>();
-    for (const r of custom) {
-      const claims = [registrations.engineUrn(r), ...registrations.aliasUrns(r)].filter((u) => FLAT_LAYOUT.includes(u));
-      // One old resource per resource: nothing is created, nothing is taken over twice.
-      expect(claims, `${r.type} ${r.name}`).toHaveLength(1);
-      for (const u of claims) claimedBy.set(u, [...(claimedBy.get(u) ?? []), r.name]);
+  }
+
+  /** Which resources of this deployment claim each of `urns`, by their URN or an alias. */
+  function claims(urns: string[]): { byUrn: Map<string, string[]>; perResource: Map<string, string[]> } {
+    const byUrn = new Map<string, string[]>();
+    const perResource = new Map<string, string[]>();
+    for (const r of registrations.list.filter((x) => x.custom)) {
+      const claimed = [registrations.engineUrn(r), ...registrations.aliasUrns(r)].filter((u) => urns.includes(u));
+      perResource.set(`${r.type}::${r.name}`, claimed);
+      for (const u of claimed) byUrn.set(u, [...(byUrn.get(u) ?? []), r.name]);
     }
-    expect([...claimedBy.keys()].sort()).toEqual([...FLAT_LAYOUT].sort());
-    for (const names of claimedBy.values()) expect(names).toHaveLength(1);
+    return { byUrn, perResource };
+  }
+
+  it('keeps every resource but the expiry check: each old URN is claimed by exactly one resource', async () => {
+    await deployTwoCertificates();
+    const { byUrn, perResource } = claims(FLAT_LAYOUT);
+    // One old resource per resource at most: nothing is taken over twice.
+    for (const [resource, claimed] of perResource) expect(claimed.length, resource).toBeLessThanOrEqual(1);
+    expect([...byUrn.keys()].sort()).toEqual([...KEPT].sort());
+    for (const names of byUrn.values()) expect(names).toHaveLength(1);
+    // The at-risk alarm stays (same name, an alias): a new alarm of that name would be
+    // overwritten by the create and then deleted with the old one.
+    expect(byUrn.get(KEPT.find((u) => u.endsWith('::acme-rotation-certificates-at-risk')) as string)).toEqual([
+      'acme-rotation-certificates-at-risk',
+    ]);
+    // What is new is the watch's: function, role, policy, log group, schedule, target, permission, dashboard.
+    const fresh = [...perResource].filter(([, claimed]) => claimed.length === 0).map(([resource]) => resource);
+    expect(fresh.sort()).toEqual(
+      [
+        `${T.dashboard}::acme-rotation-dashboard`,
+        `${T.function}::acme-rotation-watch`,
+        `${T.logGroup}::acme-rotation-watch-logs`,
+        `${T.permission}::acme-rotation-watch-invoke`,
+        `${T.role}::acme-rotation-watch-role`,
+        `${T.rolePolicy}::acme-rotation-watch-policy`,
+        `${T.rule}::acme-rotation-watch-schedule`,
+        `${T.target}::acme-rotation-watch-target`,
+      ].sort(),
+    );
+  });
+
+  it('keeps the at-risk alarm of a stack whose ExpiryCheck component held it', async () => {
+    await deployTwoCertificates();
+    const { byUrn } = claims([EXPIRY_CHECK_ALARM]);
+    expect(byUrn.get(EXPIRY_CHECK_ALARM)).toEqual(['acme-rotation-certificates-at-risk']);
+    const alarm = registrations.list.find((r) => r.type === T.alarm && r.name === 'acme-rotation-certificates-at-risk');
+    expect(alarm && registrations.engineUrn(alarm)).toBe(
+      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${C.watch}$${T.alarm}::acme-rotation-certificates-at-risk`,
+    );
   });
 
   it('moves resources into child components under their old names, the alias naming the old parent', async () => {

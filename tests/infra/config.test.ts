@@ -6,7 +6,10 @@ import { makeLeaf, makeRootCa } from '../helpers/certs.js';
 const ROOT = makeRootCa({ cn: 'Config Test Private Root' });
 const LEAF = makeLeaf(ROOT, { dnsNames: ['leaf.example.com'] });
 
-const IGNORE = { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] };
+const IGNORE = {
+  keys: ['ExpirationDate', 'IssuedAt', 'Domains'],
+  keyPrefixes: ['acme-rotation:inflight', 'acme-rotation:renewal'],
+};
 const VALID = {
   hostedZones: ['example.com'],
   certificates: [{ name: 'web', domains: ['example.com', '*.example.com'] }],
@@ -66,8 +69,17 @@ describe('a valid configuration', () => {
       memoryMb: 512,
       hostedZones: [{ kind: 'name', name: 'example.com' }],
       tags: {},
+      watchSchedule: { expression: 'rate(1 hour)', maxGapSeconds: 3600 },
     });
-    for (const absent of ['email', 'eabKid', 'notificationEmail', 'eventBus', 'kmsKeyArn', 'dnsResolvers']) {
+    for (const absent of [
+      'email',
+      'eabKid',
+      'notificationEmail',
+      'eventBus',
+      'kmsKeyArn',
+      'dnsResolvers',
+      'watchMaxConcurrentRotations',
+    ]) {
       expect(s).not.toHaveProperty(absent);
     }
     expect(s.certificates).toHaveLength(1);
@@ -108,6 +120,8 @@ describe('a valid configuration', () => {
         preferredChain: ' ISRG Root X1 ',
         maxCertificateLifetimeDays: '398',
         caRootsPem: `issued by our own CA\n${ROOT.certPem}`,
+        watchSchedule: ' cron(15 */2 * * ? *) ',
+        watchMaxConcurrentRotations: '20',
         hostedZones: ['Z0123456789ABCDEFGHIJ', 'Example.ORG.'],
         tags: { team: 'platform', 'cost-center': '42' },
         certificates: [
@@ -144,6 +158,8 @@ describe('a valid configuration', () => {
       preferredChain: 'ISRG Root X1',
       maxCertificateLifetimeDays: 398,
       caRootsPem: ROOT.certPem,
+      watchSchedule: { expression: 'cron(15 */2 * * ? *)', maxGapSeconds: 7200 },
+      watchMaxConcurrentRotations: 20,
       hostedZones: [
         { kind: 'id', id: 'Z0123456789ABCDEFGHIJ' },
         { kind: 'name', name: 'example.org' },
@@ -228,16 +244,39 @@ describe('configuration errors name the key', () => {
     [{ ignoreTags: '"x"' }, 'aws:ignoreTags: "\\"x\\"" is not an object'],
     [
       { ignoreTags: { keys: ['ExpirationDate'] } },
-      'aws:ignoreTags: keys lacks IssuedAt, Domains and keyPrefixes lacks acme-rotation:inflight',
+      'aws:ignoreTags: keys lacks IssuedAt, Domains and keyPrefixes lacks acme-rotation:inflight, acme-rotation:renewal',
     ],
-    [{ ignoreTags: { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:in'] } }, ''],
+    [
+      // A stack set up before the renewal watch: the watch's tags would be removed by `pulumi up`.
+      { ignoreTags: { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] } },
+      'aws:ignoreTags: keyPrefixes lacks acme-rotation:renewal',
+    ],
+    [
+      // Broader than acme-rotation: would hide the acme:* spec tags from Pulumi.
+      { ignoreTags: { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme'] } },
+      'aws:ignoreTags: keyPrefixes lacks acme-rotation:inflight, acme-rotation:renewal',
+    ],
+    [{ ignoreTags: { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:'] } }, ''],
+    [
+      {
+        ignoreTags: {
+          keys: ['ExpirationDate', 'IssuedAt', 'Domains', 'team'],
+          keyPrefixes: ['acme-rotation:renewal', 'acme-rotation:inflight'],
+        },
+      },
+      '',
+    ],
   ])('aws:ignoreTags %j', (opts, message) => {
     const list = problems(VALID, opts);
     if (message === '') expect(list).toEqual([]);
     else {
       expect(list).toHaveLength(1);
       expect(list[0]).toContain(message);
-      expect(list[0]).toContain('keyPrefixes: ["acme-rotation:inflight"]');
+      // The message says exactly what to set.
+      expect(list[0]).toContain('keys: [ExpirationDate, IssuedAt, Domains]');
+      expect(list[0]).toContain(
+        'keyPrefixes: ["acme-rotation:inflight", "acme-rotation:renewal"] (or the single prefix "acme-rotation:")',
+      );
     }
   });
 
@@ -322,6 +361,23 @@ describe('configuration errors name the key', () => {
     [{ tags: ['a'] }, 'acme-rotation:tags: expected a map of tag keys to values'],
     [{ tags: { 'acme:owner': 'x' } }, 'acme-rotation:tags.acme:owner: is reserved'],
     [{ tags: { ExpirationDate: 'x' } }, 'acme-rotation:tags.ExpirationDate: is reserved'],
+    [{ tags: { 'acme-rotation:renewal-at': 'x' } }, 'acme-rotation:tags.acme-rotation:renewal-at: is reserved'],
+    [
+      { watchSchedule: 'every hour' },
+      'acme-rotation:watchSchedule: "every hour" is not an EventBridge schedule expression',
+    ],
+    [
+      { watchSchedule: 'rate(1 day)' },
+      'acme-rotation:watchSchedule: "rate(1 day)" leaves 24 hours between runs: the watch must run at least every 12 hours',
+    ],
+    [
+      { watchMaxConcurrentRotations: '0' },
+      'acme-rotation:watchMaxConcurrentRotations: "0" is not a whole number between 1 and 500',
+    ],
+    [
+      { watchMaxConcurrentRotations: '501' },
+      'acme-rotation:watchMaxConcurrentRotations: "501" is not a whole number between 1 and 500',
+    ],
     [{ tags: { 'aws:x': 'y' } }, 'acme-rotation:tags.aws:x: is not a valid tag key'],
     [{ tags: { team: 42 } }, 'acme-rotation:tags.team: the value must be a string'],
   ])('%j', (change, message) => {
@@ -423,12 +479,24 @@ describe('configuration errors name the key', () => {
     );
   });
 
-  it('keeps within 50 tags per secret, counting status and in-flight tags', () => {
+  it('keeps within 50 tags per secret, counting status, renewal and in-flight tags', () => {
     const domains = Array.from({ length: 100 }, (_, i) => `a-rather-long-host-name-${i}.example.com`);
     const tags = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`t${i}`, 'x']));
     expect(problem({ tags, certificates: [{ name: 'many', domains }] })).toMatch(
-      /^acme-rotation:certificates\[0\]: needs up to \d+ tags on its secret \(spec, zone ids, 10 stack tags, 3 status tags, 21 in-flight tags\), more than Secrets Manager's 50/,
+      /^acme-rotation:certificates\[0\]: needs up to \d+ tags on its secret \(spec, zone ids, 10 stack tags, 3 status tags, 7 renewal tags, 21 in-flight tags\), more than Secrets Manager's 50/,
     );
+  });
+
+  it("counts the watch's 7 renewal tags: a certificate that fit without them may not now", () => {
+    // 5 names: 1 domains tag, key type, zone ids (3 spec tags) + 3 status + 2 in-flight = 8, plus
+    // stack tags. 39 stack tags make 47 without the renewal tags and 54 with them.
+    const tags = Object.fromEntries(Array.from({ length: 39 }, (_, i) => [`t${i}`, 'x']));
+    const domains = Array.from({ length: 5 }, (_, i) => `h${i}.example.com`);
+    expect(problem({ tags, certificates: [{ name: 'web', domains }] })).toBe(
+      "acme-rotation:certificates[0]: needs up to 54 tags on its secret (spec, zone ids, 39 stack tags, 3 status tags, 7 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names or stack tags",
+    );
+    const fewer = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}`, 'x']));
+    expect(problems({ ...VALID, tags: fewer, certificates: [{ name: 'web', domains }] })).toEqual([]);
   });
 
   it('keeps the ACME account secret name free', () => {
@@ -443,6 +511,6 @@ describe('configuration errors name the key', () => {
   });
 
   it('knows every key Pulumi.dev.yaml documents', () => {
-    expect(KNOWN_KEYS).toHaveLength(24);
+    expect(KNOWN_KEYS).toHaveLength(26);
   });
 });

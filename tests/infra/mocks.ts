@@ -151,7 +151,10 @@ export async function settle(mocks: AwsMocks): Promise<void> {
 export function baseConfig(extra: Record<string, unknown> = {}): Record<string, string> {
   const config: Record<string, unknown> = {
     'aws:region': REGION,
-    'aws:ignoreTags': { keys: ['ExpirationDate', 'IssuedAt', 'Domains'], keyPrefixes: ['acme-rotation:inflight'] },
+    'aws:ignoreTags': {
+      keys: ['ExpirationDate', 'IssuedAt', 'Domains'],
+      keyPrefixes: ['acme-rotation:inflight', 'acme-rotation:renewal'],
+    },
     'acme-rotation:hostedZones': ['example.com', 'Z0EXAMPLEORG000000003'],
     'acme-rotation:certificates': [{ name: 'web', domains: ['example.com', '*.example.com'] }],
     ...extra,
@@ -263,9 +266,15 @@ export class Registrations {
     return `urn:pulumi:${this.stack}::${this.project}::${qualifiedType}::${name}`;
   }
 
-  /** Parent types, outermost first, then the type: the engine's qualified type. */
+  /**
+   * Parent types, outermost first, then the type: the engine's qualified type. A parent URN no
+   * resource of this deployment has is one the program computed for a component that no longer
+   * exists (an alias to a former parent): that is an engine URN already.
+   */
   private qualifiedType(parentMockUrn: string, type: string): string {
-    return parentMockUrn === '' ? type : `${this.qualifiedTypeOf(this.byMockUrn(parentMockUrn))}$${type}`;
+    if (parentMockUrn === '') return type;
+    if (!this.list.some((r) => r.mockUrn === parentMockUrn)) return `${parentMockUrn.split('::')[2]}$${type}`;
+    return `${this.qualifiedTypeOf(this.byMockUrn(parentMockUrn))}$${type}`;
   }
 
   private qualifiedTypeOf(r: Registration): string {

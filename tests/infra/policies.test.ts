@@ -2,21 +2,28 @@ import { describe, expect, it } from 'vitest';
 
 import {
   PolicyTooLargeError,
+  RENEWAL_TAG_KEYS,
+  RENEWAL_TAG_PREFIX,
   accountSecretPolicy,
   certificateSecretPolicy,
-  expiryCheckRolePolicy,
   lambdaAssumeRolePolicy,
   normalisedRecordNamePattern,
   rotationRolePolicy,
   rotationRolePolicyJson,
   topicPolicy,
+  watchRolePolicy,
+  watchRolePolicyJson,
 } from '../../infra/policies.js';
 import { expectLeastPrivilege, statement } from './iam.js';
 
 const LOG_GROUP = 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-rotation-dev-rotation';
 const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:acme-rotation-dev-notices';
 const ROLE = 'arn:aws:iam::123456789012:role/acme-rotation-dev-rotation';
-const CHECK_ROLE = 'arn:aws:iam::123456789012:role/acme-rotation-dev-expiry-check';
+const WATCH_ROLE = 'arn:aws:iam::123456789012:role/acme-rotation-dev-watch';
+const WATCH_LOG_GROUP = 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-rotation-dev-watch';
+const ROTATION_FN = 'arn:aws:lambda:eu-west-1:123456789012:function:acme-rotation-dev-rotation';
+const WATCH_FN = 'arn:aws:lambda:eu-west-1:123456789012:function:acme-rotation-dev-watch';
+const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const SECRET = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:certs/web-AbCdEf';
 const base = {
   partition: 'aws',
@@ -153,7 +160,7 @@ describe('normalised record names (route53:ChangeResourceRecordSetsNormalizedRec
 });
 
 describe('certificate secret resource policy', () => {
-  const doc = certificateSecretPolicy({ secretArn: SECRET, rotationRoleArn: ROLE, expiryCheckRoleArn: CHECK_ROLE });
+  const doc = certificateSecretPolicy({ secretArn: SECRET, rotationRoleArn: ROLE, watchRoleArn: WATCH_ROLE });
 
   it('grants the rotation role the version actions on this exact secret', () => {
     expect(statement(doc, 'RotationReadsAndWritesVersions')).toEqual({
@@ -193,18 +200,54 @@ describe('certificate secret resource policy', () => {
     expect(JSON.stringify(doc)).not.toContain('acme:');
   });
 
-  it('lets the expiry check describe it, nothing more', () => {
-    expect(statement(doc, 'ExpiryCheckReadsTags')).toMatchObject({
-      Principal: { AWS: CHECK_ROLE },
-      Action: ['secretsmanager:DescribeSecret'],
+  it('lets the renewal watch read it and start its rotation, on this exact secret', () => {
+    expect(statement(doc, 'WatchReadsAndStartsRotation')).toEqual({
+      Sid: 'WatchReadsAndStartsRotation',
+      Effect: 'Allow',
+      Principal: { AWS: WATCH_ROLE },
+      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:RotateSecret'],
       Resource: SECRET,
     });
   });
 
+  it('lets the watch write only its own acme-rotation:renewal-* tags', () => {
+    expect(statement(doc, 'WatchWritesRenewalTagsOnly')).toEqual({
+      Sid: 'WatchWritesRenewalTagsOnly',
+      Effect: 'Allow',
+      Principal: { AWS: WATCH_ROLE },
+      Action: ['secretsmanager:TagResource', 'secretsmanager:UntagResource'],
+      Resource: SECRET,
+      Condition: {
+        'ForAllValues:StringLike': { 'aws:TagKeys': ['acme-rotation:renewal-*'] },
+        Null: { 'aws:TagKeys': 'false' },
+      },
+    });
+    // The pattern covers every key the watch writes, and none of the rotation's or the spec's.
+    const pattern = /^acme-rotation:renewal-.*$/;
+    expect(RENEWAL_TAG_KEYS).toHaveLength(7);
+    for (const key of RENEWAL_TAG_KEYS) expect(key).toMatch(pattern);
+    expect(`${RENEWAL_TAG_PREFIX}-x`).toMatch(pattern);
+    for (const key of ['ExpirationDate', 'IssuedAt', 'Domains', 'acme-rotation:inflight', 'acme:domains']) {
+      expect(key).not.toMatch(pattern);
+    }
+  });
+
+  it('gives the watch no version writes and no other principal anything', () => {
+    const watch = doc.Statement.filter((s) => JSON.stringify(s.Principal) === JSON.stringify({ AWS: WATCH_ROLE }));
+    const actions = watch.flatMap((s) => s.Action);
+    expect(actions).not.toContain('secretsmanager:PutSecretValue');
+    expect(actions).not.toContain('secretsmanager:UpdateSecretVersionStage');
+    const principals = new Set(doc.Statement.map((s) => JSON.stringify(s.Principal)));
+    expect([...principals].sort()).toEqual([JSON.stringify({ AWS: ROLE }), JSON.stringify({ AWS: WATCH_ROLE })].sort());
+  });
+
   it('is least privilege and has nothing else', () => {
-    expect(doc.Statement).toHaveLength(3);
+    expect(doc.Statement).toHaveLength(4);
     expectLeastPrivilege(doc);
-    expect(JSON.stringify(doc)).not.toMatch(/RotateSecret|DeleteSecret|PutResourcePolicy|CancelRotateSecret/);
+    expect(JSON.stringify(doc)).not.toMatch(/DeleteSecret|PutResourcePolicy|CancelRotateSecret/);
+    // Only the watch may start a rotation (the rotation itself runs as Secrets Manager's call).
+    const rotators = doc.Statement.filter((s) => s.Action.includes('secretsmanager:RotateSecret'));
+    expect(rotators.map((s) => s.Principal)).toEqual([{ AWS: WATCH_ROLE }]);
   });
 });
 
@@ -237,13 +280,6 @@ describe('other policies', () => {
     ]);
   });
 
-  it('gives the expiry check its log group only', () => {
-    const doc = expiryCheckRolePolicy(LOG_GROUP);
-    expect(doc.Statement).toHaveLength(1);
-    expect(doc.Statement[0]?.Resource).toBe(`${LOG_GROUP}:*`);
-    expectLeastPrivilege(doc);
-  });
-
   it('lets the failure rule and our alarms publish to the topic, each by its own ARN', () => {
     const rule = 'arn:aws:events:eu-west-1:123456789012:rule/acme-rotation-dev-rotation-failures';
     const alarms = [
@@ -271,5 +307,81 @@ describe('other policies', () => {
     });
     expect(statement(doc, 'AccountOwnsTopic').Principal).toEqual({ AWS: 'arn:aws:iam::123456789012:root' });
     expectLeastPrivilege(doc);
+  });
+});
+
+describe('renewal watch policy', () => {
+  const watchBase = {
+    partition: 'aws',
+    region: 'eu-west-1',
+    logGroupArn: WATCH_LOG_GROUP,
+    rotationFunctionArn: ROTATION_FN,
+  };
+
+  it('lists secrets, invokes the rotation function and itself, and writes its own logs; nothing else', () => {
+    const doc = watchRolePolicy({ ...watchBase, watchFunctionArn: WATCH_FN });
+    expect(doc.Statement).toEqual([
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: `${WATCH_LOG_GROUP}:*`,
+      },
+      {
+        Sid: 'FindCertificateSecrets',
+        Effect: 'Allow',
+        Action: ['secretsmanager:ListSecrets'],
+        Resource: '*',
+      },
+      {
+        Sid: 'StartRotationsAndContinue',
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [ROTATION_FN, WATCH_FN],
+      },
+    ]);
+    expectLeastPrivilege(doc);
+  });
+
+  it('invokes only the rotation function when it may not continue', () => {
+    const doc = watchRolePolicy(watchBase);
+    expect(statement(doc, 'StartRotationsAndContinue').Resource).toBe(ROTATION_FN);
+  });
+
+  it('holds no Route 53, no version writes, no tag writes and no account secret (those are on each secret)', () => {
+    const json = JSON.stringify(watchRolePolicy({ ...watchBase, watchFunctionArn: WATCH_FN, kmsKeyArn: KEY }));
+    expect(json).not.toContain('route53');
+    expect(json).not.toMatch(/PutSecretValue|UpdateSecretVersionStage|TagResource|GetSecretValue|RotateSecret/);
+    expect(json).not.toContain('acme-account');
+    expect(json).not.toContain('sns:');
+  });
+
+  it('may decrypt with the customer key only through Secrets Manager, when configured', () => {
+    const doc = watchRolePolicy({ ...watchBase, kmsKeyArn: KEY });
+    expect(statement(doc, 'ReadSecretsKeyThroughSecretsManager')).toEqual({
+      Sid: 'ReadSecretsKeyThroughSecretsManager',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt'],
+      Resource: KEY,
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+    expectLeastPrivilege(doc);
+    expect(JSON.stringify(watchRolePolicy(watchBase))).not.toContain('kms:');
+  });
+
+  it('is the same document as JSON, whatever the fleet size', () => {
+    expect(JSON.parse(watchRolePolicyJson(watchBase))).toEqual(watchRolePolicy(watchBase));
+    expect(watchRolePolicyJson(watchBase).length).toBeLessThan(1000);
+  });
+
+  it('lets ListSecrets alone have a * resource', () => {
+    const widened = watchRolePolicy(watchBase);
+    widened.Statement.push({
+      Sid: 'Sneaky',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetSecretValue'],
+      Resource: '*',
+    });
+    expect(() => expectLeastPrivilege(widened)).toThrow(/Sneaky resource/);
   });
 });

@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { BUNDLE_DIR_ENV } from '../../infra/bundle.js';
+import { BUNDLE_DIR_ENV, WATCH_BUNDLE_DIR_ENV } from '../../infra/bundle.js';
 import { ACCOUNT, AwsMocks, PROJECT, REGION, STACK, baseConfig, settle, valueOf } from './mocks.js';
 
 const FIXTURE_BUNDLE = fileURLToPath(new URL('./fixtures/bundle', import.meta.url));
+const FIXTURE_WATCH_BUNDLE = fileURLToPath(new URL('./fixtures/watch-bundle', import.meta.url));
 const mocks = new AwsMocks();
 
 /** Config first, then the program, as the engine does; one mock monitor for the whole file. */
@@ -26,8 +27,9 @@ beforeAll(async () => {
 beforeEach(() => {
   mocks.reset();
   vi.resetModules();
-  // Deploy a fixture bundle: the tests must not rebuild dist/ (it is the lead's working copy).
+  // Deploy fixture bundles: the tests must not rebuild dist/ (it is the lead's working copy).
   vi.stubEnv(BUNDLE_DIR_ENV, FIXTURE_BUNDLE);
+  vi.stubEnv(WATCH_BUNDLE_DIR_ENV, FIXTURE_WATCH_BUNDLE);
 });
 
 afterEach(async () => {
@@ -36,7 +38,7 @@ afterEach(async () => {
 });
 
 describe('stack outputs', () => {
-  it("exports each certificate's secret ARN and name, the function name and the topic ARN", async () => {
+  it("exports each certificate's secret ARN and name, the functions' names, the topic ARN and the dashboard", async () => {
     const program = await runProgram(
       baseConfig({
         'acme-rotation:certificates': [
@@ -48,10 +50,17 @@ describe('stack outputs', () => {
     expect(Object.keys(program).sort()).toEqual([
       'accountSecretArn',
       'certificates',
-      'expiryCheckFunctionName',
+      'dashboardName',
+      'dashboardUrl',
       'functionName',
       'topicArn',
+      'watchFunctionName',
     ]);
+    expect(await valueOf(program.watchFunctionName as pulumi.Output<string>)).toBe('acme-rotation-dev-watch');
+    expect(await valueOf(program.dashboardName as pulumi.Output<string>)).toBe('acme-rotation-dev-certificates');
+    expect(await valueOf(program.dashboardUrl as pulumi.Output<string>)).toBe(
+      `https://console.aws.amazon.com/cloudwatch/home?region=${REGION}#dashboards:name=acme-rotation-dev-certificates`,
+    );
     expect(await valueOf(program.functionName as pulumi.Output<string>)).toBe('acme-rotation-dev-rotation');
     expect(await valueOf(program.topicArn as pulumi.Output<string>)).toBe(
       `arn:aws:sns:${REGION}:${ACCOUNT}:acme-rotation-dev-notices`,
@@ -77,6 +86,8 @@ describe('stack outputs', () => {
     await settle(mocks);
     const fn = mocks.one('aws:lambda/function:Function', 'acme-rotation-rotation');
     expect(await (fn.inputs.code as pulumi.asset.FileArchive).path).toBe(FIXTURE_BUNDLE);
+    const watch = mocks.one('aws:lambda/function:Function', 'acme-rotation-watch');
+    expect(await (watch.inputs.code as pulumi.asset.FileArchive).path).toBe(FIXTURE_WATCH_BUNDLE);
   });
 
   it('exports no account secret for an ephemeral account', async () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { BUNDLE_DIR_ENV } from '../../infra/bundle.js';
+import { BUNDLE_DIR_ENV, WATCH_BUNDLE_DIR_ENV } from '../../infra/bundle.js';
 import { KNOWN_KEYS, loadSettings } from '../../infra/config.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -33,6 +33,7 @@ function runProgram(
         env: {
           ...process.env,
           [BUNDLE_DIR_ENV]: 'tests/infra/fixtures/bundle',
+          [WATCH_BUNDLE_DIR_ENV]: 'tests/infra/fixtures/watch-bundle',
           RUN_PROGRAM_CONFIG: JSON.stringify(config),
         },
       },
@@ -70,11 +71,20 @@ describe('Pulumi.yaml', () => {
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown>;
     expect(out).toEqual({
-      exports: ['accountSecretArn', 'certificates', 'expiryCheckFunctionName', 'functionName', 'topicArn'],
+      exports: [
+        'accountSecretArn',
+        'certificates',
+        'dashboardName',
+        'dashboardUrl',
+        'functionName',
+        'topicArn',
+        'watchFunctionName',
+      ],
       functionName: 'acme-rotation-dev-rotation',
-      resources: 23,
+      // The expiry check's 7 resources gave way to the watch's 7 and its dashboard.
+      resources: 24,
       // AcmeRotation and its children: Notices, 2 FunctionRoles, AcmeAccount, RotationFunction,
-      // one CertificateSecret, ExpiryCheck.
+      // one CertificateSecret, RenewalWatch.
       components: 8,
     });
   });

@@ -7,6 +7,7 @@ import {
   letsEncryptLifetime,
   parseDuration,
   parseScheduleOverride,
+  parseWatchSchedule,
   type Lifetime,
 } from '../../infra/schedule.js';
 
@@ -139,5 +140,47 @@ describe('schedule overrides', () => {
 
   it('accepts any interval under Secrets Manager limits when the lifetime is unknown', () => {
     expect(parseScheduleOverride('200d', undefined).automaticallyAfterDays).toBe(200);
+  });
+});
+
+describe('the renewal watch schedule', () => {
+  it.each([
+    ['rate(1 hour)', 3600],
+    ['rate(15 minutes)', 900],
+    ['rate(12 hours)', 43_200],
+    ['  rate( 30 minutes )  ', 1800],
+    ['cron(0 * * * ? *)', 3600],
+    ['cron(0 */2 * * ? *)', 7200],
+    ['cron(0,30 * ? * * *)', 1800],
+    // 06:00 and 18:00: twice a day.
+    ['cron(0 6,18 * * ? *)', 43_200],
+    // 08:00-20:00 hourly leaves the night: 12 hours from 20:00 to 08:00.
+    ['cron(0 8-20 * * ? *)', 43_200],
+    ['cron(5/20 * * * ? *)', 1200],
+  ])('%s runs at most %i seconds apart', (expression, maxGapSeconds) => {
+    expect(parseWatchSchedule(expression)).toEqual({ expression: expression.trim(), maxGapSeconds });
+  });
+
+  it.each([
+    ['hourly', 'is not an EventBridge schedule expression: use rate(1 hour), rate(30 minutes) or cron(0 */2 * * ? *)'],
+    ['rate(0 hours)', 'has a zero interval'],
+    ['rate(2 hour)', 'EventBridge wants rate(1 hour) or rate(N hours)'],
+    ['rate(1 minutes)', 'EventBridge wants rate(1 minute) or rate(N minutes)'],
+    ['rate(1 day)', 'leaves 24 hours between runs: the watch must run at least every 12 hours'],
+    ['rate(13 hours)', 'leaves 13 hours between runs'],
+    ['rate(5 minutes)', 'runs 5 minutes apart: at most every 15 minutes'],
+    ['cron(0 4 * * ? *)', 'leaves 24 hours between runs'],
+    ['cron(0 8-17 * * ? *)', 'leaves 15 hours between runs'],
+    ['cron(*/5 * * * ? *)', 'runs 5 minutes apart'],
+    ['cron(0 * ? * MON-FRI *)', 'the watch must run every day'],
+    ['cron(0 * 1 * ? *)', 'the watch must run every day'],
+    ['cron(0 * * * * *)', 'the watch must run every day'],
+    ['cron(0 25 * * ? *)', 'the minute and hour fields must be numbers, ranges, steps or lists of them'],
+    ['cron(L * * * ? *)', 'the minute and hour fields must be'],
+    ['cron(0 * * * ?)', 'is not an EventBridge schedule expression'],
+  ])('refuses %s', (expression, message) => {
+    expect(() => parseWatchSchedule(expression)).toThrow(ScheduleError);
+    expect(() => parseWatchSchedule(expression)).toThrow(`${JSON.stringify(expression)}`);
+    expect(() => parseWatchSchedule(expression)).toThrow(message);
   });
 });

@@ -1,0 +1,209 @@
+/**
+ * The renewal watch: the one scheduled function. It finds the certificate secrets by their spec
+ * tag, asks the CA's renewal information for each current certificate and starts renewals with
+ * RotateSecret, paced for the fleet. Here: the function (from dist/watch), its schedule, the
+ * alarm on certificates at risk (which also fires when the watch stops reporting), and the
+ * stack's dashboard. It runs as a FunctionRole declared beforehand, because the certificate
+ * secrets' policies name that role.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+import type { Settings } from '../config.js';
+import { dashboardBody, dashboardUrl } from '../dashboard.js';
+import { ARCHITECTURE, RUNTIME, childOptions, type AwsContext } from './common.js';
+import type { FunctionRole } from './function-role.js';
+import { CA_ROOTS_FILE } from './rotation-function.js';
+
+export const RENEWAL_WATCH_TYPE = 'acme-rotation:index:RenewalWatch';
+/** The component that held the at-risk alarm before the watch replaced it. */
+export const EXPIRY_CHECK_TYPE = 'acme-rotation:index:ExpiryCheck';
+/** Namespace of the watch's metrics (WATCH_METRIC_NAMESPACE). */
+export const METRIC_NAMESPACE = 'AcmeRotation';
+/** The watch may take Lambda's longest run: it paces renewals and carries the rest over. */
+export const WATCH_TIMEOUT_SECONDS = 900;
+export const WATCH_MEMORY_MB = 256;
+
+/**
+ * The at-risk alarm's period: two of the schedule's longest gaps (rounded up to whole minutes, as
+ * CloudWatch wants), so every period holds at least one run even when runs land late. One
+ * period is evaluated; no data in it counts as breaching.
+ */
+export function atRiskAlarmPeriodSeconds(watchGapSeconds: number): number {
+  return Math.ceil((2 * watchGapSeconds) / 60) * 60;
+}
+
+export interface RenewalWatchArgs {
+  settings: Pick<
+    Settings,
+    'namePrefix' | 'directoryUrl' | 'caRootsPem' | 'logLevel' | 'watchSchedule' | 'watchMaxConcurrentRotations' | 'tags'
+  >;
+  /** `namespace/stack`: descriptions, and the metrics' Stack dimension. */
+  stackLabel: string;
+  identity: FunctionRole;
+  aws: Pick<AwsContext, 'partition' | 'region'>;
+  /** Absolute path of the built watch bundle directory (dist/watch). */
+  bundleDir: string;
+  /** The rotation function's log group, for the dashboard's rotations widget. */
+  rotationLogGroupName: pulumi.Input<string>;
+  topicArn: pulumi.Output<string>;
+  /** The grants the watch needs before its first run (the certificate secrets' policies). */
+  readsAfter: pulumi.Resource[];
+  /**
+   * The component that declared the at-risk alarm before (AcmeRotation: directly, and through
+   * its ExpiryCheck child). The alarm keeps its name; aliases keep it in existing stacks, where
+   * a new alarm of the same name would be overwritten and then deleted with the old one.
+   */
+  formerParent?: pulumi.Resource;
+}
+
+export class RenewalWatch extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly schedule: aws.cloudwatch.EventRule;
+  readonly invokePermission: aws.lambda.Permission;
+  readonly scheduleTarget: aws.cloudwatch.EventTarget;
+  readonly atRiskAlarm: aws.cloudwatch.MetricAlarm;
+  readonly dashboard: aws.cloudwatch.Dashboard;
+  readonly dashboardName: pulumi.Output<string>;
+  readonly dashboardUrl: pulumi.Output<string>;
+
+  /** Named like AcmeRotation: its resources are <name>-watch…, the alarm <name>-certificates-at-risk. */
+  constructor(name: string, args: RenewalWatchArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(RENEWAL_WATCH_TYPE, name, {}, opts);
+    const s = args.settings;
+    const child = childOptions(this, undefined);
+    const { stackLabel, topicArn } = args;
+    const tags = s.tags;
+    const watchName = `${s.namePrefix}-watch`;
+    const { logGroup, role, rolePolicy } = args.identity;
+
+    const environment: Record<string, pulumi.Input<string>> = {
+      ACME_DIRECTORY_URL: s.directoryUrl,
+      LOG_LEVEL: s.logLevel,
+      WATCH_METRIC_NAMESPACE: METRIC_NAMESPACE,
+      WATCH_METRIC_STACK: stackLabel,
+      // A run that is out of time with renewals left invokes itself to go on (the role allows it).
+      WATCH_CONTINUE: 'true',
+      // The bundle is minified; its source maps turn a crash's stack into file:line.
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    if (s.watchMaxConcurrentRotations !== undefined) {
+      environment.WATCH_MAX_CONCURRENT_ROTATIONS = String(s.watchMaxConcurrentRotations);
+    }
+    // The watch talks to the CA too: a private CA's roots travel in its package as well.
+    if (s.caRootsPem) environment.NODE_EXTRA_CA_CERTS = `/var/task/${CA_ROOTS_FILE}`;
+
+    this.function = new aws.lambda.Function(
+      `${name}-watch`,
+      {
+        name: watchName,
+        description: `acme-rotation ${stackLabel}: renewal watch (ACME renewal information, paced renewals, metric ${METRIC_NAMESPACE}/CertificatesAtRisk)`,
+        runtime: RUNTIME,
+        architectures: [ARCHITECTURE],
+        handler: 'index.handler',
+        code: s.caRootsPem
+          ? new pulumi.asset.AssetArchive({
+              '.': new pulumi.asset.FileArchive(args.bundleDir),
+              [CA_ROOTS_FILE]: new pulumi.asset.StringAsset(s.caRootsPem),
+            })
+          : new pulumi.asset.FileArchive(args.bundleDir),
+        role: role.arn,
+        memorySize: WATCH_MEMORY_MB,
+        timeout: WATCH_TIMEOUT_SECONDS,
+        environment: { variables: environment },
+        // Text, not JSON: the summary's metrics line must reach CloudWatch Logs as written (EMF),
+        // and the per-certificate lines stay plain JSON for Logs Insights.
+        loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
+        tags,
+      },
+      childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] }),
+    );
+    this.schedule = new aws.cloudwatch.EventRule(
+      `${name}-watch-schedule`,
+      {
+        name: `${watchName}-schedule`,
+        description: `acme-rotation ${stackLabel}: runs the renewal watch`,
+        scheduleExpression: s.watchSchedule.expression,
+        tags,
+      },
+      child,
+    );
+    this.invokePermission = new aws.lambda.Permission(
+      `${name}-watch-invoke`,
+      {
+        action: 'lambda:InvokeFunction',
+        function: this.function.name,
+        principal: 'events.amazonaws.com',
+        sourceArn: this.schedule.arn,
+      },
+      child,
+    );
+    this.scheduleTarget = new aws.cloudwatch.EventTarget(
+      `${name}-watch-target`,
+      { rule: this.schedule.name, arn: this.function.arn },
+      childOptions(this, undefined, { dependsOn: [this.invokePermission] }),
+    );
+
+    const alarmName = `${name}-certificates-at-risk`;
+    const formerAlarmParents = args.formerParent
+      ? [{ parent: args.formerParent }, { parent: pulumi.createUrn(name, EXPIRY_CHECK_TYPE, args.formerParent) }]
+      : [];
+    this.atRiskAlarm = new aws.cloudwatch.MetricAlarm(
+      alarmName,
+      {
+        name: `${s.namePrefix}-certificates-at-risk`,
+        alarmDescription:
+          'A certificate expires within a day (less for short-lived certificates), is overdue for renewal, never got ' +
+          `its first certificate, or cannot be read. The "at-risk" lines in /aws/lambda/${watchName} name it, and ` +
+          'the dashboard lists every certificate. No data = the watch is not running.',
+        namespace: METRIC_NAMESPACE,
+        metricName: 'CertificatesAtRisk',
+        dimensions: { Stack: stackLabel },
+        statistic: 'Maximum',
+        period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        treatMissingData: 'breaching',
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+        tags,
+      },
+      { parent: this, aliases: formerAlarmParents },
+    );
+
+    const dashboardName = `${s.namePrefix}-certificates`;
+    this.dashboard = new aws.cloudwatch.Dashboard(
+      `${name}-dashboard`,
+      {
+        dashboardName,
+        dashboardBody: pulumi
+          .all([args.aws.region, logGroup.name, args.rotationLogGroupName])
+          .apply(([region, watchLogGroup, rotationLogGroup]) =>
+            JSON.stringify(
+              dashboardBody({
+                region,
+                namespace: METRIC_NAMESPACE,
+                stackLabel,
+                watchLogGroup,
+                rotationLogGroup,
+                watchGapSeconds: s.watchSchedule.maxGapSeconds,
+              }),
+            ),
+          ),
+      },
+      child,
+    );
+    this.dashboardName = this.dashboard.dashboardName;
+    this.dashboardUrl = pulumi
+      .all([args.aws.partition, args.aws.region, this.dashboard.dashboardName])
+      .apply(([partition, region, dashboard]) => dashboardUrl(partition, region, dashboard));
+
+    this.registerOutputs({
+      functionName: this.function.name,
+      dashboardName: this.dashboardName,
+      dashboardUrl: this.dashboardUrl,
+    });
+  }
+}

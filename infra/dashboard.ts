@@ -1,0 +1,164 @@
+/**
+ * The CloudWatch dashboard of a stack (pure; no Pulumi): what an operator would otherwise query.
+ *
+ * - per certificate, from the renewal watch's log lines (`{"message":"certificate", secretName,
+ *   status, daysLeft, renewAt, …}`, one per certificate and run): the latest days left, next
+ *   renewal and status;
+ * - the watch's summary metrics (Embedded Metric Format, dimension Stack) over time;
+ * - rotations succeeded and failed per hour, counted from the rotation function's closing log
+ *   lines (`rotation finished`, `step failed`).
+ */
+
+export interface DashboardArgs {
+  region: string;
+  /** The watch's metric namespace and its Stack dimension. */
+  namespace: string;
+  stackLabel: string;
+  watchLogGroup: string;
+  rotationLogGroup: string;
+  /** The watch's longest gap between runs: the graphs' period and the default time range follow it. */
+  watchGapSeconds: number;
+}
+
+export interface DashboardBody {
+  start: string;
+  periodOverride: 'inherit';
+  widgets: Array<Record<string, unknown>>;
+}
+
+/** Widths on CloudWatch's 24-column grid. */
+const FULL = 24;
+const HALF = 12;
+
+/** A log group name inside a Logs Insights SOURCE clause (single-quoted). */
+function source(logGroup: string): string {
+  if (logGroup.includes("'")) throw new Error(`log group name ${JSON.stringify(logGroup)} cannot be quoted`);
+  return `SOURCE '${logGroup}'`;
+}
+
+/** Latest days left, next renewal and status per certificate secret, most urgent first. */
+export function certificatesQuery(watchLogGroup: string): string {
+  return [
+    source(watchLogGroup),
+    "filter message = 'certificate'",
+    'stats latest(daysLeft) as daysLeft, latest(renewAt) as renewAt, latest(status) as status, ' +
+      'max(@timestamp) as lastChecked by secretName',
+    'sort daysLeft asc',
+    // Logs Insights returns 1,000 rows unless told; a fleet may be larger.
+    'limit 10000',
+  ].join(' | ');
+}
+
+/** Rotations that finished and rotation steps that failed, per hour. */
+export function rotationsQuery(rotationLogGroup: string): string {
+  return [
+    source(rotationLogGroup),
+    "filter message = 'rotation finished' or message = 'step failed'",
+    // strcontains is 1 or 0: the sums count each kind of line.
+    "stats sum(strcontains(message, 'rotation finished')) as succeeded, " +
+      "sum(strcontains(message, 'step failed')) as failed by bin(1h)",
+  ].join(' | ');
+}
+
+/** The time range the dashboard opens with: a week, or four watch runs when they are further apart. */
+export function dashboardStart(watchGapSeconds: number): string {
+  const days = Math.max(7, Math.ceil((4 * watchGapSeconds) / 86_400));
+  return `-P${days}D`;
+}
+
+export function dashboardBody(args: DashboardArgs): DashboardBody {
+  const { region, namespace, stackLabel } = args;
+  // A graph period of at least an hour, and never shorter than the gap between runs (a period
+  // without a run would draw as a hole).
+  const period = Math.max(3600, Math.ceil(args.watchGapSeconds / 3600) * 3600);
+  const metric = (name: string, stat: string, label: string): unknown[] => [
+    namespace,
+    name,
+    'Stack',
+    stackLabel,
+    { stat, label },
+  ];
+  return {
+    start: dashboardStart(args.watchGapSeconds),
+    periodOverride: 'inherit',
+    widgets: [
+      {
+        type: 'log',
+        x: 0,
+        y: 0,
+        width: FULL,
+        height: 8,
+        properties: {
+          title: 'Certificates: days left and next renewal (latest watch run)',
+          region,
+          view: 'table',
+          query: certificatesQuery(args.watchLogGroup),
+        },
+      },
+      {
+        type: 'metric',
+        x: 0,
+        y: 8,
+        width: HALF,
+        height: 6,
+        properties: {
+          title: 'Renewal watch: renewals and renewal-information errors',
+          region,
+          view: 'timeSeries',
+          stacked: false,
+          period,
+          // Due and deferred describe the fleet at each run (largest per period); started adds up.
+          metrics: [
+            metric('RenewalsDue', 'Maximum', 'due'),
+            metric('RenewalsStarted', 'Sum', 'started'),
+            metric('RenewalsDeferred', 'Maximum', 'deferred (pacing)'),
+            metric('AriErrors', 'Maximum', 'renewal-information errors'),
+          ],
+          yAxis: { left: { min: 0, showUnits: false } },
+        },
+      },
+      {
+        type: 'metric',
+        x: HALF,
+        y: 8,
+        width: HALF,
+        height: 6,
+        properties: {
+          title: 'Certificates at risk (the alarm fires at 1, and when the watch stops reporting)',
+          region,
+          view: 'timeSeries',
+          stacked: false,
+          period,
+          metrics: [metric('CertificatesAtRisk', 'Maximum', 'at risk')],
+          yAxis: { left: { min: 0, showUnits: false } },
+          annotations: { horizontal: [{ label: 'alarm', value: 1 }] },
+        },
+      },
+      {
+        type: 'log',
+        x: 0,
+        y: 14,
+        width: FULL,
+        height: 6,
+        properties: {
+          title: 'Rotations succeeded and failed steps, per hour',
+          region,
+          view: 'timeSeries',
+          stacked: false,
+          query: rotationsQuery(args.rotationLogGroup),
+        },
+      },
+    ],
+  };
+}
+
+/** The console address of a dashboard, in the partition's console. */
+export function dashboardUrl(partition: string, region: string, name: string): string {
+  const host =
+    partition === 'aws-cn'
+      ? 'console.amazonaws.cn'
+      : partition === 'aws-us-gov'
+        ? 'console.amazonaws-us-gov.com'
+        : 'console.aws.amazon.com';
+  return `https://${host}/cloudwatch/home?region=${region}#dashboards:name=${encodeURIComponent(name)}`;
+}
