@@ -22,9 +22,10 @@ export interface RotationService {
 
 export function serveRotations(
   stack: LocalStack,
-  opts: { env?: Record<string, string>; maxAttempts?: number } = {},
+  opts: { env?: Record<string, string>; maxAttempts?: number; pool?: LocalLambda[] } = {},
 ): RotationService {
-  const free: LocalLambda[] = [];
+  // Containers made (and initialised) beforehand are used first, as warm Lambda sandboxes would be.
+  const free: LocalLambda[] = [...(opts.pool ?? [])];
   const containers: LocalLambda[] = [];
   const runs: RotationService['runs'] = [];
   const take = (): LocalLambda => {

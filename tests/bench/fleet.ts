@@ -1,0 +1,187 @@
+/**
+ * Benchmark 7 — a fleet renewed by the watch at once (a mass revocation: every window in the past),
+ * under Route 53 at 5 requests/s. Two parts:
+ * - end to end, a real subset: the built watch and rotation bundles in LocalLambda containers,
+ *   Pebble behind the ARI front, the local endpoint throttling Route 53;
+ * - 1,000 certificates, which one machine cannot run as 1,000 containers, simulated in virtual
+ *   time with the watch's own pacer and the rotation's own backoff and poll schedules
+ *   (fleet-sim.ts), for a local-like Route 53 (changes INSYNC at once) and a slow one (60 s).
+ * Fleet time ÷ floor (Route 53 requests admitted ÷ 5/s); no rotation may fail or come near its timeout.
+ */
+import { fileURLToPath } from 'node:url';
+
+import { serveRotations } from '../local/rotation-service.js';
+import { startLocalStack } from '../local/stack.js';
+import type { LocalLambda } from '../local/lambda.js';
+import { simulateFleet } from './fleet-sim.js';
+import { fmtMs, fmtRatio, type BenchResult } from './types.js';
+import { describeFailure, log, timedRotation, uniqueLabel } from './util.js';
+
+const RATE = 5;
+const TARGET = 1.15;
+const WATCH_BUNDLE = fileURLToPath(new URL('../../dist/watch/index.mjs', import.meta.url));
+/** Containers initialised before the timed window, this many at once. */
+const PREWARM_PARALLEL = 4;
+
+export async function benchFleet(opts: { certificates?: number; maxInFlight?: number } = {}): Promise<BenchResult> {
+  const n = opts.certificates ?? 40;
+  const maxInFlight = opts.maxInFlight ?? 10;
+  const started = performance.now();
+  const result: BenchResult = {
+    id: 7,
+    title: `Fleet renewal by the watch (Route 53 at ${RATE} req/s)`,
+    figures: [],
+    method: [
+      `**End to end (${n} certificates).** Local endpoint throttling Route 53 at ${RATE} requests/s (burst ${RATE}), ` +
+        `D = 0, Pebble behind the ARI front. ${n} apex + wildcard certificates are issued first (untimed), then the ` +
+        `CA moves every suggested window into the past (a revocation drill) and one watch invocation (the built ` +
+        `dist/watch bundle, WATCH_MAX_CONCURRENT_ROTATIONS=${maxInFlight}, so it has to pace) renews them all; each ` +
+        `RotateSecret it makes runs the four steps in a rotation container, as Secrets Manager invokes the function ` +
+        `(containers initialised before the timed window, ${PREWARM_PARALLEL} at a time, as in benchmark 6). Fleet ` +
+        `time runs from the watch's invocation to the last finishSecret. Floor = (Route 53 requests admitted − the ` +
+        `burst) ÷ ${RATE}/s; throttled requests take no token and are not in it.`,
+      `**Simulated (1,000 certificates).** tests/bench/fleet-sim.ts: virtual time, the watch's pacer ` +
+        `(\`startPaced\`, ${50} in flight, the default), the Route 53 adapter's backoff and the INSYNC poll schedule ` +
+        `from rotation/, Route 53 as a ${RATE}/s token bucket, each rotation as its Route 53 requests in order plus ` +
+        `1.5 s elsewhere (CA, Secrets Manager, invocations), the watch's reads (100 ms per 8 certificates), its 5 s ` +
+        `poll, its 840 s budget per invocation and its continuations. A rotation fails when its DNS wait passes 300 s ` +
+        `or it runs past 900 s; "near the timeout" is past 450 s. It runs the same configuration as the end-to-end ` +
+        `part too, so the model can be checked against the real run.`,
+    ],
+    details: [],
+    seconds: 0,
+  };
+
+  // ---------------------------------------------------------------- end to end
+  const stack = await startLocalStack({ route53ChangeDelayMs: 0, route53RateLimitPerSecond: RATE, ari: true });
+  try {
+    const zone = stack.aws.route53.createZone(`${uniqueLabel('fleet')}.test`).name.replace(/\.$/, '');
+    const account = await stack.createEmptySecret(uniqueLabel('bench/fleet-account'));
+    const env = { ACME_ACCOUNT_SECRET_ID: account.arn };
+    const issuers = Array.from({ length: 8 }, (_, i) =>
+      stack.newLambda(env, { functionName: `bench-fleet-issue-${i}` }),
+    );
+    const secrets: { arn: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const l = uniqueLabel('f');
+      secrets.push(
+        await stack.createCertificateSecret(uniqueLabel('bench/fleet'), {
+          domains: [`${l}.${zone}`, `*.${l}.${zone}`],
+        }),
+      );
+    }
+    // First issuance, 8 at a time (untimed).
+    const queue = [...secrets];
+    let warmToken = '';
+    await Promise.all(
+      issuers.map(async (lambda) => {
+        for (let s = queue.shift(); s; s = queue.shift()) {
+          const t = await timedRotation(stack, lambda, s.arn);
+          if (!t.run.succeeded) throw new Error(`first issuance ${describeFailure(t.run, lambda)}`);
+          warmToken = t.run.token;
+        }
+      }),
+    );
+    for (const l of issuers) await l.stop();
+    // Rotation containers, initialised before the timed window.
+    const pool: LocalLambda[] = Array.from({ length: maxInFlight }, (_, i) =>
+      stack.newLambda(env, { functionName: `bench-fleet-${i}`, timeoutMs: 300_000 }),
+    );
+    const lastSecret = secrets.at(-1)!.arn;
+    const noop = { Step: 'createSecret', SecretId: lastSecret, ClientRequestToken: warmToken };
+    const waiting = [...pool];
+    await Promise.all(
+      Array.from({ length: PREWARM_PARALLEL }, async () => {
+        for (let l = waiting.shift(); l; l = waiting.shift()) await l.invoke(noop);
+      }),
+    );
+    const watch = stack.newLambda(
+      { WATCH_MAX_CONCURRENT_ROTATIONS: String(maxInFlight) },
+      { bundlePath: WATCH_BUNDLE, functionName: 'bench-fleet-watch', timeoutMs: 900_000 },
+    );
+    await watch.invoke({ continuation: 99 }); // its init phase, and every certificate's state (windows ahead)
+    for (const id of stack.ari.issued.keys()) stack.ari.windowInThePast(id);
+    // The state kept in tags says "ask again in 6 h": a revocation is seen at that next ask.
+    const { TagResourceCommand } = await import('@aws-sdk/client-secrets-manager');
+    for (const s of secrets) {
+      await stack.sm.send(
+        new TagResourceCommand({
+          SecretId: s.arn,
+          Tags: [{ Key: 'acme-rotation:renewal-check-after', Value: new Date(0).toISOString() }],
+        }),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1_500)); // the bucket refills
+    const service = serveRotations(stack, { env, pool });
+    const from = stack.aws.calls.length;
+    const t0 = performance.now();
+    const run = await watch.invoke({});
+    if (!run.ok) throw new Error(`the watch failed: ${run.error.message}`);
+    const runs = await service.settled();
+    const fleetMs = performance.now() - t0;
+    service.detach();
+    const summary = run.result as { started: number; deferred: number; due: number };
+    const failures = runs.filter((r) => !r.succeeded);
+    const r53 = stack.aws.calls.slice(from).filter((c) => c.service === 'route53');
+    const admitted = r53.filter((c) => c.error !== 'Throttling').length;
+    const floorMs = (Math.max(0, admitted - RATE) / RATE) * 1000;
+    const durations = runs.map((r) => r.attempts.flat().reduce((t, s) => t + s.result.durationMs, 0));
+    const maxRotationMs = Math.max(...durations);
+    const ratio = fleetMs / floorMs;
+    log(`fleet e2e: ${runs.length} rotations in ${fmtMs(fleetMs)}; floor ${fmtMs(floorMs)} → ${fmtRatio(ratio)}`);
+    result.figures.push(
+      {
+        label: `end to end, ${n} certificates: fleet time ÷ floor`,
+        value: `${fmtMs(fleetMs)} vs ${fmtMs(floorMs)}`,
+        ratio,
+        target: `≤ ${TARGET}`,
+        pass: ratio <= TARGET,
+      },
+      {
+        label: `end to end: failed / near the timeout`,
+        value: `${failures.length} / ${durations.filter((d) => d > 450_000).length} of ${runs.length} (slowest ${fmtMs(maxRotationMs)})`,
+        target: '0 / 0',
+        pass: failures.length === 0 && runs.length === n && durations.every((d) => d <= 450_000),
+      },
+    );
+    const sim = await simulateFleet({ certificates: n, maxInFlight, insyncMs: 0, otherMs: 1_500 });
+    result.details.push(
+      `- end to end: the watch found ${summary.due} due and started ${summary.started} (${summary.deferred} deferred); ` +
+        `${runs.length} rotations ran, ${failures.length} failed${failures[0] ? ` (first: ${failures[0].lastError?.message})` : ''}`,
+      `- Route 53: ${admitted} requests admitted (${(admitted / n).toFixed(1)} per rotation), ${r53.length - admitted} throttled`,
+      `- the model on the same configuration: fleet ÷ floor ${fmtRatio(sim.fleetMs / sim.floorMs)}, ` +
+        `${(sim.admitted / n).toFixed(1)} requests per rotation, slowest rotation ${fmtMs(sim.maxRotationMs)}`,
+    );
+  } finally {
+    await stack.stop();
+  }
+
+  // ---------------------------------------------------------------- simulated 1,000
+  for (const insyncMs of [0, 60_000]) {
+    const sim = await simulateFleet({ certificates: 1000, maxInFlight: 50, insyncMs, otherMs: 1_500 });
+    const ratio = sim.fleetMs / sim.floorMs;
+    const label = insyncMs === 0 ? 'changes INSYNC at once' : `changes INSYNC after ${insyncMs / 1000} s`;
+    log(`fleet sim (${label}): ${fmtMs(sim.fleetMs)} vs floor ${fmtMs(sim.floorMs)} → ${fmtRatio(ratio)}`);
+    result.figures.push(
+      {
+        label: `simulated 1,000, ${label}: fleet time ÷ floor`,
+        value: `${fmtMs(sim.fleetMs)} vs ${fmtMs(sim.floorMs)}`,
+        ratio,
+        target: `≤ ${TARGET}`,
+        pass: ratio <= TARGET,
+      },
+      {
+        label: `simulated 1,000, ${label}: failed / near the timeout`,
+        value: `${sim.failed} / ${sim.nearTimeout} (slowest ${fmtMs(sim.maxRotationMs)}, longest DNS wait ${fmtMs(sim.maxDnsWaitMs)})`,
+        target: '0 / 0',
+        pass: sim.failed === 0 && sim.nearTimeout === 0,
+      },
+    );
+    result.details.push(
+      `- simulated, ${label}: ${(sim.admitted / 1000).toFixed(1)} Route 53 requests admitted per rotation, ` +
+        `${(sim.throttled / 1000).toFixed(0)} throttled; ${sim.hops} continuation invocation(s) of the watch`,
+    );
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
