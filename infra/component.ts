@@ -225,6 +225,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
         aws: ctx,
         bundleDir: args.watchBundleDir,
         rotationLogGroupName: this.rotationRole.logGroup.name,
+        rotationFunctionArn: fn.arn,
         topicArn,
         readsAfter: Object.values(this.certificateSecrets).map((c) => c.secretPolicy),
       },

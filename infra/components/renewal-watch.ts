@@ -46,6 +46,8 @@ export interface RenewalWatchArgs {
   bundleDir: string;
   /** The rotation function's log group, for the dashboard's rotations widget. */
   rotationLogGroupName: pulumi.Input<string>;
+  /** The rotation function: the watch handles only the secrets it rotates (other stacks' are not its own). */
+  rotationFunctionArn: pulumi.Input<string>;
   topicArn: pulumi.Output<string>;
   /** The grants the watch needs before its first run (the certificate secrets' policies). */
   readsAfter: pulumi.Resource[];
@@ -84,6 +86,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
       WATCH_METRIC_STACK: stackLabel,
       // A run that is out of time with renewals left invokes itself to go on (the role allows it).
       WATCH_CONTINUE: 'true',
+      WATCH_ROTATION_FUNCTION_ARN: args.rotationFunctionArn,
       // The bundle is minified; its source maps turn a crash's stack into file:line.
       NODE_OPTIONS: '--enable-source-maps',
     };

@@ -11,6 +11,8 @@ export interface WatchSettings {
   metricStack: string;
   /** Go on in a new invocation when renewals are left at the end of the time budget. */
   continueRuns: boolean;
+  /** WATCH_ROTATION_FUNCTION_ARN: only the secrets this function rotates are the watch's (one stack's of several). */
+  rotationFunctionArn?: string;
 }
 
 /**
@@ -36,5 +38,6 @@ export function loadWatchSettings(env: Env = process.env): WatchSettings {
     metricNamespace: env.WATCH_METRIC_NAMESPACE?.trim() || 'AcmeRotation',
     metricStack: env.WATCH_METRIC_STACK?.trim() || 'acme-rotation',
     continueRuns: env.WATCH_CONTINUE?.trim().toLowerCase() === 'true',
+    ...(env.WATCH_ROTATION_FUNCTION_ARN?.trim() ? { rotationFunctionArn: env.WATCH_ROTATION_FUNCTION_ARN.trim() } : {}),
   };
 }

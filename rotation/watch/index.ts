@@ -55,6 +55,7 @@ export async function handler(event: unknown, context?: Context): Promise<WatchS
       maxInFlight: settings.maxInFlight,
       metricNamespace: settings.metricNamespace,
       metricStack: settings.metricStack,
+      ...(settings.rotationFunctionArn ? { rotationFunctionArn: settings.rotationFunctionArn } : {}),
     },
     {
       secrets,

@@ -38,6 +38,8 @@ export interface WatchConfig {
   maxInFlight: number;
   metricNamespace: string;
   metricStack: string;
+  /** When set, secrets rotated by another function (another stack's) are not this watch's. */
+  rotationFunctionArn?: string;
 }
 
 export interface WatchSecretsPort {
@@ -108,6 +110,12 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** The same Lambda function, whatever version or alias qualifier either ARN carries. */
+export function sameFunction(a: string | undefined, b: string): boolean {
+  const base = (arn: string) => arn.split(':').slice(0, 7).join(':');
+  return a !== undefined && base(a) === base(b);
+}
+
 function factsOf(pem: string): CertificateFacts {
   const cert = new X509Certificate(pem);
   const certId = ariCertId(pem);
@@ -119,7 +127,15 @@ const days = (hours: number): number => Math.round((hours / 24) * 10) / 10;
 export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): Promise<WatchSummary> {
   const { logger } = deps;
   const now = deps.now();
-  const listed = await deps.secrets.list(CERTIFICATE_TAG);
+  const all = await deps.secrets.list(CERTIFICATE_TAG);
+  const listed = config.rotationFunctionArn
+    ? all.filter((s) => sameFunction(s.rotationLambdaArn, config.rotationFunctionArn as string))
+    : all;
+  if (listed.length < all.length) {
+    logger.info('certificate secrets of other rotation functions left to their own watch', {
+      count: all.length - listed.length,
+    });
+  }
   const items: Item[] = listed.map((secret) => ({ secret, state: readRenewalState(secret.tags) }));
 
   await mapLimit(items, deps.concurrency ?? 8, (item) => examine(item, config, deps, now));

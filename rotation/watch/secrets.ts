@@ -19,6 +19,8 @@ export interface ListedSecret {
   arn: string;
   name: string;
   rotationEnabled: boolean;
+  /** The function configured to rotate it. */
+  rotationLambdaArn?: string;
   createdAt?: Date;
   /** Version id → staging labels. */
   versions: Record<string, string[]>;
@@ -69,6 +71,7 @@ export class WatchSecrets {
           arn: s.ARN,
           name: s.Name,
           rotationEnabled: s.RotationEnabled === true,
+          ...(s.RotationLambdaARN ? { rotationLambdaArn: s.RotationLambdaARN } : {}),
           ...(s.CreatedDate ? { createdAt: s.CreatedDate } : {}),
           versions: s.SecretVersionsToStages ?? {},
           tags: s.Tags ?? [],

@@ -640,6 +640,7 @@ describe('the renewal watch', () => {
       WATCH_METRIC_NAMESPACE: 'AcmeRotation',
       WATCH_METRIC_STACK: 'acme-rotation/dev',
       WATCH_CONTINUE: 'true',
+      WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
       NODE_OPTIONS: '--enable-source-maps',
     });
   });
@@ -661,6 +662,7 @@ describe('the renewal watch', () => {
       WATCH_METRIC_NAMESPACE: 'AcmeRotation',
       WATCH_METRIC_STACK: 'acme-rotation/dev',
       WATCH_CONTINUE: 'true',
+      WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
       WATCH_MAX_CONCURRENT_ROTATIONS: '20',
       NODE_EXTRA_CA_CERTS: '/var/task/ca-roots.pem',
       NODE_OPTIONS: '--enable-source-maps',

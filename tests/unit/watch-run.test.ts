@@ -212,6 +212,20 @@ describe('runWatch', () => {
     expect(hops).toEqual([5]);
   });
 
+  it("handles only the secrets its stack's rotation function rotates", async () => {
+    const fn = 'arn:aws:lambda:eu-west-1:123456789012:function:acme-rotation-prod-rotation';
+    const ours = { ...secret('ours'), rotationLambdaArn: `${fn}:$LATEST` };
+    const theirs = { ...secret('theirs'), rotationLambdaArn: fn.replace('prod', 'dev') };
+    const unset = secret('unset');
+    const secrets = new Secrets([ours, theirs, unset]);
+    const ari = new Ari(past);
+    const { d } = deps(secrets, ari);
+    const summary = await runWatch({ ...CONFIG, rotationFunctionArn: fn }, d);
+    expect(summary.checked).toBe(1);
+    expect(secrets.rotated).toEqual([ours.arn]);
+    expect(ari.asked).toEqual([ours.certId]);
+  });
+
   it('reports at risk: no certificate a day after creation, one about to expire', async () => {
     const empty: FakeSecret = { ...secret('empty'), value: '{}', createdAt: new Date(Date.now() - 2 * 24 * HOUR) };
     const young: FakeSecret = { ...secret('young'), value: undefined, createdAt: new Date(Date.now() - HOUR) };
