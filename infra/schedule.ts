@@ -83,22 +83,13 @@ export function letsEncryptLifetime(directoryUrl: string, profile: string | unde
   return { hours: shortest, source: `Let's Encrypt profile ${name} (${roadmap})` };
 }
 
-/** What the SecretRotation resource gets, plus what the expiry check needs to know. */
+/** What the SecretRotation resource gets: the backstop under the renewal watch, derived from the lifetime. */
 export interface Schedule {
   /** Exactly one of these two is set. */
   automaticallyAfterDays?: number;
   scheduleExpression?: string;
   /** The interval between rotations in hours (cron: the derived interval it replaces). */
   intervalHours: number;
-  /**
-   * Age after which a certificate counts as overdue for renewal: the interval, plus the
-   * rotation window (a day-based schedule may run any time in its UTC day), plus a tenth of the
-   * interval for Secrets Manager's retries — but never more than half the slack the lifetime
-   * leaves after the interval.
-   */
-  maxAgeHours: number;
-  /** A certificate with fewer hours left is at risk whatever its age: 24, or half the slack when that is less. */
-  minHoursLeft: number;
   /** Human-readable derivation, exported as a stack output. */
   reason: string;
 }
@@ -107,22 +98,11 @@ export class ScheduleError extends Error {
   override name = 'ScheduleError';
 }
 
-/** The expiry check's two thresholds for an interval (and the lifetime, when known). */
-export function riskThresholds(
-  intervalHours: number,
-  lifetime: Lifetime | undefined,
-): Pick<Schedule, 'maxAgeHours' | 'minHoursLeft'> {
-  const grace = DAY + Math.ceil(intervalHours / 10);
-  if (!lifetime) return { maxAgeHours: intervalHours + grace, minHoursLeft: DAY };
-  const halfSlack = Math.floor((lifetime.hours - intervalHours) / 2);
-  return { maxAgeHours: intervalHours + Math.min(grace, halfSlack), minHoursLeft: Math.min(DAY, halfSlack) };
-}
-
 /** An interval in hours → the Secrets Manager schedule, rounded down to what it can express. */
-export function scheduleForInterval(intervalHours: number, reason: string, lifetime?: Lifetime): Schedule {
+export function scheduleForInterval(intervalHours: number, reason: string): Schedule {
   if (intervalHours >= DAY) {
     const days = Math.min(Math.floor(intervalHours / DAY), MAX_ROTATION_DAYS);
-    return { automaticallyAfterDays: days, intervalHours: days * DAY, ...riskThresholds(days * DAY, lifetime), reason };
+    return { automaticallyAfterDays: days, intervalHours: days * DAY, reason };
   }
   const hours = Math.floor(intervalHours);
   if (hours < MIN_ROTATION_HOURS) {
@@ -133,7 +113,6 @@ export function scheduleForInterval(intervalHours: number, reason: string, lifet
   return {
     scheduleExpression: `rate(${hours} hours)`,
     intervalHours: hours,
-    ...riskThresholds(hours, lifetime),
     reason,
   };
 }
@@ -147,7 +126,7 @@ export function deriveSchedule(lifetime: Lifetime): Schedule {
         `but Secrets Manager rotates at most every ${MIN_ROTATION_HOURS} hours`,
     );
   }
-  const schedule = scheduleForInterval(interval, '', lifetime);
+  const schedule = scheduleForInterval(interval, '');
   schedule.reason = `every ${formatHours(schedule.intervalHours)}: 2/3 of ${formatHours(lifetime.hours)} (${lifetime.source}), rounded down`;
   return schedule;
 }
@@ -158,8 +137,8 @@ const CRON_RE = /^cron\((\S+\s+){5}\S+\)$/;
 /**
  * A configured schedule: `30d`, `12h`, `rate(10 days)`, `rate(12 hours)` or `cron(…)`.
  * `lifetime` (when known) bounds it: a rotation interval at or beyond the lifetime would let
- * certificates expire between rotations. A cron expression's interval is not computed; the
- * expiry check then uses the interval derived from the lifetime (or the cron's own judgement).
+ * certificates expire between rotations. A cron expression's interval is not computed;
+ * the interval is taken as the one derived from the lifetime (or the cron's own judgement).
  */
 export function parseScheduleOverride(text: string, lifetime: Lifetime | undefined): Schedule {
   const value = text.trim();
@@ -197,15 +176,14 @@ export function parseScheduleOverride(text: string, lifetime: Lifetime | undefin
           `certificates would expire before they are renewed; about ${formatHours(deriveSchedule(lifetime).intervalHours)} is right`,
       );
     }
-    return scheduleForInterval(hours, `every ${formatHours(hours)} (configured)`, lifetime);
+    return scheduleForInterval(hours, `every ${formatHours(hours)} (configured)`);
   }
   if (CRON_RE.test(value)) {
     const fallback = lifetime ? deriveSchedule(lifetime).intervalHours : 30 * DAY;
     return {
       scheduleExpression: value,
       intervalHours: fallback,
-      ...riskThresholds(fallback, lifetime),
-      reason: `${value} (configured; overdue checks assume every ${formatHours(fallback)})`,
+      reason: `${value} (configured; taken as about every ${formatHours(fallback)})`,
     };
   }
   throw new ScheduleError(
