@@ -7,6 +7,7 @@ import acme from 'acme-client';
 import type { Authorization, Order } from 'acme-client';
 import type { Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
+import { retry } from '../retry.js';
 import type { AcmeAccount } from './account.js';
 import { chainMatches, topIssuerName } from './chains.js';
 import { readDirectory, setBadNonceRetries, shareDirectory, useNonces } from './client-patches.js';
@@ -102,39 +103,40 @@ export class AcmeCa implements CaClient {
     });
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>, answered?: (store: CallStore) => void): Promise<T> {
-    const maxAttempts = this.opts.maxAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      this.calls[operation] = (this.calls[operation] ?? 0) + 1;
-      const store: CallStore = { nonces: this.memory.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
-      try {
-        const value = await callStore.run(store, fn);
-        answered?.(store);
+  private call<T>(operation: string, fn: () => Promise<T>, answered?: (store: CallStore) => void): Promise<T> {
+    // The store of the latest attempt: what the transport saw of the CA's answer (its problem).
+    let store: CallStore | undefined;
+    return retry(
+      async () => {
+        this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+        const current: CallStore = { nonces: this.memory.nonces, timeoutMs: this.opts.requestTimeoutMs ?? 15_000 };
+        store = current;
+        const value = await callStore.run(current, fn);
+        answered?.(current);
         return value;
-      } catch (err) {
-        const problem = store.problem;
-        let gaveUp: string | undefined;
-        if (retryable(problem)) {
-          const waitMs = problem.retryAfterMs ?? (this.opts.serverErrorDelayMs ?? 1_000) * attempt;
-          const left = this.opts.deadline?.remainingMs() ?? Infinity;
-          if (attempt >= maxAttempts) gaveUp = `still refused after ${attempt} attempts`;
-          else if (waitMs <= left) {
-            this.opts.logger?.warn('the CA asked to wait; retrying', {
-              operation,
-              attempt,
-              waitMs,
-              problem: describeProblem(problem),
-            });
-            await new Promise((resolve) => setTimeout(resolve, waitMs));
-            continue;
-          }
-        }
-        // Whatever failed, the next client starts afresh: a kept directory may be what broke
-        // (an endpoint moved), and the next invocation is then no worse off than before it was kept.
-        delete this.memory.directory;
-        throw mapAcmeError(operation, this.directoryUrl, err, problem, gaveUp);
-      }
-    }
+      },
+      {
+        // Rate limits and 5xx answers, as the CA asks (Retry-After) or after a growing pause.
+        retryable: () => retryable(store?.problem),
+        maxAttempts: this.opts.maxAttempts ?? 3,
+        waitMs: (_err, attempt) => store?.problem?.retryAfterMs ?? (this.opts.serverErrorDelayMs ?? 1_000) * attempt,
+        remainingMs: () => this.opts.deadline?.remainingMs() ?? Infinity,
+        onWait: (_err, attempt, waitMs) =>
+          this.opts.logger?.warn('the CA asked to wait; retrying', {
+            operation,
+            attempt,
+            waitMs,
+            problem: store?.problem ? describeProblem(store.problem) : undefined,
+          }),
+        giveUp: (err, why) => {
+          // Whatever failed, the next client starts afresh: a kept directory may be what broke
+          // (an endpoint moved), and the next invocation is then no worse off than before it was kept.
+          delete this.memory.directory;
+          const gaveUp = why.reason === 'attempts' ? `still refused after ${why.attempt} attempts` : undefined;
+          return mapAcmeError(operation, this.directoryUrl, err, store?.problem, gaveUp);
+        },
+      },
+    );
   }
 
   /** Register (or find) the account for our key; returns the account URL. */
