@@ -22,6 +22,7 @@ import {
 import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 import { backoffDelay } from '../deadline.js';
 import { normalizeName } from '../dns/names.js';
+import { retry } from '../retry.js';
 import { sdkClientConfig } from './client-config.js';
 
 export interface HostedZoneInfo {
@@ -159,48 +160,46 @@ export class Route53Adapter {
     };
   }
 
-  private async call<T extends { $metadata?: { attempts?: number } }>(
+  private call<T extends { $metadata?: { attempts?: number } }>(
     op: Route53Operation,
     fn: () => Promise<T>,
   ): Promise<T> {
     this.callCount[op]++;
     const started = Date.now();
-    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    for (let wait = 0; ; wait++) {
-      try {
-        const out = await fn();
-        this.attemptCount[op] += out?.$metadata?.attempts ?? 1;
-        return out;
-      } catch (err) {
-        const meta = (err as { $metadata?: { attempts?: number } } | undefined)?.$metadata;
-        const attempts = meta?.attempts ?? 1;
-        this.attemptCount[op] += attempts;
-        if (!isThrottling(err)) throw mapError(op, err);
-        this.throttled += attempts;
-        const delay = backoffDelay(
-          wait,
-          this.opts.throttleMinMs ?? 400,
-          this.opts.throttleMaxMs ?? 4_000,
-          this.opts.random,
-        );
-        const budget = this.opts.budgetMs
-          ? this.opts.budgetMs()
-          : wait < (this.opts.maxThrottleRetries ?? 5)
-            ? Infinity
-            : 0;
-        if (delay > budget) {
-          throw mapError(op, err, {
-            lead:
-              `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
-              `(${this.attemptCount[op]} attempts) and the function has no time left to wait`,
-            hint:
-              'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
-              'spread the rotation schedules or raise the function timeout',
-          });
+    const { budgetMs } = this.opts;
+    return retry(
+      async () => {
+        try {
+          const out = await fn();
+          this.attemptCount[op] += out?.$metadata?.attempts ?? 1;
+          return out;
+        } catch (err) {
+          const attempts = (err as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
+          this.attemptCount[op] += attempts;
+          if (isThrottling(err)) this.throttled += attempts;
+          throw err;
         }
-        await sleep(delay);
-      }
-    }
+      },
+      {
+        retryable: (err) => isThrottling(err),
+        waitMs: (_err, attempt) =>
+          backoffDelay(attempt - 1, this.opts.throttleMinMs ?? 400, this.opts.throttleMaxMs ?? 4_000, this.opts.random),
+        // With a budget, as long as a wait fits in it; without one, a fixed number of waits.
+        ...(budgetMs ? { remainingMs: () => budgetMs() } : { maxAttempts: (this.opts.maxThrottleRetries ?? 5) + 1 }),
+        giveUp: (err, why) =>
+          why.reason === 'final'
+            ? mapError(op, err)
+            : mapError(op, err, {
+                lead:
+                  `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
+                  `(${this.attemptCount[op]} attempts) and the function has no time left to wait`,
+                hint:
+                  'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
+                  'spread the rotation schedules or raise the function timeout',
+              }),
+        sleep: this.opts.sleep,
+      },
+    );
   }
 
   /**
