@@ -12,13 +12,14 @@
  * A batch refused because the records changed underneath is re-read and retried after an
  * exponential backoff with full jitter.
  */
-import { AwsServiceError, DnsError, errorMessage } from '../errors.js';
+import { DnsError, errorMessage } from '../errors.js';
 import { backoffDelay, type Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import type { Route53Adapter } from '../aws/route53.js';
 import { bareZoneId } from '../aws/route53.js';
 import type { ChallengeRecord, DnsProvider, PlacedRecord } from './provider.js';
 import { challengeDomain } from './names.js';
+import { retry } from '../retry.js';
 import { waitAllInsync } from './insync.js';
 import {
   batchComment,
@@ -199,31 +200,34 @@ export class Route53DnsProvider implements DnsProvider {
    * the change is not submitted again. Its id is lost with the answer, so the wait for it is the
    * propagation check on the authoritative servers, which follows anyway.
    */
-  private async casChange(
+  private casChange(
     zoneId: string,
     works: NameWork[],
     mode: BatchMode,
     deadline: Deadline,
   ): Promise<{ id: string; status: string } | null> {
-    let conflicted = false;
-    for (let attempt = 0; ; attempt++) {
-      for (const w of works) {
-        if (w.current === undefined) w.current = await this.zones.readTxt(zoneId, w.fqdn);
-      }
-      const changes = buildTxtChanges(works, mode, this.ttl);
-      const names = works.map((w) => w.fqdn);
-      if (changes.length === 0) {
-        if (conflicted) {
-          this.logger.info(
-            'route53: the records are already as wanted (an earlier submission was applied); not resubmitting',
-            { zoneId, mode, names },
-          );
-        } else {
-          this.logger.debug('route53: nothing to change', { zoneId, mode, names });
+    const what = `retrying the Route 53 change for zone ${zoneId}`;
+    return retry(
+      async (attempt) => {
+        // Every attempt after the first follows a conflict: what was read is stale.
+        const conflicted = attempt > 1;
+        if (conflicted) for (const w of works) w.current = undefined;
+        for (const w of works) {
+          if (w.current === undefined) w.current = await this.zones.readTxt(zoneId, w.fqdn);
         }
-        return null;
-      }
-      try {
+        const changes = buildTxtChanges(works, mode, this.ttl);
+        const names = works.map((w) => w.fqdn);
+        if (changes.length === 0) {
+          if (conflicted) {
+            this.logger.info(
+              'route53: the records are already as wanted (an earlier submission was applied); not resubmitting',
+              { zoneId, mode, names },
+            );
+          } else {
+            this.logger.debug('route53: nothing to change', { zoneId, mode, names });
+          }
+          return null;
+        }
         const change = await this.route53.changeRecords(zoneId, changes, batchComment(works, mode));
         // What the batch left at each name is known: the clean-up that follows can build its
         // compare-and-swap on it without reading again (a conflict re-reads anyway).
@@ -234,44 +238,44 @@ export class Route53DnsProvider implements DnsProvider {
           status: change.status,
           mode,
           names,
-          attempt,
+          attempt: attempt - 1,
         });
         return change;
-      } catch (err) {
-        const failure = classifyChangeFailure(err);
-        if (failure === 'other' || !(err instanceof AwsServiceError)) throw err;
-        if (failure === 'rejected') {
-          throw new DnsError(
-            'ChangeRejected',
-            `Route 53 rejected the ${mode} change batch for zone ${zoneId}: ${err.message}`,
-            { cause: err },
-          );
-        }
-        conflicted = true;
-        if (attempt + 1 >= this.maxCasAttempts) {
-          throw new DnsError(
-            'ConcurrentModification',
-            `TXT records in zone ${zoneId} kept changing underneath (${this.maxCasAttempts} attempts): ${err.message}`,
-            { cause: err },
-          );
-        }
-        const delay = backoffDelay(attempt, 100, 2000, this.random);
-        this.logger.warn('route53 records changed concurrently; re-reading and retrying', {
-          zoneId,
-          mode,
-          attempt,
-          delayMs: delay,
-          error: err.message,
-        });
+      },
+      {
+        // Only a compare-and-swap conflict is retried (InvalidChangeBatch, which only the
+        // submission answers); any other failure passes through as it is.
+        retryable: (err) => classifyChangeFailure(err) === 'conflict',
+        maxAttempts: this.maxCasAttempts,
+        waitMs: (_err, attempt) => backoffDelay(attempt - 1, 100, 2000, this.random),
+        onWait: (err, attempt, delay) =>
+          this.logger.warn('route53 records changed concurrently; re-reading and retrying', {
+            zoneId,
+            mode,
+            attempt: attempt - 1,
+            delayMs: delay,
+            error: errorMessage(err),
+          }),
+        giveUp: (err, why) => {
+          if (why.reason === 'attempts') {
+            return new DnsError(
+              'ConcurrentModification',
+              `TXT records in zone ${zoneId} kept changing underneath (${this.maxCasAttempts} attempts): ${errorMessage(err)}`,
+              { cause: err },
+            );
+          }
+          if (classifyChangeFailure(err) === 'rejected') {
+            return new DnsError(
+              'ChangeRejected',
+              `Route 53 rejected the ${mode} change batch for zone ${zoneId}: ${errorMessage(err)}`,
+              { cause: err },
+            );
+          }
+          return err;
+        },
         // Clean-up runs in the deadline's reserve, so it sleeps without drawing on it.
-        if (mode === 'present') await deadline.sleep(delay, `retrying the Route 53 change for zone ${zoneId}`);
-        else await sleep(delay);
-        for (const w of works) w.current = undefined;
-      }
-    }
+        sleep: mode === 'present' ? (ms) => deadline.sleep(ms, what) : undefined,
+      },
+    );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
