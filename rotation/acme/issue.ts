@@ -1,7 +1,8 @@
 import { pollDelay, type Deadline } from '../deadline.js';
 import type { ChallengeRecord, DnsProvider } from '../dns/provider.js';
-import { AcmeError, SpecError, errorMessage } from '../errors.js';
+import { AcmeError, DeadlineError, SpecError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { pollUntil } from '../retry.js';
 import type { CertificateSpec } from '../spec.js';
 import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from './ca.js';
 import { generatePrivateKey } from './keys.js';
@@ -60,16 +61,17 @@ async function poll<T>(
   minMs: number,
   maxMs: number,
 ): Promise<T> {
-  const started = Date.now();
-  for (let n = 0; ; n++) {
-    const value = await fetch();
-    if (done(value)) return value;
-    const early = EARLY_LOOKS_MS[n];
-    await deadline.sleep(
-      early !== undefined ? Math.min(early, minMs) : pollDelay(Date.now() - started, minMs, maxMs),
-      what,
-    );
-  }
+  const outcome = await pollUntil(fetch, done, {
+    delayMs: (looks, waitedMs) => {
+      const early = EARLY_LOOKS_MS[looks - 1];
+      return early !== undefined ? Math.min(early, minMs) : pollDelay(waitedMs, minMs, maxMs);
+    },
+    // The deadline ends the poll from here: a wait that would cross it throws DeadlineError.
+    sleep: (ms) => deadline.sleep(ms, what),
+  });
+  if (outcome.done) return outcome.value;
+  // Not reached: this poll has no time bound of its own and cannot be cancelled.
+  throw new DeadlineError(`stopped waiting for ${what}`);
 }
 
 /**

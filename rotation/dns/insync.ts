@@ -6,6 +6,7 @@ import { DeadlineError } from '../errors.js';
 import { pollDelay, type Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import type { Route53Adapter } from '../aws/route53.js';
+import { pollUntil } from '../retry.js';
 
 export interface InsyncWaitOptions {
   route53: Pick<Route53Adapter, 'getChange'>;
@@ -46,33 +47,47 @@ async function waitInsync(
   control: { stopped: boolean },
 ): Promise<void> {
   const what = `Route 53 change ${changeId} (zone ${zoneId}) to reach INSYNC`;
-  const started = Date.now();
   let polls = 0;
-  while (!control.stopped) {
-    // A new change is PENDING: the first look comes after pollMinMs, later ones every 15% of
-    // the time waited so far, so the overshoot past the change's real delay stays small.
-    const delay = pollDelay(Date.now() - started, opts.pollMinMs, opts.pollMaxMs, 0.15);
-    const remaining = deadline.remainingMs();
-    try {
-      if (remaining <= 0) deadline.require(1, what);
-      await deadline.sleep(Math.min(delay, remaining), what);
-    } catch (err) {
-      if (err instanceof DeadlineError) {
-        throw new DeadlineError(
+  /** The deadline's error, naming the change and how often it was seen PENDING. */
+  const stillPending = (err: unknown): unknown =>
+    err instanceof DeadlineError
+      ? new DeadlineError(
           `Route 53 change ${changeId} (zone ${zoneId}) still PENDING after ${polls} polls: ${err.message}`,
           {
             cause: err,
           },
-        );
-      }
-      throw err;
-    }
-    if (control.stopped) return;
-    polls++;
-    const status = await opts.route53.getChange(changeId);
-    if (status === 'INSYNC') {
-      opts.logger.debug('route53 change INSYNC', { zoneId, changeId, polls });
-      return;
+        )
+      : err;
+  const outcome = await pollUntil(
+    () => {
+      polls++;
+      return opts.route53.getChange(changeId);
+    },
+    (status) => status === 'INSYNC',
+    {
+      // A new change is PENDING: the first look comes after pollMinMs, later ones every 15% of
+      // the time waited so far, so the overshoot past the change's real delay stays small.
+      waitFirst: true,
+      delayMs: (_looks, waitedMs) => pollDelay(waitedMs, opts.pollMinMs, opts.pollMaxMs, 0.15),
+      remainingMs: () => deadline.remainingMs(),
+      cancelled: () => control.stopped,
+      sleep: async (ms) => {
+        try {
+          await deadline.sleep(ms, what);
+        } catch (err) {
+          throw stillPending(err);
+        }
+      },
+    },
+  );
+  if (outcome.done) {
+    opts.logger.debug('route53 change INSYNC', { zoneId, changeId, polls });
+  } else if (outcome.reason === 'expired') {
+    // No time left: the deadline's own error names the limit that ended the wait.
+    try {
+      deadline.require(1, what);
+    } catch (err) {
+      throw stillPending(err);
     }
   }
 }

@@ -10,6 +10,7 @@ import { backoffDelay, type Deadline } from '../deadline.js';
 import { parseResolver } from '../config.js';
 import { ConfigError, DnsError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
+import { pollUntil } from '../retry.js';
 import type { PlacedRecord } from './provider.js';
 import { normalizeName } from './names.js';
 
@@ -134,26 +135,29 @@ export async function waitForTxtPropagation(records: PlacedRecord[], opts: Propa
     const resolver = factory();
     resolver.setServers([server.address]);
     const result: PairResult = { fqdn, server, ok: false, polls: 0, missing: [...values] };
-    for (let attempt = 0; ; attempt++) {
-      result.polls++;
-      try {
-        const answers = await resolver.resolveTxt(fqdn);
-        const seen = new Set(answers.map((chunks) => chunks.join('')));
-        result.missing = [...values].filter((v) => !seen.has(v));
-        delete result.lastError;
-      } catch (err) {
-        // ENODATA / ENOTFOUND: not there yet. Anything else (timeout, SERVFAIL): also retried.
-        result.lastError = errorCode(err);
-      }
-      if (result.missing.length === 0 && result.lastError === undefined) {
-        result.ok = true;
+    const outcome = await pollUntil(
+      async () => {
+        result.polls++;
+        try {
+          const answers = await resolver.resolveTxt(fqdn);
+          const seen = new Set(answers.map((chunks) => chunks.join('')));
+          result.missing = [...values].filter((v) => !seen.has(v));
+          delete result.lastError;
+        } catch (err) {
+          // ENODATA / ENOTFOUND: not there yet. Anything else (timeout, SERVFAIL): also retried.
+          result.lastError = errorCode(err);
+        }
         return result;
-      }
-      const remaining = deadline.remainingMs();
-      if (remaining <= 0) return result;
-      const delay = Math.min(backoffDelay(attempt, pollMinMs, pollMaxMs, random), remaining);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+      },
+      (r) => r.missing.length === 0 && r.lastError === undefined,
+      {
+        delayMs: (looks) => backoffDelay(looks - 1, pollMinMs, pollMaxMs, random),
+        // Out of time, the pair is reported with what it last saw.
+        remainingMs: () => deadline.remainingMs(),
+      },
+    );
+    result.ok = outcome.done;
+    return result;
   };
 
   const results = await logger.time(
