@@ -1,7 +1,8 @@
 // Builds the two Lambda bundles (ESM, minified, source maps) for nodejs22.x:
-// dist/rotation/index.mjs (the rotation function) and dist/watch/index.mjs (the renewal watch).
+// dist/rotation/index.mjs (the rotation function) and dist/watch/index.mjs (the renewal watch),
+// and the command hosts run themselves, dist/fetch/index.mjs (`acme-rotation-fetch`, package.json bin).
 import { build } from 'esbuild';
-import { rm, stat } from 'node:fs/promises';
+import { chmod, rm, stat } from 'node:fs/promises';
 
 /** acme-client requires node-forge for legacy helpers we never call; ship a stub instead (~865 KiB). */
 const dropNodeForge = {
@@ -25,8 +26,11 @@ module.exports = make();
   },
 };
 
-/** One bundle: `entry` → `<outdir>/index.mjs` plus its lazily loaded chunks. */
-async function bundle(entry, outdir) {
+/**
+ * One bundle: `entry` → `<outdir>/index.mjs` plus its lazily loaded chunks. `executable`: a
+ * command run from a shell (a `#!/usr/bin/env node` line first, mode 0755).
+ */
+async function bundle(entry, outdir, { executable = false } = {}) {
   await rm(outdir, { recursive: true, force: true });
   const result = await build({
     entryPoints: { index: entry },
@@ -44,10 +48,13 @@ async function bundle(entry, outdir) {
     plugins: [dropNodeForge],
     // CommonJS dependencies (acme-client, axios) call require() for Node built-ins.
     banner: {
-      js: "import { createRequire as __acmeRotationCreateRequire } from 'node:module'; const require = __acmeRotationCreateRequire(import.meta.url);",
+      js:
+        (executable ? '#!/usr/bin/env node\n' : '') +
+        "import { createRequire as __acmeRotationCreateRequire } from 'node:module'; const require = __acmeRotationCreateRequire(import.meta.url);",
     },
     logLevel: 'warning',
   });
+  if (executable) await chmod(`${outdir}/index.mjs`, 0o755);
   const size = (await stat(`${outdir}/index.mjs`)).size;
   const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   console.log(
@@ -57,3 +64,4 @@ async function bundle(entry, outdir) {
 
 await bundle('rotation/index.ts', 'dist/rotation');
 await bundle('rotation/watch/index.ts', 'dist/watch');
+await bundle('rotation/fetch/index.ts', 'dist/fetch', { executable: true });
