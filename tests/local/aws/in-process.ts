@@ -1,17 +1,20 @@
 /**
  * The local AWS services in process: an SDK v3 `requestHandler` that hands each serialized request
  * straight to the service models (no socket, no server), so unit tests get the same Secrets
- * Manager and Route 53 as the end-to-end tests, through the SDK's own serializers and error
- * deserializers. Wire handling follows server.ts: JSON 1.1 by `X-Amz-Target`, Route 53 by path.
+ * Manager, Route 53 and ACM as the end-to-end tests, through the SDK's own serializers and error
+ * deserializers. Wire handling follows server.ts: JSON 1.1 by `X-Amz-Target`, Route 53 by path,
+ * ACM's region from the request's SigV4 credential scope.
  */
 import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 import type { Route53Service } from './route53.js';
+import { signingRegion, type AcmService } from './acm.js';
 import { LocalAwsError, type SecretsManagerService } from './secretsmanager.js';
 import type { ServiceResponse } from './types.js';
 
 export interface InProcessServices {
   secretsmanager?: SecretsManagerService;
   route53?: Route53Service;
+  acm?: AcmService;
 }
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -45,19 +48,36 @@ function jsonError(code: string, message: string, status: number): ServiceRespon
   };
 }
 
-function secretsManager(service: SecretsManagerService, operation: string, body: string): ServiceResponse {
+/** A JSON 1.1 service: decode the body, run the model, render its output or error. */
+function jsonService(
+  name: string,
+  internalErrorCode: string,
+  body: string,
+  run: (input: Record<string, unknown>) => unknown,
+): ServiceResponse {
   try {
     const input: unknown = body === '' ? {} : JSON.parse(body);
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       return jsonError('SerializationException', 'The request body is not a JSON object.', 400);
     }
-    const output = service.handle(operation, input as Record<string, unknown>);
+    const output = run(input as Record<string, unknown>);
     return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify(output) };
   } catch (e) {
     if (e instanceof LocalAwsError) return jsonError(e.code, e.message, e.status);
     // As the server answers a model bug: the service's 500, which the test then sees.
-    return jsonError('InternalServiceError', `local secretsmanager failed: ${(e as Error)?.message ?? e}`, 500);
+    return jsonError(internalErrorCode, `local ${name} failed: ${(e as Error)?.message ?? e}`, 500);
   }
+}
+
+function secretsManager(service: SecretsManagerService, operation: string, body: string): ServiceResponse {
+  return jsonService('secretsmanager', 'InternalServiceError', body, (input) => service.handle(operation, input));
+}
+
+function acm(service: AcmService, operation: string, body: string, authorization: string | undefined): ServiceResponse {
+  const region = signingRegion(authorization);
+  if (region === undefined)
+    return jsonError('MissingAuthenticationTokenException', 'Missing Authentication Token', 400);
+  return jsonService('acm', 'InternalFailure', body, (input) => service.handle(operation, input, region));
 }
 
 /** A request handler for an SDK client's `requestHandler` that answers from the given models. */
@@ -69,6 +89,8 @@ export function inProcessHandler(services: InProcessServices): RequestHandler<Ht
       const target = header(request, 'x-amz-target');
       if (target?.startsWith('secretsmanager.') && services.secretsmanager) {
         answer = secretsManager(services.secretsmanager, target.slice('secretsmanager.'.length), body);
+      } else if (target?.startsWith('CertificateManager.') && services.acm) {
+        answer = acm(services.acm, target.slice('CertificateManager.'.length), body, header(request, 'authorization'));
       } else if (request.path.startsWith('/2013-04-01/') && services.route53) {
         answer = services.route53.handle({
           method: request.method,

@@ -1,16 +1,21 @@
 /**
  * The local AWS endpoint: one HTTP server on 127.0.0.1 speaking the real wire protocols of
- * Secrets Manager and EventBridge (JSON 1.1), SNS (awsQuery) and Route 53 (REST-XML), so the real
- * SDK v3 clients talk to it through `endpoint` / AWS_ENDPOINT_URL.
+ * Secrets Manager, EventBridge and ACM (JSON 1.1), SNS (awsQuery) and Route 53 (REST-XML), so the
+ * real SDK v3 clients talk to it through `endpoint` / AWS_ENDPOINT_URL.
  *
- * Every request is recorded in `calls`. Before an operation runs, Route 53 requests pass a token
- * bucket (when a rate is set) and then the injected faults (first match with hits left wins).
+ * ACM is regional behind the one endpoint: each ACM request works in the region of its SigV4
+ * credential scope, which the SDK fills from its configured region.
+ *
+ * Every request is recorded in `calls`. Before an operation runs, Route 53 requests and ACM
+ * imports pass a token bucket (when a rate is set) and then the injected faults (first match with
+ * hits left wins).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { XMLParser } from 'fast-xml-parser';
 import { Route53Service } from './route53.js';
+import { AcmService, signingRegion, type AcmLimits } from './acm.js';
 import { EventsService } from './events.js';
 import { LocalAwsError, SecretsManagerService } from './secretsmanager.js';
 import { SnsService, snsErrorXml, type SnsInput } from './sns.js';
@@ -27,6 +32,14 @@ export interface LocalAwsOptions {
    * (HTTP 400, "Rate exceeded"). Undefined = unlimited.
    */
   route53RateLimitPerSecond?: number;
+  /**
+   * Token bucket (burst = rate) for ACM ImportCertificate, per region (ACM allows about one
+   * import a second); excess imports get ThrottlingException ("Rate exceeded"). Undefined =
+   * unlimited.
+   */
+  acmImportRateLimitPerSecond?: number;
+  /** ACM quotas per region (defaults: 2,500 certificates, 5,000 imports per 365 days). */
+  acmLimits?: Partial<AcmLimits>;
   /** Default '123456789012'. */
   accountId?: string;
   /** Default 'us-east-1'. */
@@ -46,6 +59,7 @@ export interface LocalAws {
   route53: Route53Service;
   sns: SnsService;
   events: EventsService;
+  acm: AcmService;
   calls: CallRecord[];
   countCalls(service?: ServiceName, operation?: string): number;
   resetCalls(): void;
@@ -102,6 +116,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const route53 = new Route53Service({ changeDelayMs: options.route53ChangeDelayMs ?? 0, now });
   const sns = new SnsService({ accountId, region });
   const events = new EventsService({ accountId, region });
+  const acm = new AcmService({ accountId, now, limits: options.acmLimits });
 
   const calls: CallRecord[] = [];
   const faults = new FaultList<Fault>();
@@ -109,6 +124,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     options.route53RateLimitPerSecond === undefined
       ? undefined
       : new TokenBucket(options.route53RateLimitPerSecond, now);
+  const acmImportBuckets = new Map<string, TokenBucket>();
   const sockets = new Set<Socket>();
   const hung = new Set<Socket>();
 
@@ -126,7 +142,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       const prefix = target.slice(0, dot);
       const operation = target.slice(dot + 1);
       const service: ServiceName | undefined =
-        prefix === 'secretsmanager' ? 'secretsmanager' : prefix === 'AWSEvents' ? 'events' : undefined;
+        prefix === 'secretsmanager'
+          ? 'secretsmanager'
+          : prefix === 'AWSEvents'
+            ? 'events'
+            : prefix === 'CertificateManager'
+              ? 'acm'
+              : undefined;
       if (service === undefined || dot < 0) return undefined;
       try {
         const input: unknown = req.body === '' ? {} : JSON.parse(req.body);
@@ -169,6 +191,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
         };
       case 'secretsmanager':
       case 'events':
+      case 'acm':
         return {
           status,
           headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-ErrorType': err.code },
@@ -193,6 +216,19 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
             body: sns.handle(routed.operation, routed.input as SnsInput),
           };
           break;
+        case 'acm': {
+          const acmRegion = signingRegion(header(req, 'authorization'));
+          if (acmRegion === undefined) {
+            throw new LocalAwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+          }
+          const output = acm.handle(routed.operation, routed.input as Record<string, unknown>, acmRegion);
+          response = {
+            status: 200,
+            headers: { 'content-type': JSON_CONTENT_TYPE },
+            body: JSON.stringify(output),
+          };
+          break;
+        }
         case 'secretsmanager':
         case 'events': {
           const service = routed.service === 'secretsmanager' ? secrets : events;
@@ -246,12 +282,33 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       at: now(),
       input: routed.input,
     };
+    if (routed.service === 'acm') {
+      const acmRegion = signingRegion(header(req, 'authorization'));
+      if (acmRegion !== undefined) record.region = acmRegion;
+    }
     calls.push(record);
 
     if (routed.service === 'route53' && bucket && !bucket.take()) {
       record.error = 'Throttling';
       send(res, errorResponse('route53', { code: 'Throttling', message: 'Rate exceeded', status: 400 }));
       return;
+    }
+    if (
+      routed.service === 'acm' &&
+      routed.operation === 'ImportCertificate' &&
+      options.acmImportRateLimitPerSecond !== undefined
+    ) {
+      const key = record.region ?? '';
+      let acmBucket = acmImportBuckets.get(key);
+      if (!acmBucket) {
+        acmBucket = new TokenBucket(options.acmImportRateLimitPerSecond, now);
+        acmImportBuckets.set(key, acmBucket);
+      }
+      if (!acmBucket.take()) {
+        record.error = 'ThrottlingException';
+        send(res, errorResponse('acm', { code: 'ThrottlingException', message: 'Rate exceeded', status: 400 }));
+        return;
+      }
     }
 
     const fault = takeFault(routed);
@@ -337,6 +394,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     route53,
     sns,
     events,
+    acm,
     calls,
     countCalls(service?: ServiceName, operation?: string): number {
       return calls.filter(

@@ -29,7 +29,7 @@ export interface AwsFaultError {
   status?: number;
 }
 
-export type ServiceName = 'secretsmanager' | 'route53' | 'sns' | 'events';
+export type ServiceName = 'secretsmanager' | 'route53' | 'sns' | 'events' | 'acm';
 
 /** One recorded call, for counting and assertions. */
 export interface CallRecord {
@@ -40,6 +40,8 @@ export interface CallRecord {
   input: unknown;
   /** Error code returned, if any. */
   error?: string;
+  /** The region of the request's SigV4 credential scope (recorded for regional services: ACM). */
+  region?: string;
 }
 
 /**
