@@ -223,9 +223,12 @@ function sanNames(cert: X509Certificate): string[] {
   return out;
 }
 
-/** An attribute of a distinguished name as node:crypto prints it (one `K=V` per line). */
-function dnAttribute(dn: string, key: string): string | undefined {
-  for (const line of dn.split('\n')) {
+/**
+ * An attribute of a distinguished name as node:crypto prints it (one `K=V` per line). An empty
+ * name comes back undefined at run time, whatever the typings say.
+ */
+function dnAttribute(dn: string | undefined, key: string): string | undefined {
+  for (const line of (dn ?? '').split('\n')) {
     if (line.startsWith(`${key}=`)) return line.slice(key.length + 1);
   }
   return undefined;
@@ -473,7 +476,7 @@ export class AcmService {
     if (now > Date.parse(leaf.validTo)) {
       throw validation('The certificate has expired: its NotAfter is in the past.');
     }
-    if (leaf.issuer.trim() === '') {
+    if ((leaf.issuer ?? '').trim() === '') {
       throw validation('The certificate has an empty Issuer field.');
     }
     const keyAlgorithm = acmKeyAlgorithm(leaf.publicKey);
@@ -584,8 +587,8 @@ export class AcmService {
       DomainName: record.domainName,
       SubjectAlternativeNames: record.subjectAlternativeNames,
       Serial: record.serial,
-      Subject: cert.subject.split('\n').join(','),
-      Issuer: dnAttribute(cert.issuer, 'O') ?? dnAttribute(cert.issuer, 'CN') ?? cert.issuer,
+      Subject: (cert.subject ?? '').split('\n').join(','),
+      Issuer: dnAttribute(cert.issuer, 'O') ?? dnAttribute(cert.issuer, 'CN') ?? '',
       CreatedAt: seconds(record.createdAt),
       ImportedAt: seconds(record.importedAt),
       Status: this.statusOf(cert),
