@@ -52,10 +52,12 @@ function isValueFlag(flag: string): flag is ValueFlag {
 
 /** `argv` without node and the script (process.argv.slice(2)); relative paths resolve against `cwd`. */
 export function parseArgs(argv: readonly string[], cwd: string = process.cwd()): Invocation {
+  // Asking for help wins over any mistake elsewhere on the line (but "-h" as a flag's value is a value).
+  const help = argv.some((arg, i) => (arg === '--help' || arg === '-h') && !isValueFlag(argv[i - 1] ?? ''));
+  if (help) return { kind: 'help' };
   const values = new Map<ValueFlag, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
-    if (arg === '--help' || arg === '-h') return { kind: 'help' };
     if (!arg.startsWith('--')) {
       throw new UsageError(`unexpected argument "${arg}" (every option is a --flag; see --help)`);
     }
