@@ -530,6 +530,23 @@ describe('quotas, throttling and faults', () => {
   });
 });
 
+describe('unsigned requests', () => {
+  it('refuses a request without a SigV4 credential scope: ACM cannot tell its region', async () => {
+    const res = await fetch(aws.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'CertificateManager.ListCertificates',
+      },
+      body: '{}',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+    expect(aws.calls.at(-1)).toMatchObject({ service: 'acm', operation: 'ListCertificates' });
+    expect(aws.calls.at(-1)?.region).toBeUndefined();
+  });
+});
+
 describe('in process', () => {
   it('answers an ACMClient from the model, in the region the client signs for', async () => {
     const service = new AcmService();
