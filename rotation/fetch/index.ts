@@ -4,6 +4,11 @@
  */
 import { main } from './main.js';
 
+// `acme-rotation-fetch --help | head`: a reader that stops early is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
+
 main({
   argv: process.argv.slice(2),
   env: process.env,
