@@ -45,6 +45,9 @@ export const ERROR_CODES = [
   'AcmeUnreachable',
   'AwsSecretsManagerError',
   'AwsRoute53Error',
+  'AwsACMError',
+  'AcmTargetUnusable',
+  'AcmImportFailed',
   'CleanUpFailed',
   'VerificationFailed',
   'CertificateLifetimePolicy',
@@ -54,7 +57,7 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The AWS services whose calls map to AwsServiceError (code `Aws<service>Error`). */
-export type AwsService = 'SecretsManager' | 'Route53';
+export type AwsService = 'SecretsManager' | 'Route53' | 'ACM';
 
 /** Where a failure happened, as the handler knows it: which secret, which rotation step. */
 export interface ErrorContext {
@@ -190,6 +193,17 @@ export class AwsServiceError extends RotationError {
     this.service = service;
     this.operation = operation;
     this.awsCode = awsCode;
+  }
+}
+
+/**
+ * Deployment to ACM: a target that cannot take the certificate (found before ordering), or an
+ * import that failed (the step fails and Secrets Manager retries it).
+ */
+export class AcmDeliveryError extends RotationError {
+  override name = 'AcmDeliveryError';
+  constructor(code: 'AcmTargetUnusable' | 'AcmImportFailed', message: string, options?: RotationErrorOptions) {
+    super(code, message, options);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { SecretDescription, SecretsAdapter } from './aws/secrets.js';
 import type { FailureEvent, Notifier } from './aws/notify.js';
-import { publicSummary, type CertificateBundle } from './bundle.js';
+import { publicSummary } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
 import { AwsServiceError, RotationError, RotationStateError, inContext } from './errors.js';
@@ -9,7 +9,7 @@ import { removePendingCommand } from './remedies.js';
 import { parseSpec } from './spec.js';
 import type { StepContext } from './steps/context.js';
 import { createSecret } from './steps/create.js';
-import { finishSecret } from './steps/finish.js';
+import { finishSecret, type Promoted } from './steps/finish.js';
 import { setSecret } from './steps/set.js';
 import { testSecret } from './steps/test.js';
 
@@ -128,7 +128,12 @@ export type InitFailureReporter = (event: FailureEvent) => Promise<void>;
 
 function callCounts(ctx: StepContext | undefined): Record<string, unknown> {
   if (!ctx) return {};
-  return { secretsManagerCalls: { ...ctx.secrets.calls }, route53Calls: ctx.dns.calls() };
+  const acm = ctx.acm.calls();
+  return {
+    secretsManagerCalls: { ...ctx.secrets.calls },
+    route53Calls: ctx.dns.calls(),
+    ...(Object.keys(acm).length > 0 ? { acmCalls: acm } : {}),
+  };
 }
 
 /**
@@ -205,7 +210,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       }
       ctx = svc.stepContext({ secret, token, logger: log, deadline, secrets });
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
-      let promoted: CertificateBundle | undefined;
+      let promoted: Promoted | undefined;
       switch (ev.Step) {
         case 'createSecret':
           await createSecret(ctx);
@@ -221,19 +226,24 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
           break;
       }
       if (promoted) {
+        const { bundle, acmCertificateArns } = promoted;
         await svc.notifier.publish({
           status: 'success',
-          domains: promoted.domains,
-          expiry: promoted.expiry,
-          issued_at: promoted.issued_at,
+          domains: bundle.domains,
+          expiry: bundle.expiry,
+          issued_at: bundle.issued_at,
           secret_name: secret.name,
           secret_arn: secret.arn,
           version_id: token,
-          serial: promoted.serial,
-          issuer: promoted.issuer,
-          key_type: promoted.key_type,
+          serial: bundle.serial,
+          issuer: bundle.issuer,
+          key_type: bundle.key_type,
+          ...(acmCertificateArns.length > 0 ? { acm_certificate_arns: acmCertificateArns } : {}),
         });
-        log.info('rotation finished', { certificate: publicSummary(promoted) });
+        log.info('rotation finished', {
+          certificate: publicSummary(bundle),
+          ...(acmCertificateArns.length > 0 ? { acmCertificateArns } : {}),
+        });
       }
       log.info('step succeeded', { durationMs: Math.round(performance.now() - started), ...callCounts(ctx) });
     } catch (caught) {

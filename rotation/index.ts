@@ -6,6 +6,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { openCa } from './acme/session.js';
+import { acmSessions } from './acm/session.js';
 import { sdkClientConfig } from './aws/client-config.js';
 import { Notifier, type FailureEvent } from './aws/notify.js';
 import { SecretsAdapter } from './aws/secrets.js';
@@ -31,6 +32,7 @@ function buildServices(): Services {
   const clientConfig = sdkClientConfig(config.apiTimeoutMs);
   const secretsClient = new SecretsManagerClient(clientConfig);
   const route53 = route53Sessions(config, clientConfig);
+  const acm = acmSessions(clientConfig);
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
     eventBusName: config.eventBusName,
@@ -50,6 +52,7 @@ function buildServices(): Services {
       now: () => new Date(),
       ca: openCa({ config, ...base }),
       dns: route53.open(base),
+      acm: acm.open(base),
       verify: verifyBundle,
     }),
   };

@@ -9,6 +9,7 @@
  * | `acme:key-type`         | `ecdsa-p256` (default), `ecdsa-p384`, `rsa-2048`, `rsa-3072`, `rsa-4096` |
  * | `acme:hosted-zone-ids`  | optional comma-separated Route 53 zone ids (`Z…` or `/hostedzone/Z…`) |
  * | `acme:profile`          | optional ACME profile name (e.g. `tlsserver`, `shortlived`)        |
+ * | `acme:acm-certificate-arns` | optional comma-separated ACM certificate ARNs to re-import into (continued like `acme:domains`) |
  *
  * Continuation tags: a Secrets Manager tag value holds at most 256 characters, which is far less
  * than a certificate's 100 names need. The list may therefore go on in `acme:domains:2`,
@@ -27,6 +28,7 @@ import { domainToASCII } from 'node:url';
 
 import { SpecError } from './errors.js';
 import { KEY_TYPES, type KeyType } from './key-types.js';
+import { parseAcmArn } from './acm/arns.js';
 
 // One challenge-name normaliser for the spec, the steps, the DNS provider and the stack (dns/names.ts).
 export { challengeDomain } from './dns/names.js';
@@ -41,7 +43,12 @@ export const TAGS = {
   keyType: 'acme:key-type',
   hostedZoneIds: 'acme:hosted-zone-ids',
   profile: 'acme:profile',
+  acmCertificateArns: 'acme:acm-certificate-arns',
 } as const;
+
+/** The list tags that may go on in `<tag>:2`, `<tag>:3`, … */
+const LIST_TAGS = [TAGS.domains, TAGS.acmCertificateArns] as const;
+type ListTag = (typeof LIST_TAGS)[number];
 
 export { MAX_NAMES, MAX_TAG_VALUE_LENGTH };
 
@@ -52,9 +59,11 @@ export interface CertificateSpec {
   /** Bare zone ids (`Z…`, without `/hostedzone/`), de-duplicated; empty = discover by suffix. */
   hostedZoneIds: string[];
   profile?: string;
+  /** ACM certificates to re-import every new certificate into (rotation/acm/); empty = none. */
+  acmCertificateArns: string[];
 }
 
-const CONTINUATION_RE = /^acme:domains:([1-9][0-9]*)$/;
+const CONTINUATION_RE = /^(acme:domains|acme:acm-certificate-arns):([1-9][0-9]*)$/;
 const LABEL_RE = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 const MAX_NAME_LENGTH = 253;
 const MAX_LABEL_LENGTH = 63;
@@ -62,7 +71,7 @@ const MAX_LABEL_LENGTH = 63;
 const DOMAINS_EXAMPLE = 'a comma-separated list of DNS names like example.com,*.example.com';
 const KNOWN_TAGS_TEXT =
   `${TAGS.domains} (continued in ${TAGS.domains}:2, ${TAGS.domains}:3, …), ` +
-  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}`;
+  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}, ${TAGS.acmCertificateArns} (continued likewise)`;
 
 const quote = (value: string): string => JSON.stringify(value);
 
@@ -222,7 +231,7 @@ export function parseSpec(
   tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined,
 ): CertificateSpec {
   const known = new Map<string, string>();
-  const continuations = new Map<number, string>();
+  const continuations = new Map<ListTag, Map<number, string>>(LIST_TAGS.map((t) => [t, new Map<number, string>()]));
 
   for (const tag of tags ?? []) {
     const key = tag.Key;
@@ -232,15 +241,16 @@ export function parseSpec(
 
     const isKnown = (Object.values(TAGS) as string[]).includes(key);
     const cont = CONTINUATION_RE.exec(key);
-    const contIndex = cont?.[1] !== undefined ? Number(cont[1]) : undefined;
+    const contIndex = cont?.[2] !== undefined ? Number(cont[2]) : undefined;
+    const contOf = continuations.get(cont?.[1] as ListTag);
     if (isKnown) {
       if (known.has(key)) throw new SpecError(`secret ${quote(secretName)}: tag ${key} appears more than once`);
       known.set(key, value);
-    } else if (contIndex !== undefined && contIndex >= 2) {
-      if (continuations.has(contIndex)) {
+    } else if (contIndex !== undefined && contIndex >= 2 && contOf) {
+      if (contOf.has(contIndex)) {
         throw new SpecError(`secret ${quote(secretName)}: tag ${key} appears more than once`);
       }
-      continuations.set(contIndex, value);
+      contOf.set(contIndex, value);
     } else {
       throw new SpecError(
         `secret ${quote(secretName)}: tag ${key} is not a known acme: tag (tag keys are case-sensitive); ` +
@@ -257,18 +267,7 @@ export function parseSpec(
       `secret ${quote(secretName)}: tag ${TAGS.domains} is missing (the secret ${what}); set it to ${DOMAINS_EXAMPLE}`,
     );
   }
-  const sources: Array<{ tag: string; value: string }> = [{ tag: TAGS.domains, value: base }];
-  const indices = [...continuations.keys()].sort((a, b) => a - b);
-  indices.forEach((index, i) => {
-    const expected = i + 2;
-    if (index !== expected) {
-      throw new SpecError(
-        `secret ${quote(secretName)}: tag ${TAGS.domains}:${index} is present but ${TAGS.domains}:${expected} is missing; ` +
-          `continuation tags must be numbered consecutively from ${TAGS.domains}:2`,
-      );
-    }
-    sources.push({ tag: `${TAGS.domains}:${index}`, value: continuations.get(index) ?? '' });
-  });
+  const sources = listSources(secretName, TAGS.domains, base, continuations.get(TAGS.domains));
 
   const domains: string[] = [];
   const seen = new Set<string>();
@@ -325,7 +324,7 @@ export function parseSpec(
   }
 
   // --- acme:profile ---
-  const spec: CertificateSpec = { domains, keyType, hostedZoneIds };
+  const spec: CertificateSpec = { domains, keyType, hostedZoneIds, acmCertificateArns: [] };
   const rawProfile = known.get(TAGS.profile);
   if (rawProfile !== undefined && rawProfile.trim() !== '') {
     const profile = rawProfile.trim();
@@ -339,7 +338,48 @@ export function parseSpec(
     }
     spec.profile = profile;
   }
+
+  // --- acme:acm-certificate-arns (+ continuations) ---
+  const arnsBase = known.get(TAGS.acmCertificateArns);
+  const arnContinuations = continuations.get(TAGS.acmCertificateArns);
+  if (arnsBase === undefined && arnContinuations && arnContinuations.size > 0) {
+    throw new SpecError(
+      `secret ${quote(secretName)}: tag ${TAGS.acmCertificateArns}:${[...arnContinuations.keys()][0]} is present but ` +
+        `${TAGS.acmCertificateArns} is missing; the list starts in ${TAGS.acmCertificateArns}`,
+    );
+  }
+  for (const source of arnsBase === undefined
+    ? []
+    : listSources(secretName, TAGS.acmCertificateArns, arnsBase, arnContinuations)) {
+    for (const item of splitList(source.value)) {
+      const parsed = parseAcmArn(item);
+      if (typeof parsed === 'string') throw specError(secretName, source.tag, item, parsed);
+      if (!spec.acmCertificateArns.includes(parsed.arn)) spec.acmCertificateArns.push(parsed.arn);
+    }
+  }
   return spec;
+}
+
+/** A list tag and its continuations, in order; a gap in the numbering is an error. */
+function listSources(
+  secretName: string,
+  tag: ListTag,
+  base: string,
+  continuations: Map<number, string> | undefined,
+): Array<{ tag: string; value: string }> {
+  const sources: Array<{ tag: string; value: string }> = [{ tag, value: base }];
+  const indices = [...(continuations?.keys() ?? [])].sort((a, b) => a - b);
+  indices.forEach((index, i) => {
+    const expected = i + 2;
+    if (index !== expected) {
+      throw new SpecError(
+        `secret ${quote(secretName)}: tag ${tag}:${index} is present but ${tag}:${expected} is missing; ` +
+          `continuation tags must be numbered consecutively from ${tag}:2`,
+      );
+    }
+    sources.push({ tag: `${tag}:${index}`, value: continuations?.get(index) ?? '' });
+  });
+  return sources;
 }
 
 /**
@@ -348,9 +388,18 @@ export function parseSpec(
  * for whoever writes the tags (Pulumi).
  */
 export function domainTags(domains: readonly string[]): Array<{ Key: string; Value: string }> {
+  return listTags(TAGS.domains, domains);
+}
+
+/** The `acme:acm-certificate-arns` tag and its continuations, like domainTags (none for no ARNs). */
+export function acmArnTags(arns: readonly string[]): Array<{ Key: string; Value: string }> {
+  return arns.length === 0 ? [] : listTags(TAGS.acmCertificateArns, arns);
+}
+
+function listTags(tag: ListTag, items: readonly string[]): Array<{ Key: string; Value: string }> {
   const values: string[] = [];
   let current = '';
-  for (const name of domains) {
+  for (const name of items) {
     const next = current === '' ? name : `${current},${name}`;
     if (next.length <= MAX_TAG_VALUE_LENGTH || current === '') {
       current = next;
@@ -360,5 +409,5 @@ export function domainTags(domains: readonly string[]): Array<{ Key: string; Val
     }
   }
   if (current !== '' || values.length === 0) values.push(current);
-  return values.map((Value, i) => ({ Key: i === 0 ? TAGS.domains : `${TAGS.domains}:${i + 1}`, Value }));
+  return values.map((Value, i) => ({ Key: i === 0 ? tag : `${tag}:${i + 1}`, Value }));
 }

@@ -20,6 +20,8 @@ export interface SuccessEvent {
   serial: string;
   issuer: string;
   key_type: string;
+  /** The ACM certificates that now hold it (acme:acm-certificate-arns). */
+  acm_certificate_arns?: string[];
 }
 
 /** Failure notice: the predecessor's fields first, then the step and the cause. */

@@ -1,4 +1,5 @@
 import type { CaClient } from '../acme/ca.js';
+import type { AcmCertificateInfo, AcmImport } from '../aws/acm.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import type { CertificateBundle } from '../bundle.js';
 import type { Config } from '../config.js';
@@ -29,6 +30,14 @@ export interface DnsPort {
   calls(): Record<string, number>;
 }
 
+/** ACM, for one invocation (rotation/acm/session.ts): where new certificates are delivered. */
+export interface AcmPort {
+  describe(arn: string): Promise<AcmCertificateInfo>;
+  import(arn: string, pem: AcmImport): Promise<void>;
+  /** Calls made so far in this invocation, by operation ({} when none). */
+  calls(): Record<string, number>;
+}
+
 /**
  * What a step works with: the rotation event's facts, the configuration, the ports to Secrets
  * Manager, the CA and DNS, the certificate checks, and the invocation's deadline, logger and clock.
@@ -46,6 +55,7 @@ export interface StepContext {
   secrets: SecretsAdapter;
   ca: CaPort;
   dns: DnsPort;
+  acm: AcmPort;
   verify: (bundle: CertificateBundle, opts: VerifyOptions) => Promise<VerifyResult>;
   now: () => Date;
 }

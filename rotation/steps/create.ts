@@ -1,3 +1,4 @@
+import { checkAcmTargets } from '../acm/deliver.js';
 import { ariCertId } from '../acme/ari.js';
 import { issueCertificate } from '../acme/issue.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
@@ -146,6 +147,8 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   ctx.ca.prefetch();
   const dns = ctx.dns.forSpec(spec);
   await checkZones(ctx, spec, dns);
+  // Where the certificate will be delivered must be able to take it, before anything is ordered.
+  await checkAcmTargets(ctx, spec);
   const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
 
   const ca = await ctx.ca.client();

@@ -1,3 +1,5 @@
+import { deliverToAcm } from '../acm/deliver.js';
+import { parseSpec } from '../spec.js';
 import { versionWithStage } from '../aws/secrets.js';
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
@@ -16,12 +18,18 @@ export function statusTags(bundle: CertificateBundle): Record<string, string> {
   };
 }
 
+/** What a finished rotation hands to the success notice. */
+export interface Promoted {
+  bundle: CertificateBundle;
+  /** The ACM certificates that hold it (acme:acm-certificate-arns). */
+  acmCertificateArns: string[];
+}
+
 /**
- * finishSecret: version promotion. AWSCURRENT moves to the token (the old version keeps
- * AWSPREVIOUS), AWSPENDING is removed from the token, status tags are written.
- * Returns the promoted bundle for the success notice.
+ * finishSecret: delivery to ACM, then version promotion. AWSCURRENT moves to the token (the old
+ * version keeps AWSPREVIOUS), AWSPENDING is removed from the token, status tags are written.
  */
-export async function finishSecret(ctx: StepContext): Promise<CertificateBundle> {
+export async function finishSecret(ctx: StepContext): Promise<Promoted> {
   const { secret, token, logger } = ctx;
   const current = versionWithStage(secret, 'AWSCURRENT');
   // The value promotion replaces is checked again here: createSecret checked it, but another
@@ -45,6 +53,9 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
       'promotes the new certificate',
     );
   }
+  // Verified by testSecret: now it may go where it is served at once (rotation/acm/deliver.ts says
+  // why here). A re-run after a crash past the promotion delivers again, where it is missing.
+  const acmCertificateArns = await deliverToAcm(ctx, parseSpec(secret.name, secret.tags), bundle);
   if (current !== token) {
     await ctx.secrets.moveStage(secret.arn, 'AWSCURRENT', token, current);
     logger.info('promoted to AWSCURRENT', { previousVersion: current });
@@ -78,5 +89,5 @@ export async function finishSecret(ctx: StepContext): Promise<CertificateBundle>
   if (secret.versionStages[token]?.includes('AWSPENDING')) {
     await ctx.secrets.moveStage(secret.arn, 'AWSPENDING', undefined, token);
   }
-  return bundle;
+  return { bundle, acmCertificateArns };
 }

@@ -55,7 +55,10 @@ import type { CertificateBundle } from '../../rotation/bundle.js';
 import type { Config } from '../../rotation/config.js';
 import type { Deadline } from '../../rotation/deadline.js';
 import type { ChallengeRecord, DnsProvider, PlacedRecord } from '../../rotation/dns/provider.js';
-import { AcmeError } from '../../rotation/errors.js';
+import { AcmeError, AwsServiceError } from '../../rotation/errors.js';
+import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
+import { AcmAdapter } from '../../rotation/aws/acm.js';
+import { AcmService } from '../local/aws/acm.js';
 import { createHandler, type LambdaContext, type Services, type Step } from '../../rotation/handler.js';
 import { createLogger, type Logger } from '../../rotation/log.js';
 import { domainTags, type KeyType } from '../../rotation/spec.js';
@@ -456,6 +459,58 @@ export class FakeRoute53 {
 // ------------------------------------------------------------------------------------------------
 // DNS provider
 
+// ------------------------------------------------------------------------------------------------
+// ACM
+
+/**
+ * ACM as the rotation reaches it: the real adapter (rotation/aws/acm.ts) and SDK client, answered
+ * in process by the local endpoint's ACM model (tests/local/aws/acm.ts), one client per region.
+ */
+export class FakeAcm {
+  readonly service = new AcmService({ accountId: ACCOUNT });
+  /** ImportCertificate calls to fail once each, by ARN, with this AWS error name. */
+  readonly failImport = new Map<string, string>();
+
+  /** Imports a certificate as the stack does (a placeholder of the key type), returns its ARN. */
+  async seed(region: string, keyType: KeyType = 'ecdsa-p256', names = ['placeholder.example.com']): Promise<string> {
+    const pki = makeTestPki({ names, keyType });
+    const out = await this.client(region).send(
+      new ImportCertificateCommand({
+        Certificate: Buffer.from(pki.leaf.certPem),
+        PrivateKey: Buffer.from(pki.leaf.keyPem),
+        CertificateChain: Buffer.from(pki.chainPem),
+      }),
+    );
+    return out.CertificateArn as string;
+  }
+
+  client(region: string): ACMClient {
+    return new ACMClient({
+      region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+      requestHandler: inProcessHandler({ acm: this.service }),
+    });
+  }
+
+  /** A port for one invocation, as rotation/acm/session.ts makes it. */
+  port(): StepContext['acm'] {
+    const adapter = new AcmAdapter((region) => this.client(region), { sleep: async () => undefined });
+    return {
+      describe: (arn) => adapter.describe(arn),
+      import: async (arn, pem) => {
+        const fail = this.failImport.get(arn);
+        if (fail) {
+          this.failImport.delete(arn);
+          throw new AwsServiceError('ACM', 'ImportCertificate', fail, `${arn}: injected failure`);
+        }
+        return adapter.import(arn, pem);
+      },
+      calls: () => ({ ...adapter.calls }),
+    };
+  }
+}
+
 export class FakeDns implements DnsProvider {
   /** TXT values currently published, as `domain value`. */
   readonly live = new Set<string>();
@@ -854,6 +909,7 @@ export interface World {
   log: CapturedLog;
   dns: FakeDns;
   ca: FakeCa;
+  acm: FakeAcm;
   config: Config;
   services: Services;
   handler: (event: unknown, context?: LambdaContext) => Promise<void>;
@@ -890,6 +946,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
   const log = captureLogger({ service: 'acme-rotation' });
   const dns = new FakeDns(timeline);
   const ca = new FakeCa({ timeline, dns });
+  const acm = new FakeAcm();
   const config = testConfig(opts.config);
   const notifier = new Notifier({
     topicArn: config.notificationTopicArn,
@@ -911,6 +968,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
     log,
     dns,
     ca,
+    acm,
     config,
     services: undefined as unknown as Services, // set just below
     handler: undefined as unknown as World['handler'], // set just below
@@ -950,6 +1008,7 @@ export function makeWorld(opts: WorldOptions = {}): World {
             return Promise.resolve(ca);
           },
         },
+        acm: acm.port(),
         verify: (bundle, verifyOpts): Promise<VerifyResult> => {
           verifyCalls.push({ bundle, opts: verifyOpts });
           return Promise.resolve({ serial: bundle.serial, expiry: bundle.expiry, checks: ['fake'] });

@@ -9,7 +9,7 @@ import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, typ
 import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 function spec(domains: string[], keyType: KeyType = 'ecdsa-p256', profile?: string): CertificateSpec {
-  return { domains, keyType, hostedZoneIds: [], ...(profile ? { profile } : {}) };
+  return { domains, keyType, hostedZoneIds: [], acmCertificateArns: [], ...(profile ? { profile } : {}) };
 }
 
 interface Setup {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { SpecError } from '../../rotation/errors.js';
 import {
+  acmArnTags,
   challengeDomain,
   domainTags,
   KEY_TYPES,
@@ -55,6 +56,7 @@ describe('parseSpec: domains', () => {
       domains: ['example.com'],
       keyType: 'ecdsa-p256',
       hostedZoneIds: [],
+      acmCertificateArns: [],
     });
     expect(spec({ 'acme:domains': 'example.com' })).not.toHaveProperty('profile');
   });
@@ -352,6 +354,7 @@ describe('parseSpec: profile', () => {
       keyType: 'ecdsa-p256',
       hostedZoneIds: [],
       profile: 'shortlived',
+      acmCertificateArns: [],
     });
     expect(spec({ 'acme:domains': 'example.com', 'acme:profile': 'tls_Server-2.0' }).profile).toBe('tls_Server-2.0');
   });
@@ -383,8 +386,56 @@ describe('parseSpec: unknown tags', () => {
     expect(specErrorFor({ 'acme:domains': 'example.com', [key]: 'x' }).message).toBe(
       `secret "certs/example": tag ${key} is not a known acme: tag (tag keys are case-sensitive); the known ones are ` +
         'acme:domains (continued in acme:domains:2, acme:domains:3, …), acme:key-type, acme:hosted-zone-ids, ' +
-        'acme:profile; tags starting with acme: are reserved for the certificate spec',
+        'acme:profile, acme:acm-certificate-arns (continued likewise); tags starting with acme: are reserved for the certificate spec',
     );
+  });
+
+  describe('acme:acm-certificate-arns', () => {
+    const arn = (region: string, n: number) =>
+      `arn:aws:acm:${region}:123456789012:certificate/${String(n).padStart(8, '0')}-1111-2222-3333-444444444444`;
+
+    it('lists ACM certificate ARNs, continued like acme:domains, de-duplicated', () => {
+      expect(
+        spec({
+          'acme:domains': 'example.com',
+          'acme:acm-certificate-arns': `${arn('us-east-1', 1)}, ${arn('eu-west-1', 2)}`,
+          'acme:acm-certificate-arns:2': `${arn('eu-west-1', 2)},${arn('ap-southeast-2', 3)}`,
+        }).acmCertificateArns,
+      ).toEqual([arn('us-east-1', 1), arn('eu-west-1', 2), arn('ap-southeast-2', 3)]);
+    });
+
+    it('names the tag and the value that is not an ACM ARN', () => {
+      expect(
+        specErrorFor({
+          'acme:domains': 'example.com',
+          'acme:acm-certificate-arns': `${arn('us-east-1', 1)}`,
+          'acme:acm-certificate-arns:2': 'arn:aws:acm:us-east-1:123456789012:certificate/nope',
+        }).message,
+      ).toMatch(
+        /^secret "certs\/example": tag acme:acm-certificate-arns:2 value "arn:aws:acm:us-east-1:123456789012:certificate\/nope" is invalid: an ACM certificate ARN looks like/,
+      );
+      expect(
+        specErrorFor({ 'acme:domains': 'example.com', 'acme:acm-certificate-arns:2': arn('us-east-1', 1) }).message,
+      ).toBe(
+        'secret "certs/example": tag acme:acm-certificate-arns:2 is present but acme:acm-certificate-arns is missing; the list starts in acme:acm-certificate-arns',
+      );
+    });
+
+    it('acmArnTags splits a long list at 256 characters and parses back', () => {
+      const arns = Array.from({ length: 7 }, (_, i) => arn('eu-central-1', i));
+      const tags = acmArnTags(arns);
+      expect(tags.map((t) => t.Key)).toEqual([
+        'acme:acm-certificate-arns',
+        'acme:acm-certificate-arns:2',
+        'acme:acm-certificate-arns:3',
+        'acme:acm-certificate-arns:4',
+      ]); // an ARN is 87 characters: two fit in a tag
+      expect(tags.every((t) => t.Value.length <= 256)).toBe(true);
+      expect(parseSpec('certs/x', [{ Key: 'acme:domains', Value: 'example.com' }, ...tags]).acmCertificateArns).toEqual(
+        arns,
+      );
+      expect(acmArnTags([])).toEqual([]);
+    });
   });
 
   it('ignores non-acme tags, including the status tags', () => {

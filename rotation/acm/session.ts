@@ -1,0 +1,47 @@
+/**
+ * ACM for the rotation: the SDK client loaded on first use (only certificates with
+ * `acme:acm-certificate-arns` pay for it), one client per region for the container, one adapter
+ * per invocation so its call counts and throttling budget are that invocation's.
+ */
+import type { ACMClient } from '@aws-sdk/client-acm';
+import type { AcmAdapter } from '../aws/acm.js';
+import type { sdkClientConfig } from '../aws/client-config.js';
+import type { Deadline } from '../deadline.js';
+import type { AcmPort } from '../steps/context.js';
+
+interface AcmModules {
+  clientFor(region: string): ACMClient;
+  Adapter: typeof AcmAdapter;
+}
+
+/** ACM sessions of one container; `open` gives one invocation its AcmPort. */
+export function acmSessions(clientConfig: ReturnType<typeof sdkClientConfig>): {
+  open(invocation: { deadline: Deadline }): AcmPort;
+} {
+  let modules: Promise<AcmModules> | undefined;
+  const clients = new Map<string, ACMClient>();
+  const load = () =>
+    (modules ??= Promise.all([import('@aws-sdk/client-acm'), import('../aws/acm.js')]).then(([sdk, adapter]) => ({
+      clientFor: (region: string) => {
+        let client = clients.get(region);
+        if (!client) clients.set(region, (client = new sdk.ACMClient({ ...clientConfig, region })));
+        return client;
+      },
+      Adapter: adapter.AcmAdapter,
+    })));
+  return {
+    open({ deadline }) {
+      let adapter: Promise<AcmAdapter> | undefined;
+      let made: AcmAdapter | undefined;
+      const get = () =>
+        (adapter ??= load().then(
+          (m) => (made = new m.Adapter(m.clientFor, { budgetMs: () => deadline.untilEndMs() - 5_000 })),
+        ));
+      return {
+        describe: async (arn) => (await get()).describe(arn),
+        import: async (arn, pem) => (await get()).import(arn, pem),
+        calls: () => (made ? { ...made.calls } : {}),
+      };
+    },
+  };
+}
