@@ -21,10 +21,10 @@ export function acmSessions(clientConfig: ReturnType<typeof sdkClientConfig>): {
   let modules: Promise<AcmModules> | undefined;
   const clients = new Map<string, ACMClient>();
   const load = () =>
-    (modules ??= Promise.all([import('@aws-sdk/client-acm'), import('../aws/acm.js')]).then(([sdk, adapter]) => ({
+    (modules ??= import('../aws/acm.js').then((adapter) => ({
       clientFor: (region: string) => {
         let client = clients.get(region);
-        if (!client) clients.set(region, (client = new sdk.ACMClient({ ...clientConfig, region })));
+        if (!client) clients.set(region, (client = adapter.newAcmClient(clientConfig, region)));
         return client;
       },
       Adapter: adapter.AcmAdapter,

@@ -5,7 +5,7 @@
  * beyond the SDK's own retries is waited out with jittered backoff while the invocation has time,
  * as for Route 53.
  */
-import { type ACMClient, DescribeCertificateCommand, ImportCertificateCommand } from '@aws-sdk/client-acm';
+import { ACMClient, DescribeCertificateCommand, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 import { backoffDelay } from '../deadline.js';
 import { parseAcmArn } from '../acm/arns.js';
@@ -130,6 +130,14 @@ export class AcmAdapter {
       ),
     );
   }
+}
+
+/**
+ * A client for one region. Made here, in the module the rotation loads on first use, because a
+ * dynamic import of the SDK package itself reaches its CommonJS build without the named exports.
+ */
+export function newAcmClient(config: object, region: string): ACMClient {
+  return new ACMClient({ ...config, region });
 }
 
 /** ACM's serial format: lower-case hex bytes joined by ':' (ours is upper-case hex without colons). */

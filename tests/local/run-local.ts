@@ -9,6 +9,11 @@ import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 
+import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
+
+import { normaliseSerial } from '../../rotation/bundle.js';
+import { acmArnTags } from '../../rotation/spec.js';
+import { makeTestPki } from '../helpers/certs.js';
 import { rotate, type RotationRun, type StepRecord } from './driver.js';
 import { ensurePebble } from './ensure-pebble.js';
 import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from './stack.js';
@@ -21,6 +26,41 @@ const ZONE = 'example.test';
 const DOMAINS = ['example.test', '*.example.test'];
 const SECRET_NAME = 'local/example-test';
 const ACCOUNT_SECRET_NAME = 'local/acme-account';
+const ACM_REGIONS = ['us-east-1', 'eu-west-1'];
+
+/** Imports a placeholder of the default key type into ACM in `region`; returns its ARN. */
+async function acmPlaceholder(s: LocalStack, region: string): Promise<string> {
+  const pki = makeTestPki({ names: ['placeholder.invalid'] });
+  const client = new ACMClient({
+    region,
+    endpoint: s.aws.url,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  try {
+    const out = await client.send(
+      new ImportCertificateCommand({
+        Certificate: Buffer.from(pki.leaf.certPem),
+        PrivateKey: Buffer.from(pki.leaf.keyPem),
+        CertificateChain: Buffer.from(pki.chainPem),
+      }),
+    );
+    return out.CertificateArn as string;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Prints what each ACM certificate holds; true when every one holds `serial`. */
+function acmReport(s: LocalStack, arns: string[], serial: string): boolean {
+  let ok = true;
+  for (const arn of arns) {
+    const held = normaliseSerial(s.aws.acm.certificate(arn)?.serial ?? '');
+    const same = held === normaliseSerial(serial);
+    ok &&= same;
+    say(`  ACM ${arn.split(':')[3]?.padEnd(10)}serial ${held} ${same ? '(AWSCURRENT ✓)' : '(NOT AWSCURRENT ✗)'}`);
+  }
+  return ok;
+}
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const say = (line = '') => process.stdout.write(`${line}\n`);
@@ -116,9 +156,16 @@ async function main(): Promise<void> {
 
   const zone = s.aws.route53.createZone(ZONE);
   const account = await s.createEmptySecret(ACCOUNT_SECRET_NAME);
-  const secret = await s.createCertificateSecret(SECRET_NAME, { domains: DOMAINS }, { placeholder: '{}' });
+  // An ACM certificate per region, as the stack creates them (a placeholder the rotation replaces).
+  const acmArns = await Promise.all(ACM_REGIONS.map((region) => acmPlaceholder(s, region)));
+  const secret = await s.createCertificateSecret(
+    SECRET_NAME,
+    { domains: DOMAINS },
+    { placeholder: '{}', extraTags: acmArnTags(acmArns) },
+  );
   say(`  hosted zone    ${ZONE} (${zone.id})`);
   say(`  secret         ${secret.name}  for ${DOMAINS.join(', ')}`);
+  for (const arn of acmArns) say(`  ACM            ${arn}`);
 
   const lambda = s.newLambda(
     { ACME_ACCOUNT_SECRET_ID: account.arn },
@@ -143,6 +190,7 @@ async function main(): Promise<void> {
   say(`    notAfter    ${first.notAfter}`);
   const window = s.ari.certificateOf(first.pem)?.window;
   say(`    ARI window  ${window ? `${window.start.toISOString()} → ${window.end.toISOString()}` : 'none'}`);
+  const acm1 = acmReport(s, acmArns, first.serial);
   say(`  Route 53      ${r53Calls.length} calls (${[...byOp].map(([op, n]) => `${op} ${n}`).join(', ')})`);
   say(
     `  TXT records   ${leftover.length === 0 ? 'none left behind' : `${leftover.length} LEFT BEHIND: ${leftover.join(', ')}`}`,
@@ -166,6 +214,7 @@ async function main(): Promise<void> {
   say(
     `  AWSPREVIOUS   serial ${previous.serial} ${previous.serial === first.serial ? '(the first certificate ✓)' : '(NOT the first certificate ✗)'}`,
   );
+  const acm2 = acmReport(s, acmArns, second.serial);
   const leftover2 = s.aws.route53.txtValues(`_acme-challenge.${ZONE}`);
   say(`  TXT records   ${leftover2.length === 0 ? 'none left behind' : `${leftover2.length} LEFT BEHIND`}`);
   say(
@@ -177,6 +226,7 @@ async function main(): Promise<void> {
   if (replaces === undefined || replaces !== firstId)
     throw new Error('the renewal did not name the first certificate in replaces');
   if (leftover.length || leftover2.length) throw new Error('challenge TXT records were left in Route 53');
+  if (!acm1 || !acm2) throw new Error('an ACM certificate does not hold the AWSCURRENT certificate');
 }
 
 try {
