@@ -1,9 +1,11 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
 import {
+  bareZoneId,
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   directoryUrlProblem,
+  isZoneId,
   isEmailAddress,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
@@ -37,6 +39,13 @@ export interface Config {
    * by (or is) a certificate with this common name; the default chain when none is.
    */
   preferredChain?: string;
+  /**
+   * ROUTE53_ROLES: hosted zones in other accounts, zone id → the role every Route 53 call for that
+   * zone is made with (assumed through STS); empty = the function's own credentials for all zones.
+   */
+  route53Roles: Record<string, string>;
+  /** ROUTE53_EXTERNAL_ID: the external id sent with every AssumeRole. */
+  route53ExternalId?: string;
 }
 
 export { DEFAULT_ACME_TIMEOUT_SECONDS, DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS };
@@ -91,6 +100,30 @@ export function parseResolvers(raw: string | undefined): string[] {
     .map(parseResolver);
 }
 
+const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+/** ROUTE53_ROLES: `ZONE_ID=ROLE_ARN,…` (a zone once; ids with or without /hostedzone/). */
+export function parseRoute53Roles(raw: string | undefined): Record<string, string> {
+  const roles: Record<string, string> = {};
+  if (!raw) return roles;
+  for (const entry of raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
+    const eq = entry.indexOf('=');
+    const zone = bareZoneId(eq < 0 ? entry : entry.slice(0, eq));
+    const role = eq < 0 ? '' : entry.slice(eq + 1).trim();
+    if (!isZoneId(zone) || !ROLE_ARN_RE.test(role)) {
+      throw new ConfigError(
+        `ROUTE53_ROLES entry "${entry}" is invalid: expected ZONE_ID=ROLE_ARN, e.g. Z0123456789ABCDEFGHIJ=arn:aws:iam::111122223333:role/acme-dns`,
+      );
+    }
+    if (roles[zone] !== undefined) throw new ConfigError(`ROUTE53_ROLES names zone ${zone} twice`);
+    roles[zone] = role;
+  }
+  return roles;
+}
+
 /** MAX_CERTIFICATE_LIFETIME_DAYS: whole days, 1 to 36500; unset means no cap. */
 function maxLifetime(env: Env): { maxCertificateLifetimeMs?: number } {
   const raw = optional(env, 'MAX_CERTIFICATE_LIFETIME_DAYS');
@@ -141,5 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
     eventSource: optional(env, 'EVENT_SOURCE') ?? optional(env, 'AWS_LAMBDA_FUNCTION_NAME') ?? 'acme-rotation',
     ...maxLifetime(env),
     ...(optional(env, 'ACME_PREFERRED_CHAIN') ? { preferredChain: optional(env, 'ACME_PREFERRED_CHAIN') } : {}),
+    route53Roles: parseRoute53Roles(optional(env, 'ROUTE53_ROLES')),
+    ...(optional(env, 'ROUTE53_EXTERNAL_ID') ? { route53ExternalId: optional(env, 'ROUTE53_EXTERNAL_ID') } : {}),
   };
 }

@@ -45,7 +45,9 @@ export const ERROR_CODES = [
   'AcmeUnreachable',
   'AwsSecretsManagerError',
   'AwsRoute53Error',
+  'Route53RoleUnusable',
   'AwsACMError',
+  'AwsSTSError',
   'AcmTargetUnusable',
   'AcmImportFailed',
   'CleanUpFailed',
@@ -57,7 +59,7 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The AWS services whose calls map to AwsServiceError (code `Aws<service>Error`). */
-export type AwsService = 'SecretsManager' | 'Route53' | 'ACM';
+export type AwsService = 'SecretsManager' | 'Route53' | 'ACM' | 'STS';
 
 /** Where a failure happened, as the handler knows it: which secret, which rotation step. */
 export interface ErrorContext {

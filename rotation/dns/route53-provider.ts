@@ -15,7 +15,7 @@
 import { DnsError, errorMessage } from '../errors.js';
 import { backoffDelay, type Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
-import type { Route53Adapter } from '../aws/route53.js';
+import type { Route53Port } from './routed.js';
 import { bareZoneId } from '../aws/route53.js';
 import type { ChallengeRecord, DnsProvider, PlacedRecord } from './provider.js';
 import { challengeDomain } from './names.js';
@@ -36,7 +36,8 @@ import { ZoneLocator } from './zones.js';
 export { isCasConflict } from './txt-batch.js';
 
 export interface Route53DnsProviderOptions {
-  route53: Route53Adapter;
+  /** The adapter, or the zone-routed one when some zones are reached through roles (routed.ts). */
+  route53: Route53Port;
   /** Explicit zone ids (tag `acme:hosted-zone-ids`): only these are candidates; private allowed. */
   hostedZoneIds?: string[];
   logger: Logger;
@@ -64,7 +65,7 @@ export interface Route53DnsProviderOptions {
 }
 
 export class Route53DnsProvider implements DnsProvider {
-  private readonly route53: Route53Adapter;
+  private readonly route53: Route53Port;
   private readonly logger: Logger;
   private readonly ttl: number;
   private readonly pollMinMs: number;

@@ -67,7 +67,8 @@ export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: D
     if (err instanceof AwsServiceError && err.awsCode === 'NoSuchHostedZone') {
       err.withHint(
         `a zone id in tag acme:hosted-zone-ids (${spec.hostedZoneIds.join(', ')}) does not exist in this account: ` +
-          'correct the tag (aws route53 list-hosted-zones lists the zones)',
+          'correct the tag (aws route53 list-hosted-zones lists the zones), or, for a zone in another account, ' +
+          'name the role that reaches it in ROUTE53_ROLES',
       );
     }
     throw err;

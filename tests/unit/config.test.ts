@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       acmeTimeoutMs: DEFAULT_ACME_TIMEOUT_SECONDS * 1000,
       apiTimeoutMs: DEFAULT_API_TIMEOUT_SECONDS * 1000,
       eventSource: 'acme-rotation',
+      route53Roles: {},
     });
     expect(DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS).toBe(300);
     expect(DEFAULT_ACME_TIMEOUT_SECONDS).toBe(180);
@@ -69,7 +70,33 @@ describe('loadConfig', () => {
       eventSource: 'my.certificates',
       maxCertificateLifetimeMs: 398 * 86_400_000,
       preferredChain: 'ISRG Root X1',
+      route53Roles: {},
     });
+  });
+
+  it('ROUTE53_ROLES: ZONE_ID=ROLE_ARN pairs; ROUTE53_EXTERNAL_ID', () => {
+    const config = loadConfig({
+      ...base,
+      ROUTE53_ROLES:
+        ' Z0AAAAAAAAAAAAAAAAAA1=arn:aws:iam::111122223333:role/acme-dns, /hostedzone/Z0BBBB=arn:aws:iam::444455556666:role/dns/acme ',
+      ROUTE53_EXTERNAL_ID: 'acme-rotation-prod',
+    });
+    expect(config.route53Roles).toEqual({
+      Z0AAAAAAAAAAAAAAAAAA1: 'arn:aws:iam::111122223333:role/acme-dns',
+      Z0BBBB: 'arn:aws:iam::444455556666:role/dns/acme',
+    });
+    expect(config.route53ExternalId).toBe('acme-rotation-prod');
+    for (const bad of ['Z1', 'Z1=arn:aws:iam::1111:role/x', 'z1=arn:aws:iam::111122223333:role/x']) {
+      expect(configError({ ...base, ROUTE53_ROLES: bad }).message).toBe(
+        `ROUTE53_ROLES entry "${bad}" is invalid: expected ZONE_ID=ROLE_ARN, e.g. Z0123456789ABCDEFGHIJ=arn:aws:iam::111122223333:role/acme-dns`,
+      );
+    }
+    expect(
+      configError({
+        ...base,
+        ROUTE53_ROLES: 'Z1=arn:aws:iam::111122223333:role/a,Z1=arn:aws:iam::111122223333:role/b',
+      }).message,
+    ).toBe('ROUTE53_ROLES names zone Z1 twice');
   });
 
   it('MAX_CERTIFICATE_LIFETIME_DAYS: whole days between 1 and 36500; unset is no cap', () => {

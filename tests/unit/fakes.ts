@@ -873,8 +873,9 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
     eventSource: EVENT_SOURCE,
     notificationTopicArn: TOPIC_ARN,
     eventBusName: BUS_NAME,
+    route53Roles: {},
     ...overrides,
-  };
+  } as Config;
 }
 
 /** Spec tags as Pulumi writes them. */
