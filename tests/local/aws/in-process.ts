@@ -3,18 +3,22 @@
  * straight to the service models (no socket, no server), so unit tests get the same Secrets
  * Manager, Route 53 and ACM as the end-to-end tests, through the SDK's own serializers and error
  * deserializers. Wire handling follows server.ts: JSON 1.1 by `X-Amz-Target`, Route 53 by path,
- * ACM's region from the request's SigV4 credential scope.
+ * ACM's region from the request's SigV4 credential scope. With `sts`, STS answers Query-protocol
+ * requests and Route 53 requests are made by the caller their access key identifies (an assumed
+ * role's session acts in the role's account), as through the server.
  */
 import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 import type { Route53Service } from './route53.js';
 import { signingRegion, type AcmService } from './acm.js';
 import { LocalAwsError, type SecretsManagerService } from './secretsmanager.js';
+import { StsService, callerErrorFor } from './sts.js';
 import type { ServiceResponse } from './types.js';
 
 export interface InProcessServices {
   secretsmanager?: SecretsManagerService;
   route53?: Route53Service;
   acm?: AcmService;
+  sts?: StsService;
 }
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -80,6 +84,13 @@ function acm(service: AcmService, operation: string, body: string, authorization
   return jsonService('acm', 'InternalFailure', body, (input) => service.handle(operation, input, region));
 }
 
+function sts(service: StsService, body: string, headers: Record<string, string>): ServiceResponse {
+  const caller = service.callerOf(headers);
+  if (caller.error) return service.errorResponse(callerErrorFor(caller.error, 'xml'));
+  const params = Object.fromEntries(StsService.decode(body));
+  return service.handle(params['Action'] ?? '', params, caller.principal);
+}
+
 /** A request handler for an SDK client's `requestHandler` that answers from the given models. */
 export function inProcessHandler(services: InProcessServices): RequestHandler<HttpRequest, HttpResponse> {
   return {
@@ -92,13 +103,22 @@ export function inProcessHandler(services: InProcessServices): RequestHandler<Ht
       } else if (target?.startsWith('CertificateManager.') && services.acm) {
         answer = acm(services.acm, target.slice('CertificateManager.'.length), body, header(request, 'authorization'));
       } else if (request.path.startsWith('/2013-04-01/') && services.route53) {
-        answer = services.route53.handle({
-          method: request.method,
-          path: request.path,
-          query: query(request),
-          headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
-          body,
-        });
+        const route53 = services.route53;
+        const caller = services.sts?.callerOf(request.headers);
+        answer = caller?.error
+          ? route53.errorResponse(callerErrorFor(caller.error, 'xml'))
+          : route53.handle(
+              {
+                method: request.method,
+                path: request.path,
+                query: query(request),
+                headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
+                body,
+              },
+              caller?.principal,
+            );
+      } else if (services.sts && request.method === 'POST' && /(^|&)Action=/.test(body)) {
+        answer = sts(services.sts, body, request.headers);
       } else {
         return Promise.reject(new Error(`in-process AWS: no service for ${request.method} ${request.path}`));
       }

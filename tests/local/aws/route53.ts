@@ -13,6 +13,15 @@
  * - names come back lowercase, fully qualified, with `*` (and anything outside `a-z0-9-_.`)
  *   escaped as `\ooo` octal, exactly as Route 53 does; both forms are accepted on input.
  *
+ * Accounts: each zone belongs to one account, and every API request is made by a caller (a
+ * `Principal`: the endpoint's own caller by default, or an assumed-role session) acting in its
+ * account. A zone or change of another account is `NoSuchHostedZone` / `NoSuchChange`, as Route 53
+ * answers for ids not in your account, and the zone lists and counts hold only the caller's zones.
+ * A caller with a permission policy (an assumed role) is checked against it before anything else:
+ * an action or zone it does not allow is `AccessDenied` (403) naming the caller, the action and the
+ * resource, as IAM words it. The test helpers (zones(), servedRecords(), txtValues(), …) see every
+ * account, as public DNS does.
+ *
  * Errors use Route 53's `<ErrorResponse><Error><Type/><Code/><Message/></Error>` body, which is
  * what the AWS SDK for JavaScript v3 maps to `err.name`. For `InvalidChangeBatch` the messages
  * are joined as `[m1, m2]`, the form Route 53 returns today (visible as
@@ -23,7 +32,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import type { AwsFaultError, ServiceRequest, ServiceResponse } from './types.js';
+import type { AwsFaultError, Principal, ServiceRequest, ServiceResponse } from './types.js';
 
 export const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
 const API_PREFIX = '/2013-04-01';
@@ -46,6 +55,8 @@ export interface Vpc {
 export interface HostedZone {
   /** e.g. Z0123ABC, without the `/hostedzone/` prefix. */
   id: string;
+  /** The 12-digit AWS account the zone belongs to. */
+  account: string;
   /** Lowercase with trailing dot, unescaped. */
   name: string;
   privateZone: boolean;
@@ -77,6 +88,8 @@ export interface ChangeInfo {
 }
 
 export interface Route53Options {
+  /** The account of zones created without one, and of requests without a caller. Default '123456789012'. */
+  accountId?: string;
   /** How long each change stays PENDING. Default 500 ms. */
   changeDelayMs?: number;
   /** Clock (ms since epoch). Default Date.now. */
@@ -108,6 +121,15 @@ const NS_TTL = 172800;
 const MAX_TTL = 2147483647;
 const RRSET_PAGE_MAX = 300;
 const ZONE_PAGE_MAX = 100;
+const DEFAULT_ACCOUNT = '123456789012';
+
+/** Actions whose IAM resource is a hosted zone; the others are not zone-scoped. */
+const ZONE_SCOPED_ACTIONS = new Set([
+  'GetHostedZone',
+  'DeleteHostedZone',
+  'ListResourceRecordSets',
+  'ChangeResourceRecordSets',
+]);
 
 /** Record types Route 53 accepts in ChangeResourceRecordSets. */
 const RR_TYPES = new Set([
@@ -415,6 +437,9 @@ function recordLabel(r: { name: string; type: string }): string {
 export class Route53Service {
   /** How long each change stays PENDING; may be changed at runtime (see holdChanges). */
   changeDelayMs: number;
+  /** The default account (zones created without one; requests handled without a caller). */
+  readonly accountId: string;
+  private readonly ownCaller: Principal;
   private readonly now: () => number;
   private readonly defaultNameServers: string[];
   private readonly zoneStates = new Map<string, ZoneState>();
@@ -424,6 +449,8 @@ export class Route53Service {
 
   constructor(opts: Route53Options = {}) {
     this.changeDelayMs = opts.changeDelayMs ?? 500;
+    this.accountId = opts.accountId ?? DEFAULT_ACCOUNT;
+    this.ownCaller = { arn: `arn:aws:iam::${this.accountId}:role/acme-rotation`, account: this.accountId };
     this.now = opts.now ?? Date.now;
     this.defaultNameServers = (opts.nameServers ?? DEFAULT_NAME_SERVERS).map((n) => n.replace(/\.$/, ''));
   }
@@ -433,12 +460,16 @@ export class Route53Service {
   /**
    * Create a zone directly; its creation is already INSYNC, so DNS serves it at once. `id` picks
    * the zone id (Route 53's form: up to 32 upper-case letters and digits, unique) instead of a
-   * random one, for tests that name their zones.
+   * random one, for tests that name their zones. `account` (12 digits) is the account the zone
+   * belongs to; default the service's.
    */
   createZone(
     name: string,
-    opts: { id?: string; privateZone?: boolean; nameServers?: string[]; vpcs?: Vpc[] } = {},
+    opts: { id?: string; privateZone?: boolean; nameServers?: string[]; vpcs?: Vpc[]; account?: string } = {},
   ): HostedZone {
+    if (opts.account !== undefined && !/^\d{12}$/.test(opts.account)) {
+      throw new Error(`createZone: account ${opts.account} is not 12 digits`);
+    }
     const vpcs = opts.privateZone ? (opts.vpcs ?? [{ region: 'us-east-1', id: 'vpc-local' }]) : [];
     if (opts.id !== undefined && (!/^[A-Z0-9]{1,32}$/.test(opts.id) || this.zoneStates.has(opts.id))) {
       throw new Error(`createZone: ${opts.id} is not a free Route 53 zone id (1–32 of A-Z, 0-9)`);
@@ -446,6 +477,7 @@ export class Route53Service {
     const state = this.newZone({
       name: canonicalName(name, 'domain name'),
       callerReference: `local-helper-${++this.helperRefs}-${randomUUID()}`,
+      account: opts.account ?? this.accountId,
       vpcs,
       ...(opts.id !== undefined ? { id: opts.id } : {}),
       ...(opts.nameServers ? { nameServers: opts.nameServers } : {}),
@@ -455,8 +487,10 @@ export class Route53Service {
     return state.zone;
   }
 
-  zones(): HostedZone[] {
-    return [...this.zoneStates.values()].map((s) => s.zone);
+  /** Every zone of every account (what public DNS sees), or only those of `account`. */
+  zones(account?: string): HostedZone[] {
+    const all = [...this.zoneStates.values()].map((s) => s.zone);
+    return account === undefined ? all : all.filter((z) => z.account === account);
   }
 
   zone(id: string): HostedZone | undefined {
@@ -526,31 +560,37 @@ export class Route53Service {
     return this.route(req)?.op;
   }
 
-  handle(req: ServiceRequest): ServiceResponse {
+  /**
+   * Answer a request made by `caller` (default: the service's own account, unrestricted): its
+   * permission policy is checked first, then the request sees only the caller's account.
+   */
+  handle(req: ServiceRequest, caller: Principal = this.ownCaller): ServiceResponse {
     const route = this.route(req);
+    const account = caller.account;
     try {
       if (!route) {
         throw new Route53Error('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
       }
+      this.authorize(caller, route);
       switch (route.op) {
         case 'CreateHostedZone':
-          return this.createHostedZone(req);
+          return this.createHostedZone(req, account);
         case 'GetHostedZone':
-          return this.getHostedZone(route.id!);
+          return this.getHostedZone(route.id!, account);
         case 'DeleteHostedZone':
-          return this.deleteHostedZone(route.id!);
+          return this.deleteHostedZone(route.id!, account);
         case 'ListHostedZones':
-          return this.listHostedZones(req.query);
+          return this.listHostedZones(req.query, account);
         case 'ListHostedZonesByName':
-          return this.listHostedZonesByName(req.query);
+          return this.listHostedZonesByName(req.query, account);
         case 'GetHostedZoneCount':
-          return this.ok('GetHostedZoneCountResponse', el('HostedZoneCount', this.zoneStates.size));
+          return this.ok('GetHostedZoneCountResponse', el('HostedZoneCount', this.zones(account).length));
         case 'ListResourceRecordSets':
-          return this.listResourceRecordSets(route.id!, req.query);
+          return this.listResourceRecordSets(route.id!, req.query, account);
         case 'ChangeResourceRecordSets':
-          return this.changeResourceRecordSets(route.id!, req.body);
+          return this.changeResourceRecordSets(route.id!, req.body, account);
         case 'GetChange':
-          return this.getChange(route.id!);
+          return this.getChange(route.id!, account);
         default:
           throw new Route53Error('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
       }
@@ -561,6 +601,34 @@ export class Route53Service {
         message: `local Route 53: ${(e as Error)?.stack ?? String(e)}`,
         status: 500,
       });
+    }
+  }
+
+  /**
+   * IAM's check of a caller with a permission policy: the action must be allowed, and for
+   * zone-scoped actions on that zone. As IAM does, this comes before the zone is looked up, so a
+   * zone the policy does not name is AccessDenied whether or not it exists.
+   */
+  private authorize(caller: Principal, route: Route): void {
+    const policy = caller.route53;
+    if (policy === undefined) return;
+    const action = route.op;
+    let allowed = policy.actions.includes(action) || policy.actions.includes('*');
+    let resource: string | undefined;
+    if (ZONE_SCOPED_ACTIONS.has(action) && route.id !== undefined) {
+      const id = stripPrefix(route.id, 'hostedzone');
+      resource = `arn:aws:route53:::hostedzone/${id}`;
+      allowed &&= policy.zoneIds.includes('*') || policy.zoneIds.includes(id);
+    } else if (action === 'GetChange' && route.id !== undefined) {
+      resource = `arn:aws:route53:::change/${stripPrefix(route.id, 'change')}`;
+    }
+    if (!allowed) {
+      throw new Route53Error(
+        'AccessDenied',
+        `User: ${caller.arn} is not authorized to perform: route53:${action}` +
+          (resource !== undefined ? ` on resource: ${resource}` : ''),
+        403,
+      );
     }
   }
 
@@ -643,7 +711,7 @@ export class Route53Service {
 
   // ───────────────────────── operations ─────────────────────────
 
-  private createHostedZone(req: ServiceRequest): ServiceResponse {
+  private createHostedZone(req: ServiceRequest, account: string): ServiceResponse {
     const root = child(parseXml(req.body), 'CreateHostedZoneRequest');
     if (!root) throw new Route53Error('InvalidInput', 'Invalid XML ; expected CreateHostedZoneRequest');
     const rawName = text(root, 'Name');
@@ -666,7 +734,7 @@ export class Route53Service {
       throw new Route53Error('InvalidDomainName', `${rawName} is not a valid domain name.`);
     }
     for (const s of this.zoneStates.values()) {
-      if (s.zone.callerReference === callerReference) {
+      if (s.zone.account === account && s.zone.callerReference === callerReference) {
         throw new Route53Error(
           'HostedZoneAlreadyExists',
           `A hosted zone has already been created with the specified caller reference.`,
@@ -692,6 +760,7 @@ export class Route53Service {
       for (const s of this.zoneStates.values()) {
         const z = s.zone;
         if (
+          z.account === account &&
           z.privateZone &&
           z.name === name &&
           z.vpcs.some((a) => vpcs.some((b) => a.id === b.id && a.region === b.region))
@@ -704,7 +773,7 @@ export class Route53Service {
       }
     }
     const comment = text(config, 'Comment');
-    const state = this.newZone({ name, callerReference, vpcs, ...(comment !== undefined ? { comment } : {}) });
+    const state = this.newZone({ name, callerReference, account, vpcs, ...(comment !== undefined ? { comment } : {}) });
     const change = this.submit(state, state.zone.records);
     const zone = state.zone;
     const body =
@@ -716,16 +785,16 @@ export class Route53Service {
     return res;
   }
 
-  private getHostedZone(rawId: string): ServiceResponse {
-    const zone = this.requireZone(rawId).zone;
+  private getHostedZone(rawId: string, account: string): ServiceResponse {
+    const zone = this.requireZone(rawId, account).zone;
     const extra = zone.privateZone
       ? `<VPCs>${zone.vpcs.map((v) => this.vpcXml(v, 'VPC')).join('')}</VPCs>`
       : this.delegationSetXml(zone);
     return this.ok('GetHostedZoneResponse', this.hostedZoneXml(zone) + extra);
   }
 
-  private deleteHostedZone(rawId: string): ServiceResponse {
-    const state = this.requireZone(rawId);
+  private deleteHostedZone(rawId: string, account: string): ServiceResponse {
+    const state = this.requireZone(rawId, account);
     const zone = state.zone;
     const extra = zone.records.some((r) => !(r.name === zone.name && (r.type === 'SOA' || r.type === 'NS')));
     if (extra) {
@@ -740,7 +809,7 @@ export class Route53Service {
     return this.ok('DeleteHostedZoneResponse', this.changeInfoXml(change));
   }
 
-  private listHostedZones(q: URLSearchParams): ServiceResponse {
+  private listHostedZones(q: URLSearchParams, account: string): ServiceResponse {
     const maxItems = this.maxItems(q, ZONE_PAGE_MAX);
     const marker = q.get('marker') ?? undefined;
     const type = q.get('hostedzonetype') ?? undefined;
@@ -754,7 +823,7 @@ export class Route53Service {
     if (type !== undefined && type !== 'PrivateHostedZone') {
       throw new Route53Error('InvalidInput', `Invalid value for hostedzonetype: ${type}`);
     }
-    let zones = this.zones();
+    let zones = this.zones(account);
     if (type === 'PrivateHostedZone') zones = zones.filter((z) => z.privateZone);
     let start = 0;
     if (marker !== undefined && marker !== '') {
@@ -771,14 +840,14 @@ export class Route53Service {
     return this.ok('ListHostedZonesResponse', body);
   }
 
-  private listHostedZonesByName(q: URLSearchParams): ServiceResponse {
+  private listHostedZonesByName(q: URLSearchParams, account: string): ServiceResponse {
     const maxItems = this.maxItems(q, ZONE_PAGE_MAX);
     const rawDnsName = q.get('dnsname') ?? undefined;
     const rawZoneId = q.get('hostedzoneid') ?? undefined;
     if (rawZoneId && !rawDnsName) {
       throw new Route53Error('InvalidInput', 'The input is not valid: hostedzoneid requires dnsname.');
     }
-    const zones = this.zones().sort(
+    const zones = this.zones(account).sort(
       (a, b) => compareAscii(reversedNameKey(a.name), reversedNameKey(b.name)) || compareAscii(a.id, b.id),
     );
     let start = 0;
@@ -808,8 +877,8 @@ export class Route53Service {
     return this.ok('ListHostedZonesByNameResponse', body);
   }
 
-  private listResourceRecordSets(rawId: string, q: URLSearchParams): ServiceResponse {
-    const state = this.requireZone(rawId);
+  private listResourceRecordSets(rawId: string, q: URLSearchParams, account: string): ServiceResponse {
+    const state = this.requireZone(rawId, account);
     const maxItems = this.maxItems(q, RRSET_PAGE_MAX);
     const rawName = q.get('name') ?? undefined;
     const rawType = q.get('type') ?? undefined;
@@ -833,8 +902,8 @@ export class Route53Service {
     return this.ok('ListResourceRecordSetsResponse', body);
   }
 
-  private changeResourceRecordSets(rawId: string, body: string): ServiceResponse {
-    const state = this.requireZone(rawId);
+  private changeResourceRecordSets(rawId: string, body: string, account: string): ServiceResponse {
+    const state = this.requireZone(rawId, account);
     const root = child(parseXml(body), 'ChangeResourceRecordSetsRequest');
     const batch = child(root, 'ChangeBatch');
     if (!batch)
@@ -857,10 +926,11 @@ export class Route53Service {
     return this.ok('ChangeResourceRecordSetsResponse', this.changeInfoXml(change));
   }
 
-  private getChange(rawId: string): ServiceResponse {
+  private getChange(rawId: string, account: string): ServiceResponse {
     const id = stripPrefix(rawId, 'change');
     const change = this.changes.get(id);
-    if (!change) throw new Route53Error('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
+    if (!change || change.zone.zone.account !== account)
+      throw new Route53Error('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
     return this.ok('GetChangeResponse', this.changeInfoXml(change));
   }
 
@@ -1069,6 +1139,7 @@ export class Route53Service {
   private newZone(p: {
     name: string;
     callerReference: string;
+    account: string;
     vpcs: Vpc[];
     comment?: string;
     nameServers?: string[];
@@ -1086,6 +1157,7 @@ export class Route53Service {
     const ns: RecordSet = { name: p.name, type: 'NS', ttl: NS_TTL, values: nameServers.map((n) => `${n}.`) };
     const zone: HostedZone = {
       id,
+      account: p.account,
       name: p.name,
       privateZone: p.vpcs.length > 0,
       nameServers,
@@ -1146,7 +1218,8 @@ export class Route53Service {
     };
   }
 
-  private requireZone(rawId: string): ZoneState {
+  /** The zone `rawId` names; with `account`, only a zone of that account (else NoSuchHostedZone). */
+  private requireZone(rawId: string, account?: string): ZoneState {
     const id = stripPrefix(rawId, 'hostedzone');
     if (id.length > 32) {
       throw new Route53Error(
@@ -1155,7 +1228,8 @@ export class Route53Service {
       );
     }
     const state = this.zoneStates.get(id);
-    if (!state) throw new Route53Error('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
+    if (!state || (account !== undefined && state.zone.account !== account))
+      throw new Route53Error('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
     return state;
   }
 

@@ -6,9 +6,19 @@
  * ACM is regional behind the one endpoint: each ACM request works in the region of its SigV4
  * credential scope, which the SDK fills from its configured region.
  *
- * Every request is recorded in `calls`. Before an operation runs, Route 53 requests and ACM
- * imports pass a token bucket (when a rate is set) and then the injected faults (first match with
- * hits left wins).
+ * STS (awsQuery) shares the endpoint with SNS: a form body whose SigV4 credential scope names the
+ * `sts` service (or, unsigned, whose Action is an STS operation) goes to STS.
+ *
+ * Accounts: every request is made by the caller its SigV4 access key identifies (sts.ts): the
+ * `test` key (any long-term key) is the function's role in the default account; an `ASIA…` key
+ * from AssumeRole is that role's session in the role's account, refused by every service once it
+ * has expired. Route 53 is per account (zones, changes, throttling); the other services keep one
+ * account, the default.
+ *
+ * Every request is recorded in `calls`, with its caller. Before an operation runs, the caller's
+ * credentials are checked, Route 53 requests (per account) and ACM imports (per region) pass a
+ * token bucket (when a rate is set), and then the injected faults apply (first match with hits
+ * left wins).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -19,7 +29,16 @@ import { AcmService, signingRegion, type AcmLimits } from './acm.js';
 import { EventsService } from './events.js';
 import { LocalAwsError, SecretsManagerService } from './secretsmanager.js';
 import { SnsService, snsErrorXml, type SnsInput } from './sns.js';
-import type { AwsFaultError, CallRecord, Fault, ServiceName, ServiceRequest, ServiceResponse } from './types.js';
+import { STS_OPERATIONS, StsService, callerErrorFor, signingService } from './sts.js';
+import type {
+  AwsFaultError,
+  CallRecord,
+  Fault,
+  Principal,
+  ServiceName,
+  ServiceRequest,
+  ServiceResponse,
+} from './types.js';
 import { FaultList } from '../faults.js';
 
 export interface LocalAwsOptions {
@@ -28,8 +47,9 @@ export interface LocalAwsOptions {
   /** How long a Route 53 change stays PENDING (default 0). */
   route53ChangeDelayMs?: number;
   /**
-   * Token bucket (burst = rate) for Route 53 requests only; excess requests get Throttling
-   * (HTTP 400, "Rate exceeded"). Undefined = unlimited.
+   * Token bucket (burst = rate) for Route 53 requests only, one per account (Route 53 throttles
+   * each account on its own); excess requests get Throttling (HTTP 400, "Rate exceeded").
+   * Undefined = unlimited.
    */
   route53RateLimitPerSecond?: number;
   /**
@@ -40,8 +60,13 @@ export interface LocalAwsOptions {
   acmImportRateLimitPerSecond?: number;
   /** ACM quotas per region (defaults: 2,500 certificates, 5,000 imports per 365 days). */
   acmLimits?: Partial<AcmLimits>;
-  /** Default '123456789012'. */
+  /** The default account. Default '123456789012'. */
   accountId?: string;
+  /**
+   * The ARN of the endpoint's own caller (the `test` access key: the function's role). Default
+   * `arn:aws:iam::<accountId>:role/acme-rotation`.
+   */
+  principalArn?: string;
   /** Default 'us-east-1'. */
   region?: string;
   /** Clock for the services and the bucket (epoch ms); default Date.now. */
@@ -60,6 +85,8 @@ export interface LocalAws {
   sns: SnsService;
   events: EventsService;
   acm: AcmService;
+  /** STS: roles (createRole), sessions, and the `maxSessionSeconds` hook shortening sessions. */
+  sts: StsService;
   calls: CallRecord[];
   countCalls(service?: ServiceName, operation?: string): number;
   resetCalls(): void;
@@ -113,17 +140,19 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   const now = options.now ?? Date.now;
 
   const secrets = new SecretsManagerService({ accountId, region, now });
-  const route53 = new Route53Service({ changeDelayMs: options.route53ChangeDelayMs ?? 0, now });
+  const route53 = new Route53Service({ changeDelayMs: options.route53ChangeDelayMs ?? 0, now, accountId });
+  const sts = new StsService({
+    accountId,
+    now,
+    ...(options.principalArn !== undefined ? { principalArn: options.principalArn } : {}),
+  });
   const sns = new SnsService({ accountId, region });
   const events = new EventsService({ accountId, region });
   const acm = new AcmService({ accountId, now, limits: options.acmLimits });
 
   const calls: CallRecord[] = [];
   const faults = new FaultList<Fault>();
-  const bucket =
-    options.route53RateLimitPerSecond === undefined
-      ? undefined
-      : new TokenBucket(options.route53RateLimitPerSecond, now);
+  const route53Buckets = new Map<string, TokenBucket>();
   const acmImportBuckets = new Map<string, TokenBucket>();
   const sockets = new Set<Socket>();
   const hung = new Set<Socket>();
@@ -166,15 +195,25 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       }
     }
     if (req.method === 'POST' && /(^|&)Action=/.test(req.body)) {
+      const scope = signingService(header(req, 'authorization'));
+      const params = StsService.decode(req.body);
+      const action = params.get('Action') ?? '';
+      if (scope === 'sts' || (scope === undefined && STS_OPERATIONS.has(action))) {
+        return { service: 'sts', operation: action, input: Object.fromEntries(params) };
+      }
       const input = SnsService.decode(req.body);
       return { service: 'sns', operation: String(input.Action), input };
     }
     return undefined;
   }
 
-  function takeFault(routed: Routed): Fault | undefined {
+  function takeFault(routed: Routed, account: string): Fault | undefined {
     return faults.take(
-      (f) => f.service === routed.service && f.operation === routed.operation && (!f.match || f.match(routed.input)),
+      (f) =>
+        f.service === routed.service &&
+        f.operation === routed.operation &&
+        (f.account === undefined || f.account === account) &&
+        (!f.match || f.match(routed.input)),
     );
   }
 
@@ -183,6 +222,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     switch (service) {
       case 'route53':
         return route53.errorResponse({ ...err, status });
+      case 'sts':
+        return sts.errorResponse({ ...err, status });
       case 'sns':
         return {
           status,
@@ -201,13 +242,16 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   }
 
   /** Run the operation; never throws. Sets `record.error` when the answer is an error. */
-  function execute(routed: Routed, req: ServiceRequest, record: CallRecord): ServiceResponse {
+  function execute(routed: Routed, req: ServiceRequest, record: CallRecord, caller: Principal): ServiceResponse {
     let response: ServiceResponse;
     try {
       if (routed.decodeError) throw routed.decodeError;
       switch (routed.service) {
         case 'route53':
-          response = route53.handle(req);
+          response = route53.handle(req, caller);
+          break;
+        case 'sts':
+          response = sts.handle(routed.operation, routed.input as Record<string, string>, caller);
           break;
         case 'sns':
           response = {
@@ -288,10 +332,29 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     }
     calls.push(record);
 
-    if (routed.service === 'route53' && bucket && !bucket.take()) {
-      record.error = 'Throttling';
-      send(res, errorResponse('route53', { code: 'Throttling', message: 'Rate exceeded', status: 400 }));
+    const caller = sts.callerOf(req.headers);
+    if (caller.error) {
+      const protocol = routed.service === 'route53' || routed.service === 'sns' || routed.service === 'sts';
+      const err = callerErrorFor(caller.error, protocol ? 'xml' : 'json');
+      record.error = err.code;
+      send(res, errorResponse(routed.service, err));
       return;
+    }
+    const principal = caller.principal;
+    record.principal = principal.arn;
+    record.account = principal.account;
+
+    if (routed.service === 'route53' && options.route53RateLimitPerSecond !== undefined) {
+      let bucket = route53Buckets.get(principal.account);
+      if (!bucket) {
+        bucket = new TokenBucket(options.route53RateLimitPerSecond, now);
+        route53Buckets.set(principal.account, bucket);
+      }
+      if (!bucket.take()) {
+        record.error = 'Throttling';
+        send(res, errorResponse('route53', { code: 'Throttling', message: 'Rate exceeded', status: 400 }));
+        return;
+      }
     }
     if (
       routed.service === 'acm' &&
@@ -311,7 +374,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       }
     }
 
-    const fault = takeFault(routed);
+    const fault = takeFault(routed, principal.account);
     if (fault) {
       switch (fault.action.type) {
         case 'error':
@@ -324,27 +387,27 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           hang(httpReq.socket);
           return;
         case 'applyThenHang':
-          execute(routed, req, record);
+          execute(routed, req, record, principal);
           fault.onHit?.();
           hang(httpReq.socket);
           return;
         case 'applyThenError': {
           // The operation's own outcome (even its own error) is what the state reflects; the
           // caller only ever sees the injected error.
-          execute(routed, req, record);
+          execute(routed, req, record, principal);
           fault.onHit?.();
           record.error = fault.action.error.code;
           send(res, errorResponse(routed.service, fault.action.error));
           return;
         }
         case 'applyThenDrop':
-          execute(routed, req, record);
+          execute(routed, req, record, principal);
           fault.onHit?.();
           httpReq.socket.destroy();
           return;
       }
     }
-    send(res, execute(routed, req, record));
+    send(res, execute(routed, req, record, principal));
   }
 
   function hang(socket: Socket): void {
@@ -395,6 +458,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     sns,
     events,
     acm,
+    sts,
     calls,
     countCalls(service?: ServiceName, operation?: string): number {
       return calls.filter(

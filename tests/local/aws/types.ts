@@ -29,7 +29,36 @@ export interface AwsFaultError {
   status?: number;
 }
 
-export type ServiceName = 'secretsmanager' | 'route53' | 'sns' | 'events' | 'acm';
+export type ServiceName = 'secretsmanager' | 'route53' | 'sns' | 'events' | 'acm' | 'sts';
+
+/**
+ * What an assumed role may do in Route 53 (its permission policy). Zone-scoped actions
+ * (GetHostedZone, DeleteHostedZone, ListResourceRecordSets, ChangeResourceRecordSets) need the
+ * zone in `zoneIds` (`'*'` = every zone); the others (GetChange, ListHostedZones,
+ * ListHostedZonesByName, GetHostedZoneCount, CreateHostedZone) only need the action.
+ */
+export interface Route53Permissions {
+  zoneIds: string[];
+  /** Route 53 action names without the `route53:` prefix. */
+  actions: string[];
+}
+
+/**
+ * Who makes a request, as identified by its SigV4 access key: the endpoint's own caller (the
+ * function's role in the default account) or an assumed-role session in the role's account.
+ */
+export interface Principal {
+  /** As IAM names the caller in AccessDenied messages. */
+  arn: string;
+  /** The 12-digit account the caller acts in. */
+  account: string;
+  /** The IAM role behind the caller (`arn:aws:iam::<account>:role/<name>`), when it is a role. */
+  roleArn?: string;
+  /** Route 53 permissions; undefined = not restricted (the endpoint's own caller). */
+  route53?: Route53Permissions;
+  /** The temporary access key of an assumed-role session. */
+  accessKeyId?: string;
+}
 
 /** One recorded call, for counting and assertions. */
 export interface CallRecord {
@@ -42,6 +71,10 @@ export interface CallRecord {
   error?: string;
   /** The region of the request's SigV4 credential scope (recorded for regional services: ACM). */
   region?: string;
+  /** The ARN of the caller its access key identifies (unset when the key is invalid or expired). */
+  principal?: string;
+  /** The account the caller acts in (unset when the key is invalid or expired). */
+  account?: string;
 }
 
 /**
@@ -61,6 +94,8 @@ export interface Fault {
   service: ServiceName;
   operation: string;
   match?: (input: unknown) => boolean;
+  /** Only calls made by a caller acting in this account (default: any account). */
+  account?: string;
   /** How many times it fires; default 1; Infinity for always. */
   times?: number;
   action:
