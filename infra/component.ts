@@ -4,6 +4,8 @@
  *
  * - Notices: the SNS topic (e-mail subscription), Secrets Manager's rotation failure events
  *   routed to it, the optional EventBridge bus;
+ * - AcmCertificates per certificate deployed to ACM: the ACM certificates created with a
+ *   placeholder (declared first: the rotation role's policy names their ARNs);
  * - FunctionRole ×2: log group, role and inline policy of the rotation function and of the
  *   renewal watch (declared before the secrets: their resource policies name the roles);
  * - AcmeAccount: the optional ACME account secret (no initial version: the function creates the
@@ -24,6 +26,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from './config.js';
+import { AcmCertificates } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
 import type { AwsContext } from './components/common.js';
@@ -60,6 +63,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
   readonly dashboardUrl: pulumi.Output<string>;
   readonly certificates: Record<string, CertificateOutputs> = {};
 
+  readonly acmCertificates: Record<string, AcmCertificates> = {};
   readonly notices: Notices;
   readonly rotationRole: FunctionRole;
   readonly watchRole: FunctionRole;
@@ -102,6 +106,18 @@ export class AcmeRotation extends pulumi.ComponentResource {
     const topicArn = this.notices.topic.arn;
     const eventBusArn = this.notices.eventBusArn;
 
+    for (const cert of s.certificates) {
+      if (cert.acm.length === 0) continue;
+      this.acmCertificates[cert.name] = new AcmCertificates(
+        `${name}-cert-${cert.name}`,
+        { certificate: cert, aws: ctx, tags },
+        parent,
+      );
+    }
+    const acmArns = pulumi
+      .all(Object.values(this.acmCertificates).map((a) => a.arns))
+      .apply((lists) => [...new Set(lists.flat())].sort());
+
     this.rotationRole = new FunctionRole(
       `${name}-rotation`,
       {
@@ -111,8 +127,17 @@ export class AcmeRotation extends pulumi.ComponentResource {
         logRetentionDays: s.logRetentionDays,
         policy: (logGroupArn) =>
           pulumi
-            .all([ctx.partition, ctx.region, logGroupArn, zones.all, topicArn, eventBusArn, zones.cnameTargets])
-            .apply(([p, r, logArn, zoneIds, topic, busArn, cname]) =>
+            .all([
+              ctx.partition,
+              ctx.region,
+              logGroupArn,
+              zones.all,
+              topicArn,
+              eventBusArn,
+              zones.cnameTargets,
+              acmArns,
+            ])
+            .apply(([p, r, logArn, zoneIds, topic, busArn, cname, acmCertificateArns]) =>
               rotationRolePolicyJson({
                 partition: p,
                 region: r,
@@ -122,6 +147,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
                 ...(busArn ? { eventBusArn: busArn } : {}),
                 ...(cname ? { cnameTargets: cname } : {}),
                 ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
+                acmCertificateArns,
               }),
             ),
         tags,
@@ -196,6 +222,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
           ...moved,
           certificate: cert,
           hostedZoneIds: zones.byCertificate.get(cert.name) as pulumi.Output<string[]>,
+          ...(this.acmCertificates[cert.name] ? { acm: this.acmCertificates[cert.name] } : {}),
           stackTags: tags,
           ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
           recoveryWindowDays: s.recoveryWindowDays,

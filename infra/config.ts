@@ -7,6 +7,7 @@
  * that deploys is a stack whose tags the function accepts.
  */
 import { X509Certificate } from 'node:crypto';
+import { parseAcmArn } from '../rotation/acm/arns.js';
 import { splitPemCertificates } from '../rotation/bundle.js';
 import { parseResolvers } from '../rotation/config.js';
 import {
@@ -28,6 +29,7 @@ import {
   DEFAULT_KEY_TYPE,
   KEY_TYPES,
   TAGS,
+  acmArnTags,
   domainTags,
   normaliseDomain,
   parseSpec,
@@ -107,7 +109,18 @@ export const CERTIFICATE_FIELDS = [
   'schedule',
   'lifetime',
   'description',
+  'acm',
 ] as const;
+
+/** The fields of a certificate's `acm` setting. */
+export const ACM_FIELDS = ['regions', 'arns'] as const;
+
+/** An ACM certificate the rotation re-imports every new certificate into. */
+export interface AcmTarget {
+  region: string;
+  /** An existing (imported) certificate's ARN; undefined = one the program creates in `region`. */
+  arn?: string;
+}
 
 export interface CertificateSettings {
   /** Logical name: resource names and the secret name's last part. Never rename (new secret). */
@@ -124,7 +137,15 @@ export interface CertificateSettings {
   lifetime?: Lifetime;
   schedule: Schedule;
   description: string;
-  /** `acme:*` tags except `acme:hosted-zone-ids` (resolved at deploy time). */
+  /**
+   * ACM certificates to deploy to, at most one per region (the stack exports them by region):
+   * new ones the program creates with a placeholder, and existing ones given by ARN.
+   */
+  acm: AcmTarget[];
+  /**
+   * `acme:*` tags except `acme:hosted-zone-ids` and `acme:acm-certificate-arns` (resolved at
+   * deploy time: the zones are looked up, new ACM certificates get their ARNs when created).
+   */
   specTags: Record<string, string>;
 }
 
@@ -198,6 +219,15 @@ const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0
 const KMS_KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 const CNAME_TARGET_RE = /^(\*\.)?([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]+$/;
 const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
+/** An AWS region name: us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1, eu-central-2. */
+export const AWS_REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The partition of a region (for the length of ARNs not known before deploy time). */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
 
 const quote = (v: unknown): string => JSON.stringify(v);
 
@@ -400,6 +430,73 @@ function hostedZones(p: Problems, raw: string | undefined): ZoneRef[] {
   return refs;
 }
 
+/**
+ * A certificate's `acm` setting: `{regions: [us-east-1, …]}` (new ACM certificates, one per
+ * region) and/or `{arns: [arn:aws:acm:…]}` (existing imported ones). At most one target per
+ * region: the stack exports them as a map region → ARN, and one ACM certificate serves every
+ * load balancer or distribution of its region. Whether an ARN is of the stack's account is known
+ * only at deploy time (checked there).
+ */
+function acmTargets(p: Problems, at: string, value: unknown): AcmTarget[] {
+  const key = `${at}.acm`;
+  if (!isRecord(value)) {
+    p.add(key, `expected an object like {regions: [us-east-1]} or {arns: [arn:aws:acm:…]}, got ${quote(value)}`);
+    return [];
+  }
+  for (const field of Object.keys(value)) {
+    if (!(ACM_FIELDS as readonly string[]).includes(field)) {
+      p.add(`${key}.${field}`, `is not an acm field (known: ${ACM_FIELDS.join(', ')})`);
+    }
+  }
+  const targets: AcmTarget[] = [];
+  const byRegion = new Map<string, string>();
+  const claim = (region: string, where: string): boolean => {
+    const first = byRegion.get(region);
+    if (first !== undefined) {
+      p.add(
+        where,
+        `is a second ACM certificate in ${region} (${first} is one): one certificate per region serves every listener and distribution there`,
+      );
+      return false;
+    }
+    byRegion.set(region, where.slice(at.length + 1));
+    return true;
+  };
+  if (value.regions !== undefined) {
+    const list = stringList(p, `${key}.regions`, value.regions, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      const region = item.toLowerCase();
+      if (!AWS_REGION_RE.test(region)) {
+        p.add(`${key}.regions[${i}]`, `${quote(item)} is not an AWS region name (like us-east-1)`);
+      } else if (claim(region, `${key}.regions[${i}]`)) targets.push({ region });
+    });
+  }
+  if (value.arns !== undefined) {
+    const list = stringList(p, `${key}.arns`, value.arns, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      const parsed = parseAcmArn(item);
+      if (typeof parsed === 'string') p.add(`${key}.arns[${i}]`, `${quote(item)} is not one: ${parsed}`);
+      else if (claim(parsed.region, `${key}.arns[${i}]`)) targets.push({ region: parsed.region, arn: parsed.arn });
+    });
+  }
+  if (value.regions === undefined && value.arns === undefined) {
+    p.add(key, 'needs regions (new ACM certificates) or arns (existing imported ones), or both');
+  }
+  return targets;
+}
+
+/**
+ * ARNs as long as the real ones will be, for the tag budget and the rotation's parser: a new
+ * certificate's ARN is known only once ACM creates it.
+ */
+function probeAcmArns(targets: readonly AcmTarget[]): string[] {
+  return targets.map(
+    (t) =>
+      t.arn ??
+      `arn:${partitionOfRegion(t.region)}:acm:${t.region}:000000000000:certificate/00000000-0000-0000-0000-000000000000`,
+  );
+}
+
 interface CertificateContext {
   /** Undefined when `ca` is invalid (already reported). */
   directoryUrl: string | undefined;
@@ -540,6 +637,8 @@ function certificate(
     p.add(value.schedule !== undefined ? `${at}.schedule` : `${at}.lifetime`, (err as Error).message);
   }
 
+  const acm = value.acm === undefined ? [] : acmTargets(p, at, value.acm);
+
   let description = `TLS certificate for ${domains.slice(0, 3).join(', ')}${domains.length > 3 ? ', …' : ''} (acme-rotation)`;
   if (value.description !== undefined) {
     if (typeof value.description !== 'string' || value.description.length > 2048) {
@@ -553,7 +652,12 @@ function certificate(
     for (const t of domainTags(domains)) specTags[t.Key] = t.Value;
     specTags[TAGS.keyType] = keyType;
     if (profile) specTags[TAGS.profile] = profile;
-    const probe = { ...specTags, [TAGS.hostedZoneIds]: (hostedZoneIds ?? ['Z000000000000000000000']).join(',') };
+    const arnTags = acmArnTags(probeAcmArns(acm));
+    const probe: Record<string, string> = {
+      ...specTags,
+      [TAGS.hostedZoneIds]: (hostedZoneIds ?? ['Z000000000000000000000']).join(','),
+    };
+    for (const t of arnTags) probe[t.Key] = t.Value;
     try {
       parseSpec(
         secretName,
@@ -568,9 +672,12 @@ function certificate(
     if (total > MAX_TAGS_PER_SECRET) {
       p.add(
         at,
-        `needs up to ${total} tags on its secret (spec, zone ids, ${ctx.userTagCount} stack tags, ` +
+        `needs up to ${total} tags on its secret (spec, zone ids, ` +
+          (arnTags.length > 0 ? `${arnTags.length} ACM ARN tag${arnTags.length === 1 ? '' : 's'}, ` : '') +
+          `${ctx.userTagCount} stack tags, ` +
           `${STATUS_TAG_KEYS.length} status tags, ${RENEWAL_TAG_KEYS.length} renewal tags, ` +
-          `${inflight} in-flight tags), more than Secrets Manager's ${MAX_TAGS_PER_SECRET}; use fewer names or stack tags`,
+          `${inflight} in-flight tags), more than Secrets Manager's ${MAX_TAGS_PER_SECRET}; ` +
+          `use fewer names${arnTags.length > 0 ? ', ACM certificates' : ''} or stack tags`,
       );
     }
   }
@@ -587,6 +694,7 @@ function certificate(
     ...(lifetime ? { lifetime } : {}),
     schedule,
     description,
+    acm,
     specTags,
   };
 }

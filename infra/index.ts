@@ -51,11 +51,20 @@ const acme = new AcmeRotation('acme-rotation', {
   ...(settings.eabKid ? { eabHmacKey: config.requireSecret('eabHmacKey') } : {}),
 });
 
-/** Per certificate (by its configured name): the secret to read, and how it is renewed. */
+/**
+ * Per certificate (by its configured name): the secret to read, how it is renewed, and the ACM
+ * certificates it is deployed to (region → ARN: `certificates.web.acmArns["us-east-1"]`).
+ */
 export const certificates = Object.fromEntries(
   Object.entries(acme.certificates).map(([name, c]) => [
     name,
-    { secretArn: c.secretArn, secretName: c.secretName, hostedZoneIds: c.hostedZoneIds, schedule: c.schedule },
+    {
+      secretArn: c.secretArn,
+      secretName: c.secretName,
+      hostedZoneIds: c.hostedZoneIds,
+      schedule: c.schedule,
+      acmArns: c.acmArns,
+    },
   ]),
 );
 export const functionName = acme.functionName;

@@ -126,6 +126,22 @@ export interface RotationRolePolicyArgs {
   eventBusArn?: string;
   /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
   kmsKeyArn?: string;
+  /** ACM certificates the rotation re-imports every new certificate into (none = no ACM grant). */
+  acmCertificateArns?: readonly string[];
+}
+
+/** What the rotation does with an ACM certificate: check it can take the key, then re-import. */
+export const ACM_TARGET_ACTIONS = ['acm:DescribeCertificate', 'acm:ImportCertificate'];
+
+/**
+ * Deployment to ACM, on exactly the certificates listed: no `acm:*`, no wildcard. Import into an
+ * existing ARN needs no other action (no tags are set on re-import); without an ARN it would
+ * create certificates, which the policy cannot allow since it names every resource.
+ */
+export function acmTargetStatement(arns: readonly string[]): PolicyStatement | undefined {
+  const list = [...new Set(arns)].sort();
+  if (list.length === 0) return undefined;
+  return { Sid: 'DeliverToAcmCertificates', Effect: 'Allow', Action: [...ACM_TARGET_ACTIONS], Resource: list };
 }
 
 /**
@@ -208,6 +224,8 @@ export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument
       Resource: args.topicArn,
     },
   );
+  const acm = acmTargetStatement(args.acmCertificateArns ?? []);
+  if (acm) statements.push(acm);
   if (args.eventBusArn) {
     statements.push({
       Sid: 'PutRotationEvents',

@@ -11,7 +11,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { TAGS, parseSpec } from '../../rotation/spec.js';
+import { TAGS, acmArnTags, parseSpec } from '../../rotation/spec.js';
 import type { CertificateSettings } from '../config.js';
 import { certificateSecretPolicyJson } from '../policies.js';
 import { childOptions, type Relocated } from './common.js';
@@ -23,12 +23,16 @@ export interface CertificateOutputs {
   secretName: pulumi.Output<string>;
   hostedZoneIds: pulumi.Output<string[]>;
   schedule: string;
+  /** The ACM certificates it is deployed to, region → ARN (empty when none). */
+  acmArns: pulumi.Output<Record<string, string>>;
 }
 
 export interface CertificateSecretArgs extends Relocated {
   certificate: CertificateSettings;
   /** The certificate's hosted zones, resolved at deploy time (its `acme:hosted-zone-ids` tag). */
   hostedZoneIds: pulumi.Output<string[]>;
+  /** The ACM certificates the rotation re-imports into (their ARNs go into the spec tags). */
+  acm?: { arns: pulumi.Output<string[]>; arnsByRegion: pulumi.Output<Record<string, string>> };
   /** The stack's tags; the spec tags are added to them. */
   stackTags: Record<string, string>;
   kmsKeyArn?: string;
@@ -58,8 +62,10 @@ export class CertificateSecret extends pulumi.ComponentResource {
     const cert = args.certificate;
     const child = childOptions(this, args.formerParent);
 
-    const secretTags = args.hostedZoneIds.apply((ids) => {
-      const all = { ...args.stackTags, ...cert.specTags, [TAGS.hostedZoneIds]: ids.join(',') };
+    const acmArns = args.acm?.arns ?? pulumi.output<string[]>([]);
+    const secretTags = pulumi.all([args.hostedZoneIds, acmArns]).apply(([ids, arns]) => {
+      const all: Record<string, string> = { ...args.stackTags, ...cert.specTags, [TAGS.hostedZoneIds]: ids.join(',') };
+      for (const t of acmArnTags(arns)) all[t.Key] = t.Value;
       // The rotation's own parser: a tag set it would reject never reaches AWS.
       parseSpec(
         cert.secretName,
@@ -109,6 +115,7 @@ export class CertificateSecret extends pulumi.ComponentResource {
       secretName: this.secret.name,
       hostedZoneIds: args.hostedZoneIds,
       schedule: cert.schedule.reason,
+      acmArns: args.acm?.arnsByRegion ?? pulumi.output<Record<string, string>>({}),
     };
     this.registerOutputs({ secretArn: this.secret.arn, secretName: this.secret.name });
   }

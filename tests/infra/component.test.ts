@@ -8,6 +8,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadSettings, type Settings } from '../../infra/config.js';
 import type { PolicyDocument } from '../../infra/policies.js';
+import { acmArnTags } from '../../rotation/spec.js';
 import { makeRootCa } from '../helpers/certs.js';
 import { expectLeastPrivilege, statement } from './iam.js';
 import {
@@ -17,7 +18,9 @@ import {
   REGION,
   Registrations,
   STACK,
+  acmArnOf,
   baseConfig,
+  mockPem,
   settle,
   valueOf,
   type Recorded,
@@ -35,6 +38,9 @@ const T = {
   secretPolicy: 'aws:secretsmanager/secretPolicy:SecretPolicy',
   secretRotation: 'aws:secretsmanager/secretRotation:SecretRotation',
   secretVersion: 'aws:secretsmanager/secretVersion:SecretVersion',
+  acmCertificate: 'aws:acm/certificate:Certificate',
+  tlsKey: 'tls:index/privateKey:PrivateKey',
+  tlsSelfSigned: 'tls:index/selfSignedCert:SelfSignedCert',
   topic: 'aws:sns/topic:Topic',
   subscription: 'aws:sns/topicSubscription:TopicSubscription',
   topicPolicy: 'aws:sns/topicPolicy:TopicPolicy',
@@ -51,6 +57,7 @@ const C = {
   rotation: 'acme-rotation:index:RotationFunction',
   certificate: 'acme-rotation:index:CertificateSecret',
   watch: 'acme-rotation:index:RenewalWatch',
+  acm: 'acme-rotation:index:AcmCertificates',
 };
 /** The component that held the scheduled check before the renewal watch. */
 const EXPIRY_CHECK = 'acme-rotation:index:ExpiryCheck';
@@ -62,6 +69,8 @@ const TOPIC_ARN = `arn:aws:sns:${REGION}:${ACCOUNT}:acme-rotation-dev-notices`;
 /** How Pulumi serializes a secret value (rpc.specialSigKey / specialSecretSig). */
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+/** A secret Output's value as the provider receives it. */
+const secretValue = (value: unknown) => ({ [SECRET_SIG]: SECRET_SIG_VALUE, value });
 const secretArn = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
 
 /** Settings from stack config values (as in Pulumi.<stack>.yaml). */
@@ -453,6 +462,130 @@ describe('certificate secrets', () => {
     expect(web!.schedule).toMatch(/^every 30 days: 2\/3 of 45 days/);
     expect(await valueOf(component.topicArn)).toBe(TOPIC_ARN);
     expect(await valueOf(component.functionName)).toBe('acme-rotation-dev-rotation');
+  });
+});
+
+describe('deployment to ACM', () => {
+  /** An imported certificate of this account, in a region the program does not create one in. */
+  const EXISTING = `arn:aws:acm:ap-southeast-2:${ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b`;
+  const US_EAST = acmArnOf('acme-rotation-cert-web-acm-us-east-1', 'us-east-1');
+  const EU_WEST = acmArnOf('acme-rotation-cert-web-acm-eu-west-1', 'eu-west-1');
+  const acmWeb = (acm: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
+    'acme-rotation:certificates': [{ name: 'web', domains: ['example.com', '*.example.com'], acm, ...extra }],
+  });
+
+  it('creates one ACM certificate per region from a placeholder of the same key type, owned by the rotation afterwards', async () => {
+    await deploy(acmWeb({ regions: ['us-east-1', 'eu-west-1'], arns: [EXISTING] }, { keyType: 'rsa-3072' }));
+    expect(mocks.one(T.tlsKey, 'acme-rotation-cert-web-acm-key').inputs).toEqual({
+      algorithm: 'RSA',
+      rsaBits: 3072,
+    });
+    expect(mocks.one(T.tlsSelfSigned, 'acme-rotation-cert-web-acm-placeholder').inputs).toMatchObject({
+      privateKeyPem: secretValue(mockPem('PRIVATE KEY', 'acme-rotation-cert-web-acm-key')),
+      subject: { commonName: 'example.com', organization: 'acme-rotation placeholder' },
+      dnsNames: ['example.com', '*.example.com'],
+      allowedUses: ['digital_signature'],
+    });
+    // Two created (the existing ARN is only named), each in its region.
+    expect(mocks.ofType(T.acmCertificate).map((r) => [r.name, r.inputs.region])).toEqual([
+      ['acme-rotation-cert-web-acm-us-east-1', 'us-east-1'],
+      ['acme-rotation-cert-web-acm-eu-west-1', 'eu-west-1'],
+    ]);
+    for (const region of ['us-east-1', 'eu-west-1']) {
+      const name = `acme-rotation-cert-web-acm-${region}`;
+      expect(mocks.one(T.acmCertificate, name).inputs).toEqual({
+        region,
+        // The key stays a secret all the way into the state.
+        privateKey: secretValue(mockPem('PRIVATE KEY', 'acme-rotation-cert-web-acm-key')),
+        certificateBody: mockPem('CERTIFICATE', 'acme-rotation-cert-web-acm-placeholder'),
+        tags: {},
+      });
+      const reg = registrations.list.find((r) => r.type === T.acmCertificate && r.name === name);
+      expect(reg?.ignoreChanges.sort()).toEqual(['certificateBody', 'certificateChain', 'privateKey']);
+      expect(registrations.ancestors(reg as NonNullable<typeof reg>).map((a) => a.type)).toEqual([
+        C.acm,
+        COMPONENT_TYPE,
+      ]);
+    }
+  });
+
+  it.each([
+    ['ecdsa-p256', { algorithm: 'ECDSA', ecdsaCurve: 'P256' }],
+    ['ecdsa-p384', { algorithm: 'ECDSA', ecdsaCurve: 'P384' }],
+    ['rsa-2048', { algorithm: 'RSA', rsaBits: 2048 }],
+    ['rsa-4096', { algorithm: 'RSA', rsaBits: 4096 }],
+  ])('makes the placeholder key of a %s certificate %o (ACM re-import keeps the algorithm)', async (keyType, args) => {
+    await deploy(acmWeb({ regions: ['us-east-1'] }, { keyType }));
+    expect(mocks.one(T.tlsKey, 'acme-rotation-cert-web-acm-key').inputs).toEqual(args);
+  });
+
+  it('tags the secret with every ARN, grants exactly those to the rotation role, and exports them by region', async () => {
+    const component = await deploy(acmWeb({ regions: ['us-east-1', 'eu-west-1', 'eu-central-1'], arns: [EXISTING] }));
+    const EU_CENTRAL = acmArnOf('acme-rotation-cert-web-acm-eu-central-1', 'eu-central-1');
+    const arns = [EXISTING, EU_CENTRAL, EU_WEST, US_EAST].sort();
+    const tags = mocks.one(T.secret, 'acme-rotation-cert-web').inputs.tags as Record<string, string>;
+    // Four ARNs are longer than one tag value's 256 characters: they go on in :2.
+    expect(tags['acme:acm-certificate-arns']).toBe(arns.slice(0, 2).join(','));
+    expect(tags['acme:acm-certificate-arns:2']).toBe(arns.slice(2).join(','));
+    expect(Object.keys(tags).filter((k) => k.startsWith('acme:acm'))).toHaveLength(2);
+    expect(Object.fromEntries(acmArnTags(arns).map((t) => [t.Key, t.Value]))).toEqual({
+      'acme:acm-certificate-arns': tags['acme:acm-certificate-arns'],
+      'acme:acm-certificate-arns:2': tags['acme:acm-certificate-arns:2'],
+    });
+
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expectLeastPrivilege(doc);
+    expect(statement(doc, 'DeliverToAcmCertificates')).toEqual({
+      Sid: 'DeliverToAcmCertificates',
+      Effect: 'Allow',
+      Action: ['acm:DescribeCertificate', 'acm:ImportCertificate'],
+      Resource: arns,
+    });
+    expect(JSON.stringify(doc.Statement.filter((st) => st.Sid !== 'DeliverToAcmCertificates'))).not.toContain('acm:');
+    expect(await valueOf(component.certificates.web!.acmArns)).toEqual({
+      'ap-southeast-2': EXISTING,
+      'eu-central-1': EU_CENTRAL,
+      'eu-west-1': EU_WEST,
+      'us-east-1': US_EAST,
+    });
+  });
+
+  it('starts the first rotation only once the ACM certificates and their grant exist', async () => {
+    await deploy(acmWeb({ regions: ['us-east-1'] }));
+    const urnOf = (type: string, name: string) =>
+      registrations.list.find((r) => r.type === type && r.name === name)?.mockUrn;
+    const secret = registrations.list.find((r) => r.type === T.secret && r.name === 'acme-rotation-cert-web');
+    expect(secret?.dependencies).toContain(urnOf(T.acmCertificate, 'acme-rotation-cert-web-acm-us-east-1'));
+    const policy = registrations.list.find(
+      (r) => r.type === T.rolePolicy && r.name === 'acme-rotation-rotation-policy',
+    );
+    expect(policy?.dependencies).toContain(urnOf(T.acmCertificate, 'acme-rotation-cert-web-acm-us-east-1'));
+    const rotation = registrations.list.find(
+      (r) => r.type === T.secretRotation && r.name === 'acme-rotation-cert-web-rotation',
+    );
+    expect(rotation?.dependencies).toEqual(
+      expect.arrayContaining([urnOf(T.rolePolicy, 'acme-rotation-rotation-policy'), secret?.mockUrn]),
+    );
+  });
+
+  it('creates nothing for existing ARNs only, and nothing at all without acm', async () => {
+    await deploy(acmWeb({ arns: [EXISTING] }));
+    expect(mocks.ofType(T.acmCertificate)).toEqual([]);
+    expect(mocks.ofType(T.tlsKey)).toEqual([]);
+    expect(mocks.ofType(T.tlsSelfSigned)).toEqual([]);
+    const tags = mocks.one(T.secret, 'acme-rotation-cert-web').inputs.tags as Record<string, string>;
+    expect(tags['acme:acm-certificate-arns']).toBe(EXISTING);
+
+    mocks.reset();
+    registrations.reset();
+    const component = await deploy();
+    expect(mocks.ofType(C.acm)).toEqual([]);
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expect(JSON.stringify(doc)).not.toContain('acm:');
+    expect(Object.keys(mocks.one(T.secret, 'acme-rotation-cert-web').inputs.tags as object)).not.toContain(
+      'acme:acm-certificate-arns',
+    );
+    expect(await valueOf(component.certificates.web!.acmArns)).toEqual({});
   });
 });
 

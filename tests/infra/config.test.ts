@@ -10,6 +10,7 @@ const IGNORE = {
   keys: ['ExpirationDate', 'IssuedAt', 'Domains'],
   keyPrefixes: ['acme-rotation:inflight', 'acme-rotation:renewal'],
 };
+const UUID = '0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
 const VALID = {
   hostedZones: ['example.com'],
   certificates: [{ name: 'web', domains: ['example.com', '*.example.com'] }],
@@ -94,6 +95,34 @@ describe('a valid configuration', () => {
       schedule: { automaticallyAfterDays: 30 },
     });
     expect(s.certificates[0]?.hostedZoneIds).toBeUndefined();
+  });
+
+  it('reads ACM targets: new certificates by region, existing ones by ARN (their region from it)', () => {
+    const arn = `arn:aws:acm:ap-southeast-2:123456789012:certificate/${UUID}`;
+    const s = loadSettings(
+      source({
+        ...VALID,
+        certificates: [
+          {
+            name: 'web',
+            domains: ['example.com'],
+            keyType: 'ecdsa-p384',
+            acm: { regions: 'us-east-1, EU-WEST-1', arns: [arn] },
+          },
+          { name: 'api', domains: ['api.example.com'] },
+        ],
+      }),
+    );
+    expect(s.certificates[0]?.acm).toEqual([
+      { region: 'us-east-1' },
+      { region: 'eu-west-1' },
+      { region: 'ap-southeast-2', arn },
+    ]);
+    // ecdsa-p384 with us-east-1 is allowed (an ALB there takes it; CloudFront would not: documented).
+    expect(s.certificates[0]?.keyType).toBe('ecdsa-p384');
+    // The ARN tags are written at deploy time, once the new certificates have theirs.
+    expect(Object.keys(s.certificates[0]?.specTags ?? {})).toEqual(['acme:domains', 'acme:key-type']);
+    expect(s.certificates[1]?.acm).toEqual([]);
   });
 
   it('reads every setting', () => {
@@ -450,6 +479,32 @@ describe('configuration errors name the key', () => {
       { profile: 'futuristic' },
       'acme-rotation:certificates[0].schedule: the certificate lifetime of profile futuristic of https://acme-v02.api.letsencrypt.org/directory is unknown: set acme-rotation:certificateLifetime (all certificates), certificates[0].lifetime (e.g. 90d) or certificates[0].schedule (e.g. 30d)',
     ],
+    [{ acm: ['us-east-1'] }, 'acme-rotation:certificates[0].acm: expected an object like {regions: [us-east-1]}'],
+    [
+      { acm: {} },
+      'acme-rotation:certificates[0].acm: needs regions (new ACM certificates) or arns (existing imported ones), or both',
+    ],
+    [
+      { acm: { regions: ['us-east-1'], region: 'us-east-1' } },
+      'acme-rotation:certificates[0].acm.region: is not an acm field (known: regions, arns)',
+    ],
+    [{ acm: { regions: [] } }, 'acme-rotation:certificates[0].acm.regions: must not be empty'],
+    [
+      { acm: { regions: ['us-east'] } },
+      'acme-rotation:certificates[0].acm.regions[0]: "us-east" is not an AWS region name (like us-east-1)',
+    ],
+    [
+      { acm: { arns: ['arn:aws:acm:us-east-1:123456789012:certificate/web'] } },
+      'acme-rotation:certificates[0].acm.arns[0]: "arn:aws:acm:us-east-1:123456789012:certificate/web" is not one: an ACM certificate ARN looks like',
+    ],
+    [
+      { acm: { regions: ['us-east-1', 'US-EAST-1'] } },
+      'acme-rotation:certificates[0].acm.regions[1]: is a second ACM certificate in us-east-1 (acm.regions[0] is one): one certificate per region',
+    ],
+    [
+      { acm: { regions: ['eu-west-1'], arns: [`arn:aws:acm:eu-west-1:123456789012:certificate/${UUID}`] } },
+      'acme-rotation:certificates[0].acm.arns[0]: is a second ACM certificate in eu-west-1 (acm.regions[0] is one)',
+    ],
     [
       { description: 'x'.repeat(2049) },
       'acme-rotation:certificates[0].description: must be a string of at most 2048 characters',
@@ -497,6 +552,19 @@ describe('configuration errors name the key', () => {
     );
     const fewer = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}`, 'x']));
     expect(problems({ ...VALID, tags: fewer, certificates: [{ name: 'web', domains }] })).toEqual([]);
+  });
+
+  it('counts the ACM ARN tags in the budget, as long as the ARNs ACM will give', () => {
+    // 5 names: 3 spec tags + 3 status + 7 renewal + 2 in-flight = 15; 34 stack tags make 49.
+    const tags = Object.fromEntries(Array.from({ length: 34 }, (_, i) => [`t${i}`, 'x']));
+    const domains = Array.from({ length: 5 }, (_, i) => `h${i}.example.com`);
+    const acm = (regions: string[]) => ({ tags, certificates: [{ name: 'web', domains, acm: { regions } }] });
+    // Three ARNs of these regions fit in one tag (50 tags); six need two (51).
+    expect(problems({ ...VALID, ...acm(['us-east-1', 'eu-west-1', 'eu-west-2']) })).toEqual([]);
+    expect(problem(acm(['us-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'us-east-2']))).toBe(
+      'acme-rotation:certificates[0]: needs up to 51 tags on its secret (spec, zone ids, 2 ACM ARN tags, 34 stack tags, ' +
+        "3 status tags, 7 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names, ACM certificates or stack tags",
+    );
   });
 
   it('keeps the ACME account secret name free', () => {

@@ -3,6 +3,8 @@
  * ARNs AWS would (so policies can be asserted on real-looking ARNs), and answers the invokes
  * the program uses (caller identity, partition, region, Route 53 zones).
  */
+import { createHash } from 'node:crypto';
+
 import type * as pulumi from '@pulumi/pulumi';
 
 export const ACCOUNT = '123456789012';
@@ -32,8 +34,25 @@ export interface Recorded {
   inputs: Record<string, unknown>;
 }
 
-function arnFor(type: string, name: string): string {
+/** A stable certificate id from a resource name, shaped like ACM's (a UUID). */
+function uuidOf(name: string): string {
+  const h = createHash('sha256').update(name).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The ARN ACM gives a certificate created by the resource named `name` in `region`. */
+export function acmArnOf(name: string, region: string = REGION): string {
+  return `arn:aws:acm:${region}:${ACCOUNT}:certificate/${uuidOf(name)}`;
+}
+
+/** What the tls provider would compute, recognisable in assertions. */
+export const mockPem = (what: string, name: string): string =>
+  `-----BEGIN ${what}-----\nmock ${name}\n-----END ${what}-----\n`;
+
+function arnFor(type: string, name: string, inputs: Record<string, unknown>): string {
   switch (type) {
+    case 'aws:acm/certificate:Certificate':
+      return acmArnOf(name, typeof inputs.region === 'string' ? inputs.region : REGION);
     case 'aws:secretsmanager/secret:Secret':
       return `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
     case 'aws:lambda/function:Function':
@@ -63,9 +82,12 @@ export class AwsMocks implements pulumi.runtime.Mocks {
     const inputs = args.inputs as Record<string, unknown>;
     this.resources.push({ type: args.type, name: args.name, custom: args.custom ?? true, inputs });
     const name = typeof inputs.name === 'string' ? inputs.name : args.name;
-    const arn = arnFor(args.type, name);
+    const arn = arnFor(args.type, name, inputs);
     const id = args.type === 'aws:secretsmanager/secret:Secret' ? arn : `${name}-id`;
-    return { id, state: { ...inputs, name, arn } };
+    const computed: Record<string, unknown> = {};
+    if (args.type === 'tls:index/privateKey:PrivateKey') computed.privateKeyPem = mockPem('PRIVATE KEY', args.name);
+    if (args.type === 'tls:index/selfSignedCert:SelfSignedCert') computed.certPem = mockPem('CERTIFICATE', args.name);
+    return { id, state: { ...inputs, name, arn, ...computed } };
   }
 
   call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
@@ -177,6 +199,8 @@ export interface Registration {
   parentMockUrn: string;
   /** Mock URNs of the resources it depends on (explicitly or through its inputs). */
   dependencies: string[];
+  /** Input properties whose changes the engine ignores after creation. */
+  ignoreChanges: string[];
   aliases: Array<{ urn: string } | { spec: { name: string; type: string; parentMockUrn: string; noParent: boolean } }>;
 }
 
@@ -197,6 +221,7 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
   getAliasesList(): AliasMessage[];
 }
 type Callback = (err: unknown, res?: { getUrn(): string }) => void;
@@ -240,6 +265,7 @@ export class Registrations {
       mockUrn,
       parentMockUrn: req.getParent(),
       dependencies: req.getDependenciesList(),
+      ignoreChanges: req.getIgnorechangesList(),
       aliases: req.getAliasesList().map((a) => {
         const spec = a.hasSpec() ? a.getSpec() : undefined;
         return spec

@@ -5,6 +5,7 @@ import {
   RENEWAL_TAG_KEYS,
   RENEWAL_TAG_PREFIX,
   accountSecretPolicy,
+  acmTargetStatement,
   certificateSecretPolicy,
   lambdaAssumeRolePolicy,
   normalisedRecordNamePattern,
@@ -137,6 +138,22 @@ describe('rotation function policy', () => {
       'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
     });
     expectLeastPrivilege(delegated);
+  });
+
+  it('re-imports into exactly the ACM certificates listed: DescribeCertificate and ImportCertificate, nothing else', () => {
+    const east = 'arn:aws:acm:us-east-1:123456789012:certificate/7d4b6561-2c2b-e4a2-59e7-5d738afd3333';
+    const west = 'arn:aws:acm:eu-west-1:123456789012:certificate/802ed0bd-ec4a-d1c9-5794-43843eff8dce';
+    const withAcm = rotationRolePolicy({ ...base, acmCertificateArns: [west, east, west] });
+    expect(statement(withAcm, 'DeliverToAcmCertificates')).toEqual({
+      Sid: 'DeliverToAcmCertificates',
+      Effect: 'Allow',
+      Action: ['acm:DescribeCertificate', 'acm:ImportCertificate'],
+      Resource: [west, east].sort(),
+    });
+    expectLeastPrivilege(withAcm);
+    expect(acmTargetStatement([])).toBeUndefined();
+    expect(rotationRolePolicy({ ...base, acmCertificateArns: [] })).toEqual(doc);
+    expect(JSON.stringify(doc)).not.toContain('acm:');
   });
 
   it('refuses to exceed the inline policy size limit', () => {

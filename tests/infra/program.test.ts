@@ -8,7 +8,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { BUNDLE_DIR_ENV, WATCH_BUNDLE_DIR_ENV } from '../../infra/bundle.js';
-import { ACCOUNT, AwsMocks, PROJECT, REGION, STACK, baseConfig, settle, valueOf } from './mocks.js';
+import { ACCOUNT, AwsMocks, acmArnOf, PROJECT, REGION, STACK, baseConfig, settle, valueOf } from './mocks.js';
 
 const FIXTURE_BUNDLE = fileURLToPath(new URL('./fixtures/bundle', import.meta.url));
 const FIXTURE_WATCH_BUNDLE = fileURLToPath(new URL('./fixtures/watch-bundle', import.meta.url));
@@ -75,12 +75,14 @@ describe('stack outputs', () => {
         secretName: 'certs/web',
         hostedZoneIds: ['Z0EXAMPLECOM000000001'],
         schedule: expect.stringMatching(/^every 30 days/),
+        acmArns: {},
       },
       api: {
         secretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:certs/api-AbCdEf`,
         secretName: 'certs/api',
         hostedZoneIds: ['Z0EXAMPLEORG000000003'],
         schedule: expect.stringMatching(/^every 4 days: 2\/3 of 160 hours/),
+        acmArns: {},
       },
     });
     await settle(mocks);
@@ -88,6 +90,25 @@ describe('stack outputs', () => {
     expect(await (fn.inputs.code as pulumi.asset.FileArchive).path).toBe(FIXTURE_BUNDLE);
     const watch = mocks.one('aws:lambda/function:Function', 'acme-rotation-watch');
     expect(await (watch.inputs.code as pulumi.asset.FileArchive).path).toBe(FIXTURE_WATCH_BUNDLE);
+  });
+
+  it("exports each certificate's ACM certificates by region, to wire listeners and distributions", async () => {
+    const existing = `arn:aws:acm:eu-west-1:${ACCOUNT}:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b`;
+    const program = await runProgram(
+      baseConfig({
+        'acme-rotation:certificates': [
+          { name: 'web', domains: ['example.com'], acm: { regions: ['us-east-1'], arns: [existing] } },
+        ],
+      }),
+    );
+    const certs = (await valueOf(pulumi.output(program.certificates as Record<string, unknown>))) as Record<
+      string,
+      { acmArns: Record<string, string> }
+    >;
+    expect(certs.web?.acmArns).toEqual({
+      'eu-west-1': existing,
+      'us-east-1': acmArnOf('acme-rotation-cert-web-acm-us-east-1', 'us-east-1'),
+    });
   });
 
   it('exports no account secret for an ephemeral account', async () => {

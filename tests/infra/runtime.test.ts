@@ -96,6 +96,17 @@ describe('Pulumi.yaml', () => {
       'acme-rotation:certificates[0] (net): www.example.net is in none of the hosted zones (example.com (Z0EXAMPLECOM000000001), example.org (Z0EXAMPLEORG000000003)); add its zone',
     );
   });
+  it("fails the deployment naming the certificate when an ACM ARN is not of the stack's account", async () => {
+    const other = 'arn:aws:acm:us-east-1:210987654321:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+    const run = await runProgram({
+      'acme-rotation:certificates': [{ name: 'web', domains: ['example.com'], acm: { arns: [other] } }],
+    });
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toContain(
+      `certificate web: the ACM certificate ${other} is not in this stack's account 123456789012 (aws); ` +
+        'the rotation can only re-import into certificates of its own account',
+    );
+  });
 });
 
 describe('Pulumi.dev.yaml, the example stack', () => {

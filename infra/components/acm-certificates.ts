@@ -1,0 +1,136 @@
+/**
+ * The ACM certificates one certificate is deployed to: new ones, created here once with a
+ * placeholder, and existing imported ones named by ARN. The rotation re-imports every new
+ * certificate into each of them (their ARNs go into the secret's `acme:acm-certificate-arns`
+ * tags), so the ARN a listener or a distribution uses never changes.
+ *
+ * The placeholder is a self-signed certificate for the certificate's names, made at deploy time
+ * with a key of the certificate's own key type: ACM re-import cannot change a certificate's key
+ * algorithm, so a placeholder of another type would make every rotation refuse the target. After
+ * creation the rotation owns the body, chain and key (`ignoreChanges`): a later `pulumi up` must
+ * never put the placeholder back over a real certificate. The first rotation, started by the same
+ * `pulumi up`, replaces it.
+ *
+ * Declared before the rotation role: its policy names these ARNs.
+ */
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
+
+import type { KeyType } from '../../rotation/spec.js';
+import type { CertificateSettings } from '../config.js';
+import type { AwsContext } from './common.js';
+
+export const ACM_CERTIFICATES_TYPE = 'acme-rotation:index:AcmCertificates';
+
+/**
+ * The placeholder's validity. It is replaced by the first rotation; a long one keeps the tls
+ * provider from planning a new placeholder on a later `pulumi up` (harmless, the ACM certificate
+ * ignores it, but noise in every preview). No client trusts it either way: it is self-signed.
+ */
+export const PLACEHOLDER_VALIDITY_HOURS = 10 * 365 * 24;
+
+/** The tls provider's key arguments for each key type (the same algorithm and size ACM will see). */
+export function placeholderKeyArgs(keyType: KeyType): tls.PrivateKeyArgs {
+  switch (keyType) {
+    case 'ecdsa-p256':
+      return { algorithm: 'ECDSA', ecdsaCurve: 'P256' };
+    case 'ecdsa-p384':
+      return { algorithm: 'ECDSA', ecdsaCurve: 'P384' };
+    case 'rsa-2048':
+      return { algorithm: 'RSA', rsaBits: 2048 };
+    case 'rsa-3072':
+      return { algorithm: 'RSA', rsaBits: 3072 };
+    case 'rsa-4096':
+      return { algorithm: 'RSA', rsaBits: 4096 };
+  }
+}
+
+/** The longest common name X.509 allows; a longer first name is only in the SANs. */
+const MAX_COMMON_NAME = 64;
+
+export interface AcmCertificatesArgs {
+  certificate: CertificateSettings;
+  aws: AwsContext;
+  tags: Record<string, string>;
+}
+
+export class AcmCertificates extends pulumi.ComponentResource {
+  /** Present only when the certificate asks for new ACM certificates. */
+  readonly placeholderKey: tls.PrivateKey | undefined;
+  readonly placeholder: tls.SelfSignedCert | undefined;
+  /** The ACM certificates created here, by region. */
+  readonly created: Record<string, aws.acm.Certificate> = {};
+  /** Every target's ARN, sorted (what the secret's tags and the rotation role's policy name). */
+  readonly arns: pulumi.Output<string[]>;
+  /** Region → ARN, for wiring listeners and distributions (`acmArns["us-east-1"]`). */
+  readonly arnsByRegion: pulumi.Output<Record<string, string>>;
+
+  /** Named like the certificate's secret: its resources are <name>-acm-key, <name>-acm-<region>, … */
+  constructor(name: string, args: AcmCertificatesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(ACM_CERTIFICATES_TYPE, name, {}, opts);
+    const cert = args.certificate;
+    const child = { parent: this };
+    const fresh = cert.acm.filter((t) => t.arn === undefined);
+
+    if (fresh.length > 0) {
+      this.placeholderKey = new tls.PrivateKey(`${name}-acm-key`, placeholderKeyArgs(cert.keyType), child);
+      const first = cert.domains[0] ?? '';
+      this.placeholder = new tls.SelfSignedCert(
+        `${name}-acm-placeholder`,
+        {
+          privateKeyPem: this.placeholderKey.privateKeyPem,
+          subject: {
+            ...(first.length <= MAX_COMMON_NAME ? { commonName: first } : {}),
+            organization: 'acme-rotation placeholder',
+          },
+          dnsNames: cert.domains,
+          validityPeriodHours: PLACEHOLDER_VALIDITY_HOURS,
+          // Key usage only, no extended key usage: ACM refuses a re-import that drops an EKU the
+          // current certificate has, so the placeholder must not have one the CA's lacks.
+          allowedUses: ['digital_signature'],
+        },
+        child,
+      );
+      for (const { region } of fresh) {
+        // The resource's own region (AWS provider 7): it keeps the stack's provider settings —
+        // credentials, profile, assumed role, endpoints — which a second provider would not.
+        this.created[region] = new aws.acm.Certificate(
+          `${name}-acm-${region}`,
+          {
+            region,
+            privateKey: this.placeholderKey.privateKeyPem,
+            certificateBody: this.placeholder.certPem,
+            tags: args.tags,
+          },
+          { ...child, ignoreChanges: ['certificateBody', 'certificateChain', 'privateKey'] },
+        );
+      }
+    }
+
+    const existing = cert.acm.filter((t): t is { region: string; arn: string } => t.arn !== undefined);
+    const what = `certificate ${cert.name}`;
+    const checkedExisting = pulumi.all([args.aws.partition, args.aws.accountId]).apply(([partition, account]) => {
+      for (const t of existing) {
+        const [, arnPartition, , , arnAccount] = t.arn.split(':');
+        if (arnPartition !== partition || arnAccount !== account) {
+          throw new Error(
+            `${what}: the ACM certificate ${t.arn} is not in this stack's account ${account} (${partition}); ` +
+              'the rotation can only re-import into certificates of its own account',
+          );
+        }
+      }
+      return existing;
+    });
+    const createdArns = Object.entries(this.created).map(([region, c]) => c.arn.apply((arn) => ({ region, arn })));
+    const all = pulumi
+      .all([checkedExisting, pulumi.all(createdArns)])
+      .apply(([ext, made]): Array<{ region: string; arn: string }> => [...ext, ...made]);
+    this.arns = all.apply((list) => list.map((t) => t.arn).sort());
+    this.arnsByRegion = all.apply((list) =>
+      Object.fromEntries([...list].sort((a, b) => a.region.localeCompare(b.region)).map((t) => [t.region, t.arn])),
+    );
+
+    this.registerOutputs({ arns: this.arns, arnsByRegion: this.arnsByRegion });
+  }
+}
