@@ -334,8 +334,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
 
     const caller = sts.callerOf(req.headers);
     if (caller.error) {
-      const protocol = routed.service === 'route53' || routed.service === 'sns' || routed.service === 'sts';
-      const err = callerErrorFor(caller.error, protocol ? 'xml' : 'json');
+      const xml = routed.service === 'route53' || routed.service === 'sns' || routed.service === 'sts';
+      const err = callerErrorFor(caller.error, xml ? 'xml' : 'json');
       record.error = err.code;
       send(res, errorResponse(routed.service, err));
       return;
