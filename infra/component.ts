@@ -35,13 +35,30 @@ import { resolveCertificateZones } from './components/hosted-zones.js';
 import { Notices } from './components/notices.js';
 import { RenewalWatch } from './components/renewal-watch.js';
 import { RotationFunction } from './components/rotation-function.js';
-import { policyJson, rotationRolePolicyJson, topicPolicy, watchRolePolicyJson } from './policies.js';
+import {
+  policyJson,
+  rotationRolePolicyJson,
+  route53RolePolicy,
+  route53RoleTrustPolicy,
+  topicPolicy,
+  watchRolePolicyJson,
+  type PolicyDocument,
+} from './policies.js';
 
 export { ARCHITECTURE, RUNTIME } from './components/common.js';
 export { METRIC_NAMESPACE, atRiskAlarmPeriodSeconds } from './components/renewal-watch.js';
 export type { CertificateOutputs } from './components/certificate-secret.js';
 
 export const COMPONENT_TYPE = 'acme-rotation:index:AcmeRotation';
+
+/** What the account holding a hosted zone needs to create the role the function assumes. */
+export interface Route53RoleOutputs {
+  zoneIds: string[];
+  /** The role's permissions policy (IAM JSON, as an object). */
+  policy: PolicyDocument;
+  /** The role's trust policy: the rotation function's role, with the external id when set. */
+  trustPolicy: PolicyDocument;
+}
 
 export interface AcmeRotationArgs {
   settings: Settings;
@@ -62,6 +79,11 @@ export class AcmeRotation extends pulumi.ComponentResource {
   readonly dashboardName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
   readonly certificates: Record<string, CertificateOutputs> = {};
+  /**
+   * Per role reaching hosted zones in another account (by role ARN): its zones, the policy it
+   * needs there and its trust policy naming the rotation function's role, for the DNS team.
+   */
+  readonly route53Roles: pulumi.Output<Record<string, Route53RoleOutputs>>;
 
   readonly acmCertificates: Record<string, AcmCertificates> = {};
   readonly notices: Notices;
@@ -127,25 +149,17 @@ export class AcmeRotation extends pulumi.ComponentResource {
         logRetentionDays: s.logRetentionDays,
         policy: (logGroupArn) =>
           pulumi
-            .all([
-              ctx.partition,
-              ctx.region,
-              logGroupArn,
-              zones.all,
-              topicArn,
-              eventBusArn,
-              zones.cnameTargets,
-              acmArns,
-            ])
-            .apply(([p, r, logArn, zoneIds, topic, busArn, cname, acmCertificateArns]) =>
+            .all([ctx.partition, ctx.region, logGroupArn, zones.own, zones.roles, topicArn, eventBusArn, acmArns])
+            .apply(([p, r, logArn, own, roles, topic, busArn, acmCertificateArns]) =>
               rotationRolePolicyJson({
                 partition: p,
                 region: r,
                 logGroupArn: logArn,
-                zoneIds,
+                zoneIds: own.zoneIds,
+                ...(own.cnameTargets ? { cnameTargets: own.cnameTargets } : {}),
+                route53RoleArns: roles.map((role) => role.roleArn),
                 topicArn: topic,
                 ...(busArn ? { eventBusArn: busArn } : {}),
-                ...(cname ? { cnameTargets: cname } : {}),
                 ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
                 acmCertificateArns,
               }),
@@ -182,6 +196,9 @@ export class AcmeRotation extends pulumi.ComponentResource {
         accountId: ctx.accountId,
         topicArn,
         ...(this.account ? { accountSecretArn: this.account.secret.arn } : {}),
+        route53Roles: zones.roles.apply((roles) =>
+          roles.flatMap((role) => role.zoneIds.map((id) => `${id}=${role.roleArn}`)).join(','),
+        ),
       },
       parent,
     );
@@ -278,6 +295,23 @@ export class AcmeRotation extends pulumi.ComponentResource {
       parent,
     );
 
+    const rotationRoleArn = this.rotationRole.role.arn;
+    this.route53Roles = pulumi.all([zones.roles, rotationRoleArn]).apply(([roles, roleArn]) =>
+      Object.fromEntries(
+        roles.map((role) => [
+          role.roleArn,
+          {
+            zoneIds: role.zoneIds,
+            policy: route53RolePolicy(role),
+            trustPolicy: route53RoleTrustPolicy({
+              rotationRoleArn: roleArn,
+              ...(s.route53ExternalId ? { externalId: s.route53ExternalId } : {}),
+            }),
+          },
+        ]),
+      ),
+    );
+
     this.functionName = fn.name;
     this.functionArn = fn.arn;
     this.topicArn = topicArn;
@@ -294,6 +328,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
       dashboardName: this.dashboardName,
       dashboardUrl: this.dashboardUrl,
       certificates: this.certificates,
+      route53Roles: this.route53Roles,
     });
   }
 }

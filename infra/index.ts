@@ -67,6 +67,11 @@ export const certificates = Object.fromEntries(
     },
   ]),
 );
+/**
+ * Per role reaching hosted zones in other accounts (by role ARN): its zones, the policy it needs
+ * in its own account and its trust policy, for whoever creates it there (docs/DEPLOY.md).
+ */
+export const route53Roles = acme.route53Roles;
 export const functionName = acme.functionName;
 export const topicArn = acme.topicArn;
 export const accountSecretArn = acme.accountSecretArn;

@@ -118,10 +118,12 @@ export interface RotationRolePolicyArgs {
   region: string;
   /** Log group of the function (ARN without `:*`). */
   logGroupArn: string;
-  /** Every hosted zone the certificates' challenges are written in. */
+  /** Every hosted zone of this account the certificates' challenges are written in. */
   zoneIds: readonly string[];
   /** Record-name patterns that `_acme-challenge` CNAMEs point to, and the zones holding them. */
   cnameTargets?: { names: readonly string[]; zoneIds: readonly string[] };
+  /** Roles reaching hosted zones in other accounts (ROUTE53_ROLES): the function may assume exactly these. */
+  route53RoleArns?: readonly string[];
   topicArn: string;
   eventBusArn?: string;
   /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
@@ -179,22 +181,26 @@ function challengeWrite(sid: string, zoneArns: string[], namePatterns: string[])
   };
 }
 
-/** The rotation function's own (identity) policy. Secrets Manager grants live on the secrets. */
-export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument {
+/** The zones a set of Route 53 statements covers (the function's own, or one role's). */
+export interface Route53GrantArgs {
+  partition: string;
+  zoneIds: readonly string[];
+  /** Record-name patterns that `_acme-challenge` CNAMEs point to, and the zones holding them. */
+  cnameTargets?: { names: readonly string[]; zoneIds: readonly string[] };
+}
+
+/**
+ * Everything the rotation does in Route 53, on exactly these zones: `_acme-challenge` TXT writes
+ * (and delegated names), reads of the zone and its records, and change status. The function's
+ * own policy and the policy of each role in another account are written by this one builder.
+ */
+export function route53Statements(args: Route53GrantArgs): PolicyStatement[] {
   const zones = [...new Set(args.zoneIds)].sort();
-  if (zones.length === 0) throw new Error('rotationRolePolicy: no hosted zones');
+  if (zones.length === 0) return [];
   const zoneArns = zones.map((id) => hostedZoneArn(args.partition, id));
-  const statements: PolicyStatement[] = [
-    {
-      Sid: 'WriteOwnLogs',
-      Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: `${args.logGroupArn}:*`,
-    },
-    challengeWrite('WriteChallengeTxtRecords', zoneArns, ['_acme-challenge.*']),
-  ];
+  const statements: PolicyStatement[] = [challengeWrite('WriteChallengeTxtRecords', zoneArns, ['_acme-challenge.*'])];
   const cname = args.cnameTargets;
-  if (cname && cname.names.length > 0) {
+  if (cname && cname.names.length > 0 && cname.zoneIds.length > 0) {
     const targetZones = [...new Set(cname.zoneIds)].sort().map((id) => hostedZoneArn(args.partition, id));
     statements.push(
       challengeWrite('WriteDelegatedChallengeTxtRecords', targetZones, [
@@ -217,13 +223,74 @@ export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument
       Action: ['route53:GetChange'],
       Resource: `arn:${args.partition}:route53:::change/*`,
     },
-    {
-      Sid: 'PublishNotices',
-      Effect: 'Allow',
-      Action: ['sns:Publish'],
-      Resource: args.topicArn,
-    },
   );
+  return statements;
+}
+
+/** The partition of an ARN (`arn:<partition>:…`). */
+function partitionOf(arn: string): string {
+  return arn.split(':')[1] ?? 'aws';
+}
+
+/**
+ * The policy a role in another account needs there so the function can write challenges in its
+ * zones through it: the same Route 53 statements as the function's own, on that role's zones.
+ */
+export function route53RolePolicy(args: { roleArn: string } & Omit<Route53GrantArgs, 'partition'>): PolicyDocument {
+  const statements = route53Statements({ ...args, partition: partitionOf(args.roleArn) });
+  if (statements.length === 0) throw new Error(`route53RolePolicy: no hosted zones for ${args.roleArn}`);
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/**
+ * The trust policy of such a role: only the rotation function's role may assume it, and only
+ * with the stack's external id when one is set.
+ */
+export function route53RoleTrustPolicy(args: { rotationRoleArn: string; externalId?: string }): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AcmeRotationFunctionAssumesThisRole',
+        Effect: 'Allow',
+        Principal: { AWS: args.rotationRoleArn },
+        Action: ['sts:AssumeRole'],
+        ...(args.externalId ? { Condition: { StringEquals: { 'sts:ExternalId': args.externalId } } } : {}),
+      },
+    ],
+  };
+}
+
+/** The rotation function's own (identity) policy. Secrets Manager grants live on the secrets. */
+export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument {
+  const roles = [...new Set(args.route53RoleArns ?? [])].sort();
+  const route53 = route53Statements(args);
+  if (route53.length === 0 && roles.length === 0) throw new Error('rotationRolePolicy: no hosted zones');
+  const statements: PolicyStatement[] = [
+    {
+      Sid: 'WriteOwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${args.logGroupArn}:*`,
+    },
+    ...route53,
+  ];
+  if (roles.length > 0) {
+    // Zones of other accounts: every Route 53 call for them is made as their role, so the
+    // function holds no Route 53 grant for them here (they are not in this account).
+    statements.push({
+      Sid: 'AssumeHostedZoneRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: roles,
+    });
+  }
+  statements.push({
+    Sid: 'PublishNotices',
+    Effect: 'Allow',
+    Action: ['sns:Publish'],
+    Resource: args.topicArn,
+  });
   const acm = acmTargetStatement(args.acmCertificateArns ?? []);
   if (acm) statements.push(acm);
   if (args.eventBusArn) {

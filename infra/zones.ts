@@ -11,8 +11,20 @@
 import { challengeDomain } from '../rotation/dns/names.js';
 import { bareZoneId, isZoneId } from '../rotation/rules.js';
 
-/** A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones). */
-export type ZoneRef = { kind: 'id'; id: string } | { kind: 'name'; name: string };
+/**
+ * A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones), or a zone in
+ * another account reached through a role (`{id, roleArn, externalId?, name?}`): it cannot be
+ * looked up with the deployer's credentials, so only its optional `name` lets certificates'
+ * names be matched to it; without one, certificates name it in `hostedZoneIds`.
+ */
+export type ZoneRef = { kind: 'id'; id: string; role?: ZoneRole } | { kind: 'name'; name: string };
+
+/** How a zone of another account is reached: the role every Route 53 call for it is made as. */
+export interface ZoneRole {
+  roleArn: string;
+  /** The zone's name, when configured (for matching names to it). */
+  name?: string;
+}
 
 /** A zone as resolved by Route 53. */
 export interface ResolvedZone {
@@ -76,10 +88,19 @@ export function matchZones(domains: readonly string[], zones: readonly ResolvedZ
 }
 
 /**
- * Explicit zone ids of a certificate: every name must be in one of them (extra zones are fine:
+ * Explicit zone ids of a certificate (`unnamed`: zones of other accounts whose name is not
+ * configured): every name must be in one of them (extra zones are fine:
  * they may hold the targets of `_acme-challenge` CNAMEs).
  */
-export function checkCoverage(domains: readonly string[], zones: readonly ResolvedZone[], what: string): void {
+export function checkCoverage(
+  domains: readonly string[],
+  zones: readonly ResolvedZone[],
+  what: string,
+  unnamed: readonly string[] = [],
+): void {
+  // A zone of another account without a configured name cannot be looked up: the names no known
+  // zone covers are taken to be in it (the rotation's zone check says otherwise before ordering).
+  if (unnamed.length > 0) return;
   for (const domain of domains) {
     const fqdn = challengeDomain(domain);
     if (!zones.some((z) => isInZone(fqdn, normaliseZoneName(z.name)))) {
@@ -87,4 +108,48 @@ export function checkCoverage(domains: readonly string[], zones: readonly Resolv
       throw new ZoneError(`${what}: ${domain} is in none of the listed zones ${known}`);
     }
   }
+}
+
+/** The Route 53 grants for a set of zones: challenge writes, delegated names, reads. */
+export interface ZoneGrant {
+  zoneIds: string[];
+  /** Delegated challenge names and those of the zones that may hold them; undefined = none. */
+  cnameTargets?: { names: string[]; zoneIds: string[] };
+}
+
+/** What a role of another account must allow, in its own account. */
+export interface RoleGrant extends ZoneGrant {
+  roleArn: string;
+}
+
+/**
+ * Splits the zones the certificates use between the function's own account and the roles that
+ * reach zones elsewhere: the function's policy must name only its own zones (the others are not
+ * in its account), and each role's policy only the zones it is used for.
+ */
+export function splitZoneGrants(
+  zoneIds: readonly string[],
+  cnameTargets: { names: readonly string[]; zoneIds: readonly string[] } | undefined,
+  roleOf: ReadonlyMap<string, string>,
+): { own: ZoneGrant; roles: RoleGrant[] } {
+  const grant = (ids: string[], cnameIds: string[]): ZoneGrant => ({
+    zoneIds: [...new Set(ids)].sort(),
+    ...(cnameTargets && cnameTargets.names.length > 0 && cnameIds.length > 0
+      ? { cnameTargets: { names: [...cnameTargets.names], zoneIds: [...new Set(cnameIds)].sort() } }
+      : {}),
+  });
+  const cnameIds = [...(cnameTargets?.zoneIds ?? [])];
+  const own = grant(
+    zoneIds.filter((id) => !roleOf.has(id)),
+    cnameIds.filter((id) => !roleOf.has(id)),
+  );
+  const roleArns = [...new Set(zoneIds.map((id) => roleOf.get(id)).filter((r): r is string => r !== undefined))].sort();
+  const roles = roleArns.map((roleArn) => ({
+    roleArn,
+    ...grant(
+      zoneIds.filter((id) => roleOf.get(id) === roleArn),
+      cnameIds.filter((id) => roleOf.get(id) === roleArn),
+    ),
+  }));
+  return { own, roles };
 }

@@ -7,7 +7,15 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from '../config.js';
-import { checkCoverage, matchZones, type ResolvedZone, type ZoneRef } from '../zones.js';
+import {
+  checkCoverage,
+  matchZones,
+  splitZoneGrants,
+  type ResolvedZone,
+  type RoleGrant,
+  type ZoneGrant,
+  type ZoneRef,
+} from '../zones.js';
 
 export interface CertificateZones {
   /** Zone ids per certificate name. */
@@ -16,6 +24,12 @@ export interface CertificateZones {
   all: pulumi.Output<string[]>;
   /** The delegated challenge names and the zones they live in; undefined when no certificate has any. */
   cnameTargets: pulumi.Output<{ names: string[]; zoneIds: string[] }> | undefined;
+  /** Zones of other accounts by id → the role that reaches them (as configured). */
+  roleOf: Map<string, string>;
+  /** What the function's own policy grants: the used zones of its own account. */
+  own: pulumi.Output<ZoneGrant>;
+  /** Per role of another account: the used zones it reaches (none when no zone needs a role). */
+  roles: pulumi.Output<RoleGrant[]>;
 }
 
 function zoneOf(r: aws.route53.GetZoneResult): ResolvedZone {
@@ -23,8 +37,22 @@ function zoneOf(r: aws.route53.GetZoneResult): ResolvedZone {
 }
 
 export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOptions): CertificateZones {
+  const roleOf = new Map<string, string>();
+  const roleZoneNames = new Map<string, string | undefined>();
+  for (const ref of s.hostedZones) {
+    if (ref.kind === 'id' && ref.role) {
+      roleOf.set(ref.id, ref.role.roleArn);
+      roleZoneNames.set(ref.id, ref.role.name);
+    }
+  }
   const zoneCache = new Map<string, pulumi.Output<ResolvedZone>>();
-  const resolveZone = (ref: ZoneRef): pulumi.Output<ResolvedZone> => {
+  /** Undefined for a zone of another account without a configured name (it cannot be looked up). */
+  const resolveZone = (ref: ZoneRef): pulumi.Output<ResolvedZone | undefined> => {
+    if (ref.kind === 'id' && roleOf.has(ref.id)) {
+      // Not in the deployer's account: never looked up; known by the name configured, if any.
+      const name = roleZoneNames.get(ref.id);
+      return pulumi.output(name === undefined ? undefined : { id: ref.id, name, privateZone: false });
+    }
     const key = ref.kind === 'id' ? `id:${ref.id}` : `name:${ref.name}`;
     let zone = zoneCache.get(key);
     if (!zone) {
@@ -37,14 +65,17 @@ export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOp
     }
     return zone;
   };
-  const stackZones = pulumi.all(s.hostedZones.map(resolveZone));
+  const known = (zones: Array<ResolvedZone | undefined>): ResolvedZone[] =>
+    zones.filter((z): z is ResolvedZone => z !== undefined);
+  const stackZones = pulumi.all(s.hostedZones.map(resolveZone)).apply(known);
   const byCertificate = new Map<string, pulumi.Output<string[]>>();
   s.certificates.forEach((cert, i) => {
     const what = `${s.namespace}:certificates[${i}] (${cert.name})`;
     const explicit = cert.hostedZoneIds;
     const ids = explicit
       ? pulumi.all(explicit.map((id) => resolveZone({ kind: 'id', id }))).apply((zones) => {
-          checkCoverage(cert.domains, zones, what);
+          const unnamed = explicit.filter((_, k) => zones[k] === undefined);
+          checkCoverage(cert.domains, known(zones), what, unnamed);
           return explicit;
         })
       : stackZones.apply((zones) => matchZones(cert.domains, zones, what));
@@ -59,5 +90,15 @@ export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOp
           zoneIds: [...new Set(lists.flat())],
         }))
       : undefined;
-  return { byCertificate, all, cnameTargets };
+  const split = pulumi
+    .all([all, cnameTargets ?? pulumi.output(undefined)])
+    .apply(([ids, cname]) => splitZoneGrants(ids, cname, roleOf));
+  return {
+    byCertificate,
+    all,
+    cnameTargets,
+    roleOf,
+    own: split.apply((x) => x.own),
+    roles: split.apply((x) => x.roles),
+  };
 }

@@ -31,6 +31,7 @@ export interface RotationFunctionArgs extends Relocated {
     | 'caRootsPem'
     | 'logLevel'
     | 'memoryMb'
+    | 'route53ExternalId'
     | 'tags'
   >;
   /** `namespace/stack`, for descriptions. */
@@ -42,6 +43,8 @@ export interface RotationFunctionArgs extends Relocated {
   topicArn: pulumi.Output<string>;
   /** Persistent accounts only. */
   accountSecretArn?: pulumi.Output<string>;
+  /** ROUTE53_ROLES, `ZONE_ID=ROLE_ARN,…` of the zones in other accounts; '' or absent = none. */
+  route53Roles?: pulumi.Output<string>;
 }
 
 /** Where a private CA's roots (caRootsPem) sit in the function's package. */
@@ -80,6 +83,15 @@ export class RotationFunction extends pulumi.ComponentResource {
     }
     // A private CA's roots travel in the function's package: Node reads NODE_EXTRA_CA_CERTS at start.
     if (s.caRootsPem) environment.NODE_EXTRA_CA_CERTS = `/var/task/${CA_ROOTS_FILE}`;
+    // Zones in other accounts: the function assumes each one's role for every call about it.
+    // (The variable is set only when a zone has a role: resolved at deploy time, hence the apply.)
+    const environmentVariables = pulumi
+      .all([pulumi.output(environment), args.route53Roles ?? pulumi.output('')])
+      .apply(([env, roles]) => ({
+        ...env,
+        ...(roles ? { ROUTE53_ROLES: roles } : {}),
+        ...(roles && s.route53ExternalId ? { ROUTE53_EXTERNAL_ID: s.route53ExternalId } : {}),
+      }));
 
     const { logGroup, role, rolePolicy } = args.identity;
     this.function = new aws.lambda.Function(
@@ -99,7 +111,7 @@ export class RotationFunction extends pulumi.ComponentResource {
         role: role.arn,
         memorySize: s.memoryMb,
         timeout: FUNCTION_TIMEOUT_SECONDS,
-        environment: { variables: environment },
+        environment: { variables: environmentVariables },
         loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
         tags,
       },

@@ -589,6 +589,116 @@ describe('deployment to ACM', () => {
   });
 });
 
+describe('hosted zones in other accounts', () => {
+  const DNS_ROLE = 'arn:aws:iam::111122223333:role/acme-dns';
+  const OTHER_ROLE = 'arn:aws:iam::444455556666:role/dns/acme';
+  /** Zones the mocks do not know: looking one up would fail the deployment. */
+  const DNS_ZONE = 'Z0DNSACCOUNT00000001';
+  const SHOP_ZONE = 'Z0DNSACCOUNT00000002';
+  const OTHER_ZONE = 'Z0OTHERACCOUNT000003';
+  const crossAccount = (extra: Record<string, unknown> = {}) => ({
+    'acme-rotation:hostedZones': [
+      'example.com',
+      { id: DNS_ZONE, roleArn: DNS_ROLE, externalId: 'acme-7f3a' },
+      { id: SHOP_ZONE, roleArn: DNS_ROLE, name: 'shop.example.net' },
+      { id: OTHER_ZONE, roleArn: OTHER_ROLE },
+    ],
+    'acme-rotation:certificates': [
+      // One certificate across its own account and another: the other zone by id, never looked up.
+      { name: 'web', domains: ['example.com', 'www.example.io'], hostedZoneIds: ['Z0EXAMPLECOM000000001', DNS_ZONE] },
+      // Matched by the name configured for the zone.
+      { name: 'shop', domains: ['shop.example.net', '*.shop.example.net'] },
+    ],
+    ...extra,
+  });
+
+  it('tags the secrets with the zones, and never looks up a zone of another account', async () => {
+    await deploy(crossAccount());
+    const tags = (name: string) => mocks.one(T.secret, name).inputs.tags as Record<string, string>;
+    expect(tags('acme-rotation-cert-web')['acme:hosted-zone-ids']).toBe(`Z0EXAMPLECOM000000001,${DNS_ZONE}`);
+    expect(tags('acme-rotation-cert-shop')['acme:hosted-zone-ids']).toBe(SHOP_ZONE);
+    const lookedUp = mocks.calls
+      .filter((c) => c.token === 'aws:route53/getZone:getZone')
+      .map((c) => (c.inputs as Record<string, unknown>).zoneId ?? (c.inputs as Record<string, unknown>).name);
+    expect(lookedUp.sort()).toEqual(['Z0EXAMPLECOM000000001', 'example.com']);
+  });
+
+  it('gives the function ROUTE53_ROLES for the used zones and the one external id', async () => {
+    await deploy(crossAccount());
+    const env = (
+      mocks.one(T.function, 'acme-rotation-rotation').inputs.environment as { variables: Record<string, string> }
+    ).variables;
+    expect(env.ROUTE53_ROLES).toBe(`${DNS_ZONE}=${DNS_ROLE},${SHOP_ZONE}=${DNS_ROLE}`);
+    expect(env.ROUTE53_EXTERNAL_ID).toBe('acme-7f3a');
+    // OTHER_ZONE is configured but no certificate uses it: neither its role nor its zone is granted.
+    expect(JSON.stringify(env)).not.toContain(OTHER_ZONE);
+  });
+
+  it("may assume exactly the zones' roles, and holds no Route 53 grant for their zones", async () => {
+    await deploy(crossAccount());
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expectLeastPrivilege(doc);
+    expect(statement(doc, 'AssumeHostedZoneRoles')).toEqual({
+      Sid: 'AssumeHostedZoneRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: [DNS_ROLE],
+    });
+    expect(statement(doc, 'WriteChallengeTxtRecords').Resource).toEqual([
+      'arn:aws:route53:::hostedzone/Z0EXAMPLECOM000000001',
+    ]);
+    expect(statement(doc, 'ReadChallengeZones').Resource).toEqual([
+      'arn:aws:route53:::hostedzone/Z0EXAMPLECOM000000001',
+    ]);
+    for (const zone of [DNS_ZONE, SHOP_ZONE, OTHER_ZONE]) expect(JSON.stringify(doc)).not.toContain(zone);
+    expect(JSON.stringify(doc)).not.toContain(OTHER_ROLE);
+  });
+
+  it('exports per role the policy it needs in its account and the trust policy naming the rotation role', async () => {
+    const component = await deploy(crossAccount());
+    const roles = await valueOf(component.route53Roles);
+    expect(Object.keys(roles)).toEqual([DNS_ROLE]);
+    const dns = roles[DNS_ROLE];
+    expect(dns?.zoneIds).toEqual([DNS_ZONE, SHOP_ZONE]);
+    expect(dns?.trustPolicy).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'AcmeRotationFunctionAssumesThisRole',
+          Effect: 'Allow',
+          Principal: { AWS: ROLE_ARN },
+          Action: ['sts:AssumeRole'],
+          Condition: { StringEquals: { 'sts:ExternalId': 'acme-7f3a' } },
+        },
+      ],
+    });
+    const policy = dns?.policy as PolicyDocument;
+    expectLeastPrivilege(policy);
+    const zones = [`arn:aws:route53:::hostedzone/${DNS_ZONE}`, `arn:aws:route53:::hostedzone/${SHOP_ZONE}`];
+    expect(policy.Statement.map((st) => [st.Sid, st.Action, st.Resource])).toEqual([
+      ['WriteChallengeTxtRecords', ['route53:ChangeResourceRecordSets'], zones],
+      ['ReadChallengeZones', ['route53:GetHostedZone', 'route53:ListResourceRecordSets'], zones],
+      ['WaitForChallengeChanges', ['route53:GetChange'], 'arn:aws:route53:::change/*'],
+    ]);
+    // The same TXT-only, CREATE/DELETE-only, _acme-challenge-only condition as the function's own.
+    const own = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expect(statement(policy, 'WriteChallengeTxtRecords').Condition).toEqual(
+      statement(own, 'WriteChallengeTxtRecords').Condition,
+    );
+  });
+
+  it('sets no role variables and exports no roles for a stack of one account', async () => {
+    const component = await deploy();
+    const env = (
+      mocks.one(T.function, 'acme-rotation-rotation').inputs.environment as { variables: Record<string, string> }
+    ).variables;
+    expect(env).not.toHaveProperty('ROUTE53_ROLES');
+    expect(env).not.toHaveProperty('ROUTE53_EXTERNAL_ID');
+    expect(await valueOf(component.route53Roles)).toEqual({});
+    expect(JSON.stringify(policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy')))).not.toContain('sts:');
+  });
+});
+
 describe('the ACME account secret', () => {
   it('is created empty (the function writes the account) and opened to the rotation role', async () => {
     await deploy();

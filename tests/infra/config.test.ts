@@ -125,6 +125,29 @@ describe('a valid configuration', () => {
     expect(s.certificates[1]?.acm).toEqual([]);
   });
 
+  it('reads zones of other accounts: {id, roleArn, externalId?, name?}, one external id for all', () => {
+    const dns = 'arn:aws:iam::111122223333:role/acme-dns';
+    const s = loadSettings(
+      source({
+        ...VALID,
+        hostedZones: [
+          'example.com',
+          { id: '/hostedzone/Z0DNSACCOUNT00000001', roleArn: dns, externalId: 'acme-7f3a' },
+          { id: 'Z0DNSACCOUNT00000002', roleArn: dns, name: 'Shop.Example.NET.', externalId: 'acme-7f3a' },
+          { id: 'Z0OTHERACCOUNT000003', roleArn: 'arn:aws:iam::444455556666:role/dns/acme' },
+        ],
+      }),
+    );
+    expect(s.hostedZones).toEqual([
+      { kind: 'name', name: 'example.com' },
+      { kind: 'id', id: 'Z0DNSACCOUNT00000001', role: { roleArn: dns } },
+      { kind: 'id', id: 'Z0DNSACCOUNT00000002', role: { roleArn: dns, name: 'shop.example.net' } },
+      { kind: 'id', id: 'Z0OTHERACCOUNT000003', role: { roleArn: 'arn:aws:iam::444455556666:role/dns/acme' } },
+    ]);
+    expect(s.route53ExternalId).toBe('acme-7f3a');
+    expect(loadSettings(source(VALID))).not.toHaveProperty('route53ExternalId');
+  });
+
   it('reads every setting', () => {
     const s = loadSettings(
       source({
@@ -386,7 +409,10 @@ describe('configuration errors name the key', () => {
       'acme-rotation:hostedZones[0]: "example..com" is neither a zone id (Z…) nor a zone name',
     ],
     [{ hostedZones: ['*.example.com'] }, 'acme-rotation:hostedZones[0]: "*.example.com" is neither a zone id'],
-    [{ hostedZones: { a: 1 } }, 'acme-rotation:hostedZones: expected a list of strings'],
+    [
+      { hostedZones: { a: 1 } },
+      'acme-rotation:hostedZones: expected a list of zone names, ids or {id, roleArn} entries',
+    ],
     [{ tags: ['a'] }, 'acme-rotation:tags: expected a map of tag keys to values'],
     [{ tags: { 'acme:owner': 'x' } }, 'acme-rotation:tags.acme:owner: is reserved'],
     [{ tags: { ExpirationDate: 'x' } }, 'acme-rotation:tags.ExpirationDate: is reserved'],
@@ -511,6 +537,54 @@ describe('configuration errors name the key', () => {
     ],
   ])('certificate %j', (cert, message) => {
     expect(certProblem(cert)).toContain(message);
+  });
+
+  it.each([
+    [
+      { id: 'Z0DNSACCOUNT00000001', roleArn: 'arn:aws:iam::111122223333:user/dns' },
+      'acme-rotation:hostedZones[1].roleArn: "arn:aws:iam::111122223333:user/dns" is not an IAM role ARN',
+    ],
+    [{ id: 'Z0DNSACCOUNT00000001' }, 'acme-rotation:hostedZones[1].roleArn: undefined is not an IAM role ARN'],
+    [
+      { id: 'dns.example.net', roleArn: 'arn:aws:iam::111122223333:role/acme-dns' },
+      'acme-rotation:hostedZones[1].id: "dns.example.net" is not a hosted zone id',
+    ],
+    [
+      { id: 'Z0DNSACCOUNT00000001', roleArn: 'arn:aws:iam::111122223333:role/acme-dns', role: 'x' },
+      'acme-rotation:hostedZones[1].role: is not a field of a zone in another account (known: id, roleArn, externalId, name)',
+    ],
+    [
+      { id: 'Z0DNSACCOUNT00000001', roleArn: 'arn:aws:iam::111122223333:role/acme-dns', externalId: 'x' },
+      "acme-rotation:hostedZones[1].externalId: must be 2-1224 letters, digits and +=,.@:/-_ (IAM's sts:ExternalId)",
+    ],
+    [
+      { id: 'Z0DNSACCOUNT00000001', roleArn: 'arn:aws:iam::111122223333:role/acme-dns', name: '*.example.net' },
+      'acme-rotation:hostedZones[1].name: "*.example.net" is not a zone name: a zone name cannot be a wildcard',
+    ],
+    [42, 'acme-rotation:hostedZones[1]: expected a zone name, a zone id or {id, roleArn}, got 42'],
+  ])('hostedZones entry %j', (entry, message) => {
+    expect(problem({ hostedZones: ['example.com', entry] })).toContain(message);
+  });
+
+  it('refuses two external ids (the function sends one with every AssumeRole) and a zone listed twice', () => {
+    const role = 'arn:aws:iam::111122223333:role/acme-dns';
+    expect(
+      problem({
+        hostedZones: [
+          { id: 'Z0DNSACCOUNT00000001', roleArn: role, externalId: 'first-id' },
+          'example.com',
+          { id: 'Z0DNSACCOUNT00000002', roleArn: role, externalId: 'second-id' },
+        ],
+      }),
+    ).toBe(
+      'acme-rotation:hostedZones[2].externalId: differs from hostedZones[0].externalId: the function sends one external id ' +
+        '(ROUTE53_EXTERNAL_ID) with every AssumeRole; give every role the same one',
+    );
+    expect(
+      problem({ hostedZones: ['example.com', 'Z0DNSACCOUNT00000001', { id: 'Z0DNSACCOUNT00000001', roleArn: role }] }),
+    ).toBe(
+      'acme-rotation:hostedZones[2]: zone Z0DNSACCOUNT00000001 is already listed as hostedZones[1]: list a zone once, with its role if it has one',
+    );
   });
 
   it('needs zones for a certificate when the stack has none', () => {

@@ -11,6 +11,9 @@ import {
   normalisedRecordNamePattern,
   rotationRolePolicy,
   rotationRolePolicyJson,
+  route53RolePolicy,
+  route53RoleTrustPolicy,
+  route53Statements,
   topicPolicy,
   watchRolePolicy,
   watchRolePolicyJson,
@@ -400,5 +403,90 @@ describe('renewal watch policy', () => {
       Resource: '*',
     });
     expect(() => expectLeastPrivilege(widened)).toThrow(/Sneaky resource/);
+  });
+});
+
+describe('hosted zones in other accounts', () => {
+  const DNS_ROLE = 'arn:aws:iam::111122223333:role/acme-dns';
+  const OTHER_ROLE = 'arn:aws:iam::444455556666:role/dns/acme';
+
+  it('lets the function assume exactly the zone roles, with no Route 53 grant for their zones here', () => {
+    const doc = rotationRolePolicy({ ...base, zoneIds: ['ZA1'], route53RoleArns: [OTHER_ROLE, DNS_ROLE, DNS_ROLE] });
+    expect(statement(doc, 'AssumeHostedZoneRoles')).toEqual({
+      Sid: 'AssumeHostedZoneRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: [DNS_ROLE, OTHER_ROLE],
+    });
+    expectLeastPrivilege(doc);
+    // Nothing else is new: the same statements as without roles, plus this one.
+    const without = rotationRolePolicy({ ...base, zoneIds: ['ZA1'] });
+    expect(doc.Statement.filter((st) => st.Sid !== 'AssumeHostedZoneRoles')).toEqual(without.Statement);
+    expect(JSON.stringify(without)).not.toContain('sts:');
+  });
+
+  it('holds no Route 53 statement at all when every zone is reached through a role', () => {
+    const doc = rotationRolePolicy({ ...base, zoneIds: [], route53RoleArns: [DNS_ROLE] });
+    expect(doc.Statement.map((st) => st.Sid)).toEqual(['WriteOwnLogs', 'AssumeHostedZoneRoles', 'PublishNotices']);
+    expect(JSON.stringify(doc)).not.toContain('route53:');
+  });
+
+  it("writes the role's policy with the function's own Route 53 builder, on the role's zones only", () => {
+    const doc = route53RolePolicy({ roleArn: DNS_ROLE, zoneIds: ['ZDNS2', 'ZDNS1'] });
+    expect(doc).toEqual({
+      Version: '2012-10-17',
+      Statement: route53Statements({ partition: 'aws', zoneIds: ['ZDNS1', 'ZDNS2'] }),
+    });
+    expect(doc.Statement.map((st) => st.Sid)).toEqual([
+      'WriteChallengeTxtRecords',
+      'ReadChallengeZones',
+      'WaitForChallengeChanges',
+    ]);
+    // The function's own policy, for the same zones, holds the very same statements.
+    const own = rotationRolePolicy({ ...base, zoneIds: ['ZDNS1', 'ZDNS2'] });
+    for (const st of doc.Statement) expect(statement(own, st.Sid)).toEqual(st);
+    expect(statement(doc, 'WriteChallengeTxtRecords').Condition).toMatchObject({
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+        'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+      },
+      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'] },
+    });
+    expect(statement(doc, 'ReadChallengeZones').Resource).toEqual([
+      'arn:aws:route53:::hostedzone/ZDNS1',
+      'arn:aws:route53:::hostedzone/ZDNS2',
+    ]);
+    expectLeastPrivilege(doc);
+    expect(() => route53RolePolicy({ roleArn: DNS_ROLE, zoneIds: [] })).toThrow(/no hosted zones/);
+  });
+
+  it("uses the role's partition and adds delegated names when its zones hold CNAME targets", () => {
+    const doc = route53RolePolicy({
+      roleArn: 'arn:aws-us-gov:iam::111122223333:role/acme-dns',
+      zoneIds: ['ZDNS1'],
+      cnameTargets: { names: ['*.acme.example.net'], zoneIds: ['ZDNS1'] },
+    });
+    expect(statement(doc, 'WriteDelegatedChallengeTxtRecords').Resource).toEqual([
+      'arn:aws-us-gov:route53:::hostedzone/ZDNS1',
+    ]);
+    expect(statement(doc, 'WaitForChallengeChanges').Resource).toBe('arn:aws-us-gov:route53:::change/*');
+  });
+
+  it('trusts only the rotation role, requiring the external id when one is set', () => {
+    expect(route53RoleTrustPolicy({ rotationRoleArn: ROLE })).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'AcmeRotationFunctionAssumesThisRole',
+          Effect: 'Allow',
+          Principal: { AWS: ROLE },
+          Action: ['sts:AssumeRole'],
+        },
+      ],
+    });
+    const withId = route53RoleTrustPolicy({ rotationRoleArn: ROLE, externalId: 'acme-7f3a' });
+    expect(withId.Statement[0]?.Condition).toEqual({ StringEquals: { 'sts:ExternalId': 'acme-7f3a' } });
+    expect(withId.Statement[0]?.Resource).toBeUndefined();
+    expectLeastPrivilege(withId);
   });
 });

@@ -53,6 +53,7 @@ describe('stack outputs', () => {
       'dashboardName',
       'dashboardUrl',
       'functionName',
+      'route53Roles',
       'topicArn',
       'watchFunctionName',
     ]);

@@ -77,6 +77,7 @@ describe('Pulumi.yaml', () => {
         'dashboardName',
         'dashboardUrl',
         'functionName',
+        'route53Roles',
         'topicArn',
         'watchFunctionName',
       ],

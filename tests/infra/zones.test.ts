@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { checkCoverage, matchZones, parseZoneId, type ResolvedZone } from '../../infra/zones.js';
+import { checkCoverage, matchZones, parseZoneId, splitZoneGrants, type ResolvedZone } from '../../infra/zones.js';
 
 const zones: ResolvedZone[] = [
   { id: 'ZCOM1', name: 'example.com', privateZone: false },
@@ -48,6 +48,53 @@ describe('explicit zone coverage', () => {
   it('names the uncovered name and the zones it tried', () => {
     expect(() => checkCoverage(['shop.example.net'], zones.slice(0, 1), 'c')).toThrow(
       'c: shop.example.net is in none of the listed zones ZCOM1 (example.com)',
+    );
+  });
+});
+
+describe('zones of other accounts', () => {
+  const DNS = 'arn:aws:iam::111122223333:role/acme-dns';
+  const OTHER = 'arn:aws:iam::444455556666:role/acme-dns';
+  const roleOf = new Map([
+    ['ZDNS1', DNS],
+    ['ZDNS2', DNS],
+    ['ZOTH3', OTHER],
+  ]);
+
+  it('splits the used zones: own zones for the function, each role its own (and its delegated names)', () => {
+    const split = splitZoneGrants(
+      ['ZOWN9', 'ZDNS2', 'ZDNS1', 'ZOTH3', 'ZOWN8'],
+      { names: ['*.acme.example.net'], zoneIds: ['ZOWN9', 'ZDNS2'] },
+      roleOf,
+    );
+    expect(split).toEqual({
+      own: {
+        zoneIds: ['ZOWN8', 'ZOWN9'],
+        cnameTargets: { names: ['*.acme.example.net'], zoneIds: ['ZOWN9'] },
+      },
+      roles: [
+        {
+          roleArn: DNS,
+          zoneIds: ['ZDNS1', 'ZDNS2'],
+          cnameTargets: { names: ['*.acme.example.net'], zoneIds: ['ZDNS2'] },
+        },
+        { roleArn: OTHER, zoneIds: ['ZOTH3'] },
+      ],
+    });
+  });
+
+  it('gives a role no grant when no certificate uses its zones, and the function none when all are elsewhere', () => {
+    expect(splitZoneGrants(['ZOWN9'], undefined, roleOf)).toEqual({ own: { zoneIds: ['ZOWN9'] }, roles: [] });
+    expect(splitZoneGrants(['ZDNS1'], undefined, roleOf)).toEqual({
+      own: { zoneIds: [] },
+      roles: [{ roleArn: DNS, zoneIds: ['ZDNS1'] }],
+    });
+  });
+
+  it('takes uncovered names to be in a listed zone of another account whose name is unknown', () => {
+    expect(() => checkCoverage(['www.example.net'], zones, 'certificates[0] (web)', ['ZDNS1'])).not.toThrow();
+    expect(() => checkCoverage(['www.example.net'], zones, 'certificates[0] (web)')).toThrow(
+      'certificates[0] (web): www.example.net is in none of the listed zones',
     );
   });
 });
