@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { errorMessage } from '../errors.js';
 import { VerificationCheckError } from '../errors.js';
-import { normaliseDnsName } from './pem.js';
+import { normaliseDnsName } from './names.js';
 
 /** The label put in place of `*` when checking a wildcard name. */
 export const WILDCARD_SAMPLE_LABEL = 'acme-rotation-check';

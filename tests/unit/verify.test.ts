@@ -15,14 +15,8 @@ import {
   type CheckName,
   type VerifyOptions,
 } from '../../rotation/verify/index.js';
-import {
-  diffNames,
-  formatDuration,
-  LIFETIME_POLICY_CODE,
-  minRemainingFor,
-  normaliseDnsName,
-  parseSubjectAltName,
-} from '../../rotation/verify/pem.js';
+import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/verify/pem.js';
+import { diffNames, formatDuration, normaliseDnsName, parseSubjectAltName } from '../../rotation/verify/names.js';
 import {
   CLIENT_AUTH,
   makeIntermediateCa,
