@@ -1,5 +1,5 @@
 import { versionWithStage } from '../aws/secrets.js';
-import { classifyCurrentValue, type CurrentValue } from '../bundle.js';
+import { classifyCurrentValue, type CurrentValue } from '../current-value.js';
 import { BinaryValueError, CurrentValueError } from '../errors.js';
 import { foreignWayOut } from '../remedies.js';
 import type { StepContext } from './context.js';

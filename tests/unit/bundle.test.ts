@@ -1,8 +1,8 @@
+import { classifyCurrentValue } from '../../rotation/current-value.js';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, createSecretKey, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   buildBundle,
-  classifyCurrentValue,
   keyTypeOf,
   parseBundle,
   publicSummary,
