@@ -33,6 +33,20 @@ function tag(w: World, tags: Record<string, string>): void {
   });
 }
 
+/** Drops the world's pending version and starts a new rotation (RotateSecret); returns its token. */
+function newRotation(w: World): string {
+  w.sm.service.handle('UpdateSecretVersionStage', {
+    SecretId: SECRET_ARN,
+    VersionStage: 'AWSPENDING',
+    RemoveFromVersionId: TOKEN,
+  });
+  w.sm.service.handle('RotateSecret', {
+    SecretId: SECRET_ARN,
+    RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:acme-rotation',
+  });
+  return Object.entries(w.sm.stages(SECRET_ARN)).find(([, s]) => s.includes('AWSPENDING'))?.[0] as string;
+}
+
 const failure = (p: Promise<unknown>) =>
   p.then(
     () => undefined,
@@ -93,16 +107,7 @@ describe('createSecret refuses targets ACM cannot fill, before ordering anything
     const foreign = 'arn:aws:acm:eu-west-1:210987654321:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
     const missing = (arns[1] as string).replace(/certificate\/.*/, 'certificate/00000000-1111-2222-3333-444444444444');
     tag(w, { 'acme:acm-certificate-arns': [arns[0], foreign, missing].join(',') });
-    w.sm.service.handle('UpdateSecretVersionStage', {
-      SecretId: SECRET_ARN,
-      VersionStage: 'AWSPENDING',
-      RemoveFromVersionId: TOKEN,
-    });
-    w.sm.service.handle('RotateSecret', {
-      SecretId: SECRET_ARN,
-      RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:acme-rotation',
-    });
-    const token = Object.entries(w.sm.stages(SECRET_ARN)).find(([, s]) => s.includes('AWSPENDING'))?.[0] as string;
+    const token = newRotation(w);
     const err = await failure(w.invoke('createSecret', token));
     expect(err?.code).toBe('AcmTargetUnusable');
     expect(err?.message).toContain('names 3 certificates that cannot take this certificate, so nothing was ordered');
@@ -119,16 +124,7 @@ describe('createSecret refuses targets ACM cannot fill, before ordering anything
     const { w, arns } = await world({ keyType: 'ecdsa-p384', targetKey: 'ecdsa-p384' });
     const distribution = 'arn:aws:cloudfront::123456789012:distribution/E2QWRUHAPOMQZL';
     w.acm.service.setInUseBy(arns[0] as string, [distribution]);
-    w.sm.service.handle('UpdateSecretVersionStage', {
-      SecretId: SECRET_ARN,
-      VersionStage: 'AWSPENDING',
-      RemoveFromVersionId: TOKEN,
-    });
-    w.sm.service.handle('RotateSecret', {
-      SecretId: SECRET_ARN,
-      RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:acme-rotation',
-    });
-    const token = Object.entries(w.sm.stages(SECRET_ARN)).find(([, s]) => s.includes('AWSPENDING'))?.[0] as string;
+    const token = newRotation(w);
     const err = await failure(w.invoke('createSecret', token));
     expect(err?.code).toBe('AcmTargetUnusable');
     expect(err?.message).toContain(`${arns[0]}: CloudFront (${distribution}) uses it`);
