@@ -1,11 +1,17 @@
 /**
  * Lambda code for `pulumi up`: the rotation bundle (dist/rotation) and the renewal watch's
- * (dist/watch), both built by `node scripts/build.mjs` (`npm run build`) and rebuilt here when
- * missing or stale, so a fresh clone deploys after `npm ci`.
+ * (dist/watch), both built by `node scripts/build.mjs` (`npm run build`).
+ *
+ * Two places they come from:
+ * - the installed npm package: prebuilt, shipped in it, and of its own version (each bundle's
+ *   VERSION file matches package.json) — nothing is built at deploy time;
+ * - this repository (its sources are present): rebuilt here when missing or stale, so a fresh
+ *   clone deploys after `npm ci`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export const ROTATION_BUNDLE_DIR = join('dist', 'rotation');
 export const ROTATION_ENTRY = join(ROTATION_BUNDLE_DIR, 'index.mjs');
@@ -31,10 +37,65 @@ function newestFile(path: string): { path: string; mtimeMs: number } | undefined
   return newest;
 }
 
+/** The package's name: how its own package.json is recognised. */
+export const PACKAGE_NAME = 'acme-rotation';
+/** Written by the build next to each bundle's index.mjs: the package version it was built for. */
+export const VERSION_FILE = 'VERSION';
+
+function readVersion(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** package.json's version at `root`; undefined without one (or of another package). */
+export function packageVersion(root: string): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    return pkg.name === PACKAGE_NAME && typeof pkg.version === 'string' ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The package's root: the nearest directory at or above `from` holding acme-rotation's
+ * package.json (infra/ in this repository, dist/pulumi/ in the installed package).
+ */
+export function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (packageVersion(dir) !== undefined) return dir;
+    if (dirname(dir) === dir) throw new Error(`no ${PACKAGE_NAME} package.json at or above ${from}`);
+  }
+}
+
+/** This module's directory (the compiled library's, once packaged). */
+export const MODULE_DIR = dirname(fileURLToPath(import.meta.url));
+
+/** Whether `root` holds the sources the bundles are built from (this repository, not the package). */
+export function hasSources(root: string): boolean {
+  return existsSync(join(root, 'rotation', 'index.ts')) && existsSync(join(root, 'scripts', 'build.mjs'));
+}
+
 /** Is `entry` (a bundle's index.mjs, relative to root) missing, or older than any input? */
 export function bundleState(root: string, entryPath: string): BundleState {
   const entry = join(root, entryPath);
   if (!existsSync(entry)) return { stale: true, reason: `${entryPath} is missing` };
+  // A bundle is of its package's version: bumping the version rebuilds it.
+  const version = packageVersion(root);
+  if (version !== undefined) {
+    const versionPath = join(dirname(entryPath), VERSION_FILE);
+    const built = readVersion(join(root, versionPath));
+    if (built !== version) {
+      return {
+        stale: true,
+        reason:
+          built === undefined ? `${versionPath} is missing` : `${versionPath} is ${built}, package.json ${version}`,
+      };
+    }
+  }
   const built = statSync(entry).mtimeMs;
   for (const input of BUNDLE_INPUTS) {
     const newest = newestFile(join(root, input));
@@ -136,4 +197,51 @@ export function ensureBundles(
     return { dir: join(root, spec.dir), built: needsBuild, reason: state.reason };
   });
   return { rotation: rotation as EnsuredBundle, watch: watch as EnsuredBundle };
+}
+
+/**
+ * The installed package's prebuilt bundles, checked: each directory holds index.mjs and a
+ * VERSION equal to the package's (a bundle of another release is never deployed under this
+ * one's name). An environment variable naming a prebuilt directory still wins.
+ */
+export function packagedBundles(
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): { rotation: EnsuredBundle; watch: EnsuredBundle } {
+  const version = packageVersion(root);
+  const [rotation, watch] = [ROTATION, WATCH].map((spec): EnsuredBundle => {
+    const prebuilt = prebuiltBundle(root, spec, env);
+    if (prebuilt) return prebuilt;
+    const dir = join(root, spec.dir);
+    if (!existsSync(join(root, spec.entry))) {
+      throw new Error(
+        `${PACKAGE_NAME} ${version ?? ''} is incomplete: ${join(dir, 'index.mjs')} is missing; reinstall it`,
+      );
+    }
+    const built = readVersion(join(dir, VERSION_FILE));
+    if (built !== version) {
+      throw new Error(
+        `${join(dir, VERSION_FILE)} says ${built ?? 'nothing'}, but the package is ${PACKAGE_NAME} ${version}: ` +
+          'the bundle is not of this release; reinstall the package',
+      );
+    }
+    return {
+      dir,
+      built: false,
+      reason: `deploying the packaged ${spec.what} bundle ${PACKAGE_NAME} ${version} (${dir})`,
+    };
+  });
+  return { rotation: rotation as EnsuredBundle, watch: watch as EnsuredBundle };
+}
+
+/**
+ * The bundles to deploy, wherever this code runs from: built from the sources when present
+ * (this repository), else the ones the installed package carries.
+ */
+export function locateBundles(
+  root: string = packageRoot(MODULE_DIR),
+  build: BuildRunner = runBuildScript,
+  env: Record<string, string | undefined> = process.env,
+): { rotation: EnsuredBundle; watch: EnsuredBundle } {
+  return hasSources(root) ? ensureBundles(root, build, env) : packagedBundles(root, env);
 }

@@ -25,7 +25,9 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { Settings } from './config.js';
+import type { AcmeRotationArgs } from './args.js';
+import { locateBundles } from './bundle.js';
+import { StackConfigError, ignoreTagsProblems, validateArgs, type Settings } from './config.js';
 import { AcmCertificates } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
@@ -60,17 +62,59 @@ export interface Route53RoleOutputs {
   trustPolicy: PolicyDocument;
 }
 
-export interface AcmeRotationArgs {
-  settings: Settings;
-  /** Absolute path of the built rotation bundle directory (dist/rotation). */
-  rotationBundleDir: string;
-  /** Absolute path of the built watch bundle directory (dist/watch). */
-  watchBundleDir: string;
-  /** The EAB HMAC key, a secret Output from the stack config (only with settings.eabKid). */
-  eabHmacKey?: pulumi.Input<string>;
+export type { AcmeRotationArgs } from './args.js';
+
+/** Invalid AcmeRotation args: every problem, each naming its field. Shown without a stack trace. */
+export class AcmeRotationArgsError extends pulumi.RunError {
+  override name = 'AcmeRotationArgsError';
+  constructor(
+    readonly problems: string[],
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
-export class AcmeRotation extends pulumi.ComponentResource {
+/** Whether `opts` names an explicit AWS provider (its ignoreTags are not in the stack config). */
+function explicitAwsProvider(opts: pulumi.ComponentResourceOptions | undefined): boolean {
+  if (!opts) return false;
+  if (opts.provider) return true;
+  const providers = opts.providers;
+  if (Array.isArray(providers)) return providers.length > 0;
+  return providers !== undefined && Object.keys(providers).includes('aws');
+}
+
+/**
+ * The args, validated (the stack's rules and messages), with the default AWS provider's
+ * aws:ignoreTags checked as the stack does; throws AcmeRotationArgsError listing every problem.
+ */
+function settingsOf(name: string, args: AcmeRotationArgs, opts: pulumi.ComponentResourceOptions | undefined): Settings {
+  const problems: string[] = [];
+  let settings: Settings | undefined;
+  try {
+    settings = validateArgs(
+      args,
+      { project: pulumi.getProject(), stack: pulumi.getStack() },
+      `AcmeRotation arguments of "${name}"`,
+    );
+  } catch (err) {
+    if (!(err instanceof StackConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (!explicitAwsProvider(opts)) problems.push(...ignoreTagsProblems(new pulumi.Config('aws').get('ignoreTags')));
+  if (problems.length > 0 || !settings) {
+    const what = args.configNamespace ? 'stack configuration' : `AcmeRotation arguments of "${name}"`;
+    throw new AcmeRotationArgsError(problems, new StackConfigError(problems, what).message);
+  }
+  return settings;
+}
+
+/**
+ * Certificates from an ACME CA in Secrets Manager, renewed by native rotation (and deployed to
+ * ACM when asked): `new AcmeRotation('certs', { certificates: [{ name: 'web', domains: […] }], … })`.
+ * `Name` is the certificates' names: `rotation.certificates.web` is typed.
+ */
+export class AcmeRotation<Name extends string = string> extends pulumi.ComponentResource {
   readonly functionName: pulumi.Output<string>;
   readonly functionArn: pulumi.Output<string>;
   readonly topicArn: pulumi.Output<string>;
@@ -78,7 +122,10 @@ export class AcmeRotation extends pulumi.ComponentResource {
   readonly watchFunctionName: pulumi.Output<string>;
   readonly dashboardName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
-  readonly certificates: Record<string, CertificateOutputs> = {};
+  /** Per certificate (by name): its secret's ARN and name, zones, schedule and ACM ARNs by region. */
+  readonly certificates: Record<Name, CertificateOutputs>;
+  /** The validated, normalised settings the resources were declared from. */
+  readonly settings: Settings;
   /**
    * Per role reaching hosted zones in another account (by role ARN): its zones, the policy it
    * needs there and its trust policy naming the rotation function's role, for the DNS team.
@@ -93,11 +140,22 @@ export class AcmeRotation extends pulumi.ComponentResource {
   readonly rotation: RotationFunction;
   readonly certificateSecrets: Record<string, CertificateSecret> = {};
   readonly watch: RenewalWatch;
-  readonly topicPolicy: aws.sns.TopicPolicy;
+  /** Who may publish to the topic; undefined with an existing topic (its policy is its owner's). */
+  readonly topicPolicy: aws.sns.TopicPolicy | undefined;
 
-  constructor(name: string, args: AcmeRotationArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: AcmeRotationArgs<Name>, opts?: pulumi.ComponentResourceOptions) {
+    // Validated before anything is registered: invalid args declare nothing.
+    const s = settingsOf(name, args, opts);
     super(COMPONENT_TYPE, name, {}, opts);
-    const s = args.settings;
+    this.settings = s;
+    this.certificates = {} as Record<Name, CertificateOutputs>;
+    const bundles =
+      args.rotationBundleDir !== undefined && args.watchBundleDir !== undefined ? undefined : locateBundles();
+    for (const [what, bundle] of Object.entries(bundles ?? {})) {
+      pulumi.log.info(bundle.built ? `built the ${what} bundle: ${bundle.reason}` : bundle.reason, this);
+    }
+    const rotationBundleDir = args.rotationBundleDir ?? (bundles?.rotation.dir as string);
+    const watchBundleDir = args.watchBundleDir ?? (bundles?.watch.dir as string);
     const parent = { parent: this };
     // Every child component's resources were once declared here: alias them to this component.
     const moved = { formerParent: this };
@@ -120,12 +178,14 @@ export class AcmeRotation extends pulumi.ComponentResource {
         stackLabel,
         secretNamePrefix: s.secretNamePrefix,
         ...(s.notificationEmail ? { notificationEmail: s.notificationEmail } : {}),
+        ...(s.notificationTopicArn ? { topicArn: s.notificationTopicArn } : {}),
         ...(s.eventBus ? { eventBus: s.eventBus } : {}),
         tags,
       },
       parent,
     );
-    const topicArn = this.notices.topic.arn;
+    const topicArn = this.notices.topicArn;
+    const kmsKeyArn = pulumi.output(s.kmsKeyArn);
     const eventBusArn = this.notices.eventBusArn;
 
     for (const cert of s.certificates) {
@@ -149,8 +209,17 @@ export class AcmeRotation extends pulumi.ComponentResource {
         logRetentionDays: s.logRetentionDays,
         policy: (logGroupArn) =>
           pulumi
-            .all([ctx.partition, ctx.region, logGroupArn, zones.own, zones.roles, topicArn, eventBusArn, acmArns])
-            .apply(([p, r, logArn, own, roles, topic, busArn, acmCertificateArns]) =>
+            .all([
+              ctx.partition,
+              ctx.region,
+              logGroupArn,
+              zones.own,
+              zones.roles,
+              topicArn,
+              eventBusArn,
+              pulumi.all([acmArns, kmsKeyArn]),
+            ])
+            .apply(([p, r, logArn, own, roles, topic, busArn, [acmCertificateArns, kmsKey]]) =>
               rotationRolePolicyJson({
                 partition: p,
                 region: r,
@@ -160,7 +229,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
                 route53RoleArns: roles.map((role) => role.roleArn),
                 topicArn: topic,
                 ...(busArn ? { eventBusArn: busArn } : {}),
-                ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
+                ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
                 acmCertificateArns,
               }),
             ),
@@ -178,7 +247,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
             ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
             recoveryWindowDays: s.recoveryWindowDays,
             rotationRoleArn: this.rotationRole.role.arn,
-            ...(s.eabKid && args.eabHmacKey ? { eab: { kid: s.eabKid, hmacKey: args.eabHmacKey } } : {}),
+            ...(s.eabKid && args.eabHmacKey !== undefined ? { eab: { kid: s.eabKid, hmacKey: args.eabHmacKey } } : {}),
             tags,
           },
           parent,
@@ -192,7 +261,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
         settings: s,
         stackLabel,
         identity: this.rotationRole,
-        bundleDir: args.rotationBundleDir,
+        bundleDir: rotationBundleDir,
         accountId: ctx.accountId,
         topicArn,
         ...(this.account ? { accountSecretArn: this.account.secret.arn } : {}),
@@ -215,8 +284,8 @@ export class AcmeRotation extends pulumi.ComponentResource {
         logRetentionDays: s.logRetentionDays,
         policy: (logGroupArn) =>
           pulumi
-            .all([ctx.partition, ctx.region, ctx.accountId, logGroupArn, fn.arn])
-            .apply(([p, r, a, logArn, rotationArn]) =>
+            .all([ctx.partition, ctx.region, ctx.accountId, logGroupArn, fn.arn, kmsKeyArn])
+            .apply(([p, r, a, logArn, rotationArn, kmsKey]) =>
               watchRolePolicyJson({
                 partition: p,
                 region: r,
@@ -224,7 +293,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
                 rotationFunctionArn: rotationArn,
                 // The function is declared after its role: its ARN follows from its name.
                 watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${watchName}`,
-                ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
+                ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
               }),
             ),
         tags,
@@ -256,7 +325,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
         parent,
       );
       this.certificateSecrets[cert.name] = certificate;
-      this.certificates[cert.name] = certificate.outputs;
+      this.certificates[cert.name as Name] = certificate.outputs;
     }
 
     this.watch = new RenewalWatch(
@@ -267,7 +336,7 @@ export class AcmeRotation extends pulumi.ComponentResource {
         stackLabel,
         identity: this.watchRole,
         aws: ctx,
-        bundleDir: args.watchBundleDir,
+        bundleDir: watchBundleDir,
         rotationLogGroupName: this.rotationRole.logGroup.name,
         rotationFunctionArn: fn.arn,
         topicArn,
@@ -276,24 +345,34 @@ export class AcmeRotation extends pulumi.ComponentResource {
       parent,
     );
 
-    // Only the failure rule and the two alarms may publish to the topic.
+    // Only the failure rule and the two alarms may publish to the topic. An existing topic keeps
+    // its owner's policy: a TopicPolicy here would replace it whole.
     const failureRuleArn = this.notices.failureRule.arn;
     const errorsAlarmArn = this.rotation.errorsAlarm.arn;
     const atRiskAlarmArn = this.watch.atRiskAlarm.arn;
-    this.topicPolicy = new aws.sns.TopicPolicy(
-      `${name}-notices-policy`,
-      {
-        arn: topicArn,
-        policy: pulumi
-          .all([ctx.partition, ctx.accountId, topicArn, failureRuleArn, errorsAlarmArn, atRiskAlarmArn])
-          .apply(([p, a, topic, ruleArn, errorsArn, atRiskArn]) =>
-            policyJson(
-              topicPolicy({ partition: p, accountId: a, topicArn: topic, ruleArn, alarmArns: [errorsArn, atRiskArn] }),
-            ),
-          ),
-      },
-      parent,
-    );
+    this.topicPolicy =
+      this.notices.topic === undefined
+        ? undefined
+        : new aws.sns.TopicPolicy(
+            `${name}-notices-policy`,
+            {
+              arn: topicArn,
+              policy: pulumi
+                .all([ctx.partition, ctx.accountId, topicArn, failureRuleArn, errorsAlarmArn, atRiskAlarmArn])
+                .apply(([p, a, topic, ruleArn, errorsArn, atRiskArn]) =>
+                  policyJson(
+                    topicPolicy({
+                      partition: p,
+                      accountId: a,
+                      topicArn: topic,
+                      ruleArn,
+                      alarmArns: [errorsArn, atRiskArn],
+                    }),
+                  ),
+                ),
+            },
+            parent,
+          );
 
     const rotationRoleArn = this.rotationRole.role.arn;
     this.route53Roles = pulumi.all([zones.roles, rotationRoleArn]).apply(([roles, roleArn]) =>

@@ -7,6 +7,9 @@
  * that deploys is a stack whose tags the function accepts.
  */
 import { X509Certificate } from 'node:crypto';
+
+import type * as pulumi from '@pulumi/pulumi';
+
 import { parseAcmArn } from '../rotation/acm/arns.js';
 import { splitPemCertificates } from '../rotation/bundle.js';
 import { parseResolvers, parseRoute53Roles } from '../rotation/config.js';
@@ -49,6 +52,7 @@ import {
   type Schedule,
   type WatchSchedule,
 } from './schedule.js';
+import type { AcmeRotationArgs } from './args.js';
 import { parseZoneId, type ZoneRef } from './zones.js';
 
 // The function's timeout and its clean-up reserve (README: a slow rotation needs 300 + 180 + 20 s).
@@ -75,6 +79,7 @@ export const KNOWN_KEYS = [
   'eabKid',
   'eabHmacKey',
   'notificationEmail',
+  'notificationTopicArn',
   'eventBus',
   'logRetentionDays',
   'logLevel',
@@ -130,8 +135,11 @@ export interface CertificateSettings {
   domains: string[];
   keyType: KeyType;
   profile?: string;
-  /** Explicit zone ids; undefined = matched against the stack's hostedZones. */
-  hostedZoneIds?: string[];
+  /**
+   * Explicit zone ids; undefined = matched against the stack's hostedZones. Outputs (a zone's
+   * id from the consumer's program) stay as given, resolved at deploy time.
+   */
+  hostedZoneIds?: pulumi.Input<string>[];
   /** Record-name patterns `_acme-challenge` CNAMEs of this certificate point to. */
   cnameTargets: string[];
   lifetime?: Lifetime;
@@ -150,9 +158,11 @@ export interface CertificateSettings {
 }
 
 export interface Settings {
-  /** Config namespace (the project name), for messages. */
+  /** The Pulumi project (the stack's config namespace): descriptions and the metrics' Stack dimension. */
   namespace: string;
   stack: string;
+  /** What every problem's key starts with: `<namespace>:` for stack config, '' for component args. */
+  keyPrefix: string;
   /** Prefix of named resources (function, log groups, alarms, rules). */
   namePrefix: string;
   directoryUrl: string;
@@ -162,11 +172,13 @@ export interface Settings {
   accountSecretName: string;
   eabKid?: string;
   notificationEmail?: string;
-  /** As configured: a bus name or ARN. */
-  eventBus?: string;
+  /** An existing topic for the notices; undefined = the component creates one. */
+  notificationTopicArn?: pulumi.Input<string>;
+  /** As configured: a bus name or ARN (or an Output, taken as given). */
+  eventBus?: pulumi.Input<string>;
   logRetentionDays: number;
   logLevel: LogLevel;
-  kmsKeyArn?: string;
+  kmsKeyArn?: pulumi.Input<string>;
   secretNamePrefix: string;
   recoveryWindowDays: number;
   memoryMb: number;
@@ -205,12 +217,27 @@ export interface ConfigSource {
 
 export class StackConfigError extends Error {
   override name = 'StackConfigError';
-  constructor(readonly problems: string[]) {
+  /** `what`: what was invalid, e.g. `stack configuration` or `AcmeRotation arguments of "certs"`. */
+  constructor(
+    readonly problems: string[],
+    what = 'stack configuration',
+  ) {
     super(
-      `invalid stack configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      `invalid ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  - ${p}`).join('\n'),
     );
   }
+}
+
+/**
+ * A value known only at deploy time: a Pulumi Output or a promise. Told apart without importing
+ * Pulumi (this module stays pure): an Output carries `__pulumiOutput`.
+ */
+export function isPending(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  return (
+    (v as { __pulumiOutput?: unknown }).__pulumiOutput === true || typeof (v as { then?: unknown }).then === 'function'
+  );
 }
 
 const CERT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -218,6 +245,7 @@ const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
 const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
 const BUS_NAME_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
+const SNS_TOPIC_ARN_RE = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const KMS_KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 const CNAME_TARGET_RE = /^(\*\.)?([a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)+[a-z0-9-]+$/;
 const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
@@ -235,9 +263,10 @@ const quote = (v: unknown): string => JSON.stringify(v);
 
 class Problems {
   readonly list: string[] = [];
-  constructor(private readonly ns: string) {}
+  /** `prefix`: `<namespace>:` (stack config) or '' (component args). */
+  constructor(private readonly prefix: string) {}
   key(key: string): string {
-    return `${this.ns}:${key}`;
+    return `${this.prefix}${key}`;
   }
   add(key: string, message: string): void {
     this.list.push(`${this.key(key)}: ${message}`);
@@ -379,9 +408,9 @@ function checkIgnoreTags(p: Problems, raw: string | undefined): void {
   }
 }
 
-function stackTags(p: Problems, raw: string | undefined): Record<string, string> {
-  if (raw === undefined) return {};
-  const value = parseJson(raw);
+function stackTags(p: Problems, given: unknown): Record<string, string> {
+  if (given === undefined) return {};
+  const value = typeof given === 'string' ? parseJson(given) : given;
   if (!isRecord(value)) {
     p.add('tags', `expected a map of tag keys to values, got ${quote(value)}`);
     return {};
@@ -421,9 +450,9 @@ const EXTERNAL_ID_RE = /^[\w+=,.@:/-]{2,1224}$/;
  * for zones of other accounts. One external id serves every role (the function sends
  * ROUTE53_EXTERNAL_ID with each AssumeRole), so entries naming different ones are an error.
  */
-function hostedZones(p: Problems, raw: string | undefined): { refs: ZoneRef[]; externalId?: string } {
-  if (raw === undefined) return { refs: [] };
-  let value = parseJson(raw);
+function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; externalId?: string } {
+  if (given === undefined) return { refs: [] };
+  let value = typeof given === 'string' ? parseJson(given) : given;
   if (typeof value === 'string') value = value.split(',').map((x) => x.trim());
   if (!Array.isArray(value)) {
     p.add('hostedZones', `expected a list of zone names, ids or {id, roleArn} entries, got ${quote(value)}`);
@@ -492,6 +521,11 @@ function hostedZones(p: Problems, raw: string | undefined): { refs: ZoneRef[]; e
       }
       seen.set(id, i);
       refs.push({ kind: 'id', id, role: { roleArn, ...(name ? { name } : {}) } });
+      return;
+    }
+    if (isPending(item)) {
+      // Another resource's output (a zone's id): resolved and looked up at deploy time.
+      refs.push({ kind: 'output', id: item as pulumi.Input<string> });
       return;
     }
     if (typeof item !== 'string') {
@@ -592,6 +626,9 @@ function probeAcmArns(targets: readonly AcmTarget[]): string[] {
   );
 }
 
+/** A zone id for the tag checks when the real one is known only at deploy time. */
+const PROBE_ZONE_ID = 'Z000000000000000000000';
+
 interface CertificateContext {
   /** Undefined when `ca` is invalid (already reported). */
   directoryUrl: string | undefined;
@@ -671,17 +708,32 @@ function certificate(
   }
 
   // zones
-  let hostedZoneIds: string[] | undefined;
+  let hostedZoneIds: pulumi.Input<string>[] | undefined;
   if (value.hostedZoneIds !== undefined) {
-    const list = stringList(p, `${at}.hostedZoneIds`, value.hostedZoneIds, { nonEmpty: true }) ?? [];
-    hostedZoneIds = [];
-    list.forEach((item, i) => {
+    // Outputs (another resource's zone id) are kept as given; the plain ids are checked.
+    const given: unknown = value.hostedZoneIds;
+    const pending = (Array.isArray(given) ? given.filter(isPending) : []) as pulumi.Input<string>[];
+    const list: Array<[number, string]> = [];
+    if (pending.length > 0 && Array.isArray(given)) {
+      given.forEach((item: unknown, i) => {
+        if (typeof item === 'string') list.push([i, item.trim()]);
+        else if (!isPending(item)) p.add(`${at}.hostedZoneIds[${i}]`, `expected a zone id, got ${quote(item)}`);
+      });
+    } else {
+      (stringList(p, `${at}.hostedZoneIds`, given, { nonEmpty: true }) ?? []).forEach((item, i) =>
+        list.push([i, item]),
+      );
+    }
+    const ids: string[] = [];
+    list.forEach(([i, item]) => {
       const id = parseZoneId(item);
       if (!id)
         p.add(`${at}.hostedZoneIds[${i}]`, `${quote(item)} is not a hosted zone id (like Z0123456789ABCDEFGHIJ)`);
-      else if (!hostedZoneIds?.includes(id)) hostedZoneIds?.push(id);
+      else if (!ids.includes(id)) ids.push(id);
     });
-    if (hostedZoneIds.join(',').length > MAX_TAG_VALUE_LENGTH) {
+    hostedZoneIds = [...ids, ...pending];
+    // An id not known yet counts as long as the longest a zone id gets.
+    if ([...ids, ...pending.map(() => PROBE_ZONE_ID)].join(',').length > MAX_TAG_VALUE_LENGTH) {
       p.add(`${at}.hostedZoneIds`, `is longer than a tag value's ${MAX_TAG_VALUE_LENGTH} characters`);
     }
   } else if (!ctx.stackZonesSet) {
@@ -750,7 +802,9 @@ function certificate(
     const arnTags = acmArnTags(probeAcmArns(acm));
     const probe: Record<string, string> = {
       ...specTags,
-      [TAGS.hostedZoneIds]: (hostedZoneIds ?? ['Z000000000000000000000']).join(','),
+      [TAGS.hostedZoneIds]: (hostedZoneIds ?? [PROBE_ZONE_ID])
+        .map((id) => (typeof id === 'string' ? id : PROBE_ZONE_ID))
+        .join(','),
     };
     for (const t of arnTags) probe[t.Key] = t.Value;
     try {
@@ -794,38 +848,68 @@ function certificate(
   };
 }
 
-/** Read and validate the whole stack configuration; throws StackConfigError listing every problem. */
-export function loadSettings(src: ConfigSource): Settings {
-  const p = new Problems(src.namespace);
-  const get = (k: string) => src.get(k);
+/** Who the settings are for: the Pulumi project and stack. */
+export interface Origin {
+  /** The Pulumi project: descriptions, the metrics' Stack dimension. */
+  project: string;
+  stack: string;
+}
 
-  for (const key of src.keys) {
-    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
-      p.add(key, `is not a setting of this program (known: ${KNOWN_KEYS.join(', ')})`);
-    }
-  }
-  checkIgnoreTags(p, src.awsIgnoreTags);
+/**
+ * THE validator, of stack configuration and component args alike. `get(key)` is a setting as
+ * given: a raw config string (objects as JSON) or a typed arg (a list, a number, an Output).
+ * Returns undefined when anything was reported.
+ */
+function checkSettings(
+  p: Problems,
+  get: (key: string) => unknown,
+  origin: Origin,
+  keyPrefix: string,
+): Settings | undefined {
+  const start = p.list.length;
+  /** A scalar setting as text (numbers and booleans as written); anything else is reported. */
+  const text = (key: string): string | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    p.add(
+      key,
+      isPending(v)
+        ? 'must be a plain value, not an Output: it decides what is declared'
+        : `expected a single value, got ${quote(v)}`,
+    );
+    return undefined;
+  };
+  /** A setting that may be another resource's output: plain text is checked, an Output kept as given. */
+  const input = (key: string): { text?: string; pending?: pulumi.Input<string> } => {
+    const v = get(key);
+    if (isPending(v)) return { pending: v as pulumi.Input<string> };
+    const t = optionalString(text(key));
+    return t === undefined ? {} : { text: t };
+  };
 
-  const url = directoryUrl(p, get('ca'));
+  const url = directoryUrl(p, text('ca'));
 
   let defaultLifetime: Lifetime | undefined;
-  const rawLifetime = optionalString(get('certificateLifetime'));
+  const rawLifetime = optionalString(text('certificateLifetime'));
   if (rawLifetime !== undefined) {
     const hours = parseDuration(rawLifetime);
     if (hours === undefined) p.add('certificateLifetime', `${quote(rawLifetime)} is not a duration like 90d or 160h`);
     else defaultLifetime = { hours, source: `configured ${formatHours(hours)}` };
   }
 
-  const email = optionalString(get('email'));
+  const email = optionalString(text('email'));
   if (email !== undefined && !isEmailAddress(email)) p.add('email', `${quote(email)} is not an e-mail address`);
 
-  const account = optionalString(get('account')) ?? 'persistent';
+  const account = optionalString(text('account')) ?? 'persistent';
   if (account !== 'persistent' && account !== 'ephemeral') {
     p.add('account', `${quote(account)} must be persistent (one ACME account key kept in a secret) or ephemeral`);
   }
-  const eabKid = optionalString(get('eabKid'));
-  const eabHmacKey = optionalString(get('eabHmacKey'));
-  if ((eabKid === undefined) !== (eabHmacKey === undefined)) {
+  const eabKid = optionalString(text('eabKid'));
+  const hmac = input('eabHmacKey');
+  const eabHmacKey = hmac.text;
+  if ((eabKid === undefined) !== (eabHmacKey === undefined && hmac.pending === undefined)) {
     p.add(eabKid === undefined ? 'eabKid' : 'eabHmacKey', 'External Account Binding needs both eabKid and eabHmacKey');
   }
   if (eabHmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(eabHmacKey)) {
@@ -838,16 +922,22 @@ export function loadSettings(src: ConfigSource): Settings {
     );
   }
 
-  const notificationEmail = optionalString(get('notificationEmail'));
+  const notificationEmail = optionalString(text('notificationEmail'));
   if (notificationEmail !== undefined && !isEmailAddress(notificationEmail)) {
     p.add('notificationEmail', `${quote(notificationEmail)} is not an e-mail address`);
   }
-  const eventBus = optionalString(get('eventBus'));
-  if (eventBus !== undefined && !(eventBus.startsWith('arn:') ? BUS_ARN_RE : BUS_NAME_RE).test(eventBus)) {
-    p.add('eventBus', `${quote(eventBus)} is not an EventBridge bus name or ARN`);
+  const topic = input('notificationTopicArn');
+  if (topic.text !== undefined && !SNS_TOPIC_ARN_RE.test(topic.text)) {
+    p.add('notificationTopicArn', `${quote(topic.text)} is not an SNS topic ARN (arn:aws:sns:region:account:name)`);
+  }
+  const notificationTopicArn = topic.text ?? topic.pending;
+  const bus = input('eventBus');
+  const eventBus = bus.text ?? bus.pending;
+  if (bus.text !== undefined && !(bus.text.startsWith('arn:') ? BUS_ARN_RE : BUS_NAME_RE).test(bus.text)) {
+    p.add('eventBus', `${quote(bus.text)} is not an EventBridge bus name or ARN`);
   }
 
-  const rawRetention = optionalString(get('logRetentionDays'));
+  const rawRetention = optionalString(text('logRetentionDays'));
   const logRetentionDays = rawRetention === undefined ? 90 : Number(rawRetention);
   if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays) || !/^\d+$/.test(rawRetention ?? '90')) {
     p.add(
@@ -855,39 +945,43 @@ export function loadSettings(src: ConfigSource): Settings {
       `${quote(rawRetention)} is not one of CloudWatch's retentions: ${LOG_RETENTION_DAYS.join(', ')}`,
     );
   }
-  const rawLevel = optionalString(get('logLevel')) ?? 'info';
+  const rawLevel = optionalString(text('logLevel')) ?? 'info';
   const logLevel = LOG_LEVELS.find((l) => l === rawLevel.toLowerCase());
   if (!logLevel) p.add('logLevel', `${quote(rawLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
 
-  const kmsKeyArn = optionalString(get('kmsKeyArn'));
-  if (kmsKeyArn !== undefined && !KMS_KEY_ARN_RE.test(kmsKeyArn)) {
-    p.add('kmsKeyArn', `${quote(kmsKeyArn)} is not a KMS key ARN (arn:aws:kms:region:account:key/id; not an alias)`);
+  const kms = input('kmsKeyArn');
+  const kmsKeyArn = kms.text ?? kms.pending;
+  if (kms.text !== undefined && !KMS_KEY_ARN_RE.test(kms.text)) {
+    p.add('kmsKeyArn', `${quote(kms.text)} is not a KMS key ARN (arn:aws:kms:region:account:key/id; not an alias)`);
   }
 
-  const secretNamePrefix = get('secretNamePrefix') ?? 'certs/';
+  const secretNamePrefix = text('secretNamePrefix') ?? 'certs/';
   if (!SECRET_NAME_CHARS_RE.test(secretNamePrefix) || secretNamePrefix.length > 256) {
     p.add('secretNamePrefix', `${quote(secretNamePrefix)} may hold only letters, digits and /_+=.@- (at most 256)`);
   }
-  const rawWindow = optionalString(get('secretRecoveryWindowDays'));
+  const rawWindow = optionalString(text('secretRecoveryWindowDays'));
   const recoveryWindowDays = integer(p, 'secretRecoveryWindowDays', rawWindow, 0, 30) ?? 30;
   if (rawWindow !== undefined && recoveryWindowDays > 0 && recoveryWindowDays < 7) {
     p.add('secretRecoveryWindowDays', `${quote(rawWindow)} must be 0 (delete at once) or 7 to 30 days`);
   }
 
-  const defaultPrefix = `acme-rotation-${src.stack}`
+  const defaultPrefix = `acme-rotation-${origin.stack}`
     .replace(/[^A-Za-z0-9-]/g, '-')
     .slice(0, 40)
     .replace(/-+$/, '');
-  const namePrefix = optionalString(get('namePrefix')) ?? defaultPrefix;
+  const namePrefix = optionalString(text('namePrefix')) ?? defaultPrefix;
   if (!NAME_PREFIX_RE.test(namePrefix)) {
     p.add(
       'namePrefix',
       `${quote(namePrefix)} must be 1-40 letters, digits and hyphens, starting with a letter or digit`,
     );
   }
-  const memoryMb = integer(p, 'memoryMb', optionalString(get('memoryMb')), 128, 10_240) ?? 512;
+  const memoryMb = integer(p, 'memoryMb', optionalString(text('memoryMb')), 128, 10_240) ?? 512;
 
-  let dnsResolvers = optionalString(get('dnsResolvers'));
+  const givenResolvers = get('dnsResolvers');
+  let dnsResolvers = Array.isArray(givenResolvers)
+    ? givenResolvers.map(String).join(',') || undefined
+    : optionalString(text('dnsResolvers'));
   if (dnsResolvers !== undefined) {
     const parsed = parseJson(dnsResolvers);
     const list = Array.isArray(parsed) ? parsed.map(String) : [dnsResolvers];
@@ -898,7 +992,7 @@ export function loadSettings(src: ConfigSource): Settings {
       p.add('dnsResolvers', (err as Error).message.replace(/^DNS_RESOLVERS /, ''));
     }
   }
-  const waitSeconds = (key: string) => integer(p, key, optionalString(get(key)), MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
+  const waitSeconds = (key: string) => integer(p, key, optionalString(text(key)), MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
   const dnsPropagationTimeoutSeconds = waitSeconds('dnsPropagationTimeoutSeconds');
   const acmeTimeoutSeconds = waitSeconds('acmeTimeoutSeconds');
   const dnsSeconds = dnsPropagationTimeoutSeconds ?? DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS;
@@ -911,21 +1005,21 @@ export function loadSettings(src: ConfigSource): Settings {
     );
   }
 
-  const preferredChain = optionalString(get('preferredChain'));
+  const preferredChain = optionalString(text('preferredChain'));
   if (preferredChain !== undefined && preferredChain.length > 256) {
     p.add('preferredChain', "is a root certificate's common name: at most 256 characters");
   }
   const maxCertificateLifetimeDays = integer(
     p,
     'maxCertificateLifetimeDays',
-    optionalString(get('maxCertificateLifetimeDays')),
+    optionalString(text('maxCertificateLifetimeDays')),
     1,
     36_500,
   );
-  const caRootsPem = caRoots(p, get('caRootsPem'));
+  const caRootsPem = caRoots(p, text('caRootsPem'));
 
   let watchSchedule: WatchSchedule | undefined;
-  const rawWatchSchedule = optionalString(get('watchSchedule')) ?? DEFAULT_WATCH_SCHEDULE;
+  const rawWatchSchedule = optionalString(text('watchSchedule')) ?? DEFAULT_WATCH_SCHEDULE;
   try {
     watchSchedule = parseWatchSchedule(rawWatchSchedule);
   } catch (err) {
@@ -935,7 +1029,7 @@ export function loadSettings(src: ConfigSource): Settings {
   const watchMaxConcurrentRotations = integer(
     p,
     'watchMaxConcurrentRotations',
-    optionalString(get('watchMaxConcurrentRotations')),
+    optionalString(text('watchMaxConcurrentRotations')),
     ...WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
   );
 
@@ -947,7 +1041,7 @@ export function loadSettings(src: ConfigSource): Settings {
   if (rawCerts === undefined) {
     p.add('certificates', 'is required: a list like [{name: web, domains: [example.com, "*.example.com"]}]');
   } else {
-    const value = parseJson(rawCerts);
+    const value = typeof rawCerts === 'string' ? parseJson(rawCerts) : rawCerts;
     if (!Array.isArray(value) || value.length === 0) {
       p.add('certificates', `expected a non-empty list of certificates, got ${quote(value)}`);
     } else {
@@ -980,10 +1074,11 @@ export function loadSettings(src: ConfigSource): Settings {
     }
   });
 
-  if (p.list.length > 0) throw new StackConfigError(p.list);
+  if (p.list.length > start) return undefined;
   return {
-    namespace: src.namespace,
-    stack: src.stack,
+    namespace: origin.project,
+    stack: origin.stack,
+    keyPrefix,
     namePrefix,
     directoryUrl: url as string,
     ...(email ? { email } : {}),
@@ -991,6 +1086,7 @@ export function loadSettings(src: ConfigSource): Settings {
     accountSecretName,
     ...(eabKid ? { eabKid } : {}),
     ...(notificationEmail ? { notificationEmail } : {}),
+    ...(notificationTopicArn ? { notificationTopicArn } : {}),
     ...(eventBus ? { eventBus } : {}),
     logRetentionDays,
     logLevel: logLevel ?? 'info',
@@ -1011,4 +1107,86 @@ export function loadSettings(src: ConfigSource): Settings {
     tags,
     certificates,
   };
+}
+
+/** Every argument of AcmeRotation: the stack's settings and the component's own. */
+export const ARG_KEYS = [...KNOWN_KEYS, 'configNamespace', 'rotationBundleDir', 'watchBundleDir'] as const;
+
+/**
+ * Validate AcmeRotation's args (the component's route); throws StackConfigError listing every
+ * problem, each under its field (`certificates[0].domains[1]: …`), or under the config key when
+ * `args.configNamespace` says they were read from Pulumi config.
+ */
+export function validateArgs(args: AcmeRotationArgs, origin: Origin, what = 'AcmeRotation arguments'): Settings {
+  const ns = args.configNamespace;
+  const p = new Problems(ns ? `${ns}:` : '');
+  const values = args as unknown as Record<string, unknown>;
+  if (typeof values !== 'object' || values === null)
+    throw new StackConfigError([`expected an object, got ${quote(args)}`], what);
+  for (const key of Object.keys(values)) {
+    if (!(ARG_KEYS as readonly string[]).includes(key) && values[key] !== undefined) {
+      p.add(key, `is not an argument of AcmeRotation (known: ${ARG_KEYS.join(', ')})`);
+    }
+  }
+  const settings = checkSettings(p, (key) => values[key], origin, ns ? `${ns}:` : '');
+  if (!settings || p.list.length > 0) throw new StackConfigError(p.list, ns ? 'stack configuration' : what);
+  return settings;
+}
+
+/** The aws:ignoreTags check alone (a component whose default AWS provider the program configures). */
+export function ignoreTagsProblems(awsIgnoreTags: string | undefined): string[] {
+  const p = new Problems('');
+  checkIgnoreTags(p, awsIgnoreTags);
+  return p.list;
+}
+
+const NUMBER_KEYS = [
+  'logRetentionDays',
+  'secretRecoveryWindowDays',
+  'memoryMb',
+  'dnsPropagationTimeoutSeconds',
+  'acmeTimeoutSeconds',
+  'maxCertificateLifetimeDays',
+  'watchMaxConcurrentRotations',
+] as const;
+const JSON_KEYS = ['certificates', 'hostedZones', 'tags'] as const;
+
+/**
+ * The stack's route: read and validate the whole stack configuration (unknown keys and
+ * aws:ignoreTags too), then turn it into the args AcmeRotation takes — the same validator's
+ * input, typed. Throws StackConfigError listing every problem under its config key.
+ */
+export function loadStackArgs(src: ConfigSource): { args: AcmeRotationArgs; settings: Settings } {
+  const p = new Problems(`${src.namespace}:`);
+  for (const key of src.keys) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      p.add(key, `is not a setting of this program (known: ${KNOWN_KEYS.join(', ')})`);
+    }
+  }
+  checkIgnoreTags(p, src.awsIgnoreTags);
+  const settings = checkSettings(
+    p,
+    (key) => src.get(key),
+    { project: src.namespace, stack: src.stack },
+    `${src.namespace}:`,
+  );
+  if (!settings || p.list.length > 0) throw new StackConfigError(p.list);
+
+  // Valid: whole numbers are numbers, objects and lists parsed, the rest as written.
+  const args: Record<string, unknown> = { configNamespace: src.namespace };
+  for (const key of KNOWN_KEYS) {
+    const raw = src.get(key);
+    if (raw === undefined) continue;
+    if ((NUMBER_KEYS as readonly string[]).includes(key)) {
+      const t = raw.trim();
+      if (t !== '') args[key] = Number(t);
+    } else if ((JSON_KEYS as readonly string[]).includes(key)) args[key] = parseJson(raw);
+    else args[key] = raw;
+  }
+  return { args: args as unknown as AcmeRotationArgs, settings };
+}
+
+/** Read and validate the whole stack configuration; throws StackConfigError listing every problem. */
+export function loadSettings(src: ConfigSource): Settings {
+  return loadStackArgs(src).settings;
 }

@@ -1,35 +1,37 @@
 /**
- * The Pulumi program (Pulumi.yaml: `main: infra/`, run by Node with `--import tsx`).
+ * This repository's own stack (Pulumi.yaml: `main: infra/`, run by Node with `--import tsx`): a
+ * thin program over the AcmeRotation component a consumer's program uses — one code path.
  *
- * 1. Read and validate the whole stack configuration — nothing is declared if it is invalid.
- * 2. Make sure the bundles in dist/rotation and dist/watch are built and current.
- * 3. Declare the AcmeRotation component; export what consumers and operators need.
+ * 1. Read and validate the whole stack configuration (unknown keys and aws:ignoreTags too) and
+ *    turn it into AcmeRotation's args — nothing is declared if it is invalid.
+ * 2. Declare the component (it validates the same args again with the same rules, and finds or
+ *    builds its Lambda bundles); export what consumers and operators need.
  */
-import { fileURLToPath } from 'node:url';
-
 import * as pulumi from '@pulumi/pulumi';
 
-import { ensureBundles } from './bundle.js';
 import { AcmeRotation } from './component.js';
-import { StackConfigError, loadSettings, type Settings } from './config.js';
+import { StackConfigError, loadStackArgs, type ConfigSource } from './config.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const namespace = pulumi.getProject();
 const config = new pulumi.Config();
 
-function readSettings(): Settings {
+function stackSource(): ConfigSource {
   const prefix = `${namespace}:`;
   const keys = Object.keys(pulumi.runtime.allConfig())
     .filter((k) => k.startsWith(prefix))
     .map((k) => k.slice(prefix.length));
+  return {
+    namespace,
+    stack: pulumi.getStack(),
+    get: (key) => config.get(key),
+    keys,
+    awsIgnoreTags: new pulumi.Config('aws').get('ignoreTags'),
+  };
+}
+
+function stackArgs() {
   try {
-    return loadSettings({
-      namespace,
-      stack: pulumi.getStack(),
-      get: (key) => config.get(key),
-      keys,
-      awsIgnoreTags: new pulumi.Config('aws').get('ignoreTags'),
-    });
+    return loadStackArgs(stackSource()).args;
   } catch (err) {
     // A RunError is shown without a stack trace: the message says everything.
     if (err instanceof StackConfigError) throw new pulumi.RunError(err.message);
@@ -37,18 +39,11 @@ function readSettings(): Settings {
   }
 }
 
-const settings = readSettings();
-
-const bundles = ensureBundles(root);
-for (const [what, bundle] of Object.entries(bundles)) {
-  pulumi.log.info(bundle.built ? `built the ${what} bundle: ${bundle.reason}` : bundle.reason);
-}
-
+const args = stackArgs();
 const acme = new AcmeRotation('acme-rotation', {
-  settings,
-  rotationBundleDir: bundles.rotation.dir,
-  watchBundleDir: bundles.watch.dir,
-  ...(settings.eabKid ? { eabHmacKey: config.requireSecret('eabHmacKey') } : {}),
+  ...args,
+  // The HMAC key stays a secret Output (it was validated as read above).
+  ...(args.eabHmacKey !== undefined ? { eabHmacKey: config.requireSecret('eabHmacKey') } : {}),
 });
 
 /**

@@ -8,6 +8,8 @@
  * `acme:hosted-zone-ids` tag, so the rotation uses exactly the zones the policy allows and never
  * has to discover (and list) zones at run time.
  */
+import type * as pulumi from '@pulumi/pulumi';
+
 import { challengeDomain } from '../rotation/dns/names.js';
 import { bareZoneId, isZoneId } from '../rotation/rules.js';
 
@@ -17,7 +19,11 @@ import { bareZoneId, isZoneId } from '../rotation/rules.js';
  * looked up with the deployer's credentials, so only its optional `name` lets certificates'
  * names be matched to it; without one, certificates name it in `hostedZoneIds`.
  */
-export type ZoneRef = { kind: 'id'; id: string; role?: ZoneRole } | { kind: 'name'; name: string };
+export type ZoneRef =
+  | { kind: 'id'; id: string; role?: ZoneRole }
+  | { kind: 'name'; name: string }
+  /** A zone id of the deployment's account that another resource outputs (known at deploy time). */
+  | { kind: 'output'; id: pulumi.Input<string> };
 
 /** How a zone of another account is reached: the role every Route 53 call for it is made as. */
 export interface ZoneRole {

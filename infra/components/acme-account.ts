@@ -15,7 +15,7 @@ export interface AcmeAccountArgs extends Relocated {
   secretName: string;
   /** `namespace/stack`, for the description. */
   stackLabel: string;
-  kmsKeyArn?: string;
+  kmsKeyArn?: pulumi.Input<string>;
   recoveryWindowDays: number;
   rotationRoleArn: pulumi.Input<string>;
   /** External Account Binding: the key id and the HMAC key (a secret Output); both or neither. */

@@ -35,7 +35,7 @@ export interface CertificateSecretArgs extends Relocated {
   acm?: { arns: pulumi.Output<string[]>; arnsByRegion: pulumi.Output<Record<string, string>> };
   /** The stack's tags; the spec tags are added to them. */
   stackTags: Record<string, string>;
-  kmsKeyArn?: string;
+  kmsKeyArn?: pulumi.Input<string>;
   recoveryWindowDays: number;
   rotationRoleArn: pulumi.Input<string>;
   watchRoleArn: pulumi.Input<string>;

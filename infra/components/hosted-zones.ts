@@ -8,8 +8,10 @@ import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from '../config.js';
 import {
+  ZoneError,
   checkCoverage,
   matchZones,
+  parseZoneId,
   splitZoneGrants,
   type ResolvedZone,
   type RoleGrant,
@@ -46,8 +48,17 @@ export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOp
     }
   }
   const zoneCache = new Map<string, pulumi.Output<ResolvedZone>>();
+  /** An id another resource outputs, once known: a zone id, or the deployment fails naming `what`. */
+  const bareId = (given: pulumi.Input<string>, what: string): pulumi.Output<string> =>
+    pulumi.output(given).apply((raw) => {
+      const id = typeof raw === 'string' ? parseZoneId(raw) : undefined;
+      if (!id)
+        throw new ZoneError(`${what}: ${JSON.stringify(raw)} is not a hosted zone id (like Z0123456789ABCDEFGHIJ)`);
+      return id;
+    });
   /** Undefined for a zone of another account without a configured name (it cannot be looked up). */
-  const resolveZone = (ref: ZoneRef): pulumi.Output<ResolvedZone | undefined> => {
+  const resolveZone = (ref: ZoneRef, what = `${s.keyPrefix}hostedZones`): pulumi.Output<ResolvedZone | undefined> => {
+    if (ref.kind === 'output') return bareId(ref.id, what).apply((id) => resolveZone({ kind: 'id', id }));
     if (ref.kind === 'id' && roleOf.has(ref.id)) {
       // Not in the deployer's account: never looked up; known by the name configured, if any.
       const name = roleZoneNames.get(ref.id);
@@ -67,18 +78,28 @@ export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOp
   };
   const known = (zones: Array<ResolvedZone | undefined>): ResolvedZone[] =>
     zones.filter((z): z is ResolvedZone => z !== undefined);
-  const stackZones = pulumi.all(s.hostedZones.map(resolveZone)).apply(known);
+  const stackZones = pulumi.all(s.hostedZones.map((ref) => resolveZone(ref))).apply(known);
   const byCertificate = new Map<string, pulumi.Output<string[]>>();
   s.certificates.forEach((cert, i) => {
-    const what = `${s.namespace}:certificates[${i}] (${cert.name})`;
+    const what = `${s.keyPrefix}certificates[${i}] (${cert.name})`;
+    const checked = (explicit: string[]): pulumi.Output<string[]> =>
+      pulumi.all(explicit.map((id) => resolveZone({ kind: 'id', id }))).apply((zones) => {
+        const unnamed = explicit.filter((_, k) => zones[k] === undefined);
+        checkCoverage(cert.domains, known(zones), what, unnamed);
+        return explicit;
+      });
     const explicit = cert.hostedZoneIds;
-    const ids = explicit
-      ? pulumi.all(explicit.map((id) => resolveZone({ kind: 'id', id }))).apply((zones) => {
-          const unnamed = explicit.filter((_, k) => zones[k] === undefined);
-          checkCoverage(cert.domains, known(zones), what, unnamed);
-          return explicit;
-        })
-      : stackZones.apply((zones) => matchZones(cert.domains, zones, what));
+    const plain = explicit?.filter((id): id is string => typeof id === 'string');
+    const ids = !explicit
+      ? stackZones.apply((zones) => matchZones(cert.domains, zones, what))
+      : plain && plain.length === explicit.length
+        ? checked(plain)
+        : // Ids other resources output: checked like the others once known.
+          pulumi
+            .all(
+              explicit.map((id) => (typeof id === 'string' ? pulumi.output(id) : bareId(id, `${what}.hostedZoneIds`))),
+            )
+            .apply((list) => checked([...new Set(list)]));
     byCertificate.set(cert.name, ids);
   });
   const all = pulumi.all([...byCertificate.values()]).apply((lists) => [...new Set(lists.flat())].sort());

@@ -20,13 +20,18 @@ export interface NoticesArgs extends Relocated {
   /** The certificate secrets' name prefix: failures of these secrets are routed to the topic. */
   secretNamePrefix: string;
   notificationEmail?: string;
-  /** A bus name or ARN, as configured. */
-  eventBus?: string;
+  /** An existing topic to use instead of creating one (its policy is its owner's). */
+  topicArn?: pulumi.Input<string>;
+  /** A bus name or ARN, as configured (or an Output of either). */
+  eventBus?: pulumi.Input<string>;
   tags: Record<string, string>;
 }
 
 export class Notices extends pulumi.ComponentResource {
-  readonly topic: aws.sns.Topic;
+  /** The topic created here; undefined when an existing one is used. */
+  readonly topic: aws.sns.Topic | undefined;
+  /** The notices topic: the one created here, or the existing one given. */
+  readonly topicArn: pulumi.Output<string>;
   readonly emailSubscription: aws.sns.TopicSubscription | undefined;
   /** Secrets Manager's RotationFailed / RotationAbandoned / TestRotationFailed of our secrets. */
   readonly failureRule: aws.cloudwatch.EventRule;
@@ -41,11 +46,15 @@ export class Notices extends pulumi.ComponentResource {
     const { partition, region, accountId } = args.aws;
     const tags = args.tags;
 
-    this.topic = new aws.sns.Topic(`${name}-notices`, { name: `${args.namePrefix}-notices`, tags }, child);
+    this.topic =
+      args.topicArn === undefined
+        ? new aws.sns.Topic(`${name}-notices`, { name: `${args.namePrefix}-notices`, tags }, child)
+        : undefined;
+    this.topicArn = this.topic ? this.topic.arn : pulumi.output(args.topicArn as pulumi.Input<string>);
     this.emailSubscription = args.notificationEmail
       ? new aws.sns.TopicSubscription(
           `${name}-notices-email`,
-          { topic: this.topic.arn, protocol: 'email', endpoint: args.notificationEmail },
+          { topic: this.topicArn, protocol: 'email', endpoint: args.notificationEmail },
           child,
         )
       : undefined;
@@ -66,17 +75,22 @@ export class Notices extends pulumi.ComponentResource {
     );
     this.failureTarget = new aws.cloudwatch.EventTarget(
       `${name}-rotation-failures-notice`,
-      { rule: this.failureRule.name, arn: this.topic.arn, inputTransformer: ROTATION_FAILURE_INPUT },
+      { rule: this.failureRule.name, arn: this.topicArn, inputTransformer: ROTATION_FAILURE_INPUT },
       child,
     );
 
     const bus = args.eventBus;
-    this.eventBusArn = bus
-      ? bus.startsWith('arn:')
-        ? pulumi.output(bus)
-        : pulumi.interpolate`arn:${partition}:events:${region}:${accountId}:event-bus/${bus}`
-      : undefined;
+    this.eventBusArn =
+      bus === undefined
+        ? undefined
+        : typeof bus === 'string'
+          ? bus.startsWith('arn:')
+            ? pulumi.output(bus)
+            : pulumi.interpolate`arn:${partition}:events:${region}:${accountId}:event-bus/${bus}`
+          : pulumi
+              .all([bus, partition, region, accountId])
+              .apply(([b, p, r, a]) => (b.startsWith('arn:') ? b : `arn:${p}:events:${r}:${a}:event-bus/${b}`));
 
-    this.registerOutputs({ topicArn: this.topic.arn, eventBusArn: this.eventBusArn });
+    this.registerOutputs({ topicArn: this.topicArn, eventBusArn: this.eventBusArn });
   }
 }

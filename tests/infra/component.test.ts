@@ -5,8 +5,9 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
+import type { AcmeRotationArgs } from '../../infra/args.js';
 import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
-import { loadSettings, type Settings } from '../../infra/config.js';
+import { loadStackArgs } from '../../infra/config.js';
 import type { PolicyDocument } from '../../infra/policies.js';
 import { acmArnTags } from '../../rotation/spec.js';
 import { makeRootCa } from '../helpers/certs.js';
@@ -73,11 +74,11 @@ const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
 const secretValue = (value: unknown) => ({ [SECRET_SIG]: SECRET_SIG_VALUE, value });
 const secretArn = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
 
-/** Settings from stack config values (as in Pulumi.<stack>.yaml). */
-function settingsFrom(extra: Record<string, unknown> = {}): Settings {
+/** The component's args from stack config values (as in Pulumi.<stack>.yaml), the stack's route. */
+function argsFrom(extra: Record<string, unknown> = {}): AcmeRotationArgs {
   const raw = baseConfig(extra);
   const ns = `${PROJECT}:`;
-  return loadSettings({
+  return loadStackArgs({
     namespace: PROJECT,
     stack: STACK,
     get: (k) => raw[`${ns}${k}`],
@@ -85,7 +86,7 @@ function settingsFrom(extra: Record<string, unknown> = {}): Settings {
       .filter((k) => k.startsWith(ns))
       .map((k) => k.slice(ns.length)),
     awsIgnoreTags: raw['aws:ignoreTags'],
-  });
+  }).args;
 }
 
 const mocks = new AwsMocks();
@@ -96,7 +97,7 @@ async function deploy(
   args: Partial<{ eabHmacKey: pulumi.Input<string> }> = {},
 ): Promise<AcmeRotation> {
   const component = new AcmeRotation('acme-rotation', {
-    settings: settingsFrom(extra),
+    ...argsFrom(extra),
     rotationBundleDir: BUNDLE_DIR,
     watchBundleDir: WATCH_BUNDLE_DIR,
     ...args,
@@ -117,6 +118,8 @@ function typeCounts(custom: boolean): Record<string, number> {
 }
 
 beforeAll(async () => {
+  // The default AWS provider's configuration, which the component checks as the stack does.
+  pulumi.runtime.setAllConfig({ 'aws:ignoreTags': baseConfig()['aws:ignoreTags'] as string });
   await pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
   registrations.install(pulumi.runtime.getMonitor());
 });
