@@ -2,7 +2,10 @@
 // dist/rotation/index.mjs (the rotation function) and dist/watch/index.mjs (the renewal watch),
 // and the command hosts run themselves, dist/fetch/index.mjs (`acme-rotation-fetch`, package.json bin).
 import { build } from 'esbuild';
-import { chmod, rm, stat } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
+
+/** Each bundle's VERSION: the package version it was built for (the Pulumi component checks it). */
+const { version } = JSON.parse(await readFile('package.json', 'utf8'));
 
 /** acme-client requires node-forge for legacy helpers we never call; ship a stub instead (~865 KiB). */
 const dropNodeForge = {
@@ -55,6 +58,7 @@ async function bundle(entry, outdir, { executable = false } = {}) {
     logLevel: 'warning',
   });
   if (executable) await chmod(`${outdir}/index.mjs`, 0o755);
+  await writeFile(`${outdir}/VERSION`, `${version}\n`);
   const size = (await stat(`${outdir}/index.mjs`)).size;
   const total = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
   console.log(

@@ -59,8 +59,12 @@ describe('Pulumi.yaml', () => {
   it('has what it needs installed by npm ci, pinned, for Node 20', () => {
     const pkg = JSON.parse(read('package.json')) as Record<string, Record<string, string>>;
     expect(pkg.devDependencies?.tsx).toBeDefined();
-    expect(pkg.dependencies?.['@pulumi/pulumi']).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(pkg.dependencies?.['@pulumi/aws']).toMatch(/^\d+\.\d+\.\d+$/);
+    // Pinned for this repository's stack; a consumer's program brings its own (peer dependencies).
+    for (const sdk of ['@pulumi/pulumi', '@pulumi/aws', '@pulumi/tls']) {
+      expect(pkg.devDependencies?.[sdk], sdk).toMatch(/^\d+\.\d+\.\d+$/);
+      expect(pkg.peerDependencies?.[sdk], sdk).toMatch(/^\^\d+\.\d+\.\d+$/);
+      expect(pkg.dependencies?.[sdk], sdk).toBeUndefined();
+    }
     const sdk = JSON.parse(read('node_modules/@pulumi/pulumi/package.json')) as { engines: { node: string } };
     expect(sdk.engines.node).toBe('>=20');
   });
