@@ -463,6 +463,11 @@ function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; externalId
   let externalId: { value: string; at: number } | undefined;
   value.forEach((item: unknown, i) => {
     const at = `hostedZones[${i}]`;
+    if (isPending(item)) {
+      // Another resource's output (a zone's id): resolved and looked up at deploy time.
+      refs.push({ kind: 'output', id: item as pulumi.Input<string> });
+      return;
+    }
     if (isRecord(item)) {
       const before = p.list.length;
       for (const field of Object.keys(item)) {
@@ -521,11 +526,6 @@ function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; externalId
       }
       seen.set(id, i);
       refs.push({ kind: 'id', id, role: { roleArn, ...(name ? { name } : {}) } });
-      return;
-    }
-    if (isPending(item)) {
-      // Another resource's output (a zone's id): resolved and looked up at deploy time.
-      refs.push({ kind: 'output', id: item as pulumi.Input<string> });
       return;
     }
     if (typeof item !== 'string') {
