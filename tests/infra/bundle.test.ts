@@ -8,6 +8,8 @@ import {
   BUNDLE_DIR_ENV,
   WATCH_BUNDLE_DIR_ENV,
   ensureBundles,
+  locateBundles,
+  packageRoot,
   rotationBundleState,
   runBuildScript,
   watchBundleState,
@@ -195,5 +197,71 @@ describe('ensuring the bundles', () => {
     runBuildScript(root);
     expect(rotationBundleState(root).stale).toBe(false);
     expect(watchBundleState(root).stale).toBe(false);
+  });
+});
+
+/** An installed package: package.json and the prebuilt bundles with VERSION files, no sources. */
+function installedPackage(opts: { version?: string; bundleVersion?: string; watch?: boolean } = {}): string {
+  const root = mkdtempSync(join(tmpdir(), 'acme-pkg-'));
+  dirs.push(root);
+  const version = opts.version ?? '0.2.0';
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'acme-rotation', version }));
+  for (const which of opts.watch === false ? ['rotation'] : ['rotation', 'watch']) {
+    mkdirSync(join(root, 'dist', which), { recursive: true });
+    writeFileSync(join(root, 'dist', which, 'index.mjs'), 'export const handler = () => {};');
+    writeFileSync(join(root, 'dist', which, 'VERSION'), `${opts.bundleVersion ?? version}\n`);
+  }
+  mkdirSync(join(root, 'dist', 'pulumi'), { recursive: true });
+  return root;
+}
+
+describe('the bundles of the installed package', () => {
+  it('finds its root from the compiled library and deploys the bundles it carries, never building', () => {
+    const root = installedPackage();
+    expect(packageRoot(join(root, 'dist', 'pulumi'))).toBe(root);
+    const build = vi.fn();
+    const found = locateBundles(root, build, {});
+    expect(build).not.toHaveBeenCalled();
+    expect(found.rotation).toEqual({
+      dir: join(root, 'dist', 'rotation'),
+      built: false,
+      reason: `deploying the packaged rotation bundle acme-rotation 0.2.0 (${join(root, 'dist', 'rotation')})`,
+    });
+    expect(found.watch.dir).toBe(join(root, 'dist', 'watch'));
+  });
+
+  it('refuses a bundle of another version', () => {
+    const root = installedPackage({ bundleVersion: '0.1.0' });
+    expect(() => locateBundles(root, vi.fn(), {})).toThrow(
+      `${join(root, 'dist', 'rotation', 'VERSION')} says 0.1.0, but the package is acme-rotation 0.2.0`,
+    );
+  });
+
+  it('names a missing bundle', () => {
+    const root = installedPackage({ watch: false });
+    expect(() => locateBundles(root, vi.fn(), {})).toThrow(
+      `acme-rotation 0.2.0 is incomplete: ${join(root, 'dist', 'watch', 'index.mjs')} is missing; reinstall it`,
+    );
+  });
+
+  it('in this repository (sources present) rebuilds bundles of another version', () => {
+    const root = fakeRepo({ bundle: true });
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'acme-rotation', version: '0.2.0' }));
+    utimesSync(join(root, 'package.json'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
+    expect(rotationBundleState(root)).toEqual({ stale: true, reason: 'dist/rotation/VERSION is missing' });
+    writeFileSync(join(root, 'dist', 'rotation', 'VERSION'), '0.1.0\n');
+    expect(rotationBundleState(root)).toEqual({
+      stale: true,
+      reason: 'dist/rotation/VERSION is 0.1.0, package.json 0.2.0',
+    });
+    writeFileSync(join(root, 'dist', 'rotation', 'VERSION'), '0.2.0\n');
+    expect(rotationBundleState(root).stale).toBe(false);
+    const build = vi.fn();
+    writeFileSync(join(root, 'dist', 'watch', 'VERSION'), '0.2.0\n');
+    expect(locateBundles(root, build, {}).rotation).toMatchObject({
+      dir: join(root, 'dist', 'rotation'),
+      built: false,
+    });
+    expect(build).not.toHaveBeenCalled();
   });
 });

@@ -6,7 +6,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import type { AcmeRotationArgs } from '../../infra/args.js';
-import { AcmeRotation, COMPONENT_TYPE } from '../../infra/component.js';
+import { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadStackArgs } from '../../infra/config.js';
 import type { PolicyDocument } from '../../infra/policies.js';
 import { acmArnTags } from '../../rotation/spec.js';
@@ -1175,5 +1175,100 @@ describe('an existing stack', () => {
     expect(policy && registrations.ancestors(policy).map((a) => a.type)).toEqual([COMPONENT_TYPE]);
     expect(policy?.aliases).toEqual([]);
     for (const r of registrations.list.filter((x) => !x.custom)) expect(r.aliases, r.type).toEqual([]);
+  });
+});
+
+describe('typed args: the consumer route', () => {
+  const KMS = `arn:aws:kms:${REGION}:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b`;
+  const EXISTING_TOPIC = `arn:aws:sns:${REGION}:${ACCOUNT}:platform-alerts`;
+
+  /** The problems AcmeRotation reports for these args (nothing may be declared). */
+  function argProblems(args: Record<string, unknown>): string[] {
+    try {
+      new AcmeRotation('certs', args as unknown as AcmeRotationArgs, {});
+    } catch (err) {
+      if (err instanceof AcmeRotationArgsError) return err.problems;
+      throw err;
+    }
+    return [];
+  }
+
+  it('reports every problem with the stack route’s message, under the field instead of the config key', async () => {
+    const bad = {
+      certificates: [{ name: 'web', domains: ['example..com'], keyType: 'dsa' }],
+      hostedZones: ['example.com'],
+      memoryMb: 64,
+      kmsKeyArn: 'alias/certs',
+      logLevel: 'loud',
+    };
+    const viaArgs = argProblems(bad);
+    expect(viaArgs.length).toBe(5);
+    expect(viaArgs).toContain('memoryMb: "64" is not a whole number between 128 and 10240');
+    expect(viaArgs.some((p) => p.startsWith('certificates[0].keyType: "dsa" is not one of'))).toBe(true);
+    const viaStack = (() => {
+      try {
+        argsFrom(Object.fromEntries(Object.entries(bad).map(([k, v]) => [`acme-rotation:${k}`, v])));
+      } catch (err) {
+        return (err as { problems: string[] }).problems;
+      }
+      return [];
+    })();
+    expect(viaStack).toEqual(viaArgs.map((p) => `acme-rotation:${p}`));
+    await settle(mocks);
+    expect(mocks.resources).toEqual([]);
+  });
+
+  it('names an argument it does not know', () => {
+    expect(
+      argProblems({
+        certificates: [{ name: 'web', domains: ['example.com'] }],
+        hostedZones: ['example.com'],
+        zones: [],
+      }),
+    ).toEqual([expect.stringMatching(/^zones: is not an argument of AcmeRotation \(known: certificates, /)]);
+  });
+
+  it('takes Outputs as given: a zone id, an existing topic (no topic or topic policy of its own), a KMS key, a bus', async () => {
+    const component = new AcmeRotation('acme-rotation', {
+      certificates: [{ name: 'web', domains: ['example.com', '*.example.com'] }],
+      hostedZones: [pulumi.output('Z0EXAMPLECOM000000001')],
+      notificationTopicArn: pulumi.output(EXISTING_TOPIC),
+      kmsKeyArn: pulumi.output(KMS),
+      eventBus: pulumi.output('certs'),
+      rotationBundleDir: BUNDLE_DIR,
+      watchBundleDir: WATCH_BUNDLE_DIR,
+    });
+    expect(await valueOf(component.topicArn)).toBe(EXISTING_TOPIC);
+    expect(await valueOf(component.certificates.web.hostedZoneIds)).toEqual(['Z0EXAMPLECOM000000001']);
+    await settle(mocks);
+    expect(mocks.ofType(T.topic)).toEqual([]);
+    expect(mocks.ofType(T.topicPolicy)).toEqual([]);
+    expect(mocks.one(T.target, 'acme-rotation-rotation-failures-notice').inputs.arn).toBe(EXISTING_TOPIC);
+    const fn = mocks.one(T.function, 'acme-rotation-rotation');
+    expect((fn.inputs.environment as { variables: Record<string, string> }).variables).toMatchObject({
+      NOTIFICATION_TOPIC_ARN: EXISTING_TOPIC,
+      EVENT_BUS_NAME: 'certs',
+    });
+    expect(mocks.one(T.secret, 'acme-rotation-cert-web').inputs.kmsKeyId).toBe(KMS);
+    const doc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-rotation-policy'));
+    expect(statement(doc, 'UseSecretsKeyThroughSecretsManager').Resource).toBe(KMS);
+    expect(statement(doc, 'PutRotationEvents').Resource).toBe(`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/certs`);
+    expect(statement(doc, 'WriteChallengeTxtRecords').Resource).toEqual([
+      'arn:aws:route53:::hostedzone/Z0EXAMPLECOM000000001',
+    ]);
+  });
+
+  it('types the outputs by certificate name', async () => {
+    const component = new AcmeRotation('acme-rotation', {
+      certificates: [
+        { name: 'api', domains: ['api.example.org'], hostedZoneIds: [pulumi.output('Z0EXAMPLEORG000000003')] },
+      ],
+      rotationBundleDir: BUNDLE_DIR,
+      watchBundleDir: WATCH_BUNDLE_DIR,
+    });
+    // `certificates.api` is typed: no index signature, no undefined.
+    expect(await valueOf(component.certificates.api.secretName)).toBe('certs/api');
+    expect(await valueOf(component.certificates.api.hostedZoneIds)).toEqual(['Z0EXAMPLEORG000000003']);
+    await settle(mocks);
   });
 });
