@@ -7,10 +7,12 @@ const require = createRequire(import.meta.url);
 
 describe('acme-client internals the CA adapter relies on (rotation/acme/client-patches.ts)', () => {
   it('package.json pins acme-client to the exact version the patches were written against', () => {
+    // Bundled into the Lambda (dist/rotation), so a devDependency: consumers of the package install nothing for it.
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      dependencies: Record<string, string>;
+      dependencies?: Record<string, string>;
+      devDependencies: Record<string, string>;
     };
-    expect(pkg.dependencies['acme-client']).toBe(ACME_CLIENT_VERSION);
+    expect(pkg.dependencies?.['acme-client'] ?? pkg.devDependencies['acme-client']).toBe(ACME_CLIENT_VERSION);
     const installed = JSON.parse(readFileSync(require.resolve('acme-client/package.json'), 'utf8')) as {
       version: string;
     };
