@@ -3,11 +3,13 @@
  * endpoint as Secrets Manager and Route 53, the built bundle (dist/rotation/index.mjs) as the
  * function — then a forced renewal. Pebble sits behind a CA front of our own that adds what Let's
  * Encrypt has and Pebble 2.4 lacks (ACME Renewal Information, `replaces`): the renewal is sent as
- * an ARI replacement of the first certificate. `--verbose` echoes the function's logs.
+ * an ARI replacement of the first certificate; then the CA moves the window into the past (a
+ * revocation drill) and the renewal watch renews. `--verbose` echoes the function's logs.
  */
-import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 
@@ -15,6 +17,7 @@ import { normaliseSerial } from '../../rotation/bundle.js';
 import { acmArnTags } from '../../rotation/spec.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { rotate, type RotationRun, type StepRecord } from './driver.js';
+import { serveRotations } from './rotation-service.js';
 import { ensurePebble } from './ensure-pebble.js';
 import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from './stack.js';
 
@@ -27,6 +30,7 @@ const DOMAINS = ['example.test', '*.example.test'];
 const SECRET_NAME = 'local/example-test';
 const ACCOUNT_SECRET_NAME = 'local/acme-account';
 const ACM_REGIONS = ['us-east-1', 'eu-west-1'];
+const WATCH_BUNDLE_PATH = fileURLToPath(new URL('../../dist/watch/index.mjs', import.meta.url));
 
 /** Imports a placeholder of the default key type into ACM in `region`; returns its ARN. */
 async function acmPlaceholder(s: LocalStack, region: string): Promise<string> {
@@ -227,6 +231,42 @@ async function main(): Promise<void> {
     throw new Error('the renewal did not name the first certificate in replaces');
   if (leftover.length || leftover2.length) throw new Error('challenge TXT records were left in Route 53');
   if (!acm1 || !acm2) throw new Error('an ACM certificate does not hold the AWSCURRENT certificate');
+
+  // Third: the CA asks for early renewal (a revocation drill) and the renewal watch acts on it.
+  say('\nRotation 3 (the CA moves the window into the past: the renewal watch renews)');
+  const watch = s.newLambda({}, { bundlePath: WATCH_BUNDLE_PATH, functionName: 'acme-rotation-watch' });
+  await watch.invoke({}); // its first look: the window is ahead, it asks again after Retry-After
+  const secondId = s.ari.certificateOf(second.pem)?.certId;
+  if (!secondId) throw new Error('the ARI CA did not see the second certificate');
+  s.ari.windowInThePast(secondId);
+  // 6 h of Retry-After passing, in a moment: the watch's next ask is now.
+  await s.sm.send(
+    new TagResourceCommand({
+      SecretId: secret.arn,
+      Tags: [{ Key: 'acme-rotation:renewal-check-after', Value: new Date(0).toISOString() }],
+    }),
+  );
+  const service = serveRotations(s, { env: { ACME_ACCOUNT_SECRET_ID: account.arn }, pool: [lambda] });
+  const r3Start = Date.now();
+  const look = await watch.invoke({});
+  const runs = await service.settled();
+  service.detach();
+  if (!look.ok) throw new Error(`the watch failed: ${look.error.message}`);
+  const summary = look.result as { checked: number; due: number; started: number };
+  const third = await currentCertificate(s, 'AWSCURRENT');
+  say(`  watch         checked ${summary.checked}, due ${summary.due}, started ${summary.started}`);
+  for (const run of runs) if (!run.succeeded) throw new Error(`the renewal failed: ${run.lastError?.message}`);
+  say(`  done in ${seconds(Date.now() - r3Start)}`);
+  say(`  AWSCURRENT    serial ${third.serial}`);
+  const replaces3 = s.ari.orders.at(-1)?.replaces;
+  say(
+    `  newOrder      replaces ${replaces3 ?? 'nothing'} ${replaces3 === secondId ? '(the revoked certificate ✓)' : '✗'}`,
+  );
+  const acm3 = acmReport(s, acmArns, third.serial);
+  if (summary.started !== 1 || third.serial === second.serial)
+    throw new Error('the watch did not renew the certificate');
+  if (replaces3 !== secondId) throw new Error('the watch-started renewal did not name the certificate it replaces');
+  if (!acm3) throw new Error('an ACM certificate does not hold the AWSCURRENT certificate');
 }
 
 try {
