@@ -27,7 +27,7 @@ import * as pulumi from '@pulumi/pulumi';
 
 import type { AcmeRotationArgs } from './args.js';
 import { locateBundles } from './bundle.js';
-import { StackConfigError, ignoreTagsProblems, validateArgs, type Settings } from './config.js';
+import { StackConfigError, ignoreTagsProblems, validateArgs, type Settings } from './config/index.js';
 import { AcmCertificates } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';

@@ -18,7 +18,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
 import type { KeyType } from '../../rotation/spec.js';
-import type { CertificateSettings } from '../config.js';
+import type { CertificateSettings } from '../config/index.js';
 import type { AwsContext } from './common.js';
 
 export const ACM_CERTIFICATES_TYPE = 'acme-rotation:index:AcmCertificates';

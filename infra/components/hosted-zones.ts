@@ -6,7 +6,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { Settings } from '../config.js';
+import type { Settings } from '../config/index.js';
 import {
   ZoneError,
   checkCoverage,

@@ -9,7 +9,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { Settings } from '../config.js';
+import type { Settings } from '../config/index.js';
 import { dashboardBody, dashboardUrl } from '../dashboard.js';
 import { ARCHITECTURE, RUNTIME, childOptions, type AwsContext } from './common.js';
 import type { FunctionRole } from './function-role.js';

@@ -10,7 +10,7 @@ import {
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   FUNCTION_TIMEOUT_SECONDS,
 } from '../../rotation/rules.js';
-import type { Settings } from '../config.js';
+import type { Settings } from '../config/index.js';
 import { ARCHITECTURE, RUNTIME, childOptions, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';
 

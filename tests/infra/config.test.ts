@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config.js';
+import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config/index.js';
 import { makeLeaf, makeRootCa } from '../helpers/certs.js';
 
 const ROOT = makeRootCa({ cn: 'Config Test Private Root' });

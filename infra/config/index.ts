@@ -1,0 +1,35 @@
+/**
+ * Stack configuration and component args: read, validated and normalised BEFORE any resource is
+ * declared (pure; no Pulumi). Every problem is reported at once, each message starting with the
+ * key it is about (`acme-rotation:certificates[1].domains[0]: …`), so one `pulumi preview` shows
+ * them all.
+ *
+ * - `validate.ts` — the one validator of both routes; `typed-args.ts` — the component's route;
+ *   `stack.ts` — the stack's route (raw config, unknown keys, aws:ignoreTags);
+ * - `certificate.ts`, `acm.ts`, `hosted-zones.ts`, `ca.ts`, `schedules.ts` (lifetimes, rotation
+ *   and watch schedules), `tags.ts` (stack tags, spec tags and their budget), `ignore-tags.ts`;
+ * - `settings.ts` — what the validator produces; `keys.ts` — the settings' names;
+ *   `problems.ts` and `values.ts` — reporting, and reading a value as given.
+ */
+// The function's timeout and its clean-up reserve (README: a slow rotation needs 300 + 180 + 20 s).
+export { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/rules.js';
+export { ACM_FIELDS, AWS_REGION_RE, partitionOfRegion } from './acm.js';
+export { CERTIFICATE_FIELDS } from './certificate.js';
+export { ROLE_ZONE_FIELDS } from './hosted-zones.js';
+export { IGNORED_TAG_COMMON_PREFIX, IGNORED_TAG_PREFIXES, ignoreTagsProblems } from './ignore-tags.js';
+export { ARG_KEYS, KNOWN_KEYS } from './keys.js';
+export { StackConfigError } from './problems.js';
+export { DEFAULT_WATCH_SCHEDULE, WATCH_MAX_CONCURRENT_ROTATIONS_RANGE } from './schedules.js';
+export {
+  LOG_LEVELS,
+  LOG_RETENTION_DAYS,
+  type AcmTarget,
+  type CertificateSettings,
+  type LogLevel,
+  type Origin,
+  type Settings,
+} from './settings.js';
+export { loadSettings, loadStackArgs, type ConfigSource } from './stack.js';
+export { MAX_TAGS_PER_SECRET } from './tags.js';
+export { validateArgs } from './typed-args.js';
+export { isPending } from './values.js';

@@ -1,0 +1,113 @@
+/**
+ * Tags: the stack's own (`tags`, on every resource) and each certificate secret's `acme:*` spec
+ * tags, which must parse as the rotation parses them and fit Secrets Manager's tag limit beside
+ * the tags the rotation and the watch add.
+ */
+import type * as pulumi from '@pulumi/pulumi';
+
+import { MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from '../../rotation/rules.js';
+import { TAGS, acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/spec.js';
+import { INFLIGHT_TAG_PREFIX, RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX, STATUS_TAG_KEYS } from '../policies.js';
+import { probeAcmArns } from './acm.js';
+import { quote, type Problems } from './problems.js';
+import type { AcmTarget } from './settings.js';
+import { isRecord, parseJson } from './values.js';
+
+/** Secrets Manager's limit of tags per secret. */
+export const MAX_TAGS_PER_SECRET = 50;
+/** In-flight tags hold five 43-character TXT values (one per name) each, plus one tag for the token. */
+const INFLIGHT_VALUES_PER_TAG = 5;
+
+const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
+
+/** A zone id for the tag checks when the real one is known only at deploy time. */
+export const PROBE_ZONE_ID = 'Z000000000000000000000';
+
+export function stackTags(p: Problems, given: unknown): Record<string, string> {
+  if (given === undefined) return {};
+  const value = typeof given === 'string' ? parseJson(given) : given;
+  if (!isRecord(value)) {
+    p.add('tags', `expected a map of tag keys to values, got ${quote(value)}`);
+    return {};
+  }
+  const tags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const lower = k.toLowerCase();
+    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH) {
+      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`);
+    } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
+      p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
+    } else if (
+      lower.startsWith(SPEC_TAG_PREFIX) ||
+      lower.startsWith(INFLIGHT_TAG_PREFIX) ||
+      lower.startsWith(RENEWAL_TAG_PREFIX) ||
+      (STATUS_TAG_KEYS as readonly string[]).includes(k)
+    ) {
+      p.add(
+        `tags.${k}`,
+        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation, ' +
+          'the acme-rotation:renewal-* tags to the renewal watch',
+      );
+    } else {
+      tags[k] = v;
+    }
+  }
+  return tags;
+}
+
+/** What a certificate secret's tags are made of. */
+export interface SecretTagParts {
+  secretName: string;
+  domains: string[];
+  keyType: KeyType;
+  profile?: string | undefined;
+  /** Undefined = matched against the stack's hostedZones; Outputs count as the longest id. */
+  hostedZoneIds?: pulumi.Input<string>[] | undefined;
+  acm: AcmTarget[];
+  /** How many stack tags the secret carries too. */
+  userTagCount: number;
+}
+
+/**
+ * A certificate's spec tags (`acme:*` but the zone ids and ACM ARNs, known at deploy time),
+ * checked by the rotation's own parser with those as long as they will be, and the secret's
+ * tag budget.
+ */
+export function secretSpecTags(p: Problems, at: string, parts: SecretTagParts): Record<string, string> {
+  const { secretName, domains, keyType, profile, hostedZoneIds, acm } = parts;
+  const specTags: Record<string, string> = {};
+  for (const t of domainTags(domains)) specTags[t.Key] = t.Value;
+  specTags[TAGS.keyType] = keyType;
+  if (profile) specTags[TAGS.profile] = profile;
+  const arnTags = acmArnTags(probeAcmArns(acm));
+  const probe: Record<string, string> = {
+    ...specTags,
+    [TAGS.hostedZoneIds]: (hostedZoneIds ?? [PROBE_ZONE_ID])
+      .map((id) => (typeof id === 'string' ? id : PROBE_ZONE_ID))
+      .join(','),
+  };
+  for (const t of arnTags) probe[t.Key] = t.Value;
+  try {
+    parseSpec(
+      secretName,
+      Object.entries(probe).map(([Key, Value]) => ({ Key, Value })),
+    );
+  } catch (err) {
+    p.add(at, `the rotation would reject these tags: ${(err as Error).message}`);
+  }
+  const inflight = 1 + Math.ceil(domains.length / INFLIGHT_VALUES_PER_TAG);
+  const total =
+    Object.keys(probe).length + parts.userTagCount + STATUS_TAG_KEYS.length + RENEWAL_TAG_KEYS.length + inflight;
+  if (total > MAX_TAGS_PER_SECRET) {
+    p.add(
+      at,
+      `needs up to ${total} tags on its secret (spec, zone ids, ` +
+        (arnTags.length > 0 ? `${arnTags.length} ACM ARN tag${arnTags.length === 1 ? '' : 's'}, ` : '') +
+        `${parts.userTagCount} stack tags, ` +
+        `${STATUS_TAG_KEYS.length} status tags, ${RENEWAL_TAG_KEYS.length} renewal tags, ` +
+        `${inflight} in-flight tags), more than Secrets Manager's ${MAX_TAGS_PER_SECRET}; ` +
+        `use fewer names${arnTags.length > 0 ? ', ACM certificates' : ''} or stack tags`,
+    );
+  }
+  return specTags;
+}

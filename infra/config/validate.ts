@@ -1,0 +1,255 @@
+/**
+ * THE validator, of stack configuration and component args alike: every setting checked and
+ * normalised into Settings, every problem reported under its key. The settings of their own
+ * concern (the CA, hosted zones, tags, certificates, schedules) are checked in their modules.
+ */
+import type * as pulumi from '@pulumi/pulumi';
+
+import { parseResolvers } from '../../rotation/config.js';
+import {
+  CLEANUP_RESERVE_SECONDS,
+  DEFAULT_ACME_TIMEOUT_SECONDS,
+  DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  FUNCTION_TIMEOUT_SECONDS,
+  MAX_WAIT_SECONDS,
+  MIN_WAIT_SECONDS,
+  isEmailAddress,
+} from '../../rotation/rules.js';
+import type { WatchSchedule } from '../schedule.js';
+import { caRoots, directoryUrl } from './ca.js';
+import { certificateList } from './certificate.js';
+import { hostedZones } from './hosted-zones.js';
+import { quote, type Problems } from './problems.js';
+import {
+  WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
+  parseDefaultLifetime,
+  watchSchedule as parseWatch,
+} from './schedules.js';
+import { LOG_LEVELS, LOG_RETENTION_DAYS, type Origin, type Settings } from './settings.js';
+import { stackTags } from './tags.js';
+import { integer, isPending, optionalString, parseJson } from './values.js';
+
+const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
+const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
+const BUS_NAME_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
+const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
+const SNS_TOPIC_ARN_RE = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+const KMS_KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
+
+/**
+ * THE validator, of stack configuration and component args alike. `get(key)` is a setting as
+ * given: a raw config string (objects as JSON) or a typed arg (a list, a number, an Output).
+ * Returns undefined when anything was reported.
+ */
+export function checkSettings(
+  p: Problems,
+  get: (key: string) => unknown,
+  origin: Origin,
+  keyPrefix: string,
+): Settings | undefined {
+  const start = p.list.length;
+  /** A scalar setting as text (numbers and booleans as written); anything else is reported. */
+  const text = (key: string): string | undefined => {
+    const v = get(key);
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    p.add(
+      key,
+      isPending(v)
+        ? 'must be a plain value, not an Output: it decides what is declared'
+        : `expected a single value, got ${quote(v)}`,
+    );
+    return undefined;
+  };
+  /** A setting that may be another resource's output: plain text is checked, an Output kept as given. */
+  const input = (key: string): { text?: string; pending?: pulumi.Input<string> } => {
+    const v = get(key);
+    if (isPending(v)) return { pending: v as pulumi.Input<string> };
+    const t = optionalString(text(key));
+    return t === undefined ? {} : { text: t };
+  };
+
+  const url = directoryUrl(p, text('ca'));
+
+  const defaultLifetime = parseDefaultLifetime(p, optionalString(text('certificateLifetime')));
+
+  const email = optionalString(text('email'));
+  if (email !== undefined && !isEmailAddress(email)) p.add('email', `${quote(email)} is not an e-mail address`);
+
+  const account = optionalString(text('account')) ?? 'persistent';
+  if (account !== 'persistent' && account !== 'ephemeral') {
+    p.add('account', `${quote(account)} must be persistent (one ACME account key kept in a secret) or ephemeral`);
+  }
+  const eabKid = optionalString(text('eabKid'));
+  const hmac = input('eabHmacKey');
+  const eabHmacKey = hmac.text;
+  if ((eabKid === undefined) !== (eabHmacKey === undefined && hmac.pending === undefined)) {
+    p.add(eabKid === undefined ? 'eabKid' : 'eabHmacKey', 'External Account Binding needs both eabKid and eabHmacKey');
+  }
+  if (eabHmacKey !== undefined && !/^[A-Za-z0-9_-]+={0,2}$/.test(eabHmacKey)) {
+    p.add('eabHmacKey', 'is not a base64url HMAC key as issued by the CA (set it with pulumi config set --secret)');
+  }
+  if (eabKid !== undefined && account === 'ephemeral') {
+    p.add(
+      'eabKid',
+      `External Account Binding needs ${p.key('account')}=persistent (the credentials live in the account secret)`,
+    );
+  }
+
+  const notificationEmail = optionalString(text('notificationEmail'));
+  if (notificationEmail !== undefined && !isEmailAddress(notificationEmail)) {
+    p.add('notificationEmail', `${quote(notificationEmail)} is not an e-mail address`);
+  }
+  const topic = input('notificationTopicArn');
+  if (topic.text !== undefined && !SNS_TOPIC_ARN_RE.test(topic.text)) {
+    p.add('notificationTopicArn', `${quote(topic.text)} is not an SNS topic ARN (arn:aws:sns:region:account:name)`);
+  }
+  const notificationTopicArn = topic.text ?? topic.pending;
+  const bus = input('eventBus');
+  const eventBus = bus.text ?? bus.pending;
+  if (bus.text !== undefined && !(bus.text.startsWith('arn:') ? BUS_ARN_RE : BUS_NAME_RE).test(bus.text)) {
+    p.add('eventBus', `${quote(bus.text)} is not an EventBridge bus name or ARN`);
+  }
+
+  const rawRetention = optionalString(text('logRetentionDays'));
+  const logRetentionDays = rawRetention === undefined ? 90 : Number(rawRetention);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays) || !/^\d+$/.test(rawRetention ?? '90')) {
+    p.add(
+      'logRetentionDays',
+      `${quote(rawRetention)} is not one of CloudWatch's retentions: ${LOG_RETENTION_DAYS.join(', ')}`,
+    );
+  }
+  const rawLevel = optionalString(text('logLevel')) ?? 'info';
+  const logLevel = LOG_LEVELS.find((l) => l === rawLevel.toLowerCase());
+  if (!logLevel) p.add('logLevel', `${quote(rawLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+
+  const kms = input('kmsKeyArn');
+  const kmsKeyArn = kms.text ?? kms.pending;
+  if (kms.text !== undefined && !KMS_KEY_ARN_RE.test(kms.text)) {
+    p.add('kmsKeyArn', `${quote(kms.text)} is not a KMS key ARN (arn:aws:kms:region:account:key/id; not an alias)`);
+  }
+
+  const secretNamePrefix = text('secretNamePrefix') ?? 'certs/';
+  if (!SECRET_NAME_CHARS_RE.test(secretNamePrefix) || secretNamePrefix.length > 256) {
+    p.add('secretNamePrefix', `${quote(secretNamePrefix)} may hold only letters, digits and /_+=.@- (at most 256)`);
+  }
+  const rawWindow = optionalString(text('secretRecoveryWindowDays'));
+  const recoveryWindowDays = integer(p, 'secretRecoveryWindowDays', rawWindow, 0, 30) ?? 30;
+  if (rawWindow !== undefined && recoveryWindowDays > 0 && recoveryWindowDays < 7) {
+    p.add('secretRecoveryWindowDays', `${quote(rawWindow)} must be 0 (delete at once) or 7 to 30 days`);
+  }
+
+  const defaultPrefix = `acme-rotation-${origin.stack}`
+    .replace(/[^A-Za-z0-9-]/g, '-')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  const namePrefix = optionalString(text('namePrefix')) ?? defaultPrefix;
+  if (!NAME_PREFIX_RE.test(namePrefix)) {
+    p.add(
+      'namePrefix',
+      `${quote(namePrefix)} must be 1-40 letters, digits and hyphens, starting with a letter or digit`,
+    );
+  }
+  const memoryMb = integer(p, 'memoryMb', optionalString(text('memoryMb')), 128, 10_240) ?? 512;
+
+  const givenResolvers = get('dnsResolvers');
+  let dnsResolvers = Array.isArray(givenResolvers)
+    ? givenResolvers.map(String).join(',') || undefined
+    : optionalString(text('dnsResolvers'));
+  if (dnsResolvers !== undefined) {
+    const parsed = parseJson(dnsResolvers);
+    const list = Array.isArray(parsed) ? parsed.map(String) : [dnsResolvers];
+    dnsResolvers = list.join(',');
+    try {
+      parseResolvers(dnsResolvers);
+    } catch (err) {
+      p.add('dnsResolvers', (err as Error).message.replace(/^DNS_RESOLVERS /, ''));
+    }
+  }
+  const waitSeconds = (key: string) => integer(p, key, optionalString(text(key)), MIN_WAIT_SECONDS, MAX_WAIT_SECONDS);
+  const dnsPropagationTimeoutSeconds = waitSeconds('dnsPropagationTimeoutSeconds');
+  const acmeTimeoutSeconds = waitSeconds('acmeTimeoutSeconds');
+  const dnsSeconds = dnsPropagationTimeoutSeconds ?? DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS;
+  const acmeSeconds = acmeTimeoutSeconds ?? DEFAULT_ACME_TIMEOUT_SECONDS;
+  if (dnsSeconds + acmeSeconds + CLEANUP_RESERVE_SECONDS > FUNCTION_TIMEOUT_SECONDS) {
+    p.add(
+      dnsPropagationTimeoutSeconds !== undefined ? 'dnsPropagationTimeoutSeconds' : 'acmeTimeoutSeconds',
+      `DNS (${dnsSeconds} s) + CA (${acmeSeconds} s) + ${CLEANUP_RESERVE_SECONDS} s ` +
+        `of clean-up exceed the function's ${FUNCTION_TIMEOUT_SECONDS} s`,
+    );
+  }
+
+  const preferredChain = optionalString(text('preferredChain'));
+  if (preferredChain !== undefined && preferredChain.length > 256) {
+    p.add('preferredChain', "is a root certificate's common name: at most 256 characters");
+  }
+  const maxCertificateLifetimeDays = integer(
+    p,
+    'maxCertificateLifetimeDays',
+    optionalString(text('maxCertificateLifetimeDays')),
+    1,
+    36_500,
+  );
+  const caRootsPem = caRoots(p, text('caRootsPem'));
+
+  const watchSchedule = parseWatch(p, optionalString(text('watchSchedule')));
+  const watchMaxConcurrentRotations = integer(
+    p,
+    'watchMaxConcurrentRotations',
+    optionalString(text('watchMaxConcurrentRotations')),
+    ...WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
+  );
+
+  const zones = hostedZones(p, get('hostedZones'));
+  const tags = stackTags(p, get('tags'));
+
+  const certificates = certificateList(p, get('certificates'), {
+    directoryUrl: url,
+    defaultLifetime,
+    secretNamePrefix,
+    stackZonesSet: get('hostedZones') !== undefined,
+    userTagCount: Object.keys(tags).length,
+  });
+
+  const accountSecretName = `${namePrefix}/acme-account`;
+  certificates.forEach((c, i) => {
+    if (account === 'persistent' && c.secretName === accountSecretName) {
+      p.add(`certificates[${i}].name`, `the secret name ${quote(c.secretName)} is the ACME account secret's`);
+    }
+  });
+
+  if (p.list.length > start) return undefined;
+  return {
+    namespace: origin.project,
+    stack: origin.stack,
+    keyPrefix,
+    namePrefix,
+    directoryUrl: url as string,
+    ...(email ? { email } : {}),
+    persistentAccount: account === 'persistent',
+    accountSecretName,
+    ...(eabKid ? { eabKid } : {}),
+    ...(notificationEmail ? { notificationEmail } : {}),
+    ...(notificationTopicArn ? { notificationTopicArn } : {}),
+    ...(eventBus ? { eventBus } : {}),
+    logRetentionDays,
+    logLevel: logLevel ?? 'info',
+    ...(kmsKeyArn ? { kmsKeyArn } : {}),
+    secretNamePrefix,
+    recoveryWindowDays,
+    memoryMb,
+    ...(dnsResolvers ? { dnsResolvers } : {}),
+    ...(dnsPropagationTimeoutSeconds !== undefined ? { dnsPropagationTimeoutSeconds } : {}),
+    ...(acmeTimeoutSeconds !== undefined ? { acmeTimeoutSeconds } : {}),
+    ...(preferredChain ? { preferredChain } : {}),
+    ...(maxCertificateLifetimeDays !== undefined ? { maxCertificateLifetimeDays } : {}),
+    ...(caRootsPem ? { caRootsPem } : {}),
+    watchSchedule: watchSchedule as WatchSchedule,
+    ...(watchMaxConcurrentRotations !== undefined ? { watchMaxConcurrentRotations } : {}),
+    hostedZones: zones.refs,
+    ...(zones.externalId ? { route53ExternalId: zones.externalId } : {}),
+    tags,
+    certificates,
+  };
+}
