@@ -245,3 +245,22 @@ export function locateBundles(
 ): { rotation: EnsuredBundle; watch: EnsuredBundle } {
   return hasSources(root) ? ensureBundles(root, build, env) : packagedBundles(root, env);
 }
+
+/**
+ * The bundle directories a component deploys: the ones given, else the located ones (each
+ * located bundle reported, whether built now or found ready).
+ */
+export function bundleDirs(
+  given: { rotationBundleDir?: string | undefined; watchBundleDir?: string | undefined },
+  report: (message: string) => void,
+): { rotation: string; watch: string } {
+  const bundles =
+    given.rotationBundleDir !== undefined && given.watchBundleDir !== undefined ? undefined : locateBundles();
+  for (const [what, bundle] of Object.entries(bundles ?? {})) {
+    report(bundle.built ? `built the ${what} bundle: ${bundle.reason}` : bundle.reason);
+  }
+  return {
+    rotation: given.rotationBundleDir ?? (bundles?.rotation.dir as string),
+    watch: given.watchBundleDir ?? (bundles?.watch.dir as string),
+  };
+}

@@ -1,113 +1,54 @@
 /**
  * AcmeRotation: everything one stack deploys, as a Pulumi ComponentResource composed of smaller
- * ones (infra/components/), each parented to it, so `pulumi stack` shows one tree:
+ * ones (infra/components/), each parented to it, so `pulumi stack` shows one tree: Notices (the
+ * topic, the failure rule, the bus); AcmCertificates per certificate deployed to ACM (declared
+ * first: the rotation role's policy names their ARNs); FunctionRole ×2, the rotation function's
+ * and the watch's (declared before the secrets: their resource policies name the roles);
+ * AcmeAccount (the optional ACME account secret); RotationFunction; CertificateSecret per
+ * certificate (native rotation that runs immediately: the first `pulumi up` issues the first
+ * certificate); RenewalWatch (the scheduled watch, the at-risk alarm, the dashboard); and,
+ * parented here, the topic policy naming the failure rule and both alarms.
  *
- * - Notices: the SNS topic (e-mail subscription), Secrets Manager's rotation failure events
- *   routed to it, the optional EventBridge bus;
- * - AcmCertificates per certificate deployed to ACM: the ACM certificates created with a
- *   placeholder (declared first: the rotation role's policy names their ARNs);
- * - FunctionRole ×2: log group, role and inline policy of the rotation function and of the
- *   renewal watch (declared before the secrets: their resource policies name the roles);
- * - AcmeAccount: the optional ACME account secret (no initial version: the function creates the
- *   account), its policy, the EAB credentials;
- * - RotationFunction: one function for every certificate (nodejs22.x, arm64, JSON logs), the
- *   permission Secrets Manager invokes it with, the alarm on its errors;
- * - CertificateSecret per certificate: the secret carrying the spec tags, its resource policy,
- *   native rotation that runs immediately (the first `pulumi up` issues the first certificate);
- * - RenewalWatch: the scheduled watch that starts renewals when the CA's renewal information or
- *   the certificate's age says so, the alarm on certificates at risk, and the dashboard;
- * - and here, the topic policy: it names the failure rule and both alarms.
+ * This module is the wiring, in declaration order. The args are checked in component-args.ts;
+ * the roles' policies built in components/role-policies.ts; the zones and the roles of other
+ * accounts in components/hosted-zones.ts; the topic policy in components/notices.ts.
  *
  * These resources were once all declared here, directly. They keep their logical names and
  * types; each carries an alias to this component as its former parent, so a stack deployed
  * before keeps every resource (no replacement).
  */
-import * as aws from '@pulumi/aws';
+import type * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { AcmeRotationArgs } from './args.js';
-import { locateBundles } from './bundle.js';
-import { StackConfigError, ignoreTagsProblems, validateArgs, type Settings } from './config/index.js';
+import { bundleDirs } from './bundle.js';
+import { settingsOf } from './component-args.js';
+import { registeredOutputs } from './component-outputs.js';
+import type { Settings } from './config/index.js';
 import { AcmCertificates } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
-import type { AwsContext } from './components/common.js';
+import { awsContext } from './components/common.js';
 import { FunctionRole } from './components/function-role.js';
-import { resolveCertificateZones } from './components/hosted-zones.js';
-import { Notices } from './components/notices.js';
-import { RenewalWatch } from './components/renewal-watch.js';
-import { RotationFunction } from './components/rotation-function.js';
 import {
-  policyJson,
-  rotationRolePolicyJson,
-  route53RolePolicy,
-  route53RoleTrustPolicy,
-  topicPolicy,
-  watchRolePolicyJson,
-  type PolicyDocument,
-} from './policies.js';
+  resolveCertificateZones,
+  route53RoleOutputs,
+  route53RolesSetting,
+  type Route53RoleOutputs,
+} from './components/hosted-zones.js';
+import { Notices, noticesTopicPolicy } from './components/notices.js';
+import { RenewalWatch } from './components/renewal-watch.js';
+import { rotationRolePolicyOf, watchRolePolicyOf } from './components/role-policies.js';
+import { RotationFunction } from './components/rotation-function.js';
 
 export { ARCHITECTURE, RUNTIME } from './components/common.js';
 export { METRIC_NAMESPACE, atRiskAlarmPeriodSeconds } from './components/renewal-watch.js';
 export type { CertificateOutputs } from './components/certificate-secret.js';
+export type { Route53RoleOutputs } from './components/hosted-zones.js';
+export type { AcmeRotationArgs } from './args.js';
+export { AcmeRotationArgsError } from './component-args.js';
 
 export const COMPONENT_TYPE = 'acme-rotation:index:AcmeRotation';
-
-/** What the account holding a hosted zone needs to create the role the function assumes. */
-export interface Route53RoleOutputs {
-  zoneIds: string[];
-  /** The role's permissions policy (IAM JSON, as an object). */
-  policy: PolicyDocument;
-  /** The role's trust policy: the rotation function's role, with the external id when set. */
-  trustPolicy: PolicyDocument;
-}
-
-export type { AcmeRotationArgs } from './args.js';
-
-/** Invalid AcmeRotation args: every problem, each naming its field. Shown without a stack trace. */
-export class AcmeRotationArgsError extends pulumi.RunError {
-  override name = 'AcmeRotationArgsError';
-  constructor(
-    readonly problems: string[],
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Whether `opts` names an explicit AWS provider (its ignoreTags are not in the stack config). */
-function explicitAwsProvider(opts: pulumi.ComponentResourceOptions | undefined): boolean {
-  if (!opts) return false;
-  if (opts.provider) return true;
-  const providers = opts.providers;
-  if (Array.isArray(providers)) return providers.length > 0;
-  return providers !== undefined && Object.keys(providers).includes('aws');
-}
-
-/**
- * The args, validated (the stack's rules and messages), with the default AWS provider's
- * aws:ignoreTags checked as the stack does; throws AcmeRotationArgsError listing every problem.
- */
-function settingsOf(name: string, args: AcmeRotationArgs, opts: pulumi.ComponentResourceOptions | undefined): Settings {
-  const problems: string[] = [];
-  let settings: Settings | undefined;
-  try {
-    settings = validateArgs(
-      args,
-      { project: pulumi.getProject(), stack: pulumi.getStack() },
-      `AcmeRotation arguments of "${name}"`,
-    );
-  } catch (err) {
-    if (!(err instanceof StackConfigError)) throw err;
-    problems.push(...err.problems);
-  }
-  if (!explicitAwsProvider(opts)) problems.push(...ignoreTagsProblems(new pulumi.Config('aws').get('ignoreTags')));
-  if (problems.length > 0 || !settings) {
-    const what = args.configNamespace ? 'stack configuration' : `AcmeRotation arguments of "${name}"`;
-    throw new AcmeRotationArgsError(problems, new StackConfigError(problems, what).message);
-  }
-  return settings;
-}
 
 /**
  * Certificates from an ACME CA in Secrets Manager, renewed by native rotation (and deployed to
@@ -149,24 +90,14 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     super(COMPONENT_TYPE, name, {}, opts);
     this.settings = s;
     this.certificates = {} as Record<Name, CertificateOutputs>;
-    const bundles =
-      args.rotationBundleDir !== undefined && args.watchBundleDir !== undefined ? undefined : locateBundles();
-    for (const [what, bundle] of Object.entries(bundles ?? {})) {
-      pulumi.log.info(bundle.built ? `built the ${what} bundle: ${bundle.reason}` : bundle.reason, this);
-    }
-    const rotationBundleDir = args.rotationBundleDir ?? (bundles?.rotation.dir as string);
-    const watchBundleDir = args.watchBundleDir ?? (bundles?.watch.dir as string);
+    const bundleDir = bundleDirs(args, (message) => pulumi.log.info(message, this));
     const parent = { parent: this };
     // Every child component's resources were once declared here: alias them to this component.
     const moved = { formerParent: this };
     const tags = s.tags;
     const stackLabel = `${s.namespace}/${s.stack}`;
 
-    const ctx: AwsContext = {
-      partition: aws.getPartitionOutput({}, parent).partition,
-      region: aws.getRegionOutput({}, parent).region,
-      accountId: aws.getCallerIdentityOutput({}, parent).accountId,
-    };
+    const ctx = awsContext(parent);
     const zones = resolveCertificateZones(s, parent);
 
     this.notices = new Notices(
@@ -186,15 +117,11 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     );
     const topicArn = this.notices.topicArn;
     const kmsKeyArn = pulumi.output(s.kmsKeyArn);
-    const eventBusArn = this.notices.eventBusArn;
 
     for (const cert of s.certificates) {
       if (cert.acm.length === 0) continue;
-      this.acmCertificates[cert.name] = new AcmCertificates(
-        `${name}-cert-${cert.name}`,
-        { certificate: cert, aws: ctx, tags },
-        parent,
-      );
+      const acm = { certificate: cert, aws: ctx, tags };
+      this.acmCertificates[cert.name] = new AcmCertificates(`${name}-cert-${cert.name}`, acm, parent);
     }
     const acmArns = pulumi
       .all(Object.values(this.acmCertificates).map((a) => a.arns))
@@ -207,32 +134,14 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
         functionName: `${s.namePrefix}-rotation`,
         description: `acme-rotation ${stackLabel}: the certificate rotation function`,
         logRetentionDays: s.logRetentionDays,
-        policy: (logGroupArn) =>
-          pulumi
-            .all([
-              ctx.partition,
-              ctx.region,
-              logGroupArn,
-              zones.own,
-              zones.roles,
-              topicArn,
-              eventBusArn,
-              pulumi.all([acmArns, kmsKeyArn]),
-            ])
-            .apply(([p, r, logArn, own, roles, topic, busArn, [acmCertificateArns, kmsKey]]) =>
-              rotationRolePolicyJson({
-                partition: p,
-                region: r,
-                logGroupArn: logArn,
-                zoneIds: own.zoneIds,
-                ...(own.cnameTargets ? { cnameTargets: own.cnameTargets } : {}),
-                route53RoleArns: roles.map((role) => role.roleArn),
-                topicArn: topic,
-                ...(busArn ? { eventBusArn: busArn } : {}),
-                ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
-                acmCertificateArns,
-              }),
-            ),
+        policy: rotationRolePolicyOf({
+          aws: ctx,
+          zones,
+          topicArn,
+          eventBusArn: this.notices.eventBusArn,
+          acmArns,
+          kmsKeyArn,
+        }),
         tags,
       },
       parent,
@@ -261,13 +170,11 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
         settings: s,
         stackLabel,
         identity: this.rotationRole,
-        bundleDir: rotationBundleDir,
+        bundleDir: bundleDir.rotation,
         accountId: ctx.accountId,
         topicArn,
         ...(this.account ? { accountSecretArn: this.account.secret.arn } : {}),
-        route53Roles: zones.roles.apply((roles) =>
-          roles.flatMap((role) => role.zoneIds.map((id) => `${id}=${role.roleArn}`)).join(','),
-        ),
+        route53Roles: route53RolesSetting(zones.roles),
       },
       parent,
     );
@@ -282,20 +189,7 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
         functionName: watchName,
         description: `acme-rotation ${stackLabel}: the renewal watch`,
         logRetentionDays: s.logRetentionDays,
-        policy: (logGroupArn) =>
-          pulumi
-            .all([ctx.partition, ctx.region, ctx.accountId, logGroupArn, fn.arn, kmsKeyArn])
-            .apply(([p, r, a, logArn, rotationArn, kmsKey]) =>
-              watchRolePolicyJson({
-                partition: p,
-                region: r,
-                logGroupArn: logArn,
-                rotationFunctionArn: rotationArn,
-                // The function is declared after its role: its ARN follows from its name.
-                watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${watchName}`,
-                ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
-              }),
-            ),
+        policy: watchRolePolicyOf({ aws: ctx, watchFunctionName: watchName, rotationFunctionArn: fn.arn, kmsKeyArn }),
         tags,
       },
       parent,
@@ -336,7 +230,7 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
         stackLabel,
         identity: this.watchRole,
         aws: ctx,
-        bundleDir: watchBundleDir,
+        bundleDir: bundleDir.watch,
         rotationLogGroupName: this.rotationRole.logGroup.name,
         rotationFunctionArn: fn.arn,
         topicArn,
@@ -345,51 +239,9 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       parent,
     );
 
-    // Only the failure rule and the two alarms may publish to the topic. An existing topic keeps
-    // its owner's policy: a TopicPolicy here would replace it whole.
-    const failureRuleArn = this.notices.failureRule.arn;
-    const errorsAlarmArn = this.rotation.errorsAlarm.arn;
-    const atRiskAlarmArn = this.watch.atRiskAlarm.arn;
-    this.topicPolicy =
-      this.notices.topic === undefined
-        ? undefined
-        : new aws.sns.TopicPolicy(
-            `${name}-notices-policy`,
-            {
-              arn: topicArn,
-              policy: pulumi
-                .all([ctx.partition, ctx.accountId, topicArn, failureRuleArn, errorsAlarmArn, atRiskAlarmArn])
-                .apply(([p, a, topic, ruleArn, errorsArn, atRiskArn]) =>
-                  policyJson(
-                    topicPolicy({
-                      partition: p,
-                      accountId: a,
-                      topicArn: topic,
-                      ruleArn,
-                      alarmArns: [errorsArn, atRiskArn],
-                    }),
-                  ),
-                ),
-            },
-            parent,
-          );
-
-    const rotationRoleArn = this.rotationRole.role.arn;
-    this.route53Roles = pulumi.all([zones.roles, rotationRoleArn]).apply(([roles, roleArn]) =>
-      Object.fromEntries(
-        roles.map((role) => [
-          role.roleArn,
-          {
-            zoneIds: role.zoneIds,
-            policy: route53RolePolicy(role),
-            trustPolicy: route53RoleTrustPolicy({
-              rotationRoleArn: roleArn,
-              ...(s.route53ExternalId ? { externalId: s.route53ExternalId } : {}),
-            }),
-          },
-        ]),
-      ),
-    );
+    const alarmArns = [this.rotation.errorsAlarm.arn, this.watch.atRiskAlarm.arn];
+    this.topicPolicy = noticesTopicPolicy(name, { notices: this.notices, aws: ctx, alarmArns }, parent);
+    this.route53Roles = route53RoleOutputs(zones.roles, this.rotationRole.role.arn, s.route53ExternalId);
 
     this.functionName = fn.name;
     this.functionArn = fn.arn;
@@ -398,16 +250,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.watchFunctionName = this.watch.function.name;
     this.dashboardName = this.watch.dashboardName;
     this.dashboardUrl = this.watch.dashboardUrl;
-    this.registerOutputs({
-      functionName: this.functionName,
-      functionArn: this.functionArn,
-      topicArn: this.topicArn,
-      accountSecretArn: this.accountSecretArn,
-      watchFunctionName: this.watchFunctionName,
-      dashboardName: this.dashboardName,
-      dashboardUrl: this.dashboardUrl,
-      certificates: this.certificates,
-      route53Roles: this.route53Roles,
-    });
+    this.registerOutputs(registeredOutputs(this));
   }
 }

@@ -2,6 +2,7 @@
  * What the child components of AcmeRotation share: the Lambda runtime, the stack's AWS context,
  * and the options that keep an existing stack's resources when they move into a component.
  */
+import * as aws from '@pulumi/aws';
 import type * as pulumi from '@pulumi/pulumi';
 
 export const RUNTIME = 'nodejs22.x';
@@ -12,6 +13,15 @@ export interface AwsContext {
   partition: pulumi.Output<string>;
   region: pulumi.Output<string>;
   accountId: pulumi.Output<string>;
+}
+
+/** The deployment's partition, region and account, looked up with `opts` (the component's). */
+export function awsContext(opts: pulumi.InvokeOutputOptions): AwsContext {
+  return {
+    partition: aws.getPartitionOutput({}, opts).partition,
+    region: aws.getRegionOutput({}, opts).region,
+    accountId: aws.getCallerIdentityOutput({}, opts).accountId,
+  };
 }
 
 /** Every child component's args: where its resources used to live. */

@@ -1,12 +1,15 @@
 /**
  * The hosted zones of each certificate, resolved at deploy time: configured zone ids are checked
  * to cover the certificate's names, other certificates are matched against the stack's
- * `hostedZones` (each distinct reference looked up once). Pure matching lives in ../zones.ts.
+ * `hostedZones` (each distinct reference looked up once); and what the accounts holding zones of
+ * other accounts need to create the roles the function assumes. Pure matching lives in
+ * ../zones.ts.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from '../config/index.js';
+import { route53RolePolicy, route53RoleTrustPolicy, type PolicyDocument } from '../policies.js';
 import {
   ZoneError,
   checkCoverage,
@@ -122,4 +125,41 @@ export function resolveCertificateZones(s: Settings, opts: pulumi.InvokeOutputOp
     own: split.apply((x) => x.own),
     roles: split.apply((x) => x.roles),
   };
+}
+
+/** What the account holding a hosted zone needs to create the role the function assumes. */
+export interface Route53RoleOutputs {
+  zoneIds: string[];
+  /** The role's permissions policy (IAM JSON, as an object). */
+  policy: PolicyDocument;
+  /** The role's trust policy: the rotation function's role, with the external id when set. */
+  trustPolicy: PolicyDocument;
+}
+
+/** Per role reaching zones of another account (by role ARN): its zones and the policies it needs. */
+export function route53RoleOutputs(
+  roles: pulumi.Output<RoleGrant[]>,
+  rotationRoleArn: pulumi.Output<string>,
+  externalId: string | undefined,
+): pulumi.Output<Record<string, Route53RoleOutputs>> {
+  return pulumi.all([roles, rotationRoleArn]).apply(([grants, roleArn]) =>
+    Object.fromEntries(
+      grants.map((role) => [
+        role.roleArn,
+        {
+          zoneIds: role.zoneIds,
+          policy: route53RolePolicy(role),
+          trustPolicy: route53RoleTrustPolicy({
+            rotationRoleArn: roleArn,
+            ...(externalId ? { externalId } : {}),
+          }),
+        },
+      ]),
+    ),
+  );
+}
+
+/** ROUTE53_ROLES of the rotation function: `zoneId=roleArn` for each zone reached through a role. */
+export function route53RolesSetting(roles: pulumi.Output<RoleGrant[]>): pulumi.Output<string> {
+  return roles.apply((grants) => grants.flatMap((role) => role.zoneIds.map((id) => `${id}=${role.roleArn}`)).join(','));
 }

@@ -1,13 +1,14 @@
 /**
  * Where the stack's notices go: the SNS topic (and its optional e-mail subscription), Secrets
  * Manager's rotation failure events routed to it, and the EventBridge bus the function may
- * publish rotation events to. Who may publish to the topic (the TopicPolicy) is decided by
- * AcmeRotation, which knows the alarms.
+ * publish rotation events to; and who may publish to the topic (the TopicPolicy), once the
+ * alarms exist.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { ROTATION_FAILURE_INPUT, rotationFailurePattern, secretArnPrefix } from '../events.js';
+import { policyJson, topicPolicy } from '../policies.js';
 import { childOptions, type AwsContext, type Relocated } from './common.js';
 
 export const NOTICES_TYPE = 'acme-rotation:index:Notices';
@@ -93,4 +94,33 @@ export class Notices extends pulumi.ComponentResource {
 
     this.registerOutputs({ topicArn: this.topicArn, eventBusArn: this.eventBusArn });
   }
+}
+
+/**
+ * Who may publish to the notices topic: only the failure rule and the given alarms. Undefined with
+ * an existing topic: it keeps its owner's policy (a TopicPolicy here would replace it whole).
+ *
+ * Declared with the caller's options, not inside Notices: it names alarms declared after
+ * Notices, and it stays AcmeRotation's own resource, where existing stacks hold it.
+ */
+export function noticesTopicPolicy(
+  name: string,
+  args: { notices: Notices; aws: AwsContext; alarmArns: pulumi.Output<string>[] },
+  opts: pulumi.CustomResourceOptions,
+): aws.sns.TopicPolicy | undefined {
+  const { notices } = args;
+  if (notices.topic === undefined) return undefined;
+  const { partition, accountId } = args.aws;
+  return new aws.sns.TopicPolicy(
+    `${name}-notices-policy`,
+    {
+      arn: notices.topicArn,
+      policy: pulumi
+        .all([partition, accountId, notices.topicArn, notices.failureRule.arn, pulumi.all(args.alarmArns)])
+        .apply(([p, a, topic, ruleArn, alarmArns]) =>
+          policyJson(topicPolicy({ partition: p, accountId: a, topicArn: topic, ruleArn, alarmArns })),
+        ),
+    },
+    opts,
+  );
 }
