@@ -364,7 +364,7 @@ const CASES: Case[] = [
     'a typo in a tag key (acme:domain)',
     () => [{ Key: 'acme:domain', Value: ZONE }],
     () =>
-      /^tag acme:domain is not a known acme: tag \(tag keys are case-sensitive\); the known ones are acme:domains \(continued in acme:domains:2, acme:domains:3, …\), acme:key-type, acme:hosted-zone-ids, acme:profile; tags starting with acme: are reserved for the certificate spec$/,
+      /^tag acme:domain is not a known acme: tag \(tag keys are case-sensitive\); the known ones are acme:domains \(continued in acme:domains:2, acme:domains:3, …\), acme:key-type, acme:hosted-zone-ids, acme:profile, acme:acm-certificate-arns \(continued likewise\); tags starting with acme: are reserved for the certificate spec$/,
   ),
   spec(
     'an upper-case tag key (ACME:domains)',
@@ -419,7 +419,7 @@ const CASES: Case[] = [
     name: 'AwsServiceError',
     route53Reads: true,
     message: () =>
-      /^Route53 GetHostedZone failed \(NoSuchHostedZone\): .*; a zone id in tag acme:hosted-zone-ids \(ZNOSUCHZONE0000\) does not exist in this account: correct the tag \(aws route53 list-hosted-zones lists the zones\)$/,
+      /^Route53 GetHostedZone failed \(NoSuchHostedZone\): .*; a zone id in tag acme:hosted-zone-ids \(ZNOSUCHZONE0000\) does not exist in this account: correct the tag \(aws route53 list-hosted-zones lists the zones\), or, for a zone in another account, name the role that reaches it in ROUTE53_ROLES$/,
   },
   {
     what: 'acme:hosted-zone-ids naming a zone that does not contain the name',
