@@ -9,13 +9,11 @@
  * certificate); RenewalWatch (the scheduled watch, the at-risk alarm, the dashboard); and,
  * parented here, the topic policy naming the failure rule and both alarms.
  *
- * This module is the wiring, in declaration order. The args are checked in component-args.ts;
- * the roles' policies built in components/role-policies.ts; the zones and the roles of other
- * accounts in components/hosted-zones.ts; the topic policy in components/notices.ts.
- *
- * These resources were once all declared here, directly. They keep their logical names and
- * types; each carries an alias to this component as its former parent, so a stack deployed
- * before keeps every resource (no replacement).
+ * Here is the wiring alone, in declaration order; each concern lives with its component or in
+ * its module (component-args.ts, components/role-policies.ts, components/hosted-zones.ts, …).
+ * The resources were once all declared here, directly: they keep their logical names and types,
+ * each with an alias to this component as its former parent, so a stack deployed before keeps
+ * every resource (no replacement).
  */
 import type * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
@@ -25,7 +23,7 @@ import { bundleDirs } from './bundle.js';
 import { settingsOf } from './component-args.js';
 import { registeredOutputs } from './component-outputs.js';
 import type { Settings } from './config/index.js';
-import { AcmCertificates } from './components/acm-certificates.js';
+import { AcmCertificates, allAcmArns } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
 import { awsContext } from './components/common.js';
@@ -123,9 +121,7 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       const acm = { certificate: cert, aws: ctx, tags };
       this.acmCertificates[cert.name] = new AcmCertificates(`${name}-cert-${cert.name}`, acm, parent);
     }
-    const acmArns = pulumi
-      .all(Object.values(this.acmCertificates).map((a) => a.arns))
-      .apply((lists) => [...new Set(lists.flat())].sort());
+    const acmArns = allAcmArns(Object.values(this.acmCertificates));
 
     this.rotationRole = new FunctionRole(
       `${name}-rotation`,

@@ -134,3 +134,8 @@ export class AcmCertificates extends pulumi.ComponentResource {
     this.registerOutputs({ arns: this.arns, arnsByRegion: this.arnsByRegion });
   }
 }
+
+/** Every ARN of these components' ACM certificates, de-duplicated and sorted (for a role's policy). */
+export function allAcmArns(components: readonly AcmCertificates[]): pulumi.Output<string[]> {
+  return pulumi.all(components.map((a) => a.arns)).apply((lists) => [...new Set(lists.flat())].sort());
+}
