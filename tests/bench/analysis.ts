@@ -106,6 +106,21 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'Failures or a ratio over the target: read the failure messages (throttling that outlasted the invocation, or ' +
       'CA timeouts under CPU starvation, see above).',
   },
+  7: {
+    always:
+      '**How the pace was chosen.** The watch paces by a window of rotations in flight, not by a start rate: a ' +
+      'rotation costs 4 Route 53 requests when changes are INSYNC at once (benchmark 5) and 10–30 when they stay ' +
+      'PENDING for a minute (GetChange polls, fewer as throttling stretches the waits), so no fixed rate fits both. ' +
+      'The model was run for windows of 10, 20, 30 and 50: every one kept the fleet within 1.03× of the floor with ' +
+      'no failure when changes are INSYNC at once; with 60 s PENDING a window of 10 left Route 53 idle (1.11×, the ' +
+      'fleet taking 3× as long), while 50 saturated it (1.02×) with the slowest rotation at 208 s and its DNS wait at ' +
+      '168 s — inside the 300 s DNS budget and under half the 900 s timeout. 50 is the default ' +
+      '(`WATCH_MAX_CONCURRENT_ROTATIONS`); rotations already running hold slots, and a slot is held at most 15 ' +
+      "minutes (a failed rotation waits for Secrets Manager's retry). **What is simulated and why.** One machine " +
+      'cannot run 1,000 Lambda containers (benchmark 6 shows 100 already need their init phases staggered), so the ' +
+      "1,000 run in virtual time with the watch's own pacer and the rotation's own backoff and poll schedules; the " +
+      'same model run on the end-to-end configuration sits beside the real figure, as a check of the model.',
+  },
   0: {
     always: [
       '## Where the time and calls go now',
