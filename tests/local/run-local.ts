@@ -263,6 +263,9 @@ async function main(): Promise<void> {
     `  newOrder      replaces ${replaces3 ?? 'nothing'} ${replaces3 === secondId ? '(the revoked certificate ✓)' : '✗'}`,
   );
   const acm3 = acmReport(s, acmArns, third.serial);
+  const leftover3 = s.aws.route53.txtValues(`_acme-challenge.${ZONE}`);
+  say(`  TXT records   ${leftover3.length === 0 ? 'none left behind' : `${leftover3.length} LEFT BEHIND`}`);
+  if (leftover3.length) throw new Error('challenge TXT records were left in Route 53');
   if (summary.started !== 1 || third.serial === second.serial)
     throw new Error('the watch did not renew the certificate');
   if (replaces3 !== secondId) throw new Error('the watch-started renewal did not name the certificate it replaces');
