@@ -15,6 +15,7 @@
  *   replaced), `getDirectory()`, `maxBadNonceRetries`, and the directory cache
  *   (`directoryCache`, `directoryTimestamp` in seconds) a warm container seeds.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import acme from 'acme-client';
 import type { AxiosAdapter } from 'axios';
 
@@ -46,7 +47,10 @@ export function missingInternals(): string[] {
   if (typeof acme.setLogger !== 'function') missing.push('setLogger');
   const probe = new acme.Client({
     directoryUrl: 'https://acme.invalid/directory',
-    accountKey: '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n',
+    // A throw-away key made here: the probe only needs the client's shape, never signs anything.
+    accountKey: generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString(),
   });
   const http = (probe as unknown as { http?: Partial<AcmeHttp> }).http;
   if (!http) return [...missing, 'client.http'];

@@ -10,3 +10,7 @@ export const PKCS1_RSA_KEY_LABEL = ['BEGIN', 'RSA', 'PRIVATE', 'KEY'].join(' ');
 export const PKCS8_KEY_START = new RegExp(`^${PKCS8_KEY_HEADER}\\n`);
 export const PKCS1_RSA_KEY_HEADER = `${dashes}${PKCS1_RSA_KEY_LABEL}${dashes}`;
 export const PKCS1_RSA_KEY_FOOTER = `${dashes}END RSA PRIVATE KEY${dashes}`;
+/** Matches the start of any PEM private-key block (PKCS#8, PKCS#1, SEC 1, encrypted). */
+export const ANY_KEY_BLOCK_START = new RegExp(`${dashes}BEGIN [A-Z ]*PRIVATE KEY${dashes}`);
+/** The header of an encrypted PKCS#8 key. */
+export const ENCRYPTED_KEY_HEADER = `${dashes}BEGIN ENCRYPTED PRIVATE KEY${dashes}`;

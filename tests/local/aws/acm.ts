@@ -25,6 +25,7 @@
  * `handle(operation, input, region)` is synchronous and returns the JSON output object or throws a
  * LocalAwsError; the HTTP server (server.ts) does the wire format, the rate limit and the faults.
  */
+import { ANY_KEY_BLOCK_START, ENCRYPTED_KEY_HEADER } from '../../helpers/pem-markers.js';
 import { createPrivateKey, createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { LocalAwsError } from './secretsmanager.js';
 
@@ -492,13 +493,10 @@ export class AcmService {
       throw validation('The certificate must contain a domain name or an IP address.');
     }
 
-    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKeyText)) {
+    if (!ANY_KEY_BLOCK_START.test(privateKeyText)) {
       throw validation('The private key is not PEM-encoded or is not valid.');
     }
-    if (
-      /-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(privateKeyText) ||
-      /Proc-Type:\s*4,ENCRYPTED/.test(privateKeyText)
-    ) {
+    if (privateKeyText.includes(ENCRYPTED_KEY_HEADER) || /Proc-Type:\s*4,ENCRYPTED/.test(privateKeyText)) {
       throw validation('The private key is encrypted. You cannot import a private key protected by a passphrase.');
     }
     let privateKey: KeyObject;
