@@ -1,0 +1,35 @@
+/**
+ * The actions the policies grant and the tag keys they let each role write: the names
+ * other policies and the stack's configuration check agree on.
+ */
+import { INFLIGHT_TAG } from '../../rotation/inflight.js';
+import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/watch/tags.js';
+
+/** The status tags the rotation writes after each promotion (README: "Tags the Lambda writes"). */
+export const STATUS_TAG_KEYS = ['ExpirationDate', 'IssuedAt', 'Domains'] as const;
+/** Prefix of the in-flight tags the rotation writes while TXT records are in DNS. */
+export const INFLIGHT_TAG_PREFIX = INFLIGHT_TAG;
+/** The renewal watch's status tags (rotation/watch/tags.ts): all start with this prefix. */
+export { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX };
+
+/** The Secrets Manager actions the rotation needs on a certificate secret. */
+export const CERTIFICATE_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:UpdateSecretVersionStage',
+];
+export const CERTIFICATE_TAG_ACTIONS = ['secretsmanager:TagResource', 'secretsmanager:UntagResource'];
+/** What the renewal watch does with a certificate secret: read it, and start its rotation. */
+export const WATCH_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:RotateSecret',
+];
+/** Actions that cannot be scoped to a resource: IAM accepts them only on `*`. */
+export const UNSCOPABLE_ACTIONS = ['secretsmanager:ListSecrets'] as const;
+export const ACCOUNT_SECRET_ACTIONS = [
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:PutSecretValue',
+];
