@@ -61,9 +61,8 @@ export interface AcmAdapterOptions {
 
 export class AcmAdapter {
   readonly calls: Record<AcmOperation, number> = { DescribeCertificate: 0, ImportCertificate: 0 };
-  private readonly clients = new Map<string, ACMClient>();
-
   constructor(
+    /** The client of a region; the caller keeps one per region (rotation/acm/session.ts). */
     private readonly clientFor: (region: string) => ACMClient,
     private readonly opts: AcmAdapterOptions = {},
   ) {}
@@ -72,9 +71,7 @@ export class AcmAdapter {
     const parsed = parseAcmArn(arn);
     const region = typeof parsed === 'string' ? undefined : parsed.region;
     if (!region) throw mapError('DescribeCertificate', arn, new Error('not an ACM certificate ARN'));
-    let client = this.clients.get(region);
-    if (!client) this.clients.set(region, (client = this.clientFor(region)));
-    return client;
+    return this.clientFor(region);
   }
 
   private call<T>(op: AcmOperation, arn: string, fn: () => Promise<T>): Promise<T> {
@@ -138,11 +135,4 @@ export class AcmAdapter {
  */
 export function newAcmClient(config: object, region: string): ACMClient {
   return new ACMClient({ ...config, region });
-}
-
-/** ACM's serial format: lower-case hex bytes joined by ':' (ours is upper-case hex without colons). */
-export function acmSerial(serialHex: string): string {
-  const hex = serialHex.replace(/[^0-9a-f]/gi, '').toLowerCase();
-  const even = hex.length % 2 ? `0${hex}` : hex;
-  return (even.match(/../g) ?? []).join(':');
 }

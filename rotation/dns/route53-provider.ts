@@ -33,8 +33,6 @@ import {
 } from './txt-batch.js';
 import { ZoneLocator } from './zones.js';
 
-export { isCasConflict } from './txt-batch.js';
-
 export interface Route53DnsProviderOptions {
   /** The adapter, or the zone-routed one when some zones are reached through roles (routed.ts). */
   route53: Route53Port;

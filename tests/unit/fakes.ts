@@ -484,13 +484,19 @@ export class FakeAcm {
     return out.CertificateArn as string;
   }
 
+  private readonly clients = new Map<string, ACMClient>();
+
   client(region: string): ACMClient {
-    return new ACMClient({
+    const kept = this.clients.get(region);
+    if (kept) return kept;
+    const client = new ACMClient({
       region,
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       maxAttempts: 1,
       requestHandler: inProcessHandler({ acm: this.service }),
     });
+    this.clients.set(region, client);
+    return client;
   }
 
   /** A port for one invocation, as rotation/acm/session.ts makes it. */
