@@ -142,7 +142,7 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
 
   // Renew what is due, most urgent first; rotations already running hold their slots.
   const running = items.filter((i) => i.secret.rotationEnabled && rotationInProgress(i.secret.versions));
-  for (const r of running) r.slotSince = Date.now();
+  for (const r of running) r.slotSince = deps.now().getTime();
   const due = items
     .filter(
       (i): i is Item & Required<Pick<Item, 'cert' | 'assessment'>> => i.status === 'due' && !!i.cert && !!i.assessment,
@@ -156,7 +156,7 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
     sleep: deps.sleep,
     start: async (item) => {
       const outcome = await deps.secrets.rotate(item.secret.arn);
-      item.slotSince = Date.now();
+      item.slotSince = deps.now().getTime();
       if (outcome === 'started') {
         item.status = 'started';
         item.state = { ...item.state, started: deps.now() };
@@ -170,7 +170,7 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
     stillRunning: async (list) => {
       const still = await Promise.all(
         list.map(async (item) => {
-          if (Date.now() - (item.slotSince ?? 0) > SLOT_MAX_MS) return undefined;
+          if (deps.now().getTime() - (item.slotSince ?? 0) > SLOT_MAX_MS) return undefined;
           try {
             return rotationInProgress(await deps.secrets.versions(item.secret.arn)) ? item : undefined;
           } catch {
