@@ -21,7 +21,7 @@ import {
   ROUTE53_CHANGE_DELAY_MS,
   TOPIC_NAME,
   uniqueSecretName,
-  uniqueZoneName,
+  zoneCertificate,
 } from './helpers.js';
 import { expectInvariants, snapshotSecret } from './invariants.js';
 
@@ -72,17 +72,8 @@ describe('deployment to ACM', () => {
     return out.CertificateArn as string;
   }
 
-  async function certificate(prefix: string, arns: string[], keyType?: string) {
-    const zoneName = uniqueZoneName(prefix);
-    const zone = stack.aws.route53.createZone(zoneName);
-    const domains = [zoneName, `*.${zoneName}`];
-    const secret = await stack.createCertificateSecret(
-      uniqueSecretName(prefix),
-      { domains, ...(keyType ? { keyType } : {}) },
-      { placeholder: '{}', extraTags: acmArnTags(arns) },
-    );
-    return { ...secret, domains, zoneId: zone.id };
-  }
+  const certificate = (prefix: string, arns: string[], keyType?: string) =>
+    zoneCertificate(stack, prefix, keyType ? { keyType } : {}, { extraTags: acmArnTags(arns) });
 
   /** What each ARN holds, by ACM's own GetCertificate (the wire, not the model's memory). */
   async function held(arn: string) {

@@ -23,6 +23,7 @@ import {
   parseStoredBundle,
   uniqueSecretName,
   uniqueZoneName,
+  zoneCertificate,
 } from './helpers.js';
 import { expectInvariants, snapshotSecret } from './invariants.js';
 
@@ -106,13 +107,7 @@ describe('CA problems, through the CA proxy', () => {
     await stack?.stop();
   });
 
-  async function certificate(prefix: string) {
-    const zoneName = uniqueZoneName(prefix);
-    const zone = stack.aws.route53.createZone(zoneName);
-    const domains = [zoneName, `*.${zoneName}`];
-    const secret = await stack.createCertificateSecret(uniqueSecretName(prefix), { domains }, { placeholder: '{}' });
-    return { ...secret, domains, zoneName, zoneId: zone.id };
-  }
+  const certificate = (prefix: string) => zoneCertificate(stack, prefix);
 
   /** First attempt with the fault, checks of the clean failure, then the retry without it. */
   async function failsCleanlyThenRecovers(

@@ -29,7 +29,7 @@ import {
   ROUTE53_CHANGE_DELAY_MS,
   TOPIC_NAME,
   uniqueSecretName,
-  uniqueZoneName,
+  zoneCertificate,
 } from './helpers.js';
 import { expectInvariants, snapshotSecret } from './invariants.js';
 
@@ -37,18 +37,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const DAY_MS = 86_400_000;
 
-/** A zone and a certificate secret for `<zone>` and `*.<zone>`, with `{}` as the placeholder. */
-async function certificate(stack: LocalStack, prefix: string, extra: { profile?: string } = {}) {
-  const zoneName = uniqueZoneName(prefix);
-  const zone = stack.aws.route53.createZone(zoneName);
-  const domains = [zoneName, `*.${zoneName}`];
-  const secret = await stack.createCertificateSecret(
-    uniqueSecretName(prefix),
-    { domains, ...extra },
-    { placeholder: '{}' },
-  );
-  return { ...secret, domains, zoneId: zone.id };
-}
+const certificate = zoneCertificate;
 
 function current(stack: LocalStack, arn: string) {
   return parseStoredBundle(stack.aws.secrets.valueAt(arn, 'AWSCURRENT'));

@@ -13,7 +13,8 @@ import { expect } from 'vitest';
 
 import type { CallRecord } from '../local/aws/types.js';
 import type { LocalLambda } from '../local/lambda.js';
-import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from '../local/stack.js';
+import type { Tag } from '@aws-sdk/client-secrets-manager';
+import { DEFAULT_BUNDLE_PATH, startLocalStack, type CertificateSpecInput, type LocalStack } from '../local/stack.js';
 import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 
 // Local Node is 20; the function deploys on nodejs22.x. The SDK's notice about that is noise here.
@@ -74,6 +75,27 @@ export function uniqueZoneName(prefix: string): string {
 /** A secret name unique to this run and call, e.g. `e2e/first-1a2b3c-5`. */
 export function uniqueSecretName(prefix: string): string {
   return `e2e/${uniqueLabel(prefix)}`;
+}
+
+/**
+ * A new hosted zone and a certificate secret for `<zone>` and `*.<zone>` in it, with `{}` as the
+ * placeholder value; `spec` and `opts` add to what createCertificateSecret gets.
+ */
+export async function zoneCertificate(
+  stack: LocalStack,
+  prefix: string,
+  spec: Omit<CertificateSpecInput, 'domains'> = {},
+  opts: { extraTags?: Tag[] } = {},
+) {
+  const zoneName = uniqueZoneName(prefix);
+  const zone = stack.aws.route53.createZone(zoneName);
+  const domains = [zoneName, `*.${zoneName}`];
+  const secret = await stack.createCertificateSecret(
+    uniqueSecretName(prefix),
+    { domains, ...spec },
+    { placeholder: '{}', ...opts },
+  );
+  return { ...secret, domains, zoneName, zoneId: zone.id };
 }
 
 // ---------------------------------------------------------------- secret values
