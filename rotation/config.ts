@@ -7,6 +7,7 @@ import {
   directoryUrlProblem,
   isZoneId,
   isEmailAddress,
+  isSnsTopicArn,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   wholeNumberIn,
@@ -153,7 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`ACME_EMAIL="${email}" is not an e-mail address`);
   }
   const topic = optional(env, 'NOTIFICATION_TOPIC_ARN');
-  if (topic !== undefined && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(topic)) {
+  if (topic !== undefined && !isSnsTopicArn(topic)) {
     throw new ConfigError(`NOTIFICATION_TOPIC_ARN="${topic}" is not an SNS topic ARN`);
   }
   return {

@@ -29,6 +29,13 @@ export const MAX_WAIT_SECONDS = 870;
 export const DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS = 300;
 export const DEFAULT_ACME_TIMEOUT_SECONDS = 180;
 
+/** An SNS topic ARN; a FIFO topic's name ends in `.fifo`. */
+const SNS_TOPIC_ARN_RE = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+export function isSnsTopicArn(text: string): boolean {
+  return SNS_TOPIC_ARN_RE.test(text);
+}
+
 export function isEmailAddress(text: string): boolean {
   return EMAIL_RE.test(text);
 }

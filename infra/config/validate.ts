@@ -14,6 +14,7 @@ import {
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   isEmailAddress,
+  isSnsTopicArn,
 } from '../../rotation/rules.js';
 import type { WatchSchedule } from '../schedule.js';
 import { caRoots, directoryUrl } from './ca.js';
@@ -33,7 +34,6 @@ const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
 const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
 const BUS_NAME_RE = /^[A-Za-z0-9._\-/]{1,256}$/;
 const BUS_ARN_RE = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._\-/]{1,256}$/;
-const SNS_TOPIC_ARN_RE = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const KMS_KEY_ARN_RE = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/;
 
 /**
@@ -102,7 +102,7 @@ export function checkSettings(
     p.add('notificationEmail', `${quote(notificationEmail)} is not an e-mail address`);
   }
   const topic = input('notificationTopicArn');
-  if (topic.text !== undefined && !SNS_TOPIC_ARN_RE.test(topic.text)) {
+  if (topic.text !== undefined && !isSnsTopicArn(topic.text)) {
     p.add('notificationTopicArn', `${quote(topic.text)} is not an SNS topic ARN (arn:aws:sns:region:account:name)`);
   }
   const notificationTopicArn = topic.text ?? topic.pending;

@@ -91,6 +91,14 @@ export class Notifier {
             status: { DataType: 'String', StringValue: event.status },
             secret_name: { DataType: 'String', StringValue: event.secret_name },
           },
+          // A FIFO topic refuses a message without a group; one group per secret keeps its notices
+          // in order, and the version and outcome tell a repeated notice from a new one.
+          ...(this.opts.topicArn?.endsWith('.fifo')
+            ? {
+                MessageGroupId: event.secret_name || 'acme-rotation',
+                MessageDeduplicationId: `${event.status}-${event.version_id || Date.now()}`.slice(0, 128),
+              }
+            : {}),
         }),
       );
     } catch (err) {

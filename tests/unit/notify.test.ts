@@ -107,6 +107,22 @@ describe('Notifier', () => {
     ]);
   });
 
+  it('gives a FIFO topic the message group (the secret) and deduplication id it requires', async () => {
+    const sns = new FakeSns();
+    const notifier = new Notifier({
+      topicArn: `${TOPIC_ARN}.fifo`,
+      source: EVENT_SOURCE,
+      logger: captureLogger().logger,
+      sns: sns.client,
+    });
+    await notifier.publish(success);
+    expect(sns.publishes()[0]).toMatchObject({
+      TopicArn: `${TOPIC_ARN}.fifo`,
+      MessageGroupId: SECRET_NAME,
+      MessageDeduplicationId: `success-${success.version_id}`,
+    });
+  });
+
   it('publishes a failure with its own detail type and no resources when the ARN is unknown', async () => {
     const s = setup();
     await s.notifier.publish(failure);

@@ -21,6 +21,7 @@ import {
   directoryUrlProblem,
   isEmailAddress,
   isProfileName,
+  isSnsTopicArn,
   isZoneId,
   wholeNumberIn,
 } from '../../rotation/rules.js';
@@ -143,6 +144,18 @@ describe('the rotation function decides as the rules do', () => {
       expect(run.ok, email).toBe(isEmailAddress(email));
       if (!run.ok) expect(run.message).toContain('is not an e-mail address');
     }
+  });
+
+  it('NOTIFICATION_TOPIC_ARN (FIFO topics too)', () => {
+    const topics = [
+      'arn:aws:sns:eu-west-1:123456789012:certs',
+      'arn:aws:sns:eu-west-1:123456789012:certs.fifo',
+      'arn:aws:sns:eu-west-1:123456789012:certs.txt',
+      'arn:aws:sqs:eu-west-1:123456789012:certs',
+      'certs',
+    ];
+    expect(topics.map(isSnsTopicArn)).toEqual([true, true, false, false, false]);
+    for (const topic of topics) expect(lambdaEnv('NOTIFICATION_TOPIC_ARN', topic).ok, topic).toBe(isSnsTopicArn(topic));
   });
 
   it('the acme:profile tag', () => {
