@@ -3,7 +3,7 @@
  * and the options that keep an existing stack's resources when they move into a component.
  */
 import * as aws from '@pulumi/aws';
-import type * as pulumi from '@pulumi/pulumi';
+import * as pulumi from '@pulumi/pulumi';
 
 export const RUNTIME = 'nodejs22.x';
 export const ARCHITECTURE = 'arm64';
@@ -21,6 +21,27 @@ export function awsContext(opts: pulumi.InvokeOutputOptions): AwsContext {
     partition: aws.getPartitionOutput({}, opts).partition,
     region: aws.getRegionOutput({}, opts).region,
     accountId: aws.getCallerIdentityOutput({}, opts).accountId,
+  };
+}
+
+/** Where a private CA's roots (caRootsPem) sit in a function's package. */
+export const CA_ROOTS_FILE = 'ca-roots.pem';
+
+/**
+ * A function's code: its built bundle, and a private CA's roots beside it when given, with the
+ * variable that makes Node trust them (read at start, for the CA's HTTPS and the chain check).
+ */
+export function functionCode(
+  bundleDir: string,
+  caRootsPem: string | undefined,
+): { code: pulumi.asset.Archive; environment: Record<string, string> } {
+  if (!caRootsPem) return { code: new pulumi.asset.FileArchive(bundleDir), environment: {} };
+  return {
+    code: new pulumi.asset.AssetArchive({
+      '.': new pulumi.asset.FileArchive(bundleDir),
+      [CA_ROOTS_FILE]: new pulumi.asset.StringAsset(caRootsPem),
+    }),
+    environment: { NODE_EXTRA_CA_CERTS: `/var/task/${CA_ROOTS_FILE}` },
   };
 }
 

@@ -24,6 +24,8 @@ export interface FunctionRoleArgs extends Relocated {
 }
 
 export class FunctionRole extends pulumi.ComponentResource {
+  /** The function's name, which its log group and role are named after. */
+  readonly functionName: string;
   readonly logGroup: aws.cloudwatch.LogGroup;
   readonly role: aws.iam.Role;
   readonly rolePolicy: aws.iam.RolePolicy;
@@ -33,6 +35,7 @@ export class FunctionRole extends pulumi.ComponentResource {
     super(FUNCTION_ROLE_TYPE, name, {}, opts);
     const child = childOptions(this, args.formerParent);
     const tags = args.tags;
+    this.functionName = args.functionName;
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,

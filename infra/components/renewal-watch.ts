@@ -11,9 +11,8 @@ import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from '../config/index.js';
 import { dashboardBody, dashboardUrl } from '../dashboard.js';
-import { ARCHITECTURE, RUNTIME, childOptions, type AwsContext } from './common.js';
+import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type AwsContext } from './common.js';
 import type { FunctionRole } from './function-role.js';
-import { CA_ROOTS_FILE } from './rotation-function.js';
 
 export const RENEWAL_WATCH_TYPE = 'acme-rotation:index:RenewalWatch';
 /** The component that held the at-risk alarm before the watch replaced it. */
@@ -76,7 +75,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
     const child = childOptions(this, undefined);
     const { stackLabel, topicArn } = args;
     const tags = s.tags;
-    const watchName = `${s.namePrefix}-watch`;
+    const watchName = args.identity.functionName;
     const { logGroup, role, rolePolicy } = args.identity;
 
     const environment: Record<string, pulumi.Input<string>> = {
@@ -94,7 +93,8 @@ export class RenewalWatch extends pulumi.ComponentResource {
       environment.WATCH_MAX_CONCURRENT_ROTATIONS = String(s.watchMaxConcurrentRotations);
     }
     // The watch talks to the CA too: a private CA's roots travel in its package as well.
-    if (s.caRootsPem) environment.NODE_EXTRA_CA_CERTS = `/var/task/${CA_ROOTS_FILE}`;
+    const { code, environment: trust } = functionCode(args.bundleDir, s.caRootsPem);
+    Object.assign(environment, trust);
 
     this.function = new aws.lambda.Function(
       `${name}-watch`,
@@ -104,12 +104,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
         runtime: RUNTIME,
         architectures: [ARCHITECTURE],
         handler: 'index.handler',
-        code: s.caRootsPem
-          ? new pulumi.asset.AssetArchive({
-              '.': new pulumi.asset.FileArchive(args.bundleDir),
-              [CA_ROOTS_FILE]: new pulumi.asset.StringAsset(s.caRootsPem),
-            })
-          : new pulumi.asset.FileArchive(args.bundleDir),
+        code,
         role: role.arn,
         memorySize: WATCH_MEMORY_MB,
         timeout: WATCH_TIMEOUT_SECONDS,

@@ -11,7 +11,7 @@ import {
   FUNCTION_TIMEOUT_SECONDS,
 } from '../../rotation/rules.js';
 import type { Settings } from '../config/index.js';
-import { ARCHITECTURE, RUNTIME, childOptions, type Relocated } from './common.js';
+import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';
 
 export const ROTATION_FUNCTION_TYPE = 'acme-rotation:index:RotationFunction';
@@ -47,9 +47,6 @@ export interface RotationFunctionArgs extends Relocated {
   route53Roles?: pulumi.Output<string>;
 }
 
-/** Where a private CA's roots (caRootsPem) sit in the function's package. */
-export const CA_ROOTS_FILE = 'ca-roots.pem';
-
 export class RotationFunction extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
   readonly invokePermission: aws.lambda.Permission;
@@ -81,8 +78,8 @@ export class RotationFunction extends pulumi.ComponentResource {
     if (s.maxCertificateLifetimeDays !== undefined) {
       environment.MAX_CERTIFICATE_LIFETIME_DAYS = String(s.maxCertificateLifetimeDays);
     }
-    // A private CA's roots travel in the function's package: Node reads NODE_EXTRA_CA_CERTS at start.
-    if (s.caRootsPem) environment.NODE_EXTRA_CA_CERTS = `/var/task/${CA_ROOTS_FILE}`;
+    const { code, environment: trust } = functionCode(args.bundleDir, s.caRootsPem);
+    Object.assign(environment, trust);
     // Zones in other accounts: the function assumes each one's role for every call about it.
     // (The variable is set only when a zone has a role: resolved at deploy time, hence the apply.)
     const environmentVariables = pulumi
@@ -97,17 +94,12 @@ export class RotationFunction extends pulumi.ComponentResource {
     this.function = new aws.lambda.Function(
       `${name}-rotation`,
       {
-        name: `${s.namePrefix}-rotation`,
+        name: args.identity.functionName,
         description: `acme-rotation ${args.stackLabel}: ACME DNS-01 certificate rotation for Secrets Manager`,
         runtime: RUNTIME,
         architectures: [ARCHITECTURE],
         handler: 'index.handler',
-        code: s.caRootsPem
-          ? new pulumi.asset.AssetArchive({
-              '.': new pulumi.asset.FileArchive(args.bundleDir),
-              [CA_ROOTS_FILE]: new pulumi.asset.StringAsset(s.caRootsPem),
-            })
-          : new pulumi.asset.FileArchive(args.bundleDir),
+        code,
         role: role.arn,
         memorySize: s.memoryMb,
         timeout: FUNCTION_TIMEOUT_SECONDS,
