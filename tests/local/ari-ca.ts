@@ -21,6 +21,8 @@
 import { X509Certificate } from 'node:crypto';
 
 import { ariCertId } from '../../rotation/acme/ari.js';
+import { splitPemCertificates } from '../../rotation/bundle.js';
+import { parseSubjectAltName } from '../../rotation/verify/names.js';
 import type { CaAnswer, CaExtension, CaProblem, CaRequestInfo } from './ca-proxy.js';
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
@@ -172,17 +174,14 @@ export class AriCa implements CaExtension {
   }
 
   private learn(pem: string, account: string): void {
-    const leafPem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+    const leafPem = splitPemCertificates(pem)[0];
     if (!leafPem) return;
     const certId = ariCertId(leafPem);
     if (!certId || this.issued.has(certId)) return; // alternate chains carry the same leaf
     const leaf = new X509Certificate(leafPem);
     const notBefore = new Date(leaf.validFrom);
     const notAfter = new Date(leaf.validTo);
-    const names = (leaf.subjectAltName ?? '')
-      .split(/,\s*/)
-      .filter((n) => n.startsWith('DNS:'))
-      .map((n) => n.slice(4));
+    const names = parseSubjectAltName(leaf.subjectAltName).dns;
     this.issued.set(certId, {
       certId,
       account,

@@ -25,6 +25,7 @@
  * `handle(operation, input, region)` is synchronous and returns the JSON output object or throws a
  * LocalAwsError; the HTTP server (server.ts) does the wire format, the rate limit and the faults.
  */
+import { parseSubjectAltName } from '../../../rotation/verify/names.js';
 import { ANY_KEY_BLOCK_START, ENCRYPTED_KEY_HEADER } from '../../helpers/pem-markers.js';
 import { createPrivateKey, createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { LocalAwsError } from './secretsmanager.js';
@@ -214,14 +215,9 @@ function parseArn(arn: string, member = 'certificateArn'): ParsedArn {
 
 /** The DNS names and IP addresses of the subjectAltName extension. */
 function sanNames(cert: X509Certificate): string[] {
-  const raw = cert.subjectAltName;
-  if (raw === undefined) return [];
-  const out: string[] = [];
-  for (const entry of raw.split(', ')) {
-    if (entry.startsWith('DNS:')) out.push(entry.slice(4));
-    else if (entry.startsWith('IP Address:')) out.push(entry.slice('IP Address:'.length));
-  }
-  return out;
+  const { dns, other } = parseSubjectAltName(cert.subjectAltName);
+  const ip = 'IP Address:';
+  return [...dns, ...other.filter((o) => o.startsWith(ip)).map((o) => o.slice(ip.length))];
 }
 
 /**
