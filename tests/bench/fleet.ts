@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url';
 
+import { revocationDrill } from '../local/revocation-drill.js';
 import { serveRotations } from '../local/rotation-service.js';
 import { startLocalStack } from '../local/stack.js';
 import type { LocalLambda } from '../local/lambda.js';
@@ -100,17 +101,14 @@ export async function benchFleet(opts: { certificates?: number; maxInFlight?: nu
       { bundlePath: WATCH_BUNDLE, functionName: 'bench-fleet-watch', timeoutMs: 900_000 },
     );
     await watch.invoke({ continuation: 99 }); // its init phase, and every certificate's state (windows ahead)
-    for (const id of stack.ari.issued.keys()) stack.ari.windowInThePast(id);
-    // The state kept in tags says "ask again in 6 h": a revocation is seen at that next ask.
-    const { TagResourceCommand } = await import('@aws-sdk/client-secrets-manager');
-    for (const s of secrets) {
-      await stack.sm.send(
-        new TagResourceCommand({
-          SecretId: s.arn,
-          Tags: [{ Key: 'acme-rotation:renewal-check-after', Value: new Date(0).toISOString() }],
-        }),
-      );
-    }
+    await revocationDrill(
+      stack,
+      secrets.map((s) => {
+        const leaf = (JSON.parse(stack.aws.secrets.valueAt(s.arn, 'AWSCURRENT') ?? '{}') as { certificate: string })
+          .certificate;
+        return { secretArn: s.arn, certId: stack.ari.certificateOf(leaf)?.certId ?? '' };
+      }),
+    );
     await new Promise((r) => setTimeout(r, 1_500)); // the bucket refills
     const service = serveRotations(stack, { env, pool });
     const from = stack.aws.calls.length;

@@ -9,14 +9,15 @@
  * (d) renewalInfo failing for one certificate: no renewal for it, an error in the summary, and
  *     another certificate's due renewal goes ahead in the same run.
  */
-import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { RENEWAL_TAG } from '../../rotation/watch/tags.js';
 import { rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
+import { revocationDrill } from '../local/revocation-drill.js';
 import { serveRotations } from '../local/rotation-service.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { parseStoredBundle, ROUTE53_CHANGE_DELAY_MS, uniqueSecretName, uniqueZoneName } from './helpers.js';
@@ -110,7 +111,7 @@ describe('the renewal watch, with ACME Renewal Information', () => {
     expect(at).toBeGreaterThanOrEqual(window?.start.getTime() ?? NaN);
     expect(at).toBeLessThanOrEqual(window?.end.getTime() ?? NaN);
     // Retry-After 21600 s: the next ask is 6 h away.
-    const checkAfter = Date.parse(tags['acme-rotation:renewal-check-after'] ?? '');
+    const checkAfter = Date.parse(tags[RENEWAL_TAG.checkAfter] ?? '');
     expect(checkAfter - Date.now()).toBeGreaterThan(5.9 * 3_600_000);
     expect(lineFor(lines, cert.name)).toMatchObject({ status: 'ok', basis: 'ari' });
 
@@ -124,14 +125,7 @@ describe('the renewal watch, with ACME Renewal Information', () => {
     const cert = await issued('watch-drill');
     await runWatch(); // the state for the certificate: a future window
     const before = snapshotSecret(stack, cert.arn, cert.domains);
-    stack.ari.windowInThePast(cert.certId);
-    // The CA is asked again only after Retry-After: expire the kept ask, as 6 h passing would.
-    await stack.sm.send(
-      new TagResourceCommand({
-        SecretId: cert.arn,
-        Tags: [{ Key: 'acme-rotation:renewal-check-after', Value: new Date(Date.now() - 1000).toISOString() }],
-      }),
-    );
+    await revocationDrill(stack, [{ secretArn: cert.arn, certId: cert.certId }]);
     const orders = stack.ari.orders.length;
     const { summary, lines } = await runWatch();
     expect(summary.started).toBe(1);

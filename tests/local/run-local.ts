@@ -6,7 +6,7 @@
  * an ARI replacement of the first certificate; then the CA moves the window into the past (a
  * revocation drill) and the renewal watch renews. `--verbose` echoes the function's logs.
  */
-import { GetSecretValueCommand, TagResourceCommand } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { normaliseSerial } from '../../rotation/bundle.js';
 import { acmArnTags } from '../../rotation/spec.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { rotate, type RotationRun, type StepRecord } from './driver.js';
+import { revocationDrill } from './revocation-drill.js';
 import { serveRotations } from './rotation-service.js';
 import { ensurePebble } from './ensure-pebble.js';
 import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from './stack.js';
@@ -238,14 +239,7 @@ async function main(): Promise<void> {
   await watch.invoke({}); // its first look: the window is ahead, it asks again after Retry-After
   const secondId = s.ari.certificateOf(second.pem)?.certId;
   if (!secondId) throw new Error('the ARI CA did not see the second certificate');
-  s.ari.windowInThePast(secondId);
-  // 6 h of Retry-After passing, in a moment: the watch's next ask is now.
-  await s.sm.send(
-    new TagResourceCommand({
-      SecretId: secret.arn,
-      Tags: [{ Key: 'acme-rotation:renewal-check-after', Value: new Date(0).toISOString() }],
-    }),
-  );
+  await revocationDrill(s, [{ secretArn: secret.arn, certId: secondId }]);
   const service = serveRotations(s, { env: { ACME_ACCOUNT_SECRET_ID: account.arn }, pool: [lambda] });
   const r3Start = Date.now();
   const look = await watch.invoke({});
