@@ -1,6 +1,6 @@
 /**
  * The outputs AcmeRotation registers with the engine: its public Output fields, by name (the
- * stack program exports the same ones).
+ * stack program, infra/index.ts, exports those a stack's user needs).
  */
 import type * as pulumi from '@pulumi/pulumi';
 

@@ -2,6 +2,7 @@
  * When certificates are renewed: each certificate's lifetime (configured, or known of its CA) and
  * the schedule of its rotation, and when the renewal watch runs.
  */
+import { MAX_IN_FLIGHT_RANGE } from '../../rotation/watch/config.js';
 import {
   ScheduleError,
   deriveSchedule,
@@ -19,7 +20,7 @@ import { quote, type Problems } from './problems.js';
 /** The renewal watch runs hourly unless the stack says otherwise. */
 export const DEFAULT_WATCH_SCHEDULE = 'rate(1 hour)';
 /** WATCH_MAX_CONCURRENT_ROTATIONS: a whole number in this range (the watch's own bounds). */
-export const WATCH_MAX_CONCURRENT_ROTATIONS_RANGE = [1, 500] as const;
+export const WATCH_MAX_CONCURRENT_ROTATIONS_RANGE = MAX_IN_FLIGHT_RANGE;
 
 /** `certificateLifetime`: every certificate's lifetime unless its own says otherwise. */
 export function parseDefaultLifetime(p: Problems, raw: string | undefined): Lifetime | undefined {

@@ -21,15 +21,20 @@ export interface WatchSettings {
  * at worst: a rotation then needs about 80 s, far inside its 300 s DNS budget and 900 s timeout.
  */
 export const DEFAULT_MAX_IN_FLIGHT = 50;
+/** WATCH_MAX_CONCURRENT_ROTATIONS's bounds (the stack's watchMaxConcurrentRotations too). */
+export const MAX_IN_FLIGHT_RANGE = [1, 500] as const;
 
 type Env = Record<string, string | undefined>;
 
 export function loadWatchSettings(env: Env = process.env): WatchSettings {
   const base = loadConfig(env);
   const raw = env.WATCH_MAX_CONCURRENT_ROTATIONS?.trim();
-  const maxInFlight = raw ? wholeNumberIn(raw, 1, 500) : DEFAULT_MAX_IN_FLIGHT;
+  const [min, max] = MAX_IN_FLIGHT_RANGE;
+  const maxInFlight = raw ? wholeNumberIn(raw, min, max) : DEFAULT_MAX_IN_FLIGHT;
   if (maxInFlight === undefined) {
-    throw new ConfigError(`WATCH_MAX_CONCURRENT_ROTATIONS="${raw}" is invalid: expected a whole number from 1 to 500`);
+    throw new ConfigError(
+      `WATCH_MAX_CONCURRENT_ROTATIONS="${raw}" is invalid: expected a whole number from ${min} to ${max}`,
+    );
   }
   return {
     directoryUrl: base.directoryUrl,

@@ -13,6 +13,7 @@
  * it runs past the 900 s function timeout.
  */
 import { backoffDelay, pollDelay } from '../../rotation/deadline.js';
+import { DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/rules.js';
 import { startPaced } from '../../rotation/watch/pace.js';
 
 export interface FleetSimOptions {
@@ -39,12 +40,14 @@ export interface FleetSimResult {
   hops: number;
 }
 
-const FUNCTION_TIMEOUT_MS = 900_000;
-const DNS_BUDGET_MS = 300_000;
+const FUNCTION_TIMEOUT_MS = FUNCTION_TIMEOUT_SECONDS * 1000;
+const DNS_BUDGET_MS = DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS * 1000;
+/** Past this a rotation counts as near its timeout. */
+export const NEAR_TIMEOUT_MS = FUNCTION_TIMEOUT_MS / 2;
 const WATCH_BUDGET_MS = 840_000;
 const WATCH_POLL_MS = 5_000;
 
-/** Virtual time: timers in a heap, run in order; everything simulated awaits `sleep`. */
+/** Virtual time: timers run in time order; everything simulated awaits `sleep`. */
 class Clock {
   now = 0;
   private timers: { at: number; seq: number; resolve: () => void }[] = [];
@@ -152,7 +155,7 @@ export async function simulateFleet(opts: FleetSimOptions): Promise<FleetSimResu
       await clock.sleep(opts.otherMs * 0.2); // testSecret, finishSecret
       const took = clock.now - start;
       maxRotationMs = Math.max(maxRotationMs, took);
-      if (took > FUNCTION_TIMEOUT_MS / 2) nearTimeout++;
+      if (took > NEAR_TIMEOUT_MS) nearTimeout++;
       if (dnsWait > DNS_BUDGET_MS || took > FUNCTION_TIMEOUT_MS) failed++;
     } finally {
       running.delete(id);
