@@ -19,7 +19,6 @@ export const WATCH_BUNDLE_DIR = join('dist', 'watch');
 export const WATCH_ENTRY = join(WATCH_BUNDLE_DIR, 'index.mjs');
 /** What both bundles are built from (the watch lives in rotation/watch): a change to any makes them stale. */
 export const BUNDLE_INPUTS = ['rotation', join('scripts', 'build.mjs'), 'package-lock.json'];
-export const ROTATION_INPUTS = BUNDLE_INPUTS;
 export interface BundleState {
   stale: boolean;
   reason: string;

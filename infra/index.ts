@@ -50,18 +50,7 @@ const acme = new AcmeRotation('acme-rotation', {
  * Per certificate (by its configured name): the secret to read, how it is renewed, and the ACM
  * certificates it is deployed to (region → ARN: `certificates.web.acmArns["us-east-1"]`).
  */
-export const certificates = Object.fromEntries(
-  Object.entries(acme.certificates).map(([name, c]) => [
-    name,
-    {
-      secretArn: c.secretArn,
-      secretName: c.secretName,
-      hostedZoneIds: c.hostedZoneIds,
-      schedule: c.schedule,
-      acmArns: c.acmArns,
-    },
-  ]),
-);
+export const certificates = acme.certificates;
 /**
  * Per role reaching hosted zones in other accounts (by role ARN): its zones, the policy it needs
  * in its own account and its trust policy, for whoever creates it there (docs/DEPLOY.md).

@@ -13,13 +13,10 @@
  */
 // The function's timeout and its clean-up reserve (README: a slow rotation needs 300 + 180 + 20 s).
 export { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/rules.js';
-export { ACM_FIELDS, AWS_REGION_RE, partitionOfRegion } from './acm.js';
 export { CERTIFICATE_FIELDS } from './certificate.js';
-export { ROLE_ZONE_FIELDS } from './hosted-zones.js';
-export { IGNORED_TAG_COMMON_PREFIX, IGNORED_TAG_PREFIXES, ignoreTagsProblems } from './ignore-tags.js';
+export { ignoreTagsProblems } from './ignore-tags.js';
 export { ARG_KEYS, KNOWN_KEYS } from './keys.js';
 export { StackConfigError } from './problems.js';
-export { DEFAULT_WATCH_SCHEDULE, WATCH_MAX_CONCURRENT_ROTATIONS_RANGE } from './schedules.js';
 export {
   LOG_LEVELS,
   LOG_RETENTION_DAYS,
@@ -32,4 +29,3 @@ export {
 export { loadSettings, loadStackArgs, type ConfigSource } from './stack.js';
 export { MAX_TAGS_PER_SECRET } from './tags.js';
 export { validateArgs } from './typed-args.js';
-export { isPending } from './values.js';
