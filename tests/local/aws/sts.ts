@@ -15,6 +15,7 @@
  * A role's permission policy only covers Route 53, so an assumed-role session cannot itself assume
  * roles.
  */
+import { LocalAwsError } from './secretsmanager.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { escapeXml } from './route53.js';
 import type { AwsFaultError, Principal, Route53Permissions, ServiceResponse } from './types.js';
@@ -87,18 +88,6 @@ export interface StsOptions {
   principalArn?: string;
   /** Clock (epoch ms); default Date.now. */
   now?: () => number;
-}
-
-/** An error answered to the client (code = the SDK's `err.name`). */
-export class StsError extends Error implements AwsFaultError {
-  readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status = 400) {
-    super(message);
-    this.name = code;
-    this.code = code;
-    this.status = status;
-  }
 }
 
 /** The result of identifying a request's caller. */
@@ -269,10 +258,10 @@ export class StsService {
         case 'GetCallerIdentity':
           return this.getCallerIdentity(caller);
         default:
-          throw new StsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`);
+          throw new LocalAwsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`);
       }
     } catch (e) {
-      if (e instanceof StsError) return this.errorResponse(e);
+      if (e instanceof LocalAwsError) return this.errorResponse(e);
       return this.errorResponse({
         code: 'InternalFailure',
         message: `local STS: ${e instanceof Error ? e.message : String(e)}`,
@@ -335,18 +324,18 @@ export class StsService {
         invalid(externalId, 'externalId', 'Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*');
     }
     if (problems.length > 0) {
-      throw new StsError(
+      throw new LocalAwsError(
         'ValidationError',
         `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`,
       );
     }
     const arn = roleArn!;
-    if (!ROLE_ARN.test(arn)) throw new StsError('ValidationError', `${arn} is invalid`);
+    if (!ROLE_ARN.test(arn)) throw new LocalAwsError('ValidationError', `${arn} is invalid`);
 
     // Authorization: unknown role, caller not allowed to call sts:AssumeRole (an assumed-role
     // session: its policy only covers Route 53), not trusted, or wrong external id all read alike.
     const role = this.roles.get(arn);
-    const denied = new StsError(
+    const denied = new LocalAwsError(
       'AccessDenied',
       `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`,
       403,
@@ -355,7 +344,7 @@ export class StsService {
     if (!role.trustedPrincipals.some((p) => trusts(p, caller))) throw denied;
     if (role.externalId !== undefined && externalId !== role.externalId) throw denied;
     if (duration > role.maxSessionDuration) {
-      throw new StsError(
+      throw new LocalAwsError(
         'ValidationError',
         'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
       );
