@@ -261,7 +261,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
           };
           break;
         case 'acm': {
-          const acmRegion = signingRegion(header(req, 'authorization'));
+          // The region of the request's signature, read once when the call was recorded.
+          const acmRegion = record.region;
           if (acmRegion === undefined) {
             throw new LocalAwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
           }
