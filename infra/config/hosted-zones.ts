@@ -30,6 +30,16 @@ export function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; ext
   }
   const refs: ZoneRef[] = [];
   const seen = new Map<string, number>();
+  /** A zone id, once: a second listing is an error, whatever role either names. */
+  const addId = (id: string, at: string, i: number, role?: { roleArn: string; name?: string }): void => {
+    const first = seen.get(id);
+    if (first !== undefined) {
+      p.add(at, `zone ${id} is already listed as hostedZones[${first}]: list a zone once, with its role if it has one`);
+      return;
+    }
+    seen.set(id, i);
+    refs.push(role ? { kind: 'id', id, role } : { kind: 'id', id });
+  };
   let externalId: { value: string; at: number } | undefined;
   value.forEach((item: unknown, i) => {
     const at = `hostedZones[${i}]`;
@@ -86,16 +96,7 @@ export function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; ext
         }
       }
       if (p.list.length > before || !id) return;
-      const first = seen.get(id);
-      if (first !== undefined) {
-        p.add(
-          at,
-          `zone ${id} is already listed as hostedZones[${first}]: list a zone once, with its role if it has one`,
-        );
-        return;
-      }
-      seen.set(id, i);
-      refs.push({ kind: 'id', id, role: { roleArn, ...(name ? { name } : {}) } });
+      addId(id, at, i, { roleArn, ...(name ? { name } : {}) });
       return;
     }
     if (typeof item !== 'string') {
@@ -106,16 +107,7 @@ export function hostedZones(p: Problems, given: unknown): { refs: ZoneRef[]; ext
     if (text === '') return;
     const id = parseZoneId(text);
     if (id) {
-      const first = seen.get(id);
-      if (first !== undefined) {
-        p.add(
-          at,
-          `zone ${id} is already listed as hostedZones[${first}]: list a zone once, with its role if it has one`,
-        );
-        return;
-      }
-      seen.set(id, i);
-      refs.push({ kind: 'id', id });
+      addId(id, at, i);
       return;
     }
     try {
