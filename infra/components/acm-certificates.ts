@@ -46,6 +46,19 @@ export function placeholderKeyArgs(keyType: KeyType): tls.PrivateKeyArgs {
   }
 }
 
+/**
+ * The placeholder's KeyUsage and ExtendedKeyUsage, the same for every key type. ACM's re-import
+ * cannot add either extension when the imported certificate lacks it, nor remove a value it has
+ * (EKU clientAuth excepted, and KU keyEncipherment on ECDSA keys): the placeholder must hold both
+ * extensions with only the values every CA's TLS server certificate carries.
+ * - KU digitalSignature: every TLS server key signs (ECDHE, TLS 1.3).
+ * - No KU keyEncipherment, for RSA keys above all: Let's Encrypt's `classic` profile adds it to
+ *   RSA certificates (adding a value is allowed), its `tlsserver` profile leaves it out, and ACM
+ *   refuses removing it from an RSA certificate. ECDSA keys never take it (RFC 5480).
+ * - EKU serverAuth alone: clientAuth is gone from Let's Encrypt's certificates.
+ */
+export const PLACEHOLDER_ALLOWED_USES = ['digital_signature', 'server_auth'] as const;
+
 /** The longest common name X.509 allows; a longer first name is only in the SANs. */
 const MAX_COMMON_NAME = 64;
 
@@ -86,9 +99,7 @@ export class AcmCertificates extends pulumi.ComponentResource {
           },
           dnsNames: cert.domains,
           validityPeriodHours: PLACEHOLDER_VALIDITY_HOURS,
-          // Key usage only, no extended key usage: ACM refuses a re-import that drops an EKU the
-          // current certificate has, so the placeholder must not have one the CA's lacks.
-          allowedUses: ['digital_signature'],
+          allowedUses: [...PLACEHOLDER_ALLOWED_USES],
         },
         child,
       );

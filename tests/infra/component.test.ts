@@ -487,7 +487,9 @@ describe('deployment to ACM', () => {
       privateKeyPem: secretValue(mockPem('PRIVATE KEY', 'acme-rotation-cert-web-acm-key')),
       subject: { commonName: 'example.com', organization: 'acme-rotation placeholder' },
       dnsNames: ['example.com', '*.example.com'],
-      allowedUses: ['digital_signature'],
+      // KU digitalSignature and EKU serverAuth, no RSA keyEncipherment: ACM re-imports a CA's
+      // certificate over it (placeholder-reimport.test.ts renders and re-imports it).
+      allowedUses: ['digital_signature', 'server_auth'],
     });
     // Two created (the existing ARN is only named), each in its region.
     expect(mocks.ofType(T.acmCertificate).map((r) => [r.name, r.inputs.region])).toEqual([
