@@ -1,9 +1,14 @@
 /**
- * The npm package as a consumer gets it: `npm pack` of this repository (its built dist/),
- * unpacked into a scratch project as node_modules/acme-rotation next to the SDKs (linked from
- * this repository's node_modules: nothing is downloaded), and the example program
- * (docs/examples/pulumi-program) run from there under Pulumi mocks. A file the package misses —
- * the library, a bundle, its VERSION — fails here.
+ * The npm package as a consumer gets it, made the way `npm publish` makes it: a clean clone of
+ * this repository's HEAD (no dist/, nothing built), `npm pack` there — its `prepack` script must
+ * build — unpacked into a scratch project as node_modules/acme-rotation next to the SDKs (linked
+ * from this repository's node_modules: nothing is downloaded), and the example program
+ * (docs/examples/pulumi-program, from the clone) run from there under Pulumi mocks. A file the
+ * package misses — the library, a bundle, its VERSION — fails here.
+ *
+ * The clone reuses this checkout's node_modules through a symlink instead of `npm ci` (minutes,
+ * and the registry): sound only when they hold what the clone's lockfile pins, which is checked
+ * first. The pack (two esbuild bundles and the declarations) takes about 15 s of CPU.
  */
 import { execFile as execFileCb } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -38,40 +43,82 @@ async function execFile(
   }
 }
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const EXAMPLE = join(root, 'docs', 'examples', 'pulumi-program');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
 
 let scratch: string;
+let clone: string;
+let consumer: string;
 let installed: string;
 let packed: string[];
+let packMs: number;
+
+interface LockPackages {
+  packages: Record<string, { version?: string; optional?: boolean }>;
+}
+
+/** Lockfile entries of `clone` that this checkout's node_modules does not hold at the pinned version. */
+function lockMismatches(cloneDir: string): string[] {
+  const wanted = (JSON.parse(readFileSync(join(cloneDir, 'package-lock.json'), 'utf8')) as LockPackages).packages;
+  const have = (
+    JSON.parse(readFileSync(join(root, 'node_modules', '.package-lock.json'), 'utf8')) as LockPackages
+  ).packages;
+  return Object.entries(wanted)
+    .filter(([path]) => path.startsWith('node_modules/'))
+    .filter(([path, entry]) => (have[path] ? have[path].version !== entry.version : !entry.optional))
+    .map(([path, entry]) => `${path}@${entry.version ?? '?'}`);
+}
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'acme-package-'));
-  const { stdout } = await execFile('npm', ['pack', '--json', '--pack-destination', scratch], {
-    cwd: root,
+  clone = join(scratch, 'clone');
+  await execFile('git', ['clone', '--quiet', root, clone], { cwd: scratch });
+  // What a publisher starts from: nothing built.
+  expect(existsSync(join(clone, 'dist'))).toBe(false);
+  expect(lockMismatches(clone)).toEqual([]);
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'));
+
+  consumer = join(scratch, 'consumer');
+  mkdirSync(consumer);
+  const started = Date.now();
+  const env: Record<string, string | undefined> = { ...process.env };
+  delete env.ACME_ROTATION_BUNDLE_DIR;
+  delete env.ACME_ROTATION_WATCH_BUNDLE_DIR;
+  const { stdout } = await execFile('npm', ['pack', '--json', '--pack-destination', consumer], {
+    cwd: clone,
+    env,
+    timeout: 240_000,
   });
-  const [info] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  packMs = Date.now() - started;
+  // The prepack script's own output comes first on stdout; npm's JSON report is the rest.
+  const report = stdout.slice(stdout.search(/^\[/m));
+  const [info] = JSON.parse(report) as Array<{ filename: string; files: Array<{ path: string }> }>;
   if (!info) throw new Error(`npm pack printed no tarball: ${stdout}`);
   packed = info.files.map((f) => f.path).sort();
 
   // The consumer's project: its program, and node_modules as npm would leave it.
-  cpSync(EXAMPLE, scratch, { recursive: true });
-  installed = join(scratch, 'node_modules', 'acme-rotation');
+  cpSync(join(clone, 'docs', 'examples', 'pulumi-program'), consumer, { recursive: true });
+  installed = join(consumer, 'node_modules', 'acme-rotation');
   mkdirSync(installed, { recursive: true });
-  await execFile('tar', ['-xzf', join(scratch, info.filename), '-C', installed, '--strip-components=1'], {
-    cwd: scratch,
+  await execFile('tar', ['-xzf', join(consumer, info.filename), '-C', installed, '--strip-components=1'], {
+    cwd: consumer,
   });
   for (const dep of readdirSync(join(root, 'node_modules'))) {
     if (dep === 'acme-rotation' || dep.startsWith('.')) continue;
-    symlinkSync(join(root, 'node_modules', dep), join(scratch, 'node_modules', dep));
+    symlinkSync(join(root, 'node_modules', dep), join(consumer, 'node_modules', dep));
   }
-}, 60_000);
+}, 300_000);
 
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('npm pack', () => {
+  it('builds before packing, from a clone without dist/', () => {
+    expect(existsSync(join(clone, 'dist', 'pulumi', 'index.js'))).toBe(true);
+    // Reported, not asserted: the time CI spends here (two bundles and the declarations).
+    console.info(`npm pack of a clean clone, build included: ${(packMs / 1000).toFixed(1)} s`);
+  });
+
   it('ships the library, the bundles with their maps, the docs — and no sources, tests or fixtures', () => {
     for (const file of [
       'package.json',
@@ -114,7 +161,7 @@ describe('the example program, from the packed package', () => {
   it('wires the listener and the distribution to the ACM certificate, deploying the bundles the package carries', async () => {
     const env: Record<string, string | undefined> = {
       ...process.env,
-      EXAMPLE_PROGRAM: join(scratch, 'index.ts'),
+      EXAMPLE_PROGRAM: join(consumer, 'index.ts'),
       EXAMPLE_PROJECT: 'web-platform',
       EXAMPLE_CONFIG: JSON.stringify({
         'aws:region': 'us-east-1',
@@ -131,7 +178,7 @@ describe('the example program, from the packed package', () => {
     const { stdout } = await execFile(
       process.execPath,
       ['--import', 'tsx', join(root, 'tests', 'infra', 'fixtures', 'run-example.ts')],
-      { cwd: scratch, env, timeout: 60_000 },
+      { cwd: consumer, env, timeout: 60_000 },
     );
     const run = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
       exports: Record<string, unknown>;
@@ -167,7 +214,7 @@ describe('the example program, from the packed package', () => {
     const { stdout } = await execFile(
       process.execPath,
       ['--input-type=module', '-e', "const m = await import('acme-rotation'); console.log(typeof m.AcmeRotation)"],
-      { cwd: scratch },
+      { cwd: consumer },
     );
     expect(stdout.trim()).toBe('function');
   });
