@@ -2,14 +2,34 @@
  * The fetch command's atomic writer, on a real temporary directory: temporary files beside their
  * targets with the final mode from the start (the key never readable by others, whatever the
  * umask), renames (a reader holding the old file keeps the old content), nothing left behind,
- * failures that put back what was replaced, and restore().
+ * failures that put back what was replaced, and restore() in the reverse order, stopping at the
+ * first failure. Replaced files keep the mode, owner and group an operator gave them; symbolic
+ * links, other kinds of file and directories others can write are refused. The tests run as root
+ * here, so ownership is checked with ids that are not root's.
  */
-import { chown, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { UnsafeTargetError } from '../../rotation/fetch/targets.js';
 import { writeFilesAtomically, type FileToWrite } from '../../rotation/fetch/writer.js';
 
 let dir: string;
@@ -139,5 +159,155 @@ describe('writeFilesAtomically', () => {
     expect(await readdir(dir)).toEqual(['fullchain.pem']);
     expect(await readFile(join(dir, 'fullchain.pem'), 'utf8')).toBe('old fullchain\n');
     expect(await modeOf(join(dir, 'fullchain.pem'))).toBe(0o640);
+  });
+
+  it('keeps the mode, owner and group an operator gave a file (root:ssl-cert 0640 stays so); a new key is 0600', async () => {
+    const me = process.getuid?.() ?? 0;
+    const key = join(dir, 'privkey.pem');
+    await writeFile(key, 'old key\n');
+    await chmod(key, 0o640);
+    // A group of readers (ssl-cert) other than the writer's own; as root also another owner.
+    const owner = me === 0 ? { uid: 4321, gid: 8765 } : { uid: me, gid: (await stat(key)).gid };
+    await chown(key, owner.uid, owner.gid);
+    await writeFilesAtomically(layout('new'));
+    const st = await stat(key);
+    expect(await readFile(key, 'utf8')).toBe('key new\n');
+    expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o7777 }).toEqual({ ...owner, mode: 0o640 });
+    expect((await stat(join(dir, 'fullchain.pem'))).mode & 0o777).toBe(0o644); // new: the mode asked for
+
+    await rm(key);
+    await writeFilesAtomically(layout('newer'));
+    expect((await stat(key)).mode & 0o777).toBe(0o600); // a new key: owner-only
+  });
+
+  it('a setuid, setgid or sticky bit on a replaced file is not carried over', async () => {
+    const cert = join(dir, 'fullchain.pem');
+    await writeFile(cert, 'old fullchain\n');
+    await chmod(cert, 0o6644);
+    await writeFilesAtomically(layout('new'));
+    expect((await stat(cert)).mode & 0o7777).toBe(0o644);
+  });
+
+  describe('restore()', () => {
+    const three = (tag: string): FileToWrite[] => [
+      { path: join(dir, 'privkey.pem'), content: `key ${tag}\n`, mode: 0o600 },
+      { path: join(dir, 'cert.pem'), content: `cert ${tag}\n`, mode: 0o644 },
+      { path: join(dir, 'fullchain.pem'), content: `fullchain ${tag}\n`, mode: 0o644 },
+    ];
+    const contents = async (): Promise<string[]> =>
+      Promise.all(['privkey.pem', 'cert.pem', 'fullchain.pem'].map((n) => readFile(join(dir, n), 'utf8')));
+
+    beforeEach(async () => {
+      await writeFilesAtomically(three('old'));
+    });
+
+    it('puts the files back in the reverse order of their installation: the fullchain first, the key last', async () => {
+      const order: string[] = [];
+      const written = await writeFilesAtomically(three('new'), {
+        rename: async (from, to) => {
+          if ((await readFile(from, 'utf8')).endsWith('old\n')) order.push(to.slice(dir.length + 1));
+          await rename(from, to);
+        },
+      });
+      await written.restore();
+      expect(order).toEqual(['fullchain.pem', 'cert.pem', 'privkey.pem']);
+      expect(await contents()).toEqual(['key old\n', 'cert old\n', 'fullchain old\n']);
+    });
+
+    it.each([
+      // The fullchain cannot be put back: nothing older goes in beside it, the set stays the new one.
+      ['fullchain.pem', ['key new\n', 'cert new\n', 'fullchain new\n']],
+      // The key cannot be put back: the fullchain (the serial the next run compares) is the old one.
+      ['privkey.pem', ['key new\n', 'cert old\n', 'fullchain old\n']],
+    ])(
+      'a restore that fails on %s stops there: never the old key beside the new fullchain',
+      async (failing, expected) => {
+        const written = await writeFilesAtomically(three('new'), {
+          rename: async (from, to) => {
+            if (to.endsWith(`/${failing}`) && (await readFile(from, 'utf8')).endsWith('old\n')) {
+              throw Object.assign(new Error('EIO: simulated'), { code: 'EIO' });
+            }
+            await rename(from, to);
+          },
+        });
+        expect(await contents()).toEqual(['key new\n', 'cert new\n', 'fullchain new\n']);
+        await expect(written.restore()).rejects.toThrow(new RegExp(`could not put back ${join(dir, failing)}: EIO`));
+        expect(await contents()).toEqual(expected);
+        expect((await readdir(dir)).sort()).toEqual(['cert.pem', 'fullchain.pem', 'privkey.pem']); // no temporary file
+      },
+    );
+  });
+
+  describe('refusals: nothing is written', () => {
+    async function expectRefused(files: FileToWrite[], message: RegExp): Promise<void> {
+      const before = await snapshot();
+      const err = await writeFilesAtomically(files).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(UnsafeTargetError);
+      expect((err as Error).message).toMatch(message);
+      expect(await snapshot()).toEqual(before);
+    }
+    /** Every entry of the directory with what lstat and readlink say, and the content of regular files. */
+    async function snapshot(): Promise<Record<string, string>> {
+      const out: Record<string, string> = {};
+      for (const name of (await readdir(dir)).sort()) {
+        const path = join(dir, name);
+        const st = await lstat(path);
+        out[name] = st.isSymbolicLink()
+          ? `link ${await readlink(path)}`
+          : st.isFile()
+            ? `file ${st.mode & 0o7777} ${st.uid}:${st.gid} ${await readFile(path, 'utf8')}`
+            : `other ${st.mode}`;
+      }
+      return out;
+    }
+
+    it('a symbolic link at a target, even to a file of the same directory: neither followed nor replaced', async () => {
+      const victim = join(dir, 'victim');
+      await writeFile(victim, 'not a key\n', { mode: 0o644 });
+      await chown(victim, 4321, 4321); // whoever planted the link would get the key by its owner
+      await symlink(victim, join(dir, 'privkey.pem'));
+      await expectRefused(
+        layout('new'),
+        new RegExp(`${join(dir, 'privkey.pem')} is a symbolic link \\(to ${victim}\\)`),
+      );
+      expect((await stat(victim)).uid).toBe(4321);
+    });
+
+    it('a dangling symbolic link at a target', async () => {
+      await symlink(join(dir, 'nowhere'), join(dir, 'fullchain.pem'));
+      await expectRefused(layout('new'), /fullchain\.pem is a symbolic link/);
+    });
+
+    it.each([
+      ['a directory', async (p: string) => mkdir(p), /is a directory, not a regular file/],
+      ['a named pipe', async (p: string) => execFileSync('mkfifo', [p]), /is a named pipe, not a regular file/],
+    ])('%s at a target', async (_what, make, message) => {
+      await writeFile(join(dir, 'privkey.pem'), 'old key\n', { mode: 0o600 });
+      await make(join(dir, 'fullchain.pem'));
+      await expectRefused(layout('new'), message); // the key before it is not replaced either
+    });
+
+    it.each([
+      ['0775', 0, /writable by its group \(mode 0775\).*chmod go-w/],
+      ['0757', 0, /writable by others \(mode 0757\)/],
+      // Sticky: others cannot remove our files, but can create the names before the first run.
+      ['1777', 0, /writable by its group and others \(mode 1777\)/],
+      ['0755', 4321, /belongs to uid 4321, neither root nor this command's user \(uid 0\).*chown root/],
+    ])('a directory of mode %s owned by uid %s', async (mode, uid, message) => {
+      if ((process.getuid?.() ?? 0) !== 0 && uid !== 0) throw new Error('this case needs root');
+      await chown(dir, uid, 0);
+      await chmod(dir, parseInt(mode, 8));
+      await expectRefused(layout('new'), message);
+    });
+
+    it('a directory its owner alone can write is fine, whatever group may read it', async () => {
+      await chown(dir, 0, 8765);
+      await chmod(dir, 0o2750);
+      await writeFilesAtomically(layout('new'));
+      expect(await readFile(join(dir, 'privkey.pem'), 'utf8')).toBe('key new\n');
+    });
   });
 });
