@@ -336,3 +336,17 @@ export function sdkErrorMessage(err: unknown): string {
   }
   return err.message;
 }
+
+/**
+ * Status tag with a certificate secret's last rotation failure: `<ISO time> <step>: <message>`,
+ * written by the failing step, removed by the next promotion. The deployment's waiter
+ * (watch/await.ts) quotes it when the first certificate does not come. Under the renewal prefix,
+ * so the stack's aws:ignoreTags already leaves it alone.
+ */
+export const ROTATION_FAILURE_TAG = 'acme-rotation:renewal-failure';
+
+/** The tag's value: characters a Secrets Manager tag value may hold, at most 256 of them. */
+export function rotationFailureTagValue(step: string, message: string, at: Date): string {
+  const text = `${at.toISOString()} ${step}: ${message}`.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' ');
+  return text.length <= 256 ? text : `${text.slice(0, 253)}...`;
+}

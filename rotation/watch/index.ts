@@ -9,6 +9,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sdkClientConfig } from '../aws/client-config.js';
 import { createLogger } from '../log.js';
 import { AriClient } from './ari.js';
+import { handleAwaitEvent, isAwaitEvent, type AwaitSummary } from './await.js';
 import { loadWatchSettings, type WatchSettings } from './config.js';
 import { runWatch, type WatchSummary } from './run.js';
 import { WatchSecrets } from './secrets.js';
@@ -42,8 +43,10 @@ interface Context {
   awsRequestId?: string;
 }
 
-export async function handler(event: unknown, context?: Context): Promise<WatchSummary> {
+export async function handler(event: unknown, context?: Context): Promise<WatchSummary | AwaitSummary> {
   const logger = createLogger({ service: 'acme-rotation-watch', awsRequestId: context?.awsRequestId });
+  // The deployment's waiter (await.ts): the stack invokes this function to wait for first certificates.
+  if (isAwaitEvent(event)) return handleAwaitEvent(event, context, logger);
   services ??= build();
   const { settings, secrets, ari, lambda } = services;
   const hop = Number((event as { continuation?: unknown } | null)?.continuation ?? 0) || 0;
