@@ -1,46 +1,57 @@
 /**
  * ACME Renewal Information over HTTPS (RFC 9773 §4): the directory's `renewalInfo` URL, then an
  * unauthenticated `GET <renewalInfo>/<certID>`. Failures come back as values, never thrown: a CA
- * that fails or answers garbage must not stop the watch for other certificates.
+ * that fails or answers garbage must not stop the watch for other certificates. Each request is
+ * bounded as a whole (AbortSignal.timeout: connecting, waiting and reading the body together), so a
+ * CA that accepts the connection and then trickles or hangs costs one timeout, not the run.
  * Trust is Node's store plus NODE_EXTRA_CA_CERTS, as for the rotation function.
  */
-import { request } from 'node:https';
 import { parseRetryAfter } from '../acme/problems.js';
 import type { AriAnswer } from './plan.js';
 
-export type AriResult = { ok: true; answer: AriAnswer } | { ok: false; error: string };
+export type AriResult =
+  | { ok: true; answer: AriAnswer }
+  | {
+      ok: false;
+      error: string;
+      /** The CA's Retry-After on a refusal (429, 503), in ms. */
+      retryAfterMs?: number;
+      /**
+       * The CA itself failed (no answer, a timeout, 5xx, 429): counted towards "the CA is down for
+       * this run". An answer about this certificate alone (404, a malformed body) is not.
+       */
+      caFailure: boolean;
+    };
+
+export type DirectoryResult = { ok: true; base: string | undefined } | { ok: false; error: string };
 
 interface HttpAnswer {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  retryAfter: string | null;
   body: string;
 }
 
 const MAX_BODY = 64 * 1024;
 
-function get(url: string, timeoutMs: number): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', timeout: timeoutMs, headers: { accept: 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > MAX_BODY) req.destroy(new Error(`answer larger than ${MAX_BODY} bytes`));
-        else chunks.push(c);
-      });
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
+async function get(url: string, timeoutMs: number): Promise<HttpAnswer> {
+  const res = await fetch(url, {
+    headers: { accept: 'application/json' },
+    redirect: 'error',
+    signal: AbortSignal.timeout(timeoutMs),
   });
+  const body = await res.text();
+  if (body.length > MAX_BODY) throw new Error(`answer larger than ${MAX_BODY} bytes`);
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), body };
 }
 
-const describe = (err: unknown): string =>
-  err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
+const describe = (err: unknown, timeoutMs: number): string => {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  const cause = err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  if (cause?.code) return `${cause.code}: ${cause.message ?? ''}`.trim();
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+};
 
 /** The RenewalInfo object (RFC 9773 §4.2), or why the body is not one. */
 export function parseRenewalInfo(body: string): AriAnswer | string {
@@ -73,9 +84,7 @@ export class AriClient {
   constructor(private readonly timeoutMs: number) {}
 
   /** The directory's renewalInfo URL, undefined when the CA has none; an unreachable directory is an error. */
-  async renewalInfoBase(
-    directoryUrl: string,
-  ): Promise<{ ok: true; base: string | undefined } | { ok: false; error: string }> {
+  async renewalInfoBase(directoryUrl: string): Promise<DirectoryResult> {
     const kept = this.directories.get(directoryUrl);
     if (kept && Date.now() - kept.at < 3_600_000) return { ok: true, base: kept.base };
     try {
@@ -87,7 +96,7 @@ export class AriClient {
       this.directories.set(directoryUrl, { base, at: Date.now() });
       return { ok: true, base };
     } catch (err) {
-      return { ok: false, error: `could not read the directory ${directoryUrl}: ${describe(err)}` };
+      return { ok: false, error: `could not read the directory ${directoryUrl}: ${describe(err, this.timeoutMs)}` };
     }
   }
 
@@ -98,15 +107,20 @@ export class AriClient {
     try {
       res = await get(url, this.timeoutMs);
     } catch (err) {
-      return { ok: false, error: `renewalInfo ${url}: ${describe(err)}` };
+      return { ok: false, error: `renewalInfo ${url}: ${describe(err, this.timeoutMs)}`, caFailure: true };
     }
+    const retryAfterMs = parseRetryAfter(res.retryAfter ?? undefined);
     if (res.status !== 200) {
       const detail = /"detail"\s*:\s*"([^"]{0,120})/.exec(res.body)?.[1];
-      return { ok: false, error: `renewalInfo ${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}` };
+      return {
+        ok: false,
+        error: `renewalInfo ${url} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`,
+        caFailure: res.status === 429 || res.status >= 500,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
     const parsed = parseRenewalInfo(res.body);
-    if (typeof parsed === 'string') return { ok: false, error: `renewalInfo ${url}: ${parsed}` };
-    const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+    if (typeof parsed === 'string') return { ok: false, error: `renewalInfo ${url}: ${parsed}`, caFailure: false };
     return { ok: true, answer: { ...parsed, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
   }
 }

@@ -13,7 +13,14 @@ export interface WatchSettings {
   continueRuns: boolean;
   /** WATCH_ROTATION_FUNCTION_ARN: only the secrets this function rotates are the watch's (one stack's of several). */
   rotationFunctionArn?: string;
+  /** WATCH_INTERVAL_SECONDS: the schedule's longest gap between runs (RFC 9773 §4.2's "next check"). */
+  intervalMs: number;
 }
+
+/** WATCH_INTERVAL_SECONDS's default: the stack's default schedule, rate(1 hour). */
+export const DEFAULT_INTERVAL_SECONDS = 3_600;
+/** WATCH_INTERVAL_SECONDS's bounds: a minute to the 4 days an at-risk alarm may wait at most. */
+export const INTERVAL_RANGE = [60, 4 * 86_400] as const;
 
 /**
  * Renewals kept in flight at once. With Route 53's 5 requests/s, about 8 requests per rotation
@@ -36,7 +43,15 @@ export function loadWatchSettings(env: Env = process.env): WatchSettings {
       `WATCH_MAX_CONCURRENT_ROTATIONS="${raw}" is invalid: expected a whole number from ${min} to ${max}`,
     );
   }
+  const rawInterval = env.WATCH_INTERVAL_SECONDS?.trim();
+  const interval = rawInterval ? wholeNumberIn(rawInterval, ...INTERVAL_RANGE) : DEFAULT_INTERVAL_SECONDS;
+  if (interval === undefined) {
+    throw new ConfigError(
+      `WATCH_INTERVAL_SECONDS="${rawInterval}" is invalid: expected a whole number from ${INTERVAL_RANGE[0]} to ${INTERVAL_RANGE[1]}`,
+    );
+  }
   return {
+    intervalMs: interval * 1000,
     directoryUrl: base.directoryUrl,
     apiTimeoutMs: base.apiTimeoutMs,
     maxInFlight,

@@ -56,6 +56,7 @@ export async function handler(event: unknown, context?: Context): Promise<WatchS
     {
       directoryUrl: settings.directoryUrl,
       maxInFlight: settings.maxInFlight,
+      nextRunMs: settings.intervalMs,
       metricNamespace: settings.metricNamespace,
       metricStack: settings.metricStack,
       ...(settings.rotationFunctionArn ? { rotationFunctionArn: settings.rotationFunctionArn } : {}),

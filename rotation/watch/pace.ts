@@ -12,8 +12,11 @@ export interface PaceOptions<T> {
   maxInFlight: number;
   /** Rotations running when the run began (in progress before it): they hold slots until they end. */
   alreadyRunning: T[];
-  /** Start one renewal; 'in-progress' means Secrets Manager already had one running (it holds a slot). */
-  start: (item: T) => Promise<'started' | 'in-progress'>;
+  /**
+   * Start one renewal; 'in-progress' means Secrets Manager already had one running (it holds a
+   * slot); 'skipped' means a re-read showed it must not start (it holds none).
+   */
+  start: (item: T) => Promise<'started' | 'in-progress' | 'skipped'>;
   /** Which of `running` are still running now. */
   stillRunning: (running: T[]) => Promise<T[]>;
   /** Time left for starting more (the run's budget minus what reporting needs). */
@@ -29,6 +32,8 @@ export interface PaceResult<T> {
   started: T[];
   /** Secrets Manager said a rotation was already running. */
   inProgress: T[];
+  /** Not started after a re-read (renewed or started elsewhere since the listing). */
+  skipped: T[];
   failed: T[];
   /** Not started: no slot before the time budget ran out. */
   deferred: T[];
@@ -36,7 +41,7 @@ export interface PaceResult<T> {
 
 export async function startPaced<T>(queue: readonly T[], opts: PaceOptions<T>): Promise<PaceResult<T>> {
   const waiting = [...queue];
-  const result: PaceResult<T> = { started: [], inProgress: [], failed: [], deferred: [] };
+  const result: PaceResult<T> = { started: [], inProgress: [], skipped: [], failed: [], deferred: [] };
   let running = [...opts.alreadyRunning];
   while (waiting.length > 0 && opts.timeLeftMs() > 0) {
     if (running.length > 0) running = await opts.stillRunning(running);
@@ -54,6 +59,7 @@ export async function startPaced<T>(queue: readonly T[], opts: PaceOptions<T>): 
     );
     for (const { item, outcome } of outcomes) {
       if (outcome === 'failed') result.failed.push(item);
+      else if (outcome === 'skipped') result.skipped.push(item);
       else {
         (outcome === 'started' ? result.started : result.inProgress).push(item);
         running.push(item);
@@ -63,4 +69,29 @@ export async function startPaced<T>(queue: readonly T[], opts: PaceOptions<T>): 
   }
   result.deferred = waiting;
   return result;
+}
+
+/**
+ * A pace for calls that share an account-wide rate: at most `perSecond` a second, in the order
+ * asked (Secrets Manager's TagResource and UntagResource share 50 requests/s per account and
+ * region with the rotation function's own tag writes). Each `take` resolves when the call may go.
+ */
+export class RateGate {
+  private next = 0;
+  /** Calls let through. */
+  taken = 0;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly now: () => number,
+    private readonly sleep: (ms: number) => Promise<void>,
+  ) {}
+
+  async take(): Promise<void> {
+    const at = Math.max(this.now(), this.next);
+    this.next = at + 1000 / this.perSecond;
+    this.taken++;
+    const wait = at - this.now();
+    if (wait > 0) await this.sleep(wait);
+  }
 }

@@ -1,15 +1,17 @@
 /**
  * The Secrets Manager calls the watch makes, mapped to AwsServiceError like the rotation's own
  * adapter: list the certificate secrets by tag key, read AWSCURRENT, write the watch's tags,
- * start a rotation, and look at one whose rotation was started.
+ * re-read a secret right before starting its rotation, start it, and date an AWSPENDING version.
  */
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
+  ListSecretVersionIdsCommand,
   RotateSecretCommand,
   TagResourceCommand,
   UntagResourceCommand,
+  UpdateSecretVersionStageCommand,
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { mapAwsError } from '../aws/secrets.js';
@@ -36,7 +38,25 @@ export function currentVersion(versions: Record<string, string[]>): string | und
   return Object.entries(versions).find(([, stages]) => stages.includes('AWSCURRENT'))?.[0];
 }
 
+export function pendingVersion(versions: Record<string, string[]>): string | undefined {
+  return Object.entries(versions).find(([, s]) => s.includes('AWSPENDING') && !s.includes('AWSCURRENT'))?.[0];
+}
+
 export type RotateOutcome = 'started' | 'in-progress';
+
+/** A secret as DescribeSecret says it is now (ListSecrets may lag by minutes). */
+export interface FreshSecret {
+  rotationEnabled: boolean;
+  versions: Record<string, string[]>;
+  tags: { Key?: string; Value?: string }[];
+  lastRotatedAt?: Date;
+}
+
+/** The AWSPENDING version off AWSCURRENT and when Secrets Manager created it (RotateSecret's moment). */
+export interface PendingVersion {
+  versionId: string;
+  createdAt: Date;
+}
 
 export class WatchSecrets {
   /** Calls made, by operation (reported in the summary). */
@@ -119,9 +139,44 @@ export class WatchSecrets {
     }
   }
 
-  /** The secret's versions now (to see whether a started rotation has ended). */
-  async versions(arn: string): Promise<Record<string, string[]>> {
+  /** The secret now: right before RotateSecret, and to see whether a started rotation has ended. */
+  async describe(arn: string): Promise<FreshSecret> {
     const out = await this.call('DescribeSecret', () => this.client.send(new DescribeSecretCommand({ SecretId: arn })));
-    return out.VersionIdsToStages ?? {};
+    return {
+      rotationEnabled: out.RotationEnabled === true,
+      versions: out.VersionIdsToStages ?? {},
+      tags: out.Tags ?? [],
+      ...(out.LastRotatedDate ? { lastRotatedAt: out.LastRotatedDate } : {}),
+    };
+  }
+
+  /**
+   * The pending version and its CreatedDate (ListSecretVersionIds; DescribeSecret gives no dates):
+   * how long a rotation has been going is what Secrets Manager says, whichever run started it.
+   */
+  async pending(arn: string): Promise<PendingVersion | undefined> {
+    const out = await this.call('ListSecretVersionIds', () =>
+      this.client.send(new ListSecretVersionIdsCommand({ SecretId: arn, MaxResults: 100 })),
+    );
+    for (const v of out.Versions ?? []) {
+      const stages = v.VersionStages ?? [];
+      if (v.VersionId && v.CreatedDate && stages.includes('AWSPENDING') && !stages.includes('AWSCURRENT')) {
+        return { versionId: v.VersionId, createdAt: v.CreatedDate };
+      }
+    }
+    return undefined;
+  }
+
+  /** Takes AWSPENDING off a failed rotation's version (only that label; AWSCURRENT is not touched). */
+  async clearPending(arn: string, versionId: string): Promise<void> {
+    await this.call('UpdateSecretVersionStage', () =>
+      this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: arn,
+          VersionStage: 'AWSPENDING',
+          RemoveFromVersionId: versionId,
+        }),
+      ),
+    );
   }
 }

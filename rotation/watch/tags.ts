@@ -1,8 +1,8 @@
 /**
  * What the renewal watch keeps between runs, in tags on each certificate secret: nothing needs a
  * database, and an operator reads it with `describe-secret`. Infrastructure code must ignore these
- * keys (they share the prefix RENEWAL_TAG_PREFIX). Values are at most 256 characters (Secrets
- * Manager's limit); dates are ISO 8601.
+ * keys (they share the prefix RENEWAL_TAG_PREFIX). Values are at most 255 characters (TagResource's
+ * documented restriction; the Tag type's 256 is not what the service enforces); dates are ISO 8601.
  */
 
 /** Every tag the watch writes starts with this. */
@@ -23,6 +23,8 @@ export const RENEWAL_TAG = {
   error: 'acme-rotation:renewal-error',
   /** When the watch last called RotateSecret for this certificate. */
   started: 'acme-rotation:renewal-started',
+  /** renewalInfo failures in a row for this certificate (the backoff's exponent), cleared by an answer. */
+  failures: 'acme-rotation:renewal-failures',
 } as const;
 
 export const RENEWAL_TAG_KEYS = [
@@ -33,9 +35,15 @@ export const RENEWAL_TAG_KEYS = [
   RENEWAL_TAG.explanation,
   RENEWAL_TAG.error,
   RENEWAL_TAG.started,
+  RENEWAL_TAG.failures,
 ] as const;
 
-const MAX_TAG_VALUE = 256;
+/** TagResource: "Maximum value length: 255 Unicode characters". */
+export const MAX_TAG_VALUE = 255;
+/** TagResource: "Maximum number of tags per secret: 50" (keys starting with `aws:` do not count). */
+export const MAX_TAGS_PER_SECRET = 50;
+/** What a tag value may hold: letters, digits, spaces and `_.:/=+-@` (TagResource's restrictions). */
+const TAG_VALUE_CHARS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
 export interface RenewalState {
   certId?: string;
@@ -45,6 +53,8 @@ export interface RenewalState {
   explanation?: string;
   error?: string;
   started?: Date;
+  /** renewalInfo failures in a row. */
+  failures?: number;
 }
 
 function date(value: string | undefined): Date | undefined {
@@ -73,14 +83,50 @@ export function readRenewalState(tags: ReadonlyArray<{ Key?: string; Value?: str
   if (error) state.error = error;
   const started = date(get(RENEWAL_TAG.started));
   if (started) state.started = started;
+  const failures = Number(get(RENEWAL_TAG.failures));
+  if (Number.isInteger(failures) && failures > 0) state.failures = failures;
   return state;
 }
 
-const clip = (text: string): string => (text.length <= MAX_TAG_VALUE ? text : `${text.slice(0, MAX_TAG_VALUE - 1)}…`);
+/** Counted in code points, as Secrets Manager counts "Unicode characters". */
+const clip = (text: string): string => {
+  const chars = [...text];
+  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 1).join('')}…`;
+};
+
+/**
+ * The explanation URL as a tag value, or undefined when a tag cannot hold it as it is: a URL with
+ * `?`, `#`, `%`, `&` or `~`, or longer than 255 characters, would be changed by cleaning or
+ * clipping and then lead nowhere. Such a URL is not stored; the certificate's line carries it.
+ */
+export function storableUrl(url: string): string | undefined {
+  return [...url].length <= MAX_TAG_VALUE && TAG_VALUE_CHARS.test(url) ? url : undefined;
+}
+
+/**
+ * Why writing `set` (and removing `remove`) would take the secret past 50 tags, or undefined when
+ * it fits: Secrets Manager would refuse the whole TagResource, and the state would be lost.
+ */
+export function tagLimitProblem(
+  existing: ReadonlyArray<{ Key?: string }>,
+  set: Record<string, string>,
+  remove: readonly string[],
+): string | undefined {
+  const keys = new Set(existing.map((t) => t.Key).filter((k): k is string => !!k && !k.startsWith('aws:')));
+  for (const k of remove) keys.delete(k);
+  const before = keys.size;
+  for (const k of Object.keys(set)) keys.add(k);
+  if (keys.size <= MAX_TAGS_PER_SECRET) return undefined;
+  return (
+    `the renewal state needs ${keys.size - before} more tag(s) but the secret has ${before} of the ` +
+    `${MAX_TAGS_PER_SECRET} Secrets Manager allows; remove tags the certificate does not need`
+  );
+}
 
 /**
  * The tags for a state, and the keys to remove (fields the state no longer has). Tag values may
- * hold letters, digits, spaces and `_.:/=+-@` only: anything else in a CA's text becomes a space.
+ * hold letters, digits, spaces and `_.:/=+-@` only: anything else in a CA's error text becomes a
+ * space; an explanation URL that a tag cannot hold intact is not stored (storableUrl).
  */
 export function renewalTags(state: RenewalState): { set: Record<string, string>; remove: string[] } {
   const clean = (text: string): string => clip(text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' '));
@@ -91,9 +137,10 @@ export function renewalTags(state: RenewalState): { set: Record<string, string>;
       : undefined,
     [RENEWAL_TAG.at]: state.renewAt?.toISOString(),
     [RENEWAL_TAG.checkAfter]: state.checkAfter?.toISOString(),
-    [RENEWAL_TAG.explanation]: state.explanation !== undefined ? clean(state.explanation) : undefined,
+    [RENEWAL_TAG.explanation]: state.explanation !== undefined ? storableUrl(state.explanation) : undefined,
     [RENEWAL_TAG.error]: state.error !== undefined ? clean(state.error) : undefined,
     [RENEWAL_TAG.started]: state.started?.toISOString(),
+    [RENEWAL_TAG.failures]: state.failures ? String(state.failures) : undefined,
   };
   const set: Record<string, string> = {};
   const remove: string[] = [];
