@@ -53,25 +53,41 @@ export interface AcmTargetFacts {
   inUseBy: string[];
 }
 
+/** Why a target cannot take the certificate, and what to do about it. */
+export interface TargetProblem {
+  problem: string;
+  remedy: string;
+}
+
 /**
  * Why this ACM certificate cannot take a certificate of `keyType` by re-import, or undefined.
  * Only imported certificates can be re-imported; the key algorithm cannot change; a us-east-1
  * certificate a CloudFront distribution uses must have a key CloudFront accepts.
  */
-export function targetProblem(target: AcmArn, facts: AcmTargetFacts, keyType: KeyType): string | undefined {
+export function targetProblem(target: AcmArn, facts: AcmTargetFacts, keyType: KeyType): TargetProblem | undefined {
   if (facts.type !== undefined && facts.type !== 'IMPORTED') {
-    return `it is an ACM-issued (${facts.type}) certificate; only imported certificates can be re-imported: import one and name its ARN`;
+    return {
+      problem: `it is an ACM-issued (${facts.type}) certificate; only imported certificates can be re-imported`,
+      remedy: 'import a certificate and name its ARN in acme:acm-certificate-arns',
+    };
   }
   const wanted = ACM_KEY_ALGORITHM[keyType];
   if (facts.keyAlgorithm !== undefined && facts.keyAlgorithm !== wanted) {
-    return (
-      `its key algorithm is ${facts.keyAlgorithm} and acme:key-type asks for ${keyType} (${wanted}); ACM re-import ` +
-      'cannot change the algorithm: set acme:key-type to match, or import a new certificate and name its ARN'
-    );
+    return {
+      problem:
+        `its key algorithm is ${facts.keyAlgorithm} and acme:key-type asks for ${keyType} (${wanted}); ` +
+        'ACM re-import cannot change the algorithm',
+      remedy: 'set acme:key-type to match, or import a new certificate and name its ARN',
+    };
   }
   const cloudfront = facts.inUseBy.filter((arn) => /^arn:[^:]+:cloudfront:/.test(arn));
   if (target.region === 'us-east-1' && cloudfront.length > 0 && !CLOUDFRONT_KEY_TYPES.includes(keyType)) {
-    return `CloudFront (${cloudfront[0]}) uses it, and CloudFront does not accept ${keyType} keys (it takes RSA or ECDSA P-256)`;
+    return {
+      problem: `CloudFront (${cloudfront[0]}) uses it, and CloudFront does not accept ${keyType} keys (it takes RSA or ECDSA P-256)`,
+      remedy:
+        'set acme:key-type to ecdsa-p256 or an RSA type, import a certificate of that type and name its ARN ' +
+        '(re-import cannot change the algorithm)',
+    };
   }
   return undefined;
 }

@@ -20,6 +20,10 @@ export interface AcmCertificateInfo {
   status?: string;
   /** ARNs of the resources using it (load balancers, distributions, APIs). */
   inUseBy: string[];
+  /** KeyUsage names of the certificate it holds (DIGITAL_SIGNATURE, …); empty without the extension. */
+  keyUsages: string[];
+  /** ExtendedKeyUsage purposes of the certificate it holds; empty without the extension. */
+  extendedKeyUsages: { name: string; oid?: string }[];
 }
 
 export interface AcmImport {
@@ -111,6 +115,10 @@ export class AcmAdapter {
       ...(c.Type ? { type: c.Type } : {}),
       ...(c.Status ? { status: c.Status } : {}),
       inUseBy: c.InUseBy ?? [],
+      keyUsages: (c.KeyUsages ?? []).flatMap((k) => (k.Name ? [k.Name] : [])),
+      extendedKeyUsages: (c.ExtendedKeyUsages ?? []).flatMap((e) =>
+        e.Name || e.OID ? [{ name: e.Name ?? 'CUSTOM', ...(e.OID ? { oid: e.OID } : {}) }] : [],
+      ),
     };
   }
 

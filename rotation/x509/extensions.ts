@@ -1,7 +1,8 @@
 /**
  * Certificate extensions read from the DER (RFC 5280 §4.1), for the few facts node:crypto's
- * X509Certificate does not expose as such: the authority key identifier and the basicConstraints
- * cA flag as written.
+ * X509Certificate does not expose as such: the authority key identifier, the basicConstraints
+ * cA flag as written, and the keyUsage and extendedKeyUsage extensions as present or absent
+ * (ACM's re-import rule turns on whether an extension is there at all).
  *
  * The reader walks the structure — Certificate → TBSCertificate → extensions [3] → Extension — and
  * never searches the bytes: a subject, a SAN or another extension may hold any byte sequence,
@@ -25,6 +26,7 @@ interface Element {
 
 const TAG_BOOLEAN = 0x01;
 const TAG_INTEGER = 0x02;
+const TAG_BIT_STRING = 0x03;
 const TAG_OCTET_STRING = 0x04;
 const TAG_OID = 0x06;
 const TAG_SEQUENCE = 0x30;
@@ -36,6 +38,8 @@ const TAG_KEY_IDENTIFIER = 0x80; // AuthorityKeyIdentifier's [0] IMPLICIT KeyIde
 
 export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 export const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35';
+export const OID_KEY_USAGE = '2.5.29.15';
+export const OID_EXTENDED_KEY_USAGE = '2.5.29.37';
 
 /**
  * The element at `offset`, which must end by `limit`; undefined if it does not.
@@ -216,4 +220,56 @@ export function basicConstraintsCa(cert: X509Certificate | Uint8Array): boolean 
   if (!fields) return undefined;
   const first = fields[0];
   return !!first && first.tag === TAG_BOOLEAN && first.end - first.start === 1 && value[first.start] !== 0;
+}
+
+/** The KeyUsage bits of RFC 5280 §4.2.1.3, in bit order (bit 0 is digitalSignature). */
+export const KEY_USAGE_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+] as const;
+
+export type KeyUsageBit = (typeof KEY_USAGE_BITS)[number];
+
+/**
+ * The bits set in the keyUsage extension (RFC 5280 §4.2.1.3), in bit order; undefined when the
+ * extension is absent or does not parse. An extension with no bit set reads as [] (present, empty).
+ */
+export function keyUsage(cert: X509Certificate | Uint8Array): KeyUsageBit[] | undefined {
+  const value = extensionValue(cert, OID_KEY_USAGE);
+  if (!value) return undefined;
+  const bits = soleElement(value, 0, value.length);
+  if (!bits || bits.tag !== TAG_BIT_STRING || bits.end === bits.start) return undefined;
+  const unused = value[bits.start] as number;
+  const bytes = value.subarray(bits.start + 1, bits.end);
+  if (unused > 7 || (bytes.length === 0 && unused !== 0)) return undefined;
+  const length = bytes.length * 8 - unused;
+  return KEY_USAGE_BITS.filter((_, i) => i < length && ((bytes[i >> 3] as number) & (0x80 >> (i & 7))) !== 0);
+}
+
+/**
+ * The KeyPurposeId OIDs of the extendedKeyUsage extension (RFC 5280 §4.2.1.12), dotted, in order;
+ * undefined when the extension is absent or does not parse.
+ */
+export function extendedKeyUsage(cert: X509Certificate | Uint8Array): string[] | undefined {
+  const value = extensionValue(cert, OID_EXTENDED_KEY_USAGE);
+  if (!value) return undefined;
+  const list = soleElement(value, 0, value.length);
+  if (!list || list.tag !== TAG_SEQUENCE) return undefined;
+  const items = childrenOf(value, list);
+  if (!items || items.length === 0) return undefined;
+  const out: string[] = [];
+  for (const item of items) {
+    if (item.tag !== TAG_OID) return undefined;
+    const oid = decodeOid(value.subarray(item.start, item.end));
+    if (oid === undefined) return undefined;
+    out.push(oid);
+  }
+  return out;
 }

@@ -1,12 +1,15 @@
 import { createHash, type X509Certificate } from 'node:crypto';
+import { KeyUsageFlags, KeyUsagesExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { describe, expect, it } from 'vitest';
 import { ariCertId } from '../../rotation/acme/ari.js';
 import {
   authorityKeyIdentifier,
   basicConstraintsCa,
   certificateExtensions,
+  extendedKeyUsage,
   extensionValue,
   findExtension,
+  keyUsage,
 } from '../../rotation/x509/extensions.js';
 import {
   issueCertificate,
@@ -346,5 +349,56 @@ describe('malformed or unusual DER reads as "no such extension", never as a gues
     const der = certificate(v3, serial, ...middle, extensions(extension(BASIC_CONSTRAINTS, bool(true), true)));
     expect(findExtension(der, BASIC_CONSTRAINTS)).toBeDefined();
     expect(basicConstraintsCa(der)).toBeUndefined();
+  });
+});
+
+describe('keyUsage and extendedKeyUsage: present or absent, as written', () => {
+  it('reads the KU bits of a leaf, a CA, and none without the extension (checked against a second reader)', () => {
+    const rsaLeaf = makeLeaf(intermediate, { dnsNames: ['rsa.example.com'], keyType: 'rsa-2048' }).cert;
+    expect(keyUsage(rsaLeaf)).toEqual(['digitalSignature', 'keyEncipherment']);
+    // A second reader agrees: @peculiar/x509 (acme-client's dependency) sets the same flags.
+    const peculiar = new PeculiarCertificate(rsaLeaf.toString()).getExtension(KeyUsagesExtension);
+    expect(peculiar?.usages).toBe(KeyUsageFlags.digitalSignature | KeyUsageFlags.keyEncipherment);
+    expect(keyUsage(root.cert)).toEqual(['digitalSignature', 'keyCertSign', 'cRLSign']);
+    expect(keyUsage(issued({ dnsNames: ['a.example.com'] }))).toBeUndefined();
+  });
+
+  it('reads a bit past the first byte (decipherOnly) and an empty bit string as present but empty', () => {
+    // BIT STRING: 7 unused bits, bytes 0x80 0x80 → bits 0 (digitalSignature) and 8 (decipherOnly).
+    const both = issued({
+      dnsNames: ['a.example.com'],
+      extraExtensions: [{ oid: KEY_USAGE, critical: true, value: tlv(0x03, Buffer.from([7, 0x80, 0x80])) }],
+    });
+    expect(keyUsage(both)).toEqual(['digitalSignature', 'decipherOnly']);
+    const empty = issued({
+      dnsNames: ['a.example.com'],
+      extraExtensions: [{ oid: KEY_USAGE, value: tlv(0x03, Buffer.from([0])) }],
+    });
+    expect(keyUsage(empty)).toEqual([]);
+  });
+
+  it('reads a malformed KU as absent', () => {
+    for (const value of [
+      tlv(0x03, Buffer.from([8, 0x80])),
+      tlv(0x04, Buffer.from([0, 0x80])),
+      tlv(0x03, Buffer.alloc(0)),
+    ]) {
+      expect(
+        keyUsage(issued({ dnsNames: ['a.example.com'], extraExtensions: [{ oid: KEY_USAGE, value }] })),
+      ).toBeUndefined();
+    }
+  });
+
+  it('reads the EKU purposes in order, and none without the extension (node:crypto’s own list agrees)', () => {
+    const leaf = issued({ dnsNames: ['a.example.com'], eku: ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2'] });
+    expect(extendedKeyUsage(leaf)).toEqual(['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+    // node:crypto's X509Certificate#keyUsage is, despite its name, the EKU list.
+    expect(extendedKeyUsage(leaf)).toEqual(leaf.keyUsage);
+    expect(extendedKeyUsage(issued({ dnsNames: ['a.example.com'] }))).toBeUndefined();
+    const bad = issued({
+      dnsNames: ['a.example.com'],
+      extraExtensions: [{ oid: EXT_KEY_USAGE, value: seq(tlv(0x04, Buffer.from([1]))) }],
+    });
+    expect(extendedKeyUsage(bad)).toBeUndefined();
   });
 });

@@ -16,9 +16,11 @@
  * - PrivateKey: PEM, unencrypted, at most 5,120 bytes, the certificate's own key;
  * - CertificateChain: PEM certificates, each certifying the one before it (the leaf's issuer
  *   first), without the leaf itself;
- * - re-import: the ARN must exist in this region and account, the key algorithm cannot change,
- *   an extended key usage the current certificate has cannot be dropped (client authentication
- *   excepted) nor the extension added when it had none, and Tags are not permitted;
+ * - re-import (ACM User Guide, "Prerequisites for importing" and "Reimport a certificate"): the
+ *   ARN must exist in this region and account, the key algorithm cannot change, Tags are not
+ *   permitted, a KeyUsage or ExtendedKeyUsage extension cannot be added when the current
+ *   certificate lacks it, and a value the current certificate has cannot be removed — except the
+ *   EKU client authentication, and the KU keyEncipherment on ECDSA keys;
  * - quotas per region: imported certificates held (default 2,500) and imports in the last 365
  *   days (default 5,000; every import, re-imports included, counts here).
  *
@@ -28,6 +30,9 @@
 import { parseSubjectAltName } from '../../../rotation/verify/names.js';
 import { ANY_KEY_BLOCK_START, ENCRYPTED_KEY_HEADER } from '../../helpers/pem-markers.js';
 import { createPrivateKey, createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
+// A second reader of KeyUsage (the product reads it with rotation/x509/): the model must not share
+// the code whose decisions it judges. (acme-client brings @peculiar/x509 along.)
+import { KeyUsageFlags, KeyUsagesExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { LocalAwsError } from './secretsmanager.js';
 
 export type AcmKeyAlgorithm =
@@ -54,6 +59,8 @@ export interface AcmCertificateRecord {
   subjectAlternativeNames: string[];
   /** EKU OIDs of the current certificate; undefined when it has no EKU extension. */
   extendedKeyUsageOids?: string[];
+  /** KeyUsage names (DIGITAL_SIGNATURE, …) of the current certificate; undefined when it has no KU extension. */
+  keyUsageNames?: string[];
   /** How many times ImportCertificate wrote this ARN (1 after the first import). */
   importCount: number;
   /** Epoch milliseconds of the first import. */
@@ -85,6 +92,18 @@ const MAX_PRIVATE_KEY_BYTES = 5_120;
 const MAX_CHAIN_BYTES = 2_097_152;
 const MAX_TAGS = 50;
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+/** DescribeCertificate's KeyUsage names, by KeyUsage bit (RFC 5280 §4.2.1.3). */
+const KU_NAMES: Array<[KeyUsageFlags, string]> = [
+  [KeyUsageFlags.digitalSignature, 'DIGITAL_SIGNATURE'],
+  [KeyUsageFlags.nonRepudiation, 'NON_REPUDIATION'],
+  [KeyUsageFlags.keyEncipherment, 'KEY_ENCIPHERMENT'],
+  [KeyUsageFlags.dataEncipherment, 'DATA_ENCIPHERMENT'],
+  [KeyUsageFlags.keyAgreement, 'KEY_AGREEMENT'],
+  [KeyUsageFlags.keyCertSign, 'CERTIFICATE_SIGNING'],
+  [KeyUsageFlags.cRLSign, 'CRL_SIGNING'],
+  [KeyUsageFlags.encipherOnly, 'ENCIPHER_ONLY'],
+  [KeyUsageFlags.decipherOnly, 'DECIPHER_ONLY'],
+];
 /** The CertificateArn constraint of the ACM API reference. */
 const ARN_PATTERN = /^arn:[\w+=/,.@-]+:acm:[\w+=/,.@-]*:[0-9]+:[\w+=,.@-]+(\/[\w+=,.@-]+)*$/;
 const ARN_PATTERN_TEXT = 'arn:[\\w+=/,.@-]+:acm:[\\w+=/,.@-]*:[0-9]+:[\\w+=,.@-]+(/[\\w+=,.@-]+)*';
@@ -158,6 +177,13 @@ export function acmKeyAlgorithm(key: KeyObject): AcmKeyAlgorithm | undefined {
     }
   }
   return undefined;
+}
+
+/** The KeyUsage names of a certificate; undefined when it has no KeyUsage extension. */
+function keyUsageNames(pem: string): string[] | undefined {
+  const ku = new PeculiarCertificate(pem).getExtension(KeyUsagesExtension);
+  if (!ku) return undefined;
+  return KU_NAMES.filter(([flag]) => (ku.usages & flag) !== 0).map(([, name]) => name);
 }
 
 function extendedKeyUsages(oids: string[] | undefined): AcmExtendedKeyUsage[] {
@@ -240,6 +266,7 @@ interface ParsedImport {
   domainName: string;
   sans: string[];
   ekuOids?: string[];
+  kuNames?: string[];
 }
 
 export class AcmService {
@@ -432,6 +459,7 @@ export class AcmService {
       // The chain is replaced as a whole: a re-import without one leaves none.
       existing.chainPem = parsed.chainPem;
       existing.extendedKeyUsageOids = parsed.ekuOids;
+      existing.keyUsageNames = parsed.kuNames;
       return { CertificateArn: existing.arn };
     }
     const record: AcmCertificateRecord = {
@@ -440,6 +468,7 @@ export class AcmService {
       ...fields,
       ...(parsed.chainPem !== undefined ? { chainPem: parsed.chainPem } : {}),
       ...(parsed.ekuOids !== undefined ? { extendedKeyUsageOids: parsed.ekuOids } : {}),
+      ...(parsed.kuNames !== undefined ? { keyUsageNames: parsed.kuNames } : {}),
       importCount: 1,
       createdAt: now,
       inUseBy: [],
@@ -536,6 +565,7 @@ export class AcmService {
       chainPem = chainText;
     }
 
+    const kuNames = keyUsageNames(blocks[0] as string);
     return {
       leaf,
       certificatePem: certificateText,
@@ -544,7 +574,9 @@ export class AcmService {
       keyAlgorithm,
       domainName,
       sans: sans.length > 0 ? sans : [domainName],
+      // node:crypto's X509Certificate#keyUsage is the ExtendedKeyUsage list, despite its name.
       ...(leaf.keyUsage !== undefined ? { ekuOids: [...leaf.keyUsage] } : {}),
+      ...(kuNames !== undefined ? { kuNames } : {}),
     };
   }
 
@@ -555,21 +587,37 @@ export class AcmService {
         `The key algorithm of the new certificate (${next.keyAlgorithm}) must match the key algorithm of the certificate it replaces (${existing.keyAlgorithm}).`,
       );
     }
-    const before = existing.extendedKeyUsageOids;
-    if (before === undefined) {
-      if (next.ekuOids !== undefined) {
-        throw validation(
-          'The new certificate cannot add an Extended Key Usage extension the certificate it replaces does not have.',
-        );
-      }
-      return;
-    }
-    const after = new Set(next.ekuOids ?? []);
-    const dropped = before.filter((oid) => oid !== CLIENT_AUTH_OID && !after.has(oid));
-    if (dropped.length > 0) {
-      const names = dropped.map((oid) => EKU_NAMES[oid] ?? oid).join(', ');
+    // "you cannot add a KeyUsage or ExtendedKeyUsage extension if the extension was not present
+    // in the previously imported certificate"
+    if (existing.keyUsageNames === undefined && next.kuNames !== undefined) {
       throw validation(
-        `The new certificate must keep the Extended Key Usages of the certificate it replaces; missing: ${names}.`,
+        'You cannot add a KeyUsage extension that was not present in the previously imported certificate.',
+      );
+    }
+    if (existing.extendedKeyUsageOids === undefined && next.ekuOids !== undefined) {
+      throw validation(
+        'You cannot add an ExtendedKeyUsage extension that was not present in the previously imported certificate.',
+      );
+    }
+    // "you can add new extension values, but you cannot remove existing values", except
+    // keyEncipherment from ECDSA certificates and the client authentication EKU.
+    const ecdsa = next.keyAlgorithm.startsWith('EC_');
+    const kuAfter = new Set(next.kuNames ?? []);
+    const kuDropped = (existing.keyUsageNames ?? []).filter(
+      (name) => !kuAfter.has(name) && !(ecdsa && name === 'KEY_ENCIPHERMENT'),
+    );
+    if (kuDropped.length > 0) {
+      throw validation(
+        `You cannot remove existing KeyUsage values from the previously imported certificate: ${kuDropped.join(', ')}.`,
+      );
+    }
+    const ekuAfter = new Set(next.ekuOids ?? []);
+    const ekuDropped = (existing.extendedKeyUsageOids ?? []).filter(
+      (oid) => oid !== CLIENT_AUTH_OID && !ekuAfter.has(oid),
+    );
+    if (ekuDropped.length > 0) {
+      throw validation(
+        `You cannot remove existing ExtendedKeyUsage values from the previously imported certificate: ${ekuDropped.map((oid) => EKU_NAMES[oid] ?? oid).join(', ')}.`,
       );
     }
   }
@@ -591,6 +639,7 @@ export class AcmService {
       KeyAlgorithm: record.keyAlgorithm,
       InUseBy: record.inUseBy,
       Type: 'IMPORTED',
+      KeyUsages: (record.keyUsageNames ?? []).map((Name) => ({ Name })),
       ExtendedKeyUsages: extendedKeyUsages(record.extendedKeyUsageOids),
       RenewalEligibility: 'INELIGIBLE',
       Options: { CertificateTransparencyLoggingPreference: 'ENABLED' },
@@ -646,6 +695,7 @@ export class AcmService {
           Status: this.statusOf(cert),
           Type: 'IMPORTED',
           KeyAlgorithm: record.keyAlgorithm,
+          KeyUsages: record.keyUsageNames ?? [],
           ExtendedKeyUsages: extendedKeyUsages(record.extendedKeyUsageOids).map((e) => e.Name),
           InUse: record.inUseBy.length > 0,
           RenewalEligibility: 'INELIGIBLE',
