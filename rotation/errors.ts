@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'AwsSTSError',
   'AcmTargetUnusable',
   'AcmImportFailed',
+  'AcmKeyUsageConflict',
   'CleanUpFailed',
   'VerificationFailed',
   'CertificateLifetimePolicy',
@@ -195,17 +196,6 @@ export class AwsServiceError extends RotationError {
     this.service = service;
     this.operation = operation;
     this.awsCode = awsCode;
-  }
-}
-
-/**
- * Deployment to ACM: a target that cannot take the certificate (found before ordering), or an
- * import that failed (the step fails and Secrets Manager retries it).
- */
-export class AcmDeliveryError extends RotationError {
-  override name = 'AcmDeliveryError';
-  constructor(code: 'AcmTargetUnusable' | 'AcmImportFailed', message: string, options?: RotationErrorOptions) {
-    super(code, message, options);
   }
 }
 

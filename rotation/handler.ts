@@ -1,3 +1,4 @@
+import { deliveryReporter, reportDeliveriesThrough } from './acm/report.js';
 import type { SecretDescription, SecretsAdapter } from './aws/secrets.js';
 import type { FailureEvent, Notifier } from './aws/notify.js';
 import { publicSummary } from './bundle.js';
@@ -5,6 +6,8 @@ import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
 import { AwsServiceError, RotationError, RotationStateError, inContext } from './errors.js';
 import type { Logger } from './log.js';
+import { issuerFields, issuerMetricLines } from './acme/report.js';
+import { metricNames, stdoutMetricSink, type MetricSink } from './metrics.js';
 import { removePendingCommand } from './remedies.js';
 import { parseSpec } from './spec.js';
 import type { StepContext } from './steps/context.js';
@@ -41,6 +44,8 @@ export interface Services {
   secrets: () => SecretsAdapter;
   /** The step context of one invocation, around what the handler found out. */
   stepContext: (base: Pick<StepContext, 'secret' | 'token' | 'logger' | 'deadline' | 'secrets'>) => StepContext;
+  /** Where EMF metric lines go (a delivery failure's per-target metric); default stdout. */
+  metrics?: MetricSink;
 }
 
 const ONLY_SECRETS_MANAGER =
@@ -210,6 +215,14 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       }
       ctx = svc.stepContext({ secret, token, logger: log, deadline, secrets });
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
+      reportDeliveriesThrough(
+        ctx,
+        deliveryReporter({
+          publish: (e) => svc.notifier.publish(e),
+          metrics: svc.metrics ?? stdoutMetricSink,
+          logger: log,
+        }),
+      );
       let promoted: Promoted | undefined;
       switch (ev.Step) {
         case 'createSecret':
@@ -226,7 +239,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
           break;
       }
       if (promoted) {
-        const { bundle, acmCertificateArns } = promoted;
+        const { bundle, acmCertificateArns, acmDeliveryFailed } = promoted;
         await svc.notifier.publish({
           status: 'success',
           domains: bundle.domains,
@@ -238,11 +251,18 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
           serial: bundle.serial,
           issuer: bundle.issuer,
           key_type: bundle.key_type,
-          ...(acmCertificateArns.length > 0 ? { acm_certificate_arns: acmCertificateArns } : {}),
+          ...(acmCertificateArns.length > 0 || acmDeliveryFailed.length > 0
+            ? { acm_certificate_arns: acmCertificateArns }
+            : {}),
+          ...(acmDeliveryFailed.length > 0 ? { acm_delivery_failed_arns: acmDeliveryFailed } : {}),
+          ...issuerFields(bundle),
         });
+        // Which CA issued it, and which ones failed first: per-CA metrics (rotation/acme/report.ts).
+        for (const line of issuerMetricLines(bundle, metricNames())) (svc.metrics ?? stdoutMetricSink)(line);
         log.info('rotation finished', {
           certificate: publicSummary(bundle),
           ...(acmCertificateArns.length > 0 ? { acmCertificateArns } : {}),
+          ...(acmDeliveryFailed.length > 0 ? { acmDeliveryFailed } : {}),
         });
       }
       log.info('step succeeded', { durationMs: Math.round(performance.now() - started), ...callCounts(ctx) });

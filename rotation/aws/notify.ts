@@ -22,6 +22,13 @@ export interface SuccessEvent {
   key_type: string;
   /** The ACM certificates that now hold it (acme:acm-certificate-arns). */
   acm_certificate_arns?: string[];
+  /** The issuing CA's name (ACME_CAS `name`, else its directory's host) and directory. */
+  ca?: string;
+  ca_directory_url?: string;
+  /** The CAs the rotation fell back from, in order, each with why (their own failure to serve). */
+  ca_fallbacks?: { ca: string; directory_url: string; error_code: string; reason: string }[];
+  /** The ACM certificates that did not take it (each has its own DeliveryFailed notice). */
+  acm_delivery_failed_arns?: string[];
 }
 
 /** Failure notice: the predecessor's fields first, then the step and the cause. */
@@ -36,11 +43,36 @@ export interface FailureEvent {
   error_code: string;
 }
 
-export type RotationEvent = SuccessEvent | FailureEvent;
+/**
+ * One ACM target did not take the certificate (rotation/acm/report.ts). The certificate itself is
+ * fine (AWSCURRENT, or about to be ordered); this target lags until the cause is fixed.
+ */
+export interface DeliveryFailedEvent {
+  status: 'delivery_failed';
+  domains: string[];
+  /** What happened, AWS's own message included when AWS answered. */
+  error: string;
+  secret_name: string;
+  secret_arn: string;
+  version_id: string;
+  acm_certificate_arn: string;
+  /** The certificate's serial; absent when found before ordering. */
+  serial?: string;
+  error_code: string;
+  /** AWS's error name (ResourceNotFoundException, ValidationException, …), when AWS answered. */
+  aws_error_code?: string;
+  /** What to do. */
+  remedy: string;
+  /** Where it was found: createSecret before ordering, finishSecret's delivery, the watch's reconciliation. */
+  found: 'before-ordering' | 'delivery' | 'reconciliation';
+}
+
+export type RotationEvent = SuccessEvent | FailureEvent | DeliveryFailedEvent;
 
 export const DETAIL_TYPES = {
   success: 'Certificate Renewed',
   failed: 'Certificate Renewal Failed',
+  delivery_failed: 'Certificate Delivery Failed',
 } as const;
 
 /**
@@ -72,7 +104,12 @@ export class Notifier {
 
   private subject(event: RotationEvent): string {
     const names = event.domains.join(', ') || event.secret_name;
-    const text = event.status === 'success' ? `Certificate renewed: ${names}` : `Certificate renewal FAILED: ${names}`;
+    const text =
+      event.status === 'success'
+        ? `Certificate renewed: ${names}`
+        : event.status === 'delivery_failed'
+          ? `Certificate delivery to ACM FAILED: ${names}`
+          : `Certificate renewal FAILED: ${names}`;
     // SNS subjects: at most 100 printable ASCII characters, no newlines.
     return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 100);
   }
@@ -96,7 +133,12 @@ export class Notifier {
           ...(this.opts.topicArn?.endsWith('.fifo')
             ? {
                 MessageGroupId: event.secret_name || 'acme-rotation',
-                MessageDeduplicationId: `${event.status}-${event.version_id || Date.now()}`.slice(0, 128),
+                MessageDeduplicationId: `${event.status}-${event.version_id || Date.now()}${
+                  // One notice per target: the ARN's region and certificate id tell them apart.
+                  event.status === 'delivery_failed'
+                    ? `-${event.acm_certificate_arn.split(':')[3]}-${event.acm_certificate_arn.split('/').pop()}`
+                    : ''
+                }`.slice(0, 128),
               }
             : {}),
         }),

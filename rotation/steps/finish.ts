@@ -4,6 +4,7 @@ import { versionWithStage } from '../aws/secrets.js';
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
+import type { CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
 import { classifyCurrent, foreignCurrent } from './current.js';
 import { cleanUpLeftovers } from './leftovers.js';
@@ -23,11 +24,17 @@ export interface Promoted {
   bundle: CertificateBundle;
   /** The ACM certificates that hold it (acme:acm-certificate-arns). */
   acmCertificateArns: string[];
+  /** The ACM certificates that did not take it (each reported on its own). */
+  acmDeliveryFailed: string[];
 }
 
 /**
- * finishSecret: delivery to ACM, then version promotion. AWSCURRENT moves to the token (the old
- * version keeps AWSPREVIOUS), AWSPENDING is removed from the token, status tags are written.
+ * finishSecret: version promotion, then delivery. Once testSecret passed, AWSCURRENT is the truth:
+ * AWSCURRENT moves to the token (the old version keeps AWSPREVIOUS), status tags are written, the
+ * certificate is delivered to each ACM target (a target that refuses is reported and never fails
+ * the step: rotation/acm/deliver.ts), the TXT clean-up is retried, and AWSPENDING is removed from
+ * the token last. A re-run after a crash at any point converges: the promotion and tags are
+ * idempotent, an ARN that holds the serial is left alone.
  */
 export async function finishSecret(ctx: StepContext): Promise<Promoted> {
   const { secret, token, logger } = ctx;
@@ -53,9 +60,6 @@ export async function finishSecret(ctx: StepContext): Promise<Promoted> {
       'promotes the new certificate',
     );
   }
-  // Verified by testSecret: now it may go where it is served at once (rotation/acm/deliver.ts says
-  // why here). A re-run after a crash past the promotion delivers again, where it is missing.
-  const acmCertificateArns = await deliverToAcm(ctx, parseSpec(secret.name, secret.tags), bundle);
   if (current !== token) {
     await ctx.secrets.moveStage(secret.arn, 'AWSCURRENT', token, current);
     logger.info('promoted to AWSCURRENT', { previousVersion: current });
@@ -66,6 +70,15 @@ export async function finishSecret(ctx: StepContext): Promise<Promoted> {
     // The certificate is already current; a tag failure must not fail the rotation.
     logger.error('could not write status tags', { error: err });
   }
+  // Verified by testSecret and promoted: now it may go where it is served at once.
+  let spec: CertificateSpec | undefined;
+  try {
+    spec = parseSpec(secret.name, secret.tags);
+  } catch (err) {
+    // Tags edited into garbage after createSecret: which ARNs is unknown; the watch delivers once fixed.
+    logger.error('could not deliver to ACM: the spec tags are invalid', { error: err });
+  }
+  const delivery = spec ? await deliverToAcm(ctx, spec, bundle) : { holding: [], failed: [] };
   // A clean-up that failed in createSecret is retried here, so this rotation leaves nothing in DNS.
   // If it fails again the step fails after the promotion: the certificate is in service, and
   // Secrets Manager's retry of finishSecret (AWSPENDING is still on the token) cleans up then.
@@ -89,5 +102,5 @@ export async function finishSecret(ctx: StepContext): Promise<Promoted> {
   if (secret.versionStages[token]?.includes('AWSPENDING')) {
     await ctx.secrets.moveStage(secret.arn, 'AWSPENDING', undefined, token);
   }
-  return { bundle, acmCertificateArns };
+  return { bundle, acmCertificateArns: delivery.holding, acmDeliveryFailed: delivery.failed };
 }
