@@ -3,6 +3,7 @@
  * every usage error is known before the secret is read or a file is touched.
  */
 import { resolve } from 'node:path';
+import { parseArgs as parseCommandLine, type ParseArgsConfig } from 'node:util';
 
 export const COMMAND = 'acme-rotation-fetch';
 
@@ -26,76 +27,102 @@ export interface FetchOptions {
   region?: string;
 }
 
-export type Invocation = { kind: 'help' } | { kind: 'run'; options: FetchOptions };
+export type Invocation = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; options: FetchOptions };
 
 /** A command line we refuse; the message says which flag and why. */
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const VALUE_FLAGS = [
-  '--secret-id',
-  '--dir',
-  '--fullchain',
-  '--key',
-  '--cert',
-  '--chain',
-  '--reload',
-  '--reload-timeout',
-  '--region',
-] as const;
-type ValueFlag = (typeof VALUE_FLAGS)[number];
+/**
+ * The options, for Node's own parser. It runs in its lenient mode (unknown options and positionals
+ * come back as tokens) so that every refusal is ours, naming the flag in this command's words.
+ */
+const OPTIONS = {
+  'secret-id': { type: 'string' },
+  dir: { type: 'string' },
+  fullchain: { type: 'string' },
+  key: { type: 'string' },
+  cert: { type: 'string' },
+  chain: { type: 'string' },
+  reload: { type: 'string' },
+  'reload-timeout': { type: 'string' },
+  region: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
 
-function isValueFlag(flag: string): flag is ValueFlag {
-  return (VALUE_FLAGS as readonly string[]).includes(flag);
+type OptionName = keyof typeof OPTIONS;
+type ValueOption = { [K in OptionName]: (typeof OPTIONS)[K]['type'] extends 'string' ? K : never }[OptionName];
+
+function isValueOption(name: string): name is ValueOption {
+  return Object.hasOwn(OPTIONS, name) && OPTIONS[name as OptionName].type === 'string';
+}
+
+/** Node's tokens: options with their values, positionals, `--`; unknown options too (not strict). */
+function tokenize(argv: readonly string[]) {
+  return parseCommandLine({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true })
+    .tokens;
+}
+type Token = ReturnType<typeof tokenize>[number];
+
+/** The value of each --flag given, checked: known, given once, with a value that is not empty. */
+function readValues(tokens: readonly Token[]): Map<ValueOption, string> {
+  const values = new Map<ValueOption, string>();
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      throw new UsageError(`unexpected argument "${token.value}" (every option is a --flag; see --help)`);
+    }
+    if (token.kind === 'option-terminator') {
+      throw new UsageError('unexpected argument "--" (every option is a --flag; see --help)');
+    }
+    if (token.name === 'help' || token.name === 'version') {
+      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value`);
+      continue;
+    }
+    if (!isValueOption(token.name)) throw new UsageError(`unknown option ${token.rawName} (see --help)`);
+    const flag = `--${token.name}`;
+    const value = token.value;
+    // A following flag is a forgotten value, not the value (a reload command never starts with --);
+    // --flag=--value says it is meant.
+    if (value === undefined || (!token.inlineValue && value.startsWith('--'))) {
+      throw new UsageError(`${flag} needs a value`);
+    }
+    if (values.has(token.name)) throw new UsageError(`${flag} is given more than once`);
+    if (value.trim() === '') throw new UsageError(`${flag} must not be empty`);
+    values.set(token.name, value);
+  }
+  return values;
 }
 
 /** `argv` without node and the script (process.argv.slice(2)); relative paths resolve against `cwd`. */
 export function parseArgs(argv: readonly string[], cwd: string = process.cwd()): Invocation {
-  // Asking for help wins over any mistake elsewhere on the line (but "-h" as a flag's value is a value).
-  const help = argv.some((arg, i) => (arg === '--help' || arg === '-h') && !isValueFlag(argv[i - 1] ?? ''));
-  if (help) return { kind: 'help' };
-  const values = new Map<ValueFlag, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (!arg.startsWith('--')) {
-      throw new UsageError(`unexpected argument "${arg}" (every option is a --flag; see --help)`);
-    }
-    const eq = arg.indexOf('=');
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    if (!isValueFlag(flag)) throw new UsageError(`unknown option ${flag} (see --help)`);
-    let value: string | undefined;
-    if (eq !== -1) {
-      value = arg.slice(eq + 1);
-    } else {
-      value = argv[i + 1];
-      // A following flag is a forgotten value, not the value (a reload command never starts with --).
-      if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      i++;
-    }
-    if (values.has(flag)) throw new UsageError(`${flag} is given more than once`);
-    if (value.trim() === '') throw new UsageError(`${flag} must not be empty`);
-    values.set(flag, value);
-  }
+  // Asking for help (or the version) wins over any mistake elsewhere on the line.
+  // "-h" as another flag's value is a value: Node's tokens tell them apart.
+  const tokens = tokenize(argv);
+  const asks = (name: 'help' | 'version'): boolean => tokens.some((t) => t.kind === 'option' && t.name === name);
+  if (asks('help')) return { kind: 'help' };
+  if (asks('version')) return { kind: 'version' };
+  const values = readValues(tokens);
 
-  const secretId = values.get('--secret-id');
+  const secretId = values.get('secret-id');
   if (secretId === undefined) throw new UsageError('--secret-id is required (the certificate secret, name or ARN)');
 
-  const dir = values.get('--dir');
-  const path = (flag: ValueFlag, fallback?: string): string | undefined => {
-    const given = values.get(flag);
+  const dir = values.get('dir');
+  const path = (name: ValueOption, fallback?: string): string | undefined => {
+    const given = values.get(name);
     if (given !== undefined) return resolve(cwd, given);
     return fallback === undefined || dir === undefined ? undefined : resolve(cwd, dir, fallback);
   };
-  const fullchainPath = path('--fullchain', FULLCHAIN_FILE);
-  const keyPath = path('--key', KEY_FILE);
+  const fullchainPath = path('fullchain', FULLCHAIN_FILE);
+  const keyPath = path('key', KEY_FILE);
   if (fullchainPath === undefined || keyPath === undefined) {
     throw new UsageError(
       `where to write: --dir <directory> (${FULLCHAIN_FILE} and ${KEY_FILE} in it), or both --fullchain and --key`,
     );
   }
-  const certPath = path('--cert');
-  const chainPath = path('--chain');
+  const certPath = path('cert');
+  const chainPath = path('chain');
 
   const targets: [string, string | undefined][] = [
     ['--fullchain', fullchainPath],
@@ -112,7 +139,7 @@ export function parseArgs(argv: readonly string[], cwd: string = process.cwd()):
   }
 
   let reloadTimeoutMs = DEFAULT_RELOAD_TIMEOUT_SECONDS * 1000;
-  const timeout = values.get('--reload-timeout');
+  const timeout = values.get('reload-timeout');
   if (timeout !== undefined) {
     const seconds = Number(timeout);
     if (!/^\d+$/.test(timeout) || seconds < 1 || seconds > MAX_RELOAD_TIMEOUT_SECONDS) {
@@ -120,12 +147,12 @@ export function parseArgs(argv: readonly string[], cwd: string = process.cwd()):
         `--reload-timeout must be a whole number of seconds from 1 to ${MAX_RELOAD_TIMEOUT_SECONDS}`,
       );
     }
-    if (!values.has('--reload')) throw new UsageError('--reload-timeout without --reload');
+    if (!values.has('reload')) throw new UsageError('--reload-timeout without --reload');
     reloadTimeoutMs = seconds * 1000;
   }
 
-  const reload = values.get('--reload');
-  const region = values.get('--region');
+  const reload = values.get('reload');
+  const region = values.get('region');
   return {
     kind: 'run',
     options: {
@@ -152,7 +179,7 @@ Options:
   --secret-id <id>       the certificate secret, by name or ARN (required)
   --dir <dir>            write ${FULLCHAIN_FILE} and ${KEY_FILE} in this existing directory
   --fullchain <file>     leaf + intermediates (PEM); default <dir>/${FULLCHAIN_FILE}
-  --key <file>           the private key (PKCS#8 PEM), mode 0600; default <dir>/${KEY_FILE}
+  --key <file>           the private key (PKCS#8 PEM), created 0600; default <dir>/${KEY_FILE}
   --cert <file>          also write the leaf certificate alone
   --chain <file>         also write the intermediates alone (empty when the CA sends none)
   --reload <command>     run with /bin/sh -c after the files changed (e.g. "systemctl reload nginx");
@@ -160,21 +187,29 @@ Options:
   --reload-timeout <s>   seconds the reload may take before it is killed and counts as failed
                          (default ${DEFAULT_RELOAD_TIMEOUT_SECONDS})
   --region <region>      AWS region; default from the environment (AWS_REGION, the AWS config)
+  --version              the version of this command
   -h, --help             this text
 
 Relative paths are taken from the current directory; the directories must exist.
 
 What it does:
-  - unchanged: the certificate in the --fullchain file has AWSCURRENT's serial -> nothing is
-    written, the reload is not run, one line "<secret>: unchanged (serial <serial>, ...)";
-    files of the layout that are missing are written again, without a reload;
+  - unchanged: the certificate in the --fullchain file has AWSCURRENT's serial and the key file
+    belongs to it -> nothing is written, the reload is not run, one line
+    "<secret>: unchanged (serial <serial>, ...)"; files of the layout that are missing are written
+    again, without a reload; a key file that does not belong to the certificate is written again
+    with the rest, and the reload runs.
   - changed (or no certificate on disk yet): every file is written atomically (a temporary file in
     the same directory, fsync, rename, fsync of the directory), so a reader sees the old file or
-    the new one, never a mix. The key file is created 0600 (never readable by others, not even
-    while it is written), certificate files 0644; the owner and group of a file being replaced are
-    kept when the command may set them. Then the reload runs once.
-  - a value that is not a certificate bundle, a key that does not belong to the certificate, or a
-    secret without AWSCURRENT: an error naming the secret; nothing is written.
+    the new one, never a mix; the fullchain comes last, and a rollback puts it back first. A new
+    key file is created 0600 (never readable by others, not even while it is written), new
+    certificate files 0644; a file being replaced keeps its mode, and its owner and group when the
+    command may set them (run as root, e.g. root:ssl-cert 0640 stays so). Then the reload runs once.
+  - refused, nothing written (exit status 1): a value that is not a certificate bundle, a key that
+    does not belong to the certificate, a secret without AWSCURRENT; a symbolic link or anything
+    but a regular file at a path to write; a directory to write in that its group or others may
+    write (sticky or not), or that belongs to a user other than root and the one running the
+    command; an AWSCURRENT certificate that has expired while the one on disk is still valid (an
+    expired certificate is written only where nothing valid is, with a warning).
   Key material is never printed. The reload command's own output goes to this command's output.
 
 Environment:
@@ -187,8 +222,9 @@ Environment:
 IAM: secretsmanager:GetSecretValue on the secret (and kms:Decrypt for a customer-managed key).
 
 Exit status: 0 written (and reloaded) or unchanged; 1 the secret could not be read or is not a
-certificate bundle, or a file could not be written (the previous files are kept); 2 usage error;
-3 the reload failed (the previous files were put back; the message says if that failed too).
+usable certificate bundle, a path was refused, or a file could not be written (the previous files
+are kept); 2 usage error; 3 the reload failed (the previous files were put back; the message says
+if that failed too).
 
 Example (systemd timer or cron):
   ${COMMAND} --secret-id certs/web --dir /etc/ssl/acme --reload "nginx -t && systemctl reload nginx"

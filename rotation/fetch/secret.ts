@@ -11,6 +11,7 @@ import { classifyCurrentValue } from '../current-value.js';
 import type { FetchOptions } from './args.js';
 import type { FileToWrite } from './writer.js';
 
+/** Modes of files written for the first time; a replaced file keeps the mode it has. */
 export const KEY_MODE = 0o600;
 export const CERT_MODE = 0o644;
 
@@ -23,6 +24,8 @@ export class FetchError extends Error {
 export interface CurrentCertificate {
   bundle: CertificateBundle;
   serial: string;
+  /** The leaf, parsed (its validity decides whether it may replace the certificate on disk). */
+  leaf: X509Certificate;
 }
 
 function describeAwsError(err: unknown): string {
@@ -89,7 +92,7 @@ export function checkCurrentValue(
     keyMatches = false;
   }
   if (!keyMatches) throw notABundle('its private_key does not belong to its certificate');
-  return { bundle, serial: normaliseSerial(leaf.serialNumber) };
+  return { bundle, serial: normaliseSerial(leaf.serialNumber), leaf };
 }
 
 /** What to write, key first (the fullchain's rename comes last, so its serial says the set is complete). */

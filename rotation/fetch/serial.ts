@@ -1,31 +1,48 @@
 /**
- * The serial of the certificate already on disk, compared with AWSCURRENT's to decide whether to
- * write and reload. The fullchain file is written last, so its serial is that of a complete set.
+ * What is on disk, compared with AWSCURRENT to decide whether to write and reload: the serial of
+ * the certificate in the fullchain file (written last, so its serial is that of a complete set),
+ * and whether the key file belongs to that certificate. Files are read without following links
+ * (targets.ts).
  */
-import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 
 import { normaliseSerial, splitPemCertificates } from '../bundle.js';
+import { readTarget } from './targets.js';
 
 /**
- * The serial (uppercase hex, as in the bundle) of the first certificate in `path`; undefined when
- * the file is missing, empty or holds no parsable certificate — all of which mean "write it".
- * Other read errors (permissions, a directory in the way) are thrown: writing would fail too.
+ * The first certificate in `path`; undefined when the file is missing, empty or holds no parsable
+ * certificate — all of which mean "write it". Other read errors (permissions, a directory or a
+ * link in the way) are thrown: writing would fail or be refused too.
  */
-export async function serialOnDisk(path: string): Promise<string | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const first = splitPemCertificates(text)[0];
+export async function certificateOnDisk(path: string): Promise<X509Certificate | undefined> {
+  const file = await readTarget(path);
+  if (file === undefined) return undefined;
+  const first = splitPemCertificates(file.content.toString('utf8'))[0];
   if (first === undefined) return undefined;
   try {
-    return normaliseSerial(new X509Certificate(first).serialNumber);
+    return new X509Certificate(first);
   } catch {
     return undefined;
+  }
+}
+
+/** The serial (uppercase hex, as in the bundle) of the first certificate in `path`; see certificateOnDisk. */
+export async function serialOnDisk(path: string): Promise<string | undefined> {
+  const cert = await certificateOnDisk(path);
+  return cert === undefined ? undefined : normaliseSerial(cert.serialNumber);
+}
+
+/**
+ * Whether the private key in `keyPath` belongs to `cert`: false for a key of another certificate
+ * and for a file that holds no readable key; undefined when there is no file.
+ */
+export async function keyMatchesOnDisk(keyPath: string, cert: X509Certificate): Promise<boolean | undefined> {
+  const file = await readTarget(keyPath);
+  if (file === undefined) return undefined;
+  try {
+    return cert.checkPrivateKey(createPrivateKey({ key: file.content, format: 'pem' }));
+  } catch {
+    return false;
   }
 }
 

@@ -72,6 +72,17 @@ describe('parseArgs', () => {
   it('--help and -h win over anything else', () => {
     expect(parseArgs(['--bogus', '--help'], CWD)).toEqual({ kind: 'help' });
     expect(parseArgs(['-h'], CWD)).toEqual({ kind: 'help' });
+    expect(parseArgs(['--version', '-h'], CWD)).toEqual({ kind: 'help' });
+  });
+
+  it('--version wins over anything but help', () => {
+    expect(parseArgs(['--version'], CWD)).toEqual({ kind: 'version' });
+    expect(parseArgs(['--secret-id', 's', '--bogus', '--version'], CWD)).toEqual({ kind: 'version' });
+  });
+
+  it("a flag's value that looks like -h or --version is a value, with --flag=value for one that starts with --", () => {
+    expect(run(['--secret-id', 's', '--dir', '/tls', '--reload', '-h']).reload).toBe('-h');
+    expect(run(['--secret-id', 's', '--dir', '/tls', '--reload=--version']).reload).toBe('--version');
   });
 
   it.each([
@@ -93,6 +104,10 @@ describe('parseArgs', () => {
     [['--secret-id', 's', '--dir', '/tls', '--reload', 'true', '--reload-timeout', '1.5'], /--reload-timeout must/],
     [['--secret-id', 's', '--dir', '/tls', '--reload', 'true', '--reload-timeout', '3601'], /--reload-timeout must/],
     [['--secret-id', 's', '--dir', '/tls', '--reload-timeout', '10'], /--reload-timeout without --reload/],
+    [['--secret-id', 's', '--dir', '/tls', '--reload', '--version'], /--reload needs a value/],
+    [['--secret-id', 's', '--dir', '/tls', '-x'], /unknown option -x /],
+    [['--secret-id', 's', '--dir', '/tls', '--', 'x'], /unexpected argument "--"/],
+    [['--secret-id', 's', '--dir=', '/tls'], /--dir must not be empty/],
   ])('refuses %j', (argv, message) => {
     expect(refusal(argv)).toMatch(message);
   });
@@ -108,6 +123,7 @@ describe('parseArgs', () => {
       '--reload',
       '--reload-timeout',
       '--region',
+      '--version',
       '--help',
     ]) {
       expect(HELP).toMatch(new RegExp(`^ {2}(-h, )?${flag} `, 'm'));

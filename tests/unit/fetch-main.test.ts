@@ -2,18 +2,35 @@
  * acme-rotation-fetch as a whole, in process: Secrets Manager answered by the local endpoint's
  * model (through the real SDK client), files in a temporary directory, real /bin/sh reloads that
  * append to a log. First write, the serial comparison (no write, no reload when unchanged),
- * rollback when the reload fails or times out, refusals of values that are not certificate
- * bundles, and no key material in anything it prints.
+ * rollback when the reload fails or times out (and when the rollback itself is cut short), a key
+ * on disk that is not the certificate's, refusals of values that are not certificate bundles, of
+ * unsafe targets and of an expired AWSCURRENT over a valid certificate, owner, group and mode kept,
+ * --version, and no key material in anything it prints.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { EXIT_FAILED, EXIT_OK, EXIT_RELOAD_FAILED, EXIT_USAGE, main } from '../../rotation/fetch/main.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_RELOAD_FAILED, EXIT_USAGE, main, type MainIo } from '../../rotation/fetch/main.js';
 import { sameSerial, serialOnDisk } from '../../rotation/fetch/serial.js';
+import { bundleVersion } from '../../rotation/fetch/version.js';
 import { makeRootCa, makeTestPki, type TestCa, type TestPki } from '../helpers/certs.js';
 import { FakeSecretsManager } from './fakes.js';
 
@@ -55,7 +72,7 @@ interface Run {
   err: string[];
 }
 
-async function fetch(...args: string[]): Promise<Run> {
+async function fetchWith(io: Partial<MainIo>, ...args: string[]): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
   const code = await main({
@@ -66,8 +83,17 @@ async function fetch(...args: string[]): Promise<Run> {
     err: (line) => err.push(line),
     client: () => sm.client,
     reload: { killGraceMs: 200 },
+    ...io,
   });
   return { code, out, err };
+}
+
+const fetch = (...args: string[]): Promise<Run> => fetchWith({}, ...args);
+
+/** Whether the key file belongs to the fullchain file's first certificate, asked of node:crypto. */
+async function keyMatchesFullchain(): Promise<boolean> {
+  const leaf = new X509Certificate(await read('fullchain.pem'));
+  return leaf.checkPrivateKey(createPrivateKey(await read('privkey.pem')));
 }
 
 const RELOAD_LOG = (): string => join(dir, 'reloads.log');
@@ -233,6 +259,198 @@ describe('acme-rotation-fetch', () => {
     });
   });
 
+  it("when the serial is unchanged but the key on disk is not the certificate's, writes the set again and reloads", async () => {
+    const pki = renew();
+    await fetch('--secret-id', SECRET, '--dir', 'tls');
+    const stranger = makeTestPki({ names: NAMES, root });
+    await writeFile(join(dir, 'tls', 'privkey.pem'), stranger.bundle.private_key, { mode: 0o600 });
+    expect(await keyMatchesFullchain()).toBe(false);
+
+    const run = await fetch('--secret-id', SECRET, '--dir', 'tls', '--reload', recordingReload());
+    expect(run.err).toEqual([]);
+    expect(run.code).toBe(EXIT_OK);
+    expect(run.out).toEqual([
+      `${SECRET}: the key in ${join(dir, 'tls', 'privkey.pem')} does not belong to the certificate in ${join(dir, 'tls', 'fullchain.pem')}; wrote serial ${pki.bundle.serial} (expires ${pki.bundle.expiry}) again to ${join(dir, 'tls', 'privkey.pem')}, ${join(dir, 'tls', 'fullchain.pem')}`,
+      `${SECRET}: reload succeeded`,
+    ]);
+    expect(await read('privkey.pem')).toBe(pki.bundle.private_key);
+    expect(await keyMatchesFullchain()).toBe(true);
+    expect(await reloads()).toEqual([`${pki.bundle.serial} ${pki.bundle.serial}|${NAMES.join(' ')}`]);
+    expectNoKeyMaterial(run, pki.bundle.private_key, stranger.bundle.private_key);
+  });
+
+  it("a key file that holds no key counts as not the certificate's", async () => {
+    const pki = renew();
+    await fetch('--secret-id', SECRET, '--dir', 'tls');
+    await writeFile(join(dir, 'tls', 'privkey.pem'), 'damaged\n');
+    const run = await fetch('--secret-id', SECRET, '--dir', 'tls');
+    expect(run.code).toBe(EXIT_OK);
+    expect(run.out[0]).toContain('does not belong to the certificate');
+    expect(await read('privkey.pem')).toBe(pki.bundle.private_key);
+  });
+
+  it('keeps the owner, group and mode an operator gave the files across a renewal (root:ssl-cert 0640)', async () => {
+    renew();
+    await fetch('--secret-id', SECRET, '--dir', 'tls');
+    const key = join(dir, 'tls', 'privkey.pem');
+    const fullchain = join(dir, 'tls', 'fullchain.pem');
+    await chown(key, 0, 8765); // ssl-cert, say: a group that is not root's
+    await chmod(key, 0o640);
+    await chown(fullchain, 4321, 8765);
+    await chmod(fullchain, 0o444);
+    const next = renew();
+    const run = await fetch('--secret-id', SECRET, '--dir', 'tls');
+    expect(run.code).toBe(EXIT_OK);
+    expect(await read('privkey.pem')).toBe(next.bundle.private_key);
+    const owners = async (p: string) => {
+      const st = await stat(p);
+      return [st.uid, st.gid, st.mode & 0o7777];
+    };
+    expect(await owners(key)).toEqual([0, 8765, 0o640]);
+    expect(await owners(fullchain)).toEqual([4321, 8765, 0o444]);
+  });
+
+  describe('a rollback cut short', () => {
+    it.each(['fullchain.pem', 'privkey.pem'])(
+      'when putting back %s fails, the next run still ends with a key that belongs to the certificate',
+      async (failing) => {
+        const old = renew();
+        await fetch('--secret-id', SECRET, '--dir', 'tls');
+        const next = renew();
+        const oldContent = failing === 'fullchain.pem' ? old.bundle.fullchain : old.bundle.private_key;
+        const run = await fetchWith(
+          {
+            writerHooks: {
+              rename: async (from, to) => {
+                if (to.endsWith(`/${failing}`) && (await readFile(from, 'utf8')) === oldContent) {
+                  throw Object.assign(new Error('EIO: simulated'), { code: 'EIO' });
+                }
+                await rename(from, to);
+              },
+            },
+          },
+          '--secret-id',
+          SECRET,
+          '--dir',
+          'tls',
+          '--reload',
+          'exit 1',
+        );
+        expect(run.code).toBe(EXIT_RELOAD_FAILED);
+        expect(run.err[0]).toMatch(/reload command exited with status 1; putting the previous files back failed too/);
+        expect(await keyMatchesFullchain()).toBe(failing === 'fullchain.pem'); // the new set, or the old serial
+
+        const again = await fetch('--secret-id', SECRET, '--dir', 'tls', '--reload', recordingReload());
+        expect(again.code).toBe(EXIT_OK);
+        expect(await read('fullchain.pem')).toBe(next.bundle.fullchain);
+        expect(await read('privkey.pem')).toBe(next.bundle.private_key);
+        expect(await keyMatchesFullchain()).toBe(true);
+      },
+    );
+  });
+
+  describe('an expired AWSCURRENT', () => {
+    const DAY = 86_400_000;
+    const expired = (): TestPki => {
+      const pki = makeTestPki({
+        names: NAMES,
+        root,
+        notBefore: new Date(Date.now() - 40 * DAY),
+        notAfter: new Date(Date.now() - DAY),
+      });
+      sm.putVersion(secretArn, version(), { value: JSON.stringify(pki.bundle), stages: ['AWSCURRENT'] });
+      return pki;
+    };
+
+    it('never replaces a certificate on disk that is still valid: exit 1, the files and the service untouched', async () => {
+      const valid = renew();
+      await fetch('--secret-id', SECRET, '--dir', 'tls');
+      const stale = expired();
+      const run = await fetch('--secret-id', SECRET, '--dir', 'tls', '--reload', recordingReload());
+      expect(run.code).toBe(EXIT_FAILED);
+      expect(run.out).toEqual([]);
+      expect(run.err).toHaveLength(1);
+      expect(run.err[0]).toBe(
+        `acme-rotation-fetch: secret "${SECRET}": AWSCURRENT's certificate (serial ${stale.bundle.serial}) expired at ${stale.bundle.expiry}, and the one in ${join(dir, 'tls', 'fullchain.pem')} (serial ${valid.bundle.serial}) is valid until ${valid.bundle.expiry}: it is kept and nothing was written; renew it (aws secretsmanager rotate-secret --secret-id ${SECRET}) and look at why its rotation fails`,
+      );
+      expect(await read('fullchain.pem')).toBe(valid.bundle.fullchain);
+      expect(await read('privkey.pem')).toBe(valid.bundle.private_key);
+      expect(await reloads()).toEqual([]);
+    });
+
+    it('decides by the clock: the certificate on disk counts only while it is valid', async () => {
+      const first = renew(); // valid for 30 days
+      await fetch('--secret-id', SECRET, '--dir', 'tls');
+      const second = renew();
+      // 31 days on, both have expired: the newer one is no worse, so it is written, with a warning.
+      const later = new Date(Date.now() + 31 * DAY);
+      const run = await fetchWith({ now: () => later }, '--secret-id', SECRET, '--dir', 'tls');
+      expect(run.code).toBe(EXIT_OK);
+      expect(run.out[0]).toContain(`wrote serial ${second.bundle.serial}`);
+      expect(run.err).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^acme-rotation-fetch: warning: secret "${SECRET}": AWSCURRENT's certificate \\(serial ${second.bundle.serial}\\) expired at .*; written because .*fullchain\\.pem holds no valid certificate`,
+          ),
+        ),
+      ]);
+      expect(first.bundle.serial).not.toBe(second.bundle.serial);
+    });
+
+    it('with nothing on disk it is written, with a warning to renew', async () => {
+      const stale = expired();
+      const run = await fetch('--secret-id', SECRET, '--dir', 'tls');
+      expect(run.code).toBe(EXIT_OK);
+      expect(await read('fullchain.pem')).toBe(stale.bundle.fullchain);
+      expect(run.err[0]).toMatch(
+        /^acme-rotation-fetch: warning: .*expired at .*; written because .* holds no valid certificate; renew it/,
+      );
+    });
+  });
+
+  describe('unsafe targets: nothing is written', () => {
+    it('a symbolic link at the key: not followed, its target neither read for its owner nor replaced', async () => {
+      renew();
+      const planted = join(dir, 'planted');
+      await writeFile(planted, 'mine\n', { mode: 0o644 });
+      await chown(planted, 4321, 4321);
+      await symlink(planted, join(dir, 'tls', 'privkey.pem'));
+      const run = await fetch('--secret-id', SECRET, '--dir', 'tls', '--reload', recordingReload());
+      expect(run.code).toBe(EXIT_FAILED);
+      expect(run.err).toEqual([
+        `acme-rotation-fetch: ${SECRET}: ${join(dir, 'tls', 'privkey.pem')} is a symbolic link (to ${planted}): acme-rotation-fetch replaces regular files only and never writes through a link; point the option at the file itself, or remove the link; nothing was written`,
+      ]);
+      expect(await readFile(planted, 'utf8')).toBe('mine\n');
+      expect(await readdir(join(dir, 'tls'))).toEqual(['privkey.pem']);
+      expect(await reloads()).toEqual([]);
+    });
+
+    it('a symbolic link at the fullchain is refused before its serial is trusted', async () => {
+      const pki = renew();
+      await writeFile(join(dir, 'elsewhere.pem'), pki.bundle.fullchain); // would read "unchanged"
+      await symlink(join(dir, 'elsewhere.pem'), join(dir, 'tls', 'fullchain.pem'));
+      const run = await fetch('--secret-id', SECRET, '--dir', 'tls');
+      expect(run.code).toBe(EXIT_FAILED);
+      expect(run.err[0]).toMatch(/fullchain\.pem is a symbolic link/);
+    });
+
+    it('a directory others can write, and one that belongs to another user', async () => {
+      renew();
+      await chmod(join(dir, 'tls'), 0o1777);
+      const shared = await fetch('--secret-id', SECRET, '--dir', 'tls');
+      expect(shared.code).toBe(EXIT_FAILED);
+      expect(shared.err[0]).toMatch(
+        /^acme-rotation-fetch: certs\/web: directory .*\/tls is writable by its group and others \(mode 1777\): .*\(chmod go-w .*\/tls\); nothing was written$/,
+      );
+      await chmod(join(dir, 'tls'), 0o755);
+      await chown(join(dir, 'tls'), 4321, 4321);
+      const foreign = await fetch('--secret-id', SECRET, '--dir', 'tls');
+      expect(foreign.code).toBe(EXIT_FAILED);
+      expect(foreign.err[0]).toMatch(/directory .*\/tls belongs to uid 4321/);
+      expect(await readdir(join(dir, 'tls'))).toEqual([]);
+    });
+  });
+
   describe('refusals: nothing is written', () => {
     it.each([
       ['the placeholder {}', '{}', /AWSCURRENT is not a certificate bundle: it holds no certificate yet/],
@@ -310,6 +528,25 @@ describe('acme-rotation-fetch', () => {
     });
   });
 
+  it('--version prints the version the build stamped, before asking Secrets Manager', async () => {
+    const run = await fetchWith({ version: async () => '9.8.7' }, '--version');
+    expect(run).toEqual({ code: EXIT_OK, out: ['acme-rotation-fetch 9.8.7'], err: [] });
+    // Run from the sources there is no stamp: said, not guessed.
+    const unstamped = await fetch('--version', '--secret-id', SECRET);
+    expect(unstamped.code).toBe(EXIT_FAILED);
+    expect(unstamped.err[0]).toMatch(
+      /^acme-rotation-fetch: no version stamp at .*\/rotation\/fetch\/VERSION \(ENOENT\)/,
+    );
+    expect(sm.mock.calls()).toHaveLength(0);
+  });
+
+  it('the stamp is the VERSION file beside the bundle', async () => {
+    await writeFile(join(dir, 'VERSION'), '1.2.3-rc.1\n');
+    expect(await bundleVersion(pathToFileURL(join(dir, 'index.mjs')))).toBe('1.2.3-rc.1');
+    await writeFile(join(dir, 'VERSION'), 'garbage\n');
+    await expect(bundleVersion(pathToFileURL(join(dir, 'index.mjs')))).rejects.toThrow(/holds no version/);
+  });
+
   it('a usage error exits 2 before asking Secrets Manager; --help prints the help and exits 0', async () => {
     const run = await fetch('--secret-id', SECRET);
     expect(run.code).toBe(EXIT_USAGE);
@@ -334,7 +571,7 @@ describe('the serial comparison', () => {
     expect(await serialOnDisk(path)).toBe(pki.bundle.serial);
     await writeFile(path, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
     expect(await serialOnDisk(path)).toBeUndefined(); // not X.509
-    await expect(serialOnDisk(dir)).rejects.toThrow(/EISDIR/);
+    await expect(serialOnDisk(dir)).rejects.toThrow(/is a directory, not a regular file/);
   });
 
   it('compares serials whatever their spelling, and nothing equals an unknown serial', () => {
