@@ -4,11 +4,14 @@
  * certificates the rotation issued on the local stack. Before the first certificate: an error and
  * nothing written. First fetch: the files are AWSCURRENT's. Second fetch: nothing written, no
  * reload. After a forced renewal: the new files and one reload. A failing reload: the old files
- * stay and the exit status says so.
+ * stay and the exit status says so. Then the hardening: a key on disk that is not the
+ * certificate's is written again, an operator's owner, group and mode survive a renewal, a
+ * symbolic link is refused, and --version names the package version the bundle was built for.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +31,11 @@ import {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const FETCH_BUNDLE = fileURLToPath(new URL('../../dist/fetch/index.mjs', import.meta.url));
+const PACKAGE_VERSION = (
+  JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 interface FetchRun {
   code: number;
@@ -195,5 +203,61 @@ describe('acme-rotation-fetch on a host reading the certificate secret', () => {
     });
     expect((await readdir(dir)).sort()).toEqual(['fullchain.pem', 'privkey.pem']);
     expectNoKeyMaterial(run);
+  });
+
+  it("a key on disk that is not the certificate's is written again, and the service reloaded", async () => {
+    const now = current();
+    expect((await fetchCommand('--secret-id', secretName, '--dir', dir)).code).toBe(0); // the disk is AWSCURRENT's
+    const before = await reloads();
+    await writeFile(join(dir, 'privkey.pem'), first.private_key); // an old key beside the current certificate
+    const run = await fetchCommand('--secret-id', secretName, '--dir', dir, '--reload', RELOAD());
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(
+      `does not belong to the certificate in ${join(dir, 'fullchain.pem')}; wrote serial ${now.serial}`,
+    );
+    const leaf = new X509Certificate(await readFile(join(dir, 'fullchain.pem')));
+    expect(leaf.checkPrivateKey(createPrivateKey(await readFile(join(dir, 'privkey.pem'))))).toBe(true);
+    expect(await reloads()).toEqual([...before, `reload ${now.serial}`]);
+    expectNoKeyMaterial(run);
+  });
+
+  it("an operator's owner, group and mode (root:ssl-cert 0640) survive a renewal", async () => {
+    await chown(join(dir, 'privkey.pem'), 0, 8765);
+    await chmod(join(dir, 'privkey.pem'), 0o640);
+    await chown(join(dir, 'fullchain.pem'), 4321, 8765);
+    const renewed = await rotateOk();
+    const run = await fetchCommand('--secret-id', secretName, '--dir', dir);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`wrote serial ${renewed.serial}`);
+    const key = await stat(join(dir, 'privkey.pem'));
+    const fullchain = await stat(join(dir, 'fullchain.pem'));
+    expect(await readFile(join(dir, 'privkey.pem'), 'utf8')).toBe(renewed.private_key);
+    expect([key.uid, key.gid, key.mode & 0o7777]).toEqual([0, 8765, 0o640]);
+    expect([fullchain.uid, fullchain.gid, fullchain.mode & 0o7777]).toEqual([4321, 8765, 0o644]);
+  });
+
+  it('refuses a symbolic link at a path it writes, and writes nothing', async () => {
+    const other = join(stack.workDir, 'host-link');
+    await mkdir(other);
+    const planted = join(stack.workDir, 'planted.pem');
+    await writeFile(planted, 'not a key\n');
+    await chown(planted, 4321, 4321);
+    await symlink(planted, join(other, 'privkey.pem'));
+    const run = await fetchCommand('--secret-id', secretName, '--dir', other, '--reload', RELOAD());
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain(`${join(other, 'privkey.pem')} is a symbolic link (to ${planted})`);
+    expect(await readdir(other)).toEqual(['privkey.pem']);
+    expect(await readFile(planted, 'utf8')).toBe('not a key\n');
+    expect((await stat(planted)).uid).toBe(4321);
+  });
+
+  it('--version prints the package version the bundle was built for', async () => {
+    expect(await fetchCommand('--version')).toEqual({
+      code: 0,
+      stdout: `acme-rotation-fetch ${PACKAGE_VERSION}\n`,
+      stderr: '',
+    });
   });
 });
