@@ -33,6 +33,8 @@ export type AcmCalls = Pick<AcmPort, 'describe' | 'import'>;
 export type TargetOutcome =
   | { arn: string; status: 'held' }
   | { arn: string; status: 'delivered'; previousSerial?: string }
+  /** The certificate stopped being the one to deliver before the import (stillCurrent said so). */
+  | { arn: string; status: 'superseded' }
   | { arn: string; status: 'failed'; failure: DeliveryFailure };
 
 /** What finishSecret's delivery did. */
@@ -119,7 +121,11 @@ export async function deliverToTarget(
   logger: Logger,
   arn: string,
   bundle: CertificateBundle,
-  opts: { account?: string } = {},
+  opts: {
+    account?: string;
+    /** Asked just before importing: false when another certificate has become the one to deliver. */
+    stillCurrent?: () => Promise<boolean>;
+  } = {},
 ): Promise<TargetOutcome> {
   const serial = normaliseSerial(bundle.serial);
   const seen = await inspect(acm, arn, bundle.key_type, opts.account);
@@ -145,6 +151,10 @@ export async function deliverToTarget(
         remedy: usage.remedy,
       },
     };
+  }
+  if (opts.stillCurrent && !(await opts.stillCurrent().catch(() => true))) {
+    logger.info('not importing: another certificate became current meanwhile', { acmCertificateArn: arn, serial });
+    return { arn, status: 'superseded' };
   }
   try {
     await logger.time(
@@ -258,7 +268,10 @@ export async function deliverToAcm(
       failed.push(o.arn);
       await report(deliveryFailedEvent(subjectOf(ctx, bundle.domains, bundle.serial), o.failure, 'delivery'));
     }
-    return { holding: outcomes.filter((o) => o.status !== 'failed').map((o) => o.arn), failed };
+    return {
+      holding: outcomes.filter((o) => o.status === 'held' || o.status === 'delivered').map((o) => o.arn),
+      failed,
+    };
   } finally {
     clearTimeout(timer);
   }
