@@ -1,7 +1,8 @@
 /**
  * `acme-rotation-fetch`: AWSCURRENT of a certificate secret → certificate files on disk → reload,
- * only when the serial changed. Returns the exit status; prints one line per outcome and never
- * key material (messages are composed here from paths, serials and dates only).
+ * only when the serial changed or the key on disk is not the certificate's. Returns the exit
+ * status; prints one line per outcome and never key material (messages are composed here from
+ * paths, serials and dates only).
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { X509Certificate } from 'node:crypto';

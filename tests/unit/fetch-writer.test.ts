@@ -26,6 +26,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
@@ -186,6 +187,52 @@ describe('writeFilesAtomically', () => {
     await chmod(cert, 0o6644);
     await writeFilesAtomically(layout('new'));
     expect((await stat(cert)).mode & 0o7777).toBe(0o644);
+  });
+
+  describe('run by a user who may not give files away', () => {
+    const REPO = fileURLToPath(new URL('../..', import.meta.url));
+    const WRITER = fileURLToPath(new URL('../../rotation/fetch/writer.ts', import.meta.url));
+
+    /** The writer in a child process with `uid`/`gid` (the tests run as root; the command may not). */
+    async function writeAs(uid: number, gid: number, files: FileToWrite[]): Promise<void> {
+      if ((process.getuid?.() ?? 0) !== 0) throw new Error('these cases start a process as another user: run as root');
+      const script = join(dir, 'write.mts');
+      await writeFile(
+        script,
+        `import { writeFilesAtomically } from ${JSON.stringify(WRITER)};\n` +
+          `await writeFilesAtomically(${JSON.stringify(files)});\n`,
+      );
+      await chown(dir, uid, gid);
+      execFileSync(process.execPath, ['--import', 'tsx', script], {
+        cwd: REPO,
+        uid,
+        gid,
+        env: { PATH: process.env.PATH, HOME: dir },
+        stdio: 'pipe',
+      });
+    }
+
+    it("keeps the group when it is one of the user's", async () => {
+      const key = join(dir, 'privkey.pem');
+      await writeFile(key, 'old key\n');
+      await chown(key, 1111, 8765);
+      await chmod(key, 0o640);
+      await writeAs(4321, 8765, layout('new').slice(0, 1));
+      const st = await stat(key);
+      expect(await readFile(key, 'utf8')).toBe('key new\n');
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 8765, 0o640]);
+    });
+
+    it('drops the group bits when the group cannot be kept: its readers were never ours', async () => {
+      const key = join(dir, 'privkey.pem');
+      await writeFile(key, 'old key\n');
+      await chown(key, 4321, 8765); // ssl-cert, which uid 4321 is not a member of
+      await chmod(key, 0o640);
+      await writeAs(4321, 4321, layout('new').slice(0, 1));
+      const st = await stat(key);
+      expect(await readFile(key, 'utf8')).toBe('key new\n');
+      expect([st.uid, st.gid, st.mode & 0o777]).toEqual([4321, 4321, 0o600]);
+    });
   });
 
   describe('restore()', () => {
