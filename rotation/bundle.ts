@@ -17,6 +17,17 @@ export function isKeyType(value: unknown): value is KeyType {
   return typeof value === 'string' && (KEY_TYPES as readonly string[]).includes(value);
 }
 
+/** A CA a rotation fell away from before the issuing one (rotation/acme/fallback.ts). */
+export interface CaFallbackRecord {
+  /** Its name (ACME_CAS `name`, else its directory's host). */
+  ca: string;
+  directory_url: string;
+  /** The error code of its failure. */
+  error_code: string;
+  /** Why it counted as the CA's own failure. */
+  reason: string;
+}
+
 export interface CertificateBundle {
   /** Leaf certificate, PEM. */
   certificate: string;
@@ -51,6 +62,13 @@ export interface CertificateBundle {
    */
   acme_directory_url?: string;
   acme_account_url?: string;
+  /** The issuing CA's name (ACME_CAS `name`, else its directory's host), for notices and metrics. */
+  acme_ca?: string;
+  /**
+   * The CAs this rotation fell away from before the issuing one, and why (their own failures to
+   * serve, rotation/acme/fallback.ts); absent when the first CA tried issued it.
+   */
+  acme_fallbacks?: CaFallbackRecord[];
   schema_version: 1;
 }
 
@@ -181,7 +199,9 @@ export function buildBundle(input: {
   domains: string[];
   issuedAt?: Date;
   /** The CA and account that issued it (recorded for the next renewal's `replaces`). */
-  issuedBy?: { directoryUrl: string; accountUrl?: string };
+  issuedBy?: { directoryUrl: string; accountUrl?: string; ca?: string };
+  /** CAs fallen away from before the issuing one. */
+  fallbacks?: CaFallbackRecord[];
 }): CertificateBundle {
   const blocks = splitPemCertificates(input.certificatePem);
   if (blocks.length === 0) {
@@ -220,6 +240,8 @@ export function buildBundle(input: {
     key_type: input.keyType,
     ...(input.issuedBy ? { acme_directory_url: input.issuedBy.directoryUrl } : {}),
     ...(input.issuedBy?.accountUrl ? { acme_account_url: input.issuedBy.accountUrl } : {}),
+    ...(input.issuedBy?.ca ? { acme_ca: input.issuedBy.ca } : {}),
+    ...(input.fallbacks?.length ? { acme_fallbacks: input.fallbacks.map((f) => ({ ...f })) } : {}),
     schema_version: 1,
   };
 }
@@ -236,6 +258,21 @@ function isoOrUndefined(v: unknown): string | undefined {
 
 function nonEmptyString(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+/** Stored fall-back records, each with string fields; anything else is dropped. */
+function fallbacksOf(v: unknown): Pick<CertificateBundle, 'acme_fallbacks'> {
+  if (!Array.isArray(v)) return {};
+  const list = v
+    .filter(isRecord)
+    .filter((f) => ['ca', 'directory_url', 'error_code', 'reason'].every((k) => typeof f[k] === 'string'))
+    .map((f) => ({
+      ca: f.ca as string,
+      directory_url: f.directory_url as string,
+      error_code: f.error_code as string,
+      reason: f.reason as string,
+    }));
+  return list.length > 0 ? { acme_fallbacks: list } : {};
 }
 
 /**
@@ -314,6 +351,8 @@ export function parseBundle(secretString: string | undefined): CertificateBundle
         : fromCert.fingerprint_sha256,
       ...(nonEmptyString(raw.acme_directory_url) ? { acme_directory_url: raw.acme_directory_url as string } : {}),
       ...(nonEmptyString(raw.acme_account_url) ? { acme_account_url: raw.acme_account_url as string } : {}),
+      ...(nonEmptyString(raw.acme_ca) ? { acme_ca: raw.acme_ca as string } : {}),
+      ...fallbacksOf(raw.acme_fallbacks),
       schema_version: 1,
     };
   } catch {

@@ -10,6 +10,7 @@
  * | `acme:hosted-zone-ids`  | optional comma-separated Route 53 zone ids (`Z…` or `/hostedzone/Z…`) |
  * | `acme:profile`          | optional ACME profile name (e.g. `tlsserver`, `shortlived`)        |
  * | `acme:acm-certificate-arns` | optional comma-separated ACM certificate ARNs to re-import into (continued like `acme:domains`) |
+ * | `acme:ca`               | optional comma-separated CA names (ACME_CAS `name`, else the directory's host): the CAs this certificate may come from, in order |
  *
  * Continuation tags: a Secrets Manager tag value holds at most 256 characters, which is far less
  * than a certificate's 100 names need. The list may therefore go on in `acme:domains:2`,
@@ -46,6 +47,7 @@ export const TAGS = {
   hostedZoneIds: 'acme:hosted-zone-ids',
   profile: 'acme:profile',
   acmCertificateArns: 'acme:acm-certificate-arns',
+  ca: 'acme:ca',
 } as const;
 
 /** The list tags that may go on in `<tag>:2`, `<tag>:3`, … */
@@ -63,14 +65,23 @@ export interface CertificateSpec {
   profile?: string;
   /** ACM certificates to re-import every new certificate into (rotation/acm/); empty = none. */
   acmCertificateArns: string[];
+  /**
+   * `acme:ca`: the CAs (by name, lower case) this certificate may be ordered from, in order, instead
+   * of the function's whole list; undefined = every configured CA. Checked against the function's
+   * CAs when the rotation chooses one (rotation/acme/choice.ts).
+   */
+  cas?: string[];
 }
+
+/** A CA name as ACME_CAS and the `acme:ca` tag spell it. */
+export const CA_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/;
 
 const CONTINUATION_RE = /^(acme:domains|acme:acm-certificate-arns):([1-9][0-9]*)$/;
 
 const DOMAINS_EXAMPLE = 'a comma-separated list of DNS names like example.com,*.example.com';
 const KNOWN_TAGS_TEXT =
   `${TAGS.domains} (continued in ${TAGS.domains}:2, ${TAGS.domains}:3, …), ` +
-  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}, ${TAGS.acmCertificateArns} (continued likewise)`;
+  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}, ${TAGS.acmCertificateArns} (continued likewise), ${TAGS.ca}`;
 
 const quote = (value: string): string => JSON.stringify(value);
 
@@ -197,6 +208,24 @@ export function parseSpec(
       );
     }
     spec.profile = profile;
+  }
+
+  // --- acme:ca ---
+  const rawCas = known.get(TAGS.ca);
+  if (rawCas !== undefined && rawCas.trim() !== '') {
+    const names: string[] = [];
+    for (const item of splitList(rawCas)) {
+      if (!CA_NAME_RE.test(item)) {
+        throw specError(
+          secretName,
+          TAGS.ca,
+          item,
+          'a CA is named by its ACME_CAS "name", or by its directory URL\'s host (like acme-v02.api.letsencrypt.org)',
+        );
+      }
+      if (!names.includes(item.toLowerCase())) names.push(item.toLowerCase());
+    }
+    if (names.length > 0) spec.cas = names;
   }
 
   // --- acme:acm-certificate-arns (+ continuations) ---

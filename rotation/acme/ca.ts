@@ -34,6 +34,11 @@ export interface CaClient {
   supportsRenewalInfo(): Promise<boolean>;
   /** The profiles the directory lists (`meta.profiles`: name → description); undefined when it lists none. */
   profiles(): Promise<Record<string, string> | undefined>;
+  /**
+   * The names this CA answers to in CAA records (the directory's `meta.caaIdentities`); undefined
+   * when it lists none.
+   */
+  caaIdentities(): Promise<string[] | undefined>;
   /** The account's URL (its identity at this CA), once known. */
   accountUrl(): string | undefined;
   getOrder(order: Order): Promise<Order>;
@@ -169,6 +174,15 @@ export class AcmeCa implements CaClient {
     const profiles = meta && typeof meta === 'object' ? (meta as { profiles?: unknown }).profiles : undefined;
     if (!profiles || typeof profiles !== 'object' || Array.isArray(profiles)) return undefined;
     return Object.fromEntries(Object.entries(profiles).map(([name, text]) => [name, String(text)]));
+  }
+
+  async caaIdentities(): Promise<string[] | undefined> {
+    const directory = await this.call('directory', () => readDirectory(this.client));
+    const meta = directory.meta;
+    const ids = meta && typeof meta === 'object' ? (meta as { caaIdentities?: unknown }).caaIdentities : undefined;
+    if (!Array.isArray(ids)) return undefined;
+    const names = ids.filter((id): id is string => typeof id === 'string' && id.trim() !== '');
+    return names.length > 0 ? names : undefined;
   }
 
   accountUrl(): string | undefined {

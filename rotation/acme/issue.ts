@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { pollUntil } from '../retry.js';
 import type { CertificateSpec } from '../spec.js';
 import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from './ca.js';
+import { CaWaitDeadlineError } from './fallback.js';
 import { generatePrivateKey } from './keys.js';
 
 export interface IssuedCertificate {
@@ -66,8 +67,16 @@ async function poll<T>(
       const early = EARLY_LOOKS_MS[looks - 1];
       return early !== undefined ? Math.min(early, minMs) : pollDelay(waitedMs, minMs, maxMs);
     },
-    // The deadline ends the poll from here: a wait that would cross it throws DeadlineError.
-    sleep: (ms) => deadline.sleep(ms, what),
+    // The deadline ends the poll from here: a wait that would cross it throws DeadlineError, as
+    // the CA's failure to finish (a CA may fall back to the next one on it, rotation/acme/fallback.ts).
+    sleep: async (ms) => {
+      try {
+        await deadline.sleep(ms, what);
+      } catch (err) {
+        if (err instanceof DeadlineError) throw new CaWaitDeadlineError(err.detail, { cause: err });
+        throw err;
+      }
+    },
   });
   if (outcome.done) return outcome.value;
   // Not reached: this poll has no time bound of its own and cannot be cancelled.

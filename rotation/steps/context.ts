@@ -2,8 +2,9 @@ import type { CaClient } from '../acme/ca.js';
 import type { AcmCertificateInfo, AcmImport } from '../aws/acm.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import type { CertificateBundle } from '../bundle.js';
-import type { Config } from '../config.js';
+import type { CaSettings, Config } from '../config.js';
 import type { Deadline } from '../deadline.js';
+import type { CaaLookup } from '../dns/caa.js';
 import type { DnsProvider, PlacedRecord } from '../dns/provider.js';
 import type { Logger } from '../log.js';
 import type { CertificateSpec } from '../spec.js';
@@ -18,6 +19,12 @@ export interface CaPort {
   prefetch(): void;
   /** The CA client with a registered account (registered on first use of the account). */
   client(): Promise<CaClient>;
+  /** The client of one of the configured CAs (config.cas), with its own account; client() is the first's. */
+  clientFor(ca: CaSettings): Promise<CaClient>;
+  /** The names a CA answers to in CAA records (its directory's meta.caaIdentities); undefined when it lists none. */
+  caaIdentities(ca: CaSettings): Promise<string[] | undefined>;
+  /** CAA lookups (RFC 8659) through DNS_RESOLVERS or the system's resolver. */
+  caa: CaaLookup;
 }
 
 /** DNS, for one invocation (rotation/dns/session.ts). */

@@ -1,9 +1,20 @@
 import { checkAcmTargets } from '../acm/deliver.js';
 import { ariCertId } from '../acme/ari.js';
-import { issueCertificate } from '../acme/issue.js';
+import type { CaClient } from '../acme/ca.js';
+import { chooseCas } from '../acme/choice.js';
+import {
+  CA_FAILED_TAG,
+  caFailure,
+  failedCasTag,
+  readFailedCas,
+  type CaFallback,
+  type FailedCa,
+} from '../acme/fallback.js';
+import { issueCertificate, type IssuedCertificate } from '../acme/issue.js';
+import type { CaSettings } from '../config.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
 import type { DnsProvider } from '../dns/provider.js';
-import { AwsServiceError, RotationStateError, errorMessage } from '../errors.js';
+import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../errors.js';
 import { INFLIGHT_TAG, allInflightTagKeys, inflightTags } from '../inflight.js';
 import { cancelHint } from '../remedies.js';
 import { challengeDomain, parseSpec, type CertificateSpec } from '../spec.js';
@@ -86,10 +97,11 @@ function replacedCertificate(
   ctx: StepContext,
   current: CertificateBundle | undefined,
   spec: CertificateSpec,
+  directoryUrl: string,
   accountUrl: string | undefined,
 ): string | undefined {
   if (!current || !current.domains.some((d) => spec.domains.includes(d))) return undefined;
-  const sameCa = current.acme_directory_url === ctx.config.directoryUrl;
+  const sameCa = current.acme_directory_url === directoryUrl;
   const sameAccount = accountUrl !== undefined && current.acme_account_url === accountUrl;
   if (!sameCa || !sameAccount) {
     ctx.logger.info("renewing without replaces: the current certificate is not known to be this CA account's", {
@@ -104,6 +116,153 @@ function replacedCertificate(
 
 /** Max tags on a secret (Secrets Manager's limit). */
 const MAX_TAGS = 50;
+
+/**
+ * Time an invocation must have left to order from the next CA after one failed: a DNS change,
+ * its propagation and a validation take tens of seconds at the least. With less, the failure is
+ * recorded and Secrets Manager's retry of the rotation starts at the next CA.
+ */
+export const MIN_FALLBACK_MS = 60_000;
+
+interface Issued {
+  issued: IssuedCertificate;
+  ca: CaClient;
+  settings: CaSettings;
+  /** CAs fallen away from before this one (this attempt's and earlier attempts' of the rotation). */
+  fallbacks: CaFallback[];
+  /** Whether this invocation wrote the failed-CA tag. */
+  failedTagWritten: boolean;
+}
+
+/**
+ * Order from the CAs in turn (rotation/acme/choice.ts chooses them, CAA included): the first
+ * one's certificate is taken; a CA's own failure to serve (rotation/acme/fallback.ts) moves on to
+ * the next one, here when the invocation has time and the failed order's TXT values are gone,
+ * else on Secrets Manager's retry (the failure is recorded in a tag for it). Any other failure is
+ * the rotation's.
+ */
+async function issueWithFallback(
+  ctx: StepContext,
+  spec: CertificateSpec,
+  current: CertificateBundle | undefined,
+  dns: DnsProvider,
+): Promise<Issued> {
+  const { secret, token, logger, config } = ctx;
+  const cas = config.cas ?? [{ name: config.directoryUrl, directoryUrl: config.directoryUrl }];
+  const failedBefore = readFailedCas(secret.tags, token);
+  const choice = await chooseCas({
+    cas,
+    spec,
+    secretName: secret.name,
+    failedBefore,
+    caa: ctx.ca.caa,
+    caaIdentities: (ca) => ctx.ca.caaIdentities(ca),
+    logger,
+  });
+  const failed: FailedCa[] = [...failedBefore];
+  const fallbacks: CaFallback[] = failedBefore.map((f) => ({
+    ca: cas[f.index]?.name ?? `#${f.index}`,
+    directory_url: cas[f.index]?.directoryUrl ?? '',
+    error_code: f.code,
+    reason: `failed in an earlier attempt of this rotation (${f.code})`,
+  }));
+  if (failedBefore.length > 0) {
+    logger.info('an earlier attempt of this rotation failed at some CAs; starting with the next one', {
+      failed: fallbacks.map((f) => f.ca),
+      order: choice.order.map((c) => c.settings.name),
+    });
+  }
+  let failedTagWritten = false;
+  for (const [position, candidate] of choice.order.entries()) {
+    const { settings } = candidate;
+    let inFlight = false;
+    try {
+      const ca = await ctx.ca.clientFor(settings);
+      const replaces = replacedCertificate(ctx, current, spec, settings.directoryUrl, ca.accountUrl());
+      const profile = spec.profile ?? settings.profile;
+      const issued = await issueCertificate(profile ? { ...spec, profile } : spec, {
+        ...(replaces ? { replaces } : {}),
+        ...(settings.preferredChain ? { preferredChain: settings.preferredChain } : {}),
+        secretName: secret.name,
+        ca,
+        dns,
+        logger,
+        dnsDeadline: ctx.deadline.cap(config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS'),
+        waitForPropagation: (placed, deadline) => ctx.dns.waitForPropagation(dns, placed, deadline),
+        recordInFlight: async (records) => {
+          const tags = inflightTags(token, records);
+          const others = secret.tags.filter((t) => !t.Key?.startsWith(INFLIGHT_TAG)).length;
+          if (others + Object.keys(tags).length > MAX_TAGS) {
+            throw new RotationStateError(
+              `recording ${records.length} challenge values needs ${Object.keys(tags).length} tags, ` +
+                `but the secret already has ${others} of the ${MAX_TAGS} allowed; remove unrelated tags or split the certificate`,
+            );
+          }
+          inFlight = true;
+          await ctx.secrets.tag(secret.arn, tags);
+        },
+        clearInFlight: async () => {
+          await ctx.secrets.untag(secret.arn, allInflightTagKeys());
+          inFlight = false;
+        },
+        // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
+        acmeDeadline: () => ctx.deadline.cap(config.acmeTimeoutMs, 'ACME_TIMEOUT_SECONDS'),
+      });
+      return {
+        issued,
+        ca,
+        settings,
+        fallbacks: fallbacks.filter((f) => f.ca !== settings.name),
+        failedTagWritten,
+      };
+    } catch (err) {
+      const why = caFailure(err);
+      if (!why) throw err;
+      const code = err instanceof RotationError ? err.code : 'InternalError';
+      failed.push({ index: candidate.index, code });
+      fallbacks.push({ ca: settings.name, directory_url: settings.directoryUrl, error_code: code, reason: why });
+      const next = choice.order[position + 1];
+      logger.warn("the CA failed to serve this order; it is the CA's failure, not ours", {
+        ca: settings.name,
+        why,
+        errorCode: code,
+        error: errorMessage(err),
+        next: next?.settings.name ?? 'none',
+      });
+      try {
+        await ctx.secrets.tag(secret.arn, failedCasTag(token, failed));
+        failedTagWritten = true;
+      } catch (tagError) {
+        logger.error('could not record the failed CA; a retry may try it first again', { error: tagError });
+      }
+      const all = [...new Set(fallbacks.map((f) => f.ca))];
+      if (!next) {
+        if (err instanceof RotationError && choice.order.length > 1) {
+          err.withHint(
+            `every CA this certificate may come from failed (${all.join(', ')}); Secrets Manager retries the rotation, starting again at the first`,
+          );
+        }
+        throw err;
+      }
+      const cannot = inFlight
+        ? "the failed order's TXT values could not be removed (the retry removes them first)"
+        : ctx.deadline.remainingMs() < MIN_FALLBACK_MS
+          ? `less than ${MIN_FALLBACK_MS / 1000} s of the invocation is left`
+          : undefined;
+      if (cannot) {
+        if (err instanceof RotationError) {
+          err.withHint(
+            `${cannot}: Secrets Manager's retry of this rotation orders from the next CA, ${next.settings.name}`,
+          );
+        }
+        throw err;
+      }
+      logger.warn('falling back to the next CA', { from: settings.name, to: next.settings.name, why });
+    }
+  }
+  // Not reached: chooseCas returns at least one CA, and the last one's failure is thrown above.
+  throw new RotationStateError('no CA was tried');
+}
 
 /**
  * createSecret: ACME order + DNS-01 challenge, then the whole bundle stored once as AWSPENDING.
@@ -150,36 +309,8 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   await checkZones(ctx, spec, dns);
   // Where the certificate will be delivered must be able to take it, before anything is ordered.
   await checkAcmTargets(ctx, spec);
-  const dnsDeadline = ctx.deadline.cap(ctx.config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS');
-
-  const ca = await ctx.ca.client();
-
-  const replaces = replacedCertificate(ctx, current, spec, ca.accountUrl());
-
-  const issued = await issueCertificate(spec, {
-    ...(replaces ? { replaces } : {}),
-    ...(ctx.config.preferredChain ? { preferredChain: ctx.config.preferredChain } : {}),
-    secretName: secret.name,
-    ca,
-    dns,
-    logger,
-    dnsDeadline,
-    waitForPropagation: (placed, deadline) => ctx.dns.waitForPropagation(dns, placed, deadline),
-    recordInFlight: async (records) => {
-      const tags = inflightTags(token, records);
-      const others = secret.tags.filter((t) => !t.Key?.startsWith(INFLIGHT_TAG)).length;
-      if (others + Object.keys(tags).length > MAX_TAGS) {
-        throw new RotationStateError(
-          `recording ${records.length} challenge values needs ${Object.keys(tags).length} tags, ` +
-            `but the secret already has ${others} of the ${MAX_TAGS} allowed; remove unrelated tags or split the certificate`,
-        );
-      }
-      await ctx.secrets.tag(secret.arn, tags);
-    },
-    clearInFlight: () => ctx.secrets.untag(secret.arn, allInflightTagKeys()),
-    // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
-    acmeDeadline: () => ctx.deadline.cap(ctx.config.acmeTimeoutMs, 'ACME_TIMEOUT_SECONDS'),
-  });
+  const issuedBy = await issueWithFallback(ctx, spec, current, dns);
+  const { issued, ca, settings, fallbacks } = issuedBy;
 
   const bundle = buildBundle({
     certificatePem: issued.certificatePem,
@@ -187,7 +318,12 @@ export async function createSecret(ctx: StepContext): Promise<void> {
     keyType: spec.keyType,
     domains: spec.domains,
     issuedAt: ctx.now(),
-    issuedBy: { directoryUrl: ctx.config.directoryUrl, ...(ca.accountUrl() ? { accountUrl: ca.accountUrl() } : {}) },
+    issuedBy: {
+      directoryUrl: settings.directoryUrl,
+      ca: settings.name,
+      ...(ca.accountUrl() ? { accountUrl: ca.accountUrl() } : {}),
+    },
+    fallbacks,
   });
   try {
     await ctx.secrets.putValue(secret.arn, token, JSON.stringify(bundle), ['AWSPENDING'], ctx.rotationToken);
@@ -204,11 +340,21 @@ export async function createSecret(ctx: StepContext): Promise<void> {
       cause: err,
     });
   }
+  if (issuedBy.failedTagWritten || secret.tags.some((t) => t.Key === CA_FAILED_TAG)) {
+    // The failures recorded for Secrets Manager's retry have served their purpose.
+    await ctx.secrets
+      .untag(secret.arn, [CA_FAILED_TAG])
+      .catch((err: unknown) =>
+        logger.warn('could not remove the failed-CA tag; the next rotation ignores it (another token)', { error: err }),
+      );
+  }
   logger.info('stored the new certificate as AWSPENDING', {
     serial: bundle.serial,
     expiry: bundle.expiry,
     issuer: bundle.issuer,
     domains: bundle.domains,
+    ca: settings.name,
+    ...(fallbacks.length > 0 ? { fallbacks } : {}),
     caCalls: ca.calls,
     route53Calls: ctx.dns.calls(),
   });

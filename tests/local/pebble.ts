@@ -44,6 +44,13 @@ export interface PebbleOptions {
   startTimeoutMs?: number;
   /** Path of the pebble binary; default found on PATH. */
   binary?: string;
+  /**
+   * External Account Binding (RFC 8555 §7.3.4), as ZeroSSL, Google Trust Services and AWS's ACME
+   * endpoints require it: key id → base64url HMAC key. When given, Pebble 2.4 requires EAB on
+   * newAccount (`externalAccountBindingRequired`) and its directory says so in
+   * `meta.externalAccountRequired`.
+   */
+  externalAccountMacKeys?: Record<string, string>;
 }
 
 export interface Pebble {
@@ -198,7 +205,8 @@ async function launch(
       httpPort,
       tlsPort,
       ocspResponderURL: '',
-      externalAccountBindingRequired: false,
+      externalAccountBindingRequired: opts.externalAccountMacKeys !== undefined,
+      ...(opts.externalAccountMacKeys ? { externalAccountMACKeys: opts.externalAccountMacKeys } : {}),
       ...(opts.certificateValidityPeriod ? { certificateValidityPeriod: opts.certificateValidityPeriod } : {}),
     },
   };

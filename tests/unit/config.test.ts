@@ -4,6 +4,8 @@ import {
   DEFAULT_API_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   loadConfig,
+  MAX_CAS,
+  parseCas,
   parseResolvers,
 } from '../../rotation/config.js';
 import { ConfigError } from '../../rotation/errors.js';
@@ -24,6 +26,7 @@ function configError(env: Record<string, string | undefined>): ConfigError {
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     expect(loadConfig(base)).toEqual({
+      cas: [{ name: 'acme-staging-v02.api.letsencrypt.org', directoryUrl: DIRECTORY }],
       directoryUrl: DIRECTORY,
       email: undefined,
       accountSecretId: undefined,
@@ -58,6 +61,14 @@ describe('loadConfig', () => {
       ACME_PREFERRED_CHAIN: ' ISRG Root X1 ',
     });
     expect(config).toEqual({
+      cas: [
+        {
+          name: 'acme-staging-v02.api.letsencrypt.org',
+          directoryUrl: DIRECTORY,
+          accountSecretId: 'acme/account',
+          preferredChain: 'ISRG Root X1',
+        },
+      ],
       directoryUrl: DIRECTORY,
       email: 'ops@example.com',
       accountSecretId: 'acme/account',
@@ -124,7 +135,8 @@ describe('loadConfig', () => {
 
   it('ACME_DIRECTORY_URL: required', () => {
     expect(configError({}).message).toBe(
-      'ACME_DIRECTORY_URL is not set: set it to the CA directory, e.g. https://acme-v02.api.letsencrypt.org/directory',
+      'ACME_DIRECTORY_URL is not set: set it to the CA directory, e.g. https://acme-v02.api.letsencrypt.org/directory ' +
+        '(or ACME_CAS to a list of CAs to fall back through)',
     );
     expect(configError({ ACME_DIRECTORY_URL: '   ' }).message).toContain('ACME_DIRECTORY_URL is not set');
   });
@@ -213,5 +225,114 @@ describe('parseResolvers', () => {
   // middle of createSecret (after the TXT records were written), instead of at configuration time.
   it.each(['300.1.1.1', '1.1.1.1:99999', '1.1.1.1:0', 'cafe', 'beef:53'])('rejects %j (not an address)', (raw) => {
     expect(() => parseResolvers(raw)).toThrow(ConfigError);
+  });
+});
+
+describe('ACME_CAS: an ordered list of CAs', () => {
+  const LE = 'https://acme-v02.api.letsencrypt.org/directory';
+  const ZEROSSL = 'https://acme.zerossl.com/v2/DV90';
+  const cas = (list: unknown, env: Record<string, string> = {}) =>
+    loadConfig({ ACME_CAS: JSON.stringify(list), ...env });
+
+  it('reads the list in order; names default to the directory host (port included); the first CA is the one-CA fields', () => {
+    const config = cas([
+      { directoryUrl: LE, accountSecretId: 'acme/le', profile: 'tlsserver', preferredChain: 'ISRG Root X1' },
+      { name: 'zerossl', directoryUrl: ` ${ZEROSSL} `, accountSecretId: 'acme/zerossl' },
+      { directoryUrl: 'https://127.0.0.1:14000/dir' },
+    ]);
+    expect(config.cas).toEqual([
+      {
+        name: 'acme-v02.api.letsencrypt.org',
+        directoryUrl: LE,
+        accountSecretId: 'acme/le',
+        profile: 'tlsserver',
+        preferredChain: 'ISRG Root X1',
+      },
+      { name: 'zerossl', directoryUrl: ZEROSSL, accountSecretId: 'acme/zerossl' },
+      { name: '127.0.0.1:14000', directoryUrl: 'https://127.0.0.1:14000/dir' },
+    ]);
+    expect(config.directoryUrl).toBe(LE);
+    expect(config.accountSecretId).toBe('acme/le');
+    expect(config.preferredChain).toBe('ISRG Root X1');
+  });
+
+  it('replaces ACME_DIRECTORY_URL, which may stay set (the one-CA form)', () => {
+    const config = cas([{ directoryUrl: ZEROSSL }], { ACME_DIRECTORY_URL: LE });
+    expect(config.directoryUrl).toBe(ZEROSSL);
+    expect(config.cas.map((c) => c.directoryUrl)).toEqual([ZEROSSL]);
+  });
+
+  it('refuses one-CA account and chain settings beside it unless they say what the first entry says', () => {
+    expect(() => cas([{ directoryUrl: LE, accountSecretId: 'a' }], { ACME_ACCOUNT_SECRET_ID: 'a' })).not.toThrow();
+    expect(configError({ ACME_CAS: JSON.stringify([{ directoryUrl: LE }]), ACME_ACCOUNT_SECRET_ID: 'a' }).message).toBe(
+      'ACME_ACCOUNT_SECRET_ID is set beside ACME_CAS, which replaces it: set "accountSecretId" in the ACME_CAS entries instead and unset ACME_ACCOUNT_SECRET_ID',
+    );
+    expect(
+      configError({ ACME_CAS: JSON.stringify([{ directoryUrl: LE }]), ACME_PREFERRED_CHAIN: 'X' }).message,
+    ).toContain('ACME_PREFERRED_CHAIN is set beside ACME_CAS');
+  });
+
+  it.each([
+    ['not JSON', '[{directoryUrl:', /^ACME_CAS is not JSON: expected a list like/],
+    ['an object', '{"directoryUrl": "https://a.test/dir"}', /^ACME_CAS must be a non-empty JSON list/],
+    ['empty', '[]', /^ACME_CAS must be a non-empty JSON list/],
+    ['a string entry', '["https://a.test/dir"]', /^ACME_CAS\[0\] must be an object like/],
+    ['no directoryUrl', '[{"name": "a"}]', /^ACME_CAS\[0\] has no directoryUrl/],
+    [
+      'http',
+      '[{"directoryUrl": "http://a.test/dir"}]',
+      /^ACME_CAS\[0\]\.directoryUrl="http:\/\/a.test\/dir" must use https/,
+    ],
+    ['not a URL', '[{"directoryUrl": "letsencrypt"}]', /^ACME_CAS\[0\]\.directoryUrl="letsencrypt" is not a URL$/],
+    ['a typo', '[{"directoryURL": "https://a.test/dir"}]', /^ACME_CAS\[0\] has an unknown key "directoryURL"/],
+    ['a number', '[{"directoryUrl": 5}]', /^ACME_CAS\[0\]\.directoryUrl must be a string$/],
+    [
+      'a bad name',
+      '[{"directoryUrl": "https://a.test/dir", "name": "lets encrypt"}]',
+      /^ACME_CAS\[0\]\.name="lets encrypt" is invalid/,
+    ],
+    [
+      'a bad profile',
+      '[{"directoryUrl": "https://a.test/dir", "profile": "tls server"}]',
+      /^ACME_CAS\[0\]\.profile="tls server" is invalid/,
+    ],
+  ])('refuses %s', (_what, raw, message) => {
+    expect(configError({ ACME_CAS: raw }).message).toMatch(message);
+  });
+
+  it('refuses EAB credentials in the environment, saying where they belong', () => {
+    for (const key of ['eab', 'externalAccountBinding', 'hmacKey', 'kid']) {
+      const raw = JSON.stringify([{ directoryUrl: ZEROSSL, [key]: 'x' }]);
+      expect(configError({ ACME_CAS: raw }).message).toBe(
+        `ACME_CAS[0].${key}: EAB credentials belong in the CA's account secret ({"eab": {"kid": "…", "hmac_key": "…"}}, named by accountSecretId), never in the environment`,
+      );
+    }
+  });
+
+  it('refuses two CAs with one name, one directory or one account secret', () => {
+    const dup = (a: object, b: object) => configError({ ACME_CAS: JSON.stringify([a, b]) }).message;
+    expect(dup({ directoryUrl: LE, name: 'x' }, { directoryUrl: ZEROSSL, name: 'X' })).toBe(
+      'ACME_CAS[0] and ACME_CAS[1] have the same name "X": give one of them a "name" of its own',
+    );
+    expect(dup({ directoryUrl: LE }, { directoryUrl: LE, name: 'other' })).toBe(
+      `ACME_CAS[0] and ACME_CAS[1] have the same directoryUrl "${LE}"`,
+    );
+    expect(dup({ directoryUrl: LE, accountSecretId: 'acme' }, { directoryUrl: ZEROSSL, accountSecretId: 'acme' })).toBe(
+      'ACME_CAS[0] and ACME_CAS[1] have the same accountSecretId "acme": give each CA its own account secret',
+    );
+  });
+
+  it(`lists at most ${MAX_CAS} CAs`, () => {
+    const list = Array.from({ length: MAX_CAS + 1 }, (_, i) => ({ directoryUrl: `https://ca${i}.test/dir` }));
+    expect(configError({ ACME_CAS: JSON.stringify(list) }).message).toBe(
+      `ACME_CAS lists ${MAX_CAS + 1} CAs; at most ${MAX_CAS} (each one that fails costs time)`,
+    );
+    expect(cas(list.slice(0, MAX_CAS)).cas).toHaveLength(MAX_CAS);
+  });
+
+  it('is what parseCas reads', () => {
+    expect(parseCas(JSON.stringify([{ directoryUrl: LE }]))).toEqual([
+      { name: 'acme-v02.api.letsencrypt.org', directoryUrl: LE },
+    ]);
   });
 });

@@ -688,6 +688,13 @@ export class FakeCa implements CaClient {
     return this.account;
   }
 
+  /** The directory's meta.caaIdentities; undefined: the CA lists none. */
+  identities: string[] | undefined;
+
+  caaIdentities(): Promise<string[] | undefined> {
+    return Promise.resolve(this.identities);
+  }
+
   createOrder(domains: string[], profile: string | undefined, replaces?: string): Promise<AcmeOrder> {
     this.count('newOrder');
     this.orders.push({ domains: [...domains], profile, ...(replaces ? { replaces } : {}) });
@@ -1014,6 +1021,14 @@ export function makeWorld(opts: WorldOptions = {}): World {
             timeline.add('ca:client');
             return Promise.resolve(ca);
           },
+          clientFor: () => {
+            caRequests++;
+            timeline.add('ca:client');
+            return Promise.resolve(ca);
+          },
+          caaIdentities: () => Promise.resolve(undefined),
+          // No CAA record anywhere: every CA may issue.
+          caa: { relevantSet: (name) => Promise.resolve({ name, properties: [] }) },
         },
         acm: acm.port(),
         verify: (bundle, verifyOpts): Promise<VerifyResult> => {

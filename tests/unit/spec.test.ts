@@ -386,7 +386,7 @@ describe('parseSpec: unknown tags', () => {
     expect(specErrorFor({ 'acme:domains': 'example.com', [key]: 'x' }).message).toBe(
       `secret "certs/example": tag ${key} is not a known acme: tag (tag keys are case-sensitive); the known ones are ` +
         'acme:domains (continued in acme:domains:2, acme:domains:3, …), acme:key-type, acme:hosted-zone-ids, ' +
-        'acme:profile, acme:acm-certificate-arns (continued likewise); tags starting with acme: are reserved for the certificate spec',
+        'acme:profile, acme:acm-certificate-arns (continued likewise), acme:ca; tags starting with acme: are reserved for the certificate spec',
     );
   });
 

@@ -1,0 +1,410 @@
+/**
+ * End-to-end: an ordered list of two CAs (ACME_CAS), each a real Pebble behind the fault-injecting
+ * CA front (tests/local/ca-proxy.ts), the second requiring External Account Binding as ZeroSSL,
+ * Google Trust Services and AWS's ACME endpoints do. The fronts add `meta.caaIdentities` to the
+ * directories (Pebble 2.4 lists none) so CAA can be matched.
+ *
+ * - every failure of the first CA that is its own (unreachable, 5xx after the retries, a rate
+ *   limit past the deadline, serverInternal at finalize, an order that never becomes valid) falls
+ *   through to the second in the same createSecret; the certificate is the second CA's, issued to
+ *   its own account (the EAB one), the bundle, notice and metrics say which CA issued and why;
+ * - failures that are ours (the account refused, a validation the CA could not make, CAA at the CA)
+ *   fail the rotation without asking the second CA;
+ * - CAA records in the zone skip a CA they do not name, and fail before any order when they name
+ *   neither; a CA requiring EAB without credentials in its account secret fails with a hint;
+ * - no TXT record is left in any case, AWSCURRENT is never damaged.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { splitPemCertificates } from '../../rotation/bundle.js';
+import { startCaProxy, type CaAnswer, type CaExtension, type CaProxy, type CaRequestInfo } from '../local/ca-proxy.js';
+import { rotate } from '../local/driver.js';
+import type { LocalLambda } from '../local/lambda.js';
+import { startPebble, type Pebble } from '../local/pebble.js';
+import { startLocalStack, type LocalStack } from '../local/stack.js';
+import { noticesFor, parseStoredBundle, ROUTE53_CHANGE_DELAY_MS, TOPIC_NAME, zoneCertificate } from './helpers.js';
+import { expectInvariants, snapshotSecret } from './invariants.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const ACME_ERROR = 'urn:ietf:params:acme:error:';
+const EAB_KID = 'kid-e2e';
+const EAB_HMAC_KEY = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
+
+/** What the fronts add to Pebble: caaIdentities, and (when asked) orders stuck in `processing`. */
+class CaFront implements CaExtension {
+  stuck = false;
+  constructor(private readonly identities: string[]) {}
+
+  answered(req: CaRequestInfo, answer: CaAnswer): CaAnswer {
+    if (answer.status >= 300) return answer;
+    const rewrite = (edit: (doc: Record<string, unknown>) => void): CaAnswer => {
+      const doc = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
+      edit(doc);
+      const body = Buffer.from(JSON.stringify(doc));
+      return { ...answer, body, headers: { ...answer.headers, 'content-length': String(body.length) } };
+    };
+    if (req.operation === 'directory') {
+      return rewrite((dir) => {
+        dir.meta = { ...((dir.meta as Record<string, unknown> | undefined) ?? {}), caaIdentities: this.identities };
+      });
+    }
+    if (this.stuck && (req.operation === 'finalize' || req.operation === 'order')) {
+      return rewrite((order) => {
+        if (order.status === 'valid' || order.status === 'processing') {
+          order.status = 'processing';
+          delete order.certificate;
+        }
+      });
+    }
+    return answer;
+  }
+}
+
+let stack: LocalStack;
+let pebbleB: Pebble;
+let frontA: CaProxy;
+let frontB: CaProxy;
+const extA = new CaFront(['ca-a.test']);
+const extB = new CaFront(['ca-b.test']);
+let trustFile: string;
+let rootsA: X509Certificate[];
+let rootsB: X509Certificate[];
+
+async function front(pebble: Pebble, extension: CaExtension): Promise<CaProxy> {
+  const [cert, key] = await Promise.all([
+    readFile(pebble.listenerCertPath, 'utf8'),
+    readFile(pebble.listenerKeyPath, 'utf8'),
+  ]);
+  return startCaProxy({ target: pebble.directoryUrl, targetCa: pebble.listenerCaPem, cert, key, extension });
+}
+
+beforeAll(async () => {
+  stack = await startLocalStack({ route53ChangeDelayMs: ROUTE53_CHANGE_DELAY_MS });
+  stack.aws.sns.createTopic(TOPIC_NAME);
+  pebbleB = await startPebble({
+    dnsServer: `${stack.dns.address}:${stack.dns.port}`,
+    workDir: stack.workDir,
+    certificateValidityPeriod: 90 * 86_400,
+    externalAccountMacKeys: { [EAB_KID]: EAB_HMAC_KEY },
+  });
+  frontA = await front(stack.pebble, extA);
+  frontB = await front(pebbleB, extB);
+  rootsA = splitPemCertificates(await stack.pebble.issuingRootsPem()).map((p) => new X509Certificate(p));
+  rootsB = splitPemCertificates(await pebbleB.issuingRootsPem()).map((p) => new X509Certificate(p));
+  trustFile = join(stack.workDir, 'trust-two-cas.pem');
+  await writeFile(
+    trustFile,
+    [
+      stack.pebble.listenerCaPem,
+      ...rootsA.map((r) => r.toString()),
+      pebbleB.listenerCaPem,
+      ...rootsB.map((r) => r.toString()),
+    ]
+      .map((p) => p.trim())
+      .join('\n') + '\n',
+  );
+});
+
+afterAll(async () => {
+  await frontA?.stop();
+  await frontB?.stop();
+  await pebbleB?.stop();
+  await stack?.stop();
+});
+
+afterEach(async () => {
+  frontA.clearFaults();
+  frontB.clearFaults();
+  extA.stuck = false;
+  if (!frontA.isUp()) await frontA.up();
+});
+
+let n = 0;
+
+/** Two fresh account secrets (the second holding only the EAB credentials) and a Lambda using both CAs. */
+async function twoCaLambda(opts: { eab?: boolean; env?: Record<string, string> } = {}) {
+  n++;
+  const acctA = await stack.createEmptySecret(`e2e/acme-account-a-${n}-${Date.now()}`);
+  const out = await stack.sm.send(
+    new CreateSecretCommand({
+      Name: `e2e/acme-account-b-${n}-${Date.now()}`,
+      SecretString: JSON.stringify(opts.eab === false ? {} : { eab: { kid: EAB_KID, hmac_key: EAB_HMAC_KEY } }),
+    }),
+  );
+  const acctB = { arn: out.ARN as string, name: out.Name as string };
+  const topicArn = stack.aws.sns.createTopic(`${TOPIC_NAME}-${n}`);
+  const lambda = stack.newLambda({
+    ACME_CAS: JSON.stringify([
+      { name: 'ca-a', directoryUrl: frontA.directoryUrl, accountSecretId: acctA.name },
+      { name: 'ca-b', directoryUrl: frontB.directoryUrl, accountSecretId: acctB.name },
+    ]),
+    NODE_EXTRA_CA_CERTS: trustFile,
+    NOTIFICATION_TOPIC_ARN: topicArn,
+    ...opts.env,
+  });
+  return { lambda, acctA, acctB };
+}
+
+/** The CA whose root the leaf chains to. */
+function issuedBy(bundle: { chain: string }): 'a' | 'b' | undefined {
+  const top = splitPemCertificates(bundle.chain)
+    .map((p) => new X509Certificate(p))
+    .at(-1);
+  if (!top) return undefined;
+  if (rootsA.some((r) => top.checkIssued(r))) return 'a';
+  if (rootsB.some((r) => top.checkIssued(r))) return 'b';
+  return undefined;
+}
+
+function account(arn: string): Record<string, unknown> | undefined {
+  const value = stack.aws.secrets.valueAt(arn, 'AWSCURRENT');
+  return value ? (JSON.parse(value) as Record<string, unknown>) : undefined;
+}
+
+function metrics(lambda: LocalLambda): Record<string, unknown>[] {
+  return lambda.logs
+    .filter((l) => l.includes('"CloudWatchMetrics"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((m) => 'CertificatesIssued' in m || 'CaFallbacks' in m);
+}
+
+async function addCaa(zoneId: string, name: string, values: string[]): Promise<void> {
+  stack.aws.route53.changeRecords(zoneId, [{ action: 'UPSERT', record: { name, type: 'CAA', ttl: 60, values } }]);
+  await new Promise((r) => setTimeout(r, ROUTE53_CHANGE_DELAY_MS * 2));
+}
+
+describe('falls through to the second CA on the first CA’s own failures', () => {
+  it('both CAs healthy: the first issues (with its own account); the metric names it', async () => {
+    const { lambda, acctA, acctB } = await twoCaLambda();
+    const cert = await zoneCertificate(stack, 'cas-ok');
+    const before = snapshotSecret(stack, cert.arn, cert.domains);
+    const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+    expect(run.lastError).toBeUndefined();
+    const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
+    expect(issuedBy(bundle)).toBe('a');
+    expect(bundle.acme_ca).toBe('ca-a');
+    expect(bundle.acme_fallbacks).toBeUndefined();
+    expect(bundle.acme_account_url).toBe(account(acctA.arn)?.account_url);
+    expect(account(acctB.arn)?.private_key).toBeUndefined(); // the second CA was never needed
+    expect(frontB.calls.filter((c) => c.operation === 'newOrder')).toHaveLength(0);
+    expect(metrics(lambda).map((m) => [m.Ca, m.CertificatesIssued])).toEqual([[new URL(frontA.url).host, 1]]);
+    expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
+  });
+
+  const kinds: { kind: string; code: string; arm: () => void | Promise<void>; env?: Record<string, string> }[] = [
+    { kind: 'the CA unreachable', code: 'AcmeUnreachable', arm: () => frontA.down() },
+    {
+      kind: '503 on newOrder after the retries',
+      code: 'AcmeRequestFailed',
+      arm: () => {
+        frontA.addFault({
+          operation: 'newOrder',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: {
+              status: 503,
+              type: `${ACME_ERROR}serverInternal`,
+              detail: 'down for maintenance',
+              retryAfter: 0,
+            },
+          },
+        });
+      },
+    },
+    {
+      kind: 'a rate limit whose Retry-After lies past the deadline',
+      code: 'AcmeRateLimited',
+      arm: () => {
+        frontA.addFault({
+          operation: 'newOrder',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: { status: 429, type: `${ACME_ERROR}rateLimited`, detail: 'too many new orders', retryAfter: 7200 },
+          },
+        });
+      },
+    },
+    {
+      kind: 'serverInternal at finalize (after validation)',
+      code: 'AcmeRequestFailed',
+      arm: () => {
+        frontA.addFault({
+          operation: 'finalize',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: { status: 500, type: `${ACME_ERROR}serverInternal`, detail: 'the signer is down' },
+          },
+        });
+      },
+    },
+    {
+      kind: 'an order that never becomes valid',
+      code: 'DeadlineExceeded',
+      arm: () => {
+        extA.stuck = true;
+      },
+      env: { ACME_TIMEOUT_SECONDS: '3' },
+    },
+  ];
+
+  it.each(kinds)(
+    '$kind: the second CA issues in the same createSecret, to its EAB account',
+    async ({ code, arm, env }) => {
+      const { lambda, acctA, acctB } = await twoCaLambda(env ? { env } : {});
+      const cert = await zoneCertificate(stack, 'cas-fall');
+      const before = snapshotSecret(stack, cert.arn, cert.domains);
+      await arm();
+      const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+      expect(run.lastError).toBeUndefined();
+      expect(run.attempts).toHaveLength(1);
+      const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
+      expect(issuedBy(bundle)).toBe('b');
+      expect(bundle.acme_ca).toBe('ca-b');
+      expect(bundle.acme_directory_url).toBe(frontB.directoryUrl);
+      // The second CA's own account, registered with EAB and kept in its own secret.
+      const b = account(acctB.arn);
+      expect(b).toMatchObject({ directory_url: frontB.directoryUrl, eab: { kid: EAB_KID } });
+      expect(bundle.acme_account_url).toBe(b?.account_url);
+      expect(account(acctA.arn)?.account_url).not.toBe(b?.account_url);
+      expect(bundle.acme_fallbacks).toEqual([expect.objectContaining({ ca: 'ca-a', error_code: code })]);
+      const notice = noticesFor(stack, cert.name).sns.at(-1)?.message;
+      expect(notice).toMatchObject({
+        status: 'success',
+        ca: 'ca-b',
+        ca_directory_url: frontB.directoryUrl,
+        ca_fallbacks: [{ ca: 'ca-a', directory_url: frontA.directoryUrl, error_code: code }],
+      });
+      expect(metrics(lambda).map((m) => [m.Ca, m.CertificatesIssued ?? 0, m.CaFallbacks ?? 0])).toEqual([
+        [new URL(frontB.url).host, 1, 0],
+        [new URL(frontA.url).host, 0, 1],
+      ]);
+      expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(true);
+      // The failed-CA tag served its purpose and is gone.
+      expect(stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:ca-failed']).toBeUndefined();
+      expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
+    },
+  );
+});
+
+describe('failures that are ours do not fall through', () => {
+  const ours: { kind: string; code: string; arm: () => void }[] = [
+    {
+      kind: 'the account refused',
+      code: 'AcmeUnauthorized',
+      arm: () => {
+        frontA.addFault({
+          operation: 'newAccount',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: { status: 403, type: `${ACME_ERROR}unauthorized`, detail: 'account deactivated' },
+          },
+        });
+      },
+    },
+    {
+      kind: 'a validation the CA could not make',
+      code: 'AcmeUnauthorized',
+      arm: () => {
+        frontA.addFault({
+          operation: 'challenge',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: { status: 403, type: `${ACME_ERROR}unauthorized`, detail: 'no TXT record found' },
+          },
+        });
+      },
+    },
+    {
+      kind: 'CAA refused by the CA itself',
+      code: 'AcmeCaaForbids',
+      arm: () => {
+        frontA.addFault({
+          operation: 'finalize',
+          times: Infinity,
+          action: {
+            type: 'problem',
+            problem: { status: 403, type: `${ACME_ERROR}caa`, detail: 'CAA record forbids issuance' },
+          },
+        });
+      },
+    },
+  ];
+
+  it.each(ours)(
+    '$kind: the rotation fails without an order at the second CA, nothing left in DNS',
+    async ({ code, arm }) => {
+      const { lambda } = await twoCaLambda();
+      const cert = await zoneCertificate(stack, 'cas-ours');
+      const before = snapshotSecret(stack, cert.arn, cert.domains);
+      const ordersAtB = frontB.count('newOrder');
+      arm();
+      const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+      expect(run.succeeded).toBe(false);
+      expect(run.lastError?.step).toBe('createSecret');
+      expect(frontB.count('newOrder')).toBe(ordersAtB);
+      const failure = noticesFor(stack, cert.name).sns.at(-1)?.message;
+      expect(failure).toMatchObject({ status: 'failed', step: 'createSecret', error_code: code });
+      expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(false);
+      expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: false, zoneIds: [cert.zoneId] });
+      expect(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT')).toBe('{}');
+    },
+  );
+
+  it('the EAB CA without EAB credentials in its account secret: fails with a hint, no fall-through past it', async () => {
+    const { lambda, acctB } = await twoCaLambda({ eab: false });
+    const cert = await zoneCertificate(stack, 'cas-noeab', {}, { extraTags: [{ Key: 'acme:ca', Value: 'ca-b' }] });
+    const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+    expect(run.succeeded).toBe(false);
+    expect(run.lastError?.message).toContain(
+      `CA ca-b requires External Account Binding: store its EAB credentials in the account secret "${acctB.name}" as {"eab": {"kid": "…", "hmac_key": "…"}}`,
+    );
+    expect(noticesFor(stack, cert.name).sns.at(-1)?.message).toMatchObject({
+      error_code: 'AcmeExternalAccountRequired',
+    });
+    expectInvariants(stack, { secrets: [], lambdas: [lambda], finished: false, zoneIds: [cert.zoneId] });
+  });
+});
+
+describe('CAA is honoured before a CA is chosen', () => {
+  it('a record naming only the second CA skips the first (no order there), naming the record', async () => {
+    const { lambda } = await twoCaLambda();
+    const cert = await zoneCertificate(stack, 'cas-caa');
+    await addCaa(cert.zoneId, cert.zoneName, ['0 issue "ca-b.test"']);
+    const ordersAtA = frontA.count('newOrder');
+    const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+    expect(run.lastError).toBeUndefined();
+    expect(frontA.count('newOrder')).toBe(ordersAtA);
+    const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
+    expect(issuedBy(bundle)).toBe('b');
+    expect(bundle.acme_fallbacks).toBeUndefined(); // skipped by CAA is not a CA failure
+    const skipped = lambda.logs.find((l) => l.includes('"CAA forbids this CA for the certificate; skipping it"'));
+    expect(skipped).toContain(`${cert.zoneName} CAA 0 issue \\"ca-b.test\\" does not allow this CA`);
+    expect(stack.dns.queries.some((q) => q.type === 'CAA' && q.name === `${cert.zoneName}.`)).toBe(true);
+  });
+
+  it('issuewild naming the first CA only: the wildcard forbids the second, the apex the first → no CA, no order', async () => {
+    const { lambda } = await twoCaLambda();
+    const cert = await zoneCertificate(stack, 'cas-caa-none');
+    await addCaa(cert.zoneId, cert.zoneName, ['0 issue "ca-b.test"', '0 issuewild "ca-a.test"']);
+    const orders = frontA.count('newOrder') + frontB.count('newOrder');
+    const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
+    expect(run.succeeded).toBe(false);
+    expect(run.lastError?.message).toMatch(
+      /the CAA records forbid every CA this certificate may come from: ca-a: .*; ca-b: .*issuewild/,
+    );
+    expect(noticesFor(stack, cert.name).sns.at(-1)?.message).toMatchObject({ error_code: 'AcmeCaaForbids' });
+    expect(frontA.count('newOrder') + frontB.count('newOrder')).toBe(orders);
+    expectInvariants(stack, { secrets: [], lambdas: [lambda], finished: false, zoneIds: [cert.zoneId] });
+  });
+});
