@@ -22,6 +22,19 @@ export const METRIC_NAMESPACE = 'AcmeRotation';
 /** The watch may take Lambda's longest run: it paces renewals and carries the rest over. */
 export const WATCH_TIMEOUT_SECONDS = 900;
 export const WATCH_MEMORY_MB = 256;
+/**
+ * One run at a time. A continuation (up to 24 × 15 min) overlaps the schedule, and two runs that
+ * meet would each admit the full number of rotations, breaking the Route 53 budget behind the
+ * bound. Reserved concurrency 1 is Lambda's own lock: a second invocation (the schedule, a
+ * continuation, a retry) is throttled and, being asynchronous, queued and retried by Lambda until
+ * the running one ends — nothing is lost and nothing needs a lease (Secrets Manager has no
+ * conditional write to build one on; a tag written then read back is not atomic). Lambda's retry
+ * of a failed asynchronous invocation waits for its slot the same way, and repeats nothing harmful:
+ * a run keeps no state of its own (the handler never throws, and its budget ends before the
+ * timeout, so retries are rare anyway). It also caps the watch's own cost. The run counts what is
+ * in flight from Secrets Manager's state, so a run that follows another sees its rotations.
+ */
+export const WATCH_RESERVED_CONCURRENCY = 1;
 
 /**
  * The at-risk alarm's period: two of the schedule's longest gaps (rounded up to whole minutes, as
@@ -86,6 +99,8 @@ export class RenewalWatch extends pulumi.ComponentResource {
       // A run that is out of time with renewals left invokes itself to go on (the role allows it).
       WATCH_CONTINUE: 'true',
       WATCH_ROTATION_FUNCTION_ARN: args.rotationFunctionArn,
+      // The schedule's longest gap: a renewal moment before the next run is due now (RFC 9773 §4.2).
+      WATCH_INTERVAL_SECONDS: String(s.watchSchedule.maxGapSeconds),
       // The bundle is minified; its source maps turn a crash's stack into file:line.
       NODE_OPTIONS: '--enable-source-maps',
     };
@@ -108,6 +123,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
         role: role.arn,
         memorySize: WATCH_MEMORY_MB,
         timeout: WATCH_TIMEOUT_SECONDS,
+        reservedConcurrentExecutions: WATCH_RESERVED_CONCURRENCY,
         environment: { variables: environment },
         // Text, not JSON: the summary's metrics line must reach CloudWatch Logs as written (EMF),
         // and the per-certificate lines stay plain JSON for Logs Insights.

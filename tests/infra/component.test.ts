@@ -879,6 +879,11 @@ describe('the renewal watch', () => {
     expect(mocks.resources.filter((r) => r.name.includes('expiry-check'))).toEqual([]);
   });
 
+  it('runs one at a time: reserved concurrency 1 queues a continuation, the schedule and a retry that meet', async () => {
+    await deploy();
+    expect(mocks.one(T.function, 'acme-rotation-watch').inputs.reservedConcurrentExecutions).toBe(1);
+  });
+
   it('gets the environment of the contract, continuing itself when out of time', async () => {
     await deploy();
     const env = (mocks.one(T.function, 'acme-rotation-watch').inputs.environment as { variables: object }).variables;
@@ -889,6 +894,7 @@ describe('the renewal watch', () => {
       WATCH_METRIC_STACK: 'acme-rotation/dev',
       WATCH_CONTINUE: 'true',
       WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
+      WATCH_INTERVAL_SECONDS: '3600',
       NODE_OPTIONS: '--enable-source-maps',
     });
   });
@@ -911,6 +917,7 @@ describe('the renewal watch', () => {
       WATCH_METRIC_STACK: 'acme-rotation/dev',
       WATCH_CONTINUE: 'true',
       WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
+      WATCH_INTERVAL_SECONDS: '1800',
       WATCH_MAX_CONCURRENT_ROTATIONS: '20',
       NODE_EXTRA_CA_CERTS: '/var/task/ca-roots.pem',
       NODE_OPTIONS: '--enable-source-maps',
