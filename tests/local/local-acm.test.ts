@@ -76,7 +76,10 @@ function importInput(
 }
 
 /** A leaf with a key of any algorithm (also ones the KeyType list lacks) and a chosen serial. */
-function leafWith(key: KeyObject, opts: { serial?: Buffer; notBefore?: Date; notAfter?: Date; eku?: string[] } = {}) {
+function leafWith(
+  key: KeyObject,
+  opts: { serial?: Buffer; notBefore?: Date; notAfter?: Date; eku?: string[]; keyUsage?: number | null } = {},
+) {
   const now = Date.now();
   const issued = issueCertificate({
     subjectCn: 'www.example.com',
@@ -86,7 +89,7 @@ function leafWith(key: KeyObject, opts: { serial?: Buffer; notBefore?: Date; not
     notBefore: opts.notBefore ?? new Date(now - 3_600_000),
     notAfter: opts.notAfter ?? new Date(now + 30 * DAY),
     ca: false,
-    keyUsage: 0x80,
+    ...(opts.keyUsage === null ? {} : { keyUsage: opts.keyUsage ?? 0x80 }),
     eku: opts.eku,
     dnsNames: ['www.example.com'],
     ...(opts.serial ? { serial: opts.serial } : {}),
@@ -380,6 +383,42 @@ describe('what ACM refuses', () => {
     const { CertificateArn } = await acm.send(new ImportCertificateCommand(importInput(leafWith(key))));
     const adds = await refusal(importInput(leafWith(key, { eku: [SERVER_AUTH] }), { CertificateArn }));
     expect(adds.name).toBe('ValidationException');
+  });
+
+  it('re-import that drops a key usage (keyEncipherment only on ECDSA may go), or adds the extension', async () => {
+    const DS = 0x80;
+    const KE = 0x20;
+    const rsa = pooledKey('rsa-2048', 2);
+    const classic = await acm.send(new ImportCertificateCommand(importInput(leafWith(rsa, { keyUsage: DS | KE }))));
+    const dropsKe = await refusal(
+      importInput(leafWith(rsa, { keyUsage: DS }), { CertificateArn: classic.CertificateArn }),
+    );
+    expect(dropsKe).toEqual({
+      name: 'ValidationException',
+      message: 'You cannot remove existing KeyUsage values from the previously imported certificate: KEY_ENCIPHERMENT.',
+    });
+    const { Certificate } = await acm.send(new DescribeCertificateCommand({ CertificateArn: classic.CertificateArn }));
+    expect(Certificate?.KeyUsages).toEqual([{ Name: 'DIGITAL_SIGNATURE' }, { Name: 'KEY_ENCIPHERMENT' }]);
+
+    const ec = pooledKey('ecdsa-p256', 6);
+    const ecArn = (await acm.send(new ImportCertificateCommand(importInput(leafWith(ec, { keyUsage: DS | KE })))))
+      .CertificateArn;
+    await acm.send(
+      new ImportCertificateCommand(importInput(leafWith(ec, { keyUsage: DS }), { CertificateArn: ecArn })),
+    );
+    expect((await acm.send(new DescribeCertificateCommand({ CertificateArn: ecArn }))).Certificate?.KeyUsages).toEqual([
+      { Name: 'DIGITAL_SIGNATURE' },
+    ]);
+
+    const noKu = (await acm.send(new ImportCertificateCommand(importInput(leafWith(ec, { keyUsage: null })))))
+      .CertificateArn;
+    expect((await acm.send(new DescribeCertificateCommand({ CertificateArn: noKu }))).Certificate?.KeyUsages).toEqual(
+      [],
+    );
+    expect(await refusal(importInput(leafWith(ec, { keyUsage: DS }), { CertificateArn: noKu }))).toEqual({
+      name: 'ValidationException',
+      message: 'You cannot add a KeyUsage extension that was not present in the previously imported certificate.',
+    });
   });
 
   it('Tags together with CertificateArn, even an empty list', async () => {
