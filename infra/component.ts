@@ -6,8 +6,10 @@
  * and the watch's (declared before the secrets: their resource policies name the roles);
  * AcmeAccount (the optional ACME account secret); RotationFunction; CertificateSecret per
  * certificate (native rotation that runs immediately: the first `pulumi up` issues the first
- * certificate); RenewalWatch (the scheduled watch, the at-risk alarm, the dashboard); and,
- * parented here, the topic policy naming the failure rule and both alarms.
+ * certificate); RenewalWatch (the scheduled watch, the at-risk alarm, the dashboard); per
+ * certificate deployed to ACM, the wait for its first certificate (first-certificate.ts, run in
+ * the watch function; the certificate's `acmArns` resolve after it); and, parented here, the
+ * topic policy naming the failure rule and both alarms.
  *
  * Here is the wiring alone, in declaration order; each concern lives with its component or in
  * its module (component-args.ts, components/role-policies.ts, components/hosted-zones.ts, …).
@@ -27,6 +29,7 @@ import { AcmCertificates, allAcmArns } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
 import { awsContext } from './components/common.js';
+import { awaitFirstCertificate } from './components/first-certificate.js';
 import { FunctionRole } from './components/function-role.js';
 import {
   resolveCertificateZones,
@@ -79,6 +82,8 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
   readonly rotation: RotationFunction;
   readonly certificateSecrets: Record<string, CertificateSecret> = {};
   readonly watch: RenewalWatch;
+  /** Per certificate deployed to ACM: the wait for its first certificate behind every ARN. */
+  readonly firstCertificates: Record<string, aws.lambda.Invocation> = {};
   /** Who may publish to the topic; undefined with an existing topic (its policy is its owner's). */
   readonly topicPolicy: aws.sns.TopicPolicy | undefined;
 
@@ -185,7 +190,13 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
         functionName: watchName,
         description: `acme-rotation ${stackLabel}: the renewal watch`,
         logRetentionDays: s.logRetentionDays,
-        policy: watchRolePolicyOf({ aws: ctx, watchFunctionName: watchName, rotationFunctionArn: fn.arn, kmsKeyArn }),
+        policy: watchRolePolicyOf({
+          aws: ctx,
+          watchFunctionName: watchName,
+          rotationFunctionArn: fn.arn,
+          kmsKeyArn,
+          acmArns,
+        }),
         tags,
       },
       parent,
@@ -234,6 +245,27 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       },
       parent,
     );
+
+    // A certificate's ACM ARNs resolve once its first certificate is behind them (after the watch:
+    // the waiter runs in it).
+    for (const cert of s.certificates) {
+      const acm = this.acmCertificates[cert.name];
+      const secret = this.certificateSecrets[cert.name];
+      if (!acm || !secret) continue;
+      const first = awaitFirstCertificate(
+        `${name}-cert-${cert.name}`,
+        {
+          watchFunctionName: this.watch.function.name,
+          secretArn: secret.secret.arn,
+          acmArns: acm.arns,
+          acmArnsByRegion: acm.arnsByRegion,
+          waitAfter: [secret.rotation, secret.secretPolicy, this.watchRole.rolePolicy],
+        },
+        { parent: secret },
+      );
+      this.firstCertificates[cert.name] = first.invocation;
+      this.certificates[cert.name as Name] = { ...secret.outputs, acmArns: first.acmArnsByRegion };
+    }
 
     const alarmArns = [this.rotation.errorsAlarm.arn, this.watch.atRiskAlarm.arn];
     this.topicPolicy = noticesTopicPolicy(name, { notices: this.notices, aws: ctx, alarmArns }, parent);

@@ -330,10 +330,11 @@ export function sdkErrorMessage(err: unknown): string {
 /**
  * Status tag with a certificate secret's last rotation failure: `<ISO time> <step>: <message>`,
  * written by the failing step, removed by the next promotion. The deployment's waiter
- * (watch/await.ts) quotes it when the first certificate does not come. Under the renewal prefix,
- * so the stack's aws:ignoreTags already leaves it alone.
+ * (watch/await.ts) quotes it when the first certificate does not come. It starts with the
+ * in-flight tags' prefix, which the stack's aws:ignoreTags already covers, but is none of them
+ * (those are `acme-rotation:inflight` and `acme-rotation:inflight:<n>`).
  */
-export const ROTATION_FAILURE_TAG = 'acme-rotation:renewal-failure';
+export const ROTATION_FAILURE_TAG = 'acme-rotation:inflight-failure';
 
 /** The tag's value: characters a Secrets Manager tag value may hold, at most 256 of them. */
 export function rotationFailureTagValue(step: string, message: string, at: Date): string {

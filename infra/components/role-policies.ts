@@ -59,14 +59,16 @@ export interface WatchPolicyInputs {
   watchFunctionName: string;
   rotationFunctionArn: pulumi.Output<string>;
   kmsKeyArn: pulumi.Output<string | undefined>;
+  /** Every ACM certificate of the stack: the watch checks their serials and re-imports where one lags. */
+  acmArns: pulumi.Output<string[]>;
 }
 
 export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
   const { partition, region, accountId } = i.aws;
   return (logGroupArn) =>
     pulumi
-      .all([partition, region, accountId, logGroupArn, i.rotationFunctionArn, i.kmsKeyArn])
-      .apply(([p, r, a, logArn, rotationArn, kmsKey]) =>
+      .all([partition, region, accountId, logGroupArn, i.rotationFunctionArn, i.kmsKeyArn, i.acmArns])
+      .apply(([p, r, a, logArn, rotationArn, kmsKey, acmCertificateArns]) =>
         watchRolePolicyJson({
           partition: p,
           region: r,
@@ -75,6 +77,7 @@ export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
           // The function is declared after its role: its ARN follows from its name.
           watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${i.watchFunctionName}`,
           ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
+          acmCertificateArns,
         }),
       );
 }

@@ -7,6 +7,8 @@ import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/watch/tags.
 
 /** The status tags the rotation writes after each promotion (README: "Tags the Lambda writes"). */
 export const STATUS_TAG_KEYS = ['ExpirationDate', 'IssuedAt', 'Domains'] as const;
+/** The rotation's last failure, written by a failing step (rotation/errors.ts). */
+export { ROTATION_FAILURE_TAG } from '../../rotation/errors.js';
 /** Prefix of the in-flight tags the rotation writes while TXT records are in DNS. */
 export const INFLIGHT_TAG_PREFIX = INFLIGHT_TAG;
 /** The renewal watch's status tags (rotation/watch/tags.ts): all start with this prefix. */

@@ -7,6 +7,7 @@ import {
   CERTIFICATE_TAG_ACTIONS,
   INFLIGHT_TAG_PREFIX,
   RENEWAL_TAG_PREFIX,
+  ROTATION_FAILURE_TAG,
   STATUS_TAG_KEYS,
   WATCH_SECRET_ACTIONS,
 } from './actions.js';
@@ -14,7 +15,7 @@ import { checkedJson, SECRET_POLICY_LIMIT, type PolicyDocument } from './documen
 
 /**
  * Resource policy of one certificate secret: the rotation role may read and write its versions
- * and write only the status and in-flight tags (never the `acme:*` spec tags); the renewal watch
+ * and write only the status, in-flight and last-failure tags (never the `acme:*` spec tags); the renewal watch
  * may read it, start its rotation and write only its own `acme-rotation:renewal-*` tags.
  */
 export function certificateSecretPolicy(args: {
@@ -40,7 +41,7 @@ export function certificateSecretPolicy(args: {
         Resource: args.secretArn,
         Condition: {
           'ForAllValues:StringLike': {
-            'aws:TagKeys': [...STATUS_TAG_KEYS, INFLIGHT_TAG_PREFIX, `${INFLIGHT_TAG_PREFIX}:*`],
+            'aws:TagKeys': [...STATUS_TAG_KEYS, INFLIGHT_TAG_PREFIX, `${INFLIGHT_TAG_PREFIX}:*`, ROTATION_FAILURE_TAG],
           },
           Null: { 'aws:TagKeys': 'false' },
         },

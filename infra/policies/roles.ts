@@ -106,11 +106,17 @@ export interface WatchRolePolicyArgs {
   watchFunctionArn?: string;
   /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
   kmsKeyArn?: string;
+  /**
+   * The ACM certificates of every certificate: the watch compares their serials with AWSCURRENT
+   * (the deployment's waiter, the reconciliation) and re-imports where one lags.
+   */
+  acmCertificateArns?: readonly string[];
 }
 
 /**
  * The renewal watch's own (identity) policy. Its per-secret grants (read, rotate, its own tags)
  * live on the secrets, like the rotation's; no Route 53, no account secret, no version writes.
+ * On ACM, the rotation's own two actions on exactly the stack's ACM certificates.
  */
 export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
   const invokable = [args.rotationFunctionArn, ...(args.watchFunctionArn ? [args.watchFunctionArn] : [])];
@@ -138,6 +144,8 @@ export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
       Resource: invokable.length === 1 ? args.rotationFunctionArn : invokable,
     },
   ];
+  const acm = acmTargetStatement(args.acmCertificateArns ?? []);
+  if (acm) statements.push(acm);
   if (args.kmsKeyArn) {
     statements.push({
       Sid: 'ReadSecretsKeyThroughSecretsManager',

@@ -2,6 +2,7 @@
  * The AcmeRotation component under Pulumi mocks: every resource it declares, with its inputs,
  * and every IAM statement — read from the inputs the AWS provider would receive.
  */
+import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -10,6 +11,7 @@ import { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE } from '../../infra
 import { loadStackArgs } from '../../infra/config/index.js';
 import type { PolicyDocument } from '../../infra/policies.js';
 import { acmArnTags } from '../../rotation/spec.js';
+import { parseAwaitRequest } from '../../rotation/watch/await.js';
 import { makeRootCa } from '../helpers/certs.js';
 import { expectLeastPrivilege, statement } from './iam.js';
 import {
@@ -49,6 +51,7 @@ const T = {
   target: 'aws:cloudwatch/eventTarget:EventTarget',
   alarm: 'aws:cloudwatch/metricAlarm:MetricAlarm',
   dashboard: 'aws:cloudwatch/dashboard:Dashboard',
+  invocation: 'aws:lambda/invocation:Invocation',
 };
 /** The child components AcmeRotation is made of. */
 const C = {
@@ -571,6 +574,55 @@ describe('deployment to ACM', () => {
     expect(rotation?.dependencies).toEqual(
       expect.arrayContaining([urnOf(T.rolePolicy, 'acme-rotation-rotation-policy'), secret?.mockUrn]),
     );
+  });
+
+  it('hands out the ARNs only after the watch function waited for the first certificate behind them', async () => {
+    const component = await deploy(acmWeb({ regions: ['us-east-1'], arns: [EXISTING] }));
+    const secretName = mocks.one(T.secret, 'acme-rotation-cert-web').inputs.name as string;
+    const invocation = mocks.one(T.invocation, 'acme-rotation-cert-web-first-certificate');
+    expect(invocation.inputs.functionName).toBe('acme-rotation-dev-watch');
+    // The event the waiter's own parser reads, for this secret, within the watch's 900 s.
+    expect(parseAwaitRequest(JSON.parse(invocation.inputs.input as string))).toEqual({
+      secretIds: [secretArn(secretName)],
+      timeoutSeconds: 840,
+    });
+    // Another secret or another set of ARNs waits (and delivers) again.
+    expect(invocation.inputs.triggers).toEqual({
+      secretArn: secretArn(secretName),
+      acmCertificateArns: [EXISTING, US_EAST].sort().join(','),
+    });
+    const reg = (type: string, name: string) => registrations.list.find((r) => r.type === type && r.name === name);
+    const waiter = reg(T.invocation, 'acme-rotation-cert-web-first-certificate');
+    expect(waiter?.dependencies).toEqual(
+      expect.arrayContaining(
+        [
+          reg(T.secretRotation, 'acme-rotation-cert-web-rotation'),
+          reg(T.secretPolicy, 'acme-rotation-cert-web-policy'),
+          reg(T.rolePolicy, 'acme-rotation-watch-policy'),
+          reg(T.function, 'acme-rotation-watch'),
+        ].map((r) => r?.mockUrn),
+      ),
+    );
+
+    // The watch may compare and re-import exactly these certificates.
+    const watchDoc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-watch-policy'));
+    expect(statement(watchDoc, 'DeliverToAcmCertificates').Resource).toEqual([EXISTING, US_EAST].sort());
+    expectLeastPrivilege(watchDoc);
+
+    // A listener given the exported ARN depends on the wait: it never sees the placeholder.
+    new aws.lb.Listener('https', {
+      loadBalancerArn: `arn:aws:elasticloadbalancing:us-east-1:${ACCOUNT}:loadbalancer/app/web/0123456789abcdef`,
+      defaultActions: [],
+      certificateArn: component.certificates.web!.acmArns.apply((byRegion) => byRegion['us-east-1'] as string),
+    });
+    await settle(mocks);
+    expect(mocks.one('aws:lb/listener:Listener', 'https').inputs.certificateArn).toBe(US_EAST);
+    expect(reg('aws:lb/listener:Listener', 'https')?.dependencies).toContain(waiter?.mockUrn);
+  });
+
+  it('waits for nothing when no certificate is deployed to ACM', async () => {
+    await deploy();
+    expect(mocks.ofType(T.invocation)).toEqual([]);
   });
 
   it('creates nothing for existing ARNs only, and nothing at all without acm', async () => {

@@ -59,9 +59,8 @@ interface LockPackages {
 /** Lockfile entries of `clone` that this checkout's node_modules does not hold at the pinned version. */
 function lockMismatches(cloneDir: string): string[] {
   const wanted = (JSON.parse(readFileSync(join(cloneDir, 'package-lock.json'), 'utf8')) as LockPackages).packages;
-  const have = (
-    JSON.parse(readFileSync(join(root, 'node_modules', '.package-lock.json'), 'utf8')) as LockPackages
-  ).packages;
+  const have = (JSON.parse(readFileSync(join(root, 'node_modules', '.package-lock.json'), 'utf8')) as LockPackages)
+    .packages;
   return Object.entries(wanted)
     .filter(([path]) => path.startsWith('node_modules/'))
     .filter(([path, entry]) => (have[path] ? have[path].version !== entry.version : !entry.optional))
@@ -158,7 +157,7 @@ describe('npm pack', () => {
 });
 
 describe('the example program, from the packed package', () => {
-  it('wires the listener and the distribution to the ACM certificate, deploying the bundles the package carries', async () => {
+  it('wires the listener and the distribution to the ACM certificate once a real one is behind it, deploying the bundles the package carries', async () => {
     const env: Record<string, string | undefined> = {
       ...process.env,
       EXAMPLE_PROGRAM: join(consumer, 'index.ts'),
@@ -186,6 +185,8 @@ describe('the example program, from the packed package', () => {
       distribution: { viewerCertificate?: Record<string, unknown> };
       acmCertificates: Array<{ name: string; region: string }>;
       functions: Record<string, string>;
+      dependsOn: { listener: string[]; distribution: string[] };
+      waits: Array<{ name: string; urn: string }>;
     };
 
     expect(run.acmCertificates).toEqual([{ name: 'certs-cert-web-acm-us-east-1', region: 'us-east-1' }]);
@@ -193,6 +194,11 @@ describe('the example program, from the packed package', () => {
     expect(arn).toMatch(new RegExp(`^arn:aws:acm:us-east-1:${ACCOUNT}:certificate/`));
     expect(run.listener).toMatchObject({ certificateArn: arn, protocol: 'HTTPS', port: 443 });
     expect(run.distribution.viewerCertificate).toMatchObject({ acmCertificateArn: arn, sslSupportMethod: 'sni-only' });
+    // Neither is declared before the first certificate is behind the ARN: both wait for the waiter.
+    expect(run.waits.map((w) => w.name)).toEqual(['certs-cert-web-first-certificate']);
+    const waiter = run.waits[0]?.urn;
+    expect(run.dependsOn.listener).toContain(waiter);
+    expect(run.dependsOn.distribution).toContain(waiter);
 
     expect(run.functions).toEqual({
       'certs-rotation': join(installed, 'dist', 'rotation'),

@@ -153,7 +153,10 @@ function renderWithOpenssl(inputs: PlaceholderInputs, allowedUses?: string[]): {
   const uses = allowedUses ?? (declared as string[]);
   const ku = uses.filter((u) => u in KEY_USAGE).map((u) => KEY_USAGE[u]);
   const eku = uses.filter((u) => u in EXTENDED_KEY_USAGE).map((u) => EXTENDED_KEY_USAGE[u]);
-  expect(uses.filter((u) => !(u in KEY_USAGE) && !(u in EXTENDED_KEY_USAGE)), 'unmapped allowedUses').toEqual([]);
+  expect(
+    uses.filter((u) => !(u in KEY_USAGE) && !(u in EXTENDED_KEY_USAGE)),
+    'unmapped allowedUses',
+  ).toEqual([]);
   const { commonName, organization, ...otherSubject } = subject as Record<string, string>;
   expect(otherSubject, 'a subject field this renderer does not map').toEqual({});
   const dn = [commonName ? `/CN=${commonName}` : '', organization ? `/O=${organization}` : ''].join('');
@@ -303,7 +306,7 @@ describe.each<[KeyType]>([['ecdsa-p256'], ['rsa-2048']])('the ACM placeholder of
     const acm = new AcmService();
     const arn = importInto(acm, { leaf: placeholder.certPem, key: placeholder.keyPem });
     const issued = await pebbleCertificate(keyType);
-    expect(() => importInto(acm, issued, arn)).toThrow(/cannot add an Extended Key Usage extension/);
+    expect(() => importInto(acm, issued, arn)).toThrow(/cannot add an ExtendedKeyUsage extension/);
     expect(acm.certificate(arn)?.importCount).toBe(1);
   });
 });

@@ -197,7 +197,7 @@ describe('certificate secret resource policy', () => {
     });
   });
 
-  it('lets the rotation write only the status and in-flight tags, never the acme:* spec', () => {
+  it('lets the rotation write only the status, in-flight and last-failure tags, never the acme:* spec', () => {
     expect(statement(doc, 'RotationWritesStatusTagsOnly')).toEqual({
       Sid: 'RotationWritesStatusTagsOnly',
       Effect: 'Allow',
@@ -212,6 +212,7 @@ describe('certificate secret resource policy', () => {
             'Domains',
             'acme-rotation:inflight',
             'acme-rotation:inflight:*',
+            'acme-rotation:inflight-failure',
           ],
         },
         Null: { 'aws:TagKeys': 'false' },
@@ -244,10 +245,17 @@ describe('certificate secret resource policy', () => {
     });
     // The pattern covers every key the watch writes, and none of the rotation's or the spec's.
     const pattern = /^acme-rotation:renewal-.*$/;
-    expect(RENEWAL_TAG_KEYS).toHaveLength(7);
+    expect(RENEWAL_TAG_KEYS.length).toBeGreaterThan(0);
     for (const key of RENEWAL_TAG_KEYS) expect(key).toMatch(pattern);
     expect(`${RENEWAL_TAG_PREFIX}-x`).toMatch(pattern);
-    for (const key of ['ExpirationDate', 'IssuedAt', 'Domains', 'acme-rotation:inflight', 'acme:domains']) {
+    for (const key of [
+      'ExpirationDate',
+      'IssuedAt',
+      'Domains',
+      'acme-rotation:inflight',
+      'acme-rotation:inflight-failure',
+      'acme:domains',
+    ]) {
       expect(key).not.toMatch(pattern);
     }
   });
@@ -387,6 +395,21 @@ describe('renewal watch policy', () => {
     });
     expectLeastPrivilege(doc);
     expect(JSON.stringify(watchRolePolicy(watchBase))).not.toContain('kms:');
+  });
+
+  it("compares and re-imports exactly the stack's ACM certificates (the waiter, the reconciliation)", () => {
+    const east = 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+    const west = 'arn:aws:acm:eu-west-1:123456789012:certificate/1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d';
+    const doc = watchRolePolicy({ ...watchBase, acmCertificateArns: [west, east, west] });
+    expect(statement(doc, 'DeliverToAcmCertificates')).toEqual({
+      Sid: 'DeliverToAcmCertificates',
+      Effect: 'Allow',
+      Action: ['acm:DescribeCertificate', 'acm:ImportCertificate'],
+      Resource: [west, east].sort(),
+    });
+    expectLeastPrivilege(doc);
+    // No ACM certificates, no ACM grant at all.
+    expect(JSON.stringify(watchRolePolicy({ ...watchBase, acmCertificateArns: [] }))).not.toContain('acm:');
   });
 
   it('is the same document as JSON, whatever the fleet size', () => {

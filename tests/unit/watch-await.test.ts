@@ -239,7 +239,10 @@ describe('waiting for the first certificate', () => {
     const secret = certificateSecret('certs/web', [await placeholderArn('us-east-1')], {
       value: JSON.stringify({ username: 'app', password: 'hunter2' }),
     });
-    const err = await awaitCertificates(request([secret]), ports()).catch((e: unknown) => e as Error);
+    const err = await awaitCertificates(request([secret]), ports()).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(AwaitFailedError);
     expect(err.message).toContain(
       'secret "certs/web": AWSCURRENT holds a JSON object with the field(s) username, password',
@@ -265,7 +268,10 @@ describe('waiting for the first certificate', () => {
     });
 
     const started = clock;
-    const err = await awaitCertificates(request([done, stuck], 120), ports()).catch((e: unknown) => e as Error);
+    const err = await awaitCertificates(request([done, stuck], 120), ports()).then(
+      () => new Error('expected a failure'),
+      (e: unknown) => e as Error,
+    );
     expect(err).toBeInstanceOf(AwaitFailedError);
     expect(clock - started).toBeLessThanOrEqual(120_000);
     expect(clock - started).toBeGreaterThan(90_000);
