@@ -24,7 +24,10 @@ const certs = new AcmeRotation('certs', {
   tags: { team: 'platform' },
 });
 
-// The same ARN for the certificate's whole life: every renewal is re-imported into it.
+// The same ARN for the certificate's whole life: every renewal is re-imported into it. It
+// resolves only once the first certificate from the CA is behind it (the stack waits for it, up to
+// the watch function's 15 minutes), so the listener and the distribution below never see the
+// self-signed placeholder, which CloudFront would refuse.
 const webCertificateArn = certs.certificates.web.acmArns['us-east-1'];
 
 const alb = new aws.lb.LoadBalancer('web', {
