@@ -8,14 +8,14 @@ import type { ChallengeRecord } from './dns/provider.js';
  * touched; removed once clean-up succeeded.
  *
  * `acme-rotation:inflight` = the rotation token; `acme-rotation:inflight:N` = space-separated TXT
- * values, at most 256 characters per tag (Secrets Manager's limit). Only the values are kept, not
+ * values, at most 255 characters per tag (TagResource's limit). Only the values are kept, not
  * the names: a 100-name certificate then needs 21 tags, which fits next to the spec's tags within
  * the 50 a secret may have. The retry looks for these values at every name of the spec (a value
  * is a random 43-character digest, so it only ever matches where we put it).
  * The prefix is not `acme:`, which is reserved for the certificate spec.
  */
 export const INFLIGHT_TAG = 'acme-rotation:inflight';
-const MAX_VALUE = 256;
+const MAX_VALUE = 255;
 /** Enough continuation tags for 100 names (5 values of 43+1 characters per tag). */
 export const MAX_INFLIGHT_CHUNKS = 25;
 

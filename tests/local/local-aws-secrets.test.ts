@@ -19,7 +19,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { startLocalAws, type LocalAws } from './aws/server.js';
-import type { RotateInfo } from './aws/secretsmanager.js';
+import { SecretsManagerService, type RotateInfo } from './aws/secretsmanager.js';
 
 const LAMBDA_ARN = 'arn:aws:lambda:us-east-1:123456789012:function:rotate-cert';
 
@@ -566,12 +566,14 @@ describe('tags', () => {
       sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k'.repeat(129), Value: '1' }] })),
     );
     expect(longKey.name).toBe('ValidationException');
+    // TagResource: "Maximum value length: 255 Unicode characters" (counted in characters, not bytes).
     const longValue = await failure(
-      sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k', Value: 'v'.repeat(257) }] })),
+      sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k', Value: 'v'.repeat(256) }] })),
     );
     expect(longValue.name).toBe('ValidationException');
     // The limits themselves are fine.
-    await sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k'.repeat(128), Value: 'v'.repeat(256) }] }));
+    await sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k'.repeat(128), Value: 'v'.repeat(255) }] }));
+    await sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'k'.repeat(128), Value: '€'.repeat(255) }] }));
 
     const fifty = Array.from({ length: 49 }, (_, i) => ({ Key: `t${i}`, Value: String(i) }));
     await sm.send(new TagResourceCommand({ SecretId: name, Tags: fifty }));
@@ -592,6 +594,39 @@ describe('tags', () => {
       ),
     );
     expect(createTooMany.name).toBe('InvalidParameterException');
+  });
+});
+
+describe('the tagging rate', () => {
+  it('TagResource and UntagResource share 50 requests/s per account; the excess gets ThrottlingException', () => {
+    let clock = 1_000_000;
+    const service = new SecretsManagerService({ now: () => clock });
+    service.seedSecret({ name: 'rate/x', versions: { [token('v1')]: { value: 'x', stages: ['AWSCURRENT'] } } });
+    const tag = () => service.handle('TagResource', { SecretId: 'rate/x', Tags: [{ Key: 'a', Value: String(clock) }] });
+    const untag = () => service.handle('UntagResource', { SecretId: 'rate/x', TagKeys: ['a'] });
+    for (let i = 0; i < 25; i++) {
+      tag();
+      untag();
+    }
+    expect(() => tag()).toThrow(expect.objectContaining({ code: 'ThrottlingException', message: 'Rate exceeded' }));
+    expect(() => untag()).toThrow(expect.objectContaining({ code: 'ThrottlingException' }));
+    clock += 100; // 5 tokens back
+    for (let i = 0; i < 5; i++) tag();
+    expect(() => tag()).toThrow(expect.objectContaining({ code: 'ThrottlingException' }));
+    expect(service.tagWrites).toHaveLength(55);
+    expect(service.tagThrottled).toBe(3);
+  });
+
+  it('answers the excess over HTTP with the error name the SDK surfaces', async () => {
+    const { name } = await create('x');
+    const results = await Promise.allSettled(
+      Array.from({ length: 80 }, (_, i) =>
+        sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: `k${i % 10}`, Value: String(i) }] })),
+      ),
+    );
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(new Set(refused.map((r) => (r.reason as Error).name))).toEqual(new Set(['ThrottlingException']));
   });
 });
 

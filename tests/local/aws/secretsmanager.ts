@@ -32,7 +32,13 @@ export const AWSPENDING = 'AWSPENDING';
 export const MAX_VERSIONS = 100;
 const MAX_TAGS = 50;
 const MAX_TAG_KEY_LENGTH = 128;
-const MAX_TAG_VALUE_LENGTH = 256;
+/** TagResource's restriction: "Maximum value length: 255 Unicode characters" (the Tag type says 256). */
+const MAX_TAG_VALUE_LENGTH = 255;
+/**
+ * Secrets Manager quotas: "Combined rate of TagResource and UntagResource API requests: 50 per
+ * second" per account and region, not adjustable. Excess requests get ThrottlingException.
+ */
+export const TAG_RATE_PER_SECOND = 50;
 
 export interface SecretVersion {
   id: string;
@@ -102,6 +108,8 @@ export interface SecretsManagerOptions {
   accountId?: string;
   region?: string;
   now?: () => number;
+  /** TagResource + UntagResource requests per second (token bucket, burst the same); default TAG_RATE_PER_SECOND. */
+  tagRatePerSecond?: number;
 }
 
 /** A JSON input object (the decoded request body). */
@@ -211,7 +219,7 @@ function parseTags(input: Input, field: string): { Key: string; Value: string }[
 }
 
 /**
- * Tag rules: key 1..128 and value ≤256 chars are model constraints (ValidationException);
+ * Tag rules: key 1..128 and value ≤255 chars are model constraints (ValidationException);
  * the reserved `aws:` prefix and the 50-tag limit are service checks (InvalidParameterException).
  * Commas, `*` and other characters are accepted, as Secrets Manager does.
  */
@@ -258,14 +266,38 @@ export class SecretsManagerService {
   /** Called after RotateSecret created the stub; the test driver then runs the four steps. */
   onRotate?: (info: RotateInfo) => void;
 
+  /** When each admitted TagResource/UntagResource was answered (epoch ms), for rate checks. */
+  readonly tagWrites: number[] = [];
+  /** TagResource/UntagResource requests refused with ThrottlingException. */
+  tagThrottled = 0;
+
   private readonly now: () => number;
   /** By ARN. */
   private readonly secrets = new Map<string, SecretRecord>();
+  private readonly tagRate: number;
+  private tagTokens: number;
+  private tagRefilledAt: number;
 
   constructor(opts: SecretsManagerOptions = {}) {
     this.accountId = opts.accountId ?? '123456789012';
     this.region = opts.region ?? 'us-east-1';
     this.now = opts.now ?? Date.now;
+    this.tagRate = opts.tagRatePerSecond ?? TAG_RATE_PER_SECOND;
+    this.tagTokens = this.tagRate;
+    this.tagRefilledAt = this.now();
+  }
+
+  /** The account-wide tagging rate: one token per TagResource/UntagResource, or ThrottlingException. */
+  private takeTagToken(): void {
+    const now = this.now();
+    this.tagTokens = Math.min(this.tagRate, this.tagTokens + ((now - this.tagRefilledAt) / 1000) * this.tagRate);
+    this.tagRefilledAt = now;
+    if (this.tagTokens < 1) {
+      this.tagThrottled++;
+      throw new LocalAwsError('ThrottlingException', 'Rate exceeded', 400);
+    }
+    this.tagTokens -= 1;
+    this.tagWrites.push(now);
   }
 
   // ---------------------------------------------------------------- test helpers
@@ -386,8 +418,10 @@ export class SecretsManagerService {
       case 'UpdateSecretVersionStage':
         return this.updateSecretVersionStage(input);
       case 'TagResource':
+        this.takeTagToken();
         return this.tagResource(input);
       case 'UntagResource':
+        this.takeTagToken();
         return this.untagResource(input);
       case 'RotateSecret':
         return this.rotateSecret(input);
