@@ -15,7 +15,8 @@ export function statusTags(bundle: CertificateBundle): Record<string, string> {
   return {
     ExpirationDate: bundle.expiry,
     IssuedAt: bundle.issued_at,
-    Domains: domains.length <= 256 ? domains : `${domains.slice(0, 252)},...`,
+    // TagResource takes values of at most 255 characters (its Tag type says 256; the call refuses 256).
+    Domains: domains.length <= 255 ? domains : `${domains.slice(0, 251)},...`,
   };
 }
 

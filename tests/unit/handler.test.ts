@@ -836,6 +836,49 @@ describe('finishSecret', () => {
     expect(w.log.find('rotation finished')).toMatchObject({ certificate: { serial: next.serial } });
   });
 
+  it('with ACM targets: promotes, tags, delivers, removes AWSPENDING, in that order; a refusing target fails nothing', async () => {
+    const { w, next } = pendingWorld();
+    const good = await w.acm.seed('us-east-1');
+    const deleted = good.replace(/certificate\/.*/, 'certificate/00000000-1111-2222-3333-444444444444');
+    w.sm.service.handle('TagResource', {
+      SecretId: SECRET_ARN,
+      Tags: [{ Key: 'acme:acm-certificate-arns', Value: `${good},${deleted}` }],
+    });
+    const port = w.acm.port.bind(w.acm);
+    w.acm.port = () => {
+      const p = port();
+      return {
+        ...p,
+        describe: (arn) => {
+          w.timeline.add('acm:describe');
+          return p.describe(arn);
+        },
+        import: (arn, pem) => {
+          w.timeline.add('acm:import');
+          return p.import(arn, pem);
+        },
+      };
+    };
+    await w.invoke('finishSecret');
+
+    const t = w.timeline;
+    expect(t.first('sm:UpdateSecretVersionStage:AWSCURRENT')).toBeLessThan(t.first(/^sm:TagResource\[/));
+    expect(t.first(/^sm:TagResource\[/)).toBeLessThan(t.first('acm:describe'));
+    expect(t.last('acm:import')).toBeLessThan(t.first('sm:UpdateSecretVersionStage:AWSPENDING'));
+    expect(w.sm.stages(SECRET_ARN)).toEqual({ [TOKEN]: ['AWSCURRENT'], [OLD]: ['AWSPREVIOUS'] });
+    // The refusal's own notice first (sent when found), then the success notice naming both lists.
+    const messages = w.sns.publishes().map((p) => JSON.parse(p.Message ?? '{}') as Record<string, unknown>);
+    expect(messages.map((m) => m.status)).toEqual(['delivery_failed', 'success']);
+    expect(messages[0]).toMatchObject({ acm_certificate_arn: deleted, error_code: 'AcmTargetUnusable' });
+    expect(messages[1]).toMatchObject({
+      serial: next.serial,
+      acm_certificate_arns: [good],
+      acm_delivery_failed_arns: [deleted],
+    });
+    expect(w.sns.publishes()[0]?.Subject).toBe('Certificate delivery to ACM FAILED: example.com, *.example.com');
+    expect(w.log.find('step succeeded')).toBeDefined();
+  });
+
   it('refuses to promote a version that holds no bundle and leaves AWSCURRENT alone', async () => {
     const w = makeWorld({
       versions: {
