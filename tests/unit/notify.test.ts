@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { DETAIL_TYPES, Notifier, type FailureEvent, type SuccessEvent } from '../../rotation/aws/notify.js';
+import {
+  DETAIL_TYPES,
+  Notifier,
+  type DeliveryFailedEvent,
+  type FailureEvent,
+  type SuccessEvent,
+} from '../../rotation/aws/notify.js';
 import {
   BUS_NAME,
   EVENT_SOURCE,
@@ -140,6 +146,58 @@ describe('Notifier', () => {
       },
     ]);
     expect(DETAIL_TYPES.failed).toBe('Certificate Renewal Failed');
+  });
+
+  it('publishes a DeliveryFailed notice per ACM target with its own detail type, subject and FIFO deduplication id', async () => {
+    const arn = (region: string, id: string) => `arn:aws:acm:${region}:123456789012:certificate/${id}`;
+    const delivery = (target: string): DeliveryFailedEvent => ({
+      status: 'delivery_failed',
+      domains: ['example.com'],
+      error: `importing the certificate into ${target} failed: ACM ImportCertificate failed (AccessDeniedException): denied`,
+      secret_name: SECRET_NAME,
+      secret_arn: SECRET_ARN,
+      version_id: TOKEN,
+      acm_certificate_arn: target,
+      serial: '0ABC',
+      error_code: 'AcmImportFailed',
+      aws_error_code: 'AccessDeniedException',
+      remedy: 'grant acm:ImportCertificate',
+      found: 'delivery',
+    });
+    const a = delivery(arn('ap-southeast-2', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'));
+    const b = delivery(arn('eu-west-1', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0'));
+    const s = setup();
+    await s.notifier.publish(a);
+    expect(s.sns.publishes()[0]).toMatchObject({
+      Subject: 'Certificate delivery to ACM FAILED: example.com',
+      Message: JSON.stringify(a),
+      MessageAttributes: { status: { DataType: 'String', StringValue: 'delivery_failed' } },
+    });
+    expect(s.events.puts()[0]!.Entries).toEqual([
+      {
+        EventBusName: BUS_NAME,
+        Source: EVENT_SOURCE,
+        DetailType: 'Certificate Delivery Failed',
+        Detail: JSON.stringify(a),
+        Resources: [SECRET_ARN],
+      },
+    ]);
+    expect(DETAIL_TYPES.delivery_failed).toBe('Certificate Delivery Failed');
+
+    // A FIFO topic would drop the second target's notice as a duplicate without the ARN in the id.
+    const sns = new FakeSns();
+    const fifo = new Notifier({
+      topicArn: `${TOPIC_ARN}.fifo`,
+      source: EVENT_SOURCE,
+      logger: captureLogger().logger,
+      sns: sns.client,
+    });
+    await fifo.publish(a);
+    await fifo.publish(b);
+    const ids = sns.publishes().map((p) => p.MessageDeduplicationId ?? '');
+    expect(ids[0]).toBe(`delivery_failed-${TOKEN}-ap-southeast-2-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`);
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) expect(id.length).toBeLessThanOrEqual(128);
   });
 
   it('keeps the SNS subject within 100 printable ASCII characters', async () => {
