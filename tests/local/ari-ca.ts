@@ -20,7 +20,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { ariCertId } from '../../rotation/acme/ari.js';
+// Certificate ids computed on their own (not with the product's function), so an identifier bug shows.
+import { certIdOf } from './ari-certid.js';
 import { splitPemCertificates } from '../../rotation/bundle.js';
 import { parseSubjectAltName } from '../../rotation/verify/names.js';
 import type { CaAnswer, CaExtension, CaProblem, CaRequestInfo } from './ca-proxy.js';
@@ -106,7 +107,7 @@ export class AriCa implements CaExtension {
 
   /** The certificate a leaf PEM is, as this CA recorded it. */
   certificateOf(leafPem: string): IssuedCertificate | undefined {
-    const id = ariCertId(leafPem);
+    const id = certIdOf(leafPem);
     return id === undefined ? undefined : this.issued.get(id);
   }
 
@@ -176,7 +177,7 @@ export class AriCa implements CaExtension {
   private learn(pem: string, account: string): void {
     const leafPem = splitPemCertificates(pem)[0];
     if (!leafPem) return;
-    const certId = ariCertId(leafPem);
+    const certId = certIdOf(leafPem);
     if (!certId || this.issued.has(certId)) return; // alternate chains carry the same leaf
     const leaf = new X509Certificate(leafPem);
     const notBefore = new Date(leaf.validFrom);
