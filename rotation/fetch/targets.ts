@@ -10,7 +10,7 @@
  *
  * Messages name the path and say what to fix; they never hold file contents.
  */
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -28,13 +28,7 @@ export interface ExistingFile {
   gid: number;
 }
 
-function kindOf(st: {
-  isDirectory(): boolean;
-  isFIFO(): boolean;
-  isSocket(): boolean;
-  isCharacterDevice(): boolean;
-  isBlockDevice(): boolean;
-}): string {
+function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a named pipe';
   if (st.isSocket()) return 'a socket';
@@ -125,12 +119,8 @@ export async function checkDirectories(
     if (!st.isDirectory()) continue; // the writer's ENOTDIR says it
     const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
     if ((st.mode & 0o022) !== 0) {
-      const who =
-        (st.mode & 0o020) !== 0 && (st.mode & 0o002) !== 0
-          ? 'its group and others'
-          : (st.mode & 0o020) !== 0
-            ? 'its group'
-            : 'others';
+      const writers = [(st.mode & 0o020) !== 0 ? 'its group' : '', (st.mode & 0o002) !== 0 ? 'others' : ''];
+      const who = writers.filter((w) => w !== '').join(' and ');
       throw new UnsafeTargetError(
         `directory ${dir} is writable by ${who} (mode ${mode}): whoever can write there can plant the files ` +
           `this command replaces and have the next key given to them; make it writable by its owner only ` +
