@@ -53,7 +53,7 @@ const THROTTLING = /Throttl|TooManyRequests|RequestLimitExceeded/;
 /** What to do when ImportCertificate itself failed, by AWS's error name. */
 function importRemedy(awsCode: string | undefined): string {
   if (awsCode === 'AccessDeniedException') {
-    return "grant the rotation function's role acm:ImportCertificate on this ARN (the stack grants it for the ARNs it declares); the renewal watch delivers on its next run";
+    return 'grant acm:ImportCertificate on this ARN to the rotation function and the renewal watch (the stack grants it for the ARNs it declares); the watch delivers on its next run';
   }
   if (awsCode === 'ResourceNotFoundException') {
     return 'the certificate was deleted: remove its ARN from acme:acm-certificate-arns, or import a certificate and name its ARN there';
@@ -67,12 +67,16 @@ function importRemedy(awsCode: string | undefined): string {
   return "fix what ACM's message says; the renewal watch delivers on its next run (or rotate the secret again)";
 }
 
-/** Why an ARN cannot be used at all, found without importing anything; undefined when it can. */
+/**
+ * What ACM says of an ARN, or why it cannot take a certificate of `keyType`, found without
+ * importing anything. An ARN that already holds `serial` needs nothing, and is not judged.
+ */
 async function inspect(
   acm: AcmCalls,
   arn: string,
   keyType: KeyType,
   account: string | undefined,
+  serial?: string,
 ): Promise<{ failure: DeliveryFailure } | { info: Awaited<ReturnType<AcmCalls['describe']>> }> {
   const target = parseAcmArn(arn);
   const unusable = (error: string, remedy: string, awsCode?: string) => ({
@@ -107,6 +111,7 @@ async function inspect(
       },
     };
   }
+  if (serial !== undefined && info.serial !== undefined && normaliseSerial(info.serial) === serial) return { info };
   const problem = targetProblem(target, info, keyType);
   if (problem) return unusable(`${arn} cannot take a ${keyType} certificate: ${problem.problem}`, problem.remedy);
   return { info };
@@ -128,7 +133,7 @@ export async function deliverToTarget(
   } = {},
 ): Promise<TargetOutcome> {
   const serial = normaliseSerial(bundle.serial);
-  const seen = await inspect(acm, arn, bundle.key_type, opts.account);
+  const seen = await inspect(acm, arn, bundle.key_type, opts.account, serial);
   if ('failure' in seen) return { arn, status: 'failed', failure: seen.failure };
   const held = seen.info.serial;
   if (held !== undefined && normaliseSerial(held) === serial) {
