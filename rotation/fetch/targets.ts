@@ -106,7 +106,7 @@ export async function present(path: string): Promise<boolean> {
  */
 export async function checkDirectories(
   paths: readonly string[],
-  uid: number | undefined = process.getuid?.(),
+  uid: number | undefined = process.geteuid?.(),
 ): Promise<void> {
   for (const dir of new Set(paths.map((p) => dirname(p)))) {
     let st;
