@@ -5,9 +5,12 @@
  * (a) a future window: nothing is renewed, and the CA is asked again only after its Retry-After;
  * (b) a window moved into the past (a revocation drill): one run renews, the order names the old
  *     certificate in `replaces`, and the next run does nothing;
- * (c) a window starting now: the renewal happens at the moment chosen in it, not before;
+ * (c) a window starting soon: not renewed while the moment chosen in it lies beyond the next run,
+ *     renewed by the last run before it (RFC 9773 §4.2);
  * (d) renewalInfo failing for one certificate: no renewal for it, an error in the summary, and
- *     another certificate's due renewal goes ahead in the same run.
+ *     another certificate's due renewal goes ahead in the same run;
+ * (e) a failed rotation left behind (AWSPENDING older than the rotation's timeout): the watch takes
+ *     the label off, through the SDK and Secrets Manager's own rules, and the renewal goes ahead.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,7 @@ import { expectInvariants, snapshotSecret } from './invariants.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const WATCH_BUNDLE = fileURLToPath(new URL('../../dist/watch/index.mjs', import.meta.url));
+const INTERVAL_SECONDS = 60;
 
 interface Summary {
   checked: number;
@@ -51,7 +55,11 @@ describe('the renewal watch, with ACME Renewal Information', () => {
     });
     accountArn = (await stack.createEmptySecret(uniqueSecretName('watch-account'))).arn;
     rotation = stack.newLambda({ ACME_ACCOUNT_SECRET_ID: accountArn });
-    watch = stack.newLambda({}, { bundlePath: WATCH_BUNDLE, functionName: 'acme-rotation-watch', timeoutMs: 120_000 });
+    // Runs a minute apart, as far as RFC 9773 §4.2's "before the next run" is concerned.
+    watch = stack.newLambda(
+      { WATCH_INTERVAL_SECONDS: String(INTERVAL_SECONDS) },
+      { bundlePath: WATCH_BUNDLE, functionName: 'acme-rotation-watch', timeoutMs: 120_000 },
+    );
   });
   afterAll(async () => {
     await stack?.stop();
@@ -113,7 +121,9 @@ describe('the renewal watch, with ACME Renewal Information', () => {
     // Retry-After 21600 s: the next ask is 6 h away.
     const checkAfter = Date.parse(tags[RENEWAL_TAG.checkAfter] ?? '');
     expect(checkAfter - Date.now()).toBeGreaterThan(5.9 * 3_600_000);
-    expect(lineFor(lines, cert.name)).toMatchObject({ status: 'ok', basis: 'ari' });
+    // The front's default window starts at 2/3 of the lifetime, where the lifetime backstop lies: the
+    // moment chosen in it is later, so the backstop (always in force) sets the renewal at its start.
+    expect(lineFor(lines, cert.name)).toMatchObject({ status: 'ok', basis: 'lifetime-backstop' });
 
     await runWatch();
     expect(stack.ari.renewalInfoAsked.filter((id) => id === cert.certId)).toHaveLength(1);
@@ -139,28 +149,24 @@ describe('the renewal watch, with ACME Renewal Information', () => {
 
     const next = await runWatch();
     expect(next.summary.started).toBe(0);
-    expect(lineFor(next.lines, cert.name)).toMatchObject({ status: 'ok', basis: 'ari' });
+    expect(lineFor(next.lines, cert.name)).toMatchObject({ status: 'ok', basis: 'lifetime-backstop' });
     expect(tagsOf(cert.arn)['acme-rotation:renewal-cert']).toBe(newCert?.certId);
   });
 
-  it('(c) a window starting now: renewed at the moment chosen in it, not before', async () => {
+  it('(c) a window starting soon: not renewed while the moment lies beyond the next run, then renewed before it', async () => {
     const cert = await issued('watch-moment');
-    const start = Date.now() + 2_000;
-    stack.ari.setWindow(cert.certId, new Date(start), new Date(start + 8_000));
+    const start = Date.now() + INTERVAL_SECONDS * 1000 + 6_000;
+    stack.ari.setWindow(cert.certId, new Date(start), new Date(start + 6_000));
     const first = await runWatch();
     expect(first.summary.started).toBe(0);
     const at = Date.parse(tagsOf(cert.arn)['acme-rotation:renewal-at'] ?? '');
     expect(at).toBeGreaterThanOrEqual(start);
-    expect(at).toBeLessThanOrEqual(start + 8_000);
-    if (at - Date.now() > 1_500) {
-      // Before the moment: not yet, and the moment stays what it was.
-      const early = await runWatch();
-      expect(early.summary.started).toBe(0);
-      expect(Date.parse(tagsOf(cert.arn)['acme-rotation:renewal-at'] ?? '')).toBe(at);
-    }
-    await new Promise((r) => setTimeout(r, Math.max(0, at - Date.now() + 200)));
+    expect(at).toBeLessThanOrEqual(start + 6_000);
+    // The last run before the moment (it falls before the next one): renewed now, not later.
+    await new Promise((r) => setTimeout(r, Math.max(0, at - INTERVAL_SECONDS * 1000 - Date.now() + 500)));
     const due = await runWatch();
     expect(due.summary.started).toBe(1);
+    expect(Date.now()).toBeLessThan(at);
     expect(stack.ari.orders.at(-1)?.replaces).toBe(cert.certId);
     expect(stack.ari.renewalInfoAsked.filter((id) => id === cert.certId)).toHaveLength(1);
   });
@@ -204,5 +210,26 @@ describe('the renewal watch, with ACME Renewal Information', () => {
     } finally {
       stack.ari.garbage = false;
     }
+  });
+
+  it('(e) a failed rotation left behind is cleared (AWSPENDING only) and the renewal goes ahead', async () => {
+    const cert = await issued('watch-stuck');
+    await runWatch(); // its state: a future window
+    const current = Object.entries(stack.aws.secrets.stagesOf(cert.arn)).find(([, s]) => s.includes('AWSCURRENT'))?.[0];
+    // What a rotation killed in createSecret an hour ago leaves: the value-less AWSPENDING stub.
+    const record = stack.aws.secrets.get(cert.arn);
+    const stuck = 'f0f0f0f0-0000-4000-8000-00000000dead';
+    record?.versions.set(stuck, { id: stuck, stages: new Set(['AWSPENDING']), createdAt: Date.now() - 3_600_000 });
+    await revocationDrill(stack, [{ secretArn: cert.arn, certId: cert.certId }]);
+    const { summary, lines } = await runWatch();
+    expect(summary).toMatchObject({ failedRotations: 1, failedRotationsCleared: 1, started: 1 });
+    expect(lineFor(lines, cert.name)).toMatchObject({
+      status: 'started',
+      failedRotation: { versionId: stuck, cleared: true },
+    });
+    const stages = stack.aws.secrets.stagesOf(cert.arn);
+    expect(stages[stuck]).toBeUndefined(); // no label left on the failed rotation's version
+    expect(stages[current ?? '']).toEqual(['AWSPREVIOUS']);
+    expect(stack.ari.orders.at(-1)?.replaces).toBe(cert.certId);
   });
 });
