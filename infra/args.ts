@@ -60,6 +60,22 @@ export interface HostedZoneArgs {
   name?: string;
 }
 
+/** One CA of `cas`. */
+export interface CaArgs {
+  /** `production` or `staging` (Let's Encrypt), or the CA's ACME directory URL (https). */
+  ca: string;
+  /** Its name in notices, metrics and the `acme:ca` tag; default the directory's host. */
+  name?: string;
+  /** The ACME profile ordered from it when a certificate names none. */
+  profile?: string;
+  /** The chain to keep when it offers several (its root's or top issuer's common name). */
+  preferredChain?: string;
+  /** External Account Binding (ZeroSSL, Google Trust Services, AWS's ACME): the key id, with eabHmacKey. */
+  eabKid?: string;
+  /** External Account Binding: the HMAC key (base64url). Pass a secret. */
+  eabHmacKey?: pulumi.Input<string>;
+}
+
 /** Every setting, as the stack configuration has it (docs/DEPLOY.md describes each). */
 export interface AcmeRotationArgs<Name extends string = string> {
   /** The certificates: one secret each, renewed by the rotation function. */
@@ -71,6 +87,12 @@ export interface AcmeRotationArgs<Name extends string = string> {
   hostedZones?: Array<pulumi.Input<string> | HostedZoneArgs>;
   /** `production` (default) or `staging` (Let's Encrypt), or any ACME directory URL (https). */
   ca?: string;
+  /**
+   * The CAs to fall back through, in order (ACME_CAS), instead of the one `ca`: the next is asked
+   * when one fails on its own terms (unreachable, 5xx, rate-limited past the deadline, an order
+   * never valid). Each gets its own account secret. docs/DEPLOY.md shows Let's Encrypt with ZeroSSL.
+   */
+  cas?: CaArgs[];
   /** Every certificate's lifetime (`90d`), for a CA whose lifetime is not built in. */
   certificateLifetime?: string;
   /** The ACME account's contact address. */

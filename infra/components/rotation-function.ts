@@ -10,6 +10,7 @@ import {
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   FUNCTION_TIMEOUT_SECONDS,
 } from '../../rotation/rules.js';
+import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/metrics.js';
 import type { Settings } from '../config/index.js';
 import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';
@@ -20,6 +21,7 @@ export interface RotationFunctionArgs extends Relocated {
   settings: Pick<
     Settings,
     | 'namePrefix'
+    | 'cas'
     | 'directoryUrl'
     | 'email'
     | 'eventBus'
@@ -43,6 +45,8 @@ export interface RotationFunctionArgs extends Relocated {
   topicArn: pulumi.Output<string>;
   /** Persistent accounts only. */
   accountSecretArn?: pulumi.Output<string>;
+  /** Persistent accounts only: the account secrets of the CAs after the first (`cas`), in order. */
+  fallbackAccountSecretArns?: pulumi.Output<string>[];
   /** ROUTE53_ROLES, `ZONE_ID=ROLE_ARN,…` of the zones in other accounts; '' or absent = none. */
   route53Roles?: pulumi.Output<string>;
 }
@@ -71,10 +75,31 @@ export class RotationFunction extends pulumi.ComponentResource {
       NODE_OPTIONS: '--enable-source-maps',
     };
     if (s.email) environment.ACME_EMAIL = s.email;
-    if (args.accountSecretArn) environment.ACME_ACCOUNT_SECRET_ID = args.accountSecretArn;
+    // One CA: the one-CA variables. Several (or a CA's own profile): ACME_CAS, which replaces them;
+    // ACME_DIRECTORY_URL stays, the first CA's, for whoever reads only it.
+    const cas = s.cas ?? [];
+    if (cas.length > 1 || cas.some((ca) => ca.profile)) {
+      const accounts = args.accountSecretArn ? [args.accountSecretArn, ...(args.fallbackAccountSecretArns ?? [])] : [];
+      environment.ACME_CAS = pulumi.all(accounts).apply((arns) =>
+        JSON.stringify(
+          cas.map((ca, i) => ({
+            name: ca.name,
+            directoryUrl: ca.directoryUrl,
+            ...(arns[i] ? { accountSecretId: arns[i] } : {}),
+            ...(ca.profile ? { profile: ca.profile } : {}),
+            ...(ca.preferredChain ? { preferredChain: ca.preferredChain } : {}),
+          })),
+        ),
+      );
+    } else {
+      if (args.accountSecretArn) environment.ACME_ACCOUNT_SECRET_ID = args.accountSecretArn;
+      if (s.preferredChain) environment.ACME_PREFERRED_CHAIN = s.preferredChain;
+    }
+    // Per-CA metrics (CertificatesIssued, CaFallbacks) in the watch's namespace, under its Stack.
+    environment.METRIC_NAMESPACE = METRIC_NAMESPACE;
+    environment.METRIC_STACK = args.stackLabel;
     if (s.eventBus) environment.EVENT_BUS_NAME = s.eventBus;
     if (s.dnsResolvers) environment.DNS_RESOLVERS = s.dnsResolvers;
-    if (s.preferredChain) environment.ACME_PREFERRED_CHAIN = s.preferredChain;
     if (s.maxCertificateLifetimeDays !== undefined) {
       environment.MAX_CERTIFICATE_LIFETIME_DAYS = String(s.maxCertificateLifetimeDays);
     }

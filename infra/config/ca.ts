@@ -4,28 +4,155 @@
 import { X509Certificate } from 'node:crypto';
 
 import { splitPemCertificates } from '../../rotation/bundle.js';
-import { directoryUrlProblem } from '../../rotation/rules.js';
+import { MAX_CAS } from '../../rotation/config.js';
+import { directoryUrlProblem, isProfileName } from '../../rotation/rules.js';
+import { CA_NAME_RE } from '../../rotation/spec.js';
 import { LETS_ENCRYPT_DIRECTORIES } from '../schedule.js';
 import { quote, type Problems } from './problems.js';
-import { optionalString } from './values.js';
+import { isPending, isRecord, optionalString, parseJson } from './values.js';
 
-/** `production` / `staging` / an https directory URL; undefined when invalid (reported). */
-export function directoryUrl(p: Problems, raw: string | undefined): string | undefined {
+/** `production` / `staging` / an https directory URL; undefined when invalid (reported under `key`). */
+export function directoryUrl(p: Problems, raw: string | undefined, key = 'ca'): string | undefined {
   const value = optionalString(raw) ?? 'production';
   if (value === 'production' || value === 'staging') return LETS_ENCRYPT_DIRECTORIES[value];
   switch (directoryUrlProblem(value)) {
     case 'not-a-url':
       p.add(
-        'ca',
+        key,
         `${quote(value)} is neither production, staging nor a URL (an ACME directory like https://acme.example/directory)`,
       );
       return undefined;
     case 'not-https':
-      p.add('ca', `${quote(value)} must use https (RFC 8555 requires TLS)`);
+      p.add(key, `${quote(value)} must use https (RFC 8555 requires TLS)`);
       return undefined;
     default:
       return value;
   }
+}
+
+/** One CA of the ordered list the function falls back through (ACME_CAS). */
+export interface CaSetting {
+  /** ACME_CAS `name`: the `acme:ca` tag and the notices name the CA by it; default the directory's host. */
+  name: string;
+  directoryUrl: string;
+  profile?: string;
+  preferredChain?: string;
+  /** External Account Binding key id (its HMAC key stays in the args: a secret). */
+  eabKid?: string;
+  /** Its ACME account secret (persistent accounts): the first CA's is `<namePrefix>/acme-account`. */
+  accountSecretName: string;
+}
+
+const CA_ENTRY_KEYS = ['ca', 'name', 'profile', 'preferredChain', 'eabKid', 'eabHmacKey'] as const;
+const BASE64URL_RE = /^[A-Za-z0-9_-]+={0,2}$/;
+
+/** The account secret of the CA at `index`: the first keeps the one-CA name, so adding CAs moves nothing. */
+export function caAccountSecretName(namePrefix: string, index: number, caName: string): string {
+  return index === 0
+    ? `${namePrefix}/acme-account`
+    : `${namePrefix}/acme-account-${caName.replace(/[^A-Za-z0-9_+=.@-]/g, '-')}`;
+}
+
+/**
+ * `cas`: the CAs to fall back through, in order, each `{ca, name?, profile?, preferredChain?,
+ * eabKid?, eabHmacKey?}` (`ca` as the one-CA setting: production, staging or a URL). Undefined
+ * when not given or invalid (reported).
+ */
+export function caList(
+  p: Problems,
+  given: unknown,
+  opts: { namePrefix: string; persistentAccount: boolean; accountKey: string },
+): CaSetting[] | undefined {
+  if (given === undefined || given === null) return undefined;
+  const value = typeof given === 'string' ? parseJson(given) : given;
+  if (!Array.isArray(value) || value.length === 0) {
+    p.add(
+      'cas',
+      `expected a non-empty list of CAs like [{"ca": "production"}, {"ca": "https://…/directory", "eabKid": "…"}], got ${quote(value)}`,
+    );
+    return undefined;
+  }
+  if (value.length > MAX_CAS) {
+    p.add('cas', `lists ${value.length} CAs; at most ${MAX_CAS} (each one that fails costs the rotation time)`);
+    return undefined;
+  }
+  const start = p.list.length;
+  const out: CaSetting[] = [];
+  value.forEach((item: unknown, i) => {
+    const at = `cas[${i}]`;
+    if (!isRecord(item)) {
+      p.add(at, `expected {"ca": "production" | "staging" | "https://…/directory", …}, got ${quote(item)}`);
+      return;
+    }
+    for (const key of Object.keys(item)) {
+      if (!(CA_ENTRY_KEYS as readonly string[]).includes(key))
+        p.add(`${at}.${key}`, `is not a CA setting (${CA_ENTRY_KEYS.join(', ')})`);
+    }
+    const str = (key: (typeof CA_ENTRY_KEYS)[number]): string | undefined => {
+      const v = item[key];
+      if (v === undefined || v === null || isPending(v)) return undefined;
+      if (typeof v !== 'string') {
+        p.add(`${at}.${key}`, `expected text, got ${quote(v)}`);
+        return undefined;
+      }
+      return optionalString(v);
+    };
+    if (str('ca') === undefined) p.add(`${at}.ca`, "is required: production, staging or the CA's ACME directory URL");
+    const url = directoryUrl(p, str('ca'), `${at}.ca`);
+    if (!url) return;
+    const name = str('name') ?? new URL(url).host;
+    if (!CA_NAME_RE.test(name)) {
+      p.add(
+        `${at}.name`,
+        `${quote(name)}: 1 to 63 letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
+      );
+    }
+    const profile = str('profile');
+    if (profile !== undefined && !isProfileName(profile)) {
+      p.add(`${at}.profile`, `${quote(profile)} is not a profile name (1 to 64 letters, digits, ".", "_" or "-")`);
+    }
+    const eabKid = str('eabKid');
+    const hmac = item.eabHmacKey;
+    const hmacGiven = hmac !== undefined && hmac !== null;
+    if ((eabKid === undefined) !== !hmacGiven) {
+      p.add(
+        `${at}.${eabKid === undefined ? 'eabKid' : 'eabHmacKey'}`,
+        'External Account Binding needs both eabKid and eabHmacKey',
+      );
+    }
+    if (typeof hmac === 'string' && !BASE64URL_RE.test(hmac.trim())) {
+      p.add(`${at}.eabHmacKey`, 'is not a base64url HMAC key as issued by the CA (set it as a secret)');
+    }
+    if (eabKid !== undefined && !opts.persistentAccount) {
+      p.add(
+        `${at}.eabKid`,
+        `External Account Binding needs ${opts.accountKey}=persistent (the credentials live in the account secret)`,
+      );
+    }
+    const preferredChain = str('preferredChain');
+    out.push({
+      name,
+      directoryUrl: url,
+      ...(profile ? { profile } : {}),
+      ...(preferredChain ? { preferredChain } : {}),
+      ...(eabKid ? { eabKid } : {}),
+      accountSecretName: caAccountSecretName(opts.namePrefix, i, name),
+    });
+  });
+  for (const key of ['name', 'directoryUrl'] as const) {
+    const seen = new Map<string, number>();
+    out.forEach((ca, i) => {
+      const folded = ca[key].toLowerCase();
+      const first = seen.get(folded);
+      if (first !== undefined)
+        p.add(
+          `cas[${i}]`,
+          `has the same ${key === 'name' ? 'name' : 'directory'} as cas[${first}] (${quote(ca[key])})`,
+        );
+      else seen.set(folded, i);
+    });
+  }
+  return p.list.length > start ? undefined : out;
 }
 
 /**

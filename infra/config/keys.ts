@@ -8,6 +8,7 @@ export const KNOWN_KEYS = [
   'certificates',
   'hostedZones',
   'ca',
+  'cas',
   'certificateLifetime',
   'email',
   'account',

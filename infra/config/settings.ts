@@ -2,6 +2,7 @@
  * What the validator produces: the settings every resource is declared from, normalised, and
  * the choices some of them are limited to.
  */
+import type { CaSetting } from './ca.js';
 import type * as pulumi from '@pulumi/pulumi';
 
 import type { KeyType } from '../../rotation/spec.js';
@@ -59,6 +60,11 @@ export interface Settings {
   keyPrefix: string;
   /** Prefix of named resources (function, log groups, alarms, rules). */
   namePrefix: string;
+  /**
+   * The CAs the function falls back through, in order (`cas`, or the one CA of `ca`); never
+   * empty. `directoryUrl`, `eabKid` and `preferredChain` are the first one's.
+   */
+  cas: CaSetting[];
   directoryUrl: string;
   email?: string;
   persistentAccount: boolean;

@@ -17,7 +17,7 @@ import {
   isSnsTopicArn,
 } from '../../rotation/rules.js';
 import type { WatchSchedule } from '../schedule.js';
-import { caRoots, directoryUrl } from './ca.js';
+import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
 import { certificateList } from './certificate.js';
 import { hostedZones } from './hosted-zones.js';
 import { quote, type Problems } from './problems.js';
@@ -204,17 +204,40 @@ export function checkSettings(
   const zones = hostedZones(p, get('hostedZones'));
   const tags = stackTags(p, get('tags'));
 
+  const accountSecretName = caAccountSecretName(namePrefix, 0, '');
+  // `cas` (a list to fall back through) or the one CA of `ca` / eabKid / preferredChain.
+  const listed = caList(p, get('cas'), {
+    namePrefix,
+    persistentAccount: account === 'persistent',
+    accountKey: p.key('account'),
+  });
+  if (get('cas') !== undefined) {
+    for (const key of ['ca', 'eabKid', 'eabHmacKey', 'preferredChain']) {
+      if (get(key) !== undefined) p.add(key, `is set beside ${p.key('cas')}: set it in the cas entries instead`);
+    }
+  }
+  const cas = listed ?? [
+    {
+      name: url ? new URL(url).host : '',
+      directoryUrl: url as string,
+      ...(preferredChain ? { preferredChain } : {}),
+      ...(eabKid ? { eabKid } : {}),
+      accountSecretName,
+    },
+  ];
+  const first = cas[0] as CaSetting;
+
   const certificates = certificateList(p, get('certificates'), {
-    directoryUrl: url,
+    directoryUrl: first.directoryUrl,
     defaultLifetime,
     secretNamePrefix,
     stackZonesSet: get('hostedZones') !== undefined,
     userTagCount: Object.keys(tags).length,
   });
 
-  const accountSecretName = `${namePrefix}/acme-account`;
   certificates.forEach((c, i) => {
-    if (account === 'persistent' && c.secretName === accountSecretName) {
+    const taken = cas.find((ca) => ca.accountSecretName === c.secretName);
+    if (account === 'persistent' && taken) {
       p.add(`certificates[${i}].name`, `the secret name ${quote(c.secretName)} is the ACME account secret's`);
     }
   });
@@ -225,11 +248,12 @@ export function checkSettings(
     stack: origin.stack,
     keyPrefix,
     namePrefix,
-    directoryUrl: url as string,
+    cas,
+    directoryUrl: first.directoryUrl,
     ...(email ? { email } : {}),
     persistentAccount: account === 'persistent',
     accountSecretName,
-    ...(eabKid ? { eabKid } : {}),
+    ...(first.eabKid ? { eabKid: first.eabKid } : {}),
     ...(notificationEmail ? { notificationEmail } : {}),
     ...(notificationTopicArn ? { notificationTopicArn } : {}),
     ...(eventBus ? { eventBus } : {}),
@@ -242,7 +266,7 @@ export function checkSettings(
     ...(dnsResolvers ? { dnsResolvers } : {}),
     ...(dnsPropagationTimeoutSeconds !== undefined ? { dnsPropagationTimeoutSeconds } : {}),
     ...(acmeTimeoutSeconds !== undefined ? { acmeTimeoutSeconds } : {}),
-    ...(preferredChain ? { preferredChain } : {}),
+    ...(first.preferredChain ? { preferredChain: first.preferredChain } : {}),
     ...(maxCertificateLifetimeDays !== undefined ? { maxCertificateLifetimeDays } : {}),
     ...(caRootsPem ? { caRootsPem } : {}),
     watchSchedule: watchSchedule as WatchSchedule,

@@ -11,7 +11,8 @@
  * hide a setting the operator must fix; its failure notice says what to fix instead.
  *
  * The CAs that failed in a rotation are kept in a tag on the certificate secret
- * (`acme-rotation:ca-failed` = `<token> <index>:<code> …`), not in a secret version (a version
+ * (`acme-rotation:inflight-ca-failed` = `<token> <index>:<code> …`: under the in-flight tags'
+ * prefix, which the stack's aws:ignoreTags covers, but none of them), not in a secret version (a version
  * written mid-rotation makes Secrets Manager abandon the rotation). Secrets Manager's retry of the
  * same rotation (same token) then starts with a CA that has not failed yet; a new rotation (a new
  * token) starts again at the first CA (see orderCas).
@@ -19,7 +20,7 @@
 import type { CaFallbackRecord } from '../bundle.js';
 import { AcmeError, DeadlineError, type RotationError } from '../errors.js';
 
-export const CA_FAILED_TAG = 'acme-rotation:ca-failed';
+export const CA_FAILED_TAG = 'acme-rotation:inflight-ca-failed';
 
 /** A CA the rotation fell away from: recorded in the bundle, the success notice and the logs. */
 export type CaFallback = CaFallbackRecord;

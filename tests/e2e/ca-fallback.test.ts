@@ -289,7 +289,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       ]);
       expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(true);
       // The failed-CA tag served its purpose and is gone.
-      expect(stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:ca-failed']).toBeUndefined();
+      expect(stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:inflight-ca-failed']).toBeUndefined();
       expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
     },
   );

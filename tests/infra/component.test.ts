@@ -233,6 +233,9 @@ describe('the rotation function', () => {
       ACME_TIMEOUT_SECONDS: '180',
       LOG_LEVEL: 'info',
       NODE_OPTIONS: '--enable-source-maps',
+      // Per-CA metrics under the watch's namespace and Stack dimension.
+      METRIC_NAMESPACE: 'AcmeRotation',
+      METRIC_STACK: 'acme-rotation/dev',
     });
   });
 
@@ -261,6 +264,8 @@ describe('the rotation function', () => {
       ACME_TIMEOUT_SECONDS: '240',
       LOG_LEVEL: 'debug',
       NODE_OPTIONS: '--enable-source-maps',
+      METRIC_NAMESPACE: 'AcmeRotation',
+      METRIC_STACK: 'acme-rotation/dev',
     });
     expect(mocks.one(T.logGroup, 'acme-rotation-rotation-logs').inputs.retentionInDays).toBe(365);
     expect(fn.inputs.code).toBeInstanceOf(pulumi.asset.FileArchive);

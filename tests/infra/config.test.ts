@@ -1,3 +1,4 @@
+import { RENEWAL_TAG_KEYS } from '../../rotation/watch/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config/index.js';
@@ -612,32 +613,35 @@ describe('configuration errors name the key', () => {
     const domains = Array.from({ length: 100 }, (_, i) => `a-rather-long-host-name-${i}.example.com`);
     const tags = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`t${i}`, 'x']));
     expect(problem({ tags, certificates: [{ name: 'many', domains }] })).toMatch(
-      /^acme-rotation:certificates\[0\]: needs up to \d+ tags on its secret \(spec, zone ids, 10 stack tags, 3 status tags, 7 renewal tags, 21 in-flight tags\), more than Secrets Manager's 50/,
+      new RegExp(
+        `^acme-rotation:certificates\\[0\\]: needs up to \\d+ tags on its secret \\(spec, zone ids, 10 stack tags, 3 status tags, ${RENEWAL_TAG_KEYS.length} renewal tags, 21 in-flight tags\\), more than Secrets Manager's 50`,
+      ),
     );
   });
 
-  it("counts the watch's 7 renewal tags: a certificate that fit without them may not now", () => {
+  it("counts the watch's 8 renewal tags: a certificate that fit without them may not now", () => {
     // 5 names: 1 domains tag, key type, zone ids (3 spec tags) + 3 status + 2 in-flight = 8, plus
-    // stack tags. 39 stack tags make 47 without the renewal tags and 54 with them.
+    // stack tags. 39 stack tags make 47 without the renewal tags and 55 with them.
+    expect(RENEWAL_TAG_KEYS).toHaveLength(8);
     const tags = Object.fromEntries(Array.from({ length: 39 }, (_, i) => [`t${i}`, 'x']));
     const domains = Array.from({ length: 5 }, (_, i) => `h${i}.example.com`);
     expect(problem({ tags, certificates: [{ name: 'web', domains }] })).toBe(
-      "acme-rotation:certificates[0]: needs up to 54 tags on its secret (spec, zone ids, 39 stack tags, 3 status tags, 7 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names or stack tags",
+      "acme-rotation:certificates[0]: needs up to 55 tags on its secret (spec, zone ids, 39 stack tags, 3 status tags, 8 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names or stack tags",
     );
     const fewer = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`t${i}`, 'x']));
     expect(problems({ ...VALID, tags: fewer, certificates: [{ name: 'web', domains }] })).toEqual([]);
   });
 
   it('counts the ACM ARN tags in the budget, as long as the ARNs ACM will give', () => {
-    // 5 names: 3 spec tags + 3 status + 7 renewal + 2 in-flight = 15; 34 stack tags make 49.
-    const tags = Object.fromEntries(Array.from({ length: 34 }, (_, i) => [`t${i}`, 'x']));
+    // 5 names: 3 spec tags + 3 status + 8 renewal + 2 in-flight = 16; 33 stack tags make 49.
+    const tags = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`t${i}`, 'x']));
     const domains = Array.from({ length: 5 }, (_, i) => `h${i}.example.com`);
     const acm = (regions: string[]) => ({ tags, certificates: [{ name: 'web', domains, acm: { regions } }] });
     // Three ARNs of these regions fit in one tag (50 tags); six need two (51).
     expect(problems({ ...VALID, ...acm(['us-east-1', 'eu-west-1', 'eu-west-2']) })).toEqual([]);
     expect(problem(acm(['us-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'us-east-2']))).toBe(
-      'acme-rotation:certificates[0]: needs up to 51 tags on its secret (spec, zone ids, 2 ACM ARN tags, 34 stack tags, ' +
-        "3 status tags, 7 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names, ACM certificates or stack tags",
+      'acme-rotation:certificates[0]: needs up to 51 tags on its secret (spec, zone ids, 2 ACM ARN tags, 33 stack tags, ' +
+        "3 status tags, 8 renewal tags, 2 in-flight tags), more than Secrets Manager's 50; use fewer names, ACM certificates or stack tags",
     );
   });
 
@@ -653,6 +657,81 @@ describe('configuration errors name the key', () => {
   });
 
   it('knows every key Pulumi.dev.yaml documents', () => {
-    expect(KNOWN_KEYS).toHaveLength(27);
+    expect(KNOWN_KEYS).toHaveLength(28);
+  });
+});
+
+describe('cas: CAs to fall back through', () => {
+  const LE = 'https://acme-v02.api.letsencrypt.org/directory';
+  const ZEROSSL = 'https://acme.zerossl.com/v2/DV90';
+
+  it('reads the list in order, each CA with its own account secret; the first keeps the one-CA secret name', () => {
+    const s = loadSettings(
+      source({
+        ...VALID,
+        cas: JSON.stringify([
+          { ca: 'production', profile: 'tlsserver' },
+          { ca: ZEROSSL, name: 'zerossl', eabKid: 'kid-1', eabHmacKey: 'abc_DEF-123' },
+        ]),
+      }),
+    );
+    expect(s.cas).toEqual([
+      {
+        name: 'acme-v02.api.letsencrypt.org',
+        directoryUrl: LE,
+        profile: 'tlsserver',
+        accountSecretName: 'acme-rotation-dev/acme-account',
+      },
+      {
+        name: 'zerossl',
+        directoryUrl: ZEROSSL,
+        eabKid: 'kid-1',
+        accountSecretName: 'acme-rotation-dev/acme-account-zerossl',
+      },
+    ]);
+    expect(s.directoryUrl).toBe(LE);
+    expect(s.eabKid).toBeUndefined();
+  });
+
+  it('without cas, the one CA of ca is the list', () => {
+    const s = loadSettings(source({ ...VALID, ca: 'staging' }));
+    expect(s.cas).toEqual([
+      {
+        name: 'acme-staging-v02.api.letsencrypt.org',
+        directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+        accountSecretName: 'acme-rotation-dev/acme-account',
+      },
+    ]);
+  });
+
+  it.each([
+    [{ cas: '[]' }, /^acme-rotation:cas: expected a non-empty list of CAs/],
+    [{ cas: JSON.stringify([{ name: 'x' }]) }, /^acme-rotation:cas\[0\]\.ca: is required/],
+    [
+      { cas: JSON.stringify([{ ca: 'http://x.test/dir' }]) },
+      /^acme-rotation:cas\[0\]\.ca: "http:\/\/x.test\/dir" must use https/,
+    ],
+    [
+      { cas: JSON.stringify([{ ca: 'production', directoryURL: 'x' }]) },
+      /^acme-rotation:cas\[0\]\.directoryURL: is not a CA setting/,
+    ],
+    [
+      { cas: JSON.stringify([{ ca: ZEROSSL, eabKid: 'k' }]) },
+      /^acme-rotation:cas\[0\]\.eabHmacKey: External Account Binding needs both/,
+    ],
+    [
+      { cas: JSON.stringify([{ ca: 'production' }, { ca: 'production', name: 'again' }]) },
+      /^acme-rotation:cas\[1\]: has the same directory as cas\[0\]/,
+    ],
+    [
+      { cas: JSON.stringify([{ ca: 'production' }]), ca: 'staging' },
+      /^acme-rotation:ca: is set beside acme-rotation:cas/,
+    ],
+    [
+      { cas: JSON.stringify([{ ca: ZEROSSL, eabKid: 'k', eabHmacKey: 'abc' }]), account: 'ephemeral' },
+      /^acme-rotation:cas\[0\]\.eabKid: External Account Binding needs acme-rotation:account=persistent/,
+    ],
+  ])('refuses %j', (settings, message) => {
+    expect(problem(settings)).toMatch(message);
   });
 });
