@@ -196,6 +196,8 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
           rotationFunctionArn: fn.arn,
           kmsKeyArn,
           acmArns,
+          topicArn,
+          eventBusArn: this.notices.eventBusArn,
         }),
         tags,
       },

@@ -61,14 +61,26 @@ export interface WatchPolicyInputs {
   kmsKeyArn: pulumi.Output<string | undefined>;
   /** Every ACM certificate of the stack: the watch checks their serials and re-imports where one lags. */
   acmArns: pulumi.Output<string[]>;
+  /** Where a refusing ACM target is announced; the bus is undefined without one. */
+  topicArn: pulumi.Output<string>;
+  eventBusArn: pulumi.Output<string> | undefined;
 }
 
 export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
   const { partition, region, accountId } = i.aws;
   return (logGroupArn) =>
     pulumi
-      .all([partition, region, accountId, logGroupArn, i.rotationFunctionArn, i.kmsKeyArn, i.acmArns])
-      .apply(([p, r, a, logArn, rotationArn, kmsKey, acmCertificateArns]) =>
+      .all([
+        partition,
+        region,
+        accountId,
+        logGroupArn,
+        i.rotationFunctionArn,
+        i.kmsKeyArn,
+        i.acmArns,
+        pulumi.all([i.topicArn, i.eventBusArn]),
+      ])
+      .apply(([p, r, a, logArn, rotationArn, kmsKey, acmCertificateArns, [topic, busArn]]) =>
         watchRolePolicyJson({
           partition: p,
           region: r,
@@ -78,6 +90,8 @@ export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
           watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${i.watchFunctionName}`,
           ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
           acmCertificateArns,
+          topicArn: topic,
+          ...(busArn ? { eventBusArn: busArn } : {}),
         }),
       );
 }

@@ -111,12 +111,16 @@ export interface WatchRolePolicyArgs {
    * (the deployment's waiter, the reconciliation) and re-imports where one lags.
    */
   acmCertificateArns?: readonly string[];
+  /** Where a target's refusal is announced (DeliveryFailed), as the rotation announces it. */
+  topicArn?: string;
+  eventBusArn?: string;
 }
 
 /**
  * The renewal watch's own (identity) policy. Its per-secret grants (read, rotate, its own tags)
  * live on the secrets, like the rotation's; no Route 53, no account secret, no version writes.
- * On ACM, the rotation's own two actions on exactly the stack's ACM certificates.
+ * On ACM, the rotation's own two actions on exactly the stack's ACM certificates, and then the
+ * topic and bus its DeliveryFailed notices go to.
  */
 export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
   const invokable = [args.rotationFunctionArn, ...(args.watchFunctionArn ? [args.watchFunctionArn] : [])];
@@ -145,7 +149,21 @@ export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
     },
   ];
   const acm = acmTargetStatement(args.acmCertificateArns ?? []);
-  if (acm) statements.push(acm);
+  if (acm) {
+    statements.push(acm);
+    // Only a watch that re-imports has refusals to announce.
+    if (args.topicArn) {
+      statements.push({ Sid: 'PublishNotices', Effect: 'Allow', Action: ['sns:Publish'], Resource: args.topicArn });
+    }
+    if (args.eventBusArn) {
+      statements.push({
+        Sid: 'PutRotationEvents',
+        Effect: 'Allow',
+        Action: ['events:PutEvents'],
+        Resource: args.eventBusArn,
+      });
+    }
+  }
   if (args.kmsKeyArn) {
     statements.push({
       Sid: 'ReadSecretsKeyThroughSecretsManager',

@@ -18,14 +18,19 @@
  */
 import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
-import type { AcmAdapter } from '../aws/acm.js';
+import type { AcmCalls } from '../acm/deliver.js';
+import { acmSessions } from '../acm/session.js';
 import { sdkClientConfig } from '../aws/client-config.js';
+import { Notifier } from '../aws/notify.js';
 import { normaliseSerial } from '../bundle.js';
 import { DEFAULT_API_TIMEOUT_SECONDS } from '../config.js';
 import { classifyCurrentValue } from '../current-value.js';
 import { ROTATION_FAILURE_TAG, errorMessage } from '../errors.js';
+import { Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
+import { stdoutMetricSink } from '../metrics.js';
 import { parseSpec } from '../spec.js';
+import { currentVersionReader, reconcileAcmTargets } from './reconcile.js';
 
 /** The event's key: any other event is the scheduled watch's. */
 export const AWAIT_EVENT_KEY = 'acmeRotationAwait';
@@ -336,7 +341,7 @@ function timeoutMessage(request: AwaitRequest, ports: AwaitPorts, last: Observat
 
 /** The ports over the SDK clients: Secrets Manager, and ACM (DescribeCertificate in the ARN's region). */
 export function sdkAwaitPorts(
-  clients: { secrets: SecretsManagerClient; acm: () => Promise<Pick<AcmAdapter, 'describe'>> },
+  clients: { secrets: SecretsManagerClient; acm: () => Promise<Pick<AcmCalls, 'describe'>> },
   rest: Omit<AwaitPorts, 'describeSecret' | 'currentValue' | 'acmSerial'>,
 ): AwaitPorts {
   return {
@@ -374,7 +379,7 @@ interface LambdaContext {
 }
 
 let secretsClient: SecretsManagerClient | undefined;
-let acmAdapter: Promise<AcmAdapter> | undefined;
+let acm: ReturnType<typeof acmSessions> | undefined;
 
 /** The rotation function's log group, by the name the stack gives it (`/aws/lambda/<function name>`). */
 export function rotationLogGroupOf(functionArn: string | undefined): string | undefined {
@@ -382,43 +387,67 @@ export function rotationLogGroupOf(functionArn: string | undefined): string | un
   return name ? `/aws/lambda/${name}` : undefined;
 }
 
+type Env = Record<string, string | undefined>;
+
+/**
+ * The watch's reconciliation (reconcile.ts) for one secret, within the waiter's time: AWSCURRENT
+ * re-imported into each ARN whose serial differs, refusals reported as DeliveryFailed notices
+ * (NOTIFICATION_TOPIC_ARN, EVENT_BUS_NAME) and metrics, like the scheduled run's.
+ */
+function reconcilePort(
+  secrets: SecretsManagerClient,
+  acmPort: AcmCalls,
+  deadline: Deadline,
+  logger: Logger,
+  env: Env,
+): NonNullable<AwaitPorts['reconcile']> {
+  const notifier = new Notifier({
+    topicArn: env.NOTIFICATION_TOPIC_ARN?.trim() || undefined,
+    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
+    source: env.EVENT_SOURCE?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'acme-rotation-watch',
+    logger,
+  });
+  return async (secret) => {
+    await reconcileAcmTargets([{ arn: secret.arn, name: secret.name, tags: secret.tags }], {
+      readCurrent: currentVersionReader(secrets),
+      acm: acmPort,
+      publish: (event) => notifier.publish(event),
+      metrics: stdoutMetricSink,
+      logger,
+      now: () => new Date(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      deadline,
+    });
+  };
+}
+
 /**
  * The waiter as the watch's handler runs it: the request from the event, SDK clients kept for the
  * container (ACM's loaded on first use: the scheduled runs never pay for it), the invocation's
- * remaining time as the outer bound.
+ * remaining time as the outer bound, and the watch's reconciliation for ARNs that lag.
  */
 export async function handleAwaitEvent(
   event: unknown,
   context: LambdaContext | undefined,
   logger: Logger,
-  reconcile?: AwaitPorts['reconcile'],
+  env: Env = process.env,
 ): Promise<AwaitSummary> {
   const request = parseAwaitRequest(event);
   const config = sdkClientConfig(DEFAULT_API_TIMEOUT_SECONDS * 1000);
   secretsClient ??= new SecretsManagerClient(config);
-  const ends = Date.now() + (context?.getRemainingTimeInMillis?.() ?? MAX_AWAIT_SECONDS * 1000);
+  acm ??= acmSessions(config);
+  const deadline = Deadline.fromContext(context, AWAIT_REPORT_RESERVE_MS);
+  const acmPort = acm.open({ deadline });
+  const rotationLogGroup = rotationLogGroupOf(env.WATCH_ROTATION_FUNCTION_ARN);
   const ports = sdkAwaitPorts(
-    {
-      secrets: secretsClient,
-      acm: () =>
-        (acmAdapter ??= import('../aws/acm.js').then((m) => {
-          const clients = new Map<string, ReturnType<typeof m.newAcmClient>>();
-          return new m.AcmAdapter((region) => {
-            let client = clients.get(region);
-            if (!client) clients.set(region, (client = m.newAcmClient(config, region)));
-            return client;
-          });
-        })),
-    },
+    { secrets: secretsClient, acm: async () => acmPort },
     {
       logger,
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      timeLeftMs: () => ends - Date.now(),
-      ...(reconcile ? { reconcile } : {}),
-      ...(rotationLogGroupOf(process.env.WATCH_ROTATION_FUNCTION_ARN)
-        ? { rotationLogGroup: rotationLogGroupOf(process.env.WATCH_ROTATION_FUNCTION_ARN) }
-        : {}),
+      timeLeftMs: () => deadline.untilEndMs(),
+      reconcile: reconcilePort(secretsClient, acmPort, deadline, logger, env),
+      ...(rotationLogGroup ? { rotationLogGroup } : {}),
     },
   );
   return awaitCertificates(request, ports);

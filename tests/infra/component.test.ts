@@ -612,6 +612,8 @@ describe('deployment to ACM', () => {
     // The watch may compare and re-import exactly these certificates.
     const watchDoc = policyOf(mocks.one(T.rolePolicy, 'acme-rotation-watch-policy'));
     expect(statement(watchDoc, 'DeliverToAcmCertificates').Resource).toEqual([EXISTING, US_EAST].sort());
+    // …and announce a refusal where the rotation does.
+    expect(statement(watchDoc, 'PublishNotices').Resource).toBe(TOPIC_ARN);
     expectLeastPrivilege(watchDoc);
 
     // A listener given the exported ARN depends on the wait: it never sees the placeholder.

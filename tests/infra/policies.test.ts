@@ -412,6 +412,28 @@ describe('renewal watch policy', () => {
     expect(JSON.stringify(watchRolePolicy({ ...watchBase, acmCertificateArns: [] }))).not.toContain('acm:');
   });
 
+  it('announces a refusing ACM target on the topic and bus, and only when it re-imports', () => {
+    const east = 'arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b';
+    const bus = 'arn:aws:events:eu-west-1:123456789012:event-bus/certs';
+    const doc = watchRolePolicy({ ...watchBase, acmCertificateArns: [east], topicArn: TOPIC, eventBusArn: bus });
+    expect(statement(doc, 'PublishNotices')).toEqual({
+      Sid: 'PublishNotices',
+      Effect: 'Allow',
+      Action: ['sns:Publish'],
+      Resource: TOPIC,
+    });
+    expect(statement(doc, 'PutRotationEvents')).toEqual({
+      Sid: 'PutRotationEvents',
+      Effect: 'Allow',
+      Action: ['events:PutEvents'],
+      Resource: bus,
+    });
+    expectLeastPrivilege(doc);
+    const json = JSON.stringify(watchRolePolicy({ ...watchBase, topicArn: TOPIC, eventBusArn: bus }));
+    expect(json).not.toContain('sns:');
+    expect(json).not.toContain('events:');
+  });
+
   it('is the same document as JSON, whatever the fleet size', () => {
     expect(JSON.parse(watchRolePolicyJson(watchBase))).toEqual(watchRolePolicy(watchBase));
     expect(watchRolePolicyJson(watchBase).length).toBeLessThan(1000);

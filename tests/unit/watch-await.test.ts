@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { ROTATION_FAILURE_TAG } from '../../rotation/errors.js';
 import { createLogger } from '../../rotation/log.js';
@@ -24,12 +24,15 @@ import {
   sdkAwaitPorts,
   type AwaitPorts,
   type AwaitRequest,
+  type AwaitSummary,
 } from '../../rotation/watch/await.js';
+import { handler } from '../../rotation/watch/index.js';
 import { AcmAdapter } from '../../rotation/aws/acm.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
 import { AcmService } from '../local/aws/acm.js';
 import { inProcessHandler } from '../local/aws/in-process.js';
 import { SecretsManagerService } from '../local/aws/secretsmanager.js';
+import { startLocalAws, type LocalAws } from '../local/aws/server.js';
 
 const ACCOUNT = '123456789012';
 const REGION = 'eu-west-1';
@@ -291,5 +294,77 @@ describe('waiting for the first certificate', () => {
     );
     // The reserve (10 s) is kept for reporting: Lambda never kills the waiter mid-answer.
     expect(clock - started).toBeLessThanOrEqual(50_000);
+  });
+});
+
+describe("the watch function's handler, given the waiter event", () => {
+  let local: LocalAws;
+  const saved: Record<string, string | undefined> = {};
+
+  beforeAll(async () => {
+    local = await startLocalAws();
+    // The SDK clients the handler makes read these (a Lambda gets its region and role the same way).
+    for (const [k, v] of Object.entries({ ...local.env, WATCH_ROTATION_FUNCTION_ARN: undefined })) {
+      saved[k] = process.env[k];
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    await local?.stop();
+  });
+
+  it('delivers AWSCURRENT at once to an ACM certificate added after the first certificate, then returns', async () => {
+    const pki = makeTestPki({ names: NAMES });
+    const importRaw = (
+      region: string,
+      material: { certPem: string; keyPem: string; chainPem?: string },
+      arn?: string,
+    ) =>
+      local.acm.handle(
+        'ImportCertificate',
+        {
+          ...(arn ? { CertificateArn: arn } : {}),
+          Certificate: Buffer.from(material.certPem).toString('base64'),
+          PrivateKey: Buffer.from(material.keyPem).toString('base64'),
+          ...(material.chainPem ? { CertificateChain: Buffer.from(material.chainPem).toString('base64') } : {}),
+        },
+        region,
+      ) as { CertificateArn: string };
+    const stand = makeTestPki({ names: NAMES, intermediates: 0 }).leaf;
+    const held = importRaw('us-east-1', stand).CertificateArn;
+    importRaw('us-east-1', { ...pki.leaf, chainPem: pki.chainPem }, held);
+    // A region added to the stack later: its new ACM certificate holds the placeholder.
+    const added = importRaw('eu-central-1', makeTestPki({ names: NAMES, intermediates: 0 }).leaf).CertificateArn;
+    const tags: Record<string, string> = {};
+    for (const t of [...domainTags(NAMES), ...acmArnTags([held, added])]) tags[t.Key] = t.Value;
+    const secret = local.secrets.seedSecret({
+      name: 'certs/web',
+      rotationEnabled: true,
+      tags,
+      versions: { [CURRENT_VERSION]: { value: JSON.stringify(pki.bundle), stages: ['AWSCURRENT'] } },
+    }).arn;
+    local.resetCalls();
+
+    const out = (await handler(
+      { [AWAIT_EVENT_KEY]: { secretIds: [secret], timeoutSeconds: 60 } },
+      { getRemainingTimeInMillis: () => 120_000, awsRequestId: 'req-1' },
+    )) as AwaitSummary;
+    expect(out.awaited).toEqual([expect.objectContaining({ secretArn: secret, serial: serialOf(pki) })]);
+    expect(local.acm.certificate(added)?.certificatePem).toBe(pki.leaf.certPem);
+    expect(local.acm.certificate(held)?.importCount).toBe(2);
+    // Only the lagging ARN was imported into; nothing was rotated.
+    expect(local.countCalls('acm', 'ImportCertificate')).toBe(1);
+    expect(local.countCalls('secretsmanager', 'RotateSecret')).toBe(0);
+  });
+
+  it('refuses a malformed waiter event, naming the shape it expects', async () => {
+    await expect(handler({ [AWAIT_EVENT_KEY]: { secretIds: 'certs/web' } }, {})).rejects.toThrow(
+      /acmeRotationAwait: secretIds must be a non-empty list; expected \{"acmeRotationAwait"/,
+    );
   });
 });
