@@ -3,9 +3,8 @@
  * `acme:acm-certificate-arns` pay for it), one client per region for the container, one adapter
  * per invocation so its call counts and throttling budget are that invocation's.
  */
-import type { ACMClient } from '@aws-sdk/client-acm';
+import type { ACMClient, ACMClientConfig } from '@aws-sdk/client-acm';
 import type { AcmAdapter } from '../aws/acm.js';
-import type { sdkClientConfig } from '../aws/client-config.js';
 import type { Deadline } from '../deadline.js';
 import type { AcmPort } from '../steps/context.js';
 
@@ -15,7 +14,7 @@ interface AcmModules {
 }
 
 /** ACM sessions of one container; `open` gives one invocation its AcmPort. */
-export function acmSessions(clientConfig: ReturnType<typeof sdkClientConfig>): {
+export function acmSessions(clientConfig: ACMClientConfig): {
   open(invocation: { deadline: Deadline }): AcmPort;
 } {
   let modules: Promise<AcmModules> | undefined;

@@ -17,12 +17,13 @@ import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/clien
 import { deliverToTarget, type AcmCalls } from '../acm/deliver.js';
 import { parseAcmArn, accountOfArn } from '../acm/arns.js';
 import { deliveryFailedEvent, deliveryReporter } from '../acm/report.js';
+import type { acmSessions } from '../acm/session.js';
 import type { DeliveryFailedEvent } from '../aws/notify.js';
 import { mapAwsError } from '../aws/secrets.js';
 import { normaliseSerial, parseBundle } from '../bundle.js';
 import type { Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
-import { metricLine, metricNames, type MetricNames, type MetricSink } from '../metrics.js';
+import { metricLine, metricNames, stdoutMetricSink, type MetricNames, type MetricSink } from '../metrics.js';
 import { parseSpec } from '../spec.js';
 
 /**
@@ -112,6 +113,30 @@ export function currentVersionReader(client: SecretsManagerClient): ReconcileDep
       if (err instanceof Error && err.name === 'ResourceNotFoundException') return undefined;
       throw mapAwsError('SecretsManager', 'GetSecretValue', err);
     }
+  };
+}
+
+/**
+ * The ports of a Lambda run, from the clients the watch keeps per container: its Secrets Manager
+ * client, its ACM sessions (`acmSessions(sdkClientConfig(…))`, made once), a Notifier built like
+ * the rotation function's (NOTIFICATION_TOPIC_ARN, EVENT_BUS_NAME), and the run's deadline.
+ */
+export function lambdaReconcileDeps(opts: {
+  secretsClient: SecretsManagerClient;
+  acmSessions: ReturnType<typeof acmSessions>;
+  notifier: { publish: (event: DeliveryFailedEvent) => Promise<void> };
+  logger: Logger;
+  deadline: Deadline;
+}): ReconcileDeps {
+  return {
+    readCurrent: currentVersionReader(opts.secretsClient),
+    acm: opts.acmSessions.open({ deadline: opts.deadline }),
+    publish: (event) => opts.notifier.publish(event),
+    metrics: stdoutMetricSink,
+    logger: opts.logger,
+    now: () => new Date(),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    deadline: opts.deadline,
   };
 }
 

@@ -7,6 +7,8 @@
  */
 import { ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { describe, expect, it } from 'vitest';
+import { acmSessions } from '../../rotation/acm/session.js';
+import { sdkClientConfig } from '../../rotation/aws/client-config.js';
 import type { DeliveryFailedEvent } from '../../rotation/aws/notify.js';
 import { normaliseSerial, type CertificateBundle } from '../../rotation/bundle.js';
 import { Deadline } from '../../rotation/deadline.js';
@@ -16,11 +18,13 @@ import {
   DESCRIBE_INTERVAL_MS,
   IMPORT_INTERVAL_MS,
   currentVersionReader,
+  lambdaReconcileDeps,
   reconcileAcmTargets,
   type ReconcileDeps,
   type ReconcileSecret,
 } from '../../rotation/watch/reconcile.js';
 import { issueCertificate, keyPem, pooledKey } from '../helpers/certs.js';
+import { inProcessHandler } from '../local/aws/in-process.js';
 import { bundleFor, makeWorld, OLD, SECRET_ARN, SECRET_NAME, type World } from './fakes.js';
 
 const DOMAINS = ['example.com', '*.example.com'];
@@ -282,5 +286,37 @@ describe('reconcileAcmTargets', () => {
       unfinished: 0,
     });
     expect(h.calls).toEqual([]);
+  });
+});
+
+describe('lambdaReconcileDeps: the watch wires the reconciliation with one call', () => {
+  it('reads AWSCURRENT, reaches ACM through the rotation’s sessions and publishes through the notifier', async () => {
+    const current = bundleFor(DOMAINS);
+    const w = world(current);
+    const behind = await w.acm.seed('eu-west-1');
+    const deleted = behind.replace(/certificate\/.*/, 'certificate/00000000-1111-2222-3333-444444444444');
+    tagArns(w, [behind, deleted]);
+    const config = {
+      ...sdkClientConfig(10_000),
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      requestHandler: inProcessHandler({ acm: w.acm.service }),
+    };
+    const published: DeliveryFailedEvent[] = [];
+    const deps = lambdaReconcileDeps({
+      secretsClient: w.sm.client,
+      acmSessions: acmSessions(config),
+      notifier: {
+        publish: (e) => {
+          published.push(e);
+          return Promise.resolve();
+        },
+      },
+      logger: w.log.logger,
+      deadline: new Deadline(120_000, 0),
+    });
+    deps.metrics = () => undefined;
+    expect(await reconcileAcmTargets(listed(w), deps)).toMatchObject({ checked: 2, delivered: 1, failed: 1 });
+    expect(serialAt(w, behind)).toBe(current.serial);
+    expect(published.map((e) => e.acm_certificate_arn)).toEqual([deleted]);
   });
 });
