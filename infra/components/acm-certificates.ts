@@ -9,7 +9,8 @@
  * algorithm, so a placeholder of another type would make every rotation refuse the target. After
  * creation the rotation owns the body, chain and key (`ignoreChanges`): a later `pulumi up` must
  * never put the placeholder back over a real certificate. The first rotation, started by the same
- * `pulumi up`, replaces it.
+ * `pulumi up`, replaces it; the ARNs the stack hands out resolve only after that (first-certificate.ts),
+ * so no listener or distribution of the same program is ever given the placeholder.
  *
  * Declared before the rotation role: its policy names these ARNs.
  */
