@@ -370,3 +370,43 @@ describe('classifyCurrentValue', () => {
     }
   });
 });
+
+describe('the issuing CA and the CAs fallen back from', () => {
+  it('are recorded by buildBundle and read back by parseBundle; malformed fallback entries are dropped', () => {
+    const fallbacks = [
+      {
+        ca: 'letsencrypt',
+        directory_url: 'https://acme-v02.api.letsencrypt.org/directory',
+        error_code: 'AcmeUnreachable',
+        reason: 'the CA could not be reached',
+      },
+    ];
+    const b = buildBundle({
+      certificatePem: pki.fullchainPem,
+      privateKeyPem: pki.leaf.keyPem,
+      keyType: 'ecdsa-p256',
+      domains: ['example.com', '*.example.com'],
+      issuedBy: {
+        directoryUrl: 'https://acme.zerossl.com/v2/DV90',
+        accountUrl: 'https://acme.zerossl.com/acct/1',
+        ca: 'zerossl',
+      },
+      fallbacks,
+    });
+    expect(b).toMatchObject({
+      acme_directory_url: 'https://acme.zerossl.com/v2/DV90',
+      acme_account_url: 'https://acme.zerossl.com/acct/1',
+      acme_ca: 'zerossl',
+      acme_fallbacks: fallbacks,
+    });
+    const stored = JSON.parse(JSON.stringify(b)) as Record<string, unknown>;
+    expect(parseBundle(JSON.stringify(stored))).toMatchObject({ acme_ca: 'zerossl', acme_fallbacks: fallbacks });
+    stored.acme_fallbacks = [...fallbacks, { ca: 'x' }, 'junk'];
+    expect(parseBundle(JSON.stringify(stored))?.acme_fallbacks).toEqual(fallbacks);
+    delete stored.acme_fallbacks;
+    delete stored.acme_ca;
+    const plain = parseBundle(JSON.stringify(stored));
+    expect(plain?.acme_ca).toBeUndefined();
+    expect(plain?.acme_fallbacks).toBeUndefined();
+  });
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { AcmeCa } from '../../rotation/acme/ca.js';
 import { mapAcmeError, parseProblem, parseRetryAfter } from '../../rotation/acme/problems.js';
 import { generatePrivateKey } from '../../rotation/acme/keys.js';
+import { memoryOf } from '../../rotation/acme/transport.js';
 import { AcmeError } from '../../rotation/errors.js';
 
 describe('AcmeCa', () => {
@@ -85,5 +86,36 @@ describe('CA problem documents', () => {
     expect(mapAcmeError('finalize', 'https://ca.test/dir', new Error(''), problem).message).toBe(
       'CA failed finalize: error (HTTP 502): <html>Bad Gateway</html>',
     );
+  });
+});
+
+describe('AcmeCa.caaIdentities: the names a CA answers to in CAA records (meta.caaIdentities)', () => {
+  const directory = (meta?: unknown) => ({
+    newNonce: 'https://ca.invalid/nonce',
+    newAccount: 'https://ca.invalid/account',
+    newOrder: 'https://ca.invalid/order',
+    ...(meta === undefined ? {} : { meta }),
+  });
+
+  it.each([
+    ['listed', { caaIdentities: ['letsencrypt.org'] }, ['letsencrypt.org']],
+    [
+      'several, blanks and non-strings dropped',
+      { caaIdentities: ['pki.goog', '', 7, 'google.com'] },
+      ['pki.goog', 'google.com'],
+    ],
+    ['an empty list', { caaIdentities: [] }, undefined],
+    ['no caaIdentities', { termsOfService: 'https://ca.invalid/tos' }, undefined],
+    ['no meta', undefined, undefined],
+  ])('%s', async (_what, meta, expected) => {
+    // A directory this container already holds (transport.ts) is read without a request.
+    const url = `https://ca-${Math.random().toString(36).slice(2)}.invalid/directory`;
+    memoryOf(url).directory = { data: directory(meta), fetchedAt: Date.now() };
+    const ca = new AcmeCa(url, {
+      accountKeyPem: await generatePrivateKey('ecdsa-p256'),
+      fresh: true,
+      persisted: false,
+    });
+    expect(await ca.caaIdentities()).toEqual(expected);
   });
 });
