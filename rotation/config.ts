@@ -167,6 +167,26 @@ function maxLifetime(env: Env): { maxCertificateLifetimeMs?: number } {
   return { maxCertificateLifetimeMs: Number(raw) * 86_400_000 };
 }
 
+/**
+ * The CAs of a configuration. loadConfig always fills `cas`; a Config assembled by hand (a test's)
+ * may carry only the one-CA fields, which then make the list.
+ */
+export function configuredCas(
+  config: Pick<Config, 'directoryUrl' | 'accountSecretId' | 'preferredChain'> & {
+    cas?: CaSettings[];
+  },
+): CaSettings[] {
+  if (config.cas && config.cas.length > 0) return config.cas;
+  return [
+    {
+      name: defaultCaName(config.directoryUrl),
+      directoryUrl: config.directoryUrl,
+      ...(config.accountSecretId ? { accountSecretId: config.accountSecretId } : {}),
+      ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
+    },
+  ];
+}
+
 /** A CA's default name: its directory URL's host (with the port, so two CAs on one host differ). */
 export function defaultCaName(directoryUrl: string): string {
   return new URL(directoryUrl).host;

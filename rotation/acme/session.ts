@@ -4,7 +4,7 @@
  * CAA identities, and CAA lookups.
  */
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
-import type { CaSettings, Config } from '../config.js';
+import { configuredCas, type CaSettings, type Config } from '../config.js';
 import type { Deadline } from '../deadline.js';
 import { caaLookup } from '../dns/caa.js';
 import { AcmeError, ConfigError } from '../errors.js';
@@ -25,11 +25,8 @@ export function openCa(opts: {
   secret: SecretDescription;
 }): CaPort {
   const { config, secrets, logger, deadline, secret } = opts;
-  const first = config.cas?.[0] ?? {
-    name: config.directoryUrl,
-    directoryUrl: config.directoryUrl,
-    ...(config.accountSecretId ? { accountSecretId: config.accountSecretId } : {}),
-  };
+  const cas = configuredCas(config);
+  const first = cas[0] as CaSettings;
   // An account secret must be another secret: one value cannot be both a certificate bundle
   // and an ACME account, and a rotation would overwrite the one with the other.
   const isThisSecret = (id: string | undefined) => id !== undefined && (id === secret.arn || id === secret.name);
@@ -41,7 +38,7 @@ export function openCa(opts: {
     const [{ AcmeCa }, { loadAccount }] = await loadAcme();
     if (isThisSecret(ca.accountSecretId)) {
       throw new ConfigError(
-        `the account secret of CA ${ca.name} (${config.cas && config.cas.length > 1 ? 'ACME_CAS accountSecretId' : 'ACME_ACCOUNT_SECRET_ID'}) ` +
+        `the account secret of CA ${ca.name} (${cas.length > 1 ? 'ACME_CAS accountSecretId' : 'ACME_ACCOUNT_SECRET_ID'}) ` +
           `points at the certificate secret "${secret.name}" itself; use a separate secret for the ACME account`,
       );
     }

@@ -11,7 +11,7 @@ import {
   type FailedCa,
 } from '../acme/fallback.js';
 import { issueCertificate, type IssuedCertificate } from '../acme/issue.js';
-import type { CaSettings } from '../config.js';
+import { configuredCas, type CaSettings } from '../config.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../bundle.js';
 import type { DnsProvider } from '../dns/provider.js';
 import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../errors.js';
@@ -148,7 +148,7 @@ async function issueWithFallback(
   dns: DnsProvider,
 ): Promise<Issued> {
   const { secret, token, logger, config } = ctx;
-  const cas = config.cas ?? [{ name: config.directoryUrl, directoryUrl: config.directoryUrl }];
+  const cas = configuredCas(config);
   const failedBefore = readFailedCas(secret.tags, token);
   const choice = await chooseCas({
     cas,
