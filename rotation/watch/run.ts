@@ -559,9 +559,15 @@ async function writeState(item: Item, run: Run, state: RenewalState): Promise<vo
     return;
   }
   try {
-    if (Object.keys(changed).length > 0) await run.gate.take();
-    if (gone.length > 0) await run.gate.take();
-    await deps.secrets.tag(item.secret.arn, changed, gone);
+    // One token right before each call (TagResource, then UntagResource), so the pace holds per call.
+    if (Object.keys(changed).length > 0) {
+      await run.gate.take();
+      await deps.secrets.tag(item.secret.arn, changed, []);
+    }
+    if (gone.length > 0) {
+      await run.gate.take();
+      await deps.secrets.tag(item.secret.arn, {}, gone);
+    }
     item.secret.tags = [
       ...item.secret.tags.filter((t) => !t.Key?.startsWith(RENEWAL_TAG_PREFIX)),
       ...Object.entries(set).map(([Key, Value]) => ({ Key, Value })),

@@ -15,7 +15,7 @@ import { serveRotations } from '../local/rotation-service.js';
 import { startLocalStack } from '../local/stack.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { DEFAULT_MAX_IN_FLIGHT } from '../../rotation/watch/config.js';
-import { NEAR_TIMEOUT_MS, simulateFleet } from './fleet-sim.js';
+import { NEAR_TIMEOUT_MS, simulateBadDay, simulateFleet } from './fleet-sim.js';
 import { fmtMs, fmtRatio, type BenchResult } from './types.js';
 import { describeFailure, log, timedRotation, uniqueLabel } from './util.js';
 
@@ -184,6 +184,96 @@ export async function benchFleet(opts: { certificates?: number; maxInFlight?: nu
     result.details.push(
       `- simulated, ${label}: ${(sim.admitted / 1000).toFixed(1)} Route 53 requests admitted per rotation, ` +
         `${(sim.throttled / 1000).toFixed(0)} throttled; ${sim.hops} continuation invocation(s) of the watch`,
+    );
+  }
+  result.seconds = (performance.now() - started) / 1000;
+  return result;
+}
+
+/**
+ * Benchmark 8 — the watch's bad day, 1,000 certificates: 10 % carry a failed rotation's AWSPENDING
+ * (made 3 h before, past the rotation's timeout), about 60 % are due by lifetime, the CA does not
+ * answer during the first run (10 s timeouts), and the schedule's next run arrives while the first
+ * run's continuation is still working. The real runWatch against the local Secrets Manager model
+ * (its labels, version dates, RotateSecret refusals and its 50/s tagging rate), in virtual time.
+ */
+export async function benchWatchBadDay(): Promise<BenchResult> {
+  const started = performance.now();
+  const CERTIFICATES = 1000;
+  const base = {
+    certificates: CERTIFICATES,
+    stalePendingShare: 0.1,
+    dueShare: 0.6,
+    maxInFlight: DEFAULT_MAX_IN_FLIGHT,
+    secondRunAtMs: 900_000,
+  };
+  const result: BenchResult = {
+    id: 8,
+    title: "The watch's bad day (1,000 certificates, failed rotations, the CA down, two runs meeting)",
+    figures: [],
+    method: [
+      `tests/bench/fleet-sim.ts \`simulateBadDay\`: the watch's own \`runWatch\` (rotation/watch/run.ts) against the ` +
+        `local Secrets Manager model (tests/local/aws/secretsmanager.ts: staging labels, version CreatedDate, ` +
+        `RotateSecret refusing a second rotation, TagResource+UntagResource throttled beyond 50/s) in virtual time, ` +
+        `20 ms per Secrets Manager call. ${CERTIFICATES} secrets with real 90-day certificates: 10 % carry a failed ` +
+        `rotation's AWSPENDING made 3 h earlier (past the rotation's 900 s timeout + 10 min), about 60 % are due by ` +
+        `lifetime. The CA does not answer during the first invocation (every directory or renewalInfo request ` +
+        `times out after 10 s), then answers like Let's Encrypt (a window at 2/3 of the lifetime, Retry-After 6 h). ` +
+        `A rotation takes 40–140 s (the range benchmark 7 measures at 50 in flight) and then promotes its version ` +
+        `as finishSecret does. The schedule's next run arrives at 900 s, while run 1's continuation works; with ` +
+        `reserved concurrency 1 (the deployment) it waits for its slot, as Lambda retries a throttled event; the ` +
+        `same day is also run without the lock, so both runs really meet.`,
+      `"In flight" is counted every second from Secrets Manager's labels (AWSPENDING on a version RotateSecret ` +
+        `made that day), not from the watch's own count; duplicates are secrets RotateSecret started twice; tag ` +
+        `writes per second are the busiest one-second window of the calls Secrets Manager admitted.`,
+    ],
+    details: [],
+    seconds: 0,
+  };
+  for (const lock of [true, false]) {
+    const r = await simulateBadDay({ ...base, lock });
+    const label = lock ? 'reserved concurrency 1' : 'no lock (the runs meet)';
+    log(
+      `bad day (${label}): ${r.dueStartedWithinTwoRuns}/${r.due} due started within two runs, ` +
+        `max in flight ${r.maxInFlight}, duplicates ${r.duplicateRotations}, tag writes ${r.maxTagWritesPerSecond}/s`,
+    );
+    result.figures.push(
+      {
+        label: `bad day, ${label}: due renewals started within two runs`,
+        value: `${r.dueStartedWithinTwoRuns} of ${r.due}`,
+        target: 'all',
+        pass: r.dueStartedWithinTwoRuns === r.due,
+      },
+      {
+        label: `bad day, ${label}: duplicate rotations / most in flight (Secrets Manager's labels)`,
+        value: `${r.duplicateRotations} / ${r.maxInFlight}`,
+        // The bound is the deployment's (the lock): without it, only "no duplicate" is by design.
+        ...(lock
+          ? {
+              target: `0 / ≤ ${DEFAULT_MAX_IN_FLIGHT}`,
+              pass: r.duplicateRotations === 0 && r.maxInFlight <= DEFAULT_MAX_IN_FLIGHT,
+            }
+          : {}),
+      },
+      {
+        label: `bad day, ${label}: tag writes in the busiest second (throttled)`,
+        value: `${r.maxTagWritesPerSecond}/s (${r.tagThrottled})`,
+        target: '< 50/s (0)',
+        pass: r.maxTagWritesPerSecond < 50 && r.tagThrottled === 0,
+      },
+    );
+    result.details.push(
+      `- ${label}: ${r.invocations} invocations over ${(r.dayMs / 1000).toFixed(0)} s; ${r.failedCleared} of ` +
+        `${r.failedRotations} failed rotations cleared; ${r.askedWhileDown} requests to the CA while it was down ` +
+        `(then counted down for the run); ${r.tagWrites} tag writes in all`,
+      ...r.summaries.map(
+        (s) =>
+          `  - run ending at ${String(s.at)} s (continuation ${String(s.continuation)}): checked ${String(s.checked)}, ` +
+          `due ${String(s.due)}, started ${String(s.started)}, skipped ${String(s.skipped)}, deferred ` +
+          `${String(s.deferred)}, in flight at its start ${String(s.inFlight)}, failed rotations cleared ` +
+          `${String(s.failedRotationsCleared)}, CA down: ${(s.caDown as string[]).join(', ') || 'no'}, tag writes ` +
+          `${String(s.tagWrites)}`,
+      ),
     );
   }
   result.seconds = (performance.now() - started) / 1000;

@@ -3,7 +3,7 @@
  * ratio measured in the same run. Prints a table and writes docs/PERFORMANCE.md.
  *
  *   tsx tests/bench/run.ts [--only 1,3] [--no-write] [--details]
- *   npm run bench -- throughput        (benchmarks by name: latency overhead coldstart memory calls throughput fleet)
+ *   npm run bench -- throughput        (benchmarks by name: latency overhead coldstart memory calls throughput fleet watch)
  *   BENCH_CONTAINERS=50 — LocalLambda containers in benchmark 6 (default 100)
  *   BENCH_DIAG_DIR=/tmp/x — benchmark 6 writes Pebble's log, the functions' logs and load samples there
  * A partial run prints its table but does not rewrite docs/PERFORMANCE.md.
@@ -21,7 +21,7 @@ import { benchColdStart } from './coldstart.js';
 import { benchLatency } from './latency.js';
 import { benchMemory } from './memory.js';
 import { benchOverhead } from './overhead.js';
-import { benchFleet } from './fleet.js';
+import { benchFleet, benchWatchBadDay } from './fleet.js';
 import { benchThroughput } from './throughput.js';
 import { fmtRatio, type BenchResult } from './types.js';
 import { log, RUN_ID } from './util.js';
@@ -41,6 +41,7 @@ const BENCHES: { id: number; name: string; title: string; run: () => Promise<Ben
     run: () => benchThroughput({ containers: Number(process.env.BENCH_CONTAINERS) || 100 }),
   },
   { id: 7, name: 'fleet', title: 'Fleet renewal by the watch', run: () => benchFleet() },
+  { id: 8, name: 'watch', title: "The watch's bad day", run: () => benchWatchBadDay() },
 ];
 
 function arg(name: string): string | undefined {
