@@ -291,7 +291,8 @@ describe.each<[KeyType]>([['ecdsa-p256'], ['rsa-2048']])('the ACM placeholder of
   });
 
   it("keeps to what Let's Encrypt's tlsserver profile issues too (no RSA keyEncipherment)", async () => {
-    const placeholder = renderWithOpenssl(await placeholderInputs(keyType));
+    const inputs = await placeholderInputs(keyType);
+    const placeholder = renderWithOpenssl(inputs);
     expect(keyUsages(placeholder.certPem)).not.toContain('keyEncipherment');
     if (ecdsa) return;
     const acm = new AcmService();
@@ -299,6 +300,12 @@ describe.each<[KeyType]>([['ecdsa-p256'], ['rsa-2048']])('the ACM placeholder of
     const tlsserver = tlsserverShapedRsa();
     expect(keyUsages(tlsserver.leaf)).toEqual(['digitalSignature']);
     expect(importInto(acm, tlsserver, arn)).toBe(arn);
+
+    // With keyEncipherment the RSA placeholder would refuse it: ACM keeps every KU value on RSA.
+    const declared = inputs.cert.allowedUses as string[];
+    const withEncipherment = renderWithOpenssl(inputs, [...declared, 'key_encipherment']);
+    const other = importInto(acm, { leaf: withEncipherment.certPem, key: withEncipherment.keyPem });
+    expect(() => importInto(acm, tlsserverShapedRsa(), other)).toThrow(/cannot remove existing KeyUsage values/);
   });
 
   it('would refuse that re-import with a key-usage-only placeholder (no EKU extension)', async () => {
