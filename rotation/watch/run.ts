@@ -135,6 +135,8 @@ interface Item {
   pending?: { versionId?: string; since: number };
   /** A failed rotation found on this secret (AWSPENDING older than the in-flight limit). */
   failedRotation?: { versionId: string; createdAt: Date; cleared: boolean };
+  /** An AWSPENDING version whose age could not be read (ListSecretVersionIds refused). */
+  undatedPending?: string;
 }
 
 export interface WatchSummary {
@@ -330,6 +332,7 @@ async function datePending(item: Item, run: Run): Promise<void> {
     // Without its date, the watch's own record of starting it decides; else it counts as failed.
     const started = item.state.started?.getTime();
     if (started !== undefined && run.now.getTime() - started < run.inFlightMs) item.pending = { since: started };
+    else item.undatedPending = pendingVersion(item.secret.versions);
     deps.logger.warn('could not date the pending version (ListSecretVersionIds)', {
       secretName: item.secret.name,
       error: err,
@@ -417,6 +420,10 @@ async function startOne(item: Item, run: Run): Promise<'started' | 'in-progress'
   if (pending !== undefined) {
     if (pending === item.failedRotation?.versionId) {
       return skip('due, but a failed rotation blocks it (see atRisk for the remedy)');
+    }
+    if (pending === item.undatedPending) {
+      // Neither known to be in flight nor known to have failed: it blocks this secret, not a slot.
+      return skip('due, but an AWSPENDING version of unknown age blocks it (ListSecretVersionIds refused)');
     }
     item.status = 'skipped';
     item.reason = 'due, and a rotation started since the listing (another run, the schedule or rotate-secret)';

@@ -530,3 +530,27 @@ describe('runWatch on the bad days', () => {
     );
   });
 });
+
+describe('runWatch when Secrets Manager will not date a pending version', () => {
+  it('an AWSPENDING of unknown age blocks its secret but holds no slot; one the watch started recently does', async () => {
+    const unknown = secret('unknown');
+    const ours = secret('ours');
+    const fresh = secret('fresh');
+    const secrets = new Secrets([unknown, ours, fresh]);
+    withPending(unknown, secrets, 3 * HOUR);
+    withPending(ours, secrets, 5 * MINUTE);
+    ours.tags.push(
+      { Key: RENEWAL_TAG.cert, Value: ours.certId ?? '' },
+      { Key: RENEWAL_TAG.started, Value: new Date(Date.now() - 5 * MINUTE).toISOString() },
+    );
+    secrets.pending = async () => {
+      throw new Error('AccessDeniedException: not authorized to perform secretsmanager:ListSecretVersionIds');
+    };
+    const { d, log } = deps(secrets, new Ari(past));
+    const summary = await runWatch({ ...CONFIG, maxInFlight: 2 }, d);
+    expect(summary.inFlight).toBe(1);
+    expect(secrets.rotated).toEqual([fresh.arn]);
+    expect(reasonsOf(log)[unknown.name]?.reason).toMatch(/AWSPENDING version of unknown age blocks it/);
+    expect(log.find('could not date the pending version')).toBeDefined();
+  });
+});
