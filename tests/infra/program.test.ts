@@ -110,6 +110,15 @@ describe('stack outputs', () => {
       'eu-west-1': existing,
       'us-east-1': acmArnOf('acme-rotation-cert-web-acm-us-east-1', 'us-east-1'),
     });
+    // Exported once the watch function waited for the first certificate behind both ARNs.
+    await settle(mocks);
+    const wait = mocks.one('aws:lambda/invocation:Invocation', 'acme-rotation-cert-web-first-certificate');
+    expect(wait.inputs.functionName).toBe('acme-rotation-dev-watch');
+    expect(
+      String((wait.inputs.triggers as Record<string, string>).acmCertificateArns)
+        .split(',')
+        .sort(),
+    ).toEqual(Object.values(certs.web?.acmArns ?? {}).sort());
   });
 
   it('exports no account secret for an ephemeral account', async () => {
