@@ -14,18 +14,11 @@
  *   neither; a CA requiring EAB without credentials in its account secret fails with a hint;
  * - no TXT record is left in any case, AWSCURRENT is never damaged.
  */
-import { X509Certificate } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-
-import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import { splitPemCertificates } from '../../rotation/bundle.js';
-import { startCaProxy, type CaAnswer, type CaExtension, type CaProxy, type CaRequestInfo } from '../local/ca-proxy.js';
 import { rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
-import { startPebble, type Pebble } from '../local/pebble.js';
+import { SECOND_CA_EAB, startTwoCas, type TwoCas } from '../local/second-ca.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
 import { noticesFor, parseStoredBundle, ROUTE53_CHANGE_DELAY_MS, TOPIC_NAME, zoneCertificate } from './helpers.js';
 import { expectInvariants, snapshotSecret } from './invariants.js';
@@ -33,96 +26,27 @@ import { expectInvariants, snapshotSecret } from './invariants.js';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';
-const EAB_KID = 'kid-e2e';
-const EAB_HMAC_KEY = 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W';
-
-/** What the fronts add to Pebble: caaIdentities, and (when asked) orders stuck in `processing`. */
-class CaFront implements CaExtension {
-  stuck = false;
-  constructor(private readonly identities: string[]) {}
-
-  answered(req: CaRequestInfo, answer: CaAnswer): CaAnswer {
-    if (answer.status >= 300) return answer;
-    const rewrite = (edit: (doc: Record<string, unknown>) => void): CaAnswer => {
-      const doc = JSON.parse(answer.body.toString('utf8')) as Record<string, unknown>;
-      edit(doc);
-      const body = Buffer.from(JSON.stringify(doc));
-      return { ...answer, body, headers: { ...answer.headers, 'content-length': String(body.length) } };
-    };
-    if (req.operation === 'directory') {
-      return rewrite((dir) => {
-        dir.meta = { ...((dir.meta as Record<string, unknown> | undefined) ?? {}), caaIdentities: this.identities };
-      });
-    }
-    if (this.stuck && (req.operation === 'finalize' || req.operation === 'order')) {
-      return rewrite((order) => {
-        if (order.status === 'valid' || order.status === 'processing') {
-          order.status = 'processing';
-          delete order.certificate;
-        }
-      });
-    }
-    return answer;
-  }
-}
+const EAB_KID = SECOND_CA_EAB.kid;
 
 let stack: LocalStack;
-let pebbleB: Pebble;
-let frontA: CaProxy;
-let frontB: CaProxy;
-const extA = new CaFront(['ca-a.test']);
-const extB = new CaFront(['ca-b.test']);
-let trustFile: string;
-let rootsA: X509Certificate[];
-let rootsB: X509Certificate[];
-
-async function front(pebble: Pebble, extension: CaExtension): Promise<CaProxy> {
-  const [cert, key] = await Promise.all([
-    readFile(pebble.listenerCertPath, 'utf8'),
-    readFile(pebble.listenerKeyPath, 'utf8'),
-  ]);
-  return startCaProxy({ target: pebble.directoryUrl, targetCa: pebble.listenerCaPem, cert, key, extension });
-}
+let cas: TwoCas;
 
 beforeAll(async () => {
   stack = await startLocalStack({ route53ChangeDelayMs: ROUTE53_CHANGE_DELAY_MS });
   stack.aws.sns.createTopic(TOPIC_NAME);
-  pebbleB = await startPebble({
-    dnsServer: `${stack.dns.address}:${stack.dns.port}`,
-    workDir: stack.workDir,
-    certificateValidityPeriod: 90 * 86_400,
-    externalAccountMacKeys: { [EAB_KID]: EAB_HMAC_KEY },
-  });
-  frontA = await front(stack.pebble, extA);
-  frontB = await front(pebbleB, extB);
-  rootsA = splitPemCertificates(await stack.pebble.issuingRootsPem()).map((p) => new X509Certificate(p));
-  rootsB = splitPemCertificates(await pebbleB.issuingRootsPem()).map((p) => new X509Certificate(p));
-  trustFile = join(stack.workDir, 'trust-two-cas.pem');
-  await writeFile(
-    trustFile,
-    [
-      stack.pebble.listenerCaPem,
-      ...rootsA.map((r) => r.toString()),
-      pebbleB.listenerCaPem,
-      ...rootsB.map((r) => r.toString()),
-    ]
-      .map((p) => p.trim())
-      .join('\n') + '\n',
-  );
+  cas = await startTwoCas(stack);
 });
 
 afterAll(async () => {
-  await frontA?.stop();
-  await frontB?.stop();
-  await pebbleB?.stop();
+  await cas?.stop();
   await stack?.stop();
 });
 
 afterEach(async () => {
-  frontA.clearFaults();
-  frontB.clearFaults();
-  extA.stuck = false;
-  if (!frontA.isUp()) await frontA.up();
+  cas.frontA.clearFaults();
+  cas.frontB.clearFaults();
+  cas.extA.stuck = false;
+  if (!cas.frontA.isUp()) await cas.frontA.up();
 });
 
 let n = 0;
@@ -130,37 +54,13 @@ let n = 0;
 /** Two fresh account secrets (the second holding only the EAB credentials) and a Lambda using both CAs. */
 async function twoCaLambda(opts: { eab?: boolean; env?: Record<string, string> } = {}) {
   n++;
-  const acctA = await stack.createEmptySecret(`e2e/acme-account-a-${n}-${Date.now()}`);
-  const out = await stack.sm.send(
-    new CreateSecretCommand({
-      Name: `e2e/acme-account-b-${n}-${Date.now()}`,
-      SecretString: JSON.stringify(opts.eab === false ? {} : { eab: { kid: EAB_KID, hmac_key: EAB_HMAC_KEY } }),
-    }),
-  );
-  const acctB = { arn: out.ARN as string, name: out.Name as string };
+  const { env, acctA, acctB } = await cas.accounts(opts.eab === false ? { eab: false } : {});
   const topicArn = stack.aws.sns.createTopic(`${TOPIC_NAME}-${n}`);
-  const lambda = stack.newLambda({
-    ACME_CAS: JSON.stringify([
-      { name: 'ca-a', directoryUrl: frontA.directoryUrl, accountSecretId: acctA.name },
-      { name: 'ca-b', directoryUrl: frontB.directoryUrl, accountSecretId: acctB.name },
-    ]),
-    NODE_EXTRA_CA_CERTS: trustFile,
-    NOTIFICATION_TOPIC_ARN: topicArn,
-    ...opts.env,
-  });
+  const lambda = stack.newLambda({ ...env, NOTIFICATION_TOPIC_ARN: topicArn, ...opts.env });
   return { lambda, acctA, acctB };
 }
 
-/** The CA whose root the leaf chains to. */
-function issuedBy(bundle: { chain: string }): 'a' | 'b' | undefined {
-  const top = splitPemCertificates(bundle.chain)
-    .map((p) => new X509Certificate(p))
-    .at(-1);
-  if (!top) return undefined;
-  if (rootsA.some((r) => top.checkIssued(r))) return 'a';
-  if (rootsB.some((r) => top.checkIssued(r))) return 'b';
-  return undefined;
-}
+const issuedBy = (bundle: { chain: string }) => cas.issuedBy(bundle.chain);
 
 function account(arn: string): Record<string, unknown> | undefined {
   const value = stack.aws.secrets.valueAt(arn, 'AWSCURRENT');
@@ -192,18 +92,18 @@ describe('falls through to the second CA on the first CA’s own failures', () =
     expect(bundle.acme_fallbacks).toBeUndefined();
     expect(bundle.acme_account_url).toBe(account(acctA.arn)?.account_url);
     expect(account(acctB.arn)?.private_key).toBeUndefined(); // the second CA was never needed
-    expect(frontB.calls.filter((c) => c.operation === 'newOrder')).toHaveLength(0);
-    expect(metrics(lambda).map((m) => [m.Ca, m.CertificatesIssued])).toEqual([[new URL(frontA.url).host, 1]]);
+    expect(cas.frontB.calls.filter((c) => c.operation === 'newOrder')).toHaveLength(0);
+    expect(metrics(lambda).map((m) => [m.Ca, m.CertificatesIssued])).toEqual([[new URL(cas.frontA.url).host, 1]]);
     expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
   });
 
   const kinds: { kind: string; code: string; arm: () => void | Promise<void>; env?: Record<string, string> }[] = [
-    { kind: 'the CA unreachable', code: 'AcmeUnreachable', arm: () => frontA.down() },
+    { kind: 'the CA unreachable', code: 'AcmeUnreachable', arm: () => cas.frontA.down() },
     {
       kind: '503 on newOrder after the retries',
       code: 'AcmeRequestFailed',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'newOrder',
           times: Infinity,
           action: {
@@ -222,7 +122,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       kind: 'a rate limit whose Retry-After lies past the deadline',
       code: 'AcmeRateLimited',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'newOrder',
           times: Infinity,
           action: {
@@ -236,7 +136,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       kind: 'serverInternal at finalize (after validation)',
       code: 'AcmeRequestFailed',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'finalize',
           times: Infinity,
           action: {
@@ -250,7 +150,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       kind: 'an order that never becomes valid',
       code: 'DeadlineExceeded',
       arm: () => {
-        extA.stuck = true;
+        cas.extA.stuck = true;
       },
       env: { ACME_TIMEOUT_SECONDS: '3' },
     },
@@ -269,10 +169,10 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
       expect(issuedBy(bundle)).toBe('b');
       expect(bundle.acme_ca).toBe('ca-b');
-      expect(bundle.acme_directory_url).toBe(frontB.directoryUrl);
+      expect(bundle.acme_directory_url).toBe(cas.frontB.directoryUrl);
       // The second CA's own account, registered with EAB and kept in its own secret.
       const b = account(acctB.arn);
-      expect(b).toMatchObject({ directory_url: frontB.directoryUrl, eab: { kid: EAB_KID } });
+      expect(b).toMatchObject({ directory_url: cas.frontB.directoryUrl, eab: { kid: EAB_KID } });
       expect(bundle.acme_account_url).toBe(b?.account_url);
       expect(account(acctA.arn)?.account_url).not.toBe(b?.account_url);
       expect(bundle.acme_fallbacks).toEqual([expect.objectContaining({ ca: 'ca-a', error_code: code })]);
@@ -280,12 +180,12 @@ describe('falls through to the second CA on the first CA’s own failures', () =
       expect(notice).toMatchObject({
         status: 'success',
         ca: 'ca-b',
-        ca_directory_url: frontB.directoryUrl,
-        ca_fallbacks: [{ ca: 'ca-a', directory_url: frontA.directoryUrl, error_code: code }],
+        ca_directory_url: cas.frontB.directoryUrl,
+        ca_fallbacks: [{ ca: 'ca-a', directory_url: cas.frontA.directoryUrl, error_code: code }],
       });
       expect(metrics(lambda).map((m) => [m.Ca, m.CertificatesIssued ?? 0, m.CaFallbacks ?? 0])).toEqual([
-        [new URL(frontB.url).host, 1, 0],
-        [new URL(frontA.url).host, 0, 1],
+        [new URL(cas.frontB.url).host, 1, 0],
+        [new URL(cas.frontA.url).host, 0, 1],
       ]);
       expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(true);
       // The failed-CA tag served its purpose and is gone.
@@ -295,13 +195,57 @@ describe('falls through to the second CA on the first CA’s own failures', () =
   );
 });
 
+describe('too little time left to fall through at once', () => {
+  it("records the failed CA and Secrets Manager's retry starts at the second one", async () => {
+    const { env } = await cas.accounts();
+    // 75 s in all: after the first CA fails, less than the 60 s a fall-through needs remain
+    // (20 s are kept back for clean-up and the notice).
+    const lambda = stack.newLambda(env, { timeoutMs: 75_000 });
+    const cert = await zoneCertificate(stack, 'cas-retry');
+    const before = snapshotSecret(stack, cert.arn, cert.domains);
+    await cas.frontA.down();
+    let tagBetween: string | undefined;
+    const run = await rotate({
+      client: stack.sm,
+      lambda,
+      secretId: cert.arn,
+      maxAttempts: 2,
+      onStep: ({ attempt, step }) => {
+        if (attempt === 1 && step === 'createSecret') {
+          tagBetween = stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:inflight-ca-failed'];
+        }
+      },
+    });
+    expect(run.succeeded).toBe(true);
+    expect(run.attempts).toHaveLength(2);
+    const first = run.attempts[0]?.find((a) => a.step === 'createSecret')?.result;
+    expect(first?.ok).toBe(false);
+    expect(first && !first.ok ? first.error.message : '').toContain(
+      "less than 60 s of the invocation is left: Secrets Manager's retry of this rotation orders from the next CA, ca-b",
+    );
+    expect(tagBetween).toBe(`${run.token} 0:AcmeUnreachable`);
+    const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
+    expect(cas.issuedBy(bundle.chain)).toBe('b');
+    expect(bundle.acme_fallbacks).toEqual([
+      {
+        ca: 'ca-a',
+        directory_url: cas.frontA.directoryUrl,
+        error_code: 'AcmeUnreachable',
+        reason: 'failed in an earlier attempt of this rotation (AcmeUnreachable)',
+      },
+    ]);
+    expect(stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:inflight-ca-failed']).toBeUndefined();
+    expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
+  });
+});
+
 describe('failures that are ours do not fall through', () => {
   const ours: { kind: string; code: string; arm: () => void }[] = [
     {
       kind: 'the account refused',
       code: 'AcmeUnauthorized',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'newAccount',
           times: Infinity,
           action: {
@@ -315,7 +259,7 @@ describe('failures that are ours do not fall through', () => {
       kind: 'a validation the CA could not make',
       code: 'AcmeUnauthorized',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'challenge',
           times: Infinity,
           action: {
@@ -329,7 +273,7 @@ describe('failures that are ours do not fall through', () => {
       kind: 'CAA refused by the CA itself',
       code: 'AcmeCaaForbids',
       arm: () => {
-        frontA.addFault({
+        cas.frontA.addFault({
           operation: 'finalize',
           times: Infinity,
           action: {
@@ -347,12 +291,12 @@ describe('failures that are ours do not fall through', () => {
       const { lambda } = await twoCaLambda();
       const cert = await zoneCertificate(stack, 'cas-ours');
       const before = snapshotSecret(stack, cert.arn, cert.domains);
-      const ordersAtB = frontB.count('newOrder');
+      const ordersAtB = cas.frontB.count('newOrder');
       arm();
       const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
       expect(run.succeeded).toBe(false);
       expect(run.lastError?.step).toBe('createSecret');
-      expect(frontB.count('newOrder')).toBe(ordersAtB);
+      expect(cas.frontB.count('newOrder')).toBe(ordersAtB);
       const failure = noticesFor(stack, cert.name).sns.at(-1)?.message;
       expect(failure).toMatchObject({ status: 'failed', step: 'createSecret', error_code: code });
       expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(false);
@@ -381,10 +325,10 @@ describe('CAA is honoured before a CA is chosen', () => {
     const { lambda } = await twoCaLambda();
     const cert = await zoneCertificate(stack, 'cas-caa');
     await addCaa(cert.zoneId, cert.zoneName, ['0 issue "ca-b.test"']);
-    const ordersAtA = frontA.count('newOrder');
+    const ordersAtA = cas.frontA.count('newOrder');
     const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
     expect(run.lastError).toBeUndefined();
-    expect(frontA.count('newOrder')).toBe(ordersAtA);
+    expect(cas.frontA.count('newOrder')).toBe(ordersAtA);
     const { bundle } = parseStoredBundle(stack.aws.secrets.valueAt(cert.arn, 'AWSCURRENT'));
     expect(issuedBy(bundle)).toBe('b');
     expect(bundle.acme_fallbacks).toBeUndefined(); // skipped by CAA is not a CA failure
@@ -397,14 +341,14 @@ describe('CAA is honoured before a CA is chosen', () => {
     const { lambda } = await twoCaLambda();
     const cert = await zoneCertificate(stack, 'cas-caa-none');
     await addCaa(cert.zoneId, cert.zoneName, ['0 issue "ca-b.test"', '0 issuewild "ca-a.test"']);
-    const orders = frontA.count('newOrder') + frontB.count('newOrder');
+    const orders = cas.frontA.count('newOrder') + cas.frontB.count('newOrder');
     const run = await rotate({ client: stack.sm, lambda, secretId: cert.arn });
     expect(run.succeeded).toBe(false);
     expect(run.lastError?.message).toMatch(
       /the CAA records forbid every CA this certificate may come from: ca-a: .*; ca-b: .*issuewild/,
     );
     expect(noticesFor(stack, cert.name).sns.at(-1)?.message).toMatchObject({ error_code: 'AcmeCaaForbids' });
-    expect(frontA.count('newOrder') + frontB.count('newOrder')).toBe(orders);
+    expect(cas.frontA.count('newOrder') + cas.frontB.count('newOrder')).toBe(orders);
     expectInvariants(stack, { secrets: [], lambdas: [lambda], finished: false, zoneIds: [cert.zoneId] });
   });
 });
