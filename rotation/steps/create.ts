@@ -229,20 +229,29 @@ async function issueWithFallback(
         error: errorMessage(err),
         next: next?.settings.name ?? 'none',
       });
-      try {
-        await ctx.secrets.tag(secret.arn, failedCasTag(token, failed));
-        failedTagWritten = true;
-      } catch (tagError) {
-        logger.error('could not record the failed CA; a retry may try it first again', { error: tagError });
-      }
       const all = [...new Set(fallbacks.map((f) => f.ca))];
       if (!next) {
+        // Every CA failed: the retry starts again at the first (its failures may be over by then).
+        if (failedTagWritten || failedBefore.length > 0) {
+          await ctx.secrets.untag(secret.arn, [CA_FAILED_TAG]).catch((tagError: unknown) => {
+            logger.warn('could not remove the failed-CA tag; the retry starts with the CA that failed first', {
+              error: tagError,
+            });
+          });
+        }
         if (err instanceof RotationError && choice.order.length > 1) {
           err.withHint(
             `every CA this certificate may come from failed (${all.join(', ')}); Secrets Manager retries the rotation, starting again at the first`,
           );
         }
         throw err;
+      }
+      // Recorded before the next CA is asked, so a retry (this invocation failing or killed) starts there.
+      try {
+        await ctx.secrets.tag(secret.arn, failedCasTag(token, failed));
+        failedTagWritten = true;
+      } catch (tagError) {
+        logger.error('could not record the failed CA; a retry may try it first again', { error: tagError });
       }
       const cannot = inFlight
         ? "the failed order's TXT values could not be removed (the retry removes them first)"

@@ -230,6 +230,14 @@ describe('createSecret with two CAs', () => {
     ]);
   });
 
+  it('one CA failing on its own terms: no failed-CA tag is written (a retry has no other CA to start at)', async () => {
+    const w = makeWorld();
+    w.ca.createOrderError = socket('ECONNREFUSED');
+    await expect(w.invoke('createSecret')).rejects.toMatchObject({ code: 'AcmeUnreachable' });
+    expect(w.sm.tags(SECRET_ARN)[CA_FAILED_TAG]).toBeUndefined();
+    expect(w.log.find('every CA this certificate may come from failed')).toBeUndefined();
+  });
+
   it('a failed validation of our TXT record at the first CA does not fall through', async () => {
     const w = twoCas();
     w.ca.failValidation.set('example.com', 'no TXT record found');
@@ -252,7 +260,7 @@ describe('createSecret with two CAs', () => {
     expect(firstCleanUp).toBeLessThan(secondOrder);
   });
 
-  it('both CAs failing: the error says so, and both are recorded for the retry', async () => {
+  it('both CAs failing: the error says so, and the retry starts again at the first', async () => {
     const w = twoCas();
     w.ca.createOrderError = answered(problem(503, ''), 'still refused after 3 attempts');
     w.b.createOrderError = answered(problem(500, 'serverInternal'));
@@ -261,7 +269,8 @@ describe('createSecret with two CAs', () => {
     expect((err as AcmeError).message).toContain(
       'every CA this certificate may come from failed (first, b.ca.test:8443); Secrets Manager retries the rotation, starting again at the first',
     );
-    expect(w.sm.tags(SECRET_ARN)[CA_FAILED_TAG]).toBe(`${TOKEN} 0:AcmeRequestFailed 1:AcmeRequestFailed`);
+    // Every CA failed: nothing recorded, so Secrets Manager's retry starts again at the first.
+    expect(w.sm.tags(SECRET_ARN)[CA_FAILED_TAG]).toBeUndefined();
   });
 
   it("the retry of a rotation whose first CA failed starts at the second one, and the bundle names the first's failure", async () => {
