@@ -9,6 +9,8 @@ import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/watch/tags.
 export const STATUS_TAG_KEYS = ['ExpirationDate', 'IssuedAt', 'Domains'] as const;
 /** The rotation's last failure, written by a failing step (rotation/errors.ts). */
 export { ROTATION_FAILURE_TAG } from '../../rotation/errors.js';
+/** The CAs that failed during a rotation, so its retry starts at the next one (rotation/acme/fallback.ts). */
+export { CA_FAILED_TAG } from '../../rotation/acme/fallback.js';
 /** Prefix of the in-flight tags the rotation writes while TXT records are in DNS. */
 export const INFLIGHT_TAG_PREFIX = INFLIGHT_TAG;
 /** The renewal watch's status tags (rotation/watch/tags.ts): all start with this prefix. */

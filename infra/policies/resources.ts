@@ -3,6 +3,7 @@
  */
 import {
   ACCOUNT_SECRET_ACTIONS,
+  CA_FAILED_TAG,
   CERTIFICATE_SECRET_ACTIONS,
   CERTIFICATE_TAG_ACTIONS,
   INFLIGHT_TAG_PREFIX,
@@ -15,7 +16,7 @@ import { checkedJson, SECRET_POLICY_LIMIT, type PolicyDocument } from './documen
 
 /**
  * Resource policy of one certificate secret: the rotation role may read and write its versions
- * and write only the status, in-flight and last-failure tags (never the `acme:*` spec tags); the renewal watch
+ * and write only the status, in-flight, last-failure and failed-CA tags (never the `acme:*` spec tags); the renewal watch
  * may read it, start its rotation and write only its own `acme-rotation:renewal-*` tags.
  */
 export function certificateSecretPolicy(args: {
@@ -41,7 +42,13 @@ export function certificateSecretPolicy(args: {
         Resource: args.secretArn,
         Condition: {
           'ForAllValues:StringLike': {
-            'aws:TagKeys': [...STATUS_TAG_KEYS, INFLIGHT_TAG_PREFIX, `${INFLIGHT_TAG_PREFIX}:*`, ROTATION_FAILURE_TAG],
+            'aws:TagKeys': [
+              ...STATUS_TAG_KEYS,
+              INFLIGHT_TAG_PREFIX,
+              `${INFLIGHT_TAG_PREFIX}:*`,
+              ROTATION_FAILURE_TAG,
+              CA_FAILED_TAG,
+            ],
           },
           Null: { 'aws:TagKeys': 'false' },
         },

@@ -197,7 +197,7 @@ describe('certificate secret resource policy', () => {
     });
   });
 
-  it('lets the rotation write only the status, in-flight and last-failure tags, never the acme:* spec', () => {
+  it('lets the rotation write only the status, in-flight, last-failure and failed-CA tags, never the acme:* spec', () => {
     expect(statement(doc, 'RotationWritesStatusTagsOnly')).toEqual({
       Sid: 'RotationWritesStatusTagsOnly',
       Effect: 'Allow',
@@ -213,6 +213,7 @@ describe('certificate secret resource policy', () => {
             'acme-rotation:inflight',
             'acme-rotation:inflight:*',
             'acme-rotation:inflight-failure',
+            'acme-rotation:inflight-ca-failed',
           ],
         },
         Null: { 'aws:TagKeys': 'false' },
