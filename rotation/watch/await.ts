@@ -28,9 +28,8 @@ import { classifyCurrentValue } from '../current-value.js';
 import { ROTATION_FAILURE_TAG, errorMessage } from '../errors.js';
 import { Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
-import { stdoutMetricSink } from '../metrics.js';
 import { parseSpec } from '../spec.js';
-import { currentVersionReader, reconcileAcmTargets } from './reconcile.js';
+import { lambdaReconcileDeps, reconcileAcmTargets } from './reconcile.js';
 
 /** The event's key: any other event is the scheduled watch's. */
 export const AWAIT_EVENT_KEY = 'acmeRotationAwait';
@@ -395,8 +394,8 @@ type Env = Record<string, string | undefined>;
  * (NOTIFICATION_TOPIC_ARN, EVENT_BUS_NAME) and metrics, like the scheduled run's.
  */
 function reconcilePort(
-  secrets: SecretsManagerClient,
-  acmPort: AcmCalls,
+  secretsClient: SecretsManagerClient,
+  sessions: ReturnType<typeof acmSessions>,
   deadline: Deadline,
   logger: Logger,
   env: Env,
@@ -407,17 +406,9 @@ function reconcilePort(
     source: env.EVENT_SOURCE?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'acme-rotation-watch',
     logger,
   });
+  const deps = lambdaReconcileDeps({ secretsClient, acmSessions: sessions, notifier, logger, deadline });
   return async (secret) => {
-    await reconcileAcmTargets([{ arn: secret.arn, name: secret.name, tags: secret.tags }], {
-      readCurrent: currentVersionReader(secrets),
-      acm: acmPort,
-      publish: (event) => notifier.publish(event),
-      metrics: stdoutMetricSink,
-      logger,
-      now: () => new Date(),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      deadline,
-    });
+    await reconcileAcmTargets([{ arn: secret.arn, name: secret.name, tags: secret.tags }], deps);
   };
 }
 
@@ -446,7 +437,7 @@ export async function handleAwaitEvent(
       now: () => Date.now(),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       timeLeftMs: () => deadline.untilEndMs(),
-      reconcile: reconcilePort(secretsClient, acmPort, deadline, logger, env),
+      reconcile: reconcilePort(secretsClient, acm, deadline, logger, env),
       ...(rotationLogGroup ? { rotationLogGroup } : {}),
     },
   );
