@@ -45,8 +45,6 @@ export interface RotationFunctionArgs extends Relocated {
   topicArn: pulumi.Output<string>;
   /** Persistent accounts only. */
   accountSecretArn?: pulumi.Output<string>;
-  /** Persistent accounts only: the account secrets of the CAs after the first (`cas`), in order. */
-  fallbackAccountSecretArns?: pulumi.Output<string>[];
   /** ROUTE53_ROLES, `ZONE_ID=ROLE_ARN,…` of the zones in other accounts; '' or absent = none. */
   route53Roles?: pulumi.Output<string>;
 }
@@ -79,16 +77,21 @@ export class RotationFunction extends pulumi.ComponentResource {
     // ACME_DIRECTORY_URL stays, the first CA's, for whoever reads only it.
     const cas = s.cas ?? [];
     if (cas.length > 1 || cas.some((ca) => ca.profile)) {
-      const accounts = args.accountSecretArn ? [args.accountSecretArn, ...(args.fallbackAccountSecretArns ?? [])] : [];
-      environment.ACME_CAS = pulumi.all(accounts).apply((arns) =>
+      // Persistent accounts: the first CA's secret by ARN (as ACME_ACCOUNT_SECRET_ID), the others'
+      // by their names (AcmeAccount creates them under settings.cas[i].accountSecretName).
+      const first = args.accountSecretArn ?? pulumi.output('');
+      environment.ACME_CAS = first.apply((firstArn) =>
         JSON.stringify(
-          cas.map((ca, i) => ({
-            name: ca.name,
-            directoryUrl: ca.directoryUrl,
-            ...(arns[i] ? { accountSecretId: arns[i] } : {}),
-            ...(ca.profile ? { profile: ca.profile } : {}),
-            ...(ca.preferredChain ? { preferredChain: ca.preferredChain } : {}),
-          })),
+          cas.map((ca, i) => {
+            const account = !args.accountSecretArn ? undefined : i === 0 ? firstArn : ca.accountSecretName;
+            return {
+              name: ca.name,
+              directoryUrl: ca.directoryUrl,
+              ...(account ? { accountSecretId: account } : {}),
+              ...(ca.profile ? { profile: ca.profile } : {}),
+              ...(ca.preferredChain ? { preferredChain: ca.preferredChain } : {}),
+            };
+          }),
         ),
       );
     } else {

@@ -239,6 +239,35 @@ describe('the rotation function', () => {
     });
   });
 
+  it('with cas, gets ACME_CAS: each CA with its own account secret, the one-CA account and chain variables unset', async () => {
+    await deploy({
+      'acme-rotation:cas': [
+        { ca: 'production', name: 'letsencrypt', profile: 'tlsserver' },
+        { ca: 'https://acme.zerossl.com/v2/DV90', name: 'zerossl', preferredChain: 'USERTrust ECC' },
+      ],
+    });
+    const env = (
+      mocks.one(T.function, 'acme-rotation-rotation').inputs.environment as { variables: Record<string, string> }
+    ).variables;
+    expect(JSON.parse(env.ACME_CAS ?? '[]')).toEqual([
+      {
+        name: 'letsencrypt',
+        directoryUrl: 'https://acme-v02.api.letsencrypt.org/directory',
+        accountSecretId: secretArn('acme-rotation-dev/acme-account'),
+        profile: 'tlsserver',
+      },
+      {
+        name: 'zerossl',
+        directoryUrl: 'https://acme.zerossl.com/v2/DV90',
+        accountSecretId: 'acme-rotation-dev/acme-account-zerossl',
+        preferredChain: 'USERTrust ECC',
+      },
+    ]);
+    expect(env.ACME_DIRECTORY_URL).toBe('https://acme-v02.api.letsencrypt.org/directory');
+    expect(env.ACME_ACCOUNT_SECRET_ID).toBeUndefined();
+    expect(env.ACME_PREFERRED_CHAIN).toBeUndefined();
+  });
+
   it('passes the optional settings through', async () => {
     await deploy({
       'acme-rotation:ca': 'staging',
