@@ -32,7 +32,7 @@ const NUMBER_KEYS = [
   'maxCertificateLifetimeDays',
   'watchMaxConcurrentRotations',
 ] as const;
-const JSON_KEYS = ['certificates', 'hostedZones', 'tags'] as const;
+const JSON_KEYS = ['certificates', 'hostedZones', 'cas', 'tags'] as const;
 
 /**
  * The stack's route: read and validate the whole stack configuration (unknown keys and
