@@ -519,3 +519,27 @@ describe('domainTags', () => {
     expect(parseSpec(SECRET, written).domains).toEqual(names);
   });
 });
+
+describe('parseSpec: acme:ca', () => {
+  it('lists the CAs a certificate may come from, in order, lower-cased, once each', () => {
+    expect(spec({ 'acme:domains': 'example.com', 'acme:ca': ' LetsEncrypt, zerossl ,letsencrypt' }).cas).toEqual([
+      'letsencrypt',
+      'zerossl',
+    ]);
+    expect(
+      spec({ 'acme:domains': 'example.com', 'acme:ca': 'acme-v02.api.letsencrypt.org, 127.0.0.1:14000' }).cas,
+    ).toEqual(['acme-v02.api.letsencrypt.org', '127.0.0.1:14000']);
+  });
+
+  it('an empty or absent tag means every CA of the function', () => {
+    expect(spec({ 'acme:domains': 'example.com' }).cas).toBeUndefined();
+    expect(spec({ 'acme:domains': 'example.com', 'acme:ca': ' , ' }).cas).toBeUndefined();
+  });
+
+  it('refuses a name no CA could have, saying how CAs are named', () => {
+    expect(specErrorFor({ 'acme:domains': 'example.com', 'acme:ca': 'lets encrypt' }).message).toBe(
+      'secret "certs/example": tag acme:ca value "lets encrypt" is invalid: a CA is named by its ACME_CAS "name", ' +
+        "or by its directory URL's host (like acme-v02.api.letsencrypt.org)",
+    );
+  });
+});
