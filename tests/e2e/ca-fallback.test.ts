@@ -20,7 +20,14 @@ import { rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { SECOND_CA_EAB, startTwoCas, type TwoCas } from '../local/second-ca.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';
-import { noticesFor, parseStoredBundle, ROUTE53_CHANGE_DELAY_MS, TOPIC_NAME, zoneCertificate } from './helpers.js';
+import {
+  changeBatches,
+  noticesFor,
+  parseStoredBundle,
+  ROUTE53_CHANGE_DELAY_MS,
+  TOPIC_NAME,
+  zoneCertificate,
+} from './helpers.js';
 import { expectInvariants, snapshotSecret } from './invariants.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -97,7 +104,14 @@ describe('falls through to the second CA on the first CA’s own failures', () =
     expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
   });
 
-  const kinds: { kind: string; code: string; arm: () => void | Promise<void>; env?: Record<string, string> }[] = [
+  const kinds: {
+    kind: string;
+    code: string;
+    arm: () => void | Promise<void>;
+    env?: Record<string, string>;
+    /** The first CA failed after its challenges were in DNS. */
+    placedAtFirst?: boolean;
+  }[] = [
     { kind: 'the CA unreachable', code: 'AcmeUnreachable', arm: () => cas.frontA.down() },
     {
       kind: '503 on newOrder after the retries',
@@ -135,6 +149,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
     {
       kind: 'serverInternal at finalize (after validation)',
       code: 'AcmeRequestFailed',
+      placedAtFirst: true,
       arm: () => {
         cas.frontA.addFault({
           operation: 'finalize',
@@ -149,6 +164,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
     {
       kind: 'an order that never becomes valid',
       code: 'DeadlineExceeded',
+      placedAtFirst: true,
       arm: () => {
         cas.extA.stuck = true;
       },
@@ -158,7 +174,7 @@ describe('falls through to the second CA on the first CA’s own failures', () =
 
   it.each(kinds)(
     '$kind: the second CA issues in the same createSecret, to its EAB account',
-    async ({ code, arm, env }) => {
+    async ({ code, arm, env, placedAtFirst }) => {
       const { lambda, acctA, acctB } = await twoCaLambda(env ? { env } : {});
       const cert = await zoneCertificate(stack, 'cas-fall');
       const before = snapshotSecret(stack, cert.arn, cert.domains);
@@ -188,6 +204,21 @@ describe('falls through to the second CA on the first CA’s own failures', () =
         [new URL(cas.frontA.url).host, 0, 1],
       ]);
       expect(lambda.logs.some((l) => l.includes('"falling back to the next CA"'))).toBe(true);
+      // The first CA's TXT values (when it got that far) were removed before the second CA's were
+      // written: each batch that writes values finds the challenge names empty.
+      const batches = changeBatches(stack.aws.calls, cert.zoneId).filter((b) => !b.error);
+      const live = new Set<string>();
+      for (const batch of batches) {
+        const adds = batch.actions.some((a) => a === 'CREATE' || a === 'UPSERT');
+        if (adds) expect([...live], 'TXT values of another order still in DNS').toEqual([]);
+        for (const v of batch.values) {
+          if (adds) live.add(v);
+          else live.delete(v);
+        }
+      }
+      expect(batches.filter((b) => b.actions.includes('CREATE') || b.actions.includes('UPSERT'))).toHaveLength(
+        placedAtFirst ? 2 : 1,
+      );
       // The failed-CA tag served its purpose and is gone.
       expect(stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:inflight-ca-failed']).toBeUndefined();
       expectInvariants(stack, { secrets: [before], lambdas: [lambda], finished: true, zoneIds: [cert.zoneId] });
