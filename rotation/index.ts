@@ -61,13 +61,7 @@ function buildServices(): Services {
 /** Failure notice when the configuration itself is broken (topic/bus read straight from the environment). */
 async function reportInitFailure(event: FailureEvent): Promise<void> {
   const logger = createLogger({ service: 'acme-rotation' });
-  const notifier = new Notifier({
-    topicArn: process.env.NOTIFICATION_TOPIC_ARN?.trim() || undefined,
-    eventBusName: process.env.EVENT_BUS_NAME?.trim() || undefined,
-    source: process.env.EVENT_SOURCE?.trim() || process.env.AWS_LAMBDA_FUNCTION_NAME || 'acme-rotation',
-    logger,
-  });
-  await notifier.publish(event);
+  await Notifier.fromEnv(logger, 'acme-rotation').publish(event);
 }
 
 export const handler = createHandler(() => (cached ??= buildServices()), reportInitFailure);

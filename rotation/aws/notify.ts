@@ -94,6 +94,24 @@ export class Notifier {
     },
   ) {}
 
+  /**
+   * A notifier straight from the environment (NOTIFICATION_TOPIC_ARN, EVENT_BUS_NAME, EVENT_SOURCE),
+   * for the watch and for a configuration too broken to load: `defaultSource` names the function
+   * when neither EVENT_SOURCE nor the Lambda's own name is set.
+   */
+  static fromEnv(
+    logger: Logger,
+    defaultSource: string,
+    env: Record<string, string | undefined> = process.env,
+  ): Notifier {
+    return new Notifier({
+      topicArn: env.NOTIFICATION_TOPIC_ARN?.trim() || undefined,
+      eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
+      source: env.EVENT_SOURCE?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || defaultSource,
+      logger,
+    });
+  }
+
   private snsClient?: SNSClient;
   private eventsClient?: EventBridgeClient;
 

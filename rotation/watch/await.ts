@@ -400,12 +400,7 @@ function reconcilePort(
   logger: Logger,
   env: Env,
 ): NonNullable<AwaitPorts['reconcile']> {
-  const notifier = new Notifier({
-    topicArn: env.NOTIFICATION_TOPIC_ARN?.trim() || undefined,
-    eventBusName: env.EVENT_BUS_NAME?.trim() || undefined,
-    source: env.EVENT_SOURCE?.trim() || env.AWS_LAMBDA_FUNCTION_NAME || 'acme-rotation-watch',
-    logger,
-  });
+  const notifier = Notifier.fromEnv(logger, 'acme-rotation-watch', env);
   const deps = lambdaReconcileDeps({ secretsClient, acmSessions: sessions, notifier, logger, deadline });
   return async (secret) => {
     await reconcileAcmTargets([{ arn: secret.arn, name: secret.name, tags: secret.tags }], deps);

@@ -7,10 +7,14 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sdkClientConfig } from '../aws/client-config.js';
-import { createLogger } from '../log.js';
+import { acmSessions } from '../acm/session.js';
+import { Notifier } from '../aws/notify.js';
+import { Deadline } from '../deadline.js';
+import { createLogger, type Logger } from '../log.js';
 import { AriClient } from './ari.js';
 import { handleAwaitEvent, isAwaitEvent, type AwaitSummary } from './await.js';
 import { loadWatchSettings, type WatchSettings } from './config.js';
+import { lambdaReconcileDeps, reconcileAcmTargets, type ReconcileSummary } from './reconcile.js';
 import { runWatch, type WatchSummary } from './run.js';
 import { WatchSecrets } from './secrets.js';
 
@@ -22,18 +26,42 @@ interface Services {
   secrets: WatchSecrets;
   ari: AriClient;
   lambda: LambdaClient;
+  secretsClient: SecretsManagerClient;
+  /** ACM clients per region, made on the first certificate that names an ARN. */
+  acm: ReturnType<typeof acmSessions>;
 }
 let services: Services | undefined;
 
 function build(): Services {
   const settings = loadWatchSettings();
   const clientConfig = sdkClientConfig(settings.apiTimeoutMs);
+  const secretsClient = new SecretsManagerClient(clientConfig);
   return {
     settings,
-    secrets: new WatchSecrets(new SecretsManagerClient(clientConfig)),
+    secretsClient,
+    acm: acmSessions(clientConfig),
+    secrets: new WatchSecrets(secretsClient),
     ari: new AriClient(settings.apiTimeoutMs),
     lambda: new LambdaClient(clientConfig),
   };
+}
+
+/**
+ * The run's ACM reconciliation: refusals go out as DeliveryFailed notices and events through the
+ * same topic and bus as the rotation's, within what is left of the invocation before the report.
+ */
+function reconcile(
+  listed: Parameters<typeof reconcileAcmTargets>[0],
+  s: Services,
+  logger: Logger,
+  remainingMs: number,
+): Promise<ReconcileSummary> {
+  const notifier = Notifier.fromEnv(logger, 'acme-rotation-watch');
+  const deadline = new Deadline(remainingMs, REPORT_RESERVE_MS);
+  return reconcileAcmTargets(
+    listed,
+    lambdaReconcileDeps({ secretsClient: s.secretsClient, acmSessions: s.acm, notifier, logger, deadline }),
+  );
 }
 
 interface Context {
@@ -70,6 +98,7 @@ export async function handler(event: unknown, context?: Context): Promise<WatchS
       random: Math.random,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       timeLeftMs: () => ends - REPORT_RESERVE_MS - Date.now(),
+      reconcileAcm: (listed) => reconcile(listed, services as Services, logger, ends - Date.now()),
       ...(settings.continueRuns && self
         ? {
             continueWith: async (next: number) => {

@@ -24,6 +24,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../rules.js';
 import type { AriResult, DirectoryResult } from './ari.js';
+import type { ReconcileSummary } from './reconcile.js';
 import { RateGate, startPaced } from './pace.js';
 import {
   assess,
@@ -117,6 +118,12 @@ export interface WatchDeps {
   pollMs?: number;
   /** Certificates read and CAs asked at once. */
   concurrency?: number;
+  /**
+   * Re-delivery to ACM (reconcile.ts): AWSCURRENT imported wherever an ARN's serial differs. Run
+   * once per scheduled run (not by its continuations), after the renewals are started: a renewal
+   * is the more urgent, and the ARNs it touches are looked at by the next run.
+   */
+  reconcileAcm?: (secrets: readonly ListedSecret[]) => Promise<ReconcileSummary>;
 }
 
 type Status = 'ok' | 'due' | 'started' | 'deferred' | 'skipped' | 'at-risk' | 'ari-error';
@@ -169,6 +176,8 @@ export interface WatchSummary {
   tagErrors: number;
   /** Why the run stopped early, when it did. */
   error?: string;
+  /** What the ACM reconciliation found and did (scheduled runs, when it ran). */
+  acm?: ReconcileSummary;
 }
 
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -226,6 +235,14 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
     deps.logger.error('the watch run stopped early', { error: err });
   }
   const summary = report(items, deps, hop, run, stats, error);
+  if (hop === 0 && deps.reconcileAcm && items.length > 0) {
+    try {
+      summary.acm = await deps.reconcileAcm(items.map((i) => i.secret));
+    } catch (err) {
+      // Every target's problem is reported inside; this is the reconciliation itself failing.
+      deps.logger.error('the ACM reconciliation stopped early; the next run goes on', { error: err });
+    }
+  }
   if (left > 0 && deps.continueWith && hop < MAX_HOPS) {
     try {
       await deps.continueWith(hop + 1);

@@ -554,3 +554,50 @@ describe('runWatch when Secrets Manager will not date a pending version', () => 
     expect(log.find('could not date the pending version')).toBeDefined();
   });
 });
+
+describe('runWatch and the ACM reconciliation', () => {
+  const acmSummary = { secrets: 1, checked: 2, delivered: 1, failed: 0, lagging: 0, unfinished: 0 };
+
+  it('a scheduled run reconciles every listed secret after starting renewals, and reports what it did', async () => {
+    const fleet = [secret('a'), secret('b')];
+    const secrets = new Secrets(fleet);
+    const order: string[] = [];
+    const seen: string[][] = [];
+    const { d, written } = deps(secrets, new Ari((id) => (id === fleet[0]?.certId ? past() : future())), {
+      reconcileAcm: async (listed) => {
+        order.push(`reconcile after ${secrets.rotated.length} rotation(s)`);
+        seen.push(listed.map((s) => s.name));
+        return acmSummary;
+      },
+    });
+    const summary = await runWatch(CONFIG, d);
+    expect(seen).toEqual([['certs/a', 'certs/b']]);
+    expect(order).toEqual(['reconcile after 1 rotation(s)']);
+    expect(summary.acm).toEqual(acmSummary);
+    expect(JSON.parse(written.at(-1) as string)).toMatchObject({ acm: acmSummary });
+  });
+
+  it('a continuation does not reconcile again, and a reconciliation that throws still leaves the summary', async () => {
+    let calls = 0;
+    const continued = deps(new Secrets([secret('c')]), new Ari(future), {
+      reconcileAcm: async () => {
+        calls++;
+        return acmSummary;
+      },
+    });
+    const hop = await runWatch(CONFIG, continued.d, 3);
+    expect(calls).toBe(0);
+    expect(hop.acm).toBeUndefined();
+
+    const failing = deps(new Secrets([secret('d')]), new Ari(future), {
+      reconcileAcm: async () => {
+        throw new Error('ACM is down');
+      },
+    });
+    const summary = await runWatch(CONFIG, failing.d);
+    expect(summary.checked).toBe(1);
+    expect(summary.acm).toBeUndefined();
+    expect(failing.log.find('the ACM reconciliation stopped early')).toBeDefined();
+    expect(JSON.parse(failing.written.at(-1) as string)).toMatchObject({ message: 'watch summary', checked: 1 });
+  });
+});
