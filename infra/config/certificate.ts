@@ -26,6 +26,7 @@ export const CERTIFICATE_FIELDS = [
   'lifetime',
   'description',
   'acm',
+  'cas',
 ] as const;
 
 const CERT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -36,6 +37,8 @@ export interface CertificateContext extends LifetimeDefaults {
   /** Whether acme-rotation:hostedZones is set at all (even if invalid: reported there). */
   stackZonesSet: boolean;
   userTagCount: number;
+  /** The names of the stack's CAs (`cas`, or the one CA of `ca`), for a certificate's own `cas`. */
+  caNames?: string[];
 }
 
 function certificate(
@@ -159,6 +162,19 @@ function certificate(
 
   const acm = value.acm === undefined ? [] : acmTargets(p, at, value.acm);
 
+  // The CAs this certificate may come from (tag acme:ca), by the names of the stack's `cas`.
+  let cas: string[] | undefined;
+  if (value.cas !== undefined) {
+    const list = stringList(p, `${at}.cas`, value.cas, { nonEmpty: true }) ?? [];
+    const known = ctx.caNames ?? [];
+    list.forEach((item, i) => {
+      if (!known.some((k) => k.toLowerCase() === item.toLowerCase())) {
+        p.add(`${at}.cas[${i}]`, `${quote(item)} is not one of the stack's CAs (${known.map(quote).join(', ')})`);
+      }
+    });
+    cas = list;
+  }
+
   let description = `TLS certificate for ${domains.slice(0, 3).join(', ')}${domains.length > 3 ? ', …' : ''} (acme-rotation)`;
   if (value.description !== undefined) {
     if (typeof value.description !== 'string' || value.description.length > 2048) {
@@ -176,6 +192,7 @@ function certificate(
           profile,
           hostedZoneIds,
           acm,
+          ...(cas ? { cas } : {}),
           userTagCount: ctx.userTagCount,
         })
       : {};

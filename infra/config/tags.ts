@@ -64,6 +64,8 @@ export interface SecretTagParts {
   /** Undefined = matched against the stack's hostedZones; Outputs count as the longest id. */
   hostedZoneIds?: pulumi.Input<string>[] | undefined;
   acm: AcmTarget[];
+  /** The CAs the certificate may come from (`acme:ca`), by name; undefined = every CA of the stack. */
+  cas?: string[];
   /** How many stack tags the secret carries too. */
   userTagCount: number;
 }
@@ -79,6 +81,7 @@ export function secretSpecTags(p: Problems, at: string, parts: SecretTagParts): 
   for (const t of domainTags(domains)) specTags[t.Key] = t.Value;
   specTags[TAGS.keyType] = keyType;
   if (profile) specTags[TAGS.profile] = profile;
+  if (parts.cas?.length) specTags[TAGS.ca] = parts.cas.join(',');
   const arnTags = acmArnTags(probeAcmArns(acm));
   const probe: Record<string, string> = {
     ...specTags,

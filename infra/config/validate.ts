@@ -229,6 +229,7 @@ export function checkSettings(
 
   const certificates = certificateList(p, get('certificates'), {
     directoryUrl: first.directoryUrl,
+    caNames: cas.map((ca) => ca.name),
     defaultLifetime,
     secretNamePrefix,
     stackZonesSet: get('hostedZones') !== undefined,

@@ -735,3 +735,35 @@ describe('cas: CAs to fall back through', () => {
     expect(problem(settings)).toMatch(message);
   });
 });
+
+describe("a certificate's own cas: the acme:ca tag", () => {
+  const CAS = JSON.stringify([
+    { ca: 'production', name: 'letsencrypt' },
+    { ca: 'https://acme.zerossl.com/v2/DV90', name: 'zerossl' },
+  ]);
+
+  it('writes acme:ca with the names given, checked against the stack CAs', () => {
+    const s = loadSettings(
+      source({
+        ...VALID,
+        cas: CAS,
+        certificates: JSON.stringify([{ name: 'web', domains: ['example.com'], cas: ['ZeroSSL'] }]),
+      }),
+    );
+    expect(s.certificates[0]?.specTags['acme:ca']).toBe('ZeroSSL');
+  });
+
+  it('without it, no acme:ca tag (every CA of the stack)', () => {
+    const s = loadSettings(source({ ...VALID, cas: CAS }));
+    expect(s.certificates.every((c) => c.specTags['acme:ca'] === undefined)).toBe(true);
+  });
+
+  it('refuses a name that is none of the stack CAs', () => {
+    expect(
+      problem({
+        cas: CAS,
+        certificates: JSON.stringify([{ name: 'web', domains: ['example.com'], cas: ['buypass'] }]),
+      }),
+    ).toBe('acme-rotation:certificates[0].cas[0]: "buypass" is not one of the stack\'s CAs ("letsencrypt", "zerossl")');
+  });
+});
