@@ -257,7 +257,7 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       const first = awaitFirstCertificate(
         `${name}-cert-${cert.name}`,
         {
-          watchFunctionName: this.watch.function.name,
+          watchFunctionName: this.watch.waiter.name,
           secretArn: secret.secret.arn,
           acmArns: acm.arns,
           acmArnsByRegion: acm.arnsByRegion,

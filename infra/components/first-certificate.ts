@@ -4,7 +4,8 @@
  * delivered it to every ACM certificate of its `acme:acm-certificate-arns`, an ARN holds the
  * self-signed placeholder, which CloudFront refuses outright and a load balancer would serve.
  *
- * The wait is an aws.lambda.Invocation of the renewal watch function with the waiter event
+ * The wait is an aws.lambda.Invocation of the renewal watch's code (its waiter function, without
+ * the watch's reserved concurrency of 1, so waits run side by side and beside a scheduled run) with the waiter event
  * (rotation/watch/await.ts), made by the AWS provider during `pulumi up`: it returns when the
  * certificate is in AWSCURRENT and under every ARN, and fails the deployment with the rotation's
  * last failure when none comes within the watch function's time. A consumer's program has only
@@ -29,7 +30,7 @@ import { WATCH_TIMEOUT_SECONDS } from './renewal-watch.js';
 export const FIRST_CERTIFICATE_TIMEOUT_SECONDS = WATCH_TIMEOUT_SECONDS - 60;
 
 export interface FirstCertificateArgs {
-  /** The watch function that runs the waiter. */
+  /** The function that runs the waiter (RenewalWatch.waiter: the watch's code and role). */
   watchFunctionName: pulumi.Input<string>;
   secretArn: pulumi.Output<string>;
   /** The ACM certificates the secret's tags name (sorted ARNs), and the same by region. */

@@ -48,7 +48,14 @@ export function atRiskAlarmPeriodSeconds(watchGapSeconds: number): number {
 export interface RenewalWatchArgs {
   settings: Pick<
     Settings,
-    'namePrefix' | 'directoryUrl' | 'caRootsPem' | 'logLevel' | 'watchSchedule' | 'watchMaxConcurrentRotations' | 'tags'
+    | 'namePrefix'
+    | 'directoryUrl'
+    | 'caRootsPem'
+    | 'logLevel'
+    | 'watchSchedule'
+    | 'watchMaxConcurrentRotations'
+    | 'tags'
+    | 'eventBus'
   >;
   /** `namespace/stack`: descriptions, and the metrics' Stack dimension. */
   stackLabel: string;
@@ -73,6 +80,15 @@ export interface RenewalWatchArgs {
 
 export class RenewalWatch extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
+  /**
+   * The same code and role as a second function, for the deployment's first-certificate waits
+   * (first-certificate.ts). Not the watch itself: its reserved concurrency of 1 would throttle a
+   * synchronous wait made while a scheduled run (or a continuation) holds the slot, and the waits
+   * of several certificates run at once. A wait starts no renewal (the rotation does), so nothing
+   * the one-run-at-a-time rule protects is at stake.
+   */
+  readonly waiter: aws.lambda.Function;
+  readonly acmLagAlarm: aws.cloudwatch.MetricAlarm;
   readonly schedule: aws.cloudwatch.EventRule;
   readonly invokePermission: aws.lambda.Permission;
   readonly scheduleTarget: aws.cloudwatch.EventTarget;
@@ -104,6 +120,9 @@ export class RenewalWatch extends pulumi.ComponentResource {
       // The bundle is minified; its source maps turn a crash's stack into file:line.
       NODE_OPTIONS: '--enable-source-maps',
     };
+    // DeliveryFailed notices of the reconciliation go where the rotation's go.
+    environment.NOTIFICATION_TOPIC_ARN = topicArn;
+    if (s.eventBus) environment.EVENT_BUS_NAME = s.eventBus;
     if (s.watchMaxConcurrentRotations !== undefined) {
       environment.WATCH_MAX_CONCURRENT_ROTATIONS = String(s.watchMaxConcurrentRotations);
     }
@@ -127,6 +146,24 @@ export class RenewalWatch extends pulumi.ComponentResource {
         environment: { variables: environment },
         // Text, not JSON: the summary's metrics line must reach CloudWatch Logs as written (EMF),
         // and the per-certificate lines stay plain JSON for Logs Insights.
+        loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
+        tags,
+      },
+      childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] }),
+    );
+    this.waiter = new aws.lambda.Function(
+      `${name}-watch-await`,
+      {
+        name: `${watchName}-await`,
+        description: `acme-rotation ${stackLabel}: waits during a deployment until a first certificate is in AWSCURRENT and every ACM ARN`,
+        runtime: RUNTIME,
+        architectures: [ARCHITECTURE],
+        handler: 'index.handler',
+        code,
+        role: role.arn,
+        memorySize: WATCH_MEMORY_MB,
+        timeout: WATCH_TIMEOUT_SECONDS,
+        environment: { variables: environment },
         loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
         tags,
       },
@@ -185,6 +222,33 @@ export class RenewalWatch extends pulumi.ComponentResource {
         tags,
       },
       { parent: this, aliases: formerAlarmParents },
+    );
+
+    // An ARN still behind AWSCURRENT after ACM_LAG_THRESHOLD_MS (6 h: five or six hourly
+    // re-deliveries failed) while the certificate it holds keeps ageing; reconcile.ts says why 6 h.
+    this.acmLagAlarm = new aws.cloudwatch.MetricAlarm(
+      `${name}-acm-targets-lagging`,
+      {
+        name: `${s.namePrefix}-acm-targets-lagging`,
+        alarmDescription:
+          'An ACM certificate named in acme:acm-certificate-arns has not held the AWSCURRENT certificate for more than ' +
+          `6 hours: every re-delivery failed. The "Certificate Delivery Failed" notices and /aws/lambda/${watchName} ` +
+          "name the ARN and AWS's refusal. No data = no certificate is delivered to ACM.",
+        namespace: METRIC_NAMESPACE,
+        metricName: 'AcmTargetsLagging',
+        dimensions: { Stack: stackLabel },
+        statistic: 'Maximum',
+        period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
+        evaluationPeriods: 1,
+        datapointsToAlarm: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        treatMissingData: 'notBreaching',
+        alarmActions: [topicArn],
+        okActions: [topicArn],
+        tags,
+      },
+      child,
     );
 
     const dashboardName = `${s.namePrefix}-certificates`;

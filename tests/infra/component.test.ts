@@ -143,12 +143,12 @@ describe('what one stack declares', () => {
       [T.rolePolicy]: 2,
       [T.secret]: 2,
       [T.secretPolicy]: 2,
-      [T.function]: 2,
+      [T.function]: 3, // rotation, watch, and the watch's first-certificate waiter
       [T.permission]: 2,
       [T.secretRotation]: 1,
       [T.rule]: 2,
       [T.target]: 2,
-      [T.alarm]: 2,
+      [T.alarm]: 3, // rotation errors, certificates at risk, ACM targets lagging
       [T.dashboard]: 1,
       [T.topicPolicy]: 1,
     });
@@ -175,7 +175,7 @@ describe('what one stack declares', () => {
     expect(counts[T.secret]).toBe(4); // 3 certificates + the ACME account
     expect(counts[T.secretPolicy]).toBe(4);
     expect(counts[T.secretRotation]).toBe(3);
-    expect(counts[T.function]).toBe(2);
+    expect(counts[T.function]).toBe(3);
     expect(counts[T.subscription]).toBeUndefined();
     expect(typeCounts(false)[C.certificate]).toBe(3);
   });
@@ -614,7 +614,8 @@ describe('deployment to ACM', () => {
     const component = await deploy(acmWeb({ regions: ['us-east-1'], arns: [EXISTING] }));
     const secretName = mocks.one(T.secret, 'acme-rotation-cert-web').inputs.name as string;
     const invocation = mocks.one(T.invocation, 'acme-rotation-cert-web-first-certificate');
-    expect(invocation.inputs.functionName).toBe('acme-rotation-dev-watch');
+    // The waiter: the watch's code without its reserved concurrency, so waits never meet a run's slot.
+    expect(invocation.inputs.functionName).toBe('acme-rotation-dev-watch-await');
     // The event the waiter's own parser reads, for this secret, within the watch's 900 s.
     expect(parseAwaitRequest(JSON.parse(invocation.inputs.input as string))).toEqual({
       secretIds: [secretArn(secretName)],
@@ -633,7 +634,7 @@ describe('deployment to ACM', () => {
           reg(T.secretRotation, 'acme-rotation-cert-web-rotation'),
           reg(T.secretPolicy, 'acme-rotation-cert-web-policy'),
           reg(T.rolePolicy, 'acme-rotation-watch-policy'),
-          reg(T.function, 'acme-rotation-watch'),
+          reg(T.function, 'acme-rotation-watch-await'),
         ].map((r) => r?.mockUrn),
       ),
     );
@@ -972,6 +973,37 @@ describe('the renewal watch', () => {
     expect(mocks.one(T.function, 'acme-rotation-watch').inputs.reservedConcurrentExecutions).toBe(1);
   });
 
+  it("waits for first certificates in a function of its own: the watch's code, role and environment, no reserved concurrency", async () => {
+    await deploy();
+    const watch = mocks.one(T.function, 'acme-rotation-watch').inputs;
+    const waiter = mocks.one(T.function, 'acme-rotation-watch-await').inputs;
+    expect(waiter).toMatchObject({
+      name: 'acme-rotation-dev-watch-await',
+      handler: 'index.handler',
+      timeout: 900,
+      role: WATCH_ROLE_ARN,
+      loggingConfig: { logFormat: 'Text', logGroup: '/aws/lambda/acme-rotation-dev-watch' },
+    });
+    // Synchronous waits would be throttled by the watch's one slot (several certificates wait at once).
+    expect(waiter.reservedConcurrentExecutions).toBeUndefined();
+    expect(waiter.environment).toEqual(watch.environment);
+    expect(await (waiter.code as pulumi.asset.FileArchive).path).toBe(WATCH_BUNDLE_DIR);
+  });
+
+  it('alarms when an ACM target has lagged behind AWSCURRENT past the reconciliation threshold', async () => {
+    await deploy();
+    expect(mocks.one(T.alarm, 'acme-rotation-acm-targets-lagging').inputs).toMatchObject({
+      name: 'acme-rotation-dev-acm-targets-lagging',
+      namespace: 'AcmeRotation',
+      metricName: 'AcmTargetsLagging',
+      dimensions: { Stack: 'acme-rotation/dev' },
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData: 'notBreaching',
+      alarmActions: [TOPIC_ARN],
+    });
+  });
+
   it('gets the environment of the contract, continuing itself when out of time', async () => {
     await deploy();
     const env = (mocks.one(T.function, 'acme-rotation-watch').inputs.environment as { variables: object }).variables;
@@ -984,6 +1016,7 @@ describe('the renewal watch', () => {
       WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
       WATCH_INTERVAL_SECONDS: '3600',
       NODE_OPTIONS: '--enable-source-maps',
+      NOTIFICATION_TOPIC_ARN: TOPIC_ARN,
     });
   });
 
@@ -1006,6 +1039,7 @@ describe('the renewal watch', () => {
       WATCH_CONTINUE: 'true',
       WATCH_ROTATION_FUNCTION_ARN: ROTATION_FN_ARN,
       WATCH_INTERVAL_SECONDS: '1800',
+      NOTIFICATION_TOPIC_ARN: TOPIC_ARN,
       WATCH_MAX_CONCURRENT_ROTATIONS: '20',
       NODE_EXTRA_CA_CERTS: '/var/task/ca-roots.pem',
       NODE_OPTIONS: '--enable-source-maps',
@@ -1237,6 +1271,8 @@ describe('an existing stack', () => {
       [
         `${T.dashboard}::acme-rotation-dashboard`,
         `${T.function}::acme-rotation-watch`,
+        `${T.function}::acme-rotation-watch-await`,
+        `${T.alarm}::acme-rotation-acm-targets-lagging`,
         `${T.logGroup}::acme-rotation-watch-logs`,
         `${T.permission}::acme-rotation-watch-invoke`,
         `${T.role}::acme-rotation-watch-role`,

@@ -113,7 +113,7 @@ describe('stack outputs', () => {
     // Exported once the watch function waited for the first certificate behind both ARNs.
     await settle(mocks);
     const wait = mocks.one('aws:lambda/invocation:Invocation', 'acme-rotation-cert-web-first-certificate');
-    expect(wait.inputs.functionName).toBe('acme-rotation-dev-watch');
+    expect(wait.inputs.functionName).toBe('acme-rotation-dev-watch-await');
     expect(
       String((wait.inputs.triggers as Record<string, string>).acmCertificateArns)
         .split(',')

@@ -87,7 +87,7 @@ describe('Pulumi.yaml', () => {
       ],
       functionName: 'acme-rotation-dev-rotation',
       // The expiry check's 7 resources gave way to the watch's 7 and its dashboard.
-      resources: 24,
+      resources: 26, // with the watch's first-certificate waiter and the ACM lag alarm
       // AcmeRotation and its children: Notices, 2 FunctionRoles, AcmeAccount, RotationFunction,
       // one CertificateSecret, RenewalWatch.
       components: 8,
