@@ -24,12 +24,18 @@ export const CERTIFICATE_SECRET_ACTIONS = [
   'secretsmanager:UpdateSecretVersionStage',
 ];
 export const CERTIFICATE_TAG_ACTIONS = ['secretsmanager:TagResource', 'secretsmanager:UntagResource'];
-/** What the renewal watch does with a certificate secret: read it, and start its rotation. */
+/**
+ * What the renewal watch does with a certificate secret: read it, date its AWSPENDING version
+ * (a rotation in flight or a failed one), and start its rotation.
+ */
 export const WATCH_SECRET_ACTIONS = [
   'secretsmanager:DescribeSecret',
   'secretsmanager:GetSecretValue',
+  'secretsmanager:ListSecretVersionIds',
   'secretsmanager:RotateSecret',
 ];
+/** The watch clears a failed rotation's AWSPENDING label, and only that label (resources.ts). */
+export const WATCH_CLEAR_PENDING_ACTIONS = ['secretsmanager:UpdateSecretVersionStage'];
 /** Actions that cannot be scoped to a resource: IAM accepts them only on `*`. */
 export const UNSCOPABLE_ACTIONS = ['secretsmanager:ListSecrets'] as const;
 export const ACCOUNT_SECRET_ACTIONS = [

@@ -10,6 +10,7 @@ import {
   RENEWAL_TAG_PREFIX,
   ROTATION_FAILURE_TAG,
   STATUS_TAG_KEYS,
+  WATCH_CLEAR_PENDING_ACTIONS,
   WATCH_SECRET_ACTIONS,
 } from './actions.js';
 import { checkedJson, SECRET_POLICY_LIMIT, type PolicyDocument } from './document.js';
@@ -59,6 +60,18 @@ export function certificateSecretPolicy(args: {
         Principal: { AWS: args.watchRoleArn },
         Action: WATCH_SECRET_ACTIONS,
         Resource: args.secretArn,
+      },
+      {
+        // A rotation whose AWSPENDING outlived the function's timeout failed; the watch removes
+        // that label so the next renewal can start (rotation/watch/run.ts). The condition keeps
+        // it from moving AWSCURRENT or AWSPREVIOUS: were the key not evaluated for this action,
+        // the call is refused and the watch reports the secret at risk with the command to run.
+        Sid: 'WatchClearsFailedRotation',
+        Effect: 'Allow',
+        Principal: { AWS: args.watchRoleArn },
+        Action: WATCH_CLEAR_PENDING_ACTIONS,
+        Resource: args.secretArn,
+        Condition: { StringEquals: { 'secretsmanager:VersionStage': 'AWSPENDING' } },
       },
       {
         // The watch sets its state tags and removes the ones that no longer apply (a cleared

@@ -456,11 +456,13 @@ describe('certificate secrets', () => {
       ['RotationReadsAndWritesVersions', { AWS: ROLE_ARN }, secretArn('certs/web')],
       ['RotationWritesStatusTagsOnly', { AWS: ROLE_ARN }, secretArn('certs/web')],
       ['WatchReadsAndStartsRotation', { AWS: WATCH_ROLE_ARN }, secretArn('certs/web')],
+      ['WatchClearsFailedRotation', { AWS: WATCH_ROLE_ARN }, secretArn('certs/web')],
       ['WatchWritesRenewalTagsOnly', { AWS: WATCH_ROLE_ARN }, secretArn('certs/web')],
     ]);
     expect(doc.Statement.find((st) => st.Sid === 'WatchReadsAndStartsRotation')?.Action).toEqual([
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
+      'secretsmanager:ListSecretVersionIds',
       'secretsmanager:RotateSecret',
     ]);
     expect(doc.Statement.find((st) => st.Sid === 'WatchWritesRenewalTagsOnly')?.Condition).toEqual({

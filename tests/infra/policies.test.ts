@@ -227,8 +227,24 @@ describe('certificate secret resource policy', () => {
       Sid: 'WatchReadsAndStartsRotation',
       Effect: 'Allow',
       Principal: { AWS: WATCH_ROLE },
-      Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:RotateSecret'],
+      Action: [
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:ListSecretVersionIds',
+        'secretsmanager:RotateSecret',
+      ],
       Resource: SECRET,
+    });
+  });
+
+  it('lets the watch move no label but AWSPENDING (clearing a failed rotation), on this exact secret', () => {
+    expect(statement(doc, 'WatchClearsFailedRotation')).toEqual({
+      Sid: 'WatchClearsFailedRotation',
+      Effect: 'Allow',
+      Principal: { AWS: WATCH_ROLE },
+      Action: ['secretsmanager:UpdateSecretVersionStage'],
+      Resource: SECRET,
+      Condition: { StringEquals: { 'secretsmanager:VersionStage': 'AWSPENDING' } },
     });
   });
 
@@ -261,17 +277,21 @@ describe('certificate secret resource policy', () => {
     }
   });
 
-  it('gives the watch no version writes and no other principal anything', () => {
+  it('gives the watch no version writes but removing AWSPENDING, and no other principal anything', () => {
     const watch = doc.Statement.filter((s) => JSON.stringify(s.Principal) === JSON.stringify({ AWS: WATCH_ROLE }));
     const actions = watch.flatMap((s) => s.Action);
     expect(actions).not.toContain('secretsmanager:PutSecretValue');
-    expect(actions).not.toContain('secretsmanager:UpdateSecretVersionStage');
+    // The one label move it may make is AWSPENDING's: never AWSCURRENT or AWSPREVIOUS.
+    for (const s of watch.filter((st) => st.Action.includes('secretsmanager:UpdateSecretVersionStage'))) {
+      expect(s.Action).toEqual(['secretsmanager:UpdateSecretVersionStage']);
+      expect(s.Condition).toEqual({ StringEquals: { 'secretsmanager:VersionStage': 'AWSPENDING' } });
+    }
     const principals = new Set(doc.Statement.map((s) => JSON.stringify(s.Principal)));
     expect([...principals].sort()).toEqual([JSON.stringify({ AWS: ROLE }), JSON.stringify({ AWS: WATCH_ROLE })].sort());
   });
 
   it('is least privilege and has nothing else', () => {
-    expect(doc.Statement).toHaveLength(4);
+    expect(doc.Statement).toHaveLength(5);
     expectLeastPrivilege(doc);
     expect(JSON.stringify(doc)).not.toMatch(/DeleteSecret|PutResourcePolicy|CancelRotateSecret/);
     // Only the watch may start a rotation (the rotation itself runs as Secrets Manager's call).
