@@ -147,6 +147,8 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       },
       parent,
     );
+    const firstHmacKey = args.cas?.[0]?.eabHmacKey ?? args.eabHmacKey;
+    const firstEab = s.eabKid && firstHmacKey !== undefined ? { kid: s.eabKid, hmacKey: firstHmacKey } : undefined;
     this.account = s.persistentAccount
       ? new AcmeAccount(
           name,
@@ -157,7 +159,16 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
             ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
             recoveryWindowDays: s.recoveryWindowDays,
             rotationRoleArn: this.rotationRole.role.arn,
-            ...(s.eabKid && args.eabHmacKey !== undefined ? { eab: { kid: s.eabKid, hmacKey: args.eabHmacKey } } : {}),
+            ...(firstEab ? { eab: firstEab } : {}),
+            // One account per further CA of `cas`, each with its own EAB credentials when the CA asks for them.
+            fallbacks: s.cas.slice(1).map((ca, i) => {
+              const hmacKey = args.cas?.[i + 1]?.eabHmacKey;
+              return {
+                secretName: ca.accountSecretName,
+                caName: ca.name,
+                ...(ca.eabKid && hmacKey !== undefined ? { eab: { kid: ca.eabKid, hmacKey } } : {}),
+              };
+            }),
             tags,
           },
           parent,

@@ -364,7 +364,7 @@ const CASES: Case[] = [
     'a typo in a tag key (acme:domain)',
     () => [{ Key: 'acme:domain', Value: ZONE }],
     () =>
-      /^tag acme:domain is not a known acme: tag \(tag keys are case-sensitive\); the known ones are acme:domains \(continued in acme:domains:2, acme:domains:3, …\), acme:key-type, acme:hosted-zone-ids, acme:profile, acme:acm-certificate-arns \(continued likewise\); tags starting with acme: are reserved for the certificate spec$/,
+      /^tag acme:domain is not a known acme: tag \(tag keys are case-sensitive\); the known ones are acme:domains \(continued in acme:domains:2, acme:domains:3, …\), acme:key-type, acme:hosted-zone-ids, acme:profile, acme:acm-certificate-arns \(continued likewise\), acme:ca; tags starting with acme: are reserved for the certificate spec$/,
   ),
   spec(
     'an upper-case tag key (ACME:domains)',

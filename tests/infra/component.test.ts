@@ -832,6 +832,32 @@ describe('the ACME account secret', () => {
   });
 });
 
+describe('an account per CA of cas', () => {
+  it('gives each further CA its own account secret, open to the rotation role, with its own EAB credentials', async () => {
+    await deploy({
+      'acme-rotation:cas': [
+        { ca: 'production', name: 'letsencrypt' },
+        { ca: 'https://acme.zerossl.com/v2/DV90', name: 'zerossl', eabKid: 'zerossl-kid', eabHmacKey: 'c2VjcmV0' },
+      ],
+    });
+    expect(mocks.one(T.secret, 'acme-rotation-acme-account').inputs.name).toBe('acme-rotation-dev/acme-account');
+    expect(mocks.one(T.secret, 'acme-rotation-acme-account-1').inputs.name).toBe(
+      'acme-rotation-dev/acme-account-zerossl',
+    );
+    const policy = policyOf(mocks.one(T.secretPolicy, 'acme-rotation-acme-account-1-policy'));
+    expect(policy.Statement.map((st) => [st.Principal, st.Resource])).toEqual(
+      policy.Statement.map(() => [{ AWS: ROLE_ARN }, secretArn('acme-rotation-dev/acme-account-zerossl')]),
+    );
+    // Let's Encrypt needs no EAB; ZeroSSL's credentials go to ZeroSSL's account secret only.
+    expect(mocks.ofType(T.secretVersion).map((v) => v.name)).toEqual(['acme-rotation-acme-account-1-eab']);
+    const version = mocks.one(T.secretVersion, 'acme-rotation-acme-account-1-eab');
+    expect(version.inputs.secretId).toBe(secretArn('acme-rotation-dev/acme-account-zerossl'));
+    const value = version.inputs.secretString as Record<string, string>;
+    expect(value[SECRET_SIG]).toBe(SECRET_SIG_VALUE);
+    expect(JSON.parse(value.value as string)).toEqual({ eab: { kid: 'zerossl-kid', hmac_key: 'c2VjcmV0' } });
+  });
+});
+
 describe('notices and alarms', () => {
   it('subscribes the notification e-mail', async () => {
     await deploy({ 'acme-rotation:notificationEmail': 'ops@example.com' });
