@@ -23,6 +23,7 @@ import { AwsServiceError, sdkErrorMessage } from '../errors.js';
 import { backoffDelay } from '../deadline.js';
 import { normalizeName } from '../dns/names.js';
 import { retry } from '../retry.js';
+import { bareZoneId } from '../rules.js';
 import { sdkClientConfig } from './client-config.js';
 
 export interface HostedZoneInfo {
@@ -111,11 +112,6 @@ export interface Route53AdapterOptions {
 
 function stripPrefix(id: string, prefix: string): string {
   return id.startsWith(prefix) ? id.slice(prefix.length) : id;
-}
-
-/** `/hostedzone/Z123` → `Z123`. */
-export function bareZoneId(id: string): string {
-  return stripPrefix(id.trim(), '/hostedzone/');
 }
 
 /** `/change/C123` → `C123`. */

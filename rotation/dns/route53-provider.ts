@@ -16,7 +16,7 @@ import { DnsError, errorMessage } from '../errors.js';
 import { backoffDelay, type Deadline } from '../deadline.js';
 import type { Logger } from '../log.js';
 import type { Route53Port } from './routed.js';
-import { bareZoneId } from '../aws/route53.js';
+import { bareZoneId } from '../rules.js';
 import type { ChallengeRecord, DnsProvider, PlacedRecord } from './provider.js';
 import { challengeDomain } from './names.js';
 import { retry } from '../retry.js';

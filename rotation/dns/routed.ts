@@ -8,7 +8,8 @@
  * action named).
  */
 import type { Route53Adapter } from '../aws/route53.js';
-import { bareChangeId, bareZoneId } from '../aws/route53.js';
+import { bareChangeId } from '../aws/route53.js';
+import { bareZoneId } from '../rules.js';
 import { AwsServiceError, DnsError } from '../errors.js';
 
 export type Route53Port = Pick<

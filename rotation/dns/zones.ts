@@ -10,7 +10,7 @@
 import { DnsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { HostedZoneInfo, RecordSetInfo, Route53Adapter } from '../aws/route53.js';
-import { bareZoneId } from '../aws/route53.js';
+import { bareZoneId } from '../rules.js';
 import { isInZone, nameSuffixes, normalizeName } from './names.js';
 import type { Placement, TxtState } from './txt-batch.js';
 
