@@ -6,7 +6,9 @@
  *   renewal and status;
  * - the watch's summary metrics (Embedded Metric Format, dimension Stack) over time;
  * - rotations succeeded and failed per hour, counted from the rotation function's closing log
- *   lines (`rotation finished`, `step failed`).
+ *   lines (`rotation finished`, `step failed`);
+ * - delivery to ACM (the watch's reconciliation counts, and refusals per ARN) and issuance per CA
+ *   (certificates issued and fallbacks away from each CA), from both functions' metrics.
  */
 
 export interface DashboardArgs {
@@ -60,6 +62,22 @@ export function rotationsQuery(rotationLogGroup: string): string {
   ].join(' | ');
 }
 
+/**
+ * A metric-math SEARCH over one metric of this stack, one line per value of `dimension` (a CA, an
+ * ACM ARN): their values are known only once the functions emit them.
+ */
+export function searchExpression(
+  namespace: string,
+  stackLabel: string,
+  dimension: string,
+  metricName: string,
+  stat: string,
+  period: number,
+): string {
+  const quoted = (v: string) => `"${v.replace(/["\\]/g, '\\$&')}"`;
+  return `SEARCH('{${namespace},Stack,${dimension}} MetricName=${quoted(metricName)} Stack=${quoted(stackLabel)}', '${stat}', ${period})`;
+}
+
 /** The time range the dashboard opens with: a week, or four watch runs when they are further apart. */
 export function dashboardStart(watchGapSeconds: number): string {
   const days = Math.max(7, Math.ceil((4 * watchGapSeconds) / 86_400));
@@ -78,6 +96,8 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
     stackLabel,
     { stat, label },
   ];
+  const search = (dimension: string, name: string) =>
+    searchExpression(namespace, stackLabel, dimension, name, 'Sum', period);
   return {
     start: dashboardStart(args.watchGapSeconds),
     periodOverride: 'inherit',
@@ -132,6 +152,47 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
           metrics: [metric('CertificatesAtRisk', 'Maximum', 'at risk')],
           yAxis: { left: { min: 0, showUnits: false } },
           annotations: { horizontal: [{ label: 'alarm', value: 1 }] },
+        },
+      },
+      {
+        type: 'metric',
+        x: 0,
+        y: 20,
+        width: HALF,
+        height: 6,
+        properties: {
+          title: 'ACM delivery: targets behind AWSCURRENT (the alarm fires at 1), re-deliveries, refusals',
+          region,
+          view: 'timeSeries',
+          stacked: false,
+          period,
+          metrics: [
+            metric('AcmTargetsLagging', 'Maximum', 'lagging > 6 h'),
+            metric('AcmTargetsDelivered', 'Sum', 're-delivered by the watch'),
+            metric('AcmTargetsFailed', 'Sum', 'refused (watch)'),
+            [{ expression: search('CertificateArn', 'AcmDeliveryFailures'), label: 'refused', id: 'refused' }],
+          ],
+          yAxis: { left: { min: 0, showUnits: false } },
+          annotations: { horizontal: [{ label: 'alarm', value: 1 }] },
+        },
+      },
+      {
+        type: 'metric',
+        x: HALF,
+        y: 20,
+        width: HALF,
+        height: 6,
+        properties: {
+          title: 'Certificates issued per CA, and fallbacks away from a CA',
+          region,
+          view: 'timeSeries',
+          stacked: false,
+          period,
+          metrics: [
+            [{ expression: search('Ca', 'CertificatesIssued'), label: 'issued', id: 'issued' }],
+            [{ expression: search('Ca', 'CaFallbacks'), label: 'fell back from', id: 'fallbacks' }],
+          ],
+          yAxis: { left: { min: 0, showUnits: false } },
         },
       },
       {

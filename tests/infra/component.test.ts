@@ -1158,9 +1158,9 @@ describe('the dashboard', () => {
         "stats sum(strcontains(message, 'rotation finished')) as succeeded, " +
         "sum(strcontains(message, 'step failed')) as failed by bin(1h)",
     );
-    const metrics = body.widgets
-      .filter((w) => w.type === 'metric')
-      .flatMap((w) => w.properties.metrics as unknown[][])
+    const lines = body.widgets.filter((w) => w.type === 'metric').flatMap((w) => w.properties.metrics as unknown[][]);
+    const metrics = lines
+      .filter((m) => typeof m[0] === 'string')
       .map((m) => [m[0], m[1], m[2], m[3], (m[4] as { stat: string }).stat]);
     expect(metrics).toEqual([
       ['AcmeRotation', 'RenewalsDue', 'Stack', 'acme-rotation/dev', 'Maximum'],
@@ -1168,6 +1168,18 @@ describe('the dashboard', () => {
       ['AcmeRotation', 'RenewalsDeferred', 'Stack', 'acme-rotation/dev', 'Maximum'],
       ['AcmeRotation', 'AriErrors', 'Stack', 'acme-rotation/dev', 'Maximum'],
       ['AcmeRotation', 'CertificatesAtRisk', 'Stack', 'acme-rotation/dev', 'Maximum'],
+      ['AcmeRotation', 'AcmTargetsLagging', 'Stack', 'acme-rotation/dev', 'Maximum'],
+      ['AcmeRotation', 'AcmTargetsDelivered', 'Stack', 'acme-rotation/dev', 'Sum'],
+      ['AcmeRotation', 'AcmTargetsFailed', 'Stack', 'acme-rotation/dev', 'Sum'],
+    ]);
+    // Per ARN and per CA: one line for each value the functions emit (the names the metrics carry).
+    const searches = lines
+      .filter((m) => typeof m[0] === 'object')
+      .map((m) => (m[0] as { expression: string }).expression);
+    expect(searches).toEqual([
+      `SEARCH('{AcmeRotation,Stack,CertificateArn} MetricName="AcmDeliveryFailures" Stack="acme-rotation/dev"', 'Sum', 3600)`,
+      `SEARCH('{AcmeRotation,Stack,Ca} MetricName="CertificatesIssued" Stack="acme-rotation/dev"', 'Sum', 3600)`,
+      `SEARCH('{AcmeRotation,Stack,Ca} MetricName="CaFallbacks" Stack="acme-rotation/dev"', 'Sum', 3600)`,
     ]);
     expect(await valueOf(component.dashboardName)).toBe('acme-rotation-dev-certificates');
     expect(await valueOf(component.dashboardUrl)).toBe(
