@@ -22,9 +22,20 @@ function looksLikeIPv4(name: string): boolean {
   return last !== undefined && /^(?:[0-9]+|0x[0-9a-f]*)$/.test(last);
 }
 
+/**
+ * A DNS name folded for comparison: trimmed, lower-case, one trailing dot (the root) dropped. The
+ * first step for a name a person wrote (a spec tag, the stack configuration) or a certificate
+ * carries; the spec check and the certificate checks each add their own IDNA step after it.
+ * Names Route 53 returns take dns/names.ts's normalizeName instead, which decodes Route 53's
+ * `\ooo` escapes first.
+ */
+export function foldDnsName(raw: string): string {
+  const name = raw.trim().toLowerCase();
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
 export function checkDomain(raw: string): DomainCheck {
-  let name = raw.trim().toLowerCase();
-  if (name.endsWith('.')) name = name.slice(0, -1);
+  const name = foldDnsName(raw);
   if (name === '') return { ok: false, reason: 'the name is empty (expected a DNS name like example.com)' };
 
   const unbracketed = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;

@@ -10,7 +10,14 @@ export function decodeDnsEscapes(name: string): string {
   );
 }
 
-/** Canonical form of a DNS name: escapes decoded, lowercase, no trailing dot. */
+/**
+ * Canonical form of a DNS name as Route 53 writes it: escapes decoded, lowercase, no trailing dot.
+ * Not domains.ts's foldDnsName: Route 53 returns `*` and other special characters as `\ooo`
+ * escapes, which must be decoded (before lower-casing) for a record name to match the spec's;
+ * spec and certificate names carry no escapes, so a backslash there is taken as written (and the
+ * spec check refuses it). Every trailing dot goes, where foldDnsName drops one and leaves the rest
+ * for the spec check to refuse.
+ */
 export function normalizeName(name: string): string {
   let out = decodeDnsEscapes(name.trim()).toLowerCase();
   while (out.endsWith('.')) out = out.slice(0, -1);

@@ -6,13 +6,17 @@
 import type { X509Certificate } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { normaliseSerial, oneLineDn } from '../bundle.js';
+import { foldDnsName } from '../domains.js';
 
 const DAY_MS = 86_400_000;
 
-/** Lowercase, no trailing dot, IDNA A-label form ("*." prefix kept). */
+/**
+ * foldDnsName, then IDNA A-label form ("*." prefix kept). Lenient where the spec check is strict:
+ * it compares names a certificate holds rather than validating them, so a name IDNA cannot
+ * convert is kept as written.
+ */
 export function normaliseDnsName(name: string): string {
-  let n = name.trim().toLowerCase();
-  if (n.endsWith('.')) n = n.slice(0, -1);
+  const n = foldDnsName(name);
   const wildcard = n.startsWith('*.');
   const base = wildcard ? n.slice(2) : n;
   // domainToASCII returns '' for names it cannot convert; keep the name as written then.

@@ -13,7 +13,9 @@ import {
   type CertificateSpec,
 } from '../../rotation/spec.js';
 import { KEY_TYPES as BUNDLE_KEY_TYPES } from '../../rotation/bundle.js';
-import { challengeDomain as dnsChallengeDomain } from '../../rotation/dns/names.js';
+import { challengeDomain as dnsChallengeDomain, normalizeName } from '../../rotation/dns/names.js';
+import { foldDnsName } from '../../rotation/domains.js';
+import { normaliseDnsName } from '../../rotation/verify/names.js';
 
 const SECRET = 'certs/example';
 
@@ -463,6 +465,23 @@ describe('normaliseDomain', () => {
       `domain name "foo*.example.com" is invalid: ${WILDCARD_LEFTMOST}`,
     );
     expect(() => normaliseDomain('')).toThrow('domain name "" is invalid: the name is empty');
+  });
+});
+
+describe('foldDnsName', () => {
+  it('trims, lower-cases and drops one trailing dot, nothing more', () => {
+    expect(foldDnsName('  WWW.Example.COM. ')).toBe('www.example.com');
+    expect(foldDnsName('example.com..')).toBe('example.com.');
+    expect(foldDnsName('\\052.Example.com')).toBe('\\052.example.com');
+    expect(foldDnsName('Bücher.Example')).toBe('bücher.example');
+  });
+
+  it('is where the spec check and the certificate comparison agree; Route 53 names differ on purpose', () => {
+    // The spec check refuses what is left after one dot; the certificate form keeps it.
+    expect(() => normaliseDomain('example.com..')).toThrow(/empty label/);
+    expect(normaliseDnsName('example.com..')).toBe('example.com.');
+    // Route 53's form decodes \ooo escapes and drops every trailing dot.
+    expect(normalizeName('\\052.Example.com..')).toBe('*.example.com');
   });
 });
 
