@@ -4,7 +4,10 @@
  * function — then a forced renewal. Pebble sits behind a CA front of our own that adds what Let's
  * Encrypt has and Pebble 2.4 lacks (ACME Renewal Information, `replaces`): the renewal is sent as
  * an ARI replacement of the first certificate; then the CA moves the window into the past (a
- * revocation drill) and the renewal watch renews. `--verbose` echoes the function's logs.
+ * revocation drill) and the renewal watch renews. Then the bad days: an ACM certificate refuses
+ * the import (AWSCURRENT and the other ARN go ahead, the watch delivers once it is fixed), and the
+ * first CA is down (the renewal falls back to a second CA that requires EAB). `--verbose` echoes
+ * the function's logs.
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate } from 'node:crypto';
@@ -18,6 +21,7 @@ import { acmArnTags } from '../../rotation/spec.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { rotate, type RotationRun, type StepRecord } from './driver.js';
 import { revocationDrill } from './revocation-drill.js';
+import { startTwoCas, type TwoCas } from './second-ca.js';
 import { serveRotations } from './rotation-service.js';
 import { ensurePebble } from './ensure-pebble.js';
 import { DEFAULT_BUNDLE_PATH, startLocalStack, type LocalStack } from './stack.js';
@@ -31,6 +35,7 @@ const DOMAINS = ['example.test', '*.example.test'];
 const SECRET_NAME = 'local/example-test';
 const ACCOUNT_SECRET_NAME = 'local/acme-account';
 const ACM_REGIONS = ['us-east-1', 'eu-west-1'];
+const TOPIC_NAME = 'acme-rotation-local-notices';
 const WATCH_BUNDLE_PATH = fileURLToPath(new URL('../../dist/watch/index.mjs', import.meta.url));
 
 /** Imports a placeholder of the default key type into ACM in `region`; returns its ARN. */
@@ -55,14 +60,22 @@ async function acmPlaceholder(s: LocalStack, region: string): Promise<string> {
   }
 }
 
-/** Prints what each ACM certificate holds; true when every one holds `serial`. */
-function acmReport(s: LocalStack, arns: string[], serial: string): boolean {
+/**
+ * Prints what each ACM certificate holds; true when every one holds `serial`. `refusing` is an ARN
+ * expected to keep its previous certificate (it refused the import).
+ */
+function acmReport(s: LocalStack, arns: string[], serial: string, refusing?: string): boolean {
   let ok = true;
   for (const arn of arns) {
     const held = normaliseSerial(s.aws.acm.certificate(arn)?.serial ?? '');
     const same = held === normaliseSerial(serial);
     ok &&= same;
-    say(`  ACM ${arn.split(':')[3]?.padEnd(10)}serial ${held} ${same ? '(AWSCURRENT ✓)' : '(NOT AWSCURRENT ✗)'}`);
+    const verdict = same
+      ? '(AWSCURRENT ✓)'
+      : arn === refusing
+        ? '(refused: still the previous certificate, reported)'
+        : '(NOT AWSCURRENT ✗)';
+    say(`  ACM ${arn.split(':')[3]?.padEnd(10)}serial ${held} ${verdict}`);
   }
   return ok;
 }
@@ -71,11 +84,15 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
 let stack: LocalStack | undefined;
+let twoCas: TwoCas | undefined;
 let interrupted = false;
 
 async function shutdown(): Promise<void> {
   const s = stack;
+  const cas = twoCas;
   stack = undefined;
+  twoCas = undefined;
+  await cas?.stop();
   await s?.stop();
 }
 
@@ -172,8 +189,9 @@ async function main(): Promise<void> {
   say(`  secret         ${secret.name}  for ${DOMAINS.join(', ')}`);
   for (const arn of acmArns) say(`  ACM            ${arn}`);
 
+  const topicArn = s.aws.sns.createTopic(TOPIC_NAME);
   const lambda = s.newLambda(
-    { ACME_ACCOUNT_SECRET_ID: account.arn },
+    { ACME_ACCOUNT_SECRET_ID: account.arn, NOTIFICATION_TOPIC_ARN: topicArn },
     verbose ? { onLog: (line) => say(`    │ ${line}`) } : {},
   );
 
@@ -235,7 +253,10 @@ async function main(): Promise<void> {
 
   // Third: the CA asks for early renewal (a revocation drill) and the renewal watch acts on it.
   say('\nRotation 3 (the CA moves the window into the past: the renewal watch renews)');
-  const watch = s.newLambda({}, { bundlePath: WATCH_BUNDLE_PATH, functionName: 'acme-rotation-watch' });
+  const watch = s.newLambda(
+    { NOTIFICATION_TOPIC_ARN: topicArn },
+    { bundlePath: WATCH_BUNDLE_PATH, functionName: 'acme-rotation-watch' },
+  );
   await watch.invoke({}); // its first look: the window is ahead, it asks again after Retry-After
   const secondId = s.ari.certificateOf(second.pem)?.certId;
   if (!secondId) throw new Error('the ARI CA did not see the second certificate');
@@ -264,6 +285,92 @@ async function main(): Promise<void> {
     throw new Error('the watch did not renew the certificate');
   if (replaces3 !== secondId) throw new Error('the watch-started renewal did not name the certificate it replaces');
   if (!acm3) throw new Error('an ACM certificate does not hold the AWSCURRENT certificate');
+
+  // Fourth: one ACM target refuses the import. AWSCURRENT is the truth: the certificate is
+  // promoted and the other ARN takes it; the refusal is a notice of its own; the watch's next run
+  // delivers once the ARN is fixed.
+  const refusing = acmArns[1] as string;
+  const region = (arn: string) => arn.split(':')[3] ?? '?';
+  say(`\nRotation 4 (the ${region(refusing)} ACM certificate refuses the import)`);
+  const removeRefusal = s.aws.addFault({
+    service: 'acm',
+    operation: 'ImportCertificate',
+    match: (input) => (input as { CertificateArn?: string }).CertificateArn === refusing,
+    action: {
+      type: 'error',
+      error: { code: 'AccessDeniedException', message: 'not authorized to perform acm:ImportCertificate' },
+    },
+  });
+  const run4 = await rotate({ client: s.sm, lambda, secretId: secret.arn, onStep: printStep });
+  removeRefusal();
+  if (interrupted) return;
+  if (!run4.succeeded) failRun(run4, lambda.logs);
+  const fourth = await currentCertificate(s, 'AWSCURRENT');
+  say(
+    `  AWSCURRENT    serial ${fourth.serial} ${fourth.serial !== third.serial ? '(promoted although a target refused ✓)' : '(NOT renewed ✗)'}`,
+  );
+  const refusal = s.aws.sns.messages
+    .map((m) => JSON.parse(m.Message) as Record<string, string>)
+    .filter((m) => m.status === 'delivery_failed' && m.acm_certificate_arn === refusing)
+    .at(-1);
+  say(
+    `  notice        ${refusal ? `Certificate Delivery Failed for ${region(refusing)}: ${refusal.aws_error_code}` : 'NONE ✗'}`,
+  );
+  if (refusal) say(`    remedy      ${refusal.remedy}`);
+  acmReport(s, acmArns, fourth.serial, refusing);
+  const heldBy = (arn: string) => normaliseSerial(s.aws.acm.certificate(arn)?.serial ?? '');
+  const otherTook = heldBy(acmArns[0] as string) === normaliseSerial(fourth.serial);
+  const refusedKept = heldBy(refusing) !== normaliseSerial(fourth.serial);
+  say('  the permission is fixed; the watch runs');
+  const look4 = await watch.invoke({});
+  if (!look4.ok) throw new Error(`the watch failed: ${look4.error.message}`);
+  const reconciled = (look4.result as { acm?: { checked: number; delivered: number; failed: number } }).acm;
+  say(
+    `  watch         ACM: ${reconciled ? `checked ${reconciled.checked}, re-delivered ${reconciled.delivered}, failed ${reconciled.failed}` : 'no reconciliation ✗'}`,
+  );
+  const acm4 = acmReport(s, acmArns, fourth.serial);
+  if (fourth.serial === third.serial) throw new Error('rotation 4 did not promote a new certificate');
+  if (!refusal) throw new Error('no DeliveryFailed notice named the refusing ARN');
+  if (!otherTook || !refusedKept) throw new Error('the refusing ARN held back the other ARN, or did not refuse');
+  if (reconciled?.delivered !== 1 || !acm4)
+    throw new Error("the watch's reconciliation did not deliver to the fixed ARN");
+
+  // Fifth: the first CA is down. The renewal falls back to the second CA (which requires External
+  // Account Binding, as ZeroSSL, Google Trust Services and AWS's ACME endpoints do).
+  say('\nRotation 5 (the first CA is down: the renewal falls back to a second CA, which requires EAB)');
+  twoCas = await startTwoCas(s);
+  const { env: casEnv } = await twoCas.accounts();
+  await twoCas.frontA.down();
+  say(`  ACME_CAS      ca-a ${twoCas.frontA.directoryUrl} (down), ca-b ${twoCas.frontB.directoryUrl}`);
+  const fallbackLambda = s.newLambda(
+    { ...casEnv, NOTIFICATION_TOPIC_ARN: topicArn },
+    verbose ? { onLog: (line) => say(`    │ ${line}`) } : {},
+  );
+  const run5 = await rotate({ client: s.sm, lambda: fallbackLambda, secretId: secret.arn, onStep: printStep });
+  if (interrupted) return;
+  if (!run5.succeeded) failRun(run5, fallbackLambda.logs);
+  const fifth = await currentCertificate(s, 'AWSCURRENT');
+  const stored = JSON.parse(
+    (await s.sm.send(new GetSecretValueCommand({ SecretId: SECRET_NAME, VersionStage: 'AWSCURRENT' }))).SecretString ??
+      '{}',
+  ) as { chain?: string; acme_ca?: string; acme_fallbacks?: { ca: string; error_code: string; reason: string }[] };
+  const issuedByB = twoCas.issuedBy(stored.chain ?? '') === 'b';
+  say(
+    `  AWSCURRENT    serial ${fifth.serial}, issued by ${stored.acme_ca ?? '?'} ${issuedByB ? '(the second CA ✓)' : '✗'}`,
+  );
+  for (const f of stored.acme_fallbacks ?? []) say(`  fell back     from ${f.ca}: ${f.error_code} (${f.reason})`);
+  const success = s.aws.sns.messages
+    .map((m) => JSON.parse(m.Message) as { status?: string; ca?: string; ca_fallbacks?: unknown[] })
+    .filter((m) => m.status === 'success')
+    .at(-1);
+  say(`  notice        success, ca ${success?.ca ?? '?'}, ${success?.ca_fallbacks?.length ?? 0} fallback(s)`);
+  const acm5 = acmReport(s, acmArns, fifth.serial);
+  const leftover5 = s.aws.route53.txtValues(`_acme-challenge.${ZONE}`);
+  say(`  TXT records   ${leftover5.length === 0 ? 'none left behind' : `${leftover5.length} LEFT BEHIND`}`);
+  if (!issuedByB || stored.acme_ca !== 'ca-b') throw new Error('the fallback renewal was not issued by the second CA');
+  if (stored.acme_fallbacks?.[0]?.ca !== 'ca-a') throw new Error('the bundle does not record the fallback from ca-a');
+  if (leftover5.length) throw new Error('challenge TXT records were left in Route 53');
+  if (!acm5) throw new Error('an ACM certificate does not hold the AWSCURRENT certificate');
 }
 
 try {
