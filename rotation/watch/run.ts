@@ -23,6 +23,7 @@ import { certNotAfter, certNotBefore, parseBundle } from '../bundle.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../rules.js';
+import { TAGS } from '../spec.js';
 import type { AriResult, DirectoryResult } from './ari.js';
 import type { ReconcileSummary } from './reconcile.js';
 import { RateGate, startPaced } from './pace.js';
@@ -47,8 +48,6 @@ import {
 } from './secrets.js';
 import { readRenewalState, renewalTags, RENEWAL_TAG_PREFIX, tagLimitProblem, type RenewalState } from './tags.js';
 
-/** The tag that marks a certificate secret. */
-export const CERTIFICATE_TAG = 'acme:domains';
 /** A new secret gets this long for its first certificate before it counts as at risk. */
 export const FIRST_ISSUANCE_GRACE_MS = 24 * 3_600_000;
 /**
@@ -260,7 +259,8 @@ async function phases(
 ): Promise<{ items: Item[]; stats: { inFlight: number; maxInFlightSeen: number; notExamined: number }; left: number }> {
   const { config, deps } = run;
   const { logger } = deps;
-  const all = await deps.secrets.list(CERTIFICATE_TAG);
+  // Every certificate secret carries acme:domains: the spec requires it.
+  const all = await deps.secrets.list(TAGS.domains);
   const listed = config.rotationFunctionArn
     ? all.filter((s) => sameFunction(s.rotationLambdaArn, config.rotationFunctionArn as string))
     : all;
