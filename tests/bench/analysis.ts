@@ -115,8 +115,9 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
       'no failure when changes are INSYNC at once; with 60 s PENDING a window of 10 left Route 53 idle (1.11×, the ' +
       'fleet taking 3× as long), while 50 saturated it (1.02×) with the slowest rotation at 208 s and its DNS wait at ' +
       '168 s — inside the 300 s DNS budget and under half the 900 s timeout. 50 is the default ' +
-      '(`WATCH_MAX_CONCURRENT_ROTATIONS`); rotations already running hold slots, and a slot is held at most 15 ' +
-      "minutes (a failed rotation waits for Secrets Manager's retry). **What is simulated and why.** One machine " +
+      '(`WATCH_MAX_CONCURRENT_ROTATIONS`); rotations in flight hold slots, whoever started them: an AWSPENDING ' +
+      "version younger than the function's timeout plus 10 minutes (an older one is a failed rotation, which the " +
+      'watch clears and which holds no slot; benchmark 8). **What is simulated and why.** One machine ' +
       'cannot run 1,000 Lambda containers (benchmark 6 shows 100 already need their init phases staggered), so the ' +
       "1,000 run in virtual time with the watch's own pacer and the rotation's own backoff and poll schedules; the " +
       'same model run on the end-to-end configuration sits beside the real figure, as a check of the model.',
