@@ -336,8 +336,17 @@ export function sdkErrorMessage(err: unknown): string {
  */
 export const ROTATION_FAILURE_TAG = 'acme-rotation:inflight-failure';
 
-/** The tag's value: characters a Secrets Manager tag value may hold, at most 256 of them. */
+/** TagResource refuses a value longer than 255 Unicode characters (its Tag type says 256). */
+const MAX_FAILURE_TAG_CHARS = 255;
+
+/**
+ * The tag's value: private key material redacted (as in the logs), every character a Secrets
+ * Manager tag value may not hold (it allows letters, digits, spaces and `_ . : / = + - @`) and
+ * each run of them or of white space turned into one space, cut to 255 characters (code points,
+ * so a letter outside the BMP is never split).
+ */
 export function rotationFailureTagValue(step: string, message: string, at: Date): string {
-  const text = `${at.toISOString()} ${step}: ${message}`.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' ');
-  return text.length <= 256 ? text : `${text.slice(0, 253)}...`;
+  const text = `${at.toISOString()} ${step}: ${redact(message)}`.replace(/[^\p{L}\p{N}_.:/=+\-@]+/gu, ' ').trim();
+  const chars = [...text];
+  return chars.length <= MAX_FAILURE_TAG_CHARS ? text : `${chars.slice(0, MAX_FAILURE_TAG_CHARS - 3).join('')}...`;
 }

@@ -4,7 +4,15 @@ import type { FailureEvent, Notifier } from './aws/notify.js';
 import { publicSummary } from './bundle.js';
 import type { Config } from './config.js';
 import { Deadline } from './deadline.js';
-import { AwsServiceError, RotationError, RotationStateError, inContext } from './errors.js';
+import {
+  AwsServiceError,
+  ROTATION_FAILURE_TAG,
+  RotationError,
+  RotationStateError,
+  formatMessage,
+  inContext,
+  rotationFailureTagValue,
+} from './errors.js';
 import type { Logger } from './log.js';
 import { issuerFields, issuerMetricLines } from './acme/report.js';
 import { metricNames, stdoutMetricSink, type MetricSink } from './metrics.js';
@@ -150,6 +158,21 @@ export function nameOfSecretId(secretId: string): string {
   return m?.[1] ?? secretId;
 }
 
+/**
+ * Write the step's failure on the secret (ROTATION_FAILURE_TAG), where the deployment's waiter and
+ * an operator read why no certificate came; finishSecret removes it on promotion. A tag write that
+ * fails is logged and leaves the step's own error to be reported.
+ */
+async function recordFailure(ctx: StepContext, step: string, err: RotationError): Promise<void> {
+  // The message without its `secret "<name>" <step>: ` prefix: the tag is on the secret, and names the step.
+  const value = rotationFailureTagValue(step, formatMessage(err.detail, err.hints), ctx.now());
+  try {
+    await ctx.secrets.tag(ctx.secret.arn, { [ROTATION_FAILURE_TAG]: value });
+  } catch (tagError) {
+    ctx.logger.error(`could not record the failure in the ${ROTATION_FAILURE_TAG} tag`, { error: tagError });
+  }
+}
+
 export function createHandler(services: () => Services, onInitFailure?: InitFailureReporter) {
   return async function handler(event: unknown, context?: LambdaContext): Promise<void> {
     const started = performance.now();
@@ -274,6 +297,8 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         error: err,
         ...callCounts(ctx),
       });
+      // Only a step that ran: a refused invocation is not the rotation's, and must not overwrite its record.
+      if (ctx) await recordFailure(ctx, step, err);
       await svc.notifier.publish({
         status: 'failed',
         domains: domainsOf(secret),

@@ -3,7 +3,7 @@ import { parseSpec } from '../spec.js';
 import { versionWithStage } from '../aws/secrets.js';
 import { parseBundle } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
-import { DnsError, SpecError, VerificationError, errorMessage } from '../errors.js';
+import { DnsError, ROTATION_FAILURE_TAG, SpecError, VerificationError, errorMessage } from '../errors.js';
 import type { CertificateSpec } from '../spec.js';
 import type { StepContext } from './context.js';
 import { classifyCurrent, foreignCurrent } from './current.js';
@@ -31,10 +31,10 @@ export interface Promoted {
 
 /**
  * finishSecret: version promotion, then delivery. Once testSecret passed, AWSCURRENT is the truth:
- * AWSCURRENT moves to the token (the old version keeps AWSPREVIOUS), status tags are written, the
- * certificate is delivered to each ACM target (a target that refuses is reported and never fails
- * the step: rotation/acm/deliver.ts), the TXT clean-up is retried, and AWSPENDING is removed from
- * the token last. A re-run after a crash at any point converges: the promotion and tags are
+ * AWSCURRENT moves to the token (the old version keeps AWSPREVIOUS), status tags are written and
+ * the last failure's tag removed, the certificate is delivered to each ACM target (a target that
+ * refuses is reported and never fails the step: rotation/acm/deliver.ts), the TXT clean-up is
+ * retried, and AWSPENDING is removed from the token last. A re-run after a crash at any point converges: the promotion and tags are
  * idempotent, an ARN that holds the serial is left alone.
  */
 export async function finishSecret(ctx: StepContext): Promise<Promoted> {
@@ -70,6 +70,14 @@ export async function finishSecret(ctx: StepContext): Promise<Promoted> {
   } catch (err) {
     // The certificate is already current; a tag failure must not fail the rotation.
     logger.error('could not write status tags', { error: err });
+  }
+  // A certificate is current: the last failure no longer explains anything (rotation/handler.ts).
+  if (secret.tags.some((t) => t.Key === ROTATION_FAILURE_TAG)) {
+    try {
+      await ctx.secrets.untag(secret.arn, [ROTATION_FAILURE_TAG]);
+    } catch (err) {
+      logger.error(`could not remove the ${ROTATION_FAILURE_TAG} tag`, { error: err });
+    }
   }
   // Verified by testSecret and promoted: now it may go where it is served at once.
   let spec: CertificateSpec | undefined;

@@ -57,6 +57,11 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 /** The SNS message (= EventBridge detail) of the n-th notice, parsed. */
+/** The in-flight tags on the secret (`acme-rotation:inflight` and `acme-rotation:inflight:<n>`). */
+function inflightTagKeys(w: World): string[] {
+  return Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k === INFLIGHT_TAG || k.startsWith(`${INFLIGHT_TAG}:`));
+}
+
 function notice(w: World, n = 0): Record<string, unknown> {
   const msg = w.sns.publishes()[n]?.Message;
   expect(msg).toBeTypeOf('string');
@@ -307,7 +312,7 @@ describe('createSecret', () => {
     expect(w.sm.value(SECRET_ARN, TOKEN)).toBe(put.SecretString);
     // TXT values gone, in-flight record gone, no notice from createSecret.
     expect(w.dns.live.size).toBe(0);
-    expect(Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k.startsWith(INFLIGHT_TAG))).toEqual([]);
+    expect(inflightTagKeys(w)).toEqual([]);
     expect(w.sns.publishes()).toHaveLength(0);
     expect(w.log.raw.join('\n')).not.toContain(PKCS8_KEY_HEADER);
   });
@@ -436,7 +441,7 @@ describe('createSecret', () => {
     expect(w.log.find(/interrupted attempt/)).toMatchObject({ level: 'warn', inflightToken: killedToken });
     // The new attempt then ran normally.
     expect(w.sm.puts()).toHaveLength(1);
-    expect(Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k.startsWith(INFLIGHT_TAG))).toEqual([]);
+    expect(inflightTagKeys(w)).toEqual([]);
   });
 
   it("surfaces the CA's validation error and still removes the TXT values", async () => {
@@ -451,10 +456,15 @@ describe('createSecret', () => {
     );
     expect(w.dns.cleanUpCalls).toEqual(w.dns.presentCalls);
     expect(w.dns.live.size).toBe(0);
-    expect(Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k.startsWith(INFLIGHT_TAG))).toEqual([]);
+    expect(inflightTagKeys(w)).toEqual([]);
     expect(w.sm.puts()).toHaveLength(0);
     expect(w.sm.stages(SECRET_ARN)).toEqual({ [OLD]: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] });
     expect(notice(w)).toMatchObject({ status: 'failed', step: 'createSecret', error_code: 'ChallengeFailed' });
+    // Its last failure stays on the secret, quotes (which no tag value may hold) turned into spaces.
+    expect(w.sm.tags(SECRET_ARN)['acme-rotation:inflight-failure']).toBe(
+      `2026-03-01T12:00:00.000Z createSecret: the CA could not validate example.com: ${UNAUTHORIZED}: ` +
+        'Incorrect TXT record abc found at _acme-challenge.example.com',
+    );
   });
 
   it('keeps the original error when clean-up fails, logs the clean-up failure, and the retry cleans up', async () => {
@@ -485,7 +495,7 @@ describe('createSecret', () => {
     expect(cleanUps[1]).toBeLessThan(w.timeline.last('ca:newOrder'));
     expect(w.dns.live.size).toBe(0);
     expect(w.sm.puts()).toHaveLength(1);
-    expect(Object.keys(w.sm.tags(SECRET_ARN)).filter((k) => k.startsWith(INFLIGHT_TAG))).toEqual([]);
+    expect(inflightTagKeys(w)).toEqual([]);
   });
 
   it('does not answer or publish reused (already valid) authorizations', async () => {
@@ -558,9 +568,19 @@ describe('createSecret: what AWSCURRENT holds', () => {
     expect(w.caRequests()).toBe(0);
     expect(w.dns.zoneChecks).toEqual([]);
     expect(w.sm.puts()).toHaveLength(0);
-    expect(w.sm.tagCalls()).toHaveLength(0);
+    // The one tag written is the failure's record, which quotes the value no more than the notice does.
+    expect(w.sm.tagCalls().flatMap((c) => (c.Tags ?? []).map((t) => t.Key))).toEqual([
+      'acme-rotation:inflight-failure',
+    ]);
+    expect(w.sm.tags(SECRET_ARN)['acme-rotation:inflight-failure']).toMatch(
+      new RegExp(
+        `^2026-03-01T12:00:00\\.000Z createSecret: the current value AWSCURRENT version ${OLD} is not a certificate bundle: it is `,
+      ),
+    );
     expect(notice(w)).toMatchObject({ error_code: 'UnexpectedCurrentValue', domains: ['example.com'] });
-    expect([...w.log.raw, ...w.sns.publishes().map((p) => p.Message)].join('\n')).not.toContain(PASSWORD);
+    expect(
+      [...w.log.raw, ...w.sns.publishes().map((p) => p.Message), ...Object.values(w.sm.tags(SECRET_ARN))].join('\n'),
+    ).not.toContain(PASSWORD);
   });
 
   it('replaces a damaged bundle of ours, warning without quoting it, and sends no replaces', async () => {
@@ -624,7 +644,18 @@ describe('createSecret: zone check before ordering', () => {
     expect(w.ca.orders).toEqual([]);
     expect(w.caRequests()).toBe(0);
     expect(w.dns.presentCalls).toEqual([]);
-    expect(w.sm.tagCalls()).toEqual([]);
+    // No in-flight tags (nothing is in DNS); the one tag written records the failure, with its step.
+    expect(w.sm.tagCalls()).toEqual([
+      {
+        SecretId: SECRET_ARN,
+        Tags: [
+          {
+            Key: 'acme-rotation:inflight-failure',
+            Value: '2026-03-01T12:00:00.000Z createSecret: no Route 53 hosted zone for _acme-challenge.example.com',
+          },
+        ],
+      },
+    ]);
   });
 });
 
