@@ -5,8 +5,8 @@
 import { INFLIGHT_TAG } from '../../rotation/inflight.js';
 import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/watch/tags.js';
 
-/** The status tags the rotation writes after each promotion (README: "Tags the Lambda writes"). */
-export const STATUS_TAG_KEYS = ['ExpirationDate', 'IssuedAt', 'Domains'] as const;
+/** The status tags the rotation writes after each promotion (rotation/bundle.ts). */
+export { STATUS_TAG_KEYS } from '../../rotation/bundle.js';
 /** The rotation's last failure, written by a failing step (rotation/errors.ts). */
 export { ROTATION_FAILURE_TAG } from '../../rotation/errors.js';
 /** The CAs that failed during a rotation, so its retry starts at the next one (rotation/acme/fallback.ts). */

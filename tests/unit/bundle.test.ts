@@ -7,8 +7,11 @@ import {
   parseBundle,
   publicSummary,
   splitPemCertificates,
+  STATUS_TAG_KEYS,
   type CertificateBundle,
 } from '../../rotation/bundle.js';
+import { statusTags } from '../../rotation/steps/finish.js';
+import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../infra/policies/actions.js';
 import { VerificationError } from '../../rotation/errors.js';
 import { makeLeaf, makeRootCa, makeTestPki, pooledKey, type TestPki } from '../helpers/certs.js';
 import { PKCS1_RSA_KEY_LABEL, PKCS8_KEY_START } from '../helpers/pem-markers.js';
@@ -154,6 +157,21 @@ describe('buildBundle', () => {
     expect((caught as VerificationError).code).toBe('VerificationFailed');
     expect((caught as Error).message).toBe('The private key does not parse as an unencrypted PEM private key');
     expectNoKeyMaterial((caught as Error).message, pki.leaf.keyPem);
+  });
+});
+
+describe('status tags', () => {
+  it('are the keys the rotation writes and the stack grants, as the README lists them', () => {
+    const b = buildBundle({
+      certificatePem: pki.fullchainPem,
+      privateKeyPem: pki.leaf.keyPem,
+      keyType: 'ecdsa-p256',
+      domains: ['example.com', '*.example.com'],
+      issuedAt: new Date('2026-01-02T03:04:05.678Z'),
+    });
+    expect(STATUS_TAG_KEYS).toEqual(['ExpirationDate', 'IssuedAt', 'Domains']);
+    expect(Object.keys(statusTags(b))).toEqual([...STATUS_TAG_KEYS]);
+    expect(GRANTED_STATUS_TAG_KEYS).toBe(STATUS_TAG_KEYS);
   });
 });
 
