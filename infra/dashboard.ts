@@ -98,6 +98,24 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
   ];
   const search = (dimension: string, name: string) =>
     searchExpression(namespace, stackLabel, dimension, name, 'Sum', period);
+  /** A half-width time-series graph of metric lines at (x, y); `alarmAt` draws the alarm's line. */
+  const graph = (x: number, y: number, title: string, metrics: unknown[], alarmAt?: number) => ({
+    type: 'metric',
+    x,
+    y,
+    width: HALF,
+    height: 6,
+    properties: {
+      title,
+      region,
+      view: 'timeSeries',
+      stacked: false,
+      period,
+      metrics,
+      yAxis: { left: { min: 0, showUnits: false } },
+      ...(alarmAt !== undefined ? { annotations: { horizontal: [{ label: 'alarm', value: alarmAt }] } } : {}),
+    },
+  });
   return {
     start: dashboardStart(args.watchGapSeconds),
     periodOverride: 'inherit',
@@ -115,86 +133,36 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
           query: certificatesQuery(args.watchLogGroup),
         },
       },
-      {
-        type: 'metric',
-        x: 0,
-        y: 8,
-        width: HALF,
-        height: 6,
-        properties: {
-          title: 'Renewal watch: renewals and renewal-information errors',
-          region,
-          view: 'timeSeries',
-          stacked: false,
-          period,
-          // Due and deferred describe the fleet at each run (largest per period); started adds up.
-          metrics: [
-            metric('RenewalsDue', 'Maximum', 'due'),
-            metric('RenewalsStarted', 'Sum', 'started'),
-            metric('RenewalsDeferred', 'Maximum', 'deferred (pacing)'),
-            metric('AriErrors', 'Maximum', 'renewal-information errors'),
-          ],
-          yAxis: { left: { min: 0, showUnits: false } },
-        },
-      },
-      {
-        type: 'metric',
-        x: HALF,
-        y: 8,
-        width: HALF,
-        height: 6,
-        properties: {
-          title: 'Certificates at risk (the alarm fires at 1, and when the watch stops reporting)',
-          region,
-          view: 'timeSeries',
-          stacked: false,
-          period,
-          metrics: [metric('CertificatesAtRisk', 'Maximum', 'at risk')],
-          yAxis: { left: { min: 0, showUnits: false } },
-          annotations: { horizontal: [{ label: 'alarm', value: 1 }] },
-        },
-      },
-      {
-        type: 'metric',
-        x: 0,
-        y: 20,
-        width: HALF,
-        height: 6,
-        properties: {
-          title: 'ACM delivery: targets behind AWSCURRENT (the alarm fires at 1), re-deliveries, refusals',
-          region,
-          view: 'timeSeries',
-          stacked: false,
-          period,
-          metrics: [
-            metric('AcmTargetsLagging', 'Maximum', 'lagging > 6 h'),
-            metric('AcmTargetsDelivered', 'Sum', 're-delivered by the watch'),
-            metric('AcmTargetsFailed', 'Sum', 'refused (watch)'),
-            [{ expression: search('CertificateArn', 'AcmDeliveryFailures'), label: 'refused', id: 'refused' }],
-          ],
-          yAxis: { left: { min: 0, showUnits: false } },
-          annotations: { horizontal: [{ label: 'alarm', value: 1 }] },
-        },
-      },
-      {
-        type: 'metric',
-        x: HALF,
-        y: 20,
-        width: HALF,
-        height: 6,
-        properties: {
-          title: 'Certificates issued per CA, and fallbacks away from a CA',
-          region,
-          view: 'timeSeries',
-          stacked: false,
-          period,
-          metrics: [
-            [{ expression: search('Ca', 'CertificatesIssued'), label: 'issued', id: 'issued' }],
-            [{ expression: search('Ca', 'CaFallbacks'), label: 'fell back from', id: 'fallbacks' }],
-          ],
-          yAxis: { left: { min: 0, showUnits: false } },
-        },
-      },
+      // Due and deferred describe the fleet at each run (largest per period); started adds up.
+      graph(0, 8, 'Renewal watch: renewals and renewal-information errors', [
+        metric('RenewalsDue', 'Maximum', 'due'),
+        metric('RenewalsStarted', 'Sum', 'started'),
+        metric('RenewalsDeferred', 'Maximum', 'deferred (pacing)'),
+        metric('AriErrors', 'Maximum', 'renewal-information errors'),
+      ]),
+      graph(
+        HALF,
+        8,
+        'Certificates at risk (the alarm fires at 1, and when the watch stops reporting)',
+        [metric('CertificatesAtRisk', 'Maximum', 'at risk')],
+        1,
+      ),
+      graph(
+        0,
+        20,
+        'ACM delivery: targets behind AWSCURRENT (the alarm fires at 1), re-deliveries, refusals',
+        [
+          metric('AcmTargetsLagging', 'Maximum', 'lagging > 6 h'),
+          metric('AcmTargetsDelivered', 'Sum', 're-delivered by the watch'),
+          metric('AcmTargetsFailed', 'Sum', 'refused (watch)'),
+          [{ expression: search('CertificateArn', 'AcmDeliveryFailures'), label: 'refused', id: 'refused' }],
+        ],
+        1,
+      ),
+      graph(HALF, 20, 'Certificates issued per CA, and fallbacks away from a CA', [
+        [{ expression: search('Ca', 'CertificatesIssued'), label: 'issued', id: 'issued' }],
+        [{ expression: search('Ca', 'CaFallbacks'), label: 'fell back from', id: 'fallbacks' }],
+      ]),
       {
         type: 'log',
         x: 0,

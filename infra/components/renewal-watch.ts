@@ -130,44 +130,40 @@ export class RenewalWatch extends pulumi.ComponentResource {
     const { code, environment: trust } = functionCode(args.bundleDir, s.caRootsPem);
     Object.assign(environment, trust);
 
+    // The watch and its waiter: one bundle, role, environment and log group.
+    const shared = {
+      runtime: RUNTIME,
+      architectures: [ARCHITECTURE],
+      handler: 'index.handler',
+      code,
+      role: role.arn,
+      memorySize: WATCH_MEMORY_MB,
+      timeout: WATCH_TIMEOUT_SECONDS,
+      environment: { variables: environment },
+      // Text, not JSON: the summary's metrics line must reach CloudWatch Logs as written (EMF),
+      // and the per-certificate lines stay plain JSON for Logs Insights.
+      loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
+      tags,
+    };
+    const fnOptions = childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] });
     this.function = new aws.lambda.Function(
       `${name}-watch`,
       {
+        ...shared,
         name: watchName,
         description: `acme-rotation ${stackLabel}: renewal watch (ACME renewal information, paced renewals, metric ${METRIC_NAMESPACE}/CertificatesAtRisk)`,
-        runtime: RUNTIME,
-        architectures: [ARCHITECTURE],
-        handler: 'index.handler',
-        code,
-        role: role.arn,
-        memorySize: WATCH_MEMORY_MB,
-        timeout: WATCH_TIMEOUT_SECONDS,
         reservedConcurrentExecutions: WATCH_RESERVED_CONCURRENCY,
-        environment: { variables: environment },
-        // Text, not JSON: the summary's metrics line must reach CloudWatch Logs as written (EMF),
-        // and the per-certificate lines stay plain JSON for Logs Insights.
-        loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
-        tags,
       },
-      childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] }),
+      fnOptions,
     );
     this.waiter = new aws.lambda.Function(
       `${name}-watch-await`,
       {
+        ...shared,
         name: `${watchName}-await`,
         description: `acme-rotation ${stackLabel}: waits during a deployment until a first certificate is in AWSCURRENT and every ACM ARN`,
-        runtime: RUNTIME,
-        architectures: [ARCHITECTURE],
-        handler: 'index.handler',
-        code,
-        role: role.arn,
-        memorySize: WATCH_MEMORY_MB,
-        timeout: WATCH_TIMEOUT_SECONDS,
-        environment: { variables: environment },
-        loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
-        tags,
       },
-      childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] }),
+      fnOptions,
     );
     this.schedule = new aws.cloudwatch.EventRule(
       `${name}-watch-schedule`,
