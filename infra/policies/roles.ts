@@ -33,6 +33,11 @@ export const ACM_TARGET_ACTIONS = ['acm:DescribeCertificate', 'acm:ImportCertifi
  * existing ARN needs no other action (no tags are set on re-import); without an ARN it would
  * create certificates, which the policy cannot allow since it names every resource.
  */
+/** The success, failure and DeliveryFailed events, on the configured bus only. */
+function putEventsStatement(eventBusArn: string) {
+  return { Sid: 'PutRotationEvents', Effect: 'Allow' as const, Action: ['events:PutEvents'], Resource: eventBusArn };
+}
+
 export function acmTargetStatement(arns: readonly string[]): PolicyStatement | undefined {
   const list = [...new Set(arns)].sort();
   if (list.length === 0) return undefined;
@@ -71,14 +76,7 @@ export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument
   });
   const acm = acmTargetStatement(args.acmCertificateArns ?? []);
   if (acm) statements.push(acm);
-  if (args.eventBusArn) {
-    statements.push({
-      Sid: 'PutRotationEvents',
-      Effect: 'Allow',
-      Action: ['events:PutEvents'],
-      Resource: args.eventBusArn,
-    });
-  }
+  if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
   if (args.kmsKeyArn) {
     statements.push({
       Sid: 'UseSecretsKeyThroughSecretsManager',
@@ -155,14 +153,7 @@ export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
     if (args.topicArn) {
       statements.push({ Sid: 'PublishNotices', Effect: 'Allow', Action: ['sns:Publish'], Resource: args.topicArn });
     }
-    if (args.eventBusArn) {
-      statements.push({
-        Sid: 'PutRotationEvents',
-        Effect: 'Allow',
-        Action: ['events:PutEvents'],
-        Resource: args.eventBusArn,
-      });
-    }
+    if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
   }
   if (args.kmsKeyArn) {
     statements.push({
