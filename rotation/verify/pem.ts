@@ -1,7 +1,9 @@
 /**
  * Static (offline) checks of a certificate bundle for testSecret: PEM, key, key type, SANs,
  * leaf constraints, validity window, chain links, trust anchor, fullchain, bundle fields.
- * Each failure throws a VerificationCheckError naming the check; messages never carry key material.
+ * STATIC_CHECKS lists them by name, in the order they run; each is a function of what the earlier
+ * ones read (Facts). Each failure throws a VerificationCheckError naming the check; messages never
+ * carry key material.
  */
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import {
@@ -81,13 +83,20 @@ function parseCerts(pems: string[], what: (i: number) => string): X509Certificat
   });
 }
 
-/** Run every static check in order; throws at the first failure. */
-export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
-  const { bundle, now } = input;
-  const checks: CheckName[] = [];
-  const nowMs = now.getTime();
+/** The bundle's certificates, as the pem check reads them. */
+interface Certificates {
+  leafBlocks: string[];
+  chainBlocks: string[];
+  fullchainBlocks: string[];
+  leaf: X509Certificate;
+  /** Intermediates, in order. */
+  chain: X509Certificate[];
+  /** The leaf, then the intermediates. */
+  path: X509Certificate[];
+}
 
-  // --- pem: the certificate fields hold parsable certificates.
+/** The pem check: the certificate fields hold parsable certificates. */
+function readCertificates(bundle: CertificateBundle): Certificates {
   if (!bundle || typeof bundle.certificate !== 'string') fail('pem', 'the bundle has no certificate field');
   const leafBlocks = splitPemCertificates(bundle.certificate);
   if (leafBlocks.length === 0) fail('pem', 'the certificate field holds no PEM certificate');
@@ -99,9 +108,11 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
   const chain = parseCerts(chainBlocks, (i) => `chain certificate ${i + 1}`);
   const fullchainBlocks = splitPemCertificates(typeof bundle.fullchain === 'string' ? bundle.fullchain : '');
   parseCerts(fullchainBlocks, (i) => `fullchain certificate ${i + 1}`);
-  checks.push('pem');
+  return { leafBlocks, chainBlocks, fullchainBlocks, leaf, chain, path: [leaf, ...chain] };
+}
 
-  // --- private-key: exactly one unencrypted PKCS#8 key that parses.
+/** The private-key check: exactly one unencrypted PKCS#8 key that parses. */
+function readPrivateKey(bundle: CertificateBundle): KeyObject {
   const keyText = typeof bundle.private_key === 'string' ? bundle.private_key : '';
   const labels = [...keyText.matchAll(KEY_BLOCK_RE)].map((m) => (m[1] ?? '').trim());
   if (labels.length === 0) fail('private-key', 'the private_key field holds no PEM private key');
@@ -120,39 +131,113 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
       `the private key is not PKCS#8: found a "${label} PRIVATE KEY" block (${kind}); expected "PRIVATE KEY"`,
     );
   }
-  let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: keyText, format: 'pem' });
+    return createPrivateKey({ key: keyText, format: 'pem' });
   } catch (err) {
     // The cause is OpenSSL's decoder error, which never quotes the key.
     return fail('private-key', 'the private key does not parse as PKCS#8', err);
   }
-  checks.push('private-key');
+}
 
-  // --- key-match
-  if (!leaf.checkPrivateKey(privateKey)) {
+/** The leaf's validity window. */
+interface ValidityWindow {
+  notBefore: Date;
+  notAfter: Date;
+  nb: number;
+  na: number;
+  /** RFC 5280 validity is inclusive of both ends, hence the extra second. */
+  lifetimeMs: number;
+}
+
+/**
+ * Walking up from the leaf, the index of the last certificate to check: the one a trusted root
+ * signed, or the one below a trusted root the chain carries; -1 when the chain reaches no root.
+ */
+function findAnchor(path: X509Certificate[], trustedRoots: X509Certificate[]): number {
+  const trustedFingerprints = new Set(trustedRoots.map((r) => r.fingerprint256));
+  for (let i = 0; i < path.length; i++) {
+    const cert = path[i] as X509Certificate;
+    if (i > 0 && trustedFingerprints.has(cert.fingerprint256)) return i - 1; // cert itself is the root
+    for (const root of trustedRoots) {
+      if (cert.checkIssued(root) && cert.verify(root.publicKey)) return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * What the checks read from the bundle, each piece read once, by the first check that needs it.
+ * The checks run in order, so the certificates are read by the pem check and the key by the
+ * private-key check, and a failure to read them is named after those checks.
+ */
+class Facts {
+  readonly nowMs: number;
+  private certs?: Certificates;
+  private key?: KeyObject;
+  private validity?: ValidityWindow;
+  private anchor?: number;
+
+  constructor(readonly input: StaticCheckInput) {
+    this.nowMs = input.now.getTime();
+  }
+
+  get bundle(): CertificateBundle {
+    return this.input.bundle;
+  }
+
+  get certificates(): Certificates {
+    return (this.certs ??= readCertificates(this.input.bundle));
+  }
+
+  get leaf(): X509Certificate {
+    return this.certificates.leaf;
+  }
+
+  get privateKey(): KeyObject {
+    return (this.key ??= readPrivateKey(this.input.bundle));
+  }
+
+  get window(): ValidityWindow {
+    if (!this.validity) {
+      const notBefore = certNotBefore(this.leaf);
+      const notAfter = certNotAfter(this.leaf);
+      const nb = notBefore.getTime();
+      const na = notAfter.getTime();
+      this.validity = { notBefore, notAfter, nb, na, lifetimeMs: na - nb + 1000 };
+    }
+    return this.validity;
+  }
+
+  /** findAnchor over the leaf and the chain. */
+  get anchorAt(): number {
+    return (this.anchor ??= findAnchor(this.certificates.path, this.input.trustedRoots));
+  }
+}
+
+function keyMatch(f: Facts): void {
+  if (!f.leaf.checkPrivateKey(f.privateKey)) {
     fail(
       'key-match',
-      `the private key (${describeKey(privateKey)}) does not match the leaf certificate's public key (${describeKey(leaf.publicKey)})`,
+      `the private key (${describeKey(f.privateKey)}) does not match the leaf certificate's public key (${describeKey(f.leaf.publicKey)})`,
     );
   }
-  checks.push('key-match');
+}
 
-  // --- key-type
-  const actualType = keyTypeOf(privateKey);
-  if (actualType !== input.expectedKeyType) {
+function keyType(f: Facts): void {
+  const actualType = keyTypeOf(f.privateKey);
+  if (actualType !== f.input.expectedKeyType) {
     fail(
       'key-type',
-      `the key is ${actualType ?? describeKey(privateKey)} but the spec asks for ${input.expectedKeyType}`,
+      `the key is ${actualType ?? describeKey(f.privateKey)} but the spec asks for ${f.input.expectedKeyType}`,
     );
   }
-  checks.push('key-type');
+}
 
-  // --- san
-  const san = parseSubjectAltName(leaf.subjectAltName);
-  const sanDiff = diffNames(input.expectedDomains, san.dns);
+function subjectAltNames(f: Facts): void {
+  const san = parseSubjectAltName(f.leaf.subjectAltName);
+  const sanDiff = diffNames(f.input.expectedDomains, san.dns);
   const unexpectedOther = san.other;
-  if (!leaf.subjectAltName) {
+  if (!f.leaf.subjectAltName) {
     fail(
       'san',
       `SANs do not match the spec: the certificate has no subjectAltName extension; ${describeDiff(sanDiff)}`,
@@ -164,29 +249,29 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
       `SANs do not match the spec: ${describeDiff({ missing: sanDiff.missing, unexpected: [...sanDiff.unexpected, ...unexpectedOther] })}`,
     );
   }
-  checks.push('san');
+}
 
-  // --- leaf-not-ca
-  if (leaf.ca || basicConstraintsCa(leaf) === true)
+function leafNotCa(f: Facts): void {
+  if (f.leaf.ca || basicConstraintsCa(f.leaf) === true)
     fail('leaf-not-ca', 'the leaf certificate is a CA (basicConstraints CA:TRUE); a server certificate is required');
-  checks.push('leaf-not-ca');
+}
 
-  // --- leaf-usage: if extendedKeyUsage is present it must allow TLS server authentication.
-  // (X509Certificate#keyUsage is Node's name for the extended key usage OIDs.)
-  const eku = leaf.keyUsage;
+/** If extendedKeyUsage is present it must allow TLS server authentication. */
+function leafUsage(f: Facts): void {
+  // X509Certificate#keyUsage is Node's name for the extended key usage OIDs.
+  const eku = f.leaf.keyUsage;
   if (eku !== undefined && !eku.includes(SERVER_AUTH_OID) && !eku.includes(ANY_EKU_OID)) {
     fail(
       'leaf-usage',
       `the leaf's extendedKeyUsage (${eku.join(', ') || 'empty'}) does not include serverAuth (${SERVER_AUTH_OID})`,
     );
   }
-  checks.push('leaf-usage');
+}
 
-  // --- validity
-  const notBefore = certNotBefore(leaf);
-  const notAfter = certNotAfter(leaf);
-  const nb = notBefore.getTime();
-  const na = notAfter.getTime();
+function validity(f: Facts): void {
+  const { input, nowMs } = f;
+  const { now } = input;
+  const { notBefore, notAfter, nb, na, lifetimeMs } = f.window;
   if (Number.isNaN(nb) || Number.isNaN(na)) fail('validity', 'the leaf validity dates do not parse');
   if (na <= nb) {
     fail(
@@ -201,8 +286,6 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
     );
   }
   if (na <= nowMs) fail('validity', `the certificate expired at ${notAfter.toISOString()} (now ${now.toISOString()})`);
-  // RFC 5280 validity is inclusive of both ends, hence the extra second.
-  const lifetimeMs = na - nb + 1000;
   const minRemainingMs = input.minRemainingMs ?? minRemainingFor(lifetimeMs);
   if (na - nowMs < minRemainingMs) {
     fail(
@@ -211,23 +294,25 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
         (input.minRemainingMs === undefined ? ` (half its ${formatDuration(lifetimeMs)} lifetime, at most 24 h)` : ''),
     );
   }
-  checks.push('validity');
+}
 
-  // --- lifetime-policy: only when the operator set a cap.
-  if (input.maxLifetimeMs !== undefined) {
-    if (lifetimeMs > input.maxLifetimeMs + 1000) {
-      throw new VerificationCheckError(
-        'lifetime-policy',
-        `the certificate lifetime of ${formatDuration(lifetimeMs)} exceeds MAX_CERTIFICATE_LIFETIME_DAYS (${formatDuration(input.maxLifetimeMs)}); ` +
-          'the CA issued it as configured: raise or unset MAX_CERTIFICATE_LIFETIME_DAYS, or ask the CA for shorter certificates (acme:profile)',
-        { code: LIFETIME_POLICY_CODE },
-      );
-    }
-    checks.push('lifetime-policy');
+/** The operator's cap on the lifetime, when one is set (the table runs this check only then). */
+function lifetimePolicy(f: Facts): void {
+  const { lifetimeMs } = f.window;
+  const maxLifetimeMs = f.input.maxLifetimeMs;
+  if (maxLifetimeMs !== undefined && lifetimeMs > maxLifetimeMs + 1000) {
+    throw new VerificationCheckError(
+      'lifetime-policy',
+      `the certificate lifetime of ${formatDuration(lifetimeMs)} exceeds MAX_CERTIFICATE_LIFETIME_DAYS (${formatDuration(maxLifetimeMs)}); ` +
+        'the CA issued it as configured: raise or unset MAX_CERTIFICATE_LIFETIME_DAYS, or ask the CA for shorter certificates (acme:profile)',
+      { code: LIFETIME_POLICY_CODE },
+    );
   }
+}
 
-  // --- chain: each certificate is issued by the next, by name and by signature; issuers are CAs.
-  const path = [leaf, ...chain];
+/** Each certificate is issued by the next, by name and by signature; issuers are CAs. */
+function chainLinks(f: Facts): void {
+  const { path } = f.certificates;
   for (let i = 0; i + 1 < path.length; i++) {
     const child = path[i] as X509Certificate;
     const parent = path[i + 1] as X509Certificate;
@@ -245,25 +330,9 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
       );
     }
   }
-
-  // --- trust-anchor: walking up from the leaf, some certificate is a trusted root or is signed by one.
-  const trustedFingerprints = new Set(input.trustedRoots.map((r) => r.fingerprint256));
-  let anchorAt = -1;
-  for (let i = 0; i < path.length && anchorAt < 0; i++) {
-    const cert = path[i] as X509Certificate;
-    if (i > 0 && trustedFingerprints.has(cert.fingerprint256)) {
-      anchorAt = i - 1; // cert itself is the root; the previous one is the last to check
-      break;
-    }
-    for (const root of input.trustedRoots) {
-      if (cert.checkIssued(root) && cert.verify(root.publicKey)) {
-        anchorAt = i;
-        break;
-      }
-    }
-  }
   // Intermediates up to the anchor must be within their validity (the handshake would fail too,
   // with a less precise message).
+  const { anchorAt, nowMs, input } = f;
   for (let i = 1; i < path.length && (anchorAt < 0 || i <= anchorAt); i++) {
     const cert = path[i] as X509Certificate;
     const cNb = certNotBefore(cert).getTime();
@@ -274,18 +343,22 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
       fail('chain', `${position(i)} (${describeCert(cert)}) is not valid before ${certNotBefore(cert).toISOString()}`);
     }
   }
-  checks.push('chain');
+}
 
-  if (anchorAt < 0) {
-    const last = path[path.length - 1] as X509Certificate;
-    fail(
-      'trust-anchor',
-      `the chain does not lead to a trusted root: ${position(path.length - 1)} (${describeCert(last)}) is issued by ${oneLineDn(last.issuer) || '(empty name)'}, which is not among the ${input.trustedRoots.length} trusted roots`,
-    );
-  }
-  checks.push('trust-anchor');
+/** Walking up from the leaf, some certificate is a trusted root or is signed by one. */
+function trustAnchor(f: Facts): void {
+  if (f.anchorAt >= 0) return;
+  const { path } = f.certificates;
+  const last = path[path.length - 1] as X509Certificate;
+  fail(
+    'trust-anchor',
+    `the chain does not lead to a trusted root: ${position(path.length - 1)} (${describeCert(last)}) is issued by ${oneLineDn(last.issuer) || '(empty name)'}, which is not among the ${f.input.trustedRoots.length} trusted roots`,
+  );
+}
 
-  // --- fullchain = certificate + chain (compared block by block, whitespace-insensitive).
+/** fullchain = certificate + chain, compared block by block, whitespace-insensitive. */
+function fullchain(f: Facts): void {
+  const { leafBlocks, chainBlocks, fullchainBlocks } = f.certificates;
   const expectedFull = [...leafBlocks, ...chainBlocks];
   if (fullchainBlocks.length !== expectedFull.length) {
     fail(
@@ -298,17 +371,22 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
       fail('fullchain', `fullchain is not certificate + chain: certificate ${i + 1} of fullchain differs`);
     }
   });
-  checks.push('fullchain');
+}
 
-  // --- domains: the bundle's domains field names the spec's names.
+/** The bundle's domains field names the spec's names. */
+function domains(f: Facts): void {
+  const { bundle } = f;
   if (!Array.isArray(bundle.domains)) fail('domains', 'the bundle has no domains array');
-  const domDiff = diffNames(input.expectedDomains, bundle.domains);
+  const domDiff = diffNames(f.input.expectedDomains, bundle.domains);
   if (domDiff.missing.length || domDiff.unexpected.length) {
     fail('domains', `the bundle's domains do not match the spec: ${describeDiff(domDiff)}`);
   }
-  checks.push('domains');
+}
 
-  // --- fields: stored metadata agrees with the certificate.
+/** Stored metadata agrees with the certificate. */
+function fields(f: Facts): void {
+  const { bundle, leaf, input } = f;
+  const { notBefore, notAfter } = f.window;
   const problems: string[] = [];
   const sameInstant = (stored: unknown, actual: Date): boolean =>
     typeof stored === 'string' && Date.parse(stored) === actual.getTime();
@@ -337,7 +415,42 @@ export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
     problems.push(`key_type ${JSON.stringify(bundle.key_type)} is not the spec's ${input.expectedKeyType}`);
   }
   if (problems.length) fail('fields', `the bundle's fields do not match the certificate: ${problems.join('; ')}`);
-  checks.push('fields');
+}
 
-  return { leaf, chain, privateKey, checks };
+/** One static check: its name (the one its failure carries) and what it does. */
+interface StaticCheck {
+  id: Exclude<CheckName, 'handshake'>;
+  run: (f: Facts) => void;
+  /** When present, the check runs only if this says so. */
+  applies?: (input: StaticCheckInput) => boolean;
+}
+
+/** The static checks, in the order they run: each relies on the ones before it having passed. */
+const STATIC_CHECKS: readonly StaticCheck[] = [
+  { id: 'pem', run: (f) => void f.certificates },
+  { id: 'private-key', run: (f) => void f.privateKey },
+  { id: 'key-match', run: keyMatch },
+  { id: 'key-type', run: keyType },
+  { id: 'san', run: subjectAltNames },
+  { id: 'leaf-not-ca', run: leafNotCa },
+  { id: 'leaf-usage', run: leafUsage },
+  { id: 'validity', run: validity },
+  { id: 'lifetime-policy', run: lifetimePolicy, applies: (input) => input.maxLifetimeMs !== undefined },
+  { id: 'chain', run: chainLinks },
+  { id: 'trust-anchor', run: trustAnchor },
+  { id: 'fullchain', run: fullchain },
+  { id: 'domains', run: domains },
+  { id: 'fields', run: fields },
+];
+
+/** Run every static check in order; throws at the first failure. */
+export function runStaticChecks(input: StaticCheckInput): StaticCheckResult {
+  const facts = new Facts(input);
+  const checks: CheckName[] = [];
+  for (const check of STATIC_CHECKS) {
+    if (check.applies && !check.applies(input)) continue;
+    check.run(facts);
+    checks.push(check.id);
+  }
+  return { leaf: facts.leaf, chain: facts.certificates.chain, privateKey: facts.privateKey, checks };
 }
