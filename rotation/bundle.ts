@@ -1,7 +1,8 @@
 /**
  * The certificate secret's value: a JSON bundle compatible with the predecessor's format (aws-certbot-lambda)
  * (certificate, private_key, chain, fullchain, expiry, issued_at, domains) plus the fields
- * consumers and the rotation need (serial, issuer, key_type, ...). See DESIGN.md "Secret value".
+ * consumers and the rotation need (serial, issuer, key_type, ...). README.md "Secret value (JSON)"
+ * shows the format.
  *
  * Only node built-ins: this file is part of the Lambda bundle.
  */
@@ -57,8 +58,8 @@ export interface CertificateBundle {
   /**
    * The CA (directory URL) and ACME account that issued the certificate. A renewal names the
    * certificate it replaces (RFC 9773 `replaces`) only when both are the renewal's own: a CA
-   * refuses to let one account replace another's certificate. Absent in bundles written before
-   * they were recorded.
+   * refuses to let one account replace another's certificate. Optional: a bundle without them
+   * (the predecessor's, for one) is renewed without `replaces`.
    */
   acme_directory_url?: string;
   acme_account_url?: string;

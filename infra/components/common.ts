@@ -45,17 +45,17 @@ export function functionCode(
   };
 }
 
-/** Every child component's args: where its resources used to live. */
+/** Every child component's args: the other parent its resources may have in a stack's state. */
 export interface Relocated {
   /**
-   * The component that declared these resources before this one existed (AcmeRotation declared
-   * them all directly). Its URN goes into an alias on each resource, so a stack deployed before
-   * keeps them instead of replacing them; undefined for a component that never moved.
+   * The AcmeRotation component, which a stack's state may name as these resources' direct parent.
+   * Its URN goes into an alias on each resource, so Pulumi takes such a resource for this one
+   * and keeps it rather than replacing it; undefined for a component with no other parent.
    */
   formerParent?: pulumi.Resource;
 }
 
-/** Options of a resource declared by `component`: its parent, and the alias to its old place. */
+/** Options of a resource declared by `component`: its parent, and the alias to `formerParent`. */
 export function childOptions(
   component: pulumi.ComponentResource,
   formerParent: pulumi.Resource | undefined,

@@ -15,7 +15,7 @@ import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type AwsContext } fr
 import type { FunctionRole } from './function-role.js';
 
 export const RENEWAL_WATCH_TYPE = 'acme-rotation:index:RenewalWatch';
-/** The component that held the at-risk alarm before the watch replaced it. */
+/** A parent a stack's state may give the at-risk alarm (under AcmeRotation): one of the alarm's aliases. */
 export const EXPIRY_CHECK_TYPE = 'acme-rotation:index:ExpiryCheck';
 /** Namespace of the watch's metrics (WATCH_METRIC_NAMESPACE). */
 export const METRIC_NAMESPACE = 'AcmeRotation';
@@ -71,9 +71,10 @@ export interface RenewalWatchArgs {
   /** The grants the watch needs before its first run (the certificate secrets' policies). */
   readsAfter: pulumi.Resource[];
   /**
-   * The component that declared the at-risk alarm before (AcmeRotation: directly, and through
-   * its ExpiryCheck child). The alarm keeps its name; aliases keep it in existing stacks, where
-   * a new alarm of the same name would be overwritten and then deleted with the old one.
+   * The AcmeRotation component, which a stack's state may name as the at-risk alarm's parent,
+   * directly or through its ExpiryCheck child. The alarm's name is fixed, so without these aliases
+   * Pulumi would create an alarm of the same name (CloudWatch overwrites the one there) and then
+   * delete the one in the state, taking the alarm with it.
    */
   formerParent?: pulumi.Resource;
 }

@@ -91,7 +91,7 @@ export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: D
  * certificate of the same CA (directory URL) and the same account, sharing a name with the spec.
  * A CA refuses to let an account replace another's certificate, and without a kept account
  * (ACME_ACCOUNT_SECRET_ID) every rotation has a new one. A bundle that does not record its CA and
- * account (written before they were recorded) is not known to qualify, so it is renewed plainly.
+ * account (the predecessor's, for one) is not known to qualify, so it is renewed plainly.
  */
 function replacedCertificate(
   ctx: StepContext,
