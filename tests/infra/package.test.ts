@@ -203,6 +203,7 @@ describe('the example program, from the packed package', () => {
     expect(run.functions).toEqual({
       'certs-rotation': join(installed, 'dist', 'rotation'),
       'certs-watch': join(installed, 'dist', 'watch'),
+      'certs-watch-await': join(installed, 'dist', 'watch'),
     });
     for (const dir of Object.values(run.functions)) expect(existsSync(join(dir, 'index.mjs')), dir).toBe(true);
     // Nothing was built at deploy time: the package has no sources to build from.
