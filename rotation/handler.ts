@@ -9,7 +9,6 @@ import {
   ROTATION_FAILURE_TAG,
   RotationError,
   RotationStateError,
-  formatMessage,
   inContext,
   rotationFailureTagValue,
 } from './errors.js';
@@ -164,8 +163,10 @@ export function nameOfSecretId(secretId: string): string {
  * fails is logged and leaves the step's own error to be reported.
  */
 async function recordFailure(ctx: StepContext, step: string, err: RotationError): Promise<void> {
-  // The message without its `secret "<name>" <step>: ` prefix: the tag is on the secret, and names the step.
-  const value = rotationFailureTagValue(step, formatMessage(err.detail, err.hints), ctx.now());
+  // The message without its `secret "<name>" <step>: ` label: the tag is on the secret, and names the step.
+  const label = `secret ${JSON.stringify(ctx.secret.name)} ${step}: `;
+  const message = err.message.startsWith(label) ? err.message.slice(label.length) : err.message;
+  const value = rotationFailureTagValue(step, message, ctx.now());
   try {
     await ctx.secrets.tag(ctx.secret.arn, { [ROTATION_FAILURE_TAG]: value });
   } catch (tagError) {

@@ -191,6 +191,18 @@ describe("the rotation's last failure, on the secret (acme-rotation:inflight-fai
     );
   });
 
+  it('records a spec error without the secret name the error begins with (the tag is on that secret)', async () => {
+    const w = makeWorld({ domains: ['example.com'], tags: { 'acme:key-type': 'rsa-1024' } });
+    const err = await failure(w.invoke('createSecret'));
+    expect(err.message).toMatch(
+      new RegExp(`^secret "${SECRET_NAME}" createSecret: tag acme:key-type value "rsa-1024" is invalid`),
+    );
+    expect(w.sm.tags(SECRET_ARN)[FAILURE_TAG]).toBe(
+      '2026-03-01T12:00:00.000Z createSecret: tag acme:key-type value rsa-1024 is invalid: ' +
+        'allowed values are ecdsa-p256 ecdsa-p384 rsa-2048 rsa-3072 rsa-4096 default ecdsa-p256',
+    );
+  });
+
   it('a rotation that never failed sends no UntagResource for it', async () => {
     const w = makeWorld({ domains: ['example.com'] });
     for (const step of STEPS) await w.invoke(step);
