@@ -3,7 +3,8 @@
  * watch bundle (dist/watch) invoked with the waiter event while the built rotation bundle issues
  * the first certificate from Pebble and delivers it to an ACM certificate holding a placeholder.
  * The wait returns only once AWSCURRENT and the ARN hold the new certificate; with a rotation that
- * fails it fails, naming the secret and the pending rotation.
+ * fails it fails, naming the secret, the pending rotation and the failure the rotation recorded on
+ * the secret.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +63,7 @@ describe('the first pulumi up waits for the first certificate behind the ACM ARN
       { domains },
       { placeholder: '{}', extraTags: acmArnTags([arn]) },
     );
-    return { ...secret, acmArn: arn };
+    return { ...secret, acmArn: arn, zoneName };
   }
 
   /** `pulumi up`: rotation configured and started, then the wait; both run at once. */
@@ -101,7 +102,7 @@ describe('the first pulumi up waits for the first certificate behind the ACM ARN
     });
   });
 
-  it('fails with the secret and its pending rotation when the rotation cannot issue', async () => {
+  it('fails with the secret, its pending rotation and the failure it recorded when the rotation cannot issue', async () => {
     // No hosted zone for the names: every createSecret fails, as a misconfigured zone would.
     const cert = await certificate('nozone', false);
     const { run, result } = await deploy(cert.arn, 5);
@@ -111,6 +112,12 @@ describe('the first pulumi up waits for the first certificate behind the ACM ARN
     expect(result.error.name).toBe('AwaitFailedError');
     expect(result.error.message).toContain(`secret ${JSON.stringify(cert.name)}: no certificate in AWSCURRENT yet`);
     expect(result.error.message).toMatch(/a rotation is in progress or failed \(AWSPENDING is version [0-9a-f-]{36}\)/);
+    // The rotation recorded why on the secret, and the waiter quotes it: what `pulumi up` shows.
+    expect(run.lastError?.message).toContain(`secret ${JSON.stringify(cert.name)} createSecret: `);
+    const recorded = stack.aws.secrets.tagsOf(cert.arn)['acme-rotation:inflight-failure'];
+    expect(recorded).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z createSecret: \S/);
+    expect(recorded).toContain(`_acme-challenge.${cert.zoneName}`);
+    expect(result.error.message).toContain(`the rotation's last failure: ${recorded}`);
     expect(stack.aws.acm.certificate(cert.acmArn)?.importCount).toBe(1);
   });
 });
