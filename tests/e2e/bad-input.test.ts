@@ -87,7 +87,13 @@ const orders = (): number => stack.pebble.logs.filter((l) => NEW_ORDER.test(l)).
 
 const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Everything the local AWS endpoint holds that a rotation could change (not access times). */
+/** The tag a failed step records its failure in (the one write a failure makes). */
+const FAILURE_TAG = 'acme-rotation:inflight-failure';
+
+/**
+ * Everything the local AWS endpoint holds that a rotation could change (not access times), but
+ * the failure record, which a failed step writes on purpose (checked on its own).
+ */
 function worldState(): unknown {
   return {
     secrets: stack.aws.secrets
@@ -95,7 +101,7 @@ function worldState(): unknown {
       .map((s) => ({
         arn: s.arn,
         rotationEnabled: s.rotationEnabled,
-        tags: [...s.tags.entries()].sort(),
+        tags: [...s.tags.entries()].filter(([key]) => key !== FAILURE_TAG).sort(),
         versions: [...s.versions.values()].map((v) => ({
           id: v.id,
           value: v.value,
@@ -694,12 +700,25 @@ describe('bad input fails with a message that says what to fix, and changes noth
     });
     expect(notices.sns[0]?.subject).toMatch(/FAILED/);
 
-    // (3) nothing changed: secrets (versions, labels, values, tags, rotation), zones, DNS calls, CA orders.
+    // (3) nothing changed: secrets (versions, labels, values, tags, rotation), zones, DNS calls, CA
+    // orders; the one write is the failure record on the secret, when the secret exists.
     expect(worldState()).toEqual(before);
+    const record = stack.aws.secrets
+      .list()
+      .find((x) => x.arn === p.secretArn)
+      ?.tags.get(FAILURE_TAG);
+    if (record !== undefined) {
+      // When and where it failed, then the cause's first words (punctuation a tag may not hold aside).
+      const words = message.slice(prefix.length).match(/[\p{L}\p{N}]+/gu) ?? [];
+      expect(record).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z ${step}: `));
+      expect(record.slice(record.indexOf(': ') + 2)).toMatch(new RegExp(`^\\W*${words.slice(0, 3).join('\\W+')}`, 'u'));
+      expect(record.length).toBeLessThanOrEqual(255);
+    }
     const calls = callsSince(stack.aws.calls, callsFrom);
     expect(calls['route53:ChangeResourceRecordSets']).toBeUndefined();
     if (!c.route53Reads) expect(Object.keys(calls).filter((k) => k.startsWith('route53:'))).toEqual([]);
-    const writes = ['PutSecretValue', 'UpdateSecretVersionStage', 'TagResource', 'UntagResource', 'CreateSecret'];
+    expect(calls['secretsmanager:TagResource'] ?? 0).toBe(record !== undefined ? 1 : 0);
+    const writes = ['PutSecretValue', 'UpdateSecretVersionStage', 'UntagResource', 'CreateSecret'];
     expect(Object.keys(calls).filter((k) => writes.some((w) => k === `secretsmanager:${w}`))).toEqual([]);
     expect(orders()).toBe(ordersBefore);
 
