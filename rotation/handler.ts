@@ -299,7 +299,8 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         ...callCounts(ctx),
       });
       // Only a step that ran: a refused invocation is not the rotation's, and must not overwrite its record.
-      if (ctx) await recordFailure(ctx, step, err);
+      // Beside the notice, not before it: a slow TagResource must not eat the time the notice needs.
+      const recorded = ctx ? recordFailure(ctx, step, err) : undefined;
       await svc.notifier.publish({
         status: 'failed',
         domains: domainsOf(secret),
@@ -314,6 +315,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
         version_id: token,
         error_code: err.code,
       });
+      await recorded;
       throw err;
     }
   };
