@@ -34,8 +34,8 @@ export interface Promoted {
  * AWSCURRENT moves to the token (the old version keeps AWSPREVIOUS), status tags are written and
  * the last failure's tag removed, the certificate is delivered to each ACM target (a target that
  * refuses is reported and never fails the step: rotation/acm/deliver.ts), the TXT clean-up is
- * retried, and AWSPENDING is removed from the token last. A re-run after a crash at any point converges: the promotion and tags are
- * idempotent, an ARN that holds the serial is left alone.
+ * retried, and AWSPENDING is removed from the token last. A re-run after a crash at any point
+ * converges: the promotion and tags are idempotent, an ARN that holds the serial is left alone.
  */
 export async function finishSecret(ctx: StepContext): Promise<Promoted> {
   const { secret, token, logger } = ctx;
