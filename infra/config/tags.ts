@@ -98,7 +98,9 @@ export function secretSpecTags(p: Problems, at: string, parts: SecretTagParts): 
   } catch (err) {
     p.add(at, `the rotation would reject these tags: ${(err as Error).message}`);
   }
-  const inflight = 1 + Math.ceil(domains.length / INFLIGHT_VALUES_PER_TAG);
+  // The order's tags, plus the last failure (acme-rotation:inflight-failure) and the CA a
+  // rotation fell away from (acme-rotation:inflight-ca-failed): both may sit beside them.
+  const inflight = 1 + Math.ceil(domains.length / INFLIGHT_VALUES_PER_TAG) + 2;
   const total =
     Object.keys(probe).length + parts.userTagCount + STATUS_TAG_KEYS.length + RENEWAL_TAG_KEYS.length + inflight;
   if (total > MAX_TAGS_PER_SECRET) {

@@ -1,7 +1,7 @@
 import { deliverToAcm } from '../acm/deliver.js';
 import { parseSpec } from '../spec.js';
 import { versionWithStage } from '../aws/secrets.js';
-import { parseBundle } from '../bundle.js';
+import { parseBundle, STATUS_TAGS } from '../bundle.js';
 import type { CertificateBundle } from '../bundle.js';
 import { DnsError, ROTATION_FAILURE_TAG, SpecError, VerificationError, errorMessage } from '../errors.js';
 import type { CertificateSpec } from '../spec.js';
@@ -13,10 +13,10 @@ import { cleanUpLeftovers } from './leftovers.js';
 export function statusTags(bundle: CertificateBundle): Record<string, string> {
   const domains = bundle.domains.join(',');
   return {
-    ExpirationDate: bundle.expiry,
-    IssuedAt: bundle.issued_at,
+    [STATUS_TAGS.expirationDate]: bundle.expiry,
+    [STATUS_TAGS.issuedAt]: bundle.issued_at,
     // TagResource takes values of at most 255 characters (its Tag type says 256; the call refuses 256).
-    Domains: domains.length <= 255 ? domains : `${domains.slice(0, 251)},...`,
+    [STATUS_TAGS.domains]: domains.length <= 255 ? domains : `${domains.slice(0, 251)},...`,
   };
 }
 
