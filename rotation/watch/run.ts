@@ -137,6 +137,8 @@ interface Item {
   atRisk?: string;
   ariError?: string;
   tagError?: string;
+  /** Its renewal-state writes, one after the other (writeLater). */
+  writing?: Promise<void>;
   /** The AWSPENDING version off AWSCURRENT and since when, while it counts as in flight. */
   pending?: { versionId?: string; since: number };
   /** A failed rotation found on this secret (AWSPENDING older than the in-flight limit). */
@@ -210,6 +212,12 @@ interface Run {
   gate: RateGate;
   /** Failures in a row per directory URL, and the last one. */
   caFailures: Map<string, { count: number; last: string }>;
+  /**
+   * Renewal-state writes (writeLater), awaited before the run reports: paced by the tag gate, they
+   * must not hold back a start (a rotation started is recorded by Secrets Manager's AWSPENDING,
+   * which the next run reads; the tag only adds when).
+   */
+  stateWrites: Promise<void>[];
 }
 
 export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): Promise<WatchSummary> {
@@ -221,6 +229,7 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
     inFlightMs: (config.rotationTimeoutMs ?? FUNCTION_TIMEOUT_SECONDS * 1000) + IN_FLIGHT_MARGIN_MS,
     gate: new RateGate(config.tagWritesPerSecond ?? TAG_WRITES_PER_SECOND, () => deps.now().getTime(), deps.sleep),
     caFailures: new Map(),
+    stateWrites: [],
   };
   let items: Item[] = [];
   let stats = { inFlight: 0, maxInFlightSeen: 0, notExamined: 0 };
@@ -233,6 +242,7 @@ export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): P
     error = errorMessage(err);
     deps.logger.error('the watch run stopped early', { error: err });
   }
+  await Promise.all(run.stateWrites); // never rejects: a write's failure is the item's tagError
   const summary = report(items, deps, hop, run, stats, error);
   if (hop === 0 && deps.reconcileAcm && items.length > 0) {
     try {
@@ -325,6 +335,7 @@ async function phases(
       item.reason = `RotateSecret failed: ${errorMessage(err)}`;
     },
   });
+  await Promise.all(run.stateWrites);
   for (const item of paced.deferred) {
     item.status = 'deferred';
     item.reason = `${paced.started.length} renewals started this run (at most ${config.maxInFlight} at once); carried over`;
@@ -464,8 +475,7 @@ async function startOne(item: Item, run: Run): Promise<'started' | 'in-progress'
   }
   item.status = 'started';
   item.secret.tags = fresh.tags;
-  item.state = { ...item.state, started: deps.now() };
-  await writeState(item, run, item.state);
+  writeLater(item, run, { ...item.state, started: deps.now() });
   return outcome;
 }
 
@@ -521,7 +531,7 @@ async function examine(item: Item, run: Run): Promise<void> {
       }
     }
   }
-  await writeState(item, run, state);
+  writeLater(item, run, state);
 
   const assessment = assess(item.state, cert, now, config.nextRunMs ?? 0);
   item.assessment = assessment;
@@ -566,6 +576,17 @@ async function askCa(directoryUrl: string, certId: string, run: Run): Promise<Ar
 }
 
 /** Write the state's tags when they differ from the secret's, paced and within the 50-tag limit; never throws. */
+/**
+ * The item's new state at once, its tags written in the background (each item's writes in order,
+ * all paced by the run's tag gate and awaited before the run reports): starting the renewals that
+ * are due need not wait for a fleet's tag writes at the gate's pace.
+ */
+function writeLater(item: Item, run: Run, state: RenewalState): void {
+  item.state = state;
+  item.writing = (item.writing ?? Promise.resolve()).then(() => writeState(item, run, state));
+  run.stateWrites.push(item.writing);
+}
+
 async function writeState(item: Item, run: Run, state: RenewalState): Promise<void> {
   const { deps } = run;
   const { set, remove } = renewalTags(state);
