@@ -196,6 +196,23 @@ export class RenewalWatch extends pulumi.ComponentResource {
     const formerAlarmParents = args.formerParent
       ? [{ parent: args.formerParent }, { parent: pulumi.createUrn(name, EXPIRY_CHECK_TYPE, args.formerParent) }]
       : [];
+    // Both alarms: the watch's metric of this stack at 1 or more, on the notice topic, evaluated
+    // over two schedule gaps (one run may be late).
+    const watchAlarm = (metricName: string, treatMissingData: 'breaching' | 'notBreaching') => ({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensions: { Stack: stackLabel },
+      statistic: 'Maximum',
+      period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      treatMissingData,
+      alarmActions: [topicArn],
+      okActions: [topicArn],
+      tags,
+    });
     this.atRiskAlarm = new aws.cloudwatch.MetricAlarm(
       alarmName,
       {
@@ -204,19 +221,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
           'A certificate expires within a day (less for short-lived certificates), is overdue for renewal, never got ' +
           `its first certificate, or cannot be read. The "at-risk" lines in /aws/lambda/${watchName} name it, and ` +
           'the dashboard lists every certificate. No data = the watch is not running.',
-        namespace: METRIC_NAMESPACE,
-        metricName: 'CertificatesAtRisk',
-        dimensions: { Stack: stackLabel },
-        statistic: 'Maximum',
-        period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
-        threshold: 1,
-        comparisonOperator: 'GreaterThanOrEqualToThreshold',
-        treatMissingData: 'breaching',
-        alarmActions: [topicArn],
-        okActions: [topicArn],
-        tags,
+        ...watchAlarm('CertificatesAtRisk', 'breaching'),
       },
       { parent: this, aliases: formerAlarmParents },
     );
@@ -231,19 +236,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
           'An ACM certificate named in acme:acm-certificate-arns has not held the AWSCURRENT certificate for more than ' +
           `6 hours: every re-delivery failed. The "Certificate Delivery Failed" notices and /aws/lambda/${watchName} ` +
           "name the ARN and AWS's refusal. No data = no certificate is delivered to ACM.",
-        namespace: METRIC_NAMESPACE,
-        metricName: 'AcmTargetsLagging',
-        dimensions: { Stack: stackLabel },
-        statistic: 'Maximum',
-        period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
-        evaluationPeriods: 1,
-        datapointsToAlarm: 1,
-        threshold: 1,
-        comparisonOperator: 'GreaterThanOrEqualToThreshold',
-        treatMissingData: 'notBreaching',
-        alarmActions: [topicArn],
-        okActions: [topicArn],
-        tags,
+        ...watchAlarm('AcmTargetsLagging', 'notBreaching'),
       },
       child,
     );
