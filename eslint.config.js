@@ -33,4 +33,35 @@ export default tseslint.config(
     files: ['tests/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
+  // Imports run one way: tests → infra → rotation; inside rotation/, the programs (the watch, the
+  // fetch command) use the library and never each other, and nothing in the library reaches into
+  // a program. tests/unit/import-direction.test.ts proves each rule bites.
+  ...importDirection(),
 );
+
+function importDirection() {
+  const no = (what, regex, why) => ({ regex, message: `${what} ${why}` });
+  const outward = [
+    no('rotation/ must not import', '(^|/)(infra|tests)/', 'infra/ or tests/: they depend on it, not it on them'),
+  ];
+  const program = (name) =>
+    no(
+      `the ${name} program (rotation/${name}/)`,
+      `^\\.{1,2}/(\\.\\./)*${name}/`,
+      'is imported only by itself: move what others need into a library folder of rotation/',
+    );
+  const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+  return [
+    {
+      files: ['rotation/**/*.ts'],
+      ignores: ['rotation/watch/**', 'rotation/fetch/**'],
+      rules: restrict([...outward, program('watch'), program('fetch')]),
+    },
+    { files: ['rotation/watch/**/*.ts'], rules: restrict([...outward, program('fetch')]) },
+    { files: ['rotation/fetch/**/*.ts'], rules: restrict([...outward, program('watch')]) },
+    {
+      files: ['infra/**/*.ts'],
+      rules: restrict([no('infra/ must not import', '(^|/)tests/', 'tests/: the package ships infra/, never tests/')]),
+    },
+  ];
+}

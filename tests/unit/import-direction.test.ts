@@ -1,0 +1,61 @@
+/**
+ * The import-direction rules of eslint.config.js bite: a reversed import, linted as a file at the
+ * place it would live, fails `npm run lint`; the same import where it belongs passes. Run through
+ * ESLint's own API with the project's configuration.
+ */
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+const eslint = new ESLint({ cwd: process.cwd() });
+
+/** The no-restricted-imports messages for `source` linted as the file `filePath`. */
+async function restricted(filePath: string, source: string): Promise<string[]> {
+  const [result] = await eslint.lintText(`${source}\nexport const used = x;\n`, { filePath });
+  return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+}
+
+describe('imports run one way', () => {
+  it.each([
+    [
+      'rotation/acme/reversed.ts',
+      "import { x } from '../../infra/config/index.js';",
+      /rotation\/ must not import infra\//,
+    ],
+    [
+      'rotation/steps/reversed.ts',
+      "import { x } from '../../tests/unit/fakes.js';",
+      /rotation\/ must not import infra\/ or tests\//,
+    ],
+    [
+      'rotation/acm/reversed.ts',
+      "import { x } from '../watch/run.js';",
+      /the watch program \(rotation\/watch\/\) is imported only by itself/,
+    ],
+    [
+      'rotation/reversed.ts',
+      "import { x } from './fetch/main.js';",
+      /the fetch program \(rotation\/fetch\/\) is imported only by itself/,
+    ],
+    ['rotation/watch/reversed.ts', "import { x } from '../fetch/writer.js';", /the fetch program/],
+    ['rotation/fetch/reversed.ts', "import { x } from '../watch/ari.js';", /the watch program/],
+    [
+      'infra/components/reversed.ts',
+      "import { x } from '../../tests/helpers/certs.js';",
+      /infra\/ must not import tests\//,
+    ],
+  ])('%s: %s fails the lint', async (file, source, message) => {
+    const found = await restricted(file, source);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(message);
+  });
+
+  it.each([
+    ['rotation/watch/inside.ts', "import { x } from './run.js';"],
+    ['rotation/watch/library.ts', "import { x } from '../acme/ari.js';"],
+    ['rotation/fetch/library.ts', "import { x } from '../bundle.js';"],
+    ['infra/components/library.ts', "import { x } from '../../rotation/watch/tags.js';"],
+    ['tests/unit/anything.ts', "import { x } from '../../rotation/watch/run.js';"],
+  ])('%s: %s is allowed', async (file, source) => {
+    expect(await restricted(file, source)).toEqual([]);
+  });
+});
