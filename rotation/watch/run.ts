@@ -21,11 +21,9 @@ import { X509Certificate } from 'node:crypto';
 import { ariCertId } from '../acme/ari.js';
 import { certNotAfter, certNotBefore, parseBundle } from '../bundle.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../rules.js';
 import { TAGS } from '../spec.js';
-import type { AriResult, DirectoryResult } from './ari.js';
-import type { ReconcileSummary } from './reconcile.js';
+import type { AriResult } from './ari.js';
 import { RateGate, startPaced } from './pace.js';
 import {
   assess,
@@ -34,152 +32,37 @@ import {
   shouldAskCa,
   withAnswer,
   withAriError,
-  type Assessment,
   type CertificateFacts,
 } from './plan.js';
+import { currentVersion, pendingVersion, rotationInProgress } from './secrets.js';
 import {
-  currentVersion,
-  pendingVersion,
-  rotationInProgress,
-  type FreshSecret,
-  type ListedSecret,
-  type PendingVersion,
-  type RotateOutcome,
-} from './secrets.js';
+  CA_DOWN_AFTER,
+  FIRST_ISSUANCE_GRACE_MS,
+  IN_FLIGHT_MARGIN_MS,
+  MAX_HOPS,
+  TAG_WRITES_PER_SECOND,
+  type Item,
+  type Run,
+  type WatchConfig,
+  type WatchDeps,
+  type WatchSummary,
+} from './model.js';
+import { datePending, stillInFlight } from './pending.js';
+import { report, summaryLine } from './report.js';
 import { readRenewalState, renewalTags, RENEWAL_TAG_PREFIX, tagLimitProblem, type RenewalState } from './tags.js';
 
-/** A new secret gets this long for its first certificate before it counts as at risk. */
-export const FIRST_ISSUANCE_GRACE_MS = 24 * 3_600_000;
-/**
- * Added to the rotation function's timeout before an AWSPENDING version counts as a failed
- * rotation: createSecret may take the whole timeout; Secrets Manager's invocation of the three
- * short steps after it, and its own delays, fit in ten minutes with room to spare.
- */
-export const IN_FLIGHT_MARGIN_MS = 10 * 60_000;
-/** A CA that fails this many requests in a row (timeouts, 5xx, 429) counts as down for the run. */
-export const CA_DOWN_AFTER = 3;
-/**
- * The watch's share of Secrets Manager's tagging rate: TagResource and UntagResource together
- * allow 50 requests/s per account and region (Secrets Manager quotas), shared with every rotation
- * (in-flight and status tags, a few calls each) and anything else in the account. 10/s leaves four
- * fifths to them, and a first run over 1,000 secrets still writes its state in under two minutes.
- */
-export const TAG_WRITES_PER_SECOND = 10;
-/** Continuations of one run (each a new invocation), at most: a day's backlog at the default pace. */
-export const MAX_HOPS = 24;
-
-export interface WatchConfig {
-  directoryUrl: string;
-  maxInFlight: number;
-  metricNamespace: string;
-  metricStack: string;
-  /** When set, secrets rotated by another function (another stack's) are not this watch's. */
-  rotationFunctionArn?: string;
-  /** Time until the next scheduled run (its longest gap): a renewal moment before it is due now (RFC 9773 §4.2). */
-  nextRunMs?: number;
-  /** The rotation function's timeout; default FUNCTION_TIMEOUT_SECONDS. */
-  rotationTimeoutMs?: number;
-  /** Tag and version-stage writes per second; default TAG_WRITES_PER_SECOND. */
-  tagWritesPerSecond?: number;
-}
-
-export interface WatchSecretsPort {
-  list(tagKey: string): Promise<ListedSecret[]>;
-  current(arn: string): Promise<string | undefined>;
-  tag(arn: string, set: Record<string, string>, remove: string[]): Promise<void>;
-  rotate(arn: string): Promise<RotateOutcome>;
-  /** DescribeSecret: the secret now. */
-  describe(arn: string): Promise<FreshSecret>;
-  /** ListSecretVersionIds: the AWSPENDING version off AWSCURRENT and its CreatedDate. */
-  pending(arn: string): Promise<PendingVersion | undefined>;
-  /** UpdateSecretVersionStage: AWSPENDING off a failed rotation's version. */
-  clearPending(arn: string, versionId: string): Promise<void>;
-}
-
-export interface AriPort {
-  renewalInfoBase(directoryUrl: string): Promise<DirectoryResult>;
-  renewalInfo(base: string, certId: string): Promise<AriResult>;
-}
-
-export interface WatchDeps {
-  secrets: WatchSecretsPort;
-  ari: AriPort;
-  logger: Logger;
-  /** Raw output line (the summary's Embedded Metric Format must reach CloudWatch Logs as is). */
-  write: (line: string) => void;
-  now: () => Date;
-  random: () => number;
-  sleep: (ms: number) => Promise<void>;
-  /** Time this run may still spend (examining, then starting renewals). */
-  timeLeftMs: () => number;
-  /** Go on in a new invocation (hop number given); unset: carry over to the next scheduled run. */
-  continueWith?: (hop: number) => Promise<void>;
-  pollMs?: number;
-  /** Certificates read and CAs asked at once. */
-  concurrency?: number;
-  /**
-   * Re-delivery to ACM (reconcile.ts): AWSCURRENT imported wherever an ARN's serial differs. Run
-   * once per scheduled run (not by its continuations), after the renewals are started: a renewal
-   * is the more urgent, and the ARNs it touches are looked at by the next run.
-   */
-  reconcileAcm?: (secrets: readonly ListedSecret[]) => Promise<ReconcileSummary>;
-}
-
-type Status = 'ok' | 'due' | 'started' | 'deferred' | 'skipped' | 'at-risk' | 'ari-error';
-
-interface Item {
-  secret: ListedSecret;
-  cert?: CertificateFacts;
-  state: RenewalState;
-  assessment?: Assessment;
-  status?: Status;
-  reason?: string;
-  atRisk?: string;
-  ariError?: string;
-  tagError?: string;
-  /** Its renewal-state writes, one after the other (writeLater). */
-  writing?: Promise<void>;
-  /** The AWSPENDING version off AWSCURRENT and since when, while it counts as in flight. */
-  pending?: { versionId?: string; since: number };
-  /** A failed rotation found on this secret (AWSPENDING older than the in-flight limit). */
-  failedRotation?: { versionId: string; createdAt: Date; cleared: boolean };
-  /** An AWSPENDING version whose age could not be read (ListSecretVersionIds refused). */
-  undatedPending?: string;
-}
-
-export interface WatchSummary {
-  checked: number;
-  due: number;
-  started: number;
-  deferred: number;
-  skipped: number;
-  atRisk: number;
-  ariErrors: number;
-  failed: number;
-  continuation: number;
-  continued: boolean;
-  minHoursToExpiry?: number;
-  /** Rotations in flight (young AWSPENDING versions) when the run began, whoever started them. */
-  inFlight: number;
-  /** The most rotations in flight at once during the run, as the pacer counted them. */
-  maxInFlightSeen: number;
-  /** AWSPENDING versions older than the in-flight limit: failed rotations. */
-  failedRotations: number;
-  /** Of those, the ones whose AWSPENDING label the watch removed. */
-  failedRotationsCleared: number;
-  /** Directory URLs that counted as down for this run. */
-  caDown: string[];
-  /** Secrets left for the continuation without being examined (out of time). */
-  notExamined: number;
-  /** TagResource, UntagResource and UpdateSecretVersionStage calls made. */
-  tagWrites: number;
-  /** Secrets whose renewal state could not be written (a refusal, or the 50-tag limit). */
-  tagErrors: number;
-  /** Why the run stopped early, when it did. */
-  error?: string;
-  /** What the ACM reconciliation found and did (scheduled runs, when it ran). */
-  acm?: ReconcileSummary;
-}
+export {
+  CA_DOWN_AFTER,
+  FIRST_ISSUANCE_GRACE_MS,
+  IN_FLIGHT_MARGIN_MS,
+  MAX_HOPS,
+  TAG_WRITES_PER_SECOND,
+  type AriPort,
+  type WatchConfig,
+  type WatchDeps,
+  type WatchSecretsPort,
+  type WatchSummary,
+} from './model.js';
 
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -199,25 +82,6 @@ function factsOf(pem: string): CertificateFacts {
   const cert = new X509Certificate(pem);
   const certId = ariCertId(pem);
   return { notBefore: certNotBefore(cert), notAfter: certNotAfter(cert), ...(certId ? { certId } : {}) };
-}
-
-const days = (hours: number): number => Math.round((hours / 24) * 10) / 10;
-
-/** What a run shares between its phases. */
-interface Run {
-  config: WatchConfig;
-  deps: WatchDeps;
-  now: Date;
-  inFlightMs: number;
-  gate: RateGate;
-  /** Failures in a row per directory URL, and the last one. */
-  caFailures: Map<string, { count: number; last: string }>;
-  /**
-   * Renewal-state writes (writeLater), awaited before the run reports: paced by the tag gate, they
-   * must not hold back a start (a rotation started is recorded by Secrets Manager's AWSPENDING,
-   * which the next run reads; the tag only adds when).
-   */
-  stateWrites: Promise<void>[];
 }
 
 export async function runWatch(config: WatchConfig, deps: WatchDeps, hop = 0): Promise<WatchSummary> {
@@ -345,90 +209,6 @@ async function phases(
     stats: { inFlight, maxInFlightSeen, notExamined },
     left: paced.deferred.length + notExamined,
   };
-}
-
-/**
- * Dates the secret's AWSPENDING version. Young: a rotation in flight (it holds a slot, whichever run,
- * schedule or operator started it). Old: a failed rotation, which holds none.
- */
-async function datePending(item: Item, run: Run): Promise<void> {
-  const { deps } = run;
-  let pending: PendingVersion | undefined;
-  try {
-    pending = await deps.secrets.pending(item.secret.arn);
-  } catch (err) {
-    // Without its date, the watch's own record of starting it decides; else it counts as failed.
-    const started = item.state.started?.getTime();
-    if (started !== undefined && run.now.getTime() - started < run.inFlightMs) item.pending = { since: started };
-    else item.undatedPending = pendingVersion(item.secret.versions);
-    deps.logger.warn('could not date the pending version (ListSecretVersionIds)', {
-      secretName: item.secret.name,
-      error: err,
-    });
-    return;
-  }
-  if (!pending) return; // ended since the listing
-  const age = run.now.getTime() - pending.createdAt.getTime();
-  if (age < run.inFlightMs) {
-    item.pending = { versionId: pending.versionId, since: pending.createdAt.getTime() };
-    return;
-  }
-  await clearFailedRotation(item, pending, run);
-}
-
-/**
- * A failed rotation's AWSPENDING label blocks every later RotateSecret of the secret (the schedule's,
- * an operator's, the watch's). Older than the rotation function's timeout plus a margin, no step of
- * it is still running: the watch takes the label off that version (UpdateSecretVersionStage with
- * RemoveFromVersionId, nothing else; AWSCURRENT is never touched), so the next renewal can start.
- * Should a late retry of the old rotation still arrive, its standard checks find its token no longer
- * AWSPENDING and it stops before touching anything. If the role may not do it, the certificate is
- * reported at risk with the commands that do.
- */
-async function clearFailedRotation(item: Item, pending: PendingVersion, run: Run): Promise<void> {
-  const { deps } = run;
-  const hours = Math.round(((run.now.getTime() - pending.createdAt.getTime()) / 3_600_000) * 10) / 10;
-  const failed = { versionId: pending.versionId, createdAt: pending.createdAt, cleared: false };
-  item.failedRotation = failed;
-  try {
-    await run.gate.take();
-    await deps.secrets.clearPending(item.secret.arn, pending.versionId);
-    failed.cleared = true;
-    item.secret.versions = Object.fromEntries(
-      Object.entries(item.secret.versions)
-        .map(([id, stages]): [string, string[]] => [
-          id,
-          id === pending.versionId ? stages.filter((s) => s !== 'AWSPENDING') : stages,
-        ])
-        .filter(([, stages]) => stages.length > 0),
-    );
-    deps.logger.warn('a failed rotation was cleared: its AWSPENDING label is removed, a renewal may start', {
-      secretName: item.secret.name,
-      versionId: pending.versionId,
-      pendingSince: pending.createdAt.toISOString(),
-      hours,
-    });
-  } catch (err) {
-    item.atRisk =
-      `a rotation failed: AWSPENDING has been on version ${pending.versionId} since ` +
-      `${pending.createdAt.toISOString()} (${hours} h, past the rotation's timeout) and blocks every renewal; ` +
-      `the watch could not clear it (${errorMessage(err)}). Read the rotation function's log for that ` +
-      `ClientRequestToken, fix the cause, then run: aws secretsmanager update-secret-version-stage ` +
-      `--secret-id ${item.secret.arn} --version-stage AWSPENDING --remove-from-version-id ${pending.versionId} ` +
-      `&& aws secretsmanager rotate-secret --secret-id ${item.secret.arn}`;
-  }
-}
-
-/** Is this rotation still in flight? Secrets Manager's labels say; a pending version past the limit does not count. */
-async function stillInFlight(item: Item, run: Run): Promise<boolean> {
-  const since = item.pending?.since ?? 0;
-  if (run.deps.now().getTime() - since >= run.inFlightMs) return false;
-  try {
-    const fresh = await run.deps.secrets.describe(item.secret.arn);
-    return pendingVersion(fresh.versions) !== undefined;
-  } catch {
-    return true; // unknown: keep holding the slot (until the limit) rather than overload Route 53
-  }
 }
 
 /**
@@ -621,99 +401,4 @@ async function writeState(item: Item, run: Run, state: RenewalState): Promise<vo
     item.tagError = errorMessage(err);
     deps.logger.error('could not write the renewal state tags', { secretName: item.secret.name, error: err });
   }
-}
-
-function report(
-  items: Item[],
-  deps: WatchDeps,
-  hop: number,
-  run: Run,
-  stats: { inFlight: number; maxInFlightSeen: number; notExamined: number },
-  error: string | undefined,
-): WatchSummary {
-  let minHours: number | undefined;
-  for (const item of items) {
-    const a = item.assessment;
-    if (a) minHours = minHours === undefined ? a.hoursLeft : Math.min(minHours, a.hoursLeft);
-    const line = {
-      secretName: item.secret.name,
-      status: item.status ?? 'ok',
-      ...(a ? { daysLeft: days(a.hoursLeft), renewAt: a.renewAt.toISOString(), basis: a.basis } : {}),
-      ...(item.state.window
-        ? { windowStart: item.state.window.start.toISOString(), windowEnd: item.state.window.end.toISOString() }
-        : {}),
-      ...(item.state.explanation ? { explanationUrl: item.state.explanation } : {}),
-      ...(item.reason ? { reason: item.reason } : {}),
-      ...(item.atRisk ? { atRisk: item.atRisk } : {}),
-      ...(item.ariError ? { ariError: item.ariError } : {}),
-      ...(item.tagError ? { tagError: item.tagError } : {}),
-      ...(item.failedRotation
-        ? {
-            failedRotation: {
-              versionId: item.failedRotation.versionId,
-              pendingSince: item.failedRotation.createdAt.toISOString(),
-              cleared: item.failedRotation.cleared,
-            },
-          }
-        : {}),
-    };
-    if (item.atRisk) deps.logger.warn('certificate', line);
-    else deps.logger.info('certificate', line);
-  }
-  const count = (s: Status): number => items.filter((i) => i.status === s).length;
-  return {
-    checked: items.length,
-    due: items.filter((i) => i.assessment?.verdict === 'due').length,
-    started: count('started'),
-    deferred: count('deferred'),
-    skipped: count('skipped'),
-    failed: items.filter((i) => i.status === 'due').length,
-    atRisk: items.filter((i) => i.atRisk).length,
-    ariErrors: items.filter((i) => i.ariError).length,
-    continuation: hop,
-    continued: false,
-    ...(minHours !== undefined ? { minHoursToExpiry: minHours } : {}),
-    inFlight: stats.inFlight,
-    maxInFlightSeen: stats.maxInFlightSeen,
-    failedRotations: items.filter((i) => i.failedRotation).length,
-    failedRotationsCleared: items.filter((i) => i.failedRotation?.cleared).length,
-    caDown: [...run.caFailures].filter(([, h]) => h.count >= CA_DOWN_AFTER).map(([url]) => url),
-    notExamined: stats.notExamined,
-    tagWrites: run.gate.taken,
-    tagErrors: items.filter((i) => i.tagError).length,
-    ...(error !== undefined ? { error } : {}),
-  };
-}
-
-/** The summary as one JSON line in Embedded Metric Format (CloudWatch reads the metrics from it). */
-function summaryLine(s: WatchSummary, config: WatchConfig, now: Date): string {
-  const metrics = [
-    { Name: 'CertificatesAtRisk', Unit: 'Count' },
-    { Name: 'RenewalsDue', Unit: 'Count' },
-    { Name: 'RenewalsStarted', Unit: 'Count' },
-    { Name: 'RenewalsDeferred', Unit: 'Count' },
-    { Name: 'AriErrors', Unit: 'Count' },
-    { Name: 'RotationsInFlight', Unit: 'Count' },
-    { Name: 'FailedRotations', Unit: 'Count' },
-    ...(s.minHoursToExpiry !== undefined ? [{ Name: 'MinHoursToExpiry', Unit: 'None' }] : []),
-  ];
-  return JSON.stringify({
-    _aws: {
-      Timestamp: now.getTime(),
-      CloudWatchMetrics: [{ Namespace: config.metricNamespace, Dimensions: [['Stack']], Metrics: metrics }],
-    },
-    Stack: config.metricStack,
-    timestamp: now.toISOString(),
-    level: 'info',
-    message: 'watch summary',
-    CertificatesAtRisk: s.atRisk,
-    RenewalsDue: s.due,
-    RenewalsStarted: s.started,
-    RenewalsDeferred: s.deferred,
-    AriErrors: s.ariErrors,
-    RotationsInFlight: s.inFlight,
-    FailedRotations: s.failedRotations,
-    ...(s.minHoursToExpiry !== undefined ? { MinHoursToExpiry: s.minHoursToExpiry } : {}),
-    ...s,
-  });
 }
