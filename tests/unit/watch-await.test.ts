@@ -20,12 +20,11 @@ import {
   AwaitFailedError,
   isAwaitEvent,
   parseAwaitRequest,
-  rotationLogGroupOf,
-  sdkAwaitPorts,
   type AwaitPorts,
   type AwaitRequest,
   type AwaitSummary,
 } from '../../rotation/watch/await.js';
+import { rotationLogGroupOf, sdkAwaitPorts } from '../../rotation/watch/await-lambda.js';
 import { handler } from '../../rotation/watch/index.js';
 import { AcmAdapter } from '../../rotation/aws/acm.js';
 import { makeTestPki, type TestPki } from '../helpers/certs.js';
