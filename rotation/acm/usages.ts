@@ -9,7 +9,14 @@
  * refusal is named — the extension, the values, what to do — before ImportCertificate is tried.
  */
 import type { X509Certificate } from 'node:crypto';
-import { extendedKeyUsage, keyUsage, type KeyUsageBit } from '../x509/extensions.js';
+import {
+  extendedKeyUsage,
+  keyUsage,
+  OID_EKU_ANY,
+  OID_EKU_CLIENT_AUTH,
+  OID_EKU_SERVER_AUTH,
+  type KeyUsageBit,
+} from '../x509/extensions.js';
 
 /** DescribeCertificate's KeyUsage names, by RFC 5280 bit name. */
 export const ACM_KEY_USAGE_NAMES: Record<KeyUsageBit, string> = {
@@ -24,13 +31,10 @@ export const ACM_KEY_USAGE_NAMES: Record<KeyUsageBit, string> = {
   decipherOnly: 'DECIPHER_ONLY',
 };
 
-export const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
-export const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-
 /** DescribeCertificate's ExtendedKeyUsage names, by OID (RFC 5280 §4.2.1.12's purposes). */
 export const ACM_EKU_NAMES: Record<string, string> = {
-  [SERVER_AUTH_OID]: 'TLS_WEB_SERVER_AUTHENTICATION',
-  [CLIENT_AUTH_OID]: 'TLS_WEB_CLIENT_AUTHENTICATION',
+  [OID_EKU_SERVER_AUTH]: 'TLS_WEB_SERVER_AUTHENTICATION',
+  [OID_EKU_CLIENT_AUTH]: 'TLS_WEB_CLIENT_AUTHENTICATION',
   '1.3.6.1.5.5.7.3.3': 'CODE_SIGNING',
   '1.3.6.1.5.5.7.3.4': 'EMAIL_PROTECTION',
   '1.3.6.1.5.5.7.3.5': 'IPSEC_END_SYSTEM',
@@ -38,7 +42,7 @@ export const ACM_EKU_NAMES: Record<string, string> = {
   '1.3.6.1.5.5.7.3.7': 'IPSEC_USER',
   '1.3.6.1.5.5.7.3.8': 'TIME_STAMPING',
   '1.3.6.1.5.5.7.3.9': 'OCSP_SIGNING',
-  '2.5.29.37.0': 'ANY',
+  [OID_EKU_ANY]: 'ANY',
 };
 
 /** The KU and EKU values of the certificate an ARN holds, as DescribeCertificate lists them. */
@@ -110,7 +114,7 @@ export function reimportUsageProblem(
   );
   if (kuDropped.length > 0) return removed('KeyUsage', kuDropped);
   const ekuKept = new Set(nextEku ?? []);
-  const ekuDropped = heldEku.filter((oid) => oid !== CLIENT_AUTH_OID && !ekuKept.has(oid)).map(ekuName);
+  const ekuDropped = heldEku.filter((oid) => oid !== OID_EKU_CLIENT_AUTH && !ekuKept.has(oid)).map(ekuName);
   if (ekuDropped.length > 0) return removed('ExtendedKeyUsage', ekuDropped);
   return undefined;
 }

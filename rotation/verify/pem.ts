@@ -19,7 +19,7 @@ import {
   type KeyType,
 } from '../bundle.js';
 import { VerificationCheckError, type CheckName } from '../errors.js';
-import { basicConstraintsCa } from '../x509/extensions.js';
+import { basicConstraintsCa, OID_EKU_ANY, OID_EKU_SERVER_AUTH } from '../x509/extensions.js';
 import { describeCert, describeDiff, diffNames, formatDuration, parseSubjectAltName } from './names.js';
 
 function fail(check: CheckName, detail: string, cause?: unknown): never {
@@ -40,8 +40,6 @@ export const LIFETIME_POLICY_CODE = 'CertificateLifetimePolicy';
 export function minRemainingFor(lifetimeMs: number): number {
   return Math.min(24 * 3_600_000, lifetimeMs / 2);
 }
-const SERVER_AUTH_OID = '1.3.6.1.5.5.7.3.1';
-const ANY_EKU_OID = '2.5.29.37.0';
 
 function position(i: number): string {
   return i === 0 ? 'the leaf' : `chain certificate ${i}`;
@@ -260,10 +258,10 @@ function leafNotCa(f: Facts): void {
 function leafUsage(f: Facts): void {
   // X509Certificate#keyUsage is Node's name for the extended key usage OIDs.
   const eku = f.leaf.keyUsage;
-  if (eku !== undefined && !eku.includes(SERVER_AUTH_OID) && !eku.includes(ANY_EKU_OID)) {
+  if (eku !== undefined && !eku.includes(OID_EKU_SERVER_AUTH) && !eku.includes(OID_EKU_ANY)) {
     fail(
       'leaf-usage',
-      `the leaf's extendedKeyUsage (${eku.join(', ') || 'empty'}) does not include serverAuth (${SERVER_AUTH_OID})`,
+      `the leaf's extendedKeyUsage (${eku.join(', ') || 'empty'}) does not include serverAuth (${OID_EKU_SERVER_AUTH})`,
     );
   }
 }

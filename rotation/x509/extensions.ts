@@ -40,6 +40,10 @@ export const OID_BASIC_CONSTRAINTS = '2.5.29.19';
 export const OID_AUTHORITY_KEY_IDENTIFIER = '2.5.29.35';
 export const OID_KEY_USAGE = '2.5.29.15';
 export const OID_EXTENDED_KEY_USAGE = '2.5.29.37';
+/** ExtendedKeyUsage purposes (RFC 5280 §4.2.1.12) the project reasons about. */
+export const OID_EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const OID_EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+export const OID_EKU_ANY = '2.5.29.37.0';
 
 /**
  * The element at `offset`, which must end by `limit`; undefined if it does not.
