@@ -37,6 +37,9 @@ export type TargetOutcome =
   | { arn: string; status: 'superseded' }
   | { arn: string; status: 'failed'; failure: DeliveryFailure };
 
+/** The outcome of a target that did not take the certificate (the failure names the ARN). */
+const failedOutcome = (failure: DeliveryFailure): TargetOutcome => ({ arn: failure.arn, status: 'failed', failure });
+
 /** What finishSecret's delivery did. */
 export interface DeliveryResult {
   /** ARNs that hold the certificate (delivered now, or already). */
@@ -134,7 +137,7 @@ export async function deliverToTarget(
 ): Promise<TargetOutcome> {
   const serial = normaliseSerial(bundle.serial);
   const seen = await inspect(acm, arn, bundle.key_type, opts.account, serial);
-  if ('failure' in seen) return { arn, status: 'failed', failure: seen.failure };
+  if ('failure' in seen) return failedOutcome(seen.failure);
   const held = seen.info.serial;
   if (held !== undefined && normaliseSerial(held) === serial) {
     logger.info('ACM already holds this certificate', { acmCertificateArn: arn, serial });
@@ -146,16 +149,12 @@ export async function deliverToTarget(
     bundle.key_type.startsWith('ecdsa'),
   );
   if (usage) {
-    return {
+    return failedOutcome({
       arn,
-      status: 'failed',
-      failure: {
-        arn,
-        code: 'AcmKeyUsageConflict',
-        error: `ACM would refuse to re-import the certificate into ${arn}, so no import was tried: ${usage.problem}`,
-        remedy: usage.remedy,
-      },
-    };
+      code: 'AcmKeyUsageConflict',
+      error: `ACM would refuse to re-import the certificate into ${arn}, so no import was tried: ${usage.problem}`,
+      remedy: usage.remedy,
+    });
   }
   if (opts.stillCurrent && !(await opts.stillCurrent().catch(() => true))) {
     logger.info('not importing: another certificate became current meanwhile', { acmCertificateArn: arn, serial });
@@ -169,17 +168,13 @@ export async function deliverToTarget(
     );
   } catch (err) {
     const awsCode = err instanceof AwsServiceError ? err.awsCode : undefined;
-    return {
+    return failedOutcome({
       arn,
-      status: 'failed',
-      failure: {
-        arn,
-        code: 'AcmImportFailed',
-        error: `importing the certificate into ${arn} failed: ${errorMessage(err)}`,
-        ...(awsCode ? { awsCode } : {}),
-        remedy: importRemedy(awsCode),
-      },
-    };
+      code: 'AcmImportFailed',
+      error: `importing the certificate into ${arn} failed: ${errorMessage(err)}`,
+      ...(awsCode ? { awsCode } : {}),
+      remedy: importRemedy(awsCode),
+    });
   }
   logger.info('imported into ACM', { acmCertificateArn: arn, serial, previousSerial: held });
   return { arn, status: 'delivered', ...(held ? { previousSerial: held } : {}) };
@@ -255,16 +250,12 @@ export async function deliverToAcm(
           timeUp,
         ]);
         if (done !== 'time-up') return done;
-        return {
+        return failedOutcome({
           arn,
-          status: 'failed',
-          failure: {
-            arn,
-            code: 'AcmImportFailed',
-            error: `ACM did not answer for ${arn} within the ${Math.round(budgetMs / 1000)} s finishSecret had left for delivery`,
-            remedy: 'the certificate is AWSCURRENT; the renewal watch delivers it to this ARN on its next run',
-          },
-        };
+          code: 'AcmImportFailed',
+          error: `ACM did not answer for ${arn} within the ${Math.round(budgetMs / 1000)} s finishSecret had left for delivery`,
+          remedy: 'the certificate is AWSCURRENT; the renewal watch delivers it to this ARN on its next run',
+        });
       }),
     );
     const failed: string[] = [];
