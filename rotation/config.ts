@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
-import { CA_NAME_RE } from './spec.js';
 import {
+  CA_NAME_RE,
   bareZoneId,
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,

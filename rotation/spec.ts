@@ -23,7 +23,15 @@
  * `acme:domain` or `ACME:domains` never silently drops part of the spec. Tags without the
  * `acme:` prefix (including the status tags `ExpirationDate`, `IssuedAt`, `Domains`) are ignored.
  */
-import { bareZoneId, isProfileName, isZoneId, MAX_NAMES, MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from './rules.js';
+import {
+  bareZoneId,
+  CA_NAME_RE,
+  isProfileName,
+  isZoneId,
+  MAX_NAMES,
+  MAX_TAG_VALUE_LENGTH,
+  SPEC_TAG_PREFIX,
+} from './rules.js';
 
 import { SpecError } from './errors.js';
 import { KEY_TYPES, type KeyType } from './key-types.js';
@@ -72,9 +80,6 @@ export interface CertificateSpec {
    */
   cas?: string[];
 }
-
-/** A CA name as ACME_CAS and the `acme:ca` tag spell it. */
-export const CA_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/;
 
 const CONTINUATION_RE = /^(acme:domains|acme:acm-certificate-arns):([1-9][0-9]*)$/;
 
