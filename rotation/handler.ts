@@ -239,14 +239,8 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
       }
       ctx = svc.stepContext({ secret, token, logger: log, deadline, secrets });
       if (ev.RotationToken) ctx.rotationToken = ev.RotationToken;
-      reportDeliveriesThrough(
-        ctx,
-        deliveryReporter({
-          publish: (e) => svc.notifier.publish(e),
-          metrics: svc.metrics ?? stdoutMetricSink,
-          logger: log,
-        }),
-      );
+      const metrics = svc.metrics ?? stdoutMetricSink;
+      reportDeliveriesThrough(ctx, deliveryReporter({ publish: (e) => svc.notifier.publish(e), metrics, logger: log }));
       let promoted: Promoted | undefined;
       switch (ev.Step) {
         case 'createSecret':
@@ -282,7 +276,7 @@ export function createHandler(services: () => Services, onInitFailure?: InitFail
           ...issuerFields(bundle),
         });
         // Which CA issued it, and which ones failed first: per-CA metrics (rotation/acme/report.ts).
-        for (const line of issuerMetricLines(bundle, metricNames())) (svc.metrics ?? stdoutMetricSink)(line);
+        for (const line of issuerMetricLines(bundle, metricNames())) metrics(line);
         log.info('rotation finished', {
           certificate: publicSummary(bundle),
           ...(acmCertificateArns.length > 0 ? { acmCertificateArns } : {}),
