@@ -33,8 +33,8 @@ export default tseslint.config(
     files: ['tests/**', 'scripts/**'],
     rules: { 'no-console': 'off' },
   },
-  // Imports run one way: tests → infra → rotation; inside rotation/, the programs (the watch, the
-  // fetch command) use the library and never each other, and nothing in the library reaches into
+  // Imports run one way: tests → infra → rotation; inside rotation/, the programs (the function, the
+  // watch, the fetch command) use the library and never each other, and nothing in the library reaches into
   // a program. tests/unit/import-direction.test.ts proves each rule bites.
   ...importDirection(),
 );
@@ -51,14 +51,17 @@ function importDirection() {
       'is imported only by itself: move what others need into a library folder of rotation/',
     );
   const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+  const programs = ['function', 'watch', 'fetch'];
   return [
     {
       files: ['rotation/**/*.ts'],
-      ignores: ['rotation/watch/**', 'rotation/fetch/**'],
-      rules: restrict([...outward, program('watch'), program('fetch')]),
+      ignores: programs.map((p) => `rotation/${p}/**`),
+      rules: restrict([...outward, ...programs.map(program)]),
     },
-    { files: ['rotation/watch/**/*.ts'], rules: restrict([...outward, program('fetch')]) },
-    { files: ['rotation/fetch/**/*.ts'], rules: restrict([...outward, program('watch')]) },
+    ...programs.map((p) => ({
+      files: [`rotation/${p}/**/*.ts`],
+      rules: restrict([...outward, ...programs.filter((o) => o !== p).map(program)]),
+    })),
     {
       files: ['infra/**/*.ts'],
       rules: restrict([no('infra/ must not import', '(^|/)tests/', 'tests/: the package ships infra/, never tests/')]),

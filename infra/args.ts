@@ -9,7 +9,7 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import type { KeyType } from '../rotation/spec.js';
+import type { KeyType } from '../rotation/certificate/spec.js';
 
 /** Where a certificate is deployed to ACM: new certificates by region and/or existing ones by ARN. */
 export interface AcmArgs {

@@ -75,7 +75,7 @@ export const MODULE_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** Whether `root` holds the sources the bundles are built from (this repository, not the package). */
 export function hasSources(root: string): boolean {
-  return existsSync(join(root, 'rotation', 'index.ts')) && existsSync(join(root, 'scripts', 'build.mjs'));
+  return existsSync(join(root, 'rotation', 'function', 'index.ts')) && existsSync(join(root, 'scripts', 'build.mjs'));
 }
 
 /** Is `entry` (a bundle's index.mjs, relative to root) missing, or older than any input? */

@@ -10,8 +10,8 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { challengeDomain } from '../rotation/dns/names.js';
-import { bareZoneId, isZoneId } from '../rotation/rules.js';
+import { challengeDomain } from '../rotation/dns01/names.js';
+import { bareZoneId, isZoneId } from '../rotation/certificate/rules.js';
 
 /**
  * A zone as configured: `Z…` (an id) or a DNS name (looked up among public zones), or a zone in

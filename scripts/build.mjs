@@ -66,6 +66,6 @@ async function bundle(entry, outdir, { executable = false } = {}) {
   );
 }
 
-await bundle('rotation/index.ts', 'dist/rotation');
+await bundle('rotation/function/index.ts', 'dist/rotation');
 await bundle('rotation/watch/index.ts', 'dist/watch');
 await bundle('rotation/fetch/index.ts', 'dist/fetch', { executable: true });

@@ -18,7 +18,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
-import type { KeyType } from '../../rotation/spec.js';
+import type { KeyType } from '../../rotation/certificate/spec.js';
 import type { CertificateSettings } from '../config/index.js';
 import type { AwsContext } from './common.js';
 

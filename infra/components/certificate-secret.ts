@@ -11,7 +11,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { TAGS, acmArnTags, parseSpec } from '../../rotation/spec.js';
+import { TAGS, acmArnTags, parseSpec } from '../../rotation/certificate/spec.js';
 import type { CertificateSettings } from '../config/index.js';
 import { certificateSecretPolicyJson } from '../policies.js';
 import { childOptions, type Relocated } from './common.js';

@@ -8,9 +8,9 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-  FUNCTION_TIMEOUT_SECONDS,
-} from '../../rotation/rules.js';
-import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/metrics.js';
+} from '../../rotation/certificate/rules.js';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
+import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/lib/metrics.js';
 import type { Settings } from '../config/index.js';
 import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';

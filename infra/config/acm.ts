@@ -2,7 +2,7 @@
  * A certificate's `acm` setting: the ACM certificates every new certificate is imported into,
  * and the ARNs' shape before ACM has created them.
  */
-import { parseAcmArn } from '../../rotation/acm/arns.js';
+import { parseAcmArn } from '../../rotation/certificate/acm-arns.js';
 import { quote, type Problems } from './problems.js';
 import type { AcmTarget } from './settings.js';
 import { isRecord, stringList } from './values.js';

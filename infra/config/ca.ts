@@ -3,10 +3,10 @@
  */
 import { X509Certificate } from 'node:crypto';
 
-import { splitPemCertificates } from '../../rotation/bundle.js';
-import { MAX_CAS } from '../../rotation/config.js';
-import { directoryUrlProblem, isProfileName } from '../../rotation/rules.js';
-import { CA_NAME_RE } from '../../rotation/rules.js';
+import { splitPemCertificates } from '../../rotation/certificate/bundle.js';
+import { MAX_CAS } from '../../rotation/config/config.js';
+import { directoryUrlProblem, isProfileName } from '../../rotation/certificate/rules.js';
+import { CA_NAME_RE } from '../../rotation/certificate/rules.js';
 import { LETS_ENCRYPT_DIRECTORIES } from '../schedule.js';
 import { quote, type Problems } from './problems.js';
 import { isPending, isRecord, optionalString, parseJson } from './values.js';

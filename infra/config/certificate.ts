@@ -1,12 +1,12 @@
 /**
  * `certificates`: each certificate's name (its secret's), names, key, zones, lifetime and
  * schedule, ACM targets, description and spec tags. Names are checked with the rotation's own
- * parser (rotation/spec.ts), so a stack that deploys is a stack whose tags the function accepts.
+ * parser (rotation/certificate/spec.ts), so a stack that deploys is a stack whose tags the function accepts.
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../../rotation/rules.js';
-import { DEFAULT_KEY_TYPE, KEY_TYPES, normaliseDomain, type KeyType } from '../../rotation/spec.js';
+import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../../rotation/certificate/rules.js';
+import { DEFAULT_KEY_TYPE, KEY_TYPES, normaliseDomain, type KeyType } from '../../rotation/certificate/spec.js';
 import { parseZoneId } from '../zones.js';
 import { acmTargets } from './acm.js';
 import { quote, type Problems } from './problems.js';

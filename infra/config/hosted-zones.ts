@@ -4,8 +4,8 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { parseRoute53Roles } from '../../rotation/config.js';
-import { normaliseDomain } from '../../rotation/spec.js';
+import { parseRoute53Roles } from '../../rotation/config/config.js';
+import { normaliseDomain } from '../../rotation/certificate/spec.js';
 import { parseZoneId, type ZoneRef } from '../zones.js';
 import { quote, type Problems } from './problems.js';
 import { isPending, isRecord, parseJson } from './values.js';

@@ -12,7 +12,7 @@
  *   `problems.ts` and `values.ts` — reporting, and reading a value as given.
  */
 // The function's timeout and its clean-up reserve (README: a slow rotation needs 300 + 180 + 20 s).
-export { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/rules.js';
+export { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 export { CERTIFICATE_FIELDS } from './certificate.js';
 export { ignoreTagsProblems } from './ignore-tags.js';
 export { ARG_KEYS, KNOWN_KEYS } from './keys.js';

@@ -5,7 +5,7 @@
 import type { CaSetting } from './ca.js';
 import type * as pulumi from '@pulumi/pulumi';
 
-import type { KeyType } from '../../rotation/spec.js';
+import type { KeyType } from '../../rotation/certificate/spec.js';
 import type { Lifetime, Schedule, WatchSchedule } from '../schedule.js';
 import type { ZoneRef } from '../zones.js';
 

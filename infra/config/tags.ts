@@ -5,8 +5,8 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from '../../rotation/rules.js';
-import { TAGS, acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/spec.js';
+import { MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from '../../rotation/certificate/rules.js';
+import { TAGS, acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/certificate/spec.js';
 import { INFLIGHT_TAG_PREFIX, RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX, STATUS_TAG_KEYS } from '../policies.js';
 import { probeAcmArns } from './acm.js';
 import { quote, type Problems } from './problems.js';

@@ -5,17 +5,16 @@
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { parseResolvers } from '../../rotation/config.js';
+import { parseResolvers } from '../../rotation/dns01/resolvers.js';
+import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import {
-  CLEANUP_RESERVE_SECONDS,
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-  FUNCTION_TIMEOUT_SECONDS,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   isEmailAddress,
   isSnsTopicArn,
-} from '../../rotation/rules.js';
+} from '../../rotation/certificate/rules.js';
 import type { WatchSchedule } from '../schedule.js';
 import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
 import { certificateList } from './certificate.js';

@@ -2,7 +2,7 @@
  * Reading one setting as given: a raw config string (objects and lists as JSON) or a typed arg
  * (a list, a number, an Output). Pure: no Pulumi.
  */
-import { wholeNumberIn } from '../../rotation/rules.js';
+import { wholeNumberIn } from '../../rotation/certificate/rules.js';
 import { quote, type Problems } from './problems.js';
 
 /**

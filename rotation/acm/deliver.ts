@@ -16,18 +16,28 @@
  * (arns.ts), and the KeyUsage / ExtendedKeyUsage re-import rule (usages.ts).
  */
 import { X509Certificate } from 'node:crypto';
-import { normaliseSerial, type CertificateBundle } from '../bundle.js';
-import type { KeyType } from '../key-types.js';
-import { AwsServiceError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { CertificateSpec } from '../spec.js';
-import type { AcmPort, StepContext } from '../steps/context.js';
-import { accountOfArn, parseAcmArn, targetProblem } from './arns.js';
+import { normaliseSerial, type CertificateBundle } from '../certificate/bundle.js';
+import type { KeyType } from '../certificate/key-types.js';
+import { AwsServiceError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { CertificateSpec } from '../certificate/spec.js';
+import type { Deadline } from '../lib/deadline.js';
+import type { AcmPort } from './session.js';
+import { accountOfArn, parseAcmArn, targetProblem } from '../certificate/acm-arns.js';
 import { deliveryFailedEvent, reporterOf, type DeliveryFailure, type DeliverySubject } from './report.js';
 import { reimportUsageProblem } from './usages.js';
 
 /** The ACM calls delivery makes (an AcmPort of rotation/acm/session.ts). */
 export type AcmCalls = Pick<AcmPort, 'describe' | 'import'>;
+
+/** What delivery needs of a rotation step: the secret and version it delivers, ACM, and the invocation's deadline and logger. */
+export interface DeliveryContext {
+  secret: { name: string; arn: string };
+  token: string;
+  acm: AcmPort;
+  logger: Logger;
+  deadline: Deadline;
+}
 
 /** What became of one target. */
 export type TargetOutcome =
@@ -180,7 +190,7 @@ export async function deliverToTarget(
   return { arn, status: 'delivered', ...(held ? { previousSerial: held } : {}) };
 }
 
-function subjectOf(ctx: StepContext, domains: string[], serial?: string): DeliverySubject {
+function subjectOf(ctx: DeliveryContext, domains: string[], serial?: string): DeliverySubject {
   return {
     secretName: ctx.secret.name,
     secretArn: ctx.secret.arn,
@@ -196,7 +206,7 @@ function subjectOf(ctx: StepContext, domains: string[], serial?: string): Delive
  * reported and skipped. It stops neither the renewal nor the other targets. A target that could
  * not be looked at (throttled, denied) is only logged here: delivery looks again and reports it.
  */
-export async function checkAcmTargets(ctx: StepContext, spec: CertificateSpec): Promise<void> {
+export async function checkAcmTargets(ctx: DeliveryContext, spec: CertificateSpec): Promise<void> {
   if (spec.acmCertificateArns.length === 0) return;
   const account = accountOfArn(ctx.secret.arn);
   const report = reporterOf(ctx);
@@ -229,7 +239,7 @@ export async function checkAcmTargets(ctx: StepContext, spec: CertificateSpec): 
  * remove AWSPENDING. Never throws.
  */
 export async function deliverToAcm(
-  ctx: StepContext,
+  ctx: DeliveryContext,
   spec: CertificateSpec,
   bundle: CertificateBundle,
 ): Promise<DeliveryResult> {

@@ -1,15 +1,14 @@
 /**
  * A target that did not take the certificate is told about on its own: a DeliveryFailed notice and
  * event (the secret, the ARN, AWS's message, what to do; never a key), an error log line, and an
- * `AcmDeliveryFailures` metric with the ARN as dimension (rotation/metrics.ts), so an alarm can
+ * `AcmDeliveryFailures` metric with the ARN as dimension (rotation/lib/metrics.ts), so an alarm can
  * name the target. The rotation function, before ordering and in finishSecret, and the renewal
  * watch's reconciliation report the same way.
  */
 import type { DeliveryFailedEvent } from '../aws/notify.js';
-import type { ErrorCode } from '../errors.js';
-import type { Logger } from '../log.js';
-import { metricLine, metricNames, type MetricNames, type MetricSink } from '../metrics.js';
-import type { StepContext } from '../steps/context.js';
+import type { ErrorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { metricLine, metricNames, type MetricNames, type MetricSink } from '../lib/metrics.js';
 
 /** The metric counting refused deliveries, per target (dimension CertificateArn). */
 export const DELIVERY_FAILURE_METRIC = 'AcmDeliveryFailures';
@@ -103,13 +102,18 @@ export function deliveryReporter(opts: {
  * and checkAcmTargets (createSecret) and deliverToAcm (finishSecret) find it here. A context the
  * handler did not attach one to (a step driven directly) logs the failure only.
  */
-const reporters = new WeakMap<StepContext, DeliveryReporter>();
+/** A rotation step's context, as far as reporting needs it. */
+export interface ReportingContext {
+  logger: Logger;
+}
 
-export function reportDeliveriesThrough(ctx: StepContext, reporter: DeliveryReporter): void {
+const reporters = new WeakMap<ReportingContext, DeliveryReporter>();
+
+export function reportDeliveriesThrough(ctx: ReportingContext, reporter: DeliveryReporter): void {
   reporters.set(ctx, reporter);
 }
 
-export function reporterOf(ctx: StepContext): DeliveryReporter {
+export function reporterOf(ctx: ReportingContext): DeliveryReporter {
   return (
     reporters.get(ctx) ??
     ((event) => {

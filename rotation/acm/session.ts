@@ -4,9 +4,16 @@
  * per invocation so its call counts and throttling budget are that invocation's.
  */
 import type { ACMClient, ACMClientConfig } from '@aws-sdk/client-acm';
-import type { AcmAdapter } from '../aws/acm.js';
-import type { Deadline } from '../deadline.js';
-import type { AcmPort } from '../steps/context.js';
+import type { AcmAdapter, AcmCertificateInfo, AcmImport } from '../aws/acm.js';
+import type { Deadline } from '../lib/deadline.js';
+
+/** ACM, for one invocation: where new certificates are delivered. */
+export interface AcmPort {
+  describe(arn: string): Promise<AcmCertificateInfo>;
+  import(arn: string, pem: AcmImport): Promise<void>;
+  /** Calls made so far in this invocation, by operation ({} when none). */
+  calls(): Record<string, number>;
+}
 
 interface AcmModules {
   clientFor(region: string): ACMClient;

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey } from 'node:crypto';
 import type { SecretsAdapter } from '../aws/secrets.js';
-import { AwsServiceError, BinaryValueError, ConfigError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { AwsServiceError, BinaryValueError, ConfigError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { generatePrivateKey } from './keys.js';
 
 /** What the account secret holds (JSON). A bare PEM key (the predecessor's format) is also accepted. */

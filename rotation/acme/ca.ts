@@ -5,9 +5,9 @@
  */
 import acme from 'acme-client';
 import type { Authorization, Order } from 'acme-client';
-import type { Deadline } from '../deadline.js';
-import type { Logger } from '../log.js';
-import { retry } from '../retry.js';
+import type { Deadline } from '../lib/deadline.js';
+import type { Logger } from '../lib/log.js';
+import { retry } from '../lib/retry.js';
 import type { AcmeAccount } from './account.js';
 import { chainMatches, topIssuerName } from './chains.js';
 import { readDirectory, setBadNonceRetries, shareDirectory, useNonces } from './client-patches.js';

@@ -3,7 +3,7 @@
  * root or top issuer, as certbot's and lego's preferred-chain options do.
  */
 import { X509Certificate } from 'node:crypto';
-import { splitPemCertificates } from '../bundle.js';
+import { splitPemCertificates } from '../certificate/bundle.js';
 
 /** The CN of a one-line or multi-line distinguished name, or '' when it has none. */
 function commonName(dn: string): string {

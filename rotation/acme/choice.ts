@@ -10,13 +10,13 @@
  * that is still down costs one fall-through (bounded by the request timeout and retries), not the
  * certificate. A cool-down would need state that outlives the rotation and would go stale.
  */
-import type { CaSettings } from '../config.js';
-import type { CaaLookup, CaaSet } from '../dns/caa.js';
-import { caaAllows, caaRestricts } from '../dns/caa.js';
-import { DnsError, SpecError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { CertificateSpec } from '../spec.js';
-import { TAGS } from '../spec.js';
+import type { CaSettings } from '../config/config.js';
+import type { CaaLookup, CaaSet } from '../dns01/caa.js';
+import { caaAllows, caaRestricts } from '../dns01/caa.js';
+import { DnsError, SpecError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { CertificateSpec } from '../certificate/spec.js';
+import { TAGS } from '../certificate/spec.js';
 import type { FailedCa } from './fallback.js';
 
 /** A CA to try, with its position in the function's list (what the failure tag records). */

@@ -17,8 +17,8 @@
  * same rotation (same token) then starts with a CA that has not failed yet; a new rotation (a new
  * token) starts again at the first CA (see orderCas).
  */
-import type { CaFallbackRecord } from '../bundle.js';
-import { AcmeError, DeadlineError, type RotationError } from '../errors.js';
+import type { CaFallbackRecord } from '../certificate/bundle.js';
+import { AcmeError, DeadlineError, type RotationError } from '../lib/errors.js';
 
 export const CA_FAILED_TAG = 'acme-rotation:inflight-ca-failed';
 

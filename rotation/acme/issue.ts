@@ -1,9 +1,9 @@
-import { pollDelay, type Deadline } from '../deadline.js';
-import type { ChallengeRecord, DnsProvider } from '../dns/provider.js';
-import { AcmeError, DeadlineError, SpecError, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { pollUntil } from '../retry.js';
-import type { CertificateSpec } from '../spec.js';
+import { pollDelay, type Deadline } from '../lib/deadline.js';
+import type { ChallengeRecord, DnsProvider } from '../dns01/provider.js';
+import { AcmeError, DeadlineError, SpecError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { pollUntil } from '../lib/retry.js';
+import type { CertificateSpec } from '../certificate/spec.js';
 import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from './ca.js';
 import { CaWaitDeadlineError } from './fallback.js';
 import { generatePrivateKey } from './keys.js';

@@ -2,7 +2,7 @@
  * What a CA answers when it refuses or fails (RFC 8555 §6.7 problem documents, Retry-After,
  * alternate-chain links), and how that becomes an AcmeError an operator can act on.
  */
-import { AcmeError, errorMessage, type ErrorCode } from '../errors.js';
+import { AcmeError, errorMessage, type ErrorCode } from '../lib/errors.js';
 
 /** An RFC 8555 problem document the CA answered with, and what came with it. */
 export interface AcmeProblem {

@@ -2,8 +2,8 @@
  * What a promoted certificate says about its CA, for the success notice/event and the metrics:
  * which CA issued it and, when the rotation fell back, which CAs failed first and why.
  */
-import type { CertificateBundle } from '../bundle.js';
-import { metricLine, type MetricNames } from '../metrics.js';
+import type { CertificateBundle } from '../certificate/bundle.js';
+import { metricLine, type MetricNames } from '../lib/metrics.js';
 
 /** Success-notice fields: `ca`, `ca_directory_url`, and `ca_fallbacks` when the rotation fell back. */
 export function issuerFields(bundle: CertificateBundle): {

@@ -6,10 +6,10 @@
  * as for Route 53.
  */
 import { ACMClient, DescribeCertificateCommand, ImportCertificateCommand } from '@aws-sdk/client-acm';
-import { AwsServiceError, sdkErrorMessage } from '../errors.js';
-import { backoffDelay } from '../deadline.js';
-import { parseAcmArn } from '../acm/arns.js';
-import { retry } from '../retry.js';
+import { AwsServiceError, sdkErrorMessage } from '../lib/errors.js';
+import { backoffDelay } from '../lib/deadline.js';
+import { parseAcmArn } from '../certificate/acm-arns.js';
+import { retry } from '../lib/retry.js';
 
 export interface AcmCertificateInfo {
   arn: string;

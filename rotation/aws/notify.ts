@@ -1,9 +1,9 @@
 // The SDK clients load on the first notice (types only here): most invocations send none.
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SNSClient } from '@aws-sdk/client-sns';
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../lib/errors.js';
 import { sdkClientConfig } from './client-config.js';
-import { redactDeep, type Logger } from '../log.js';
+import { redactDeep, type Logger } from '../lib/log.js';
 
 /** A notice must not hang the function: a stuck connection fails after the timeout and is logged. */
 const noticeClientConfig = (requestTimeoutMs = 10_000) => sdkClientConfig(requestTimeoutMs, 2, 'standard');

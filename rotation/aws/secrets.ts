@@ -8,7 +8,7 @@ import {
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsServiceError, BinaryValueError, sdkErrorMessage, type AwsService } from '../errors.js';
+import { AwsServiceError, BinaryValueError, sdkErrorMessage, type AwsService } from '../lib/errors.js';
 
 export interface SecretDescription {
   arn: string;

@@ -5,7 +5,7 @@
  * made here, in a module loaded only when roles are configured.
  */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { AwsServiceError, sdkErrorMessage } from '../errors.js';
+import { AwsServiceError, sdkErrorMessage } from '../lib/errors.js';
 
 export interface RoleSession {
   accessKeyId: string;

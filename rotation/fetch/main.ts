@@ -8,7 +8,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { X509Certificate } from 'node:crypto';
 
 import { sdkClientConfig } from '../aws/client-config.js';
-import { certNotAfter, certNotBefore, normaliseSerial } from '../bundle.js';
+import { certNotAfter, certNotBefore, normaliseSerial } from '../certificate/bundle.js';
 import { COMMAND, HELP, parseArgs, UsageError, type FetchOptions } from './args.js';
 import { runReload, type ReloadOptions } from './reload.js';
 import { FetchError, filesFor, readCurrentCertificate, type CurrentCertificate } from './secret.js';

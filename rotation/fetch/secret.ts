@@ -6,8 +6,8 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 
-import { normaliseSerial, splitPemCertificates, type CertificateBundle } from '../bundle.js';
-import { classifyCurrentValue } from '../current-value.js';
+import { normaliseSerial, splitPemCertificates, type CertificateBundle } from '../certificate/bundle.js';
+import { classifyCurrentValue } from '../certificate/current-value.js';
 import type { FetchOptions } from './args.js';
 import type { FileToWrite } from './writer.js';
 

@@ -6,7 +6,7 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 
-import { normaliseSerial, splitPemCertificates } from '../bundle.js';
+import { normaliseSerial, splitPemCertificates } from '../certificate/bundle.js';
 import { readTarget } from './targets.js';
 
 /**

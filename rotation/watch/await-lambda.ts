@@ -9,9 +9,9 @@ import type { AcmCalls } from '../acm/deliver.js';
 import { acmSessions } from '../acm/session.js';
 import { sdkClientConfig } from '../aws/client-config.js';
 import { Notifier } from '../aws/notify.js';
-import { DEFAULT_API_TIMEOUT_SECONDS } from '../config.js';
-import { Deadline } from '../deadline.js';
-import type { Logger } from '../log.js';
+import { DEFAULT_API_TIMEOUT_SECONDS } from '../config/config.js';
+import { Deadline } from '../lib/deadline.js';
+import type { Logger } from '../lib/log.js';
 import {
   AWAIT_REPORT_RESERVE_MS,
   awaitCertificates,

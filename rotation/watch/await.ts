@@ -16,11 +16,11 @@
  * rotation's last failure when the secret carries it (ROTATION_FAILURE_TAG), whether a rotation is
  * pending, which ARNs lag, and where the rotation reports its failures.
  */
-import { normaliseSerial } from '../bundle.js';
-import { classifyCurrentValue } from '../current-value.js';
-import { ROTATION_FAILURE_TAG, errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
-import { parseSpec } from '../spec.js';
+import { normaliseSerial } from '../certificate/bundle.js';
+import { classifyCurrentValue } from '../certificate/current-value.js';
+import { ROTATION_FAILURE_TAG, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { parseSpec } from '../certificate/spec.js';
 
 /** The event's key: any other event is the scheduled watch's. */
 export const AWAIT_EVENT_KEY = 'acmeRotationAwait';

@@ -1,7 +1,7 @@
 /** The watch's configuration: the rotation function's environment plus its own few settings. */
-import { loadConfig } from '../config.js';
-import { ConfigError } from '../errors.js';
-import { wholeNumberIn } from '../rules.js';
+import { loadConfig } from '../config/config.js';
+import { ConfigError } from '../lib/errors.js';
+import { wholeNumberIn } from '../certificate/rules.js';
 
 export interface WatchSettings {
   directoryUrl: string;

@@ -2,7 +2,7 @@
  * The renewal watch's model: its settings and ports, what it knows of each certificate during a
  * run (Item), what a run shares between its phases (Run), and the summary it reports.
  */
-import type { Logger } from '../log.js';
+import type { Logger } from '../lib/log.js';
 import type { AriResult, DirectoryResult } from './ari.js';
 import type { RateGate } from './pace.js';
 import type { Assessment, CertificateFacts } from './plan.js';

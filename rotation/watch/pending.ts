@@ -3,7 +3,7 @@
  * ListSecretVersionIds. A young one is a rotation in flight (it holds a pacing slot, whoever started
  * it); an old one is a failed rotation, which the watch clears so the next renewal can start.
  */
-import { errorMessage } from '../errors.js';
+import { errorMessage } from '../lib/errors.js';
 import type { Item, Run } from './model.js';
 import { pendingVersion, type PendingVersion } from './secrets.js';
 

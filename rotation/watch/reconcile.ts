@@ -15,16 +15,16 @@
  */
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { deliverToTarget, type AcmCalls } from '../acm/deliver.js';
-import { parseAcmArn, accountOfArn } from '../acm/arns.js';
+import { parseAcmArn, accountOfArn } from '../certificate/acm-arns.js';
 import { deliveryFailedEvent, deliveryReporter } from '../acm/report.js';
 import type { acmSessions } from '../acm/session.js';
 import type { DeliveryFailedEvent } from '../aws/notify.js';
 import { mapAwsError } from '../aws/secrets.js';
-import { normaliseSerial, parseBundle } from '../bundle.js';
-import type { Deadline } from '../deadline.js';
-import type { Logger } from '../log.js';
-import { metricLine, metricNames, stdoutMetricSink, type MetricNames, type MetricSink } from '../metrics.js';
-import { parseSpec } from '../spec.js';
+import { normaliseSerial, parseBundle } from '../certificate/bundle.js';
+import type { Deadline } from '../lib/deadline.js';
+import type { Logger } from '../lib/log.js';
+import { metricLine, metricNames, stdoutMetricSink, type MetricNames, type MetricSink } from '../lib/metrics.js';
+import { parseSpec } from '../certificate/spec.js';
 
 /**
  * An ARN whose serial has differed from AWSCURRENT's for longer than this, counted from

@@ -2,7 +2,7 @@
  * What a run reports: one log line per certificate, and the summary as one Embedded Metric Format
  * line (CloudWatch reads the metrics from it).
  */
-import { metricLine } from '../metrics.js';
+import { metricLine } from '../lib/metrics.js';
 import {
   CA_DOWN_AFTER,
   type Item,

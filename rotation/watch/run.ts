@@ -19,10 +19,10 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { ariCertId } from '../acme/ari.js';
-import { certNotAfter, certNotBefore, parseBundle } from '../bundle.js';
-import { errorMessage } from '../errors.js';
-import { FUNCTION_TIMEOUT_SECONDS } from '../rules.js';
-import { TAGS } from '../spec.js';
+import { certNotAfter, certNotBefore, parseBundle } from '../certificate/bundle.js';
+import { errorMessage } from '../lib/errors.js';
+import { FUNCTION_TIMEOUT_SECONDS } from '../lib/deadline.js';
+import { TAGS } from '../certificate/spec.js';
 import type { AriResult } from './ari.js';
 import { RateGate, startPaced } from './pace.js';
 import {

@@ -8,7 +8,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
     always:
       "The floor is one PENDING period (D) per rotation: every zone's change is submitted at once and the zones are " +
       'waited for together (`waitAllInsync`). GetChange polls follow the time waited (`pollDelay` in ' +
-      '`rotation/deadline.ts`): first look after 250 ms, then every 15 % of the time waited so far, at most 5 s apart, ' +
+      '`rotation/lib/deadline.ts`): first look after 250 ms, then every 15 % of the time waited so far, at most 5 s apart, ' +
       'so INSYNC is seen at most 15 % (or 250 ms) after D — doubling intervals, the first version, overshot by up to ' +
       '100 % (ratios 1.6–2.3 for 5–20 names). After INSYNC come the propagation check, the CA validating every name in ' +
       'parallel (one order poll per look, looks 5, 10, 20 and 40 ms apart, then by the time waited), finalize and ' +

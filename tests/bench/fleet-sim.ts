@@ -12,8 +12,9 @@
  * after it. A rotation fails when its DNS wait passes DNS_PROPAGATION_TIMEOUT_SECONDS (300 s) or
  * it runs past the 900 s function timeout.
  */
-import { backoffDelay, pollDelay } from '../../rotation/deadline.js';
-import { DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/rules.js';
+import { backoffDelay, pollDelay } from '../../rotation/lib/deadline.js';
+import { DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS } from '../../rotation/certificate/rules.js';
+import { FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import { startPaced } from '../../rotation/watch/pace.js';
 
 export interface FleetSimOptions {
@@ -253,7 +254,7 @@ export interface BadDayResult {
 export async function simulateBadDay(opts: BadDayOptions): Promise<BadDayResult> {
   const { SecretsManagerService } = await import('../local/aws/secretsmanager.js');
   const { runWatch } = await import('../../rotation/watch/run.js');
-  const { createLogger } = await import('../../rotation/log.js');
+  const { createLogger } = await import('../../rotation/lib/log.js');
   const { issueCertificate, keyPem, makeRootCa, pooledKey } = await import('../helpers/certs.js');
   const { certIdOf } = await import('../local/ari-certid.js');
 

@@ -13,11 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AcmAdapter } from '../../rotation/aws/acm.js';
 import type { DeliveryFailedEvent } from '../../rotation/aws/notify.js';
-import { normaliseSerial } from '../../rotation/bundle.js';
-import { Deadline } from '../../rotation/deadline.js';
-import { createLogger } from '../../rotation/log.js';
+import { normaliseSerial } from '../../rotation/certificate/bundle.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import { createLogger } from '../../rotation/lib/log.js';
 import { currentVersionReader, reconcileAcmTargets } from '../../rotation/watch/reconcile.js';
-import { acmArnTags } from '../../rotation/spec.js';
+import { acmArnTags } from '../../rotation/certificate/spec.js';
 import { retryRotation, rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';

@@ -31,7 +31,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { domainTags } from '../../rotation/spec.js';
+import { domainTags } from '../../rotation/certificate/spec.js';
 import { generateKey, keyPem } from '../helpers/certs.js';
 import { retryRotation, rotate } from '../local/driver.js';
 import type { InvokeResult, LocalLambda } from '../local/lambda.js';

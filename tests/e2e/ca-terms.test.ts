@@ -18,7 +18,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { splitPemCertificates } from '../../rotation/bundle.js';
+import { splitPemCertificates } from '../../rotation/certificate/bundle.js';
 import { retryRotation, rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { acmArnTags } from '../../rotation/spec.js';
+import { acmArnTags } from '../../rotation/certificate/spec.js';
 import { rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { startLocalStack, type LocalStack } from '../local/stack.js';

@@ -13,7 +13,7 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/bundle.js';
+import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/certificate/bundle.js';
 
 // ---------------------------------------------------------------- DER
 

@@ -21,14 +21,20 @@ const dirs: string[] = [];
 function fakeRepo(opts: { bundle?: boolean; watch?: boolean } = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'acme-infra-'));
   dirs.push(root);
-  mkdirSync(join(root, 'rotation', 'dns'), { recursive: true });
+  mkdirSync(join(root, 'rotation', 'function'), { recursive: true });
+  mkdirSync(join(root, 'rotation', 'route53'), { recursive: true });
   mkdirSync(join(root, 'scripts'));
-  writeFileSync(join(root, 'rotation', 'index.ts'), '');
-  writeFileSync(join(root, 'rotation', 'dns', 'route53.ts'), '');
+  writeFileSync(join(root, 'rotation', 'function', 'index.ts'), '');
+  writeFileSync(join(root, 'rotation', 'route53', 'adapter.ts'), '');
   writeFileSync(join(root, 'scripts', 'build.mjs'), '');
   writeFileSync(join(root, 'package-lock.json'), '{}');
   const old = new Date('2026-01-01T00:00:00Z');
-  for (const f of ['rotation/index.ts', 'rotation/dns/route53.ts', 'scripts/build.mjs', 'package-lock.json']) {
+  for (const f of [
+    'rotation/function/index.ts',
+    'rotation/route53/adapter.ts',
+    'scripts/build.mjs',
+    'package-lock.json',
+  ]) {
     utimesSync(join(root, f), old, old);
   }
   if (opts.bundle) writeBundle(root, new Date('2026-02-01T00:00:00Z'));
@@ -68,7 +74,7 @@ describe('is the rotation bundle current?', () => {
     });
   });
 
-  it.each(['rotation/dns/route53.ts', 'scripts/build.mjs', 'package-lock.json'])(
+  it.each(['rotation/route53/adapter.ts', 'scripts/build.mjs', 'package-lock.json'])(
     'is stale when %s is newer',
     (file) => {
       const root = fakeRepo({ bundle: true });
@@ -147,7 +153,7 @@ describe('ensuring the bundles', () => {
     buildBoth(root);
     const env = { [BUNDLE_DIR_ENV]: 'dist/rotation', [WATCH_BUNDLE_DIR_ENV]: join(root, 'dist', 'watch') };
     // The sources are newer than nothing here, but a prebuilt bundle is never checked for staleness.
-    touch(root, 'rotation/index.ts', new Date('2030-01-01T00:00:00Z'));
+    touch(root, 'rotation/function/index.ts', new Date('2030-01-01T00:00:00Z'));
     const result = ensureBundles(root, build, env);
     expect(result).toEqual({
       rotation: {

@@ -10,7 +10,7 @@ import type { AcmeRotationArgs } from '../../infra/args.js';
 import { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadStackArgs } from '../../infra/config/index.js';
 import type { PolicyDocument } from '../../infra/policies.js';
-import { acmArnTags } from '../../rotation/spec.js';
+import { acmArnTags } from '../../rotation/certificate/spec.js';
 import { parseAwaitRequest } from '../../rotation/watch/await.js';
 import { makeRootCa } from '../helpers/certs.js';
 import { expectLeastPrivilege, statement } from './iam.js';

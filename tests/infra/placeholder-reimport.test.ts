@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AcmeRotation } from '../../infra/component.js';
 import { loadStackArgs } from '../../infra/config/index.js';
-import type { KeyType } from '../../rotation/spec.js';
+import type { KeyType } from '../../rotation/certificate/spec.js';
 import { issueCertificate, keyPem, makeRootCa, SERVER_AUTH } from '../helpers/certs.js';
 import { AcmService } from '../local/aws/acm.js';
 import { startPebble, type Pebble } from '../local/pebble.js';

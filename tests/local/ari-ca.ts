@@ -22,8 +22,8 @@ import { X509Certificate } from 'node:crypto';
 
 // Certificate ids computed on their own (not with the product's function), so an identifier bug shows.
 import { certIdOf } from './ari-certid.js';
-import { splitPemCertificates } from '../../rotation/bundle.js';
-import { parseSubjectAltName } from '../../rotation/verify/names.js';
+import { splitPemCertificates } from '../../rotation/certificate/bundle.js';
+import { parseSubjectAltName } from '../../rotation/x509/names.js';
 import type { CaAnswer, CaExtension, CaProblem, CaRequestInfo } from './ca-proxy.js';
 
 const ACME_ERROR = 'urn:ietf:params:acme:error:';

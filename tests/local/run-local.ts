@@ -16,8 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 
-import { normaliseSerial } from '../../rotation/bundle.js';
-import { acmArnTags } from '../../rotation/spec.js';
+import { normaliseSerial } from '../../rotation/certificate/bundle.js';
+import { acmArnTags } from '../../rotation/certificate/spec.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { rotate, type RotationRun, type StepRecord } from './driver.js';
 import { revocationDrill } from './revocation-drill.js';

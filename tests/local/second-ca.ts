@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 
-import { splitPemCertificates } from '../../rotation/bundle.js';
+import { splitPemCertificates } from '../../rotation/certificate/bundle.js';
 import { startCaProxy, type CaAnswer, type CaExtension, type CaProxy, type CaRequestInfo } from './ca-proxy.js';
 import { startPebble, type Pebble } from './pebble.js';
 import type { LocalStack } from './stack.js';

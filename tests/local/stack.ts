@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { domainTags } from '../../rotation/spec.js';
+import { domainTags } from '../../rotation/certificate/spec.js';
 import { startLocalAws, type LocalAws } from './aws/server.js';
 import { AriCa, type AriCaOptions } from './ari-ca.js';
 import { startCaProxy, type CaProxy } from './ca-proxy.js';

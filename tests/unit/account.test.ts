@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { accountVersionId, loadAccount, type AcmeAccount, type StoredAccount } from '../../rotation/acme/account.js';
 import { SecretsAdapter } from '../../rotation/aws/secrets.js';
-import { AwsServiceError, ConfigError } from '../../rotation/errors.js';
+import { AwsServiceError, ConfigError } from '../../rotation/lib/errors.js';
 import { DIRECTORY_URL, FakeSecretsManager, captureLogger, type CapturedLog } from './fakes.js';
 import { PKCS8_KEY_FOOTER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 

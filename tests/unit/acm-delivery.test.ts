@@ -8,7 +8,7 @@
  */
 import { ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { describe, expect, it } from 'vitest';
-import { normaliseSerial } from '../../rotation/bundle.js';
+import { normaliseSerial } from '../../rotation/certificate/bundle.js';
 import { issueCertificate, keyPem, pooledKey } from '../helpers/certs.js';
 import { bundleFor, makeWorld, OLD, SECRET_ARN, SECRET_NAME, TOKEN, type World } from './fakes.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accountOfArn, parseAcmArn, targetProblem, type AcmArn } from '../../rotation/acm/arns.js';
+import { accountOfArn, parseAcmArn, targetProblem, type AcmArn } from '../../rotation/certificate/acm-arns.js';
 import { reimportUsageProblem, type HeldUsages, type UsageProblem } from '../../rotation/acm/usages.js';
 import { AcmService } from '../local/aws/acm.js';
 import { CLIENT_AUTH, SERVER_AUTH, issueCertificate, keyPem, pooledKey } from '../helpers/certs.js';

@@ -1,4 +1,4 @@
-import { classifyCurrentValue } from '../../rotation/current-value.js';
+import { classifyCurrentValue } from '../../rotation/certificate/current-value.js';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, createSecretKey, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,10 +9,10 @@ import {
   splitPemCertificates,
   STATUS_TAG_KEYS,
   type CertificateBundle,
-} from '../../rotation/bundle.js';
-import { statusTags } from '../../rotation/steps/finish.js';
+} from '../../rotation/certificate/bundle.js';
+import { statusTags } from '../../rotation/function/steps/finish.js';
 import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../infra/policies/actions.js';
-import { VerificationError } from '../../rotation/errors.js';
+import { VerificationError } from '../../rotation/lib/errors.js';
 import { makeLeaf, makeRootCa, makeTestPki, pooledKey, type TestPki } from '../helpers/certs.js';
 import { PKCS1_RSA_KEY_LABEL, PKCS8_KEY_START } from '../helpers/pem-markers.js';
 

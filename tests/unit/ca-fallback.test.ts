@@ -16,10 +16,10 @@ import {
 } from '../../rotation/acme/fallback.js';
 import { candidatesOf, retryOrder } from '../../rotation/acme/choice.js';
 import { mapAcmeError, type AcmeProblem } from '../../rotation/acme/problems.js';
-import { parseBundle } from '../../rotation/bundle.js';
-import type { CaSettings } from '../../rotation/config.js';
-import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/errors.js';
-import { parseSpec } from '../../rotation/spec.js';
+import { parseBundle } from '../../rotation/certificate/bundle.js';
+import type { CaSettings } from '../../rotation/config/config.js';
+import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/lib/errors.js';
+import { parseSpec } from '../../rotation/certificate/spec.js';
 import { FakeCa, SECRET_ARN, TOKEN, makeWorld, type World } from './fakes.js';
 
 const URL_A = 'https://a.ca.test/directory';

@@ -3,7 +3,7 @@ import { AcmeCa } from '../../rotation/acme/ca.js';
 import { mapAcmeError, parseProblem, parseRetryAfter } from '../../rotation/acme/problems.js';
 import { generatePrivateKey } from '../../rotation/acme/keys.js';
 import { memoryOf } from '../../rotation/acme/transport.js';
-import { AcmeError } from '../../rotation/errors.js';
+import { AcmeError } from '../../rotation/lib/errors.js';
 
 describe('AcmeCa', () => {
   it('reports a CA that does not answer as unreachable, with the network cause', async () => {

@@ -6,9 +6,9 @@ import {
   loadConfig,
   MAX_CAS,
   parseCas,
-  parseResolvers,
-} from '../../rotation/config.js';
-import { ConfigError } from '../../rotation/errors.js';
+} from '../../rotation/config/config.js';
+import { parseResolvers } from '../../rotation/dns01/resolvers.js';
+import { ConfigError } from '../../rotation/lib/errors.js';
 
 const DIRECTORY = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 const base = { ACME_DIRECTORY_URL: DIRECTORY };

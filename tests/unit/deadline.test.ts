@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Deadline, backoffDelay } from '../../rotation/deadline.js';
-import { DeadlineError } from '../../rotation/errors.js';
+import { Deadline, backoffDelay } from '../../rotation/lib/deadline.js';
+import { DeadlineError } from '../../rotation/lib/errors.js';
 
 /** A manual clock. */
 function clock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {

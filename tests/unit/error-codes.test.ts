@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES } from '../../rotation/errors.js';
+import { ERROR_CODES } from '../../rotation/lib/errors.js';
 
 /** The codes in the first column of the "Error codes" table (`A`, `B` in one cell count separately). */
 function documentedCodes(markdown: string): string[] {

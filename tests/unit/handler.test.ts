@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PublishCommand } from '@aws-sdk/client-sns';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import type { CertificateBundle } from '../../rotation/bundle.js';
+import type { CertificateBundle } from '../../rotation/certificate/bundle.js';
 import {
   AcmeError,
   DnsError,
@@ -10,9 +10,9 @@ import {
   RotationStateError,
   VerificationError,
   formatMessage,
-} from '../../rotation/errors.js';
-import { STEPS } from '../../rotation/handler.js';
-import { INFLIGHT_TAG, inflightTags, readInflight } from '../../rotation/inflight.js';
+} from '../../rotation/lib/errors.js';
+import { STEPS } from '../../rotation/function/handler.js';
+import { INFLIGHT_TAG, inflightTags, readInflight } from '../../rotation/dns01/inflight.js';
 import {
   BUS_NAME,
   EVENT_SOURCE,

@@ -22,8 +22,8 @@ describe('imports run one way', () => {
       /rotation\/ must not import infra\//,
     ],
     [
-      'rotation/steps/reversed.ts',
-      "import { x } from '../../tests/unit/fakes.js';",
+      'rotation/function/steps/reversed.ts',
+      "import { x } from '../../../tests/unit/fakes.js';",
       /rotation\/ must not import infra\/ or tests\//,
     ],
     [

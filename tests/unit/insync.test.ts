@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 
-import type { ChangeStatus } from '../../rotation/aws/route53.js';
-import { Deadline } from '../../rotation/deadline.js';
-import { waitAllInsync, type InsyncWaitOptions } from '../../rotation/dns/insync.js';
-import { DeadlineError } from '../../rotation/errors.js';
-import { createLogger } from '../../rotation/log.js';
+import type { ChangeStatus } from '../../rotation/route53/adapter.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import { waitAllInsync, type InsyncWaitOptions } from '../../rotation/route53/insync.js';
+import { DeadlineError } from '../../rotation/lib/errors.js';
+import { createLogger } from '../../rotation/lib/log.js';
 
 /** GetChange answering PENDING `pending[id]` times for each change, then INSYNC; a throwing id fails. */
 function getChanges(pending: Record<string, number>, failing?: string) {

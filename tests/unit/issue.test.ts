@@ -1,10 +1,10 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { issueCertificate, type IssueDeps } from '../../rotation/acme/issue.js';
-import { Deadline } from '../../rotation/deadline.js';
-import type { ChallengeRecord } from '../../rotation/dns/provider.js';
-import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/errors.js';
-import type { CertificateSpec, KeyType } from '../../rotation/spec.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import type { ChallengeRecord } from '../../rotation/dns01/provider.js';
+import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/lib/errors.js';
+import type { CertificateSpec, KeyType } from '../../rotation/certificate/spec.js';
 import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, type CapturedLog } from './fakes.js';
 import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AwsServiceError } from '../../rotation/errors.js';
-import { createLogger, redact } from '../../rotation/log.js';
+import { AwsServiceError } from '../../rotation/lib/errors.js';
+import { createLogger, redact } from '../../rotation/lib/log.js';
 import { captureLogger } from './fakes.js';
 import { PKCS1_RSA_KEY_FOOTER, PKCS1_RSA_KEY_HEADER, PKCS8_KEY_HEADER } from '../helpers/pem-markers.js';
 

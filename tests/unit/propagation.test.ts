@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { parseResolver } from '../../rotation/config.js';
-import { waitForTxtPropagation, type ResolverLike } from '../../rotation/dns/propagation.js';
-import type { PlacedRecord } from '../../rotation/dns/provider.js';
-import { Deadline } from '../../rotation/deadline.js';
-import { ConfigError, DnsError } from '../../rotation/errors.js';
-import { createLogger } from '../../rotation/log.js';
+import { parseResolver } from '../../rotation/dns01/resolvers.js';
+import { waitForTxtPropagation, type ResolverLike } from '../../rotation/dns01/propagation.js';
+import type { PlacedRecord } from '../../rotation/dns01/provider.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import { ConfigError, DnsError } from '../../rotation/lib/errors.js';
+import { createLogger } from '../../rotation/lib/log.js';
 
 /** A fake DNS world: answers(server, name, nth query to that server for that name). */
 type Answer = string[][] | { code: string };

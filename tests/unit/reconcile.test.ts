@@ -10,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { acmSessions } from '../../rotation/acm/session.js';
 import { sdkClientConfig } from '../../rotation/aws/client-config.js';
 import type { DeliveryFailedEvent } from '../../rotation/aws/notify.js';
-import { normaliseSerial, type CertificateBundle } from '../../rotation/bundle.js';
-import { Deadline } from '../../rotation/deadline.js';
-import { acmArnTags } from '../../rotation/spec.js';
+import { normaliseSerial, type CertificateBundle } from '../../rotation/certificate/bundle.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import { acmArnTags } from '../../rotation/certificate/spec.js';
 import {
   ACM_LAG_THRESHOLD_MS,
   DESCRIBE_INTERVAL_MS,

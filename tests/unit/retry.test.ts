@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { pollUntil, retry, type GiveUp, type RetryPolicy } from '../../rotation/retry.js';
+import { pollUntil, retry, type GiveUp, type RetryPolicy } from '../../rotation/lib/retry.js';
 
 /** A clock that only moves when something sleeps on it, and the waits it saw. */
 function fakeTime(start = 1_000) {

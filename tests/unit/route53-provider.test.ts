@@ -8,12 +8,12 @@ import {
   Route53Client,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
-import { Route53Adapter } from '../../rotation/aws/route53.js';
-import { Route53DnsProvider, type Route53DnsProviderOptions } from '../../rotation/dns/route53-provider.js';
-import { normalizeName } from '../../rotation/dns/names.js';
-import { Deadline } from '../../rotation/deadline.js';
-import { AwsServiceError, DeadlineError, DnsError } from '../../rotation/errors.js';
-import { createLogger } from '../../rotation/log.js';
+import { Route53Adapter } from '../../rotation/route53/adapter.js';
+import { Route53DnsProvider, type Route53DnsProviderOptions } from '../../rotation/route53/provider.js';
+import { normalizeName } from '../../rotation/certificate/domains.js';
+import { Deadline } from '../../rotation/lib/deadline.js';
+import { AwsServiceError, DeadlineError, DnsError } from '../../rotation/lib/errors.js';
+import { createLogger } from '../../rotation/lib/log.js';
 
 import { FakeRoute53 } from './fakes.js';
 

@@ -1,8 +1,8 @@
 import type { STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
 import { RoleCredentials } from '../../rotation/aws/sts.js';
-import { AwsServiceError, type RotationError } from '../../rotation/errors.js';
-import { ZoneRoutedRoute53, type Route53Port } from '../../rotation/dns/routed.js';
+import { AwsServiceError, type RotationError } from '../../rotation/lib/errors.js';
+import { ZoneRoutedRoute53, type Route53Port } from '../../rotation/route53/routed.js';
 
 const ROLE = 'arn:aws:iam::111122223333:role/acme-dns';
 const OTHER = 'Z0OTHERACCOUNT';

@@ -1,17 +1,15 @@
 /**
- * The rules the stack configuration and the rotation function share (rotation/rules.ts), and
- * that the function's own readers — its environment (rotation/config.ts), the secret's tags
- * (rotation/spec.ts), its deadline — decide exactly as the rules do.
+ * The rules the stack configuration and the rotation function share (rotation/certificate/rules.ts), and
+ * that the function's own readers — its environment (rotation/config/config.ts), the secret's tags
+ * (rotation/certificate/spec.ts), its deadline — decide exactly as the rules do.
  */
 import { describe, expect, it } from 'vitest';
 
-import * as lambdaConfig from '../../rotation/config.js';
-import { Deadline } from '../../rotation/deadline.js';
+import * as lambdaConfig from '../../rotation/config/config.js';
+import { CLEANUP_RESERVE_SECONDS, Deadline, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import {
-  CLEANUP_RESERVE_SECONDS,
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-  FUNCTION_TIMEOUT_SECONDS,
   MAX_NAMES,
   MAX_TAG_VALUE_LENGTH,
   MAX_WAIT_SECONDS,
@@ -24,8 +22,8 @@ import {
   isSnsTopicArn,
   isZoneId,
   wholeNumberIn,
-} from '../../rotation/rules.js';
-import * as spec from '../../rotation/spec.js';
+} from '../../rotation/certificate/rules.js';
+import * as spec from '../../rotation/certificate/spec.js';
 
 const DIRECTORY = 'https://acme.example/directory';
 

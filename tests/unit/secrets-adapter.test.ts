@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SecretsAdapter } from '../../rotation/aws/secrets.js';
-import { AwsServiceError } from '../../rotation/errors.js';
+import { AwsServiceError } from '../../rotation/lib/errors.js';
 import { FakeSecretsManager } from './fakes.js';
 
 const NAME = 'acme/read-ahead';

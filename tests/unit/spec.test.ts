@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { SpecError } from '../../rotation/errors.js';
+import { SpecError } from '../../rotation/lib/errors.js';
 import {
   acmArnTags,
-  challengeDomain,
   domainTags,
   KEY_TYPES,
   MAX_NAMES,
@@ -11,11 +10,10 @@ import {
   parseSpec,
   TAGS,
   type CertificateSpec,
-} from '../../rotation/spec.js';
-import { KEY_TYPES as BUNDLE_KEY_TYPES } from '../../rotation/bundle.js';
-import { challengeDomain as dnsChallengeDomain, normalizeName } from '../../rotation/dns/names.js';
-import { foldDnsName } from '../../rotation/domains.js';
-import { normaliseDnsName } from '../../rotation/verify/names.js';
+} from '../../rotation/certificate/spec.js';
+import { KEY_TYPES as BUNDLE_KEY_TYPES } from '../../rotation/certificate/bundle.js';
+import { challengeDomain } from '../../rotation/dns01/names.js';
+import { foldDnsName, normaliseDnsName, normalizeName } from '../../rotation/certificate/domains.js';
 
 const SECRET = 'certs/example';
 
@@ -493,7 +491,6 @@ describe('challengeDomain', () => {
   });
 
   it("is the DNS provider's normaliser: canonical form, then the wildcard label removed", () => {
-    expect(challengeDomain).toBe(dnsChallengeDomain);
     expect(challengeDomain('*.Example.COM.')).toBe('example.com');
     expect(challengeDomain(' WWW.example.com ')).toBe('www.example.com');
   });

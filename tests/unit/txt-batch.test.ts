@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import type { HostedZoneInfo } from '../../rotation/aws/route53.js';
-import { AwsServiceError, DnsError } from '../../rotation/errors.js';
+import type { HostedZoneInfo } from '../../rotation/route53/adapter.js';
+import { AwsServiceError, DnsError } from '../../rotation/lib/errors.js';
 import {
   batchComment,
   buildTxtChanges,
@@ -13,7 +13,7 @@ import {
   type NameWork,
   type Placement,
   type TxtState,
-} from '../../rotation/dns/txt-batch.js';
+} from '../../rotation/route53/txt-batch.js';
 
 // Route 53's InvalidChangeBatch messages for a compare-and-swap that lost the race.
 const ALREADY_EXISTS =

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/bundle.js';
-import { VerificationError } from '../../rotation/errors.js';
+import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/certificate/bundle.js';
+import { VerificationError } from '../../rotation/lib/errors.js';
 import {
   type VerificationCheckError,
   handshakeServername,
@@ -14,9 +14,10 @@ import {
   verifyBundle,
   type CheckName,
   type VerifyOptions,
-} from '../../rotation/verify/index.js';
-import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/verify/pem.js';
-import { diffNames, formatDuration, normaliseDnsName, parseSubjectAltName } from '../../rotation/verify/names.js';
+} from '../../rotation/x509/verify.js';
+import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/x509/pem.js';
+import { normaliseDnsName } from '../../rotation/certificate/domains.js';
+import { diffNames, formatDuration, parseSubjectAltName } from '../../rotation/x509/names.js';
 import {
   CLIENT_AUTH,
   makeIntermediateCa,

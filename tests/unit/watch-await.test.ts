@@ -11,9 +11,9 @@ import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { ROTATION_FAILURE_TAG } from '../../rotation/errors.js';
-import { createLogger } from '../../rotation/log.js';
-import { acmArnTags, domainTags } from '../../rotation/spec.js';
+import { ROTATION_FAILURE_TAG } from '../../rotation/lib/errors.js';
+import { createLogger } from '../../rotation/lib/log.js';
+import { acmArnTags, domainTags } from '../../rotation/certificate/spec.js';
 import {
   AWAIT_EVENT_KEY,
   awaitCertificates,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
-import type { HostedZoneInfo, RecordSetInfo } from '../../rotation/aws/route53.js';
-import { DnsError } from '../../rotation/errors.js';
-import { createLogger } from '../../rotation/log.js';
-import { ZoneLocator, type ZoneLocatorOptions, type ZoneReader } from '../../rotation/dns/zones.js';
+import type { HostedZoneInfo, RecordSetInfo } from '../../rotation/route53/adapter.js';
+import { DnsError } from '../../rotation/lib/errors.js';
+import { createLogger } from '../../rotation/lib/log.js';
+import { ZoneLocator, type ZoneLocatorOptions, type ZoneReader } from '../../rotation/route53/zones.js';
 
 // A few hosted zones in memory, answering the four reads zone location makes and counting them.
 class Zones implements ZoneReader {

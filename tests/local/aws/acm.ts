@@ -24,16 +24,20 @@
  * - quotas per region: imported certificates held (default 2,500) and imports in the last 365
  *   days (default 5,000; every import, re-imports included, counts here).
  *
- * `handle(operation, input, region)` is synchronous and returns the JSON output object or throws a
- * LocalAwsError; the HTTP server (server.ts) does the wire format, the rate limit and the faults.
+ * `handle(operation, input, region)` is synchronous and returns the JSON output object or throws an
+ * AwsServiceError; JsonService (protocols.ts) does the wire format, the dispatcher (dispatcher.ts)
+ * the rate limit and the faults.
  */
-import { parseSubjectAltName } from '../../../rotation/verify/names.js';
+import { parseSubjectAltName } from '../../../rotation/x509/names.js';
 import { ANY_KEY_BLOCK_START, ENCRYPTED_KEY_HEADER } from '../../helpers/pem-markers.js';
 import { createPrivateKey, createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 // A second reader of KeyUsage (the product reads it with rotation/x509/): the model must not share
 // the code whose decisions it judges. (acme-client brings @peculiar/x509 along.)
 import { KeyUsageFlags, KeyUsagesExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
-import { LocalAwsError } from './secretsmanager.js';
+import { credentialScope } from './credential-scope.js';
+import { AwsServiceError } from './errors.js';
+import { JsonService } from './protocols.js';
+import type { Call, ServiceRequest } from './types.js';
 
 export type AcmKeyAlgorithm =
   'RSA_1024' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'EC_prime256v1' | 'EC_secp384r1' | 'EC_secp521r1';
@@ -125,19 +129,12 @@ const EKU_NAMES: Record<string, string> = {
   '2.5.29.37.0': 'ANY',
 };
 
-function validation(message: string): LocalAwsError {
-  return new LocalAwsError('ValidationException', message);
+function validation(message: string): AwsServiceError {
+  return new AwsServiceError('ValidationException', message);
 }
 
 function seconds(ms: number): number {
   return ms / 1000;
-}
-
-/** The region of a SigV4-signed request: `Credential=<key>/<date>/<region>/<service>/aws4_request`. */
-export function signingRegion(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  const m = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/.exec(authorization);
-  return m?.[1];
 }
 
 /** ACM's serial format: the certificate's serial as lower-case hex bytes joined by ':'. */
@@ -195,7 +192,7 @@ function blobText(input: Input, field: string, maxBytes: number): string | undef
   const v = input[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) {
-    throw new LocalAwsError('SerializationException', `${field} must be a base64-encoded blob.`);
+    throw new AwsServiceError('SerializationException', `${field} must be a base64-encoded blob.`);
   }
   const bytes = Buffer.from(v, 'base64');
   const member = field.charAt(0).toLowerCase() + field.slice(1);
@@ -215,7 +212,7 @@ function blobText(input: Input, field: string, maxBytes: number): string | undef
 function optString(input: Input, field: string): string | undefined {
   const v = input[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new LocalAwsError('SerializationException', `${field} must be a string.`);
+  if (typeof v !== 'string') throw new AwsServiceError('SerializationException', `${field} must be a string.`);
   return v;
 }
 
@@ -234,7 +231,7 @@ function parseArn(arn: string, member = 'certificateArn'): ParsedArn {
   const parts = arn.split(':');
   const resource = parts.slice(5).join(':');
   if (!/^certificate\/[\w-]+$/.test(resource)) {
-    throw new LocalAwsError('InvalidArnException', `The ARN ${arn} is not a valid certificate ARN.`);
+    throw new AwsServiceError('InvalidArnException', `The ARN ${arn} is not a valid certificate ARN.`);
   }
   return { region: parts[3] as string, account: parts[4] as string };
 }
@@ -269,7 +266,9 @@ interface ParsedImport {
   kuNames?: string[];
 }
 
-export class AcmService {
+export class AcmService extends JsonService {
+  readonly name = 'acm';
+  protected readonly targetPrefix = 'CertificateManager';
   readonly accountId: string;
   readonly limits: AcmLimits;
   private readonly now: () => number;
@@ -278,6 +277,7 @@ export class AcmService {
   private readonly importTimes = new Map<string, number[]>();
 
   constructor(options: AcmOptions = {}) {
+    super();
     this.accountId = options.accountId ?? '123456789012';
     this.now = options.now ?? Date.now;
     this.limits = { maxCertificates: 2500, importsPerYear: 5000, ...options.limits };
@@ -302,6 +302,20 @@ export class AcmService {
   }
 
   // ------------------------------------------------------------ operations
+
+  /** A call works in the region of its SigV4 credential scope (recorded with the call). */
+  override route(request: ServiceRequest): Call | undefined {
+    const call = super.route(request);
+    const region = credentialScope(request)?.region;
+    return call && region !== undefined ? { ...call, region } : call;
+  }
+
+  protected run(call: Call): unknown {
+    if (call.region === undefined) {
+      throw new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+    }
+    return this.handle(call.operation, call.input as Input, call.region);
+  }
 
   handle(operation: string, input: Input, region: string): unknown {
     switch (operation) {
@@ -329,7 +343,7 @@ export class AcmService {
         const merged = new Map(record.tags);
         for (const t of tags) merged.set(t.Key, t.Value);
         if (merged.size > MAX_TAGS) {
-          throw new LocalAwsError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
+          throw new AwsServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
         }
         record.tags = merged;
         return {};
@@ -354,7 +368,7 @@ export class AcmService {
         return { Tags: [...record.tags].map(([Key, Value]) => ({ Key, Value })) };
       }
       default:
-        throw new LocalAwsError('UnknownOperationException', `The local ACM does not implement ${operation}.`);
+        throw new AwsServiceError('UnknownOperationException', `The local ACM does not implement ${operation}.`);
     }
   }
 
@@ -369,7 +383,7 @@ export class AcmService {
     this.checkArnScope(arn, region);
     const record = this.byArn.get(arn);
     if (!record) {
-      throw new LocalAwsError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
+      throw new AwsServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
     }
     return record;
   }
@@ -378,13 +392,13 @@ export class AcmService {
   private checkArnScope(arn: string, region: string): void {
     const parsed = parseArn(arn);
     if (parsed.region !== region) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'InvalidArnException',
         `The certificate ARN ${arn} is in region ${parsed.region}, not in the region of the request (${region}).`,
       );
     }
     if (parsed.account !== this.accountId) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'InvalidArnException',
         `The certificate ARN ${arn} belongs to account ${parsed.account}, not to the caller's account.`,
       );
@@ -413,7 +427,7 @@ export class AcmService {
     }
     const tags = arn === undefined ? this.parseTags(rawTags) : undefined;
     if (tags !== undefined && tags.length > MAX_TAGS) {
-      throw new LocalAwsError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
+      throw new AwsServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
     }
 
     let existing: AcmCertificateRecord | undefined;
@@ -421,7 +435,7 @@ export class AcmService {
       this.checkArnScope(arn, region);
       existing = this.byArn.get(arn);
       if (!existing) {
-        throw new LocalAwsError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
+        throw new AwsServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
       }
     }
 
@@ -432,13 +446,13 @@ export class AcmService {
     const times = (this.importTimes.get(region) ?? []).filter((t) => t > now - YEAR_MS);
     this.importTimes.set(region, times);
     if (!existing && this.certificates(region).length >= this.limits.maxCertificates) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'LimitExceededException',
         `You have reached the quota of ${this.limits.maxCertificates} imported certificates in ${region}.`,
       );
     }
     if (times.length >= this.limits.importsPerYear) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'LimitExceededException',
         `You have reached the quota of ${this.limits.importsPerYear} certificate imports in the last 365 days in ${region}.`,
       );
@@ -671,7 +685,7 @@ export class AcmService {
     if (token !== undefined) {
       start = Number(Buffer.from(token, 'base64').toString('utf8'));
       if (!Number.isInteger(start) || start < 0) {
-        throw new LocalAwsError('InvalidArgsException', 'The NextToken is not valid.');
+        throw new AwsServiceError('InvalidArgsException', 'The NextToken is not valid.');
       }
     }
     const matching = this.certificates(region).filter((record) => {
@@ -712,7 +726,7 @@ export class AcmService {
   /** Tags as ACM validates them (1–128 character keys, values up to 256, no `aws:` prefix). */
   private parseTags(raw: unknown): { Key: string; Value: string }[] | undefined {
     if (raw === undefined || raw === null) return undefined;
-    if (!Array.isArray(raw)) throw new LocalAwsError('SerializationException', 'Tags must be a list.');
+    if (!Array.isArray(raw)) throw new AwsServiceError('SerializationException', 'Tags must be a list.');
     if (raw.length === 0) {
       throw validation(
         "1 validation error detected: Value '[]' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1",
@@ -723,10 +737,10 @@ export class AcmService {
       const key = typeof tag.Key === 'string' ? tag.Key : '';
       const value = typeof tag.Value === 'string' ? tag.Value : '';
       if (key.length < 1 || key.length > 128 || value.length > 256) {
-        throw new LocalAwsError('InvalidTagException', `The tag ${key}=${value} is not valid.`);
+        throw new AwsServiceError('InvalidTagException', `The tag ${key}=${value} is not valid.`);
       }
       if (key.toLowerCase().startsWith('aws:')) {
-        throw new LocalAwsError('InvalidTagException', `The tag key ${key} uses the reserved prefix aws:.`);
+        throw new AwsServiceError('InvalidTagException', `The tag key ${key} uses the reserved prefix aws:.`);
       }
       return { Key: key, Value: value };
     });

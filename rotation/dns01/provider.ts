@@ -1,0 +1,38 @@
+import type { Deadline } from '../lib/deadline.js';
+
+/** One DNS-01 TXT value for one identifier (wildcard already stripped: `*.example.com` → `example.com`). */
+export interface ChallengeRecord {
+  /** The identifier the challenge is for, without `*.`, lowercase, no trailing dot. */
+  domain: string;
+  /** The TXT value (base64url SHA-256 of the key authorization). */
+  value: string;
+}
+
+/** Where a challenge record actually lives after zone discovery and CNAME following. */
+export interface PlacedRecord extends ChallengeRecord {
+  /** FQDN of the TXT record set, no trailing dot (normally `_acme-challenge.<domain>`). */
+  fqdn: string;
+  /** Hosted zone id without the `/hostedzone/` prefix. */
+  zoneId: string;
+  /** The zone's name, no trailing dot. */
+  zoneName: string;
+}
+
+/**
+ * A DNS-01 provider: two methods, like lego's. `present` publishes every value of an order
+ * (one change per zone, merged with values already at the name) and returns once the provider
+ * reports the change applied (Route 53 INSYNC). `cleanUp` removes exactly those values,
+ * leaving anyone else's values at the same names in place; it is idempotent.
+ */
+export interface DnsProvider {
+  /**
+   * Find where each name's TXT record would go (hosted zone, CNAME target) without changing
+   * anything, so a name that has no zone fails before an order exists at the CA. What it reads
+   * is reused by the next `present`. Several failing names are reported together.
+   */
+  locate(domains: string[]): Promise<void>;
+  present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]>;
+  cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void>;
+  /** Nameserver host names authoritative for a placed record's zone (for the propagation check). */
+  authoritativeNameservers(zoneId: string): Promise<string[]>;
+}

@@ -1,0 +1,121 @@
+/**
+ * DNS for the rotation: Route 53 through the lazily loaded SDK (its modules and client once per
+ * container, on first use: only createSecret and a leftover clean-up touch DNS), with one adapter
+ * per invocation so its call counts and throttling budget are that invocation's.
+ */
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { RoleCredentials } from '../aws/sts.js';
+import type { Route53Adapter } from '../route53/adapter.js';
+import type { sdkClientConfig } from '../aws/client-config.js';
+import type { Config } from '../config/config.js';
+import type { Deadline } from '../lib/deadline.js';
+import type { Logger } from '../lib/log.js';
+import type { DnsPort } from './steps/context.js';
+import { LazyDnsProvider } from '../dns01/lazy.js';
+import { waitForTxtPropagation } from '../dns01/propagation.js';
+import type { Route53DnsProvider } from '../route53/provider.js';
+import type { Route53Port, ZoneRoutedRoute53 } from '../route53/routed.js';
+
+interface Route53Modules {
+  client: Route53Client;
+  /** A client acting as `roleArn` (ROUTE53_ROLES), one per role for the container. */
+  roleClient(roleArn: string): Route53Client;
+  Adapter: typeof Route53Adapter;
+  Provider: typeof Route53DnsProvider;
+  Routed: typeof ZoneRoutedRoute53;
+}
+
+/** Route 53 sessions of one container; `open` gives one invocation its DnsPort. */
+export function route53Sessions(
+  config: Pick<Config, 'dnsResolvers' | 'route53Roles' | 'route53ExternalId'>,
+  clientConfig: ReturnType<typeof sdkClientConfig>,
+): { open(invocation: { logger: Logger; deadline: Deadline }): DnsPort } {
+  let modules: Promise<Route53Modules> | undefined;
+  const withRoles = Object.keys(config.route53Roles).length > 0;
+  const load = () =>
+    (modules ??= Promise.all([
+      import('../route53/sdk.js'),
+      import('../route53/adapter.js'),
+      import('../route53/provider.js'),
+      import('../route53/routed.js'),
+      withRoles ? import('../aws/sts.js') : undefined,
+    ]).then(([sdk, adapter, provider, routed, sts]) => {
+      const stsClient = sts?.newStsClient(clientConfig);
+      const roleClients = new Map<string, Route53Client>();
+      return {
+        client: new sdk.Route53Client(clientConfig),
+        roleClient: (roleArn: string) => {
+          let client = roleClients.get(roleArn);
+          if (!client) {
+            if (!sts || !stsClient) throw new Error('STS is not loaded: no ROUTE53_ROLES');
+            // Credentials kept for the container's life, renewed before they expire (aws/sts.ts).
+            const credentials: RoleCredentials = new sts.RoleCredentials(
+              stsClient,
+              roleArn,
+              config.route53ExternalId,
+              'acme-rotation',
+            );
+            client = new sdk.Route53Client({ ...clientConfig, credentials: () => credentials.get() });
+            roleClients.set(roleArn, client);
+          }
+          return client;
+        },
+        Adapter: adapter.Route53Adapter,
+        Provider: provider.Route53DnsProvider,
+        Routed: routed.ZoneRoutedRoute53,
+      };
+    }));
+
+  return {
+    open({ logger, deadline }) {
+      // Made on first use. Throttling may be waited out until 5 s before the function ends
+      // (enough to report a failure).
+      let route53: Route53Adapter | undefined;
+      // One adapter per role too: Route 53 throttles per account, so each has its own backoff and counts.
+      const byRole = new Map<string, Route53Adapter>();
+      const budget = { budgetMs: () => deadline.untilEndMs() - 5_000 };
+      const adapter = async (m: Route53Modules): Promise<Route53Port> => {
+        route53 ??= new m.Adapter(m.client, budget);
+        if (!withRoles) return route53;
+        return new m.Routed(route53, {
+          roles: config.route53Roles,
+          ...(config.route53ExternalId ? { externalId: config.route53ExternalId } : {}),
+          adapterFor: async (roleArn) => {
+            let a = byRole.get(roleArn);
+            if (!a) byRole.set(roleArn, (a = new m.Adapter(m.roleClient(roleArn), budget)));
+            return a;
+          },
+        });
+      };
+      return {
+        forSpec: (spec) =>
+          new LazyDnsProvider(async () => {
+            const m = await load();
+            return new m.Provider({ route53: await adapter(m), hostedZoneIds: spec.hostedZoneIds, logger });
+          }),
+        waitForPropagation: (dns, placed, waitDeadline) =>
+          waitForTxtPropagation(placed, {
+            resolvers: config.dnsResolvers,
+            nameserversFor: (zoneId) => dns.authoritativeNameservers(zoneId),
+            deadline: waitDeadline,
+            logger,
+          }),
+        calls: () => {
+          const adapters = [...(route53 ? [route53] : []), ...byRole.values()];
+          if (adapters.length === 0) return {};
+          const total: Record<string, number> = {};
+          let attempts = 0;
+          let throttled = 0;
+          for (const a of adapters) {
+            const s = a.stats();
+            for (const [op, n] of Object.entries(s.calls)) total[op] = (total[op] ?? 0) + n;
+            // attempts > calls: the SDK retried (throttling, timeouts, 5xx) under the logical calls.
+            attempts += Object.values(s.attempts).reduce((x, y) => x + y, 0);
+            throttled += s.throttled;
+          }
+          return { ...total, attempts, throttled, ...(byRole.size > 0 ? { roles: byRole.size } : {}) };
+        },
+      };
+    },
+  };
+}
