@@ -40,7 +40,7 @@ beforeAll(async () => {
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
       };
-      const out = injectedFault ? r53.errorResponse(injectedFault) : r53.handle(sreq);
+      const out = injectedFault ? r53.error(injectedFault) : r53.handle(sreq);
       res.writeHead(out.status, out.headers ?? {});
       res.end(out.body);
     });
@@ -207,7 +207,7 @@ describe('hosted zones', () => {
       `/2013-04-01/hostedzone/hostedzone/${z.id}`,
     ]) {
       const req: ServiceRequest = { method: 'GET', path, query: new URLSearchParams(), headers: {}, body: '' };
-      expect(r53.operationOf(req)).toBe('GetHostedZone');
+      expect(r53.route(req)?.operation).toBe('GetHostedZone');
       const res = r53.handle(req);
       expect(res.status).toBe(200);
       expect(res.body).toContain(`<Id>/hostedzone/${z.id}</Id>`);
@@ -219,7 +219,7 @@ describe('hosted zones', () => {
       headers: {},
       body: '',
     };
-    expect(r53.operationOf(unknown)).toBeUndefined();
+    expect(r53.route(unknown)?.operation).toBe('Unknown');
     expect(r53.handle(unknown).status).toBe(404);
     const rrset = (p: string, method: string): ServiceRequest => ({
       method,
@@ -228,10 +228,14 @@ describe('hosted zones', () => {
       headers: {},
       body: '',
     });
-    expect(r53.operationOf(rrset(`/2013-04-01/hostedzone/${z.id}/rrset/`, 'POST'))).toBe('ChangeResourceRecordSets');
-    expect(r53.operationOf(rrset(`/2013-04-01/hostedzone/${z.id}/rrset`, 'POST'))).toBe('ChangeResourceRecordSets');
-    expect(r53.operationOf(rrset(`/2013-04-01/hostedzone/${z.id}/rrset`, 'GET'))).toBe('ListResourceRecordSets');
-    expect(r53.operationOf(rrset(`/2013-04-01/change/C1`, 'GET'))).toBe('GetChange');
+    expect(r53.route(rrset(`/2013-04-01/hostedzone/${z.id}/rrset/`, 'POST'))?.operation).toBe(
+      'ChangeResourceRecordSets',
+    );
+    expect(r53.route(rrset(`/2013-04-01/hostedzone/${z.id}/rrset`, 'POST'))?.operation).toBe(
+      'ChangeResourceRecordSets',
+    );
+    expect(r53.route(rrset(`/2013-04-01/hostedzone/${z.id}/rrset`, 'GET'))?.operation).toBe('ListResourceRecordSets');
+    expect(r53.route(rrset(`/2013-04-01/change/C1`, 'GET'))?.operation).toBe('GetChange');
   });
 
   it('deletes an empty zone and refuses a non-empty one', async () => {
@@ -489,7 +493,7 @@ describe('ChangeResourceRecordSets', () => {
     expect(badXml.body).toContain('<Code>InvalidInput</Code>');
   });
 
-  it('parses injected faults (errorResponse) into the SDK error name', async () => {
+  it('parses injected faults (error) into the SDK error name', async () => {
     injectedFault = { code: 'Throttling', message: 'Rate exceeded' };
     const err = await rejection(client.send(new ListHostedZonesCommand({})));
     expect(err).toEqual({ name: 'Throttling', message: 'Rate exceeded', status: 400 });

@@ -4,7 +4,9 @@
  * (per-entry ErrorCode, counted in FailedEntryCount) as the real service does.
  */
 import { randomUUID } from 'node:crypto';
-import { LocalAwsError } from './secretsmanager.js';
+import { AwsServiceError } from './errors.js';
+import { JsonService } from './protocols.js';
+import type { Call } from './types.js';
 
 export interface EventEntry {
   Source: string;
@@ -28,7 +30,9 @@ type Input = Record<string, unknown>;
 
 const MAX_ENTRIES = 10;
 
-export class EventsService {
+export class EventsService extends JsonService {
+  readonly name = 'events';
+  protected readonly targetPrefix = 'AWSEvents';
   readonly accountId: string;
   readonly region: string;
   readonly entries: EventEntry[] = [];
@@ -36,6 +40,7 @@ export class EventsService {
   readonly buses = new Set<string>(['default']);
 
   constructor(opts: EventsOptions = {}) {
+    super();
     this.accountId = opts.accountId ?? '123456789012';
     this.region = opts.region ?? 'us-east-1';
   }
@@ -47,13 +52,17 @@ export class EventsService {
   /** Create a bus directly; returns its ARN. */
   createEventBus(name: string): string {
     if (this.buses.has(name)) {
-      throw new LocalAwsError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
+      throw new AwsServiceError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
     }
     if (!/^[/.\-_A-Za-z0-9]{1,256}$/.test(name) || name === 'default') {
-      throw new LocalAwsError('ValidationException', `Event bus name ${name} is not valid.`);
+      throw new AwsServiceError('ValidationException', `Event bus name ${name} is not valid.`);
     }
     this.buses.add(name);
     return this.busArn(name);
+  }
+
+  protected run(call: Call): unknown {
+    return this.handle(call.operation, call.input as Input);
   }
 
   handle(operation: string, input: Input): unknown {
@@ -63,7 +72,7 @@ export class EventsService {
       case 'CreateEventBus': {
         const name = input['Name'];
         if (typeof name !== 'string') {
-          throw new LocalAwsError('ValidationException', 'Name is required.');
+          throw new AwsServiceError('ValidationException', 'Name is required.');
         }
         return { EventBusArn: this.createEventBus(name) };
       }
@@ -71,7 +80,7 @@ export class EventsService {
         const ref = typeof input['Name'] === 'string' ? input['Name'] : 'default';
         const name = this.busName(ref);
         if (name === undefined) {
-          throw new LocalAwsError('ResourceNotFoundException', `Event bus ${ref} does not exist.`);
+          throw new AwsServiceError('ResourceNotFoundException', `Event bus ${ref} does not exist.`);
         }
         return { Name: name, Arn: this.busArn(name) };
       }
@@ -81,7 +90,7 @@ export class EventsService {
         return {};
       }
       default:
-        throw new LocalAwsError(
+        throw new AwsServiceError(
           'UnknownOperationException',
           `Operation ${operation} is not supported by the local EventBridge.`,
         );
@@ -98,13 +107,13 @@ export class EventsService {
   private putEvents(input: Input): unknown {
     const entries = input['Entries'];
     if (!Array.isArray(entries) || entries.length === 0) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ValidationException',
         "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null",
       );
     }
     if (entries.length > MAX_ENTRIES) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ValidationException',
         `1 validation error detected: Value '[...]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_ENTRIES}`,
       );

@@ -32,7 +32,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import type { AwsFaultError, Principal, ServiceRequest, ServiceResponse } from './types.js';
+import { AwsServiceError, answerCall } from './errors.js';
+import { escapeXml, xmlErrorResponse } from './protocols.js';
+import type { AwsFaultError, Call, LocalService, Principal, ServiceRequest, ServiceResponse } from './types.js';
 
 export const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
 const API_PREFIX = '/2013-04-01';
@@ -96,18 +98,6 @@ export interface Route53Options {
   now?: () => number;
   /** Name servers of new zones. Default ns-1..ns-4.local-r53.test. */
   nameServers?: string[];
-}
-
-/** An error answered to the client (code = the SDK's `err.name`). */
-export class Route53Error extends Error implements AwsFaultError {
-  readonly code: string;
-  readonly status: number;
-  constructor(code: string, message: string, status = 400) {
-    super(message);
-    this.name = code;
-    this.code = code;
-    this.status = status;
-  }
 }
 
 const DEFAULT_NAME_SERVERS = [
@@ -174,7 +164,7 @@ const UNSUPPORTED_RRSET_MEMBERS = [
  */
 export function canonicalName(input: string, what = 'name'): string {
   let s = input.trim();
-  if (s === '' || s === '.') throw new Route53Error('InvalidInput', `Invalid ${what}: '${input}'`);
+  if (s === '' || s === '.') throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
@@ -187,7 +177,7 @@ export function canonicalName(input: string, what = 'name'): string {
         out += s[i + 1];
         i += 1;
       } else {
-        throw new Route53Error('InvalidInput', `Invalid ${what}: '${input}'`);
+        throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
       }
     } else {
       out += c;
@@ -197,7 +187,7 @@ export function canonicalName(input: string, what = 'name'): string {
   if (!s.endsWith('.')) s += '.';
   const labels = s.slice(0, -1).split('.');
   if (labels.some((l) => l.length === 0 || l.length > 63) || s.length > 255) {
-    throw new Route53Error('InvalidInput', `Invalid ${what}: '${input}'`);
+    throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
   }
   return s;
 }
@@ -311,18 +301,15 @@ export function txtText(value: string): string {
 
 // ───────────────────────────── XML ─────────────────────────────
 
-export function escapeXml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
-}
-
 function el(tag: string, content: string | number | boolean): string {
   return `<${tag}>${typeof content === 'string' ? escapeXml(content) : String(content)}</${tag}>`;
 }
+
+/**
+ * The body of a call as recorded: parsed as sent (namespace prefixes kept, a lone element not
+ * made a list), for assertions on what the client wrote.
+ */
+const recordParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
 
 const ARRAY_TAGS = new Set(['Change', 'ResourceRecord', 'VPC', 'NameServer']);
 const xmlParser = new XMLParser({
@@ -341,9 +328,9 @@ function parseXml(body: string): XmlNode {
   try {
     doc = xmlParser.parse(body, true);
   } catch (e) {
-    throw new Route53Error('InvalidInput', `Invalid XML ; ${(e as Error).message}`);
+    throw new AwsServiceError('InvalidInput', `Invalid XML ; ${(e as Error).message}`);
   }
-  if (!doc || typeof doc !== 'object') throw new Route53Error('InvalidInput', 'Invalid XML ; empty body');
+  if (!doc || typeof doc !== 'object') throw new AwsServiceError('InvalidInput', 'Invalid XML ; empty body');
   return doc as XmlNode;
 }
 
@@ -434,7 +421,10 @@ function recordLabel(r: { name: string; type: string }): string {
   return `[name='${escapeName(r.name)}', type='${r.type}']`;
 }
 
-export class Route53Service {
+export class Route53Service implements LocalService {
+  readonly name = 'route53';
+  readonly protocol = 'xml';
+  readonly internalErrorCode = 'InternalFailure';
   /** How long each change stays PENDING; may be changed at runtime (see holdChanges). */
   changeDelayMs: number;
   /** The default account (zones created without one; requests handled without a caller). */
@@ -538,12 +528,12 @@ export class Route53Service {
 
   /**
    * Apply a change batch directly, with the same validation as ChangeResourceRecordSets
-   * (throws Route53Error). Returns the change id.
+   * (throws AwsServiceError). Returns the change id.
    */
   changeRecords(zoneId: string, changes: RecordChange[], comment?: string): string {
     const state = this.requireZone(zoneId);
     for (const c of changes) {
-      if (!RR_TYPES.has(c.record.type)) throw new Route53Error('InvalidInput', `Invalid type: ${c.record.type}`);
+      if (!RR_TYPES.has(c.record.type)) throw new AwsServiceError('InvalidInput', `Invalid type: ${c.record.type}`);
     }
     const normalized = changes.map((c) => ({
       action: c.action,
@@ -556,51 +546,62 @@ export class Route53Service {
 
   // ───────────────────────── dispatch ─────────────────────────
 
-  operationOf(req: ServiceRequest): string | undefined {
-    return this.route(req)?.op;
+  /**
+   * Every request under the API's path prefix; an operation Route 53 does not have is `Unknown`
+   * (answered 404 UnknownOperationException). The recorded input is the method, path, query and
+   * the parsed XML body.
+   */
+  route(req: ServiceRequest): Call | undefined {
+    if (!req.path.startsWith(API_PREFIX + '/')) return undefined;
+    const input: Record<string, unknown> = { method: req.method, path: req.path, query: Object.fromEntries(req.query) };
+    if (req.body.trim() !== '') {
+      try {
+        input['body'] = recordParser.parse(req.body) as unknown;
+      } catch {
+        input['body'] = req.body;
+      }
+    }
+    return { operation: this.match(req)?.op ?? 'Unknown', input, request: req };
+  }
+
+  /** Answer a request directly (no dispatcher), errors rendered: what `serve` does for a routed call. */
+  handle(req: ServiceRequest, caller?: Principal): ServiceResponse {
+    return answerCall(this, this.route(req) ?? { operation: 'Unknown', input: {}, request: req }, caller);
   }
 
   /**
-   * Answer a request made by `caller` (default: the service's own account, unrestricted): its
+   * Run a call made by `caller` (default: the service's own account, unrestricted): its
    * permission policy is checked first, then the request sees only the caller's account.
    */
-  handle(req: ServiceRequest, caller: Principal = this.ownCaller): ServiceResponse {
-    const route = this.route(req);
+  serve(call: Call, caller: Principal = this.ownCaller): ServiceResponse {
+    const req = call.request;
+    const route = this.match(req);
     const account = caller.account;
-    try {
-      if (!route) {
-        throw new Route53Error('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
-      }
-      this.authorize(caller, route);
-      switch (route.op) {
-        case 'CreateHostedZone':
-          return this.createHostedZone(req, account);
-        case 'GetHostedZone':
-          return this.getHostedZone(route.id!, account);
-        case 'DeleteHostedZone':
-          return this.deleteHostedZone(route.id!, account);
-        case 'ListHostedZones':
-          return this.listHostedZones(req.query, account);
-        case 'ListHostedZonesByName':
-          return this.listHostedZonesByName(req.query, account);
-        case 'GetHostedZoneCount':
-          return this.ok('GetHostedZoneCountResponse', el('HostedZoneCount', this.zones(account).length));
-        case 'ListResourceRecordSets':
-          return this.listResourceRecordSets(route.id!, req.query, account);
-        case 'ChangeResourceRecordSets':
-          return this.changeResourceRecordSets(route.id!, req.body, account);
-        case 'GetChange':
-          return this.getChange(route.id!, account);
-        default:
-          throw new Route53Error('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
-      }
-    } catch (e) {
-      if (e instanceof Route53Error) return this.errorResponse(e);
-      return this.errorResponse({
-        code: 'InternalFailure',
-        message: `local Route 53: ${(e as Error)?.stack ?? String(e)}`,
-        status: 500,
-      });
+    if (!route) {
+      throw new AwsServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
+    }
+    this.authorize(caller, route);
+    switch (route.op) {
+      case 'CreateHostedZone':
+        return this.createHostedZone(req, account);
+      case 'GetHostedZone':
+        return this.getHostedZone(route.id!, account);
+      case 'DeleteHostedZone':
+        return this.deleteHostedZone(route.id!, account);
+      case 'ListHostedZones':
+        return this.listHostedZones(req.query, account);
+      case 'ListHostedZonesByName':
+        return this.listHostedZonesByName(req.query, account);
+      case 'GetHostedZoneCount':
+        return this.ok('GetHostedZoneCountResponse', el('HostedZoneCount', this.zones(account).length));
+      case 'ListResourceRecordSets':
+        return this.listResourceRecordSets(route.id!, req.query, account);
+      case 'ChangeResourceRecordSets':
+        return this.changeResourceRecordSets(route.id!, req.body, account);
+      case 'GetChange':
+        return this.getChange(route.id!, account);
+      default:
+        throw new AwsServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
     }
   }
 
@@ -623,7 +624,7 @@ export class Route53Service {
       resource = `arn:aws:route53:::change/${stripPrefix(route.id, 'change')}`;
     }
     if (!allowed) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'AccessDenied',
         `User: ${caller.arn} is not authorized to perform: route53:${action}` +
           (resource !== undefined ? ` on resource: ${resource}` : ''),
@@ -632,48 +633,12 @@ export class Route53Service {
     }
   }
 
-  errorResponse(err: AwsFaultError): ServiceResponse {
-    const status = err.status ?? 400;
-    const requestId = randomUUID();
-    const body =
-      `<?xml version="1.0"?>\n<ErrorResponse xmlns="${ROUTE53_XMLNS}"><Error>` +
-      el('Type', status >= 500 ? 'Receiver' : 'Sender') +
-      el('Code', err.code) +
-      el('Message', err.message) +
-      `</Error>${el('RequestId', requestId)}</ErrorResponse>`;
-    return {
-      status,
-      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-      body,
-    };
+  error(err: AwsFaultError): ServiceResponse {
+    return xmlErrorResponse(ROUTE53_XMLNS, err);
   }
 
-  /** A small decoded summary of a request (for call records and fault matching). */
-  inputOf(req: ServiceRequest): unknown {
-    const route = this.route(req);
-    const query = Object.fromEntries(req.query.entries());
-    if (route?.op === 'ChangeResourceRecordSets') {
-      try {
-        const batch = child(child(parseXml(req.body), 'ChangeResourceRecordSetsRequest'), 'ChangeBatch');
-        const changes = list(child(batch, 'Changes'), 'Change').map((c) => {
-          const rrs = child(c, 'ResourceRecordSet');
-          return {
-            Action: text(c, 'Action'),
-            Name: text(rrs, 'Name'),
-            Type: text(rrs, 'Type'),
-            TTL: text(rrs, 'TTL'),
-            Values: list(child(rrs, 'ResourceRecords'), 'ResourceRecord').map((r) => text(r, 'Value')),
-          };
-        });
-        return { HostedZoneId: route.id, Changes: changes };
-      } catch {
-        return { HostedZoneId: route.id };
-      }
-    }
-    return { ...(route?.id ? { Id: route.id } : {}), ...query };
-  }
-
-  private route(req: ServiceRequest): Route | undefined {
+  /** The operation (and the zone or change id) of a request's method and path. */
+  private match(req: ServiceRequest): Route | undefined {
     let path = req.path;
     try {
       path = decodeURIComponent(path);
@@ -713,16 +678,16 @@ export class Route53Service {
 
   private createHostedZone(req: ServiceRequest, account: string): ServiceResponse {
     const root = child(parseXml(req.body), 'CreateHostedZoneRequest');
-    if (!root) throw new Route53Error('InvalidInput', 'Invalid XML ; expected CreateHostedZoneRequest');
+    if (!root) throw new AwsServiceError('InvalidInput', 'Invalid XML ; expected CreateHostedZoneRequest');
     const rawName = text(root, 'Name');
     const callerReference = text(root, 'CallerReference');
     if (!rawName)
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
       );
     if (!callerReference) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'callerReference' failed to satisfy constraint: Member must not be null",
       );
@@ -731,11 +696,11 @@ export class Route53Service {
     try {
       name = canonicalName(rawName, 'domain name');
     } catch {
-      throw new Route53Error('InvalidDomainName', `${rawName} is not a valid domain name.`);
+      throw new AwsServiceError('InvalidDomainName', `${rawName} is not a valid domain name.`);
     }
     for (const s of this.zoneStates.values()) {
       if (s.zone.account === account && s.zone.callerReference === callerReference) {
-        throw new Route53Error(
+        throw new AwsServiceError(
           'HostedZoneAlreadyExists',
           `A hosted zone has already been created with the specified caller reference.`,
           409,
@@ -748,13 +713,13 @@ export class Route53Service {
       .map((v) => ({ region: text(v, 'VPCRegion') ?? '', id: text(v, 'VPCId') ?? '' }))
       .filter((v) => v.id !== '');
     if (privateFlag && vpcs.length === 0) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         'When you create a private hosted zone, you must specify the VPC (VPCId and VPCRegion).',
       );
     }
     for (const v of vpcs) {
-      if (!v.region) throw new Route53Error('InvalidVPCId', `The VPC ${v.id} requires a VPCRegion.`);
+      if (!v.region) throw new AwsServiceError('InvalidVPCId', `The VPC ${v.id} requires a VPCRegion.`);
     }
     if (vpcs.length > 0) {
       for (const s of this.zoneStates.values()) {
@@ -765,7 +730,7 @@ export class Route53Service {
           z.name === name &&
           z.vpcs.some((a) => vpcs.some((b) => a.id === b.id && a.region === b.region))
         ) {
-          throw new Route53Error(
+          throw new AwsServiceError(
             'ConflictingDomainExists',
             `The VPC that you chose, ${vpcs[0]!.id} in region ${vpcs[0]!.region}, is already associated with another private hosted zone that has an overlapping name space, ${escapeName(z.name)}.`,
           );
@@ -798,7 +763,7 @@ export class Route53Service {
     const zone = state.zone;
     const extra = zone.records.some((r) => !(r.name === zone.name && (r.type === 'SOA' || r.type === 'NS')));
     if (extra) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'HostedZoneNotEmpty',
         'The specified hosted zone contains non-required resource record sets and so cannot be deleted.',
       );
@@ -814,21 +779,21 @@ export class Route53Service {
     const marker = q.get('marker') ?? undefined;
     const type = q.get('hostedzonetype') ?? undefined;
     if (q.get('delegationsetid')) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'NoSuchDelegationSet',
         `A reusable delegation set with ID ${q.get('delegationsetid')} does not exist.`,
         400,
       );
     }
     if (type !== undefined && type !== 'PrivateHostedZone') {
-      throw new Route53Error('InvalidInput', `Invalid value for hostedzonetype: ${type}`);
+      throw new AwsServiceError('InvalidInput', `Invalid value for hostedzonetype: ${type}`);
     }
     let zones = this.zones(account);
     if (type === 'PrivateHostedZone') zones = zones.filter((z) => z.privateZone);
     let start = 0;
     if (marker !== undefined && marker !== '') {
       start = zones.findIndex((z) => z.id === stripPrefix(marker, 'hostedzone'));
-      if (start < 0) throw new Route53Error('InvalidInput', `Invalid marker: ${marker}`);
+      if (start < 0) throw new AwsServiceError('InvalidInput', `Invalid marker: ${marker}`);
     }
     const page = this.paginate(zones.slice(start), maxItems);
     const body =
@@ -845,7 +810,7 @@ export class Route53Service {
     const rawDnsName = q.get('dnsname') ?? undefined;
     const rawZoneId = q.get('hostedzoneid') ?? undefined;
     if (rawZoneId && !rawDnsName) {
-      throw new Route53Error('InvalidInput', 'The input is not valid: hostedzoneid requires dnsname.');
+      throw new AwsServiceError('InvalidInput', 'The input is not valid: hostedzoneid requires dnsname.');
     }
     const zones = this.zones(account).sort(
       (a, b) => compareAscii(reversedNameKey(a.name), reversedNameKey(b.name)) || compareAscii(a.id, b.id),
@@ -856,7 +821,7 @@ export class Route53Service {
       try {
         dnsName = canonicalName(rawDnsName, 'DNS name');
       } catch {
-        throw new Route53Error('InvalidDomainName', `${rawDnsName} is not a valid domain name.`);
+        throw new AwsServiceError('InvalidDomainName', `${rawDnsName} is not a valid domain name.`);
       }
       const key = reversedNameKey(dnsName);
       const zoneId = rawZoneId ? stripPrefix(rawZoneId, 'hostedzone') : undefined;
@@ -883,10 +848,10 @@ export class Route53Service {
     const rawName = q.get('name') ?? undefined;
     const rawType = q.get('type') ?? undefined;
     if (rawType !== undefined && rawName === undefined) {
-      throw new Route53Error('InvalidInput', 'The input is not valid: a record type requires a record name.');
+      throw new AwsServiceError('InvalidInput', 'The input is not valid: a record type requires a record name.');
     }
     if (rawType !== undefined && !RR_TYPES.has(rawType)) {
-      throw new Route53Error('InvalidInput', `Invalid type: ${rawType}`);
+      throw new AwsServiceError('InvalidInput', `Invalid type: ${rawType}`);
     }
     let records = state.zone.records;
     if (rawName !== undefined) {
@@ -907,13 +872,13 @@ export class Route53Service {
     const root = child(parseXml(body), 'ChangeResourceRecordSetsRequest');
     const batch = child(root, 'ChangeBatch');
     if (!batch)
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'changeBatch' failed to satisfy constraint: Member must not be null",
       );
     const rawChanges = list(child(batch, 'Changes'), 'Change');
     if (rawChanges.length === 0) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         "1 validation error detected: Value '[]' at 'changeBatch.changes' failed to satisfy constraint: Member must have length greater than or equal to 1",
       );
@@ -930,7 +895,7 @@ export class Route53Service {
     const id = stripPrefix(rawId, 'change');
     const change = this.changes.get(id);
     if (!change || change.zone.zone.account !== account)
-      throw new Route53Error('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
+      throw new AwsServiceError('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
     return this.ok('GetChangeResponse', this.changeInfoXml(change));
   }
 
@@ -940,20 +905,20 @@ export class Route53Service {
     const action = text(node, 'Action');
     const rrs = child(node, 'ResourceRecordSet');
     if (action !== 'CREATE' && action !== 'DELETE' && action !== 'UPSERT') {
-      throw new Route53Error('InvalidInput', `Invalid XML ; Invalid action: ${action ?? 'null'}`);
+      throw new AwsServiceError('InvalidInput', `Invalid XML ; Invalid action: ${action ?? 'null'}`);
     }
-    if (!rrs) throw new Route53Error('InvalidInput', 'Invalid request: Missing ResourceRecordSet in Change');
+    if (!rrs) throw new AwsServiceError('InvalidInput', 'Invalid request: Missing ResourceRecordSet in Change');
     const rawName = text(rrs, 'Name');
     const type = text(rrs, 'Type');
-    if (!rawName) throw new Route53Error('InvalidInput', 'Invalid request: Missing Name in ResourceRecordSet');
+    if (!rawName) throw new AwsServiceError('InvalidInput', 'Invalid request: Missing Name in ResourceRecordSet');
     if (!type || !RR_TYPES.has(type)) {
-      throw new Route53Error('InvalidInput', `Invalid XML ; Invalid type: ${type ?? 'null'}`);
+      throw new AwsServiceError('InvalidInput', `Invalid XML ; Invalid type: ${type ?? 'null'}`);
     }
     const name = canonicalName(rawName, 'DNS name');
     const describe = `Change with [Action=${action}, Name=${escapeName(name)}, Type=${type}, SetIdentifier=${text(rrs, 'SetIdentifier') ?? 'null'}]`;
     for (const member of UNSUPPORTED_RRSET_MEMBERS) {
       if ((rrs as XmlNode)[member] !== undefined) {
-        throw new Route53Error(
+        throw new AwsServiceError(
           'InvalidInput',
           `Invalid request: ${member} is not supported by the local Route 53 (${describe})`,
         );
@@ -964,12 +929,12 @@ export class Route53Service {
     const hasAlias = (rrs as XmlNode)['AliasTarget'] !== undefined;
     if (hasAlias) {
       if (ttlText !== undefined || values.length > 0) {
-        throw new Route53Error(
+        throw new AwsServiceError(
           'InvalidInput',
           `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found more than one in ${describe}`,
         );
       }
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         `Invalid request: AliasTarget is not supported by the local Route 53 (${describe})`,
       );
@@ -981,13 +946,13 @@ export class Route53Service {
           : ttlText === undefined
             ? 'ResourceRecords without TTL'
             : 'TTL without ResourceRecords';
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found ${found} in ${describe}`,
       );
     }
     if (!/^\d+$/.test(ttlText) || Number(ttlText) > MAX_TTL) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         `Invalid XML ; TTL must be an integer between 0 and ${MAX_TTL}, got '${ttlText}'`,
       );
@@ -1129,7 +1094,7 @@ export class Route53Service {
       work.set(k, { name: r.name, type: r.type, ttl: r.ttl, values: r.values.map((v) => v.trim()) });
     }
     if (messages.length > 0) {
-      throw new Route53Error('InvalidChangeBatch', `[${messages.join(', ')}]`);
+      throw new AwsServiceError('InvalidChangeBatch', `[${messages.join(', ')}]`);
     }
     return [...work.values()].sort(compareRecordSets);
   }
@@ -1222,14 +1187,14 @@ export class Route53Service {
   private requireZone(rawId: string, account?: string): ZoneState {
     const id = stripPrefix(rawId, 'hostedzone');
     if (id.length > 32) {
-      throw new Route53Error(
+      throw new AwsServiceError(
         'InvalidInput',
         `1 validation error detected: Value '${id}' at 'id' failed to satisfy constraint: Member must have length less than or equal to 32`,
       );
     }
     const state = this.zoneStates.get(id);
     if (!state || (account !== undefined && state.zone.account !== account))
-      throw new Route53Error('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
+      throw new AwsServiceError('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
     return state;
   }
 
@@ -1237,7 +1202,7 @@ export class Route53Service {
     const raw = q.get('maxitems');
     if (raw === null || raw === '') return cap;
     if (!/^\d+$/.test(raw) || Number(raw) < 1) {
-      throw new Route53Error('InvalidInput', `Invalid value for maxitems: ${raw}`);
+      throw new AwsServiceError('InvalidInput', `Invalid value for maxitems: ${raw}`);
     }
     return Math.min(Number(raw), cap);
   }

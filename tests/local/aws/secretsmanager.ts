@@ -5,24 +5,14 @@
  * between versions (AWSCURRENT → AWSPREVIOUS), the value-less AWSPENDING stub that RotateSecret
  * creates, idempotent PutSecretValue by ClientRequestToken, and the real error codes.
  *
- * `handle(operation, input)` is synchronous and returns the JSON output object or throws a
- * LocalAwsError; the HTTP server (server.ts) does the wire format.
+ * `handle(operation, input)` is synchronous and returns the JSON output object or throws an
+ * AwsServiceError; JsonService (protocols.ts) does the wire format.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { AwsFaultError } from './types.js';
-
-/** An AWS error thrown by a local service; the server renders it in the service's protocol. */
-export class LocalAwsError extends Error implements AwsFaultError {
-  readonly code: string;
-  readonly status: number;
-
-  constructor(code: string, message: string, status = 400) {
-    super(message);
-    this.name = 'LocalAwsError';
-    this.code = code;
-    this.status = status;
-  }
-}
+import { AwsServiceError } from './errors.js';
+import { JsonService } from './protocols.js';
+import { TokenBucket } from './token-bucket.js';
+import type { Call } from './types.js';
 
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
@@ -118,17 +108,17 @@ type Input = Record<string, unknown>;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
 
-function notFound(message = NOT_FOUND): LocalAwsError {
-  return new LocalAwsError('ResourceNotFoundException', message);
+function notFound(message = NOT_FOUND): AwsServiceError {
+  return new AwsServiceError('ResourceNotFoundException', message);
 }
-function invalidParameter(message: string): LocalAwsError {
-  return new LocalAwsError('InvalidParameterException', message);
+function invalidParameter(message: string): AwsServiceError {
+  return new AwsServiceError('InvalidParameterException', message);
 }
-function invalidRequest(message: string): LocalAwsError {
-  return new LocalAwsError('InvalidRequestException', message);
+function invalidRequest(message: string): AwsServiceError {
+  return new AwsServiceError('InvalidRequestException', message);
 }
-function validation(message: string): LocalAwsError {
-  return new LocalAwsError('ValidationException', message);
+function validation(message: string): AwsServiceError {
+  return new AwsServiceError('ValidationException', message);
 }
 
 /** Epoch seconds, the JSON protocols' timestamp format. */
@@ -260,7 +250,10 @@ function checkToken(token: string): void {
   }
 }
 
-export class SecretsManagerService {
+export class SecretsManagerService extends JsonService {
+  readonly name = 'secretsmanager';
+  override readonly internalErrorCode = 'InternalServiceError';
+  protected readonly targetPrefix = 'secretsmanager';
   readonly accountId: string;
   readonly region: string;
   /** Called after RotateSecret created the stub; the test driver then runs the four steps. */
@@ -274,30 +267,23 @@ export class SecretsManagerService {
   private readonly now: () => number;
   /** By ARN. */
   private readonly secrets = new Map<string, SecretRecord>();
-  private readonly tagRate: number;
-  private tagTokens: number;
-  private tagRefilledAt: number;
+  private readonly tagBucket: TokenBucket;
 
   constructor(opts: SecretsManagerOptions = {}) {
+    super();
     this.accountId = opts.accountId ?? '123456789012';
     this.region = opts.region ?? 'us-east-1';
     this.now = opts.now ?? Date.now;
-    this.tagRate = opts.tagRatePerSecond ?? TAG_RATE_PER_SECOND;
-    this.tagTokens = this.tagRate;
-    this.tagRefilledAt = this.now();
+    this.tagBucket = new TokenBucket(opts.tagRatePerSecond ?? TAG_RATE_PER_SECOND, this.now);
   }
 
   /** The account-wide tagging rate: one token per TagResource/UntagResource, or ThrottlingException. */
   private takeTagToken(): void {
-    const now = this.now();
-    this.tagTokens = Math.min(this.tagRate, this.tagTokens + ((now - this.tagRefilledAt) / 1000) * this.tagRate);
-    this.tagRefilledAt = now;
-    if (this.tagTokens < 1) {
+    if (!this.tagBucket.take()) {
       this.tagThrottled++;
-      throw new LocalAwsError('ThrottlingException', 'Rate exceeded', 400);
+      throw new AwsServiceError('ThrottlingException', 'Rate exceeded', 400);
     }
-    this.tagTokens -= 1;
-    this.tagWrites.push(now);
+    this.tagWrites.push(this.now());
   }
 
   // ---------------------------------------------------------------- test helpers
@@ -356,7 +342,7 @@ export class SecretsManagerService {
       );
     }
     if (this.byName(seed.name)) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ResourceExistsException',
         `The operation failed because the secret ${seed.name} already exists.`,
       );
@@ -405,6 +391,10 @@ export class SecretsManagerService {
 
   // ---------------------------------------------------------------- dispatch
 
+  protected run(call: Call): unknown {
+    return this.handle(call.operation, call.input as Input);
+  }
+
   handle(operation: string, input: Input): unknown {
     switch (operation) {
       case 'CreateSecret':
@@ -436,7 +426,7 @@ export class SecretsManagerService {
       case 'RestoreSecret':
         return this.restoreSecret(input);
       default:
-        throw new LocalAwsError(
+        throw new AwsServiceError(
           'UnknownOperationException',
           `Operation ${operation} is not supported by the local Secrets Manager.`,
         );
@@ -467,7 +457,7 @@ export class SecretsManagerService {
       );
     }
     if (existing) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ResourceExistsException',
         `The operation failed because the secret ${name} already exists.`,
       );
@@ -553,7 +543,7 @@ export class SecretsManagerService {
     const existing = secret.versions.get(token);
     if (existing && hasContent(existing)) {
       if (existing.value !== content.value || existing.binary !== content.binary) {
-        throw new LocalAwsError(
+        throw new AwsServiceError(
           'ResourceExistsException',
           "You can't modify an existing version, you can only create a new version.",
         );
@@ -676,7 +666,7 @@ export class SecretsManagerService {
       throw invalidRequest("A previous rotation isn't complete. That rotation will be reattempted.");
     }
     if (existing) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ResourceExistsException',
         `A version with VersionId ${token} already exists; use a new ClientRequestToken.`,
       );

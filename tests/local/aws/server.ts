@@ -15,31 +15,24 @@
  * has expired. Route 53 is per account (zones, changes, throttling); the other services keep one
  * account, the default.
  *
- * Every request is recorded in `calls`, with its caller. Before an operation runs, the caller's
- * credentials are checked, Route 53 requests (per account) and ACM imports (per region) pass a
- * token bucket (when a rate is set), and then the injected faults apply (first match with hits
- * left wins).
+ * Every request goes through the dispatcher (dispatcher.ts), which records it in `calls` with its
+ * caller, checks the caller's credentials, passes Route 53 requests (per account) and ACM imports
+ * (per region) through a token bucket (when a rate is set), then applies the injected faults
+ * (first match with hits left wins). This file only carries HTTP to it and back: the body in, the
+ * answer out, a socket held open (hang) or destroyed (drop) when a fault says so.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { XMLParser } from 'fast-xml-parser';
-import { Route53Service } from './route53.js';
-import { AcmService, signingRegion, type AcmLimits } from './acm.js';
-import { EventsService } from './events.js';
-import { LocalAwsError, SecretsManagerService } from './secretsmanager.js';
-import { SnsService, snsErrorXml, type SnsInput } from './sns.js';
-import { STS_OPERATIONS, StsService, callerErrorFor, signingService } from './sts.js';
-import type {
-  AwsFaultError,
-  CallRecord,
-  Fault,
-  Principal,
-  ServiceName,
-  ServiceRequest,
-  ServiceResponse,
-} from './types.js';
 import { FaultList } from '../faults.js';
+import { AcmService, type AcmLimits } from './acm.js';
+import { Dispatcher, type RateLimit } from './dispatcher.js';
+import { EventsService } from './events.js';
+import { Route53Service } from './route53.js';
+import { SecretsManagerService } from './secretsmanager.js';
+import { SnsService } from './sns.js';
+import { StsService } from './sts.js';
+import type { CallRecord, Fault, ServiceName, ServiceRequest, ServiceResponse } from './types.js';
 
 export interface LocalAwsOptions {
   /** 0/undefined = ephemeral. Binds 127.0.0.1 only. */
@@ -97,43 +90,6 @@ export interface LocalAws {
   stop(): Promise<void>;
 }
 
-const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
-const ROUTE53_PREFIX = '/2013-04-01/';
-
-/** A classified request: which service and operation, and the decoded input. */
-interface Routed {
-  service: ServiceName;
-  operation: string;
-  input: unknown;
-  /** Set when the body could not be decoded; answered as this error. */
-  decodeError?: AwsFaultError;
-}
-
-/** Token bucket: `rate` tokens per second, burst = rate. */
-class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly now: () => number,
-  ) {
-    this.tokens = rate;
-    this.last = now();
-  }
-
-  take(): boolean {
-    const t = this.now();
-    this.tokens = Math.min(this.rate, this.tokens + ((t - this.last) / 1000) * this.rate);
-    this.last = t;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
-const xmlParser = new XMLParser({ ignoreAttributes: true, parseTagValue: false });
-
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const accountId = options.accountId ?? '123456789012';
   const region = options.region ?? 'us-east-1';
@@ -152,155 +108,34 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
 
   const calls: CallRecord[] = [];
   const faults = new FaultList<Fault>();
-  const route53Buckets = new Map<string, TokenBucket>();
-  const acmImportBuckets = new Map<string, TokenBucket>();
+  const rateLimits: RateLimit[] = [];
+  if (options.route53RateLimitPerSecond !== undefined) {
+    rateLimits.push({
+      service: 'route53',
+      perSecond: options.route53RateLimitPerSecond,
+      bucketOf: (_call, caller) => caller?.account ?? accountId,
+      error: { code: 'Throttling', message: 'Rate exceeded', status: 400 },
+    });
+  }
+  if (options.acmImportRateLimitPerSecond !== undefined) {
+    rateLimits.push({
+      service: 'acm',
+      operation: 'ImportCertificate',
+      perSecond: options.acmImportRateLimitPerSecond,
+      bucketOf: (call) => call.region ?? '',
+      error: { code: 'ThrottlingException', message: 'Rate exceeded', status: 400 },
+    });
+  }
+  const dispatcher = new Dispatcher({
+    services: { secretsmanager: secrets, route53, sns, events, acm, sts },
+    callers: sts,
+    faults,
+    rateLimits,
+    calls,
+    now,
+  });
   const sockets = new Set<Socket>();
   const hung = new Set<Socket>();
-
-  function classify(req: ServiceRequest): Routed | undefined {
-    if (req.path.startsWith(ROUTE53_PREFIX)) {
-      return {
-        service: 'route53',
-        operation: route53.operationOf(req) ?? 'Unknown',
-        input: route53Input(req),
-      };
-    }
-    const target = header(req, 'x-amz-target');
-    if (target !== undefined) {
-      const dot = target.indexOf('.');
-      const prefix = target.slice(0, dot);
-      const operation = target.slice(dot + 1);
-      const service: ServiceName | undefined =
-        prefix === 'secretsmanager'
-          ? 'secretsmanager'
-          : prefix === 'AWSEvents'
-            ? 'events'
-            : prefix === 'CertificateManager'
-              ? 'acm'
-              : undefined;
-      if (service === undefined || dot < 0) return undefined;
-      try {
-        const input: unknown = req.body === '' ? {} : JSON.parse(req.body);
-        if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-          throw new Error('not an object');
-        }
-        return { service, operation, input };
-      } catch {
-        return {
-          service,
-          operation,
-          input: req.body,
-          decodeError: { code: 'SerializationException', message: 'The request body is not a JSON object.' },
-        };
-      }
-    }
-    if (req.method === 'POST' && /(^|&)Action=/.test(req.body)) {
-      const scope = signingService(header(req, 'authorization'));
-      const params = StsService.decode(req.body);
-      const action = params.get('Action') ?? '';
-      if (scope === 'sts' || (scope === undefined && STS_OPERATIONS.has(action))) {
-        return { service: 'sts', operation: action, input: Object.fromEntries(params) };
-      }
-      const input = SnsService.decode(req.body);
-      return { service: 'sns', operation: String(input.Action), input };
-    }
-    return undefined;
-  }
-
-  function takeFault(routed: Routed, account: string): Fault | undefined {
-    return faults.take(
-      (f) =>
-        f.service === routed.service &&
-        f.operation === routed.operation &&
-        (f.account === undefined || f.account === account) &&
-        (!f.match || f.match(routed.input)),
-    );
-  }
-
-  function errorResponse(service: ServiceName, err: AwsFaultError): ServiceResponse {
-    const status = err.status ?? 400;
-    switch (service) {
-      case 'route53':
-        return route53.errorResponse({ ...err, status });
-      case 'sts':
-        return sts.errorResponse({ ...err, status });
-      case 'sns':
-        return {
-          status,
-          headers: { 'content-type': 'text/xml' },
-          body: snsErrorXml(err.code, err.message, status),
-        };
-      case 'secretsmanager':
-      case 'events':
-      case 'acm':
-        return {
-          status,
-          headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-ErrorType': err.code },
-          body: JSON.stringify({ __type: err.code, message: err.message }),
-        };
-    }
-  }
-
-  /** Run the operation; never throws. Sets `record.error` when the answer is an error. */
-  function execute(routed: Routed, req: ServiceRequest, record: CallRecord, caller: Principal): ServiceResponse {
-    let response: ServiceResponse;
-    try {
-      if (routed.decodeError) throw routed.decodeError;
-      switch (routed.service) {
-        case 'route53':
-          response = route53.handle(req, caller);
-          break;
-        case 'sts':
-          response = sts.handle(routed.operation, routed.input as Record<string, string>, caller);
-          break;
-        case 'sns':
-          response = {
-            status: 200,
-            headers: { 'content-type': 'text/xml' },
-            body: sns.handle(routed.operation, routed.input as SnsInput),
-          };
-          break;
-        case 'acm': {
-          // The region of the request's signature, read once when the call was recorded.
-          const acmRegion = record.region;
-          if (acmRegion === undefined) {
-            throw new LocalAwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
-          }
-          const output = acm.handle(routed.operation, routed.input as Record<string, unknown>, acmRegion);
-          response = {
-            status: 200,
-            headers: { 'content-type': JSON_CONTENT_TYPE },
-            body: JSON.stringify(output),
-          };
-          break;
-        }
-        case 'secretsmanager':
-        case 'events': {
-          const service = routed.service === 'secretsmanager' ? secrets : events;
-          const output = service.handle(routed.operation, routed.input as Record<string, unknown>);
-          response = {
-            status: 200,
-            headers: { 'content-type': JSON_CONTENT_TYPE },
-            body: JSON.stringify(output),
-          };
-          break;
-        }
-      }
-    } catch (e) {
-      const err: AwsFaultError =
-        e instanceof LocalAwsError || isFaultError(e)
-          ? e
-          : {
-              code: routed.service === 'secretsmanager' ? 'InternalServiceError' : 'InternalFailure',
-              message: `local ${routed.service} failed: ${e instanceof Error ? e.message : String(e)}`,
-              status: 500,
-            };
-      response = errorResponse(routed.service, err);
-    }
-    const code = errorCodeOf(response);
-    if (code !== undefined) record.error = code;
-    return response;
-  }
 
   async function onRequest(httpReq: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(httpReq);
@@ -312,8 +147,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       headers: httpReq.headers,
       body,
     };
-    const routed = classify(req);
-    if (!routed) {
+    const outcome = dispatcher.dispatch(req);
+    if (!outcome) {
       send(res, {
         status: 400,
         headers: { 'content-type': 'text/plain' },
@@ -321,94 +156,17 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       });
       return;
     }
-    const record: CallRecord = {
-      service: routed.service,
-      operation: routed.operation,
-      at: now(),
-      input: routed.input,
-    };
-    if (routed.service === 'acm') {
-      const acmRegion = signingRegion(header(req, 'authorization'));
-      if (acmRegion !== undefined) record.region = acmRegion;
-    }
-    calls.push(record);
-
-    const caller = sts.callerOf(req.headers);
-    if (caller.error) {
-      const xml = routed.service === 'route53' || routed.service === 'sns' || routed.service === 'sts';
-      const err = callerErrorFor(caller.error, xml ? 'xml' : 'json');
-      record.error = err.code;
-      send(res, errorResponse(routed.service, err));
-      return;
-    }
-    const principal = caller.principal;
-    record.principal = principal.arn;
-    record.account = principal.account;
-
-    if (routed.service === 'route53' && options.route53RateLimitPerSecond !== undefined) {
-      let bucket = route53Buckets.get(principal.account);
-      if (!bucket) {
-        bucket = new TokenBucket(options.route53RateLimitPerSecond, now);
-        route53Buckets.set(principal.account, bucket);
-      }
-      if (!bucket.take()) {
-        record.error = 'Throttling';
-        send(res, errorResponse('route53', { code: 'Throttling', message: 'Rate exceeded', status: 400 }));
+    switch (outcome.type) {
+      case 'answer':
+        send(res, outcome.response);
         return;
-      }
-    }
-    if (
-      routed.service === 'acm' &&
-      routed.operation === 'ImportCertificate' &&
-      options.acmImportRateLimitPerSecond !== undefined
-    ) {
-      const key = record.region ?? '';
-      let acmBucket = acmImportBuckets.get(key);
-      if (!acmBucket) {
-        acmBucket = new TokenBucket(options.acmImportRateLimitPerSecond, now);
-        acmImportBuckets.set(key, acmBucket);
-      }
-      if (!acmBucket.take()) {
-        record.error = 'ThrottlingException';
-        send(res, errorResponse('acm', { code: 'ThrottlingException', message: 'Rate exceeded', status: 400 }));
+      case 'hang':
+        hang(httpReq.socket);
         return;
-      }
+      case 'drop':
+        httpReq.socket.destroy();
+        return;
     }
-
-    const fault = takeFault(routed, principal.account);
-    if (fault) {
-      switch (fault.action.type) {
-        case 'error':
-          fault.onHit?.();
-          record.error = fault.action.error.code;
-          send(res, errorResponse(routed.service, fault.action.error));
-          return;
-        case 'hang':
-          fault.onHit?.();
-          hang(httpReq.socket);
-          return;
-        case 'applyThenHang':
-          execute(routed, req, record, principal);
-          fault.onHit?.();
-          hang(httpReq.socket);
-          return;
-        case 'applyThenError': {
-          // The operation's own outcome (even its own error) is what the state reflects; the
-          // caller only ever sees the injected error.
-          execute(routed, req, record, principal);
-          fault.onHit?.();
-          record.error = fault.action.error.code;
-          send(res, errorResponse(routed.service, fault.action.error));
-          return;
-        }
-        case 'applyThenDrop':
-          execute(routed, req, record, principal);
-          fault.onHit?.();
-          httpReq.socket.destroy();
-          return;
-      }
-    }
-    send(res, execute(routed, req, record, principal));
   }
 
   function hang(socket: Socket): void {
@@ -482,55 +240,6 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       return stopped;
     },
   };
-}
-
-function header(req: ServiceRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-/** The recorded input of a Route 53 call: method, path, query and the parsed XML body. */
-function route53Input(req: ServiceRequest): unknown {
-  const input: Record<string, unknown> = {
-    method: req.method,
-    path: req.path,
-    query: Object.fromEntries(req.query),
-  };
-  if (req.body.trim() !== '') {
-    try {
-      input['body'] = xmlParser.parse(req.body) as unknown;
-    } catch {
-      input['body'] = req.body;
-    }
-  }
-  return input;
-}
-
-/** A thrown AwsFaultError-shaped value (a plain object, or an Error carrying an HTTP status). */
-function isFaultError(e: unknown): e is AwsFaultError {
-  if (e instanceof Error && typeof (e as { status?: unknown }).status !== 'number') return false;
-  return (
-    typeof e === 'object' &&
-    e !== null &&
-    typeof (e as AwsFaultError).code === 'string' &&
-    typeof (e as AwsFaultError).message === 'string'
-  );
-}
-
-/** The AWS error code of an error response (JSON header/body or XML <Code>), if any. */
-function errorCodeOf(response: ServiceResponse): string | undefined {
-  if (response.status < 300) return undefined;
-  const headerCode = response.headers?.['x-amzn-ErrorType'];
-  if (headerCode !== undefined) return headerCode.split(':')[0];
-  const xml = /<Code>([^<]*)<\/Code>/.exec(response.body);
-  if (xml) return xml[1];
-  try {
-    const parsed = JSON.parse(response.body) as { __type?: unknown };
-    if (typeof parsed.__type === 'string') return parsed.__type;
-  } catch {
-    // not JSON
-  }
-  return `HTTP${response.status}`;
 }
 
 function send(res: ServerResponse, response: ServiceResponse): void {

@@ -3,7 +3,9 @@
  * Records published messages in `messages` for assertions.
  */
 import { randomUUID } from 'node:crypto';
-import { LocalAwsError } from './secretsmanager.js';
+import { AwsServiceError } from './errors.js';
+import { escapeXml, isQueryRequest, xmlErrorResponse } from './protocols.js';
+import type { AwsFaultError, Call, LocalService, ServiceRequest, ServiceResponse } from './types.js';
 
 export const SNS_XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
 
@@ -32,7 +34,10 @@ export interface SnsOptions {
   region?: string;
 }
 
-export class SnsService {
+export class SnsService implements LocalService {
+  readonly name = 'sns';
+  readonly protocol = 'xml';
+  readonly internalErrorCode = 'InternalFailure';
   readonly accountId: string;
   readonly region: string;
   readonly messages: SnsMessage[] = [];
@@ -46,7 +51,7 @@ export class SnsService {
   /** Create a topic directly (idempotent); returns its ARN. */
   createTopic(name: string): string {
     if (!/^[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(name)) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'InvalidParameter',
         'Invalid parameter: Topic Name must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.',
       );
@@ -56,35 +61,26 @@ export class SnsService {
     return arn;
   }
 
-  /** Decode the form body into the recorded input (MessageAttributes folded into a map). */
-  static decode(body: string): SnsInput {
-    const params = new URLSearchParams(body);
-    const out: SnsInput = {};
-    const attributes: Record<string, SnsMessageAttribute> = {};
-    const entries = new Map<string, Record<string, string>>();
-    for (const [key, value] of params) {
-      const m = /^MessageAttributes\.entry\.(\d+)\.(.+)$/.exec(key);
-      if (m) {
-        const entry = entries.get(m[1]!) ?? {};
-        entry[m[2]!] = value;
-        entries.set(m[1]!, entry);
-      } else {
-        out[key] = value;
-      }
-    }
-    for (const entry of entries.values()) {
-      const name = entry['Name'];
-      if (name === undefined) continue;
-      const attr: SnsMessageAttribute = { DataType: entry['Value.DataType'] ?? 'String' };
-      if (entry['Value.StringValue'] !== undefined) attr.StringValue = entry['Value.StringValue'];
-      if (entry['Value.BinaryValue'] !== undefined) attr.BinaryValue = entry['Value.BinaryValue'];
-      attributes[name] = attr;
-    }
-    if (entries.size > 0) out['MessageAttributes'] = attributes;
-    return out;
+  /** Any Query-protocol request STS did not claim (the dispatcher asks STS first). */
+  route(request: ServiceRequest): Call | undefined {
+    if (!isQueryRequest(request)) return undefined;
+    const input = decodeForm(request.body);
+    return { operation: String(input.Action), input, request };
   }
 
-  /** Run an operation; returns the XML response body or throws a LocalAwsError. */
+  serve(call: Call): ServiceResponse {
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/xml' },
+      body: this.handle(call.operation, call.input as SnsInput),
+    };
+  }
+
+  error(err: AwsFaultError): ServiceResponse {
+    return xmlErrorResponse(SNS_XMLNS, err);
+  }
+
+  /** Run an operation; returns the XML response body or throws an AwsServiceError. */
   handle(operation: string, input: SnsInput): string {
     switch (operation) {
       case 'CreateTopic': {
@@ -107,7 +103,7 @@ export class SnsService {
       case 'Publish':
         return this.publish(input);
       default:
-        throw new LocalAwsError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
+        throw new AwsServiceError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
     }
   }
 
@@ -126,7 +122,7 @@ export class SnsService {
       throw invalid('Invalid parameter: Subject');
     }
     if (!this.topics.has(topicArn)) {
-      throw new LocalAwsError('NotFound', 'Topic does not exist', 404);
+      throw new AwsServiceError('NotFound', 'Topic does not exist', 404);
     }
     const messageId = randomUUID();
     const record: SnsMessage = { TopicArn: topicArn, Message: message, MessageId: messageId };
@@ -140,14 +136,32 @@ export class SnsService {
   }
 }
 
-/** An awsQuery error body. */
-export function snsErrorXml(code: string, message: string, status: number): string {
-  const type = status >= 500 ? 'Receiver' : 'Sender';
-  return (
-    `<ErrorResponse xmlns="${SNS_XMLNS}"><Error><Type>${type}</Type>` +
-    `<Code>${escapeXml(code)}</Code><Message>${escapeXml(message)}</Message></Error>` +
-    `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`
-  );
+/** Decode the form body into the recorded input (MessageAttributes folded into a map). */
+function decodeForm(body: string): SnsInput {
+  const params = new URLSearchParams(body);
+  const out: SnsInput = {};
+  const attributes: Record<string, SnsMessageAttribute> = {};
+  const entries = new Map<string, Record<string, string>>();
+  for (const [key, value] of params) {
+    const m = /^MessageAttributes\.entry\.(\d+)\.(.+)$/.exec(key);
+    if (m) {
+      const entry = entries.get(m[1]!) ?? {};
+      entry[m[2]!] = value;
+      entries.set(m[1]!, entry);
+    } else {
+      out[key] = value;
+    }
+  }
+  for (const entry of entries.values()) {
+    const name = entry['Name'];
+    if (name === undefined) continue;
+    const attr: SnsMessageAttribute = { DataType: entry['Value.DataType'] ?? 'String' };
+    if (entry['Value.StringValue'] !== undefined) attr.StringValue = entry['Value.StringValue'];
+    if (entry['Value.BinaryValue'] !== undefined) attr.BinaryValue = entry['Value.BinaryValue'];
+    attributes[name] = attr;
+  }
+  if (entries.size > 0) out['MessageAttributes'] = attributes;
+  return out;
 }
 
 function respond(action: string, result: string | undefined): string {
@@ -163,15 +177,6 @@ function str(input: SnsInput, field: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function invalid(message: string): LocalAwsError {
-  return new LocalAwsError('InvalidParameter', message);
-}
-
-export function escapeXml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+function invalid(message: string): AwsServiceError {
+  return new AwsServiceError('InvalidParameter', message);
 }

@@ -15,10 +15,19 @@
  * A role's permission policy only covers Route 53, so an assumed-role session cannot itself assume
  * roles.
  */
-import { LocalAwsError } from './secretsmanager.js';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { escapeXml } from './route53.js';
-import type { AwsFaultError, Principal, Route53Permissions, ServiceResponse } from './types.js';
+import { credentialScope } from './credential-scope.js';
+import { AwsServiceError } from './errors.js';
+import { escapeXml, headerOf, isQueryRequest, xmlErrorResponse } from './protocols.js';
+import type {
+  AwsFaultError,
+  Call,
+  LocalService,
+  Principal,
+  Route53Permissions,
+  ServiceRequest,
+  ServiceResponse,
+} from './types.js';
 
 export const STS_XMLNS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 
@@ -30,8 +39,8 @@ export const DEFAULT_ROLE_ROUTE53_ACTIONS = [
   'GetChange',
 ];
 
-/** The STS operations this endpoint answers (used to route Query-protocol requests). */
-export const STS_OPERATIONS = new Set(['AssumeRole', 'GetCallerIdentity']);
+/** The STS operations this endpoint answers (an unsigned Query-protocol request naming one is STS's). */
+const STS_OPERATIONS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 const MIN_DURATION = 900;
 const MAX_DURATION = 43200;
@@ -116,18 +125,6 @@ export function callerErrorFor(error: CallerError, protocol: 'xml' | 'json'): Aw
   return { code, message: error.message, status: 403 };
 }
 
-/** The access key id of a SigV4 Authorization header, if any. */
-export function accessKeyOf(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  return /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
-}
-
-/** The service of a SigV4 credential scope (`…/<date>/<region>/<service>/aws4_request`), if any. */
-export function signingService(authorization: string | undefined): string | undefined {
-  if (authorization === undefined) return undefined;
-  return /Credential=[^/,\s]+\/\d{8}\/[^/,\s]+\/([^/,\s]+)\/aws4_request/.exec(authorization)?.[1];
-}
-
 const ROLE_ARN = /^arn:aws:iam::(\d{12}):role\/((?:[\w+=,.@-]+\/)*)([\w+=,.@-]{1,64})$/;
 const SESSION_ARN = /^arn:aws:sts::(\d{12}):assumed-role\/([\w+=,.@-]{1,64})\/([\w+=,.@-]{2,64})$/;
 
@@ -143,7 +140,10 @@ function stsTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
 }
 
-export class StsService {
+export class StsService implements LocalService {
+  readonly name = 'sts';
+  readonly protocol = 'xml';
+  readonly internalErrorCode = 'InternalFailure';
   readonly accountId: string;
   /** The endpoint's own caller (the access key `test` and any other long-term key). */
   readonly defaultPrincipal: Principal;
@@ -223,16 +223,12 @@ export class StsService {
    * The caller of a request, from its SigV4 access key and session token headers. Long-term
    * keys (and unsigned requests, which the SDK never sends) are the endpoint's own caller.
    */
-  callerOf(headers: Record<string, string | string[] | undefined>): CallerOf {
-    const get = (name: string): string | undefined => {
-      const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
-      const v = key === undefined ? undefined : headers[key];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    const accessKey = accessKeyOf(get('authorization'));
+  callerOf(request: Pick<ServiceRequest, 'headers' | 'query'>): CallerOf {
+    const accessKey = credentialScope(request)?.accessKeyId;
     if (accessKey === undefined || !accessKey.startsWith('ASIA')) return { principal: this.defaultPrincipal };
     const session = this.byKey.get(accessKey);
-    if (!session || get('x-amz-security-token') !== session.sessionToken) {
+    const token = headerOf(request, 'x-amz-security-token') ?? request.query.get('X-Amz-Security-Token') ?? undefined;
+    if (!session || token !== session.sessionToken) {
       return { error: { kind: 'invalid', message: 'The security token included in the request is invalid.' } };
     }
     if (this.now() >= session.expiresAt) {
@@ -243,46 +239,34 @@ export class StsService {
 
   // ───────────────────────── wire ─────────────────────────
 
-  /** Decode a Query-protocol form body. */
-  static decode(body: string): URLSearchParams {
-    return new URLSearchParams(body);
+  /**
+   * A Query-protocol request (a form body with an Action, no X-Amz-Target) signed for the `sts`
+   * service, or unsigned and naming an STS action.
+   */
+  route(request: ServiceRequest): Call | undefined {
+    if (!isQueryRequest(request)) return undefined;
+    const params = new URLSearchParams(request.body);
+    const operation = params.get('Action') ?? '';
+    const scope = credentialScope(request);
+    if (scope ? scope.service !== 'sts' : !STS_OPERATIONS.has(operation)) return undefined;
+    return { operation, input: Object.fromEntries(params), request };
   }
 
-  /** Run an operation (its decoded form parameters) for `caller`; errors as STS's XML ErrorResponse. */
-  handle(operation: string, input: Record<string, string>, caller: Principal): ServiceResponse {
-    const params = new URLSearchParams(input);
-    try {
-      switch (operation) {
-        case 'AssumeRole':
-          return this.assumeRole(params, caller);
-        case 'GetCallerIdentity':
-          return this.getCallerIdentity(caller);
-        default:
-          throw new LocalAwsError('InvalidAction', `Could not find operation ${operation} for version 2011-06-15`);
-      }
-    } catch (e) {
-      if (e instanceof LocalAwsError) return this.errorResponse(e);
-      return this.errorResponse({
-        code: 'InternalFailure',
-        message: `local STS: ${e instanceof Error ? e.message : String(e)}`,
-        status: 500,
-      });
+  /** Run an operation for `caller` (default: the endpoint's own caller). */
+  serve(call: Call, caller: Principal = this.defaultPrincipal): ServiceResponse {
+    const params = new URLSearchParams(call.input as Record<string, string>);
+    switch (call.operation) {
+      case 'AssumeRole':
+        return this.assumeRole(params, caller);
+      case 'GetCallerIdentity':
+        return this.getCallerIdentity(caller);
+      default:
+        throw new AwsServiceError('InvalidAction', `Could not find operation ${call.operation} for version 2011-06-15`);
     }
   }
 
-  errorResponse(err: AwsFaultError): ServiceResponse {
-    const status = err.status ?? 400;
-    const requestId = randomUUID();
-    return {
-      status,
-      headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-      body:
-        `<ErrorResponse xmlns="${STS_XMLNS}">\n  <Error>\n` +
-        `    <Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type>\n` +
-        `    <Code>${escapeXml(err.code)}</Code>\n` +
-        `    <Message>${escapeXml(err.message)}</Message>\n` +
-        `  </Error>\n  <RequestId>${requestId}</RequestId>\n</ErrorResponse>\n`,
-    };
+  error(err: AwsFaultError): ServiceResponse {
+    return xmlErrorResponse(STS_XMLNS, err);
   }
 
   // ───────────────────────── operations ─────────────────────────
@@ -324,18 +308,18 @@ export class StsService {
         invalid(externalId, 'externalId', 'Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*');
     }
     if (problems.length > 0) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ValidationError',
         `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`,
       );
     }
     const arn = roleArn!;
-    if (!ROLE_ARN.test(arn)) throw new LocalAwsError('ValidationError', `${arn} is invalid`);
+    if (!ROLE_ARN.test(arn)) throw new AwsServiceError('ValidationError', `${arn} is invalid`);
 
     // Authorization: unknown role, caller not allowed to call sts:AssumeRole (an assumed-role
     // session: its policy only covers Route 53), not trusted, or wrong external id all read alike.
     const role = this.roles.get(arn);
-    const denied = new LocalAwsError(
+    const denied = new AwsServiceError(
       'AccessDenied',
       `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`,
       403,
@@ -344,7 +328,7 @@ export class StsService {
     if (!role.trustedPrincipals.some((p) => trusts(p, caller))) throw denied;
     if (role.externalId !== undefined && externalId !== role.externalId) throw denied;
     if (duration > role.maxSessionDuration) {
-      throw new LocalAwsError(
+      throw new AwsServiceError(
         'ValidationError',
         'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
       );

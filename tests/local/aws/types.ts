@@ -1,7 +1,9 @@
 /**
- * Shared types of the local AWS endpoint (tests/local/aws/server.ts) and its services.
- * The endpoint speaks the real wire protocols so the real SDK clients talk to it over HTTP
- * (AWS_ENDPOINT_URL), and keeps the services' semantics and error codes.
+ * Shared types of the local AWS endpoint and its services. The endpoint speaks the real wire
+ * protocols so the real SDK clients talk to it, over HTTP (server.ts, AWS_ENDPOINT_URL) or in
+ * process (in-process.ts, an SDK `requestHandler`), and keeps the services' semantics and error
+ * codes. Both hand every request to one dispatcher (dispatcher.ts), which finds the service that
+ * routes it (`LocalService`).
  */
 
 /** A parsed HTTP request handed to a service. */
@@ -10,6 +12,7 @@ export interface ServiceRequest {
   /** Path without query string, e.g. /2013-04-01/hostedzone/Z1/rrset/ */
   path: string;
   query: URLSearchParams;
+  /** Header names in lower case, as Node's HTTP server gives them. */
   headers: Record<string, string | string[] | undefined>;
   body: string;
 }
@@ -30,6 +33,40 @@ export interface AwsFaultError {
 }
 
 export type ServiceName = 'secretsmanager' | 'route53' | 'sns' | 'events' | 'acm' | 'sts';
+
+/** A request a service recognised: the call the dispatcher records, throttles, faults and runs. */
+export interface Call {
+  operation: string;
+  /** The decoded input (JSON body, form parameters or a summary of the XML), as recorded. */
+  input: unknown;
+  request: ServiceRequest;
+  /** The region of the request's SigV4 credential scope, for regional services (ACM). */
+  region?: string;
+  /** Set when the body cannot be decoded: the call is recorded, then answered with this error. */
+  decodeError?: AwsFaultError;
+}
+
+/**
+ * One local service as the dispatcher sees it. `serve` throws an AwsServiceError (errors.ts) for
+ * what the service refuses; `error` renders any AWS error in the service's protocol (its own
+ * refusals, injected faults, throttling, refused credentials).
+ */
+export interface LocalService {
+  readonly name: ServiceName;
+  /**
+   * How the service's protocol names refused credentials: JSON services answer
+   * `ExpiredTokenException` / `UnrecognizedClientException`, XML ones `ExpiredToken` /
+   * `InvalidClientTokenId`.
+   */
+  readonly protocol: 'json' | 'xml';
+  /** The code of the 500 answered when the model itself fails (a bug the test then sees). */
+  readonly internalErrorCode: string;
+  /** The call a request makes to this service, or undefined when the request is not for it. */
+  route(request: ServiceRequest): Call | undefined;
+  /** Run a call made by `caller` (undefined: the service's own default caller). */
+  serve(call: Call, caller: Principal | undefined): ServiceResponse;
+  error(err: AwsFaultError): ServiceResponse;
+}
 
 /**
  * What an assumed role may do in Route 53 (its permission policy). Zone-scoped actions
