@@ -73,6 +73,8 @@ function serviceRequest(request: HttpRequest): ServiceRequest {
 function bodyText(body: unknown): string {
   if (body === undefined || body === null) return '';
   if (typeof body === 'string') return body;
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  // Decoded as bytes: the SDK's JSON body is a Uint8Array whose string methods (and valueOf,
+  // which Buffer.from calls) warn that they are deprecated.
+  if (body instanceof Uint8Array) return new TextDecoder().decode(body);
   throw new Error(`in-process AWS: unsupported request body ${typeof body}`);
 }
