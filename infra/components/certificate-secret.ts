@@ -8,10 +8,11 @@
  * pruned the old version and a refresh dropped it from the state), replacing the live
  * certificate with `{}`.
  */
+import { SPEC_TAGS } from '../../rotation/certificate/tags.js';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { TAGS, acmArnTags, parseSpec } from '../../rotation/certificate/spec.js';
+import { acmArnTags, parseSpec } from '../../rotation/certificate/spec.js';
 import type { CertificateSettings } from '../config/index.js';
 import { certificateSecretPolicyJson } from '../policies.js';
 import { childOptions, type Relocated } from './common.js';
@@ -64,7 +65,11 @@ export class CertificateSecret extends pulumi.ComponentResource {
 
     const acmArns = args.acm?.arns ?? pulumi.output<string[]>([]);
     const secretTags = pulumi.all([args.hostedZoneIds, acmArns]).apply(([ids, arns]) => {
-      const all: Record<string, string> = { ...args.stackTags, ...cert.specTags, [TAGS.hostedZoneIds]: ids.join(',') };
+      const all: Record<string, string> = {
+        ...args.stackTags,
+        ...cert.specTags,
+        [SPEC_TAGS.hostedZoneIds]: ids.join(','),
+      };
       for (const t of acmArnTags(arns)) all[t.Key] = t.Value;
       // The rotation's own parser: a tag set it would reject never reaches AWS.
       parseSpec(

@@ -2,14 +2,14 @@
  * `aws:ignoreTags` of the default AWS provider: it must leave alone the tags the rotation and the
  * renewal watch write on the secrets, or `pulumi up` would delete them.
  */
-import { INFLIGHT_TAG_PREFIX, RENEWAL_TAG_PREFIX, STATUS_TAG_KEYS } from '../policies.js';
+import { STATE_TAG_PREFIX, STATUS_TAG_KEYS, WRITTEN_TAG_PREFIXES } from '../../rotation/certificate/tags.js';
 import { Problems, quote } from './problems.js';
 import { isRecord } from './values.js';
 
 /** The tag-key prefixes aws:ignoreTags must cover: the rotation's in-flight tags and the watch's. */
-export const IGNORED_TAG_PREFIXES = [INFLIGHT_TAG_PREFIX, RENEWAL_TAG_PREFIX] as const;
+export const IGNORED_TAG_PREFIXES = WRITTEN_TAG_PREFIXES;
 /** The one prefix both share, which also does. */
-export const IGNORED_TAG_COMMON_PREFIX = 'acme-rotation:';
+export const IGNORED_TAG_COMMON_PREFIX = STATE_TAG_PREFIX;
 
 /**
  * Pulumi's default provider must not manage the tags the rotation and the watch write. Each of

@@ -27,5 +27,5 @@ export {
   type Settings,
 } from './settings.js';
 export { loadSettings, loadStackArgs, type ConfigSource } from './stack.js';
-export { MAX_TAGS_PER_SECRET } from './tags.js';
+export { MAX_TAGS_PER_SECRET } from '../../rotation/certificate/tags.js';
 export { validateArgs } from './typed-args.js';

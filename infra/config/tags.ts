@@ -3,18 +3,24 @@
  * tags, which must parse as the rotation parses them and fit Secrets Manager's tag limit beside
  * the tags the rotation and the watch add.
  */
+import {
+  SPEC_TAG_PREFIX,
+  RENEWAL_TAG_KEYS,
+  RENEWAL_TAG_PREFIX,
+  STATUS_TAG_KEYS,
+  SPEC_TAGS,
+  MAX_TAGS_PER_SECRET,
+} from '../../rotation/certificate/tags.js';
 import type * as pulumi from '@pulumi/pulumi';
 
-import { MAX_TAG_VALUE_LENGTH, SPEC_TAG_PREFIX } from '../../rotation/certificate/rules.js';
-import { TAGS, acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/certificate/spec.js';
-import { INFLIGHT_TAG_PREFIX, RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX, STATUS_TAG_KEYS } from '../policies.js';
+import { MAX_TAG_VALUE_LENGTH } from '../../rotation/certificate/rules.js';
+import { acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/certificate/spec.js';
+import { INFLIGHT_TAG_PREFIX } from '../policies.js';
 import { probeAcmArns } from './acm.js';
 import { quote, type Problems } from './problems.js';
 import type { AcmTarget } from './settings.js';
 import { isRecord, parseJson } from './values.js';
 
-/** Secrets Manager's limit of tags per secret. */
-export const MAX_TAGS_PER_SECRET = 50;
 /** In-flight tags hold five 43-character TXT values (one per name) each, plus one tag for the token. */
 const INFLIGHT_VALUES_PER_TAG = 5;
 
@@ -79,13 +85,13 @@ export function secretSpecTags(p: Problems, at: string, parts: SecretTagParts): 
   const { secretName, domains, keyType, profile, hostedZoneIds, acm } = parts;
   const specTags: Record<string, string> = {};
   for (const t of domainTags(domains)) specTags[t.Key] = t.Value;
-  specTags[TAGS.keyType] = keyType;
-  if (profile) specTags[TAGS.profile] = profile;
-  if (parts.cas?.length) specTags[TAGS.ca] = parts.cas.join(',');
+  specTags[SPEC_TAGS.keyType] = keyType;
+  if (profile) specTags[SPEC_TAGS.profile] = profile;
+  if (parts.cas?.length) specTags[SPEC_TAGS.ca] = parts.cas.join(',');
   const arnTags = acmArnTags(probeAcmArns(acm));
   const probe: Record<string, string> = {
     ...specTags,
-    [TAGS.hostedZoneIds]: (hostedZoneIds ?? [PROBE_ZONE_ID])
+    [SPEC_TAGS.hostedZoneIds]: (hostedZoneIds ?? [PROBE_ZONE_ID])
       .map((id) => (typeof id === 'string' ? id : PROBE_ZONE_ID))
       .join(','),
   };

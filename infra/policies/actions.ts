@@ -2,19 +2,15 @@
  * The actions the policies grant and the tag keys they let each role write: the names
  * other policies and the stack's configuration check agree on.
  */
-import { INFLIGHT_TAG } from '../../rotation/dns01/inflight.js';
-import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/watch/tags.js';
-
-/** The status tags the rotation writes after each promotion (rotation/certificate/bundle.ts). */
-export { STATUS_TAG_KEYS } from '../../rotation/certificate/bundle.js';
-/** The rotation's last failure, written by a failing step (rotation/lib/errors.ts). */
-export { ROTATION_FAILURE_TAG } from '../../rotation/lib/errors.js';
-/** The CAs that failed during a rotation, so its retry starts at the next one (rotation/acme/fallback.ts). */
-export { CA_FAILED_TAG } from '../../rotation/acme/fallback.js';
-/** Prefix of the in-flight tags the rotation writes while TXT records are in DNS. */
-export const INFLIGHT_TAG_PREFIX = INFLIGHT_TAG;
-/** The renewal watch's status tags (rotation/watch/tags.ts): all start with this prefix. */
-export { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX };
+// The tag keys the policies let each role write: the registry (rotation/certificate/tags.ts).
+export {
+  CA_FAILED_TAG,
+  INFLIGHT_TAG as INFLIGHT_TAG_PREFIX,
+  RENEWAL_TAG_KEYS,
+  RENEWAL_TAG_PREFIX,
+  ROTATION_FAILURE_TAG,
+  STATUS_TAG_KEYS,
+} from '../../rotation/certificate/tags.js';
 
 /** The Secrets Manager actions the rotation needs on a certificate secret. */
 export const CERTIFICATE_SECRET_ACTIONS = [

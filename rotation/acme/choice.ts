@@ -10,13 +10,13 @@
  * that is still down costs one fall-through (bounded by the request timeout and retries), not the
  * certificate. A cool-down would need state that outlives the rotation and would go stale.
  */
+import { SPEC_TAGS } from '../certificate/tags.js';
 import type { CaSettings } from '../config/config.js';
 import type { CaaLookup, CaaSet } from '../dns01/caa.js';
 import { caaAllows, caaRestricts } from '../dns01/caa.js';
 import { DnsError, SpecError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { CertificateSpec } from '../certificate/spec.js';
-import { TAGS } from '../certificate/spec.js';
 import type { FailedCa } from './fallback.js';
 
 /** A CA to try, with its position in the function's list (what the failure tag records). */
@@ -40,7 +40,7 @@ export function candidatesOf(cas: readonly CaSettings[], spec: CertificateSpec, 
     const found = all.find((c) => c.settings.name.toLowerCase() === name);
     if (!found) {
       throw new SpecError(
-        `secret ${JSON.stringify(secretName)}: tag ${TAGS.ca} names CA "${name}", which this function does not have; ` +
+        `secret ${JSON.stringify(secretName)}: tag ${SPEC_TAGS.ca} names CA "${name}", which this function does not have; ` +
           `its CAs are ${cas.map((c) => `"${c.name}"`).join(', ')} (ACME_CAS)`,
       );
     }

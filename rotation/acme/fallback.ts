@@ -18,9 +18,8 @@
  * token) starts again at the first CA (see orderCas).
  */
 import type { CaFallbackRecord } from '../certificate/bundle.js';
+import { CA_FAILED_TAG, MAX_WRITTEN_TAG_VALUE } from '../certificate/tags.js';
 import { AcmeError, DeadlineError, type RotationError } from '../lib/errors.js';
-
-export const CA_FAILED_TAG = 'acme-rotation:inflight-ca-failed';
 
 /** A CA the rotation fell away from: recorded in the bundle, the success notice and the logs. */
 export type CaFallback = CaFallbackRecord;
@@ -63,16 +62,13 @@ export interface FailedCa {
   code: string;
 }
 
-/** Secrets Manager's limit on a tag value. */
-const MAX_TAG_VALUE = 256;
-
 /**
  * The tag value recording the CAs that failed in rotation `token`. Should the codes not fit, they
  * give way to `?` (the CAs' positions are what the retry needs).
  */
 export function failedCasTag(token: string, failed: readonly FailedCa[]): Record<string, string> {
   const full = [token, ...failed.map((f) => `${f.index}:${f.code}`)].join(' ');
-  const value = full.length <= MAX_TAG_VALUE ? full : [token, ...failed.map((f) => `${f.index}:?`)].join(' ');
+  const value = full.length <= MAX_WRITTEN_TAG_VALUE ? full : [token, ...failed.map((f) => `${f.index}:?`)].join(' ');
   return { [CA_FAILED_TAG]: value };
 }
 

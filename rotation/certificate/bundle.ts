@@ -73,15 +73,6 @@ export interface CertificateBundle {
   schema_version: 1;
 }
 
-/**
- * The status tags the rotation writes on the secret after each promotion, from the bundle's
- * `expiry`, `issued_at` and `domains`: readable without decrypting the secret (README: "Tags the
- * Lambda writes"). The stack grants the function these keys and tells Pulumi to leave them alone.
- */
-export const STATUS_TAGS = { expirationDate: 'ExpirationDate', issuedAt: 'IssuedAt', domains: 'Domains' } as const;
-/** The status tag keys, in the order the rotation writes them. */
-export const STATUS_TAG_KEYS = [STATUS_TAGS.expirationDate, STATUS_TAGS.issuedAt, STATUS_TAGS.domains] as const;
-
 const CERT_BLOCK_RE = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 const BASE64_RE = /^[A-Za-z0-9+/]+={0,2}$/;
 export const PRIVATE_KEY_PEM_RE = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z0-9 ]*PRIVATE KEY-----/;

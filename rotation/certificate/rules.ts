@@ -12,8 +12,6 @@ const PROFILE_RE = /^[a-zA-Z0-9._-]{1,64}$/;
 const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
 const HOSTED_ZONE_PREFIX = '/hostedzone/';
 
-/** Tags whose key starts with this (in any letter case) are the certificate spec. */
-export const SPEC_TAG_PREFIX = 'acme:';
 /** A CA name as ACME_CAS and the `acme:ca` tag spell it. */
 export const CA_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/;
 /** Secrets Manager's limit on a tag value's length. */

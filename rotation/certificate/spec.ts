@@ -23,16 +23,9 @@
  * `acme:domain` or `ACME:domains` never silently drops part of the spec. Tags without the
  * `acme:` prefix (including the status tags `ExpirationDate`, `IssuedAt`, `Domains`) are ignored.
  */
-import {
-  bareZoneId,
-  CA_NAME_RE,
-  isProfileName,
-  isZoneId,
-  MAX_NAMES,
-  MAX_TAG_VALUE_LENGTH,
-  SPEC_TAG_PREFIX,
-} from './rules.js';
+import { bareZoneId, CA_NAME_RE, isProfileName, isZoneId, MAX_NAMES, MAX_TAG_VALUE_LENGTH } from './rules.js';
 
+import { SPEC_TAG_PREFIX, SPEC_TAGS } from './tags.js';
 import { SpecError } from '../lib/errors.js';
 import { KEY_TYPES, type KeyType } from './key-types.js';
 import { parseAcmArn } from './acm-arns.js';
@@ -46,17 +39,8 @@ export { KEY_TYPES, type KeyType };
 
 export const DEFAULT_KEY_TYPE: KeyType = 'ecdsa-p256';
 
-export const TAGS = {
-  domains: 'acme:domains',
-  keyType: 'acme:key-type',
-  hostedZoneIds: 'acme:hosted-zone-ids',
-  profile: 'acme:profile',
-  acmCertificateArns: 'acme:acm-certificate-arns',
-  ca: 'acme:ca',
-} as const;
-
 /** The list tags that may go on in `<tag>:2`, `<tag>:3`, … */
-const LIST_TAGS = [TAGS.domains, TAGS.acmCertificateArns] as const;
+const LIST_TAGS = [SPEC_TAGS.domains, SPEC_TAGS.acmCertificateArns] as const;
 type ListTag = (typeof LIST_TAGS)[number];
 
 export { MAX_NAMES, MAX_TAG_VALUE_LENGTH };
@@ -82,8 +66,8 @@ const CONTINUATION_RE = /^(acme:domains|acme:acm-certificate-arns):([1-9][0-9]*)
 
 const DOMAINS_EXAMPLE = 'a comma-separated list of DNS names like example.com,*.example.com';
 const KNOWN_TAGS_TEXT =
-  `${TAGS.domains} (continued in ${TAGS.domains}:2, ${TAGS.domains}:3, …), ` +
-  `${TAGS.keyType}, ${TAGS.hostedZoneIds}, ${TAGS.profile}, ${TAGS.acmCertificateArns} (continued likewise), ${TAGS.ca}`;
+  `${SPEC_TAGS.domains} (continued in ${SPEC_TAGS.domains}:2, ${SPEC_TAGS.domains}:3, …), ` +
+  `${SPEC_TAGS.keyType}, ${SPEC_TAGS.hostedZoneIds}, ${SPEC_TAGS.profile}, ${SPEC_TAGS.acmCertificateArns} (continued likewise), ${SPEC_TAGS.ca}`;
 
 const quote = (value: string): string => JSON.stringify(value);
 
@@ -112,7 +96,7 @@ export function parseSpec(
     const value = tag.Value ?? '';
     if (!key.trim().toLowerCase().startsWith(SPEC_TAG_PREFIX)) continue;
 
-    const isKnown = (Object.values(TAGS) as string[]).includes(key);
+    const isKnown = (Object.values(SPEC_TAGS) as string[]).includes(key);
     const cont = CONTINUATION_RE.exec(key);
     const contIndex = cont?.[2] !== undefined ? Number(cont[2]) : undefined;
     const contOf = continuations.get(cont?.[1] as ListTag);
@@ -133,14 +117,14 @@ export function parseSpec(
   }
 
   // --- acme:domains (+ continuations) ---
-  const base = known.get(TAGS.domains);
+  const base = known.get(SPEC_TAGS.domains);
   if (base === undefined) {
-    const what = tags === undefined || tags.length === 0 ? 'has no tags' : `has no ${TAGS.domains} tag`;
+    const what = tags === undefined || tags.length === 0 ? 'has no tags' : `has no ${SPEC_TAGS.domains} tag`;
     throw new SpecError(
-      `secret ${quote(secretName)}: tag ${TAGS.domains} is missing (the secret ${what}); set it to ${DOMAINS_EXAMPLE}`,
+      `secret ${quote(secretName)}: tag ${SPEC_TAGS.domains} is missing (the secret ${what}); set it to ${DOMAINS_EXAMPLE}`,
     );
   }
-  const sources = listSources(secretName, TAGS.domains, base, continuations.get(TAGS.domains));
+  const sources = listSources(secretName, SPEC_TAGS.domains, base, continuations.get(SPEC_TAGS.domains));
 
   const domains: string[] = [];
   const seen = new Set<string>();
@@ -155,25 +139,25 @@ export function parseSpec(
     }
   }
   if (domains.length === 0) {
-    throw specError(secretName, TAGS.domains, base, `it lists no names; set it to ${DOMAINS_EXAMPLE}`);
+    throw specError(secretName, SPEC_TAGS.domains, base, `it lists no names; set it to ${DOMAINS_EXAMPLE}`);
   }
   if (domains.length > MAX_NAMES) {
     throw new SpecError(
-      `secret ${quote(secretName)}: tag ${TAGS.domains} lists ${domains.length} distinct names, more than the limit of ` +
+      `secret ${quote(secretName)}: tag ${SPEC_TAGS.domains} lists ${domains.length} distinct names, more than the limit of ` +
         `${MAX_NAMES} names per certificate; split them across several certificate secrets`,
     );
   }
 
   // --- acme:key-type ---
   let keyType: KeyType = DEFAULT_KEY_TYPE;
-  const rawKeyType = known.get(TAGS.keyType);
+  const rawKeyType = known.get(SPEC_TAGS.keyType);
   if (rawKeyType !== undefined && rawKeyType.trim() !== '') {
     const wanted = rawKeyType.trim().toLowerCase();
     const match = KEY_TYPES.find((k) => k === wanted);
     if (match === undefined) {
       throw specError(
         secretName,
-        TAGS.keyType,
+        SPEC_TAGS.keyType,
         rawKeyType,
         `allowed values are ${KEY_TYPES.join(', ')} (default ${DEFAULT_KEY_TYPE})`,
       );
@@ -183,12 +167,12 @@ export function parseSpec(
 
   // --- acme:hosted-zone-ids ---
   const hostedZoneIds: string[] = [];
-  for (const item of splitList(known.get(TAGS.hostedZoneIds) ?? '')) {
+  for (const item of splitList(known.get(SPEC_TAGS.hostedZoneIds) ?? '')) {
     const id = bareZoneId(item);
     if (!isZoneId(id)) {
       throw specError(
         secretName,
-        TAGS.hostedZoneIds,
+        SPEC_TAGS.hostedZoneIds,
         item,
         'a hosted zone id is 1 to 32 upper-case letters and digits, like Z0123456789ABCDEFGHIJ or /hostedzone/Z0123456789ABCDEFGHIJ',
       );
@@ -198,13 +182,13 @@ export function parseSpec(
 
   // --- acme:profile ---
   const spec: CertificateSpec = { domains, keyType, hostedZoneIds, acmCertificateArns: [] };
-  const rawProfile = known.get(TAGS.profile);
+  const rawProfile = known.get(SPEC_TAGS.profile);
   if (rawProfile !== undefined && rawProfile.trim() !== '') {
     const profile = rawProfile.trim();
     if (!isProfileName(profile)) {
       throw specError(
         secretName,
-        TAGS.profile,
+        SPEC_TAGS.profile,
         rawProfile,
         'a profile name is 1 to 64 letters, digits, ".", "_" or "-", like tlsserver or shortlived',
       );
@@ -213,14 +197,14 @@ export function parseSpec(
   }
 
   // --- acme:ca ---
-  const rawCas = known.get(TAGS.ca);
+  const rawCas = known.get(SPEC_TAGS.ca);
   if (rawCas !== undefined && rawCas.trim() !== '') {
     const names: string[] = [];
     for (const item of splitList(rawCas)) {
       if (!CA_NAME_RE.test(item)) {
         throw specError(
           secretName,
-          TAGS.ca,
+          SPEC_TAGS.ca,
           item,
           'a CA is named by its ACME_CAS "name", or by its directory URL\'s host (like acme-v02.api.letsencrypt.org)',
         );
@@ -231,17 +215,17 @@ export function parseSpec(
   }
 
   // --- acme:acm-certificate-arns (+ continuations) ---
-  const arnsBase = known.get(TAGS.acmCertificateArns);
-  const arnContinuations = continuations.get(TAGS.acmCertificateArns);
+  const arnsBase = known.get(SPEC_TAGS.acmCertificateArns);
+  const arnContinuations = continuations.get(SPEC_TAGS.acmCertificateArns);
   if (arnsBase === undefined && arnContinuations && arnContinuations.size > 0) {
     throw new SpecError(
-      `secret ${quote(secretName)}: tag ${TAGS.acmCertificateArns}:${[...arnContinuations.keys()][0]} is present but ` +
-        `${TAGS.acmCertificateArns} is missing; the list starts in ${TAGS.acmCertificateArns}`,
+      `secret ${quote(secretName)}: tag ${SPEC_TAGS.acmCertificateArns}:${[...arnContinuations.keys()][0]} is present but ` +
+        `${SPEC_TAGS.acmCertificateArns} is missing; the list starts in ${SPEC_TAGS.acmCertificateArns}`,
     );
   }
   for (const source of arnsBase === undefined
     ? []
-    : listSources(secretName, TAGS.acmCertificateArns, arnsBase, arnContinuations)) {
+    : listSources(secretName, SPEC_TAGS.acmCertificateArns, arnsBase, arnContinuations)) {
     for (const item of splitList(source.value)) {
       const parsed = parseAcmArn(item);
       if (typeof parsed === 'string') throw specError(secretName, source.tag, item, parsed);
@@ -279,12 +263,12 @@ function listSources(
  * for whoever writes the tags (Pulumi).
  */
 export function domainTags(domains: readonly string[]): Array<{ Key: string; Value: string }> {
-  return listTags(TAGS.domains, domains);
+  return listTags(SPEC_TAGS.domains, domains);
 }
 
 /** The `acme:acm-certificate-arns` tag and its continuations, like domainTags (none for no ARNs). */
 export function acmArnTags(arns: readonly string[]): Array<{ Key: string; Value: string }> {
-  return arns.length === 0 ? [] : listTags(TAGS.acmCertificateArns, arns);
+  return arns.length === 0 ? [] : listTags(SPEC_TAGS.acmCertificateArns, arns);
 }
 
 function listTags(tag: ListTag, items: readonly string[]): Array<{ Key: string; Value: string }> {

@@ -1,3 +1,4 @@
+import { INFLIGHT_TAG, MAX_WRITTEN_TAG_VALUE } from '../certificate/tags.js';
 import type { ChallengeRecord } from './provider.js';
 
 /**
@@ -14,8 +15,6 @@ import type { ChallengeRecord } from './provider.js';
  * is a random 43-character digest, so it only ever matches where we put it).
  * The prefix is not `acme:`, which is reserved for the certificate spec.
  */
-export const INFLIGHT_TAG = 'acme-rotation:inflight';
-const MAX_VALUE = 255;
 /** Enough continuation tags for 100 names (5 values of 43+1 characters per tag). */
 export const MAX_INFLIGHT_CHUNKS = 25;
 
@@ -25,7 +24,7 @@ export function inflightTags(token: string, records: ChallengeRecord[]): Record<
   let chunk = '';
   let n = 0;
   for (const value of values) {
-    if (chunk && chunk.length + 1 + value.length > MAX_VALUE) {
+    if (chunk && chunk.length + 1 + value.length > MAX_WRITTEN_TAG_VALUE) {
       tags[`${INFLIGHT_TAG}:${n++}`] = chunk;
       chunk = '';
     }

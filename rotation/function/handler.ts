@@ -1,17 +1,11 @@
+import { ROTATION_FAILURE_TAG, rotationFailureTagValue } from '../certificate/tags.js';
 import { deliveryReporter, reportDeliveriesThrough } from '../acm/report.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import type { FailureEvent, Notifier } from '../aws/notify.js';
 import { publicSummary } from '../certificate/bundle.js';
 import type { Config } from '../config/config.js';
 import { Deadline } from '../lib/deadline.js';
-import {
-  AwsServiceError,
-  ROTATION_FAILURE_TAG,
-  RotationError,
-  RotationStateError,
-  inContext,
-  rotationFailureTagValue,
-} from '../lib/errors.js';
+import { AwsServiceError, RotationError, RotationStateError, inContext } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { issuerFields, issuerMetricLines } from '../acme/report.js';
 import { metricNames, stdoutMetricSink, type MetricSink } from '../lib/metrics.js';

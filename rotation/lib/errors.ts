@@ -326,27 +326,3 @@ export function sdkErrorMessage(err: unknown): string {
   }
   return err.message;
 }
-
-/**
- * Status tag with a certificate secret's last rotation failure: `<ISO time> <step>: <message>`,
- * written by the failing step, removed by the next promotion. The deployment's waiter
- * (watch/await.ts) quotes it when the first certificate does not come. It starts with the
- * in-flight tags' prefix, which the stack's aws:ignoreTags already covers, but is none of them
- * (those are `acme-rotation:inflight` and `acme-rotation:inflight:<n>`).
- */
-export const ROTATION_FAILURE_TAG = 'acme-rotation:inflight-failure';
-
-/** TagResource refuses a value longer than 255 Unicode characters (its Tag type says 256). */
-const MAX_FAILURE_TAG_CHARS = 255;
-
-/**
- * The tag's value: private key material redacted (as in the logs), every character a Secrets
- * Manager tag value may not hold (it allows letters, digits, spaces and `_ . : / = + - @`) and
- * each run of them or of white space turned into one space, cut to 255 characters (code points,
- * so a letter outside the BMP is never split).
- */
-export function rotationFailureTagValue(step: string, message: string, at: Date): string {
-  const text = `${at.toISOString()} ${step}: ${redact(message)}`.replace(/[^\p{L}\p{N}_.:/=+\-@]+/gu, ' ').trim();
-  const chars = [...text];
-  return chars.length <= MAX_FAILURE_TAG_CHARS ? text : `${chars.slice(0, MAX_FAILURE_TAG_CHARS - 3).join('')}...`;
-}

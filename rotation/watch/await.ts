@@ -16,9 +16,10 @@
  * rotation's last failure when the secret carries it (ROTATION_FAILURE_TAG), whether a rotation is
  * pending, which ARNs lag, and where the rotation reports its failures.
  */
+import { ROTATION_FAILURE_TAG } from '../certificate/tags.js';
 import { normaliseSerial } from '../certificate/bundle.js';
 import { classifyCurrentValue } from '../certificate/current-value.js';
-import { ROTATION_FAILURE_TAG, errorMessage } from '../lib/errors.js';
+import { errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { parseSpec } from '../certificate/spec.js';
 

@@ -17,12 +17,12 @@
  *   the run (no more queries to it); renewals due by lifetime start without it; secrets not
  *   examined in time go to the continuation; the summary is written whatever happens.
  */
+import { RENEWAL_TAG_PREFIX, SPEC_TAGS } from '../certificate/tags.js';
 import { X509Certificate } from 'node:crypto';
 import { ariCertId } from '../acme/ari.js';
 import { certNotAfter, certNotBefore, parseBundle } from '../certificate/bundle.js';
 import { errorMessage } from '../lib/errors.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../lib/deadline.js';
-import { TAGS } from '../certificate/spec.js';
 import type { AriResult } from './ari.js';
 import { RateGate, startPaced } from './pace.js';
 import {
@@ -49,7 +49,7 @@ import {
 } from './model.js';
 import { datePending, stillInFlight } from './pending.js';
 import { report, summaryLine } from './report.js';
-import { readRenewalState, renewalTags, RENEWAL_TAG_PREFIX, tagLimitProblem, type RenewalState } from './tags.js';
+import { readRenewalState, renewalTags, tagLimitProblem, type RenewalState } from './tags.js';
 
 export {
   CA_DOWN_AFTER,
@@ -134,7 +134,7 @@ async function phases(
   const { config, deps } = run;
   const { logger } = deps;
   // Every certificate secret carries acme:domains: the spec requires it.
-  const all = await deps.secrets.list(TAGS.domains);
+  const all = await deps.secrets.list(SPEC_TAGS.domains);
   const listed = config.rotationFunctionArn
     ? all.filter((s) => sameFunction(s.rotationLambdaArn, config.rotationFunctionArn as string))
     : all;

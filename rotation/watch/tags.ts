@@ -5,43 +5,8 @@
  * documented restriction; the Tag type's 256 is not what the service enforces); dates are ISO 8601.
  */
 
-/** Every tag the watch writes starts with this. */
-export const RENEWAL_TAG_PREFIX = 'acme-rotation:renewal';
+import { MAX_TAGS_PER_SECRET, MAX_WRITTEN_TAG_VALUE, RENEWAL_TAG } from '../certificate/tags.js';
 
-export const RENEWAL_TAG = {
-  /** The ARI certificate id the state below is for; another certificate starts afresh. */
-  cert: 'acme-rotation:renewal-cert',
-  /** The CA's suggested window, `<start>/<end>`. */
-  window: 'acme-rotation:renewal-window',
-  /** The moment chosen inside the window (once per window), or the lifetime-based one without ARI. */
-  at: 'acme-rotation:renewal-at',
-  /** When the CA may be asked again (its Retry-After, or a backoff after an error). */
-  checkAfter: 'acme-rotation:renewal-check-after',
-  /** The CA's explanationURL, when it gave one. */
-  explanation: 'acme-rotation:renewal-explanation',
-  /** The last renewalInfo failure, cleared by the next answer. */
-  error: 'acme-rotation:renewal-error',
-  /** When the watch last called RotateSecret for this certificate. */
-  started: 'acme-rotation:renewal-started',
-  /** renewalInfo failures in a row for this certificate (the backoff's exponent), cleared by an answer. */
-  failures: 'acme-rotation:renewal-failures',
-} as const;
-
-export const RENEWAL_TAG_KEYS = [
-  RENEWAL_TAG.cert,
-  RENEWAL_TAG.window,
-  RENEWAL_TAG.at,
-  RENEWAL_TAG.checkAfter,
-  RENEWAL_TAG.explanation,
-  RENEWAL_TAG.error,
-  RENEWAL_TAG.started,
-  RENEWAL_TAG.failures,
-] as const;
-
-/** TagResource: "Maximum value length: 255 Unicode characters". */
-export const MAX_TAG_VALUE = 255;
-/** TagResource: "Maximum number of tags per secret: 50" (keys starting with `aws:` do not count). */
-export const MAX_TAGS_PER_SECRET = 50;
 /** What a tag value may hold: letters, digits, spaces and `_.:/=+-@` (TagResource's restrictions). */
 const TAG_VALUE_CHARS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
 
@@ -91,7 +56,7 @@ export function readRenewalState(tags: ReadonlyArray<{ Key?: string; Value?: str
 /** Counted in code points, as Secrets Manager counts "Unicode characters". */
 const clip = (text: string): string => {
   const chars = [...text];
-  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 1).join('')}…`;
+  return chars.length <= MAX_WRITTEN_TAG_VALUE ? text : `${chars.slice(0, MAX_WRITTEN_TAG_VALUE - 1).join('')}…`;
 };
 
 /**
@@ -100,7 +65,7 @@ const clip = (text: string): string => {
  * clipping and then lead nowhere. Such a URL is not stored; the certificate's line carries it.
  */
 export function storableUrl(url: string): string | undefined {
-  return [...url].length <= MAX_TAG_VALUE && TAG_VALUE_CHARS.test(url) ? url : undefined;
+  return [...url].length <= MAX_WRITTEN_TAG_VALUE && TAG_VALUE_CHARS.test(url) ? url : undefined;
 }
 
 /**

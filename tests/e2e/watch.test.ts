@@ -12,12 +12,12 @@
  * (e) a failed rotation left behind (AWSPENDING older than the rotation's timeout): the watch takes
  *     the label off, through the SDK and Secrets Manager's own rules, and the renewal goes ahead.
  */
+import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { RENEWAL_TAG } from '../../rotation/watch/tags.js';
 import { rotate } from '../local/driver.js';
 import type { LocalLambda } from '../local/lambda.js';
 import { revocationDrill } from '../local/revocation-drill.js';

@@ -1,4 +1,4 @@
-import { RENEWAL_TAG_KEYS } from '../../rotation/watch/tags.js';
+import { RENEWAL_TAG_KEYS } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config/index.js';

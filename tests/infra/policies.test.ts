@@ -1,9 +1,8 @@
+import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import {
   PolicyTooLargeError,
-  RENEWAL_TAG_KEYS,
-  RENEWAL_TAG_PREFIX,
   accountSecretPolicy,
   acmTargetStatement,
   certificateSecretPolicy,

@@ -3,9 +3,9 @@
  * suggested window moves into the past, and — as the watch only asks again after the CA's
  * Retry-After (6 h) — the ask it keeps in the secret's tags is made due now, as 6 h passing would.
  */
+import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { TagResourceCommand } from '@aws-sdk/client-secrets-manager';
 
-import { RENEWAL_TAG } from '../../rotation/watch/tags.js';
 import type { LocalStack } from './stack.js';
 
 export async function revocationDrill(

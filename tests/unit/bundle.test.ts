@@ -1,3 +1,5 @@
+import { STATUS_TAG_KEYS } from '../../rotation/certificate/tags.js';
+import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../infra/policies/actions.js';
 import { classifyCurrentValue } from '../../rotation/certificate/current-value.js';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, createSecretKey, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +9,9 @@ import {
   parseBundle,
   publicSummary,
   splitPemCertificates,
-  STATUS_TAG_KEYS,
   type CertificateBundle,
 } from '../../rotation/certificate/bundle.js';
 import { statusTags } from '../../rotation/function/steps/finish.js';
-import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../infra/policies/actions.js';
 import { VerificationError } from '../../rotation/lib/errors.js';
 import { makeLeaf, makeRootCa, makeTestPki, pooledKey, type TestPki } from '../helpers/certs.js';
 import { PKCS1_RSA_KEY_LABEL, PKCS8_KEY_START } from '../helpers/pem-markers.js';

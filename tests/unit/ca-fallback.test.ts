@@ -5,15 +5,10 @@
  * the second, the failed order's TXT values gone before it is asked, the bundle, the notice and
  * the per-CA metrics naming both.
  */
+import { CA_FAILED_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
-import {
-  CA_FAILED_TAG,
-  CaWaitDeadlineError,
-  caFailure,
-  failedCasTag,
-  readFailedCas,
-} from '../../rotation/acme/fallback.js';
+import { CaWaitDeadlineError, caFailure, failedCasTag, readFailedCas } from '../../rotation/acme/fallback.js';
 import { candidatesOf, retryOrder } from '../../rotation/acme/choice.js';
 import { mapAcmeError, type AcmeProblem } from '../../rotation/acme/problems.js';
 import { parseBundle } from '../../rotation/certificate/bundle.js';

@@ -1,7 +1,8 @@
+import { rotationFailureTagValue } from '../../rotation/certificate/tags.js';
 import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createHandler, STEPS, type Services } from '../../rotation/function/handler.js';
-import { AcmeError, ConfigError, DnsError, rotationFailureTagValue } from '../../rotation/lib/errors.js';
+import { AcmeError, ConfigError, DnsError } from '../../rotation/lib/errors.js';
 import type { FailureEvent } from '../../rotation/aws/notify.js';
 import { bundleFor, DIRECTORY_URL, makeWorld, OLD, SECRET_ARN, SECRET_NAME, TOKEN } from './fakes.js';
 

@@ -1,3 +1,4 @@
+import { INFLIGHT_TAG } from '../../rotation/certificate/tags.js';
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PublishCommand } from '@aws-sdk/client-sns';
@@ -12,7 +13,7 @@ import {
   formatMessage,
 } from '../../rotation/lib/errors.js';
 import { STEPS } from '../../rotation/function/handler.js';
-import { INFLIGHT_TAG, inflightTags, readInflight } from '../../rotation/dns01/inflight.js';
+import { inflightTags, readInflight } from '../../rotation/dns01/inflight.js';
 import {
   BUS_NAME,
   EVENT_SOURCE,

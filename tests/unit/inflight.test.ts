@@ -1,13 +1,8 @@
+import { INFLIGHT_TAG } from '../../rotation/certificate/tags.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChallengeRecord } from '../../rotation/dns01/provider.js';
-import {
-  INFLIGHT_TAG,
-  allInflightTagKeys,
-  inflightTags,
-  leftoverRecords,
-  readInflight,
-} from '../../rotation/dns01/inflight.js';
+import { allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../../rotation/dns01/inflight.js';
 import { MAX_NAMES, parseSpec } from '../../rotation/certificate/spec.js';
 
 const TOKEN = '11111111-2222-4333-8444-555555555555';

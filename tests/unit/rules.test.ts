@@ -3,6 +3,7 @@
  * that the function's own readers — its environment (rotation/config/config.ts), the secret's tags
  * (rotation/certificate/spec.ts), its deadline — decide exactly as the rules do.
  */
+import { SPEC_TAG_PREFIX } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import * as lambdaConfig from '../../rotation/config/config.js';
@@ -14,7 +15,6 @@ import {
   MAX_TAG_VALUE_LENGTH,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
-  SPEC_TAG_PREFIX,
   bareZoneId,
   directoryUrlProblem,
   isEmailAddress,

@@ -1,3 +1,4 @@
+import { SPEC_TAGS } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import { SpecError } from '../../rotation/lib/errors.js';
@@ -8,7 +9,6 @@ import {
   MAX_NAMES,
   normaliseDomain,
   parseSpec,
-  TAGS,
   type CertificateSpec,
 } from '../../rotation/certificate/spec.js';
 import { KEY_TYPES as BUNDLE_KEY_TYPES } from '../../rotation/certificate/bundle.js';
@@ -497,7 +497,10 @@ describe('challengeDomain', () => {
 
   it('only removes the wildcard label from the names of a parsed spec', () => {
     const spec = parseSpec(SECRET, [
-      { Key: TAGS.domains, Value: '*.Example.com.,WWW.example.com,bücher.example,*.xn--bcher-kva.example,example.com' },
+      {
+        Key: SPEC_TAGS.domains,
+        Value: '*.Example.com.,WWW.example.com,bücher.example,*.xn--bcher-kva.example,example.com',
+      },
     ]);
     expect(spec.domains.map(challengeDomain)).toEqual([
       'example.com',
@@ -520,7 +523,7 @@ describe('KEY_TYPES', () => {
 describe('domainTags', () => {
   it('writes one tag when the names fit', () => {
     expect(domainTags(['example.com', '*.example.com'])).toEqual([
-      { Key: TAGS.domains, Value: 'example.com,*.example.com' },
+      { Key: SPEC_TAGS.domains, Value: 'example.com,*.example.com' },
     ]);
   });
 

@@ -5,13 +5,13 @@
  * the rotation's last failure. Real SDK clients against the local endpoint's Secrets Manager and
  * ACM models, in process; time is virtual (the waiter's sleep advances it).
  */
+import { ROTATION_FAILURE_TAG } from '../../rotation/certificate/tags.js';
 import { randomUUID } from 'node:crypto';
 
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { ROTATION_FAILURE_TAG } from '../../rotation/lib/errors.js';
 import { createLogger } from '../../rotation/lib/log.js';
 import { acmArnTags, domainTags } from '../../rotation/certificate/spec.js';
 import {

@@ -1,3 +1,4 @@
+import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 import { parseRenewalInfo } from '../../rotation/watch/ari.js';
 import { RateGate, startPaced } from '../../rotation/watch/pace.js';
@@ -12,7 +13,7 @@ import {
   withAriError,
   type CertificateFacts,
 } from '../../rotation/watch/plan.js';
-import { readRenewalState, RENEWAL_TAG, renewalTags, tagLimitProblem } from '../../rotation/watch/tags.js';
+import { readRenewalState, renewalTags, tagLimitProblem } from '../../rotation/watch/tags.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

@@ -1,9 +1,9 @@
+import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 import { ariCertId } from '../../rotation/acme/ari.js';
 import type { AriResult } from '../../rotation/watch/ari.js';
 import { runWatch, type AriPort, type WatchDeps, type WatchSecretsPort } from '../../rotation/watch/run.js';
 import { rotationInProgress, type ListedSecret } from '../../rotation/watch/secrets.js';
-import { RENEWAL_TAG } from '../../rotation/watch/tags.js';
 import { makeRootCa, makeTestPki } from '../helpers/certs.js';
 import { captureLogger } from './fakes.js';
 

@@ -1,21 +1,15 @@
+import { CA_FAILED_TAG, INFLIGHT_TAG } from '../../certificate/tags.js';
 import { checkAcmTargets } from '../../acm/deliver.js';
 import { ariCertId } from '../../acme/ari.js';
 import type { CaClient } from '../../acme/ca.js';
 import { chooseCas } from '../../acme/choice.js';
-import {
-  CA_FAILED_TAG,
-  caFailure,
-  failedCasTag,
-  readFailedCas,
-  type CaFallback,
-  type FailedCa,
-} from '../../acme/fallback.js';
+import { caFailure, failedCasTag, readFailedCas, type CaFallback, type FailedCa } from '../../acme/fallback.js';
 import { issueCertificate, type IssuedCertificate } from '../../acme/issue.js';
 import { configuredCas, type CaSettings } from '../../config/config.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../../certificate/bundle.js';
 import type { DnsProvider } from '../../dns01/provider.js';
 import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../../lib/errors.js';
-import { INFLIGHT_TAG, allInflightTagKeys, inflightTags } from '../../dns01/inflight.js';
+import { allInflightTagKeys, inflightTags } from '../../dns01/inflight.js';
 import { cancelHint } from '../remedies.js';
 import { parseSpec, type CertificateSpec } from '../../certificate/spec.js';
 import { challengeDomain } from '../../dns01/names.js';

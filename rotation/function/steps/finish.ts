@@ -1,9 +1,10 @@
+import { STATUS_TAGS, ROTATION_FAILURE_TAG } from '../../certificate/tags.js';
 import { deliverToAcm } from '../../acm/deliver.js';
 import { parseSpec } from '../../certificate/spec.js';
 import { versionWithStage } from '../../aws/secrets.js';
-import { parseBundle, STATUS_TAGS } from '../../certificate/bundle.js';
+import { parseBundle } from '../../certificate/bundle.js';
 import type { CertificateBundle } from '../../certificate/bundle.js';
-import { DnsError, ROTATION_FAILURE_TAG, SpecError, VerificationError, errorMessage } from '../../lib/errors.js';
+import { DnsError, SpecError, VerificationError, errorMessage } from '../../lib/errors.js';
 import type { CertificateSpec } from '../../certificate/spec.js';
 import type { StepContext } from './context.js';
 import { classifyCurrent, foreignCurrent } from './current.js';
