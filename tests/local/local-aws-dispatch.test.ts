@@ -16,6 +16,7 @@ import {
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
+import { FaultList } from './faults.js';
 import { AcmService } from './aws/acm.js';
 import { credentialScope } from './aws/credential-scope.js';
 import { EventsService } from './aws/events.js';
@@ -25,6 +26,7 @@ import { SecretsManagerService } from './aws/secretsmanager.js';
 import { startLocalAws, type LocalAws } from './aws/server.js';
 import { SnsService } from './aws/sns.js';
 import { StsService } from './aws/sts.js';
+import type { Fault } from './aws/types.js';
 
 const ACCOUNT = '123456789012';
 const DNS_ACCOUNT = '210987654321';
@@ -215,5 +217,39 @@ describe('server and in-process handler', () => {
       expiredRoute53: { error: 'ExpiredToken', status: 403 },
       expiredSecrets: { error: 'ExpiredTokenException', status: 403 },
     });
+  });
+});
+
+describe('in-process faults', () => {
+  it('answer as through the server: an error instead of the call, or after it applied; no connection to hang', async () => {
+    const secrets = new SecretsManagerService({ accountId: ACCOUNT });
+    const faults = new FaultList<Fault>();
+    const sm = new SecretsManagerClient({
+      region: 'us-east-1',
+      credentials: own,
+      maxAttempts: 1,
+      requestHandler: inProcessHandler({ secretsmanager: secrets }, { faults }),
+    });
+    faults.add({
+      service: 'secretsmanager',
+      operation: 'CreateSecret',
+      match: (input) => (input as { Name?: string }).Name === 'refused',
+      action: { type: 'error', error: { code: 'AccessDeniedException', message: 'not authorized', status: 400 } },
+    });
+    faults.add({
+      service: 'secretsmanager',
+      operation: 'CreateSecret',
+      action: { type: 'applyThenError', error: { code: 'InternalServiceError', message: 'lost', status: 500 } },
+    });
+    const refused = await seen(sm.send(new CreateSecretCommand({ Name: 'refused', SecretString: 'x' })), () => 0);
+    expect(refused).toEqual({ error: 'AccessDeniedException', status: 400, message: 'not authorized' });
+    expect(secrets.get('refused')).toBeUndefined();
+    const lost = await seen(sm.send(new CreateSecretCommand({ Name: 'applied', SecretString: 'x' })), () => 0);
+    expect(lost).toMatchObject({ error: 'InternalServiceError', status: 500 });
+    expect(secrets.valueAt('applied', 'AWSCURRENT')).toBe('x');
+    faults.add({ service: 'secretsmanager', operation: 'GetSecretValue', action: { type: 'hang' } });
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: 'applied' }))).rejects.toThrow(
+      /a hang fault needs a connection/,
+    );
   });
 });

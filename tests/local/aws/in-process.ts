@@ -4,18 +4,19 @@
  * unit tests get the same services as the end-to-end tests, through the SDK's own serializers and
  * error deserializers. Only the given services answer. With `sts`,
  * every request is made by the caller its access key identifies (an assumed role's session acts
- * in the role's account), as through the server. No calls are recorded, no faults or rate limits
- * apply.
+ * in the role's account), as through the server. Injected faults apply as through the server,
+ * those that answer (error, applyThenError); no calls are recorded and no rate limits apply.
  */
 import type { HttpRequest, HttpResponse, RequestHandler } from '@smithy/types';
 import type { AcmService } from './acm.js';
+import type { FaultList } from '../faults.js';
 import { Dispatcher } from './dispatcher.js';
 import type { EventsService } from './events.js';
 import type { Route53Service } from './route53.js';
 import type { SecretsManagerService } from './secretsmanager.js';
 import type { SnsService } from './sns.js';
 import type { StsService } from './sts.js';
-import type { ServiceRequest } from './types.js';
+import type { Fault, ServiceRequest } from './types.js';
 
 export interface InProcessServices {
   secretsmanager?: SecretsManagerService;
@@ -27,8 +28,15 @@ export interface InProcessServices {
 }
 
 /** A request handler for an SDK client's `requestHandler` that answers from the given models. */
-export function inProcessHandler(services: InProcessServices): RequestHandler<HttpRequest, HttpResponse> {
-  const dispatcher = new Dispatcher({ services, ...(services.sts ? { callers: services.sts } : {}) });
+export function inProcessHandler(
+  services: InProcessServices,
+  options: { faults?: FaultList<Fault> } = {},
+): RequestHandler<HttpRequest, HttpResponse> {
+  const dispatcher = new Dispatcher({
+    services,
+    ...(services.sts ? { callers: services.sts } : {}),
+    ...(options.faults ? { faults: options.faults } : {}),
+  });
   return {
     handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
       const req = serviceRequest(request);
@@ -46,9 +54,10 @@ export function inProcessHandler(services: InProcessServices): RequestHandler<Ht
         }
         case 'hang':
         case 'drop':
-          // Faults are the server's (no faults are given to this dispatcher): a connection to
-          // hold open or cut is what they act on.
-          return Promise.reject(new Error(`in-process AWS: a fault asked to ${outcome.type} the connection`));
+          // There is no connection to hold open or cut: such faults want the server.
+          return Promise.reject(
+            new Error(`in-process AWS: a ${outcome.type} fault needs a connection; use startLocalAws`),
+          );
       }
     },
   };
