@@ -7,7 +7,7 @@ import { splitPemCertificates } from '../../rotation/certificate/bundle.js';
 import { MAX_CAS } from '../../rotation/config/config.js';
 import { directoryUrlProblem, isProfileName } from '../../rotation/certificate/rules.js';
 import { CA_NAME_RE } from '../../rotation/certificate/rules.js';
-import { LETS_ENCRYPT_DIRECTORIES } from '../schedule.js';
+import { LETS_ENCRYPT_DIRECTORIES } from '../schedules.js';
 import { quote, type Problems } from './problems.js';
 import { isPending, isRecord, optionalString, parseJson } from './values.js';
 

@@ -10,7 +10,7 @@ import { DEFAULT_KEY_TYPE, KEY_TYPES, normaliseDomain, type KeyType } from '../.
 import { parseZoneId } from '../zones.js';
 import { acmTargets } from './acm.js';
 import { quote, type Problems } from './problems.js';
-import { certificateSchedule, type LifetimeDefaults } from './schedules.js';
+import { certificateSchedule, type LifetimeDefaults } from '../schedules.js';
 import type { CertificateSettings } from './settings.js';
 import { PROBE_ZONE_ID, secretSpecTags } from './tags.js';
 import { isPending, isRecord, parseJson, stringList } from './values.js';

@@ -6,7 +6,7 @@ import type { CaSetting } from './ca.js';
 import type * as pulumi from '@pulumi/pulumi';
 
 import type { KeyType } from '../../rotation/certificate/spec.js';
-import type { Lifetime, Schedule, WatchSchedule } from '../schedule.js';
+import type { Lifetime, Schedule, WatchSchedule } from '../schedules.js';
 import type { ZoneRef } from '../zones.js';
 
 export const LOG_RETENTION_DAYS = [

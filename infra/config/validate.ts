@@ -15,7 +15,6 @@ import {
   isEmailAddress,
   isSnsTopicArn,
 } from '../../rotation/certificate/rules.js';
-import type { WatchSchedule } from '../schedule.js';
 import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
 import { certificateList } from './certificate.js';
 import { hostedZones } from './hosted-zones.js';
@@ -24,7 +23,8 @@ import {
   WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
   parseDefaultLifetime,
   watchSchedule as parseWatch,
-} from './schedules.js';
+  type WatchSchedule,
+} from '../schedules.js';
 import { LOG_LEVELS, LOG_RETENTION_DAYS, type Origin, type Settings } from './settings.js';
 import { stackTags } from './tags.js';
 import { integer, isPending, optionalString, parseJson } from './values.js';

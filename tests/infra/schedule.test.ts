@@ -9,7 +9,7 @@ import {
   parseScheduleOverride,
   parseWatchSchedule,
   type Lifetime,
-} from '../../infra/schedule.js';
+} from '../../infra/schedules.js';
 
 const { production, staging } = LETS_ENCRYPT_DIRECTORIES;
 const lifetime = (hours: number): Lifetime => ({ hours, source: 'test' });
