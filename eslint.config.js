@@ -52,12 +52,40 @@ function importDirection() {
     );
   const restrict = (patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
   const programs = ['function', 'watch', 'fetch'];
+  // The library's folders in layers: each may import only the folders listed for it, so the
+  // arrows run one way and no two folders import each other.
+  const below = {
+    lib: [],
+    certificate: ['lib'],
+    x509: ['lib', 'certificate'],
+    aws: ['lib', 'certificate'],
+    dns01: ['lib', 'certificate'],
+    route53: ['lib', 'certificate', 'aws', 'dns01'],
+    acme: ['lib', 'certificate', 'aws', 'dns01', 'x509'],
+    acm: ['lib', 'certificate', 'aws', 'x509'],
+    config: ['lib', 'certificate', 'dns01', 'acme'],
+  };
+  const library = Object.keys(below);
+  const above = (folder) =>
+    library
+      .filter((other) => other !== folder && !below[folder].includes(other))
+      .map((other) =>
+        no(
+          `rotation/${folder}/ must not import rotation/${other}/:`,
+          `^\\.\\./(\\.\\./)*${other}/`,
+          `it may use only ${below[folder].map((b) => `${b}/`).join(', ') || 'Node and its packages'} (the layers in eslint.config.js)`,
+        ),
+      );
   return [
     {
       files: ['rotation/**/*.ts'],
       ignores: programs.map((p) => `rotation/${p}/**`),
       rules: restrict([...outward, ...programs.map(program)]),
     },
+    ...library.map((folder) => ({
+      files: [`rotation/${folder}/**/*.ts`],
+      rules: restrict([...outward, ...programs.map(program), ...above(folder)]),
+    })),
     ...programs.map((p) => ({
       files: [`rotation/${p}/**/*.ts`],
       rules: restrict([...outward, ...programs.filter((o) => o !== p).map(program)]),

@@ -11,7 +11,6 @@
  * certificate. A cool-down would need state that outlives the rotation and would go stale.
  */
 import { SPEC_TAGS } from '../certificate/tags.js';
-import type { CaSettings } from '../config/config.js';
 import type { CaaLookup, CaaSet } from '../dns01/caa.js';
 import { caaAllows, caaRestricts } from '../dns01/caa.js';
 import { DnsError, SpecError, errorMessage } from '../lib/errors.js';
@@ -20,6 +19,26 @@ import type { CertificateSpec } from '../certificate/spec.js';
 import type { FailedCa } from './fallback.js';
 
 /** A CA to try, with its position in the function's list (what the failure tag records). */
+/**
+ * One CA of the ordered list (ACME_CAS, or the one CA of ACME_DIRECTORY_URL). Its EAB credentials,
+ * where it requires them, live in its account secret (`{"eab": {"kid", "hmac_key"}}`), never here:
+ * the environment is readable by anyone who may read the function's configuration.
+ */
+export interface CaSettings {
+  /**
+   * What notices, metrics (dimension `Ca`), logs and the `acme:ca` tag call it: the entry's `name`,
+   * else the directory URL's host (with its port when it has one).
+   */
+  name: string;
+  directoryUrl: string;
+  /** Its own account secret; unset = a fresh account key per rotation. */
+  accountSecretId?: string;
+  /** The profile ordered from this CA when the certificate's `acme:profile` tag names none. */
+  profile?: string;
+  /** Of the chains this CA offers, the one whose top issuer has this common name. */
+  preferredChain?: string;
+}
+
 export interface CaCandidate {
   index: number;
   settings: CaSettings;

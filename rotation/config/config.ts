@@ -1,3 +1,4 @@
+import type { CaSettings } from '../acme/choice.js';
 import { parseResolvers } from '../dns01/resolvers.js';
 import { ConfigError } from '../lib/errors.js';
 import {
@@ -15,25 +16,7 @@ import {
   wholeNumberIn,
 } from '../certificate/rules.js';
 
-/**
- * One CA of the ordered list (ACME_CAS, or the one CA of ACME_DIRECTORY_URL). Its EAB credentials,
- * where it requires them, live in its account secret (`{"eab": {"kid", "hmac_key"}}`), never here:
- * the environment is readable by anyone who may read the function's configuration.
- */
-export interface CaSettings {
-  /**
-   * What notices, metrics (dimension `Ca`), logs and the `acme:ca` tag call it: the entry's `name`,
-   * else the directory URL's host (with its port when it has one).
-   */
-  name: string;
-  directoryUrl: string;
-  /** Its own account secret; unset = a fresh account key per rotation. */
-  accountSecretId?: string;
-  /** The profile ordered from this CA when the certificate's `acme:profile` tag names none. */
-  profile?: string;
-  /** Of the chains this CA offers, the one whose top issuer has this common name. */
-  preferredChain?: string;
-}
+export type { CaSettings };
 
 /** The most CAs ACME_CAS may list: each is tried in turn, and every one costs time when it fails. */
 export const MAX_CAS = 8;

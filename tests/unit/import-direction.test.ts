@@ -37,6 +37,39 @@ describe('imports run one way', () => {
       /the fetch program \(rotation\/fetch\/\) is imported only by itself/,
     ],
     ['rotation/watch/reversed.ts', "import { x } from '../fetch/writer.js';", /the fetch program/],
+    ['rotation/watch/reversed.ts', "import { x } from '../function/handler.js';", /the function program/],
+    ['rotation/acme/reversed.ts', "import { x } from '../function/steps/context.js';", /the function program/],
+    // The library's layers: a folder importing one above it (or beside it) fails.
+    [
+      'rotation/lib/reversed.ts',
+      "import { x } from '../certificate/rules.js';",
+      /rotation\/lib\/ must not import rotation\/certificate\//,
+    ],
+    [
+      'rotation/certificate/reversed.ts',
+      "import { x } from '../dns01/names.js';",
+      /rotation\/certificate\/ must not import rotation\/dns01\//,
+    ],
+    [
+      'rotation/dns01/reversed.ts',
+      "import { x } from '../route53/adapter.js';",
+      /rotation\/dns01\/ must not import rotation\/route53\//,
+    ],
+    [
+      'rotation/aws/reversed.ts',
+      "import { x } from '../acm/deliver.js';",
+      /rotation\/aws\/ must not import rotation\/acm\//,
+    ],
+    [
+      'rotation/acme/reversed.ts',
+      "import { x } from '../config/config.js';",
+      /rotation\/acme\/ must not import rotation\/config\//,
+    ],
+    [
+      'rotation/acm/reversed.ts',
+      "import { x } from '../acme/ari.js';",
+      /rotation\/acm\/ must not import rotation\/acme\//,
+    ],
     ['rotation/fetch/reversed.ts', "import { x } from '../watch/ari.js';", /the watch program/],
     [
       'infra/components/reversed.ts',
@@ -52,7 +85,10 @@ describe('imports run one way', () => {
   it.each([
     ['rotation/watch/inside.ts', "import { x } from './run.js';"],
     ['rotation/watch/library.ts', "import { x } from '../acme/ari.js';"],
-    ['rotation/fetch/library.ts', "import { x } from '../bundle.js';"],
+    ['rotation/fetch/library.ts', "import { x } from '../certificate/bundle.js';"],
+    ['rotation/route53/library.ts', "import { x } from '../dns01/names.js';"],
+    ['rotation/config/library.ts', "import { x } from '../acme/choice.js';"],
+    ['rotation/function/steps/library.ts', "import { x } from '../../route53/adapter.js';"],
     ['infra/components/library.ts', "import { x } from '../../rotation/watch/tags.js';"],
     ['tests/unit/anything.ts', "import { x } from '../../rotation/watch/run.js';"],
   ])('%s: %s is allowed', async (file, source) => {
