@@ -50,7 +50,7 @@ export function decodeDnsEscapes(name: string): string {
  * for the spec check to refuse.
  */
 export function normalizeName(name: string): string {
-  let out = decodeDnsEscapes(name.trim()).toLowerCase();
+  let out = foldDnsName(decodeDnsEscapes(name));
   while (out.endsWith('.')) out = out.slice(0, -1);
   return out;
 }

@@ -82,8 +82,10 @@ function domainsOf(secret: SecretDescription | undefined): string[] {
 }
 
 /**
- * The standard checks every step begins with (as in AWS's rotation template). Returns false when
- * there is nothing to do because the token is already AWSCURRENT.
+ * The standard checks every step begins with (as in AWS's rotation template), throwing when the
+ * event is not the rotation in progress. 'done': the token is already AWSCURRENT, nothing to do;
+ * 'finish-tail': a finishSecret killed after promotion left AWSPENDING on it, so finish the rest;
+ * 'run': the token is AWSPENDING, do the step.
  */
 export function checkRotationState(
   secret: SecretDescription,
