@@ -1,16 +1,29 @@
 import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ariCertId } from '../../rotation/acme/ari.js';
 import type { AriResult } from '../../rotation/watch/ari.js';
-import { runWatch, type AriPort, type WatchDeps, type WatchSecretsPort } from '../../rotation/watch/run.js';
-import { rotationInProgress, type ListedSecret } from '../../rotation/watch/secrets.js';
+import { runWatch, type AriPort, type WatchDeps } from '../../rotation/watch/run.js';
+import { WatchSecrets, type ListedSecret, type RotateOutcome } from '../../rotation/watch/secrets.js';
+import { FaultList } from '../local/faults.js';
+import { inProcessHandler } from '../local/aws/in-process.js';
+import { SecretsManagerService } from '../local/aws/secretsmanager.js';
+import type { Fault } from '../local/aws/types.js';
 import { makeRootCa, makeTestPki } from '../helpers/certs.js';
 import { captureLogger } from './fakes.js';
 
 const root = makeRootCa({ cn: 'Watch Test Root' });
 const HOUR = 3_600_000;
 const DIRECTORY = 'https://ca.test/directory';
+const ACCOUNT = '123456789012';
+const REGION = 'eu-west-1';
+/** The rotation function configured on the secrets unless a test says otherwise. */
+const ROTATION_FUNCTION = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:acme-rotation-test-rotation`;
 
+/** A version id Secrets Manager accepts (a 32–64 character ClientRequestToken), readable in failures. */
+const token = (label: string): string => `${label}-`.padEnd(32, '0');
+
+/** A certificate secret to seed: its listing, its AWSCURRENT value, and its certificate's ARI id. */
 interface FakeSecret extends ListedSecret {
   value?: string;
   certId?: string;
@@ -30,90 +43,133 @@ function secret(
     notAfter: new Date(notBefore.getTime() + (opts.lifetimeMs ?? 90 * 24 * HOUR)),
   });
   return {
-    arn: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:certs/${name}-AbCdEf`,
+    arn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:certs/${name}-AbCdEf`,
     name: `certs/${name}`,
     rotationEnabled: opts.rotationEnabled ?? true,
-    versions: opts.versions ?? { v1: ['AWSCURRENT'] },
+    versions: opts.versions ?? { [token('v1')]: ['AWSCURRENT'] },
     tags: [{ Key: 'acme:domains', Value: `${name}.example.com` }],
     value: JSON.stringify({ ...pki.bundle, acme_directory_url: DIRECTORY }),
     certId: ariCertId(pki.leaf.certPem),
   };
 }
 
+/** The run's clock, which the model shares: real time plus what the run slept (its sleeps take none). */
+class RunClock {
+  private slept = 0;
+  readonly now = (): number => Date.now() + this.slept;
+  readonly sleep = async (ms: number): Promise<void> => {
+    this.slept += ms;
+  };
+}
+
 /**
- * Secrets Manager as the watch sees it: RotateSecret refuses while AWSPENDING sits off AWSCURRENT
- * and creates a pending version dated now; `pendingCreated` dates the ones tests seed.
+ * Secrets Manager as the watch sees it: the watch's own adapter (WatchSecrets) over the local
+ * endpoint's model in process (tests/local/aws/secretsmanager.ts), on the run's clock. So
+ * RotateSecret refuses while AWSPENDING sits off AWSCURRENT and dates the version it creates,
+ * ListSecretVersionIds dates the pending versions, the tagging quota applies, and a refusal is
+ * the service's error (`refuse`). This class only records what the run did.
  */
-class Secrets implements WatchSecretsPort {
+class Secrets extends WatchSecrets {
   readonly rotated: string[] = [];
   readonly cleared: string[] = [];
-  readonly tagged: Record<string, Record<string, string>> = {};
+  /** The ARN of each tag() call. */
   readonly tagCalls: string[] = [];
-  /** Version id → CreatedDate of pending versions. */
-  readonly pendingCreated = new Map<string, Date>();
   /** Called before DescribeSecret answers (a test changes the secret behind the listing's back). */
-  beforeDescribe?: (s: FakeSecret) => void;
-  clearRefused = false;
-  constructor(readonly secrets: FakeSecret[]) {}
-  private byArn(arn: string): FakeSecret {
-    const s = this.secrets.find((x) => x.arn === arn);
-    if (!s) throw new Error(`no secret ${arn}`);
-    return s;
+  beforeDescribe?: (arn: string) => void;
+
+  constructor(
+    specs: FakeSecret[],
+    /** The model's clock; a RunClock is the run's too (deps). */
+    readonly clock: { now: () => number; sleep?: (ms: number) => Promise<void> } = new RunClock(),
+    readonly service = new SecretsManagerService({ accountId: ACCOUNT, region: REGION, now: clock.now }),
+    private readonly faults = new FaultList<Fault>(),
+  ) {
+    super(
+      new SecretsManagerClient({
+        region: REGION,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+        maxAttempts: 1,
+        requestHandler: inProcessHandler({ secretsmanager: service }, { faults }),
+      }),
+    );
+    for (const spec of specs) this.seed(spec);
   }
-  async list(tagKey: string) {
-    expect(tagKey).toBe('acme:domains');
-    return this.secrets.map((s) => ({ ...s, versions: structuredClone(s.versions), tags: [...s.tags] }));
+
+  private seed(spec: FakeSecret): void {
+    const lambda = 'rotationLambdaArn' in spec ? spec.rotationLambdaArn : ROTATION_FUNCTION;
+    const versions = Object.entries(spec.versions)
+      // No value: a secret created without one (no AWSCURRENT yet).
+      .filter(([, stages]) => spec.value !== undefined || !stages.includes('AWSCURRENT'))
+      .map(([id, stages]) => [id, { stages, ...(stages.includes('AWSCURRENT') ? { value: spec.value } : {}) }]);
+    this.service.seedSecret({
+      name: spec.name,
+      arn: spec.arn,
+      rotationEnabled: spec.rotationEnabled,
+      ...(lambda !== undefined ? { rotationLambdaArn: lambda } : {}),
+      tags: Object.fromEntries(spec.tags.map((t) => [t.Key ?? '', t.Value ?? ''])),
+      versions: Object.fromEntries(versions),
+    });
+    if (spec.createdAt) this.service.get(spec.arn)!.createdAt = spec.createdAt.getTime();
   }
-  async current(arn: string) {
-    return this.secrets.find((s) => s.arn === arn)?.value;
+
+  /** Every later call of `operation` is refused with the service's error `code`. */
+  refuse(operation: string, code: string, message: string): void {
+    this.faults.add({
+      service: 'secretsmanager',
+      operation,
+      times: Infinity,
+      action: { type: 'error', error: { code, message, status: 400 } },
+    });
   }
-  async tag(arn: string, set: Record<string, string>, remove: string[] = []) {
-    this.tagCalls.push(arn);
-    this.tagged[arn] = { ...this.tagged[arn], ...set };
-    const s = this.byArn(arn);
-    s.tags = [
-      ...s.tags.filter((t) => !(t.Key! in set) && !remove.includes(t.Key!)),
-      ...Object.entries(set).map(([Key, Value]) => ({ Key, Value })),
-    ];
+
+  /** The secret's tags as Secrets Manager holds them. */
+  tags(arn: string): Record<string, string> {
+    return this.service.tagsOf(arn);
   }
-  async rotate(arn: string) {
-    const s = this.byArn(arn);
-    if (rotationInProgress(s.versions)) return 'in-progress' as const;
-    this.rotated.push(arn);
-    const id = `pending-${this.rotated.length}-${s.name}`;
-    s.versions[id] = ['AWSPENDING'];
-    this.pendingCreated.set(id, new Date());
-    return 'started' as const;
+
+  /** A rotation started `ageMs` ago (RotateSecret then): its AWSPENDING version's id. */
+  startedAgo(arn: string, ageMs: number, versionId: string): string {
+    this.service.handle('RotateSecret', { SecretId: arn, ClientRequestToken: versionId });
+    this.service.get(arn)!.versions.get(versionId)!.createdAt = this.clock.now() - ageMs;
+    return versionId;
   }
-  async describe(arn: string) {
-    const s = this.byArn(arn);
-    this.beforeDescribe?.(s);
-    return { rotationEnabled: s.rotationEnabled, versions: structuredClone(s.versions), tags: [...s.tags] };
-  }
-  async pending(arn: string) {
-    const s = this.byArn(arn);
-    const id = Object.entries(s.versions).find(
-      ([, st]) => st.includes('AWSPENDING') && !st.includes('AWSCURRENT'),
-    )?.[0];
-    return id ? { versionId: id, createdAt: this.pendingCreated.get(id) ?? new Date() } : undefined;
-  }
-  async clearPending(arn: string, versionId: string) {
-    if (this.clearRefused) throw new Error('AccessDeniedException: not authorized to perform UpdateSecretVersionStage');
-    const s = this.byArn(arn);
-    this.cleared.push(arn);
-    s.versions[versionId] = (s.versions[versionId] ?? []).filter((x) => x !== 'AWSPENDING');
-    if (s.versions[versionId]?.length === 0) delete s.versions[versionId];
-  }
+
   /** Rotations in flight now: young AWSPENDING versions, as Secrets Manager's state says. */
   inFlight(limitMs = 25 * 60_000): number {
-    return this.secrets.filter((s) =>
-      Object.entries(s.versions).some(
-        ([id, st]) =>
-          st.includes('AWSPENDING') &&
-          !st.includes('AWSCURRENT') &&
-          Date.now() - (this.pendingCreated.get(id)?.getTime() ?? 0) < limitMs,
-      ),
-    ).length;
+    const now = this.clock.now();
+    return this.service
+      .list()
+      .filter((s) =>
+        [...s.versions.values()].some(
+          (v) => v.stages.has('AWSPENDING') && !v.stages.has('AWSCURRENT') && now - v.createdAt < limitMs,
+        ),
+      ).length;
+  }
+
+  override async list(tagKey: string): Promise<ListedSecret[]> {
+    expect(tagKey).toBe('acme:domains');
+    return super.list(tagKey);
+  }
+
+  override async tag(arn: string, set: Record<string, string>, remove: string[] = []): Promise<void> {
+    this.tagCalls.push(arn);
+    return super.tag(arn, set, remove);
+  }
+
+  override async rotate(arn: string): Promise<RotateOutcome> {
+    const outcome = await super.rotate(arn);
+    if (outcome === 'started') this.rotated.push(arn);
+    return outcome;
+  }
+
+  override async describe(arn: string) {
+    this.beforeDescribe?.(arn);
+    return super.describe(arn);
+  }
+
+  override async clearPending(arn: string, versionId: string): Promise<void> {
+    await super.clearPending(arn, versionId);
+    this.cleared.push(arn);
   }
 }
 
@@ -145,9 +201,9 @@ function deps(secrets: Secrets, ari: Ari, extra: Partial<WatchDeps> = {}) {
     ari,
     logger: log.logger,
     write: (line) => written.push(line),
-    now: () => new Date(),
+    now: () => new Date(secrets.clock.now()),
     random: () => 0.5,
-    sleep: async () => undefined,
+    sleep: secrets.clock.sleep ?? (async () => undefined),
     timeLeftMs: () => 60_000,
     ...extra,
   };
@@ -210,8 +266,8 @@ describe('runWatch', () => {
       message: 'watch summary',
     });
     // The explanation URL is kept in a tag and in the certificate's line; no key material anywhere.
-    expect(secrets.tagged[fleet[3]?.arn ?? '']?.[RENEWAL_TAG.explanation]).toBe('https://ca.test/incident');
-    expect(secrets.tagged[fleet[3]?.arn ?? '']?.[RENEWAL_TAG.started]).toBeDefined();
+    expect(secrets.tags(fleet[3]!.arn)[RENEWAL_TAG.explanation]).toBe('https://ca.test/incident');
+    expect(secrets.tags(fleet[3]!.arn)[RENEWAL_TAG.started]).toBeDefined();
     expect(log.find('certificate')).toBeDefined();
     expect([...log.raw, ...written].filter((l) => l.includes('PRIVATE KEY'))).toEqual([]);
   });
@@ -226,14 +282,14 @@ describe('runWatch', () => {
     const summary = await runWatch(CONFIG, d);
     expect(secrets.rotated).toEqual([b?.arn]);
     expect(summary.ariErrors).toBe(1);
-    expect(secrets.tagged[a?.arn ?? '']?.[RENEWAL_TAG.error]).toBe('renewalInfo answered HTTP 500');
+    expect(secrets.tags(a!.arn)[RENEWAL_TAG.error]).toBe('renewalInfo answered HTTP 500');
     const line = log.lines().find((l) => l.secretName === a?.name);
     expect(line).toMatchObject({ status: 'ari-error', ariError: 'renewalInfo answered HTTP 500' });
   });
 
   it('leaves alone a due secret with rotation disabled, a rotation in flight, or a renewal started within 4 h', async () => {
     const disabled = secret('disabled', { rotationEnabled: false });
-    const busy = secret('busy', { versions: { v1: ['AWSCURRENT'], v2: ['AWSPENDING'] } });
+    const busy = secret('busy', { versions: { [token('v1')]: ['AWSCURRENT'], [token('v2')]: ['AWSPENDING'] } });
     const recent = secret('recent');
     recent.tags.push(
       { Key: RENEWAL_TAG.cert, Value: recent.certId ?? '' },
@@ -278,7 +334,7 @@ describe('runWatch', () => {
     const fn = 'arn:aws:lambda:eu-west-1:123456789012:function:acme-rotation-prod-rotation';
     const ours = { ...secret('ours'), rotationLambdaArn: `${fn}:$LATEST` };
     const theirs = { ...secret('theirs'), rotationLambdaArn: fn.replace('prod', 'dev') };
-    const unset = secret('unset');
+    const unset = { ...secret('unset'), rotationLambdaArn: undefined };
     const secrets = new Secrets([ours, theirs, unset]);
     const ari = new Ari(past);
     const { d } = deps(secrets, ari);
@@ -303,16 +359,9 @@ describe('runWatch', () => {
 });
 
 const MINUTE = 60_000;
-/** An AWSPENDING version Secrets Manager created `ageMs` ago. */
-function withPending(
-  s: FakeSecret,
-  secrets: Secrets,
-  ageMs: number,
-  id = `stuck-${s.name.split('/').pop()}`,
-): FakeSecret {
-  s.versions[id] = ['AWSPENDING'];
-  secrets.pendingCreated.set(id, new Date(Date.now() - ageMs));
-  return s;
+/** An AWSPENDING version Secrets Manager created `ageMs` ago (its RotateSecret); returns its id. */
+function withPending(s: FakeSecret, secrets: Secrets, ageMs: number, label = `stuck-${s.name.split('/').pop()}`) {
+  return secrets.startedAgo(s.arn, ageMs, token(label));
 }
 const reasonsOf = (log: ReturnType<typeof captureLogger>) =>
   Object.fromEntries(
@@ -351,7 +400,7 @@ describe('runWatch on the bad days', () => {
       maxInFlightSeen: 3,
     });
     expect(reasonsOf(log)[stuck[0]!.name]).toMatchObject({
-      failedRotation: { versionId: 'stuck-stuck0', cleared: true },
+      failedRotation: { versionId: token('stuck-stuck0'), cleared: true },
     });
     expect(log.find('a failed rotation was cleared')).toBeDefined();
   });
@@ -360,17 +409,21 @@ describe('runWatch on the bad days', () => {
     const stuck = secret('stuck');
     const fresh = secret('fresh');
     const secrets = new Secrets([stuck, fresh]);
-    withPending(stuck, secrets, 3 * HOUR);
-    secrets.clearRefused = true;
+    const versionId = withPending(stuck, secrets, 3 * HOUR);
+    secrets.refuse(
+      'UpdateSecretVersionStage',
+      'AccessDeniedException',
+      'not authorized to perform secretsmanager:UpdateSecretVersionStage',
+    );
     const { d, log } = deps(secrets, new Ari(past));
     const summary = await runWatch({ ...CONFIG, maxInFlight: 1 }, d);
     expect(secrets.rotated).toEqual([fresh.arn]);
     expect(summary).toMatchObject({ atRisk: 1, failedRotations: 1, failedRotationsCleared: 0, inFlight: 0 });
     const line = reasonsOf(log)[stuck.name];
     expect(line?.status).toBe('at-risk');
-    expect(line?.atRisk).toContain('a rotation failed: AWSPENDING has been on version stuck-stuck since');
+    expect(line?.atRisk).toContain(`a rotation failed: AWSPENDING has been on version ${versionId} since`);
     expect(line?.atRisk).toContain(
-      `aws secretsmanager update-secret-version-stage --secret-id ${stuck.arn} --version-stage AWSPENDING --remove-from-version-id stuck-stuck`,
+      `aws secretsmanager update-secret-version-stage --secret-id ${stuck.arn} --version-stage AWSPENDING --remove-from-version-id ${versionId}`,
     );
   });
 
@@ -380,15 +433,25 @@ describe('runWatch on the bad days', () => {
     const otherRun = secret('other-run');
     const calm = secret('calm');
     const secrets = new Secrets([manual, renewed, otherRun, calm]);
-    // What changed after the listing (ListSecrets may lag by minutes):
-    secrets.beforeDescribe = (s) => {
-      if (s === manual && !s.versions.manual2) {
-        s.versions.manual2 = ['AWSPENDING']; // aws secretsmanager rotate-secret, just now
-        secrets.pendingCreated.set('manual2', new Date());
+    // What changed after the listing (ListSecrets may lag by minutes), once each:
+    const changed = new Set<string>();
+    secrets.beforeDescribe = (arn) => {
+      if (changed.has(arn)) return;
+      changed.add(arn);
+      if (arn === manual.arn) secrets.service.handle('RotateSecret', { SecretId: arn }); // aws secretsmanager rotate-secret, just now
+      if (arn === renewed.arn) {
+        // A new AWSCURRENT; the version the listing saw keeps AWSPREVIOUS.
+        secrets.service.handle('PutSecretValue', {
+          SecretId: arn,
+          SecretString: renewed.value,
+          VersionStages: ['AWSCURRENT'],
+        });
       }
-      if (s === renewed) s.versions = { v1: ['AWSPREVIOUS'], v2: ['AWSCURRENT'] };
-      if (s === otherRun && !s.tags.some((t) => t.Key === RENEWAL_TAG.started)) {
-        s.tags.push({ Key: RENEWAL_TAG.started, Value: new Date().toISOString() });
+      if (arn === otherRun.arn) {
+        secrets.service.handle('TagResource', {
+          SecretId: arn,
+          Tags: [{ Key: RENEWAL_TAG.started, Value: new Date().toISOString() }],
+        });
       }
     };
     const { d, log } = deps(secrets, new Ari(past));
@@ -433,7 +496,7 @@ describe('runWatch on the bad days', () => {
     const { d } = deps(secrets, ari);
     const before = Date.now();
     await runWatch(CONFIG, d);
-    const tags = secrets.tagged[s.arn] ?? {};
+    const tags = secrets.tags(s.arn);
     expect(tags[RENEWAL_TAG.failures]).toBe('3');
     // Third failure in a row: 4 h of backoff (± 10 %), but the CA asked for 5 h.
     const wait = Date.parse(tags[RENEWAL_TAG.checkAfter] ?? '') - before;
@@ -492,9 +555,7 @@ describe('runWatch on the bad days', () => {
 
   it('writes the summary even when the listing fails', async () => {
     const secrets = new Secrets([]);
-    secrets.list = async () => {
-      throw new Error('ThrottlingException: Rate exceeded');
-    };
+    secrets.refuse('ListSecrets', 'ThrottlingException', 'Rate exceeded');
     const { d, written } = deps(secrets, new Ari(future));
     const summary = await runWatch(CONFIG, d);
     expect(summary.error).toMatch(/Rate exceeded/);
@@ -505,8 +566,8 @@ describe('runWatch on the bad days', () => {
     const fleet = Array.from({ length: 30 }, (_, i) => secret(`t${i}`));
     const full = secret('full');
     for (let i = 0; i < 48; i++) full.tags.push({ Key: `team:${i}`, Value: 'x' });
-    const secrets = new Secrets([...fleet, full]);
     let clock = Date.now();
+    const secrets = new Secrets([...fleet, full], { now: () => clock });
     const writesAt: number[] = [];
     const tag = secrets.tag.bind(secrets);
     secrets.tag = async (arn, set, remove) => {
@@ -525,6 +586,8 @@ describe('runWatch on the bad days', () => {
     // No second holds more than 10 writes.
     for (const t of writesAt) expect(writesAt.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(10);
     expect(summary.tagErrors).toBe(1);
+    // Paced, the writes never meet Secrets Manager's tagging quota (50 a second on the same clock).
+    expect(secrets.service.tagThrottled).toBe(0);
     expect(reasonsOf(log)[full.name]?.tagError).toMatch(
       /the renewal state needs 4 more tag\(s\) but the secret has 49 of the 50 Secrets Manager allows/,
     );
@@ -536,16 +599,18 @@ describe('runWatch when Secrets Manager will not date a pending version', () => 
     const unknown = secret('unknown');
     const ours = secret('ours');
     const fresh = secret('fresh');
-    const secrets = new Secrets([unknown, ours, fresh]);
-    withPending(unknown, secrets, 3 * HOUR);
-    withPending(ours, secrets, 5 * MINUTE);
     ours.tags.push(
       { Key: RENEWAL_TAG.cert, Value: ours.certId ?? '' },
       { Key: RENEWAL_TAG.started, Value: new Date(Date.now() - 5 * MINUTE).toISOString() },
     );
-    secrets.pending = async () => {
-      throw new Error('AccessDeniedException: not authorized to perform secretsmanager:ListSecretVersionIds');
-    };
+    const secrets = new Secrets([unknown, ours, fresh]);
+    withPending(unknown, secrets, 3 * HOUR);
+    withPending(ours, secrets, 5 * MINUTE);
+    secrets.refuse(
+      'ListSecretVersionIds',
+      'AccessDeniedException',
+      'not authorized to perform secretsmanager:ListSecretVersionIds',
+    );
     const { d, log } = deps(secrets, new Ari(past));
     const summary = await runWatch({ ...CONFIG, maxInFlight: 2 }, d);
     expect(summary.inFlight).toBe(1);
