@@ -2,19 +2,16 @@
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { wholeNumberIn } from '../certificate/rules.js';
+import { metricNames } from '../lib/metrics.js';
+import type { WatchConfig } from './model.js';
 
-export interface WatchSettings {
-  directoryUrl: string;
+/** A run's configuration (model.ts), as the environment gives it, and how the handler runs. */
+export interface WatchSettings extends WatchConfig {
   apiTimeoutMs: number;
-  maxInFlight: number;
-  metricNamespace: string;
-  metricStack: string;
-  /** Go on in a new invocation when renewals are left at the end of the time budget. */
+  /** WATCH_CONTINUE: go on in a new invocation when renewals are left at the end of the time budget. */
   continueRuns: boolean;
-  /** WATCH_ROTATION_FUNCTION_ARN: only the secrets this function rotates are the watch's (one stack's of several). */
-  rotationFunctionArn?: string;
   /** WATCH_INTERVAL_SECONDS: the schedule's longest gap between runs (RFC 9773 §4.2's "next check"). */
-  intervalMs: number;
+  nextRunMs: number;
 }
 
 /** WATCH_INTERVAL_SECONDS's default: the stack's default schedule, rate(1 hour). */
@@ -50,13 +47,14 @@ export function loadWatchSettings(env: Env = process.env): WatchSettings {
       `WATCH_INTERVAL_SECONDS="${rawInterval}" is invalid: expected a whole number from ${INTERVAL_RANGE[0]} to ${INTERVAL_RANGE[1]}`,
     );
   }
+  const metrics = metricNames(env);
   return {
-    intervalMs: interval * 1000,
+    nextRunMs: interval * 1000,
     directoryUrl: base.directoryUrl,
     apiTimeoutMs: base.apiTimeoutMs,
     maxInFlight,
-    metricNamespace: env.WATCH_METRIC_NAMESPACE?.trim() || 'AcmeRotation',
-    metricStack: env.WATCH_METRIC_STACK?.trim() || 'acme-rotation',
+    metricNamespace: metrics.namespace,
+    metricStack: metrics.stack,
     continueRuns: env.WATCH_CONTINUE?.trim().toLowerCase() === 'true',
     ...(env.WATCH_ROTATION_FUNCTION_ARN?.trim() ? { rotationFunctionArn: env.WATCH_ROTATION_FUNCTION_ARN.trim() } : {}),
   };

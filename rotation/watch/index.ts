@@ -82,14 +82,7 @@ export async function handler(event: unknown, context?: Context): Promise<WatchS
   const self = context?.invokedFunctionArn ?? context?.functionName ?? process.env.AWS_LAMBDA_FUNCTION_NAME;
   const ends = Date.now() + (context?.getRemainingTimeInMillis?.() ?? 900_000);
   return runWatch(
-    {
-      directoryUrl: settings.directoryUrl,
-      maxInFlight: settings.maxInFlight,
-      nextRunMs: settings.intervalMs,
-      metricNamespace: settings.metricNamespace,
-      metricStack: settings.metricStack,
-      ...(settings.rotationFunctionArn ? { rotationFunctionArn: settings.rotationFunctionArn } : {}),
-    },
+    settings,
     {
       secrets,
       ari,
