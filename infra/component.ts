@@ -36,7 +36,7 @@ import {
   route53RoleOutputs,
   route53RolesSetting,
   type Route53RoleOutputs,
-} from './components/hosted-zones.js';
+} from './hosted-zones.js';
 import { Notices, noticesTopicPolicy } from './components/notices.js';
 import { RenewalWatch } from './components/renewal-watch.js';
 import { rotationRolePolicyOf, watchRolePolicyOf } from './components/role-policies.js';
@@ -45,7 +45,7 @@ import { RotationFunction } from './components/rotation-function.js';
 export { ARCHITECTURE, RUNTIME } from './components/common.js';
 export { METRIC_NAMESPACE, atRiskAlarmPeriodSeconds } from './components/renewal-watch.js';
 export type { CertificateOutputs } from './components/certificate-secret.js';
-export type { Route53RoleOutputs } from './components/hosted-zones.js';
+export type { Route53RoleOutputs } from './hosted-zones.js';
 export type { AcmeRotationArgs } from './args.js';
 export { AcmeRotationArgsError } from './component-args.js';
 

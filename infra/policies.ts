@@ -11,4 +11,4 @@ export * from './policies/actions.js';
 export * from './policies/document.js';
 export * from './policies/resources.js';
 export * from './policies/roles.js';
-export * from './policies/route53.js';
+export * from './hosted-zones.js';

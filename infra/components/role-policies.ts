@@ -7,7 +7,7 @@ import * as pulumi from '@pulumi/pulumi';
 
 import { rotationRolePolicyJson, watchRolePolicyJson } from '../policies.js';
 import type { AwsContext } from './common.js';
-import type { CertificateZones } from './hosted-zones.js';
+import type { CertificateZones } from '../hosted-zones.js';
 
 /** A FunctionRole's inline policy, given its function's log group ARN. */
 export type RolePolicy = (logGroupArn: pulumi.Output<string>) => pulumi.Output<string>;

@@ -7,7 +7,7 @@ import type * as pulumi from '@pulumi/pulumi';
 
 import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../../rotation/certificate/rules.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, normaliseDomain, type KeyType } from '../../rotation/certificate/spec.js';
-import { parseZoneId } from '../zones.js';
+import { parseZoneId } from '../hosted-zones.js';
 import { acmTargets } from './acm.js';
 import { quote, type Problems } from './problems.js';
 import { certificateSchedule, type LifetimeDefaults } from '../schedules.js';

@@ -7,7 +7,7 @@ import type * as pulumi from '@pulumi/pulumi';
 
 import type { KeyType } from '../../rotation/certificate/spec.js';
 import type { Lifetime, Schedule, WatchSchedule } from '../schedules.js';
-import type { ZoneRef } from '../zones.js';
+import type { ZoneRef } from '../hosted-zones.js';
 
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,

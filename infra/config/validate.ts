@@ -17,7 +17,7 @@ import {
 } from '../../rotation/certificate/rules.js';
 import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
 import { certificateList } from './certificate.js';
-import { hostedZones } from './hosted-zones.js';
+import { hostedZones } from '../hosted-zones.js';
 import { quote, type Problems } from './problems.js';
 import {
   WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,

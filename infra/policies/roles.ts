@@ -4,7 +4,7 @@
  */
 import { UNSCOPABLE_ACTIONS } from './actions.js';
 import { checkedJson, INLINE_ROLE_POLICY_LIMIT, type PolicyDocument, type PolicyStatement } from './document.js';
-import { route53Statements } from './route53.js';
+import { route53Statements } from '../hosted-zones.js';
 
 export interface RotationRolePolicyArgs {
   partition: string;

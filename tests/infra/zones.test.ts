@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 
-import { checkCoverage, matchZones, parseZoneId, splitZoneGrants, type ResolvedZone } from '../../infra/zones.js';
+import {
+  checkCoverage,
+  matchZones,
+  parseZoneId,
+  splitZoneGrants,
+  type ResolvedZone,
+} from '../../infra/hosted-zones.js';
 
 const zones: ResolvedZone[] = [
   { id: 'ZCOM1', name: 'example.com', privateZone: false },
