@@ -29,9 +29,9 @@ import { StsService } from './aws/sts.js';
 import type { Fault } from './aws/types.js';
 
 const ACCOUNT = '123456789012';
-const DNS_ACCOUNT = '210987654321';
-const DNS_ROLE = `arn:aws:iam::${DNS_ACCOUNT}:role/acme-dns01`;
 const own = { accessKeyId: 'test', secretAccessKey: 'test' };
+/** The account the zone lives in, and the role a session assumes there. */
+const ZONE = { account: '111122223333', role: 'arn:aws:iam::111122223333:role/zone-writer' };
 
 /** The AWS Signature Version 4 test suite's request (get-vanilla): its Authorization header. */
 const SUITE_AUTHORIZATION =
@@ -173,11 +173,11 @@ async function script(way: Way): Promise<Record<string, unknown>> {
     (o) => [o.FailedEntryCount, o.Entries?.map((e) => e.ErrorCode)],
   );
 
-  const zone = way.route53.createZone('dns.example', { account: DNS_ACCOUNT, id: 'ZDNS' });
-  way.sts.createRole({ arn: DNS_ROLE, trustedPrincipals: [ACCOUNT], route53: { zoneIds: [zone.id] } });
+  const zone = way.route53.createZone('dns.example', { account: ZONE.account, id: 'ZDNS' });
+  way.sts.createRole({ arn: ZONE.role, trustedPrincipals: [ACCOUNT], route53: { zoneIds: [zone.id] } });
   const sts = new STSClient({ ...config, credentials: own });
   out['whoAmI'] = await seen(sts.send(new GetCallerIdentityCommand({})), (o) => [o.Arn, o.Account]);
-  const assumed = await sts.send(new AssumeRoleCommand({ RoleArn: DNS_ROLE, RoleSessionName: 'parity' }));
+  const assumed = await sts.send(new AssumeRoleCommand({ RoleArn: ZONE.role, RoleSessionName: 'parity' }));
   const session = {
     accessKeyId: assumed.Credentials!.AccessKeyId!,
     secretAccessKey: assumed.Credentials!.SecretAccessKey!,
