@@ -6,7 +6,9 @@
 import * as pulumi from '@pulumi/pulumi';
 
 import type { AcmeRotationArgs } from './args.js';
-import { StackConfigError, ignoreTagsProblems, validateArgs, type Settings } from './config/index.js';
+import { ignoreTagsProblems } from './config/ignore-tags.js';
+import type { Settings } from './settings.js';
+import { StackConfigError, validateArgs } from './validate.js';
 
 /** Invalid AcmeRotation args: every problem, each naming its field. Shown without a stack trace. */
 export class AcmeRotationArgsError extends pulumi.RunError {

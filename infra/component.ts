@@ -24,7 +24,7 @@ import type { AcmeRotationArgs } from './args.js';
 import { bundleDirs } from './bundle.js';
 import { settingsOf } from './component-args.js';
 import { registeredOutputs } from './component-outputs.js';
-import type { Settings } from './config/index.js';
+import type { Settings } from './settings.js';
 import { AcmCertificates, allAcmArns } from './components/acm-certificates.js';
 import { AcmeAccount } from './components/acme-account.js';
 import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';

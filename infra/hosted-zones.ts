@@ -24,9 +24,7 @@ import { bareZoneId, isZoneId } from '../rotation/certificate/rules.js';
 import { normaliseDomain } from '../rotation/certificate/spec.js';
 import { parseRoute53Roles } from '../rotation/config/config.js';
 import { challengeDomain } from '../rotation/dns01/names.js';
-import { quote, type Problems } from './config/problems.js';
-import type { Settings } from './config/settings.js';
-import { isPending, isRecord, parseJson } from './config/values.js';
+import { isPending, isRecord, parseJson, quote, type Problems, type Settings } from './settings.js';
 import { partitionOf, type PolicyDocument, type PolicyStatement } from './policies/document.js';
 
 // Matching.

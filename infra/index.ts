@@ -10,7 +10,7 @@
 import * as pulumi from '@pulumi/pulumi';
 
 import { AcmeRotation } from './component.js';
-import { StackConfigError, loadStackArgs, type ConfigSource } from './config/index.js';
+import { StackConfigError, loadStackArgs, type ConfigSource } from './validate.js';
 
 const namespace = pulumi.getProject();
 const config = new pulumi.Config();

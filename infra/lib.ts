@@ -6,5 +6,6 @@
 export { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE, type Route53RoleOutputs } from './component.js';
 export type { CertificateOutputs } from './components/certificate-secret.js';
 export type { AcmArgs, AcmeRotationArgs, CertificateArgs, HostedZoneArgs } from './args.js';
-export { KNOWN_KEYS, StackConfigError, loadStackArgs, type ConfigSource, type Settings } from './config/index.js';
+export type { Settings } from './settings.js';
+export { KNOWN_KEYS, StackConfigError, loadStackArgs, type ConfigSource } from './validate.js';
 export { PACKAGE_NAME } from './bundle.js';

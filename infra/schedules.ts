@@ -17,7 +17,7 @@
  * after they expired. So `classic` renews every 30 days (2/3 of 45), which is also safe today.
  */
 import { MAX_IN_FLIGHT_RANGE } from '../rotation/watch/config.js';
-import { quote, type Problems } from './config/problems.js';
+import { quote, type Problems } from './settings.js';
 
 export const HOUR = 1;
 export const DAY = 24 * HOUR;

@@ -19,7 +19,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
 import type { KeyType } from '../../rotation/certificate/spec.js';
-import type { CertificateSettings } from '../config/index.js';
+import type { CertificateSettings } from '../settings.js';
 import type { AwsContext } from './common.js';
 
 export const ACM_CERTIFICATES_TYPE = 'acme-rotation:index:AcmCertificates';

@@ -13,7 +13,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { acmArnTags, parseSpec } from '../../rotation/certificate/spec.js';
-import type { CertificateSettings } from '../config/index.js';
+import type { CertificateSettings } from '../settings.js';
 import { certificateSecretPolicyJson } from '../policies.js';
 import { childOptions, type Relocated } from './common.js';
 

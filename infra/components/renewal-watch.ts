@@ -9,7 +9,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { Settings } from '../config/index.js';
+import type { Settings } from '../settings.js';
 import { dashboardBody, dashboardUrl } from '../dashboard.js';
 import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type AwsContext } from './common.js';
 import type { FunctionRole } from './function-role.js';

@@ -11,7 +11,7 @@ import {
 } from '../../rotation/certificate/rules.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/lib/metrics.js';
-import type { Settings } from '../config/index.js';
+import type { Settings } from '../settings.js';
 import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type Relocated } from './common.js';
 import type { FunctionRole } from './function-role.js';
 

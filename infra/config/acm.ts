@@ -3,9 +3,7 @@
  * and the ARNs' shape before ACM has created them.
  */
 import { parseAcmArn } from '../../rotation/certificate/acm-arns.js';
-import { quote, type Problems } from './problems.js';
-import type { AcmTarget } from './settings.js';
-import { isRecord, stringList } from './values.js';
+import { type AcmTarget, isRecord, type Problems, quote, stringList } from '../settings.js';
 
 /** The fields of a certificate's `acm` setting. */
 export const ACM_FIELDS = ['regions', 'arns'] as const;

@@ -8,8 +8,7 @@ import { MAX_CAS } from '../../rotation/config/config.js';
 import { directoryUrlProblem, isProfileName } from '../../rotation/certificate/rules.js';
 import { CA_NAME_RE } from '../../rotation/certificate/rules.js';
 import { LETS_ENCRYPT_DIRECTORIES } from '../schedules.js';
-import { quote, type Problems } from './problems.js';
-import { isPending, isRecord, optionalString, parseJson } from './values.js';
+import { isPending, isRecord, optionalString, parseJson, type Problems, quote } from '../settings.js';
 
 /** `production` / `staging` / an https directory URL; undefined when invalid (reported under `key`). */
 export function directoryUrl(p: Problems, raw: string | undefined, key = 'ca'): string | undefined {

@@ -9,11 +9,17 @@ import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../../rotation/c
 import { DEFAULT_KEY_TYPE, KEY_TYPES, normaliseDomain, type KeyType } from '../../rotation/certificate/spec.js';
 import { parseZoneId } from '../hosted-zones.js';
 import { acmTargets } from './acm.js';
-import { quote, type Problems } from './problems.js';
 import { certificateSchedule, type LifetimeDefaults } from '../schedules.js';
-import type { CertificateSettings } from './settings.js';
 import { PROBE_ZONE_ID, secretSpecTags } from './tags.js';
-import { isPending, isRecord, parseJson, stringList } from './values.js';
+import {
+  type CertificateSettings,
+  isPending,
+  isRecord,
+  parseJson,
+  type Problems,
+  quote,
+  stringList,
+} from '../settings.js';
 
 export const CERTIFICATE_FIELDS = [
   'name',

@@ -3,8 +3,7 @@
  * renewal watch write on the secrets, or `pulumi up` would delete them.
  */
 import { STATE_TAG_PREFIX, STATUS_TAG_KEYS, WRITTEN_TAG_PREFIXES } from '../../rotation/certificate/tags.js';
-import { Problems, quote } from './problems.js';
-import { isRecord } from './values.js';
+import { isRecord, Problems, quote } from '../settings.js';
 
 /** The tag-key prefixes aws:ignoreTags must cover: the rotation's in-flight tags and the watch's. */
 export const IGNORED_TAG_PREFIXES = WRITTEN_TAG_PREFIXES;

@@ -3,63 +3,18 @@
  * tags, which must parse as the rotation parses them and fit Secrets Manager's tag limit beside
  * the tags the rotation and the watch add.
  */
-import {
-  SPEC_TAG_PREFIX,
-  RENEWAL_TAG_KEYS,
-  RENEWAL_TAG_PREFIX,
-  STATUS_TAG_KEYS,
-  SPEC_TAGS,
-  MAX_TAGS_PER_SECRET,
-} from '../../rotation/certificate/tags.js';
+import { RENEWAL_TAG_KEYS, STATUS_TAG_KEYS, SPEC_TAGS, MAX_TAGS_PER_SECRET } from '../../rotation/certificate/tags.js';
 import type * as pulumi from '@pulumi/pulumi';
 
-import { MAX_TAG_VALUE_LENGTH } from '../../rotation/certificate/rules.js';
 import { acmArnTags, domainTags, parseSpec, type KeyType } from '../../rotation/certificate/spec.js';
-import { INFLIGHT_TAG_PREFIX } from '../policies.js';
 import { probeAcmArns } from './acm.js';
-import { quote, type Problems } from './problems.js';
-import type { AcmTarget } from './settings.js';
-import { isRecord, parseJson } from './values.js';
+import { type AcmTarget, type Problems } from '../settings.js';
 
 /** In-flight tags hold five 43-character TXT values (one per name) each, plus one tag for the token. */
 const INFLIGHT_VALUES_PER_TAG = 5;
 
-const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
-
 /** A zone id for the tag checks when the real one is known only at deploy time. */
 export const PROBE_ZONE_ID = 'Z000000000000000000000';
-
-export function stackTags(p: Problems, given: unknown): Record<string, string> {
-  if (given === undefined) return {};
-  const value = typeof given === 'string' ? parseJson(given) : given;
-  if (!isRecord(value)) {
-    p.add('tags', `expected a map of tag keys to values, got ${quote(value)}`);
-    return {};
-  }
-  const tags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
-    const lower = k.toLowerCase();
-    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH) {
-      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`);
-    } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
-      p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
-    } else if (
-      lower.startsWith(SPEC_TAG_PREFIX) ||
-      lower.startsWith(INFLIGHT_TAG_PREFIX) ||
-      lower.startsWith(RENEWAL_TAG_PREFIX) ||
-      (STATUS_TAG_KEYS as readonly string[]).includes(k)
-    ) {
-      p.add(
-        `tags.${k}`,
-        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation, ' +
-          'the acme-rotation:renewal-* tags to the renewal watch',
-      );
-    } else {
-      tags[k] = v;
-    }
-  }
-  return tags;
-}
 
 /** What a certificate secret's tags are made of. */
 export interface SecretTagParts {

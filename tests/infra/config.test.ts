@@ -1,7 +1,7 @@
 import { RENEWAL_TAG_KEYS } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
-import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/config/index.js';
+import { KNOWN_KEYS, StackConfigError, loadSettings, type ConfigSource } from '../../infra/validate.js';
 import { makeLeaf, makeRootCa } from '../helpers/certs.js';
 
 const ROOT = makeRootCa({ cn: 'Config Test Private Root' });

@@ -27,7 +27,7 @@ import * as acme from 'acme-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AcmeRotation } from '../../infra/component.js';
-import { loadStackArgs } from '../../infra/config/index.js';
+import { loadStackArgs } from '../../infra/validate.js';
 import type { KeyType } from '../../rotation/certificate/spec.js';
 import { issueCertificate, keyPem, makeRootCa, SERVER_AUTH } from '../helpers/certs.js';
 import { AcmService } from '../local/aws/acm.js';

@@ -1,13 +1,17 @@
 /**
- * What the validator produces: the settings every resource is declared from, normalised, and
- * the choices some of them are limited to.
+ * The settings every resource is declared from, as the validator (validate.ts) produces them,
+ * normalised; and what each feature's check of its own settings shares: Problems, which collects
+ * every problem (one `pulumi preview` shows them all), each message starting with the key it is
+ * about, and the readers of a value as given (a raw config string, objects and lists as JSON, or
+ * a typed arg: a list, a number, an Output). Pure: no Pulumi.
  */
-import type { CaSetting } from './ca.js';
 import type * as pulumi from '@pulumi/pulumi';
 
-import type { KeyType } from '../../rotation/certificate/spec.js';
-import type { Lifetime, Schedule, WatchSchedule } from '../schedules.js';
-import type { ZoneRef } from '../hosted-zones.js';
+import { wholeNumberIn } from '../rotation/certificate/rules.js';
+import type { KeyType } from '../rotation/certificate/spec.js';
+import type { CaSetting } from './config/ca.js';
+import type { ZoneRef } from './hosted-zones.js';
+import type { Lifetime, Schedule, WatchSchedule } from './schedules.js';
 
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -107,4 +111,86 @@ export interface Origin {
   /** The Pulumi project: descriptions, the metrics' Stack dimension. */
   project: string;
   stack: string;
+}
+
+// Reporting.
+
+export const quote = (v: unknown): string => JSON.stringify(v);
+
+export class Problems {
+  readonly list: string[] = [];
+  /** `prefix`: `<namespace>:` (stack config) or '' (component args). */
+  constructor(private readonly prefix: string) {}
+  key(key: string): string {
+    return `${this.prefix}${key}`;
+  }
+  add(key: string, message: string): void {
+    this.list.push(`${this.key(key)}: ${message}`);
+  }
+  addRaw(message: string): void {
+    this.list.push(message);
+  }
+}
+
+// Reading a value as given.
+
+/**
+ * A value known only at deploy time: a Pulumi Output or a promise. Told apart without importing
+ * Pulumi (this module stays pure): an Output carries `__pulumiOutput`.
+ */
+export function isPending(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  return (
+    (v as { __pulumiOutput?: unknown }).__pulumiOutput === true || typeof (v as { then?: unknown }).then === 'function'
+  );
+}
+
+export function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    // Pulumi stores YAML objects and lists as JSON; a plain string here means a scalar was set.
+    return raw;
+  }
+}
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function stringList(
+  p: Problems,
+  key: string,
+  value: unknown,
+  opts: { nonEmpty?: boolean } = {},
+): string[] | undefined {
+  if (typeof value === 'string') value = value.split(',').map((s) => s.trim());
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    p.add(key, `expected a list of strings, got ${quote(value)}`);
+    return undefined;
+  }
+  const list = (value as string[]).map((s) => s.trim()).filter((s) => s !== '');
+  if (opts.nonEmpty && list.length === 0) {
+    p.add(key, 'must not be empty');
+    return undefined;
+  }
+  return list;
+}
+
+export function integer(
+  p: Problems,
+  key: string,
+  raw: string | undefined,
+  min: number,
+  max: number,
+): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = wholeNumberIn(raw, min, max);
+  if (n === undefined) p.add(key, `${quote(raw)} is not a whole number between ${min} and ${max}`);
+  return n;
+}
+
+export function optionalString(raw: string | undefined): string | undefined {
+  const v = raw?.trim();
+  return v ? v : undefined;
 }

@@ -1,33 +1,103 @@
 /**
- * THE validator, of stack configuration and component args alike: every setting checked and
- * normalised into Settings, every problem reported under its key. The settings of their own
- * concern (the CA, hosted zones, tags, certificates, schedules) are checked in their modules.
+ * THE validator, of stack configuration and component args alike: every setting read, checked and
+ * normalised into Settings (settings.ts) BEFORE any resource is declared, every problem reported
+ * at once, each message starting with the key it is about (`acme-rotation:certificates[1].domains[0]: …`).
+ * The settings of a feature (the CA, hosted zones, certificates, schedules) are checked in its
+ * module; here are the rest, and the two routes in:
+ *
+ * - the component's: AcmeRotation's typed args (validateArgs), each problem under its field, or
+ *   under its config key when the args were read from Pulumi config;
+ * - the stack's: the whole stack configuration as Pulumi stores it (raw strings), unknown keys and
+ *   aws:ignoreTags too, turned into AcmeRotation's args (loadStackArgs).
  */
 import type * as pulumi from '@pulumi/pulumi';
 
-import { parseResolvers } from '../../rotation/dns01/resolvers.js';
-import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
+  MAX_TAG_VALUE_LENGTH,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   isEmailAddress,
   isSnsTopicArn,
-} from '../../rotation/certificate/rules.js';
-import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
-import { certificateList } from './certificate.js';
-import { hostedZones } from '../hosted-zones.js';
-import { quote, type Problems } from './problems.js';
+} from '../rotation/certificate/rules.js';
+import { RENEWAL_TAG_PREFIX, SPEC_TAG_PREFIX, STATUS_TAG_KEYS, INFLIGHT_TAG } from '../rotation/certificate/tags.js';
+import { parseResolvers } from '../rotation/dns01/resolvers.js';
+import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../rotation/lib/deadline.js';
+import type { AcmeRotationArgs } from './args.js';
+import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './config/ca.js';
+import { certificateList } from './config/certificate.js';
+import { checkIgnoreTags } from './config/ignore-tags.js';
+import { hostedZones } from './hosted-zones.js';
 import {
   WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,
   parseDefaultLifetime,
   watchSchedule as parseWatch,
   type WatchSchedule,
-} from '../schedules.js';
-import { LOG_LEVELS, LOG_RETENTION_DAYS, type Origin, type Settings } from './settings.js';
-import { stackTags } from './tags.js';
-import { integer, isPending, optionalString, parseJson } from './values.js';
+} from './schedules.js';
+import {
+  LOG_LEVELS,
+  LOG_RETENTION_DAYS,
+  Problems,
+  integer,
+  isPending,
+  isRecord,
+  optionalString,
+  parseJson,
+  quote,
+  type Origin,
+  type Settings,
+} from './settings.js';
+
+/** Every key this program reads in its namespace (anything else is reported as a typo). */
+export const KNOWN_KEYS = [
+  'certificates',
+  'hostedZones',
+  'ca',
+  'cas',
+  'certificateLifetime',
+  'email',
+  'account',
+  'eabKid',
+  'eabHmacKey',
+  'notificationEmail',
+  'notificationTopicArn',
+  'eventBus',
+  'logRetentionDays',
+  'logLevel',
+  'kmsKeyArn',
+  'secretNamePrefix',
+  'secretRecoveryWindowDays',
+  'namePrefix',
+  'memoryMb',
+  'dnsResolvers',
+  'dnsPropagationTimeoutSeconds',
+  'acmeTimeoutSeconds',
+  'preferredChain',
+  'maxCertificateLifetimeDays',
+  'caRootsPem',
+  'watchSchedule',
+  'watchMaxConcurrentRotations',
+  'tags',
+] as const;
+
+/** Every argument of AcmeRotation: the stack's settings and the component's own. */
+export const ARG_KEYS = [...KNOWN_KEYS, 'configNamespace', 'rotationBundleDir', 'watchBundleDir'] as const;
+
+/** Invalid settings: every problem, each starting with the key it is about, thrown together. */
+export class StackConfigError extends Error {
+  override name = 'StackConfigError';
+  /** `what`: what was invalid, e.g. `stack configuration` or `AcmeRotation arguments of "certs"`. */
+  constructor(
+    readonly problems: string[],
+    what = 'stack configuration',
+  ) {
+    super(
+      `invalid ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+  }
+}
 
 const SECRET_NAME_CHARS_RE = /^[A-Za-z0-9/_+=.@-]*$/;
 const NAME_PREFIX_RE = /^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/;
@@ -276,4 +346,128 @@ export function checkSettings(
     tags,
     certificates,
   };
+}
+
+const TAG_KEY_RE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,127}$/u;
+
+/** `tags`: the stack's own, on every resource; never a key of the tags acme-rotation reads or writes. */
+export function stackTags(p: Problems, given: unknown): Record<string, string> {
+  if (given === undefined) return {};
+  const value = typeof given === 'string' ? parseJson(given) : given;
+  if (!isRecord(value)) {
+    p.add('tags', `expected a map of tag keys to values, got ${quote(value)}`);
+    return {};
+  }
+  const tags: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const lower = k.toLowerCase();
+    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH) {
+      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`);
+    } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
+      p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
+    } else if (
+      lower.startsWith(SPEC_TAG_PREFIX) ||
+      lower.startsWith(INFLIGHT_TAG) ||
+      lower.startsWith(RENEWAL_TAG_PREFIX) ||
+      (STATUS_TAG_KEYS as readonly string[]).includes(k)
+    ) {
+      p.add(
+        `tags.${k}`,
+        'is reserved: acme:* tags are the certificate spec; the status and in-flight tags belong to the rotation, ' +
+          'the acme-rotation:renewal-* tags to the renewal watch',
+      );
+    } else {
+      tags[k] = v;
+    }
+  }
+  return tags;
+}
+
+// The component's route.
+
+/**
+ * Validate AcmeRotation's args (the component's route); throws StackConfigError listing every
+ * problem, each under its field (`certificates[0].domains[1]: …`), or under the config key when
+ * `args.configNamespace` says they were read from Pulumi config.
+ */
+export function validateArgs(args: AcmeRotationArgs, origin: Origin, what = 'AcmeRotation arguments'): Settings {
+  const ns = args.configNamespace;
+  const p = new Problems(ns ? `${ns}:` : '');
+  const values = args as unknown as Record<string, unknown>;
+  if (typeof values !== 'object' || values === null)
+    throw new StackConfigError([`expected an object, got ${quote(args)}`], what);
+  for (const key of Object.keys(values)) {
+    if (!(ARG_KEYS as readonly string[]).includes(key) && values[key] !== undefined) {
+      p.add(key, `is not an argument of AcmeRotation (known: ${ARG_KEYS.join(', ')})`);
+    }
+  }
+  const settings = checkSettings(p, (key) => values[key], origin, ns ? `${ns}:` : '');
+  if (!settings || p.list.length > 0) throw new StackConfigError(p.list, ns ? 'stack configuration' : what);
+  return settings;
+}
+
+// The stack's route.
+
+/** Where the loader reads from: raw string values, as Pulumi stores them (objects as JSON). */
+export interface ConfigSource {
+  /** The project's config namespace, e.g. `acme-rotation`. */
+  namespace: string;
+  stack: string;
+  /** A key of the namespace (without the `namespace:` prefix). */
+  get(key: string): string | undefined;
+  /** Every key set in the namespace (without the prefix), for the typo check. */
+  keys: readonly string[];
+  /** `aws:ignoreTags` of the default AWS provider, raw. */
+  awsIgnoreTags: string | undefined;
+}
+
+const NUMBER_KEYS = [
+  'logRetentionDays',
+  'secretRecoveryWindowDays',
+  'memoryMb',
+  'dnsPropagationTimeoutSeconds',
+  'acmeTimeoutSeconds',
+  'maxCertificateLifetimeDays',
+  'watchMaxConcurrentRotations',
+] as const;
+const JSON_KEYS = ['certificates', 'hostedZones', 'cas', 'tags'] as const;
+
+/**
+ * The stack's route: read and validate the whole stack configuration (unknown keys and
+ * aws:ignoreTags too), then turn it into the args AcmeRotation takes — the same validator's
+ * input, typed. Throws StackConfigError listing every problem under its config key.
+ */
+export function loadStackArgs(src: ConfigSource): { args: AcmeRotationArgs; settings: Settings } {
+  const p = new Problems(`${src.namespace}:`);
+  for (const key of src.keys) {
+    if (!(KNOWN_KEYS as readonly string[]).includes(key)) {
+      p.add(key, `is not a setting of this program (known: ${KNOWN_KEYS.join(', ')})`);
+    }
+  }
+  checkIgnoreTags(p, src.awsIgnoreTags);
+  const settings = checkSettings(
+    p,
+    (key) => src.get(key),
+    { project: src.namespace, stack: src.stack },
+    `${src.namespace}:`,
+  );
+  if (!settings || p.list.length > 0) throw new StackConfigError(p.list);
+
+  // Valid: whole numbers are numbers, objects and lists parsed, the rest as written.
+  const args: Record<string, unknown> = { configNamespace: src.namespace };
+  for (const key of KNOWN_KEYS) {
+    const raw = src.get(key);
+    if (raw === undefined) continue;
+    if ((NUMBER_KEYS as readonly string[]).includes(key)) {
+      const t = raw.trim();
+      if (t !== '') args[key] = Number(t);
+    } else if ((JSON_KEYS as readonly string[]).includes(key)) args[key] = parseJson(raw);
+    else args[key] = raw;
+  }
+  return { args: args as unknown as AcmeRotationArgs, settings };
+}
+
+/** Read and validate the whole stack configuration; throws StackConfigError listing every problem. */
+export function loadSettings(src: ConfigSource): Settings {
+  return loadStackArgs(src).settings;
 }
