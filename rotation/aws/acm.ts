@@ -1,15 +1,13 @@
 /**
  * Thin adapter over the ACM SDK client: DescribeCertificate and ImportCertificate, each in the
- * region of the certificate's ARN (one client per region, made on first use), SDK errors mapped
- * to AwsServiceError, every call counted. ACM imports at about one request a second: throttling
- * beyond the SDK's own retries is waited out with jittered backoff while the invocation has time,
- * as for Route 53.
+ * region of the certificate's ARN (one client per region, made on first use), every call made
+ * through the AWS call layer (aws/calls.ts): counted, SDK errors mapped to AwsServiceError with
+ * the ARN, and throttling (ACM imports about one a second) waited out by the SDK's retry loop
+ * while the invocation has time, as for Route 53.
  */
 import { ACMClient, DescribeCertificateCommand, ImportCertificateCommand } from '@aws-sdk/client-acm';
-import { AwsServiceError, sdkErrorMessage } from '../lib/errors.js';
-import { backoffDelay } from '../lib/deadline.js';
 import { parseAcmArn } from '../certificate/acm-arns.js';
-import { retry } from '../lib/retry.js';
+import { AwsCalls, mapAwsError, type ThrottlePolicy } from './calls.js';
 
 export interface AcmCertificateInfo {
   arn: string;
@@ -37,70 +35,34 @@ export interface AcmImport {
 
 export type AcmOperation = 'DescribeCertificate' | 'ImportCertificate';
 
-const THROTTLING = new Set(['ThrottlingException', 'TooManyRequestsException', 'Throttling', 'RequestLimitExceeded']);
-
-function isThrottling(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  return (
-    THROTTLING.has(err.name) || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 429
-  );
-}
-
-function mapError(op: AcmOperation, arn: string, err: unknown, lead?: string): AwsServiceError {
-  if (err instanceof AwsServiceError) return err;
-  const name = err instanceof Error ? err.name || 'Error' : 'Error';
-  const message = err instanceof Error ? sdkErrorMessage(err) : String(err);
-  return new AwsServiceError('ACM', op, name, `${arn}: ${message || '(no message)'}`, {
-    cause: err,
-    ...(lead ? { lead } : {}),
-  });
-}
-
-export interface AcmAdapterOptions {
-  /** Milliseconds the adapter may still spend waiting out throttling; unset: 5 waits at most. */
-  budgetMs?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-}
+/** How throttling is waited out (aws/calls.ts); unset `budgetMs`: 5 waits at most. */
+export type AcmAdapterOptions = Pick<ThrottlePolicy, 'budgetMs' | 'sleep' | 'random'>;
 
 export class AcmAdapter {
-  readonly calls: Record<AcmOperation, number> = { DescribeCertificate: 0, ImportCertificate: 0 };
+  private readonly aws: AwsCalls;
   constructor(
     /** The client of a region; the caller keeps one per region (rotation/acm/session.ts). */
     private readonly clientFor: (region: string) => ACMClient,
-    private readonly opts: AcmAdapterOptions = {},
-  ) {}
+    opts: AcmAdapterOptions = {},
+  ) {
+    this.aws = new AwsCalls('ACM', { throttle: opts }, ['DescribeCertificate', 'ImportCertificate']);
+  }
+
+  /** Calls made, by operation. */
+  get calls(): Readonly<Record<AcmOperation, number>> {
+    return this.aws.calls as Record<AcmOperation, number>;
+  }
 
   private client(arn: string): ACMClient {
     const parsed = parseAcmArn(arn);
     const region = typeof parsed === 'string' ? undefined : parsed.region;
-    if (!region) throw mapError('DescribeCertificate', arn, new Error('not an ACM certificate ARN'));
+    if (!region)
+      throw mapAwsError('ACM', 'DescribeCertificate', new Error('not an ACM certificate ARN'), { subject: arn });
     return this.clientFor(region);
   }
 
   private call<T>(op: AcmOperation, arn: string, fn: () => Promise<T>): Promise<T> {
-    const started = Date.now();
-    return retry(
-      () => {
-        this.calls[op]++;
-        return fn();
-      },
-      {
-        retryable: isThrottling,
-        waitMs: (_err, attempt) => backoffDelay(attempt - 1, 400, 4_000, this.opts.random),
-        ...(this.opts.budgetMs ? { remainingMs: this.opts.budgetMs } : { maxAttempts: 6 }),
-        ...(this.opts.sleep ? { sleep: this.opts.sleep } : {}),
-        giveUp: (err, why) =>
-          mapError(
-            op,
-            arn,
-            err,
-            why.reason === 'final'
-              ? undefined
-              : `ACM throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s and the function has no time left to wait`,
-          ),
-      },
-    );
+    return this.aws.run(op, fn, { subject: arn });
   }
 
   async describe(arn: string): Promise<AcmCertificateInfo> {

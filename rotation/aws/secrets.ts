@@ -1,14 +1,27 @@
+/**
+ * The one Secrets Manager adapter of the three programs: the rotation function's reads and writes,
+ * the renewal watch's listing, RotateSecret and version dates (watch/secrets.ts builds on it), and
+ * the fetch command's read of AWSCURRENT. Every call goes through the AWS call layer
+ * (aws/calls.ts): counted by operation, SDK errors mapped to AwsServiceError. The client is
+ * injectable (tests use the local endpoint's model in process).
+ */
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
   type GetSecretValueCommandOutput,
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
+  RotateSecretCommand,
   SecretsManagerClient,
   TagResourceCommand,
   UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsServiceError, BinaryValueError, sdkErrorMessage, type AwsService } from '../lib/errors.js';
+import { AwsServiceError, BinaryValueError } from '../lib/errors.js';
+import { AwsCalls } from './calls.js';
+
+export { mapAwsError } from './calls.js';
 
 export interface SecretDescription {
   arn: string;
@@ -17,6 +30,8 @@ export interface SecretDescription {
   /** Version id → staging labels. */
   versionStages: Record<string, string[]>;
   tags: { Key?: string; Value?: string }[];
+  /** When a rotation last promoted a version (absent before the first). */
+  lastRotatedAt?: Date;
 }
 
 /** The version that holds `stage` (e.g. AWSCURRENT), if any. */
@@ -30,27 +45,49 @@ export interface VersionSelect {
   stage?: string;
 }
 
-/** Map any SDK error to AwsServiceError, keeping the SDK error as cause. */
-export function mapAwsError(service: AwsService, operation: string, err: unknown): AwsServiceError {
-  const name = err instanceof Error ? err.name : 'UnknownError';
-  const message = sdkErrorMessage(err);
-  return new AwsServiceError(service, operation, name, message, { cause: err });
+function isNotFound(err: unknown): boolean {
+  return err instanceof AwsServiceError && err.awsCode === 'ResourceNotFoundException';
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof Error && err.name === 'ResourceNotFoundException';
+/** A version as GetSecretValue answers it. */
+export interface SecretVersion {
+  versionId: string | undefined;
+  /** SecretString; undefined when the version holds SecretBinary or no value (the AWSPENDING stub). */
+  value: string | undefined;
+  /** Bytes of SecretBinary, when the version holds that instead of a SecretString. */
+  binaryBytes?: number;
+  stages: string[];
+  createdDate?: Date;
 }
+
+/** A secret as ListSecrets answers it. */
+export interface ListedSecretEntry {
+  arn: string;
+  name: string;
+  rotationEnabled: boolean;
+  rotationLambdaArn?: string;
+  createdAt?: Date;
+  /** Version id → staging labels. */
+  versions: Record<string, string[]>;
+  tags: { Key?: string; Value?: string }[];
+}
+
+/** A version as ListSecretVersionIds answers it. */
+export interface VersionEntry {
+  versionId: string;
+  stages: string[];
+  createdDate?: Date;
+}
+
+export type RotateOutcome = 'started' | 'in-progress';
 
 /**
- * Thin Secrets Manager adapter: the calls the rotation needs, with SDK errors mapped to
- * AwsServiceError. The client is injectable (tests use the local endpoint's model in process).
- *
- * One adapter serves one invocation: its call counts are that invocation's, and reads started
- * early (prefetch) are answered from its memo. The SDK client behind it is shared.
+ * One adapter serves one invocation (one run of the watch, one fetch): its call counts are that
+ * invocation's, and reads started early (prefetch) are answered from its memo. The SDK client
+ * behind it is shared.
  */
 export class SecretsAdapter {
-  /** Calls made, by operation, for the per-invocation call count in the logs. */
-  readonly calls: Record<string, number> = {};
+  private readonly aws = new AwsCalls('SecretsManager');
 
   /** Reads started early, each taken (once) by the next getValue of the same secret and version. */
   private prefetched: {
@@ -64,17 +101,13 @@ export class SecretsAdapter {
 
   constructor(private readonly client: SecretsManagerClient = new SecretsManagerClient({})) {}
 
-  private count(operation: string): void {
-    this.calls[operation] = (this.calls[operation] ?? 0) + 1;
+  /** Calls made, by operation, for the per-invocation call count in the logs. */
+  get calls(): Readonly<Record<string, number>> {
+    return this.aws.calls;
   }
 
-  private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
-    this.count(operation);
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapAwsError('SecretsManager', operation, err);
-    }
+  private call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    return this.aws.run(operation, fn);
   }
 
   async describe(secretId: string): Promise<SecretDescription> {
@@ -91,20 +124,40 @@ export class SecretsAdapter {
       rotationEnabled: out.RotationEnabled === true,
       versionStages: out.VersionIdsToStages ?? {},
       tags: out.Tags ?? [],
+      ...(out.LastRotatedDate ? { lastRotatedAt: out.LastRotatedDate } : {}),
     };
   }
 
-  /** GetSecretValue (counted); undefined when the version has no value or does not exist. */
-  private async read(secretId: string, select: VersionSelect): Promise<GetSecretValueCommandOutput | undefined> {
-    this.count('GetSecretValue');
-    try {
-      return await this.client.send(
+  private getSecretValue(secretId: string, select: VersionSelect): Promise<GetSecretValueCommandOutput> {
+    return this.call('GetSecretValue', () =>
+      this.client.send(
         new GetSecretValueCommand({ SecretId: secretId, VersionId: select.versionId, VersionStage: select.stage }),
-      );
+      ),
+    );
+  }
+
+  /** GetSecretValue; undefined when the version does not exist. */
+  private async read(secretId: string, select: VersionSelect): Promise<GetSecretValueCommandOutput | undefined> {
+    try {
+      return await this.getSecretValue(secretId, select);
     } catch (err) {
       if (isNotFound(err)) return undefined;
-      throw mapAwsError('SecretsManager', 'GetSecretValue', err);
+      throw err;
     }
+  }
+
+  /**
+   * A version (by id and/or stage) as it is, binary or not; a version or secret that does not
+   * exist is an AwsServiceError (ResourceNotFoundException), for a caller that says so itself.
+   */
+  async readVersion(secretId: string, select: VersionSelect): Promise<SecretVersion> {
+    return toVersion(await this.getSecretValue(secretId, select));
+  }
+
+  /** A version as readVersion answers it; undefined when it does not exist. */
+  async findVersion(secretId: string, select: VersionSelect): Promise<SecretVersion | undefined> {
+    const out = await this.read(secretId, select);
+    return out === undefined ? undefined : toVersion(out);
   }
 
   /**
@@ -206,4 +259,75 @@ export class SecretsAdapter {
       this.client.send(new UntagResourceCommand({ SecretId: secretId, TagKeys: keys })),
     );
   }
+
+  /** Every secret with the tag key `tagKey` (ListSecrets' filter is a prefix match; exact keys kept), all pages. */
+  async list(tagKey: string): Promise<ListedSecretEntry[]> {
+    const out: ListedSecretEntry[] = [];
+    let next: string | undefined;
+    do {
+      const page = await this.call('ListSecrets', () =>
+        this.client.send(
+          new ListSecretsCommand({ Filters: [{ Key: 'tag-key', Values: [tagKey] }], MaxResults: 100, NextToken: next }),
+        ),
+      );
+      for (const s of page.SecretList ?? []) {
+        if (!s.ARN || !s.Name) continue;
+        // The filter is a prefix match: `acme:domains` also finds `acme:domains-old`.
+        if (!(s.Tags ?? []).some((t) => t.Key === tagKey)) continue;
+        out.push({
+          arn: s.ARN,
+          name: s.Name,
+          rotationEnabled: s.RotationEnabled === true,
+          ...(s.RotationLambdaARN ? { rotationLambdaArn: s.RotationLambdaARN } : {}),
+          ...(s.CreatedDate ? { createdAt: s.CreatedDate } : {}),
+          versions: s.SecretVersionsToStages ?? {},
+          tags: s.Tags ?? [],
+        });
+      }
+      next = page.NextToken;
+    } while (next);
+    return out;
+  }
+
+  /** RotateSecret with the SecretId only: the rotation configured on the secret runs. */
+  async rotate(secretId: string): Promise<RotateOutcome> {
+    try {
+      await this.call('RotateSecret', () => this.client.send(new RotateSecretCommand({ SecretId: secretId })));
+      return 'started';
+    } catch (err) {
+      // Secrets Manager refuses a second rotation while one is in progress: it is not ours to force.
+      if (err instanceof AwsServiceError && /previous rotation isn't complete/i.test(err.detail)) return 'in-progress';
+      throw err;
+    }
+  }
+
+  /** The versions (ListSecretVersionIds, one page of 100), with their CreatedDate. */
+  async versions(secretId: string): Promise<VersionEntry[]> {
+    const out = await this.call('ListSecretVersionIds', () =>
+      this.client.send(new ListSecretVersionIdsCommand({ SecretId: secretId, MaxResults: 100 })),
+    );
+    return (out.Versions ?? []).flatMap((v) =>
+      v.VersionId
+        ? [
+            {
+              versionId: v.VersionId,
+              stages: v.VersionStages ?? [],
+              ...(v.CreatedDate ? { createdDate: v.CreatedDate } : {}),
+            },
+          ]
+        : [],
+    );
+  }
+}
+
+function toVersion(out: GetSecretValueCommandOutput): SecretVersion {
+  return {
+    versionId: out.VersionId,
+    value: out.SecretString,
+    ...(out.SecretString === undefined && out.SecretBinary !== undefined
+      ? { binaryBytes: out.SecretBinary.byteLength }
+      : {}),
+    stages: out.VersionStages ?? [],
+    ...(out.CreatedDate ? { createdDate: out.CreatedDate } : {}),
+  };
 }

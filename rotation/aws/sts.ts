@@ -5,7 +5,8 @@
  * made here, in a module loaded only when roles are configured.
  */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
-import { AwsServiceError, sdkErrorMessage } from '../lib/errors.js';
+import { AwsServiceError } from '../lib/errors.js';
+import { AwsCalls } from './calls.js';
 
 export interface RoleSession {
   accessKeyId: string;
@@ -26,6 +27,8 @@ export function newStsClient(config: object): STSClient {
 export class RoleCredentials {
   private session: RoleSession | undefined;
   private pending: Promise<RoleSession> | undefined;
+  /** Its own call scope: an AssumeRole made under a Route 53 call is not counted as Route 53's. */
+  private readonly aws = new AwsCalls('STS');
 
   constructor(
     private readonly sts: STSClient,
@@ -47,22 +50,16 @@ export class RoleCredentials {
   }
 
   private async assume(): Promise<RoleSession> {
-    let out;
-    try {
-      out = await this.sts.send(
+    const out = await this.aws.run('AssumeRole', () =>
+      this.sts.send(
         new AssumeRoleCommand({
           RoleArn: this.roleArn,
           RoleSessionName: this.sessionName,
           DurationSeconds: SESSION_SECONDS,
           ...(this.externalId ? { ExternalId: this.externalId } : {}),
         }),
-      );
-    } catch (err) {
-      const name = err instanceof Error ? err.name || 'Error' : 'Error';
-      throw new AwsServiceError('STS', 'AssumeRole', name, err instanceof Error ? sdkErrorMessage(err) : String(err), {
-        cause: err,
-      });
-    }
+      ),
+    );
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new AwsServiceError('STS', 'AssumeRole', 'IncompleteCredentials', `no credentials for ${this.roleArn}`);

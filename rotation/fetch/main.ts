@@ -8,6 +8,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { X509Certificate } from 'node:crypto';
 
 import { sdkClientConfig } from '../aws/client-config.js';
+import { SecretsAdapter } from '../aws/secrets.js';
 import { certNotAfter, certNotBefore, normaliseSerial } from '../certificate/bundle.js';
 import { COMMAND, HELP, parseArgs, UsageError, type FetchOptions } from './args.js';
 import { runReload, type ReloadOptions } from './reload.js';
@@ -68,7 +69,7 @@ export async function main(io: MainIo): Promise<number> {
 
   const client = (io.client ?? defaultClient)(options);
   try {
-    return await fetchAndDeploy(options, client, io);
+    return await fetchAndDeploy(options, new SecretsAdapter(client), io);
   } catch (err) {
     const message =
       err instanceof FetchError ? err.message : `${options.secretId}: ${(err as Error).message ?? String(err)}`;
@@ -132,9 +133,9 @@ function checkExpiry(
   );
 }
 
-async function fetchAndDeploy(options: FetchOptions, client: SecretsManagerClient, io: MainIo): Promise<number> {
+async function fetchAndDeploy(options: FetchOptions, secrets: SecretsAdapter, io: MainIo): Promise<number> {
   const id = options.secretId;
-  const current = await readCurrentCertificate(client, id);
+  const current = await readCurrentCertificate(secrets, id);
   const { bundle, serial } = current;
   const files = filesFor(options, bundle);
   await inspectTargets(id, files);

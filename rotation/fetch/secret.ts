@@ -3,9 +3,9 @@
  * one of our bundles whose key belongs to its certificate, and turned into the files to write.
  * Errors name the secret and say what was found without quoting the value (it may be a key).
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 
+import type { SecretsAdapter } from '../aws/secrets.js';
 import { normaliseSerial, splitPemCertificates, type CertificateBundle } from '../certificate/bundle.js';
 import { classifyCurrentValue } from '../certificate/current-value.js';
 import type { FetchOptions } from './args.js';
@@ -28,25 +28,20 @@ export interface CurrentCertificate {
   leaf: X509Certificate;
 }
 
+/** AWS's own words for a failed read: the SDK error's name and message (what the operator searches for). */
 function describeAwsError(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  const said = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  if (said instanceof Error) return `${said.name}: ${said.message}`;
+  return String(said);
 }
 
 /** GetSecretValue(AWSCURRENT), checked. Throws FetchError. */
-export async function readCurrentCertificate(
-  client: SecretsManagerClient,
-  secretId: string,
-): Promise<CurrentCertificate> {
-  let secretString: string | undefined;
-  let binary = false;
+export async function readCurrentCertificate(secrets: SecretsAdapter, secretId: string): Promise<CurrentCertificate> {
+  let current;
   try {
-    const out = await client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
-    secretString = out.SecretString;
-    binary = secretString === undefined && out.SecretBinary !== undefined;
+    current = await secrets.readVersion(secretId, { stage: 'AWSCURRENT' });
   } catch (err) {
-    const name = err instanceof Error ? err.name : '';
-    if (name === 'ResourceNotFoundException') {
+    if ((err as { awsCode?: string }).awsCode === 'ResourceNotFoundException') {
       throw new FetchError(
         `secret "${secretId}": no AWSCURRENT version (or no such secret in this account and region) — ${describeAwsError(err)}`,
         { cause: err },
@@ -54,7 +49,7 @@ export async function readCurrentCertificate(
     }
     throw new FetchError(`secret "${secretId}": cannot read AWSCURRENT — ${describeAwsError(err)}`, { cause: err });
   }
-  return checkCurrentValue(secretId, secretString, binary);
+  return checkCurrentValue(secretId, current.value, current.binaryBytes !== undefined);
 }
 
 /** The AWSCURRENT value as a certificate, or a FetchError saying why it is not one. */

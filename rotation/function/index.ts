@@ -27,8 +27,9 @@ function buildServices(): Services {
     logger.error('invalid function configuration', { error: err });
     throw err;
   }
-  // Every request is bounded (API_TIMEOUT_SECONDS). Route 53 throttling beyond the SDK's few
-  // retries is waited out by the adapter for as long as the invocation has time.
+  // Every request is bounded (API_TIMEOUT_SECONDS). Route 53 and ACM throttling beyond the SDK's
+  // few attempts is waited out in the SDK's retry loop for as long as the invocation has time
+  // (aws/calls.ts).
   const clientConfig = sdkClientConfig(config.apiTimeoutMs);
   const secretsClient = new SecretsManagerClient(clientConfig);
   const route53 = route53Sessions(config, clientConfig);

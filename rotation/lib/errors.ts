@@ -313,16 +313,3 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
-
-/**
- * An SDK error's message, readable: a request that got no answer within the request timeout says
- * so and names the setting, instead of the HTTP handler's log text.
- */
-export function sdkErrorMessage(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  if (err.name === 'TimeoutError' || /exceeded the configured \d+ ms requestTimeout/.test(err.message)) {
-    const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
-    return `no answer within the request timeout (API_TIMEOUT_SECONDS)${attempts ? ` in ${attempts} attempt(s)` : ''}`;
-  }
-  return err.message;
-}

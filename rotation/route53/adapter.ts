@@ -1,13 +1,10 @@
 /**
  * Thin adapter over the Route 53 SDK client: the few operations DNS-01 needs, with names in
  * canonical form (lowercase, no trailing dot, `\052` → `*`), ids without their `/hostedzone/`
- * and `/change/` prefixes, SDK errors mapped to AwsServiceError, and every call counted.
- *
- * Route 53 allows ~5 requests/second per account, shared by everything in it. The SDK retries
- * a throttled request a few times; when it gives up, the adapter keeps retrying with jittered
- * backoff for as long as the function has time left (`budgetMs`), not for a fixed number of
- * attempts: under sustained throttling (a hundred certificates renewing at once) every request
- * eventually gets its turn, and a rotation fails only when its time is really up.
+ * and `/change/` prefixes, and every call made through the AWS call layer (aws/calls.ts): counted,
+ * SDK errors mapped to AwsServiceError, and throttling waited out by the SDK's retry loop for as
+ * long as the function has time left (`budgetMs`), not for a fixed number of attempts: Route 53
+ * allows ~5 requests/second per account, shared by everything in it.
  */
 import {
   ChangeResourceRecordSetsCommand,
@@ -19,12 +16,11 @@ import {
   type RRType,
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
-import { AwsServiceError, sdkErrorMessage } from '../lib/errors.js';
-import { backoffDelay } from '../lib/deadline.js';
-import { normalizeName } from '../certificate/domains.js';
-import { retry } from '../lib/retry.js';
-import { bareZoneId } from '../certificate/rules.js';
+import { AwsCalls, type ThrottlePolicy } from '../aws/calls.js';
 import { sdkClientConfig } from '../aws/client-config.js';
+import { normalizeName } from '../certificate/domains.js';
+import { bareZoneId } from '../certificate/rules.js';
+import { AwsServiceError } from '../lib/errors.js';
 
 export interface HostedZoneInfo {
   /** Zone id without `/hostedzone/`. */
@@ -79,36 +75,16 @@ export function defaultRoute53Client(requestTimeoutMs = 10_000): Route53Client {
   });
 }
 
-/** Error names Route 53 (or the SDK) uses when a request was throttled. */
-const THROTTLING = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'PriorRequestNotComplete',
-]);
+/**
+ * How throttling is waited out (aws/calls.ts ThrottlePolicy): `budgetMs` is normally the function's
+ * time left minus a margin to report a failure; without it, at most `maxThrottleRetries` waits.
+ */
+export type Route53AdapterOptions = ThrottlePolicy;
 
-export function isThrottling(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return THROTTLING.has(err.name) || status === 429;
-}
-
-export interface Route53AdapterOptions {
-  /**
-   * Milliseconds the adapter may still spend waiting out throttling (normally the function's
-   * time left minus a margin to report a failure). Unset: at most `maxThrottleRetries` waits.
-   */
-  budgetMs?: () => number;
-  /** Throttling waits without a budget. Default 5. */
-  maxThrottleRetries?: number;
-  /** Backoff bounds for throttling waits (ms). Defaults 400 / 4000. */
-  throttleMinMs?: number;
-  throttleMaxMs?: number;
-  random?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
+/** What to do when Route 53 throttled a call past the function's time. */
+const THROTTLE_HINT =
+  'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
+  'spread the rotation schedules or raise the function timeout';
 
 function stripPrefix(id: string, prefix: string): string {
   return id.startsWith(prefix) ? id.slice(prefix.length) : id;
@@ -121,24 +97,31 @@ export function bareChangeId(id: string): string {
 
 export class Route53Adapter {
   public readonly client: Route53Client;
-  /** Logical calls per operation (one per adapter request, pagination pages included). */
-  public readonly callCount: Record<Route53Operation, number>;
-  /** HTTP attempts per operation as reported by the SDK (includes its retries). */
-  public readonly attemptCount: Record<Route53Operation, number>;
-  /** Requests answered with throttling (each SDK attempt counted). */
-  public throttled = 0;
-  private readonly opts: Route53AdapterOptions;
+  private readonly aws: AwsCalls;
 
   constructor(client?: Route53Client, opts: Route53AdapterOptions = {}) {
     this.client = client ?? defaultRoute53Client();
-    this.opts = opts;
-    this.callCount = Object.fromEntries(ROUTE53_OPERATIONS.map((op) => [op, 0])) as Record<Route53Operation, number>;
-    this.attemptCount = { ...this.callCount };
+    this.aws = new AwsCalls('Route53', { throttle: opts, throttleHint: THROTTLE_HINT }, ROUTE53_OPERATIONS);
+  }
+
+  /** Logical calls per operation (one per adapter request, pagination pages included). */
+  get callCount(): Readonly<Record<Route53Operation, number>> {
+    return this.aws.calls as Record<Route53Operation, number>;
+  }
+
+  /** HTTP attempts per operation as reported by the SDK (includes its retries). */
+  get attemptCount(): Readonly<Record<Route53Operation, number>> {
+    return this.aws.attempts as Record<Route53Operation, number>;
+  }
+
+  /** Attempts answered with throttling. */
+  get throttled(): number {
+    return this.aws.throttled;
   }
 
   /** Total logical Route 53 calls made through this adapter. */
   totalCalls(): number {
-    return Object.values(this.callCount).reduce((a, b) => a + b, 0);
+    return this.aws.total();
   }
 
   /** Snapshot of the counters, for a per-rotation log line. */
@@ -156,46 +139,8 @@ export class Route53Adapter {
     };
   }
 
-  private call<T extends { $metadata?: { attempts?: number } }>(
-    op: Route53Operation,
-    fn: () => Promise<T>,
-  ): Promise<T> {
-    this.callCount[op]++;
-    const started = Date.now();
-    const { budgetMs } = this.opts;
-    return retry(
-      async () => {
-        try {
-          const out = await fn();
-          this.attemptCount[op] += out?.$metadata?.attempts ?? 1;
-          return out;
-        } catch (err) {
-          const attempts = (err as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts ?? 1;
-          this.attemptCount[op] += attempts;
-          if (isThrottling(err)) this.throttled += attempts;
-          throw err;
-        }
-      },
-      {
-        retryable: (err) => isThrottling(err),
-        waitMs: (_err, attempt) =>
-          backoffDelay(attempt - 1, this.opts.throttleMinMs ?? 400, this.opts.throttleMaxMs ?? 4_000, this.opts.random),
-        // With a budget, as long as a wait fits in it; without one, a fixed number of waits.
-        ...(budgetMs ? { remainingMs: () => budgetMs() } : { maxAttempts: (this.opts.maxThrottleRetries ?? 5) + 1 }),
-        giveUp: (err, why) =>
-          why.reason === 'final'
-            ? mapError(op, err)
-            : mapError(op, err, {
-                lead:
-                  `Route 53 throttled ${op} for ${Math.round((Date.now() - started) / 1000)} s ` +
-                  `(${this.attemptCount[op]} attempts) and the function has no time left to wait`,
-                hint:
-                  'Route 53 allows about 5 requests/second per account, shared by everything in it; ' +
-                  'spread the rotation schedules or raise the function timeout',
-              }),
-        sleep: this.opts.sleep,
-      },
-    );
+  private call<T>(op: Route53Operation, fn: () => Promise<T>): Promise<T> {
+    return this.aws.run(op, fn);
   }
 
   /**
@@ -356,23 +301,4 @@ function toRecordSet(rs: ResourceRecordSet): RecordSetInfo {
   if (rs.TTL !== undefined) out.ttl = rs.TTL;
   if (rs.SetIdentifier !== undefined) out.setIdentifier = rs.SetIdentifier;
   return out;
-}
-
-/**
- * SDK error → AwsServiceError('Route53', op, name, message). InvalidChangeBatch keeps every message.
- * `said`: what the adapter adds (see AwsServiceError's lead and hint).
- */
-function mapError(op: Route53Operation, err: unknown, said?: { lead: string; hint: string }): AwsServiceError {
-  if (err instanceof AwsServiceError) return err;
-  const options = { cause: err, ...said };
-  if (err instanceof Error) {
-    const messages = (err as { messages?: unknown }).messages;
-    let message = sdkErrorMessage(err);
-    if (Array.isArray(messages) && messages.length > 0) {
-      const extra = messages.filter((m): m is string => typeof m === 'string' && !message.includes(m));
-      message = [message, ...extra].filter((m) => m.length > 0).join('; ');
-    }
-    return new AwsServiceError('Route53', op, err.name || 'Error', message || '(no message)', options);
-  }
-  return new AwsServiceError('Route53', op, 'Error', String(err), options);
 }

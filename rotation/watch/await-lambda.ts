@@ -3,12 +3,13 @@
  * for the container, the invocation's remaining time as the outer bound, and the watch's
  * reconciliation for ARNs that lag.
  */
-import { DescribeSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import type { AcmCalls } from '../acm/deliver.js';
 import { acmSessions } from '../acm/session.js';
 import { sdkClientConfig } from '../aws/client-config.js';
 import { Notifier } from '../aws/notify.js';
+import { SecretsAdapter } from '../aws/secrets.js';
 import { DEFAULT_API_TIMEOUT_SECONDS } from '../config/config.js';
 import { Deadline } from '../lib/deadline.js';
 import type { Logger } from '../lib/log.js';
@@ -21,35 +22,20 @@ import {
 } from './await.js';
 import { lambdaReconcileDeps, reconcileAcmTargets } from './reconcile.js';
 
-/** The ports over the SDK clients: Secrets Manager, and ACM (DescribeCertificate in the ARN's region). */
+/** The ports over the SDK clients: Secrets Manager (the shared adapter), and ACM (DescribeCertificate in the ARN's region). */
 export function sdkAwaitPorts(
   clients: { secrets: SecretsManagerClient; acm: () => Promise<Pick<AcmCalls, 'describe'>> },
   rest: Omit<AwaitPorts, 'describeSecret' | 'currentValue' | 'acmSerial'>,
 ): AwaitPorts {
+  const secrets = new SecretsAdapter(clients.secrets);
   return {
     ...rest,
     async describeSecret(secretId) {
-      const out = await clients.secrets.send(new DescribeSecretCommand({ SecretId: secretId }));
-      return {
-        arn: out.ARN ?? secretId,
-        name: out.Name ?? secretId,
-        rotationEnabled: out.RotationEnabled === true,
-        versions: out.VersionIdsToStages ?? {},
-        tags: out.Tags ?? [],
-      };
+      const d = await secrets.describe(secretId);
+      return { arn: d.arn, name: d.name, rotationEnabled: d.rotationEnabled, versions: d.versionStages, tags: d.tags };
     },
-    async currentValue(secretArn) {
-      try {
-        const out = await clients.secrets.send(
-          new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }),
-        );
-        return out.SecretString;
-      } catch (err) {
-        // No AWSCURRENT yet: the secret was created without a value, as the stack creates it.
-        if ((err as Error).name === 'ResourceNotFoundException') return undefined;
-        throw err;
-      }
-    },
+    // Undefined without AWSCURRENT: the secret was created without a value, as the stack creates it.
+    currentValue: async (secretArn) => (await secrets.findVersion(secretArn, { stage: 'AWSCURRENT' }))?.value,
     async acmSerial(arn) {
       return (await (await clients.acm()).describe(arn)).serial;
     },
