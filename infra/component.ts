@@ -12,10 +12,7 @@
  * topic policy naming the failure rule and both alarms.
  *
  * Here is the wiring alone, in declaration order; each concern lives with its component or in
- * its module (component-args.ts, components/role-policies.ts, components/hosted-zones.ts, …).
- * The resources were once all declared here, directly: they keep their logical names and types,
- * each with an alias to this component as its former parent, so a stack deployed before keeps
- * every resource (no replacement).
+ * its module (component-args.ts, components/role-policies.ts, hosted-zones.ts, …).
  */
 import type * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
@@ -95,8 +92,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.certificates = {} as Record<Name, CertificateOutputs>;
     const bundleDir = bundleDirs(args, (message) => pulumi.log.info(message, this));
     const parent = { parent: this };
-    // Every child component's resources were once declared here: alias them to this component.
-    const moved = { formerParent: this };
     const tags = s.tags;
     const stackLabel = `${s.namespace}/${s.stack}`;
 
@@ -106,7 +101,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.notices = new Notices(
       name,
       {
-        ...moved,
         aws: ctx,
         namePrefix: s.namePrefix,
         stackLabel,
@@ -131,7 +125,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.rotationRole = new FunctionRole(
       `${name}-rotation`,
       {
-        ...moved,
         functionName: `${s.namePrefix}-rotation`,
         description: `acme-rotation ${stackLabel}: the certificate rotation function`,
         logRetentionDays: s.logRetentionDays,
@@ -153,7 +146,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       ? new AcmeAccount(
           name,
           {
-            ...moved,
             secretName: s.accountSecretName,
             stackLabel,
             ...(s.kmsKeyArn ? { kmsKeyArn: s.kmsKeyArn } : {}),
@@ -178,7 +170,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.rotation = new RotationFunction(
       name,
       {
-        ...moved,
         settings: s,
         stackLabel,
         identity: this.rotationRole,
@@ -219,7 +210,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
       const certificate = new CertificateSecret(
         `${name}-cert-${cert.name}`,
         {
-          ...moved,
           certificate: cert,
           hostedZoneIds: zones.byCertificate.get(cert.name) as pulumi.Output<string[]>,
           ...(this.acmCertificates[cert.name] ? { acm: this.acmCertificates[cert.name] } : {}),
@@ -245,7 +235,6 @@ export class AcmeRotation<Name extends string = string> extends pulumi.Component
     this.watch = new RenewalWatch(
       name,
       {
-        formerParent: this,
         settings: s,
         stackLabel,
         identity: this.watchRole,

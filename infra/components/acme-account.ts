@@ -7,11 +7,10 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { accountSecretPolicy, policyJson } from '../policies.js';
-import { childOptions, type Relocated } from './common.js';
 
 export const ACME_ACCOUNT_TYPE = 'acme-rotation:index:AcmeAccount';
 
-export interface AcmeAccountArgs extends Relocated {
+export interface AcmeAccountArgs {
   secretName: string;
   /** `namespace/stack`, for the description. */
   stackLabel: string;
@@ -37,10 +36,10 @@ export class AcmeAccount extends pulumi.ComponentResource {
   /** What a rotation must wait for: the account secret usable by the function. */
   readonly ready: pulumi.Resource[];
 
-  /** Named like AcmeRotation: its resources keep the names they had there. */
+  /** Named like AcmeRotation: its resources are <name>-acme-account (-policy, -eab), then <name>-acme-account-<n>, … */
   constructor(name: string, args: AcmeAccountArgs, opts?: pulumi.ComponentResourceOptions) {
     super(ACME_ACCOUNT_TYPE, name, {}, opts);
-    const child = childOptions(this, args.formerParent);
+    const child = { parent: this };
 
     const one = (
       id: string,

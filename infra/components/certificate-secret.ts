@@ -15,7 +15,6 @@ import * as pulumi from '@pulumi/pulumi';
 import { acmArnTags, parseSpec } from '../../rotation/certificate/spec.js';
 import type { CertificateSettings } from '../settings.js';
 import { certificateSecretPolicyJson } from '../policies.js';
-import { childOptions, type Relocated } from './common.js';
 
 export const CERTIFICATE_SECRET_TYPE = 'acme-rotation:index:CertificateSecret';
 
@@ -28,7 +27,7 @@ export interface CertificateOutputs {
   acmArns: pulumi.Output<Record<string, string>>;
 }
 
-export interface CertificateSecretArgs extends Relocated {
+export interface CertificateSecretArgs {
   certificate: CertificateSettings;
   /** The certificate's hosted zones, resolved at deploy time (its `acme:hosted-zone-ids` tag). */
   hostedZoneIds: pulumi.Output<string[]>;
@@ -61,7 +60,7 @@ export class CertificateSecret extends pulumi.ComponentResource {
   constructor(name: string, args: CertificateSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super(CERTIFICATE_SECRET_TYPE, name, {}, opts);
     const cert = args.certificate;
-    const child = childOptions(this, args.formerParent);
+    const child = { parent: this };
 
     const acmArns = args.acm?.arns ?? pulumi.output<string[]>([]);
     const secretTags = pulumi.all([args.hostedZoneIds, acmArns]).apply(([ids, arns]) => {
@@ -112,7 +111,7 @@ export class CertificateSecret extends pulumi.ComponentResource {
         // rotation asynchronously; the success or failure notice reports how it went).
         rotateImmediately: true,
       },
-      childOptions(this, args.formerParent, { dependsOn: [this.secretPolicy, ...args.rotateAfter] }),
+      { parent: this, dependsOn: [this.secretPolicy, ...args.rotateAfter] },
     );
 
     this.outputs = {

@@ -1,6 +1,6 @@
 /**
- * What the child components of AcmeRotation share: the Lambda runtime, the stack's AWS context,
- * and the options that keep an existing stack's resources when they move into a component.
+ * What the child components of AcmeRotation share: the Lambda runtime and code, and the stack's
+ * AWS context.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
@@ -43,23 +43,4 @@ export function functionCode(
     }),
     environment: { NODE_EXTRA_CA_CERTS: `/var/task/${CA_ROOTS_FILE}` },
   };
-}
-
-/** Every child component's args: the other parent its resources may have in a stack's state. */
-export interface Relocated {
-  /**
-   * The AcmeRotation component, which a stack's state may name as these resources' direct parent.
-   * Its URN goes into an alias on each resource, so Pulumi takes such a resource for this one
-   * and keeps it rather than replacing it; undefined for a component with no other parent.
-   */
-  formerParent?: pulumi.Resource;
-}
-
-/** Options of a resource declared by `component`: its parent, and the alias to `formerParent`. */
-export function childOptions(
-  component: pulumi.ComponentResource,
-  formerParent: pulumi.Resource | undefined,
-  extra: pulumi.CustomResourceOptions = {},
-): pulumi.CustomResourceOptions {
-  return { ...extra, parent: component, ...(formerParent ? { aliases: [{ parent: formerParent }] } : {}) };
 }

@@ -8,11 +8,10 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { lambdaAssumeRolePolicy, policyJson } from '../policies.js';
-import { childOptions, type Relocated } from './common.js';
 
 export const FUNCTION_ROLE_TYPE = 'acme-rotation:index:FunctionRole';
 
-export interface FunctionRoleArgs extends Relocated {
+export interface FunctionRoleArgs {
   /** The function's name; also the role's, and the log group is /aws/lambda/<it>. */
   functionName: string;
   /** The role's description. */
@@ -33,7 +32,7 @@ export class FunctionRole extends pulumi.ComponentResource {
   /** Named like the function: its resources are <name>-logs, <name>-role and <name>-policy. */
   constructor(name: string, args: FunctionRoleArgs, opts?: pulumi.ComponentResourceOptions) {
     super(FUNCTION_ROLE_TYPE, name, {}, opts);
-    const child = childOptions(this, args.formerParent);
+    const child = { parent: this };
     const tags = args.tags;
     this.functionName = args.functionName;
 

@@ -9,11 +9,11 @@ import * as pulumi from '@pulumi/pulumi';
 
 import { ROTATION_FAILURE_INPUT, rotationFailurePattern, secretArnPrefix } from '../events.js';
 import { policyJson, topicPolicy } from '../policies.js';
-import { childOptions, type AwsContext, type Relocated } from './common.js';
+import type { AwsContext } from './common.js';
 
 export const NOTICES_TYPE = 'acme-rotation:index:Notices';
 
-export interface NoticesArgs extends Relocated {
+export interface NoticesArgs {
   aws: AwsContext;
   namePrefix: string;
   /** `namespace/stack`, for descriptions. */
@@ -40,10 +40,10 @@ export class Notices extends pulumi.ComponentResource {
   /** The bus the rotation function publishes its events to; undefined without one. */
   readonly eventBusArn: pulumi.Output<string> | undefined;
 
-  /** Named like AcmeRotation: its resources keep the names they had there. */
+  /** Named like AcmeRotation: its resources are <name>-notices (-email) and <name>-rotation-failures (-notice). */
   constructor(name: string, args: NoticesArgs, opts?: pulumi.ComponentResourceOptions) {
     super(NOTICES_TYPE, name, {}, opts);
-    const child = childOptions(this, args.formerParent);
+    const child = { parent: this };
     const { partition, region, accountId } = args.aws;
     const tags = args.tags;
 
@@ -101,7 +101,7 @@ export class Notices extends pulumi.ComponentResource {
  * an existing topic: it keeps its owner's policy (a TopicPolicy here would replace it whole).
  *
  * Declared with the caller's options, not inside Notices: it names alarms declared after
- * Notices, and it stays AcmeRotation's own resource, where existing stacks hold it.
+ * Notices, and it is AcmeRotation's own resource (its URN names AcmeRotation as its parent).
  */
 export function noticesTopicPolicy(
   name: string,

@@ -11,12 +11,10 @@ import * as pulumi from '@pulumi/pulumi';
 
 import type { Settings } from '../settings.js';
 import { dashboardBody, dashboardUrl } from '../dashboard.js';
-import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type AwsContext } from './common.js';
+import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext } from './common.js';
 import type { FunctionRole } from './function-role.js';
 
 export const RENEWAL_WATCH_TYPE = 'acme-rotation:index:RenewalWatch';
-/** A parent a stack's state may give the at-risk alarm (under AcmeRotation): one of the alarm's aliases. */
-export const EXPIRY_CHECK_TYPE = 'acme-rotation:index:ExpiryCheck';
 /** Namespace of the watch's metrics (WATCH_METRIC_NAMESPACE). */
 export const METRIC_NAMESPACE = 'AcmeRotation';
 /** The watch may take Lambda's longest run: it paces renewals and carries the rest over. */
@@ -70,13 +68,6 @@ export interface RenewalWatchArgs {
   topicArn: pulumi.Output<string>;
   /** The grants the watch needs before its first run (the certificate secrets' policies). */
   readsAfter: pulumi.Resource[];
-  /**
-   * The AcmeRotation component, which a stack's state may name as the at-risk alarm's parent,
-   * directly or through its ExpiryCheck child. The alarm's name is fixed, so without these aliases
-   * Pulumi would create an alarm of the same name (CloudWatch overwrites the one there) and then
-   * delete the one in the state, taking the alarm with it.
-   */
-  formerParent?: pulumi.Resource;
 }
 
 export class RenewalWatch extends pulumi.ComponentResource {
@@ -102,7 +93,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
   constructor(name: string, args: RenewalWatchArgs, opts?: pulumi.ComponentResourceOptions) {
     super(RENEWAL_WATCH_TYPE, name, {}, opts);
     const s = args.settings;
-    const child = childOptions(this, undefined);
+    const child = { parent: this };
     const { stackLabel, topicArn } = args;
     const tags = s.tags;
     const watchName = args.identity.functionName;
@@ -146,7 +137,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
       loggingConfig: { logFormat: 'Text', logGroup: logGroup.name },
       tags,
     };
-    const fnOptions = childOptions(this, undefined, { dependsOn: [logGroup, rolePolicy, ...args.readsAfter] });
+    const fnOptions = { parent: this, dependsOn: [logGroup, rolePolicy, ...args.readsAfter] };
     this.function = new aws.lambda.Function(
       `${name}-watch`,
       {
@@ -189,13 +180,10 @@ export class RenewalWatch extends pulumi.ComponentResource {
     this.scheduleTarget = new aws.cloudwatch.EventTarget(
       `${name}-watch-target`,
       { rule: this.schedule.name, arn: this.function.arn },
-      childOptions(this, undefined, { dependsOn: [this.invokePermission] }),
+      { parent: this, dependsOn: [this.invokePermission] },
     );
 
     const alarmName = `${name}-certificates-at-risk`;
-    const formerAlarmParents = args.formerParent
-      ? [{ parent: args.formerParent }, { parent: pulumi.createUrn(name, EXPIRY_CHECK_TYPE, args.formerParent) }]
-      : [];
     // Both alarms: the watch's metric of this stack at 1 or more, on the notice topic, evaluated
     // over two schedule gaps (one run may be late).
     const watchAlarm = (metricName: string, treatMissingData: 'breaching' | 'notBreaching') => ({
@@ -223,7 +211,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
           'the dashboard lists every certificate. No data = the watch is not running.',
         ...watchAlarm('CertificatesAtRisk', 'breaching'),
       },
-      { parent: this, aliases: formerAlarmParents },
+      child,
     );
 
     // An ARN still behind AWSCURRENT after ACM_LAG_THRESHOLD_MS (6 h: five or six hourly

@@ -12,12 +12,12 @@ import {
 import { FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
 import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/lib/metrics.js';
 import type { Settings } from '../settings.js';
-import { ARCHITECTURE, RUNTIME, childOptions, functionCode, type Relocated } from './common.js';
+import { ARCHITECTURE, RUNTIME, functionCode } from './common.js';
 import type { FunctionRole } from './function-role.js';
 
 export const ROTATION_FUNCTION_TYPE = 'acme-rotation:index:RotationFunction';
 
-export interface RotationFunctionArgs extends Relocated {
+export interface RotationFunctionArgs {
   settings: Pick<
     Settings,
     | 'namePrefix'
@@ -54,11 +54,11 @@ export class RotationFunction extends pulumi.ComponentResource {
   readonly invokePermission: aws.lambda.Permission;
   readonly errorsAlarm: aws.cloudwatch.MetricAlarm;
 
-  /** Named like AcmeRotation: its resources keep the names they had there. */
+  /** Named like AcmeRotation: its resources are <name>-rotation, <name>-rotation-invoke and <name>-rotation-errors. */
   constructor(name: string, args: RotationFunctionArgs, opts?: pulumi.ComponentResourceOptions) {
     super(ROTATION_FUNCTION_TYPE, name, {}, opts);
     const s = args.settings;
-    const child = childOptions(this, args.formerParent);
+    const child = { parent: this };
     const tags = s.tags;
 
     const environment: Record<string, pulumi.Input<string>> = {
@@ -135,7 +135,7 @@ export class RotationFunction extends pulumi.ComponentResource {
         loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
         tags,
       },
-      childOptions(this, args.formerParent, { dependsOn: [logGroup, rolePolicy] }),
+      { parent: this, dependsOn: [logGroup, rolePolicy] },
     );
     this.invokePermission = new aws.lambda.Permission(
       `${name}-rotation-invoke`,

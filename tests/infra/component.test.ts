@@ -63,8 +63,6 @@ const C = {
   watch: 'acme-rotation:index:RenewalWatch',
   acm: 'acme-rotation:index:AcmCertificates',
 };
-/** The component that held the scheduled check before the renewal watch. */
-const EXPIRY_CHECK = 'acme-rotation:index:ExpiryCheck';
 const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-rotation`;
 const WATCH_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/acme-rotation-dev-watch`;
 const ROTATION_FN_ARN = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:acme-rotation-dev-rotation`;
@@ -1226,46 +1224,77 @@ describe('every policy the stack declares', () => {
 });
 
 /**
- * The resources of a stack deployed when AcmeRotation declared them all itself (two certificates,
- * e-mail notices, EAB), as `type::name` under the AcmeRotation component.
+ * The URNs a stack of two certificates (e-mail notices, EAB) holds, as 0.2 declared them: each
+ * component's resources under it, as `type::name`, the topic policy under AcmeRotation itself.
  */
-const FLAT_LAYOUT = [
-  'aws:cloudwatch/eventRule:EventRule::acme-rotation-expiry-check-schedule',
-  'aws:cloudwatch/eventRule:EventRule::acme-rotation-rotation-failures',
-  'aws:cloudwatch/eventTarget:EventTarget::acme-rotation-expiry-check-target',
-  'aws:cloudwatch/eventTarget:EventTarget::acme-rotation-rotation-failures-notice',
-  'aws:cloudwatch/logGroup:LogGroup::acme-rotation-expiry-check-logs',
-  'aws:cloudwatch/logGroup:LogGroup::acme-rotation-rotation-logs',
-  'aws:cloudwatch/metricAlarm:MetricAlarm::acme-rotation-certificates-at-risk',
-  'aws:cloudwatch/metricAlarm:MetricAlarm::acme-rotation-rotation-errors',
-  'aws:iam/role:Role::acme-rotation-expiry-check-role',
-  'aws:iam/role:Role::acme-rotation-rotation-role',
-  'aws:iam/rolePolicy:RolePolicy::acme-rotation-expiry-check-policy',
-  'aws:iam/rolePolicy:RolePolicy::acme-rotation-rotation-policy',
-  'aws:lambda/function:Function::acme-rotation-expiry-check',
-  'aws:lambda/function:Function::acme-rotation-rotation',
-  'aws:lambda/permission:Permission::acme-rotation-expiry-check-invoke',
-  'aws:lambda/permission:Permission::acme-rotation-rotation-invoke',
-  'aws:secretsmanager/secret:Secret::acme-rotation-acme-account',
-  'aws:secretsmanager/secret:Secret::acme-rotation-cert-api',
-  'aws:secretsmanager/secret:Secret::acme-rotation-cert-web',
-  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-acme-account-policy',
-  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-cert-api-policy',
-  'aws:secretsmanager/secretPolicy:SecretPolicy::acme-rotation-cert-web-policy',
-  'aws:secretsmanager/secretRotation:SecretRotation::acme-rotation-cert-api-rotation',
-  'aws:secretsmanager/secretRotation:SecretRotation::acme-rotation-cert-web-rotation',
-  'aws:secretsmanager/secretVersion:SecretVersion::acme-rotation-acme-account-eab',
-  'aws:sns/topic:Topic::acme-rotation-notices',
-  'aws:sns/topicPolicy:TopicPolicy::acme-rotation-notices-policy',
-  'aws:sns/topicSubscription:TopicSubscription::acme-rotation-notices-email',
-].map((typeAndName) => `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${typeAndName}`);
-/** The expiry check's own resources: the renewal watch replaces them (they are deleted). */
-const RETIRED = FLAT_LAYOUT.filter((urn) => urn.includes('acme-rotation-expiry-check'));
-const KEPT = FLAT_LAYOUT.filter((urn) => !RETIRED.includes(urn));
-/** The at-risk alarm where the ExpiryCheck component held it, before the renewal watch. */
-const EXPIRY_CHECK_ALARM = `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${EXPIRY_CHECK}$${T.alarm}::acme-rotation-certificates-at-risk`;
+const LAYOUT: Record<string, string[]> = {
+  [COMPONENT_TYPE]: [`${T.topicPolicy}::acme-rotation-notices-policy`],
+  [C.account]: [
+    `${T.secret}::acme-rotation-acme-account`,
+    `${T.secretPolicy}::acme-rotation-acme-account-policy`,
+    `${T.secretVersion}::acme-rotation-acme-account-eab`,
+  ],
+  [C.certificate]: [
+    `${T.secret}::acme-rotation-cert-api`,
+    `${T.secret}::acme-rotation-cert-web`,
+    `${T.secretPolicy}::acme-rotation-cert-api-policy`,
+    `${T.secretPolicy}::acme-rotation-cert-web-policy`,
+    `${T.secretRotation}::acme-rotation-cert-api-rotation`,
+    `${T.secretRotation}::acme-rotation-cert-web-rotation`,
+  ],
+  [C.functionRole]: [
+    `${T.logGroup}::acme-rotation-rotation-logs`,
+    `${T.logGroup}::acme-rotation-watch-logs`,
+    `${T.role}::acme-rotation-rotation-role`,
+    `${T.role}::acme-rotation-watch-role`,
+    `${T.rolePolicy}::acme-rotation-rotation-policy`,
+    `${T.rolePolicy}::acme-rotation-watch-policy`,
+  ],
+  [C.notices]: [
+    `${T.rule}::acme-rotation-rotation-failures`,
+    `${T.target}::acme-rotation-rotation-failures-notice`,
+    `${T.topic}::acme-rotation-notices`,
+    `${T.subscription}::acme-rotation-notices-email`,
+  ],
+  [C.watch]: [
+    `${T.dashboard}::acme-rotation-dashboard`,
+    `${T.rule}::acme-rotation-watch-schedule`,
+    `${T.target}::acme-rotation-watch-target`,
+    `${T.alarm}::acme-rotation-acm-targets-lagging`,
+    `${T.alarm}::acme-rotation-certificates-at-risk`,
+    `${T.function}::acme-rotation-watch`,
+    `${T.function}::acme-rotation-watch-await`,
+    `${T.permission}::acme-rotation-watch-invoke`,
+  ],
+  [C.rotation]: [
+    `${T.alarm}::acme-rotation-rotation-errors`,
+    `${T.function}::acme-rotation-rotation`,
+    `${T.permission}::acme-rotation-rotation-invoke`,
+  ],
+};
+/** The child components: by type, the names of their instances. */
+const CHILDREN: Record<string, string[]> = {
+  [C.account]: ['acme-rotation'],
+  [C.certificate]: ['acme-rotation-cert-api', 'acme-rotation-cert-web'],
+  [C.functionRole]: ['acme-rotation-rotation', 'acme-rotation-watch'],
+  [C.notices]: ['acme-rotation'],
+  [C.watch]: ['acme-rotation'],
+  [C.rotation]: ['acme-rotation'],
+};
+const urnOf = (qualifiedType: string, name: string) => `urn:pulumi:${STACK}::${PROJECT}::${qualifiedType}::${name}`;
+const LAYOUT_URNS = [
+  urnOf(COMPONENT_TYPE, 'acme-rotation'),
+  ...Object.entries(CHILDREN).flatMap(([type, names]) => names.map((n) => urnOf(`${COMPONENT_TYPE}$${type}`, n))),
+  ...Object.entries(LAYOUT).flatMap(([parent, resources]) =>
+    resources.map((typeAndName) => {
+      const [type, name] = typeAndName.split('::') as [string, string];
+      const chain = parent === COMPONENT_TYPE ? COMPONENT_TYPE : `${COMPONENT_TYPE}$${parent}`;
+      return urnOf(`${chain}$${type}`, name);
+    }),
+  ),
+];
 
-describe('an existing stack', () => {
+describe("a stack's URNs", () => {
   async function deployTwoCertificates(): Promise<void> {
     await deploy(
       {
@@ -1281,73 +1310,31 @@ describe('an existing stack', () => {
     );
   }
 
-  /** Which resources of this deployment claim each of `urns`, by their URN or an alias. */
-  function claims(urns: string[]): { byUrn: Map<string, string[]>; perResource: Map<string, string[]> } {
-    const byUrn = new Map<string, string[]>();
-    const perResource = new Map<string, string[]>();
-    for (const r of registrations.list.filter((x) => x.custom)) {
-      const claimed = [registrations.engineUrn(r), ...registrations.aliasUrns(r)].filter((u) => urns.includes(u));
-      perResource.set(`${r.type}::${r.name}`, claimed);
-      for (const u of claimed) byUrn.set(u, [...(byUrn.get(u) ?? []), r.name]);
-    }
-    return { byUrn, perResource };
-  }
-
-  it('keeps every resource but the expiry check: each old URN is claimed by exactly one resource', async () => {
+  it('are the ones 0.2 declared, every resource under its component by its own name', async () => {
     await deployTwoCertificates();
-    const { byUrn, perResource } = claims(FLAT_LAYOUT);
-    // One old resource per resource at most: nothing is taken over twice.
-    for (const [resource, claimed] of perResource) expect(claimed.length, resource).toBeLessThanOrEqual(1);
-    expect([...byUrn.keys()].sort()).toEqual([...KEPT].sort());
-    for (const names of byUrn.values()) expect(names).toHaveLength(1);
-    // The at-risk alarm stays (same name, an alias): a new alarm of that name would be
-    // overwritten by the create and then deleted with the old one.
-    expect(byUrn.get(KEPT.find((u) => u.endsWith('::acme-rotation-certificates-at-risk')) as string)).toEqual([
-      'acme-rotation-certificates-at-risk',
-    ]);
-    // What is new is the watch's: function, role, policy, log group, schedule, target, permission, dashboard.
-    const fresh = [...perResource].filter(([, claimed]) => claimed.length === 0).map(([resource]) => resource);
-    expect(fresh.sort()).toEqual(
-      [
-        `${T.dashboard}::acme-rotation-dashboard`,
-        `${T.function}::acme-rotation-watch`,
-        `${T.function}::acme-rotation-watch-await`,
-        `${T.alarm}::acme-rotation-acm-targets-lagging`,
-        `${T.logGroup}::acme-rotation-watch-logs`,
-        `${T.permission}::acme-rotation-watch-invoke`,
-        `${T.role}::acme-rotation-watch-role`,
-        `${T.rolePolicy}::acme-rotation-watch-policy`,
-        `${T.rule}::acme-rotation-watch-schedule`,
-        `${T.target}::acme-rotation-watch-target`,
-      ].sort(),
-    );
+    const urns = registrations.list.map((r) => registrations.engineUrn(r));
+    expect(new Set(urns).size).toBe(urns.length);
+    expect([...urns].sort()).toEqual([...LAYOUT_URNS].sort());
   });
 
-  it('keeps the at-risk alarm of a stack whose ExpiryCheck component held it', async () => {
+  it('carry no alias: a stack from before 0.1 takes a `pulumi up` with 0.2 first (CHANGELOG.md)', async () => {
     await deployTwoCertificates();
-    const { byUrn } = claims([EXPIRY_CHECK_ALARM]);
-    expect(byUrn.get(EXPIRY_CHECK_ALARM)).toEqual(['acme-rotation-certificates-at-risk']);
+    expect(registrations.list.length).toBeGreaterThan(0);
+    for (const r of registrations.list) expect(registrations.aliasUrns(r), `${r.type} ${r.name}`).toEqual([]);
+  });
+
+  it('keep the at-risk alarm under the renewal watch and the topic policy under AcmeRotation itself', async () => {
+    await deploy();
     const alarm = registrations.list.find((r) => r.type === T.alarm && r.name === 'acme-rotation-certificates-at-risk');
     expect(alarm && registrations.engineUrn(alarm)).toBe(
       `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${C.watch}$${T.alarm}::acme-rotation-certificates-at-risk`,
     );
-  });
-
-  it('moves resources into child components under their old names, the alias naming the old parent', async () => {
-    await deploy();
-    const secret = registrations.list.find((r) => r.type === T.secret && r.name === 'acme-rotation-cert-web');
-    expect(secret).toBeDefined();
-    expect(registrations.engineUrn(secret!)).toBe(
-      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${C.certificate}$${T.secret}::acme-rotation-cert-web`,
-    );
-    expect(registrations.aliasUrns(secret!)).toEqual([
-      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${T.secret}::acme-rotation-cert-web`,
-    ]);
-    // The topic policy stays where it was; the new components are new and alias nothing.
     const policy = registrations.list.find((r) => r.type === T.topicPolicy);
     expect(policy && registrations.ancestors(policy).map((a) => a.type)).toEqual([COMPONENT_TYPE]);
-    expect(policy?.aliases).toEqual([]);
-    for (const r of registrations.list.filter((x) => !x.custom)) expect(r.aliases, r.type).toEqual([]);
+    const secret = registrations.list.find((r) => r.type === T.secret && r.name === 'acme-rotation-cert-web');
+    expect(secret && registrations.engineUrn(secret)).toBe(
+      `urn:pulumi:${STACK}::${PROJECT}::${COMPONENT_TYPE}$${C.certificate}$${T.secret}::acme-rotation-cert-web`,
+    );
   });
 });
 
