@@ -19,10 +19,10 @@ export interface PlacedRecord extends ChallengeRecord {
 }
 
 /**
- * A DNS-01 provider: two methods, like lego's. `present` publishes every value of an order
- * (one change per zone, merged with values already at the name) and returns once the provider
- * reports the change applied (Route 53 INSYNC). `cleanUp` removes exactly those values,
- * leaving anyone else's values at the same names in place; it is idempotent.
+ * DNS-01 as an ACME order sees it (acme/issue.ts), like lego's provider: `present` publishes every
+ * value of an order (one change per zone, merged with values already at the name); `cleanUp`
+ * removes exactly those values, leaving anyone else's values at the same names in place, and is
+ * idempotent. The solver (solver.ts) is the one the order is given.
  */
 export interface DnsProvider {
   /**
@@ -33,6 +33,16 @@ export interface DnsProvider {
   locate(domains: string[]): Promise<void>;
   present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]>;
   cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void>;
+}
+
+/**
+ * The zones behind the solver (Route 53: rotation/route53/provider.ts). Its `present` submits the
+ * changes and returns without waiting for them; the solver's check waits with `waitForChanges`,
+ * then asks the zones' `authoritativeNameservers` (or DNS_RESOLVERS) for the values.
+ */
+export interface ZoneWriter extends DnsProvider {
+  /** Waits until every change of the last `present` is applied (Route 53: INSYNC). */
+  waitForChanges(deadline: Deadline): Promise<void>;
   /** Nameserver host names authoritative for a placed record's zone (for the propagation check). */
   authoritativeNameservers(zoneId: string): Promise<string[]>;
 }

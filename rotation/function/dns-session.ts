@@ -1,18 +1,16 @@
 /**
- * DNS for the rotation: Route 53 through the lazily loaded SDK (its modules and client once per
- * container, on first use: only createSecret and a leftover clean-up touch DNS), with one adapter
- * per invocation so its call counts and throttling budget are that invocation's.
+ * DNS for the rotation: one DNS-01 solver per certificate (dns01/solver.ts) over Route 53, the one
+ * provider. The Route 53 modules and client load here, once per container, when a solver first
+ * touches DNS (only createSecret and a leftover clean-up do); each invocation has its own adapter,
+ * so its call counts and throttling budget are that invocation's.
  */
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { RoleCredentials } from '../aws/sts.js';
 import type { Route53Adapter } from '../route53/adapter.js';
 import type { sdkClientConfig } from '../aws/client-config.js';
 import type { Config } from '../config/config.js';
-import type { Deadline } from '../lib/deadline.js';
-import type { Logger } from '../lib/log.js';
-import type { DnsPort } from './steps/context.js';
-import { LazyDnsProvider } from '../dns01/lazy.js';
-import { waitForTxtPropagation } from '../dns01/propagation.js';
+import { Dns01Solver } from '../dns01/solver.js';
+import type { DnsPort, StepContext } from './steps/context.js';
 import type { Route53DnsProvider } from '../route53/provider.js';
 import type { Route53Port, ZoneRoutedRoute53 } from '../route53/routed.js';
 
@@ -29,7 +27,7 @@ interface Route53Modules {
 export function route53Sessions(
   config: Pick<Config, 'dnsResolvers' | 'route53Roles' | 'route53ExternalId'>,
   clientConfig: ReturnType<typeof sdkClientConfig>,
-): { open(invocation: { logger: Logger; deadline: Deadline }): DnsPort } {
+): { open(invocation: Pick<StepContext, 'secret' | 'token' | 'secrets' | 'logger' | 'deadline'>): DnsPort } {
   let modules: Promise<Route53Modules> | undefined;
   const withRoles = Object.keys(config.route53Roles).length > 0;
   const load = () =>
@@ -67,7 +65,7 @@ export function route53Sessions(
     }));
 
   return {
-    open({ logger, deadline }) {
+    open({ secret, token, secrets, logger, deadline }) {
       // Made on first use. Throttling may be waited out until 5 s before the function ends
       // (enough to report a failure).
       let route53: Route53Adapter | undefined;
@@ -88,17 +86,18 @@ export function route53Sessions(
         });
       };
       return {
-        forSpec: (spec) =>
-          new LazyDnsProvider(async () => {
-            const m = await load();
-            return new m.Provider({ route53: await adapter(m), hostedZoneIds: spec.hostedZoneIds, logger });
-          }),
-        waitForPropagation: (dns, placed, waitDeadline) =>
-          waitForTxtPropagation(placed, {
-            resolvers: config.dnsResolvers,
-            nameserversFor: (zoneId) => dns.authoritativeNameservers(zoneId),
-            deadline: waitDeadline,
+        solverFor: (spec) =>
+          new Dns01Solver({
+            domains: spec.domains,
+            zones: async () => {
+              const m = await load();
+              return new m.Provider({ route53: await adapter(m), hostedZoneIds: spec.hostedZoneIds, logger });
+            },
+            secret,
+            token,
+            tags: secrets,
             logger,
+            resolvers: config.dnsResolvers,
           }),
         calls: () => {
           const adapters = [...(route53 ? [route53] : []), ...byRole.values()];

@@ -1,5 +1,5 @@
 /**
- * DNS-01 on Route 53: the DnsProvider, composed of
+ * DNS-01 on Route 53: the zones behind the solver (dns01/solver.ts), composed of
  * - zones.ts: which hosted zone (and, through `_acme-challenge` CNAMEs, which name) holds each
  *   TXT record;
  * - txt-batch.ts: the compare-and-swap change batch of each zone (DELETE exact current + CREATE
@@ -7,7 +7,8 @@
  * - insync.ts: the GetChange wait.
  *
  * present: ONE ChangeResourceRecordSets per zone carrying every TXT value of the order, merged
- * with the values already at each name; then one concurrent INSYNC wait for all zones.
+ * with the values already at each name. waitForChanges: one concurrent INSYNC wait for every
+ * change of that present.
  * cleanUp: removes only our values the same way; idempotent; does not wait for INSYNC.
  * A batch refused because the records changed underneath is re-read and retried after an
  * exponential backoff with full jitter.
@@ -17,10 +18,10 @@ import { backoffDelay, type Deadline } from '../lib/deadline.js';
 import type { Logger } from '../lib/log.js';
 import type { Route53Port } from './routed.js';
 import { bareZoneId } from '../certificate/rules.js';
-import type { ChallengeRecord, DnsProvider, PlacedRecord } from '../dns01/provider.js';
+import type { ChallengeRecord, PlacedRecord, ZoneWriter } from '../dns01/provider.js';
 import { challengeDomain } from '../dns01/names.js';
 import { retry } from '../lib/retry.js';
-import { waitAllInsync } from './insync.js';
+import { waitAllInsync, type PendingChange } from './insync.js';
 import {
   batchComment,
   buildTxtChanges,
@@ -62,7 +63,7 @@ export interface Route53DnsProviderOptions {
   listAllZones?: boolean;
 }
 
-export class Route53DnsProvider implements DnsProvider {
+export class Route53DnsProvider implements ZoneWriter {
   private readonly route53: Route53Port;
   private readonly logger: Logger;
   private readonly ttl: number;
@@ -71,6 +72,8 @@ export class Route53DnsProvider implements DnsProvider {
   private readonly random: () => number;
   private readonly maxCasAttempts: number;
   private readonly zones: ZoneLocator;
+  /** The changes of the last present still PENDING, and how many records it carried. */
+  private submitted: { pending: PendingChange[]; records: number } = { pending: [], records: 0 };
 
   constructor(opts: Route53DnsProviderOptions) {
     this.route53 = opts.route53;
@@ -106,6 +109,7 @@ export class Route53DnsProvider implements DnsProvider {
   }
 
   async present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]> {
+    this.submitted = { pending: [], records: 0 };
     const wanted = uniqueRecords(records);
     if (wanted.length === 0) return [];
 
@@ -133,16 +137,20 @@ export class Route53DnsProvider implements DnsProvider {
     );
 
     // A change Route 53 reports INSYNC in its answer needs no GetChange.
-    const pending = changes.filter((c) => c.status !== 'INSYNC');
-    if (pending.length > 0) {
-      const wait = { route53: this.route53, logger: this.logger, pollMinMs: this.pollMinMs, pollMaxMs: this.pollMaxMs };
-      await this.logger.time('dns-insync-wait', () => waitAllInsync(pending, deadline, wait), {
-        zoneIds: pending.map((c) => c.zoneId),
-        changeIds: pending.map((c) => c.changeId),
-        records: wanted.length,
-      });
-    }
+    this.submitted = { pending: changes.filter((c) => c.status !== 'INSYNC'), records: wanted.length };
     return placed;
+  }
+
+  async waitForChanges(deadline: Deadline): Promise<void> {
+    const { pending, records } = this.submitted;
+    if (pending.length === 0) return;
+    const wait = { route53: this.route53, logger: this.logger, pollMinMs: this.pollMinMs, pollMaxMs: this.pollMaxMs };
+    await this.logger.time('dns-insync-wait', () => waitAllInsync(pending, deadline, wait), {
+      zoneIds: pending.map((c) => c.zoneId),
+      changeIds: pending.map((c) => c.changeId),
+      records,
+    });
+    this.submitted = { pending: [], records: 0 };
   }
 
   async cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void> {

@@ -7,7 +7,7 @@
  *   end-to-end tests cannot disagree about the service (labels, immutable versions, the
  *   AWSPENDING stub, its errors).
  * - `FakeRoute53`: the local endpoint's Route 53 model the same way, for the Route 53 provider tests.
- * - A DnsProvider fake that records what it was asked to publish and remove.
+ * - A ZoneWriter fake (the zones behind the DNS-01 solver) that records what it was asked to publish and remove.
  * - A CaClient fake that plays an ACME CA: authorizations (fresh or reused), dns-01 challenges
  *   whose validation checks the fake DNS, order state machine, and a real certificate issued for
  *   the CSR's key (signed by a test intermediate, see tests/helpers/certs.ts).
@@ -54,7 +54,8 @@ import type { AcmeAuthorization, AcmeChallenge, AcmeOrder, CaClient } from '../.
 import type { CertificateBundle } from '../../rotation/certificate/bundle.js';
 import type { Config } from '../../rotation/config/config.js';
 import type { Deadline } from '../../rotation/lib/deadline.js';
-import type { ChallengeRecord, DnsProvider, PlacedRecord } from '../../rotation/dns01/provider.js';
+import type { ChallengeRecord, PlacedRecord, ZoneWriter } from '../../rotation/dns01/provider.js';
+import { Dns01Solver } from '../../rotation/dns01/solver.js';
 import { AcmeError, AwsServiceError } from '../../rotation/lib/errors.js';
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { AcmAdapter } from '../../rotation/aws/acm.js';
@@ -517,7 +518,7 @@ export class FakeAcm {
   }
 }
 
-export class FakeDns implements DnsProvider {
+export class FakeDns implements ZoneWriter {
   /** TXT values currently published, as `domain value`. */
   readonly live = new Set<string>();
   readonly presentCalls: ChallengeRecord[][] = [];
@@ -562,6 +563,12 @@ export class FakeDns implements DnsProvider {
     await Promise.resolve();
     if (this.cleanUpError) throw this.cleanUpError;
     for (const r of records) this.live.delete(`${r.domain} ${r.value}`);
+  }
+
+  async waitForChanges(_deadline: Deadline): Promise<void> {
+    // What present published is live at once: nothing to wait for but the call itself.
+    this.timeline.add('dns:insync');
+    await Promise.resolve();
   }
 
   authoritativeNameservers(_zoneId: string): Promise<string[]> {
@@ -933,7 +940,7 @@ export interface World {
   caRequests: () => number;
   /** Calls of ctx.verify. */
   verifyCalls: { bundle: CertificateBundle; opts: VerifyOptions }[];
-  /** Runs inside ctx.dns.waitForPropagation (after it is recorded on the timeline). */
+  /** Runs as the solver's propagation check (after it is recorded on the timeline). */
   onPropagation: ((placed: PlacedRecord[], deadline: Deadline) => Promise<void> | void) | undefined;
   /** Step contexts built by the handler. */
   contexts: StepContext[];
@@ -1007,11 +1014,20 @@ export function makeWorld(opts: WorldOptions = {}): World {
         ...base,
         config,
         dns: {
-          forSpec: () => dns,
-          waitForPropagation: async (_dns, placed, deadline) => {
-            timeline.add('dns:propagation');
-            await world.onPropagation?.(placed, deadline);
-          },
+          // The real solver over the fake zones; only the propagation check is the world's.
+          solverFor: (spec) =>
+            new Dns01Solver({
+              domains: spec.domains,
+              zones: () => Promise.resolve(dns),
+              secret: base.secret,
+              token: base.token,
+              tags: base.secrets,
+              logger: base.logger,
+              propagation: async (placed, deadline) => {
+                timeline.add('dns:propagation');
+                await world.onPropagation?.(placed, deadline);
+              },
+            }),
           calls: () => ({}),
         },
         ca: {

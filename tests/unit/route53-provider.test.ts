@@ -46,6 +46,17 @@ function provider(opts: Partial<Route53DnsProviderOptions> = {}): { p: Route53Dn
 }
 
 const deadline = (ms = 60_000): Deadline => new Deadline(ms, 0);
+
+/** present, then the wait for its changes: what the solver's present and check ask of the zones. */
+async function presentAndWait(
+  p: Route53DnsProvider,
+  records: Parameters<Route53DnsProvider['present']>[0],
+  d: Deadline,
+): Promise<Awaited<ReturnType<Route53DnsProvider['present']>>> {
+  const placed = await p.present(records, d);
+  await p.waitForChanges(d);
+  return placed;
+}
 const txtSet = (name: string, ttl: number, values: string[]): ResourceRecordSet => ({
   Name: name,
   Type: 'TXT',
@@ -78,7 +89,7 @@ describe('Route53DnsProvider.locate', () => {
     ];
 
     await p.locate(['example.com', '*.example.com']);
-    await p.present(records, deadline());
+    await presentAndWait(p, records, deadline());
     expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['theirs', 'v1', 'v2']);
     await p.cleanUp(records, deadline());
 
@@ -93,7 +104,8 @@ describe('Route53DnsProvider.locate', () => {
 
     await p.locate(['example.com', '*.example.com']);
     const reads = adapter.callCount.ListResourceRecordSets;
-    await p.present(
+    await presentAndWait(
+      p,
       [
         { domain: 'example.com', value: 'v1' },
         { domain: 'example.com', value: 'v2' },
@@ -112,7 +124,8 @@ describe('Route53DnsProvider.present', () => {
     fake.addZone('Z1', 'example.com');
     const { p, adapter } = provider();
 
-    const placed = await p.present(
+    const placed = await presentAndWait(
+      p,
       [
         { domain: 'example.com', value: 'apex-value' },
         { domain: '*.example.com', value: 'wild-value' },
@@ -166,12 +179,40 @@ describe('Route53DnsProvider.present', () => {
     });
   });
 
+  it("submits without waiting: waitForChanges polls the last present's changes, once", async () => {
+    fake.addZone('Z1', 'example.com');
+    fake.addZone('Z2', 'example.org');
+    const { p, adapter } = provider();
+
+    await p.present(
+      [
+        { domain: 'example.com', value: 'a' },
+        { domain: 'example.org', value: 'b' },
+      ],
+      deadline(),
+    );
+    expect(adapter.callCount.ChangeResourceRecordSets).toBe(2);
+    expect(adapter.callCount.GetChange).toBe(0);
+    expect(logLines.map((l) => l.phase).filter(Boolean)).toEqual(['dns-change']);
+
+    await p.waitForChanges(deadline());
+    expect(adapter.callCount.GetChange).toBe(2);
+    expect(logLines.find((l) => l.phase === 'dns-insync-wait')).toMatchObject({
+      zoneIds: ['Z1', 'Z2'],
+      changeIds: fake.changeIds(),
+      records: 2,
+    });
+    // Nothing left to wait for: no second poll.
+    await p.waitForChanges(deadline());
+    expect(adapter.callCount.GetChange).toBe(2);
+  });
+
   it('merges with values already at the name using DELETE exact current + CREATE merged', async () => {
     fake.addZone('Z1', 'example.com');
     fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"someone-else"'], 300);
     const { p } = provider();
 
-    await p.present([{ domain: 'example.com', value: 'ours' }], deadline());
+    await presentAndWait(p, [{ domain: 'example.com', value: 'ours' }], deadline());
 
     expect(fake.changes()[0]!.changes).toEqual([
       { Action: 'DELETE', ResourceRecordSet: txtSet('_acme-challenge.example.com', 300, ['someone-else']) },
@@ -185,7 +226,7 @@ describe('Route53DnsProvider.present', () => {
     fake.put('Z1', '_acme-challenge.example.com', 'TXT', ['"ours"'], 60);
     const { p, adapter } = provider();
 
-    const placed = await p.present([{ domain: 'example.com', value: 'ours' }], deadline());
+    const placed = await presentAndWait(p, [{ domain: 'example.com', value: 'ours' }], deadline());
 
     expect(placed).toHaveLength(1);
     expect(adapter.callCount.ChangeResourceRecordSets).toBe(0);
@@ -198,7 +239,8 @@ describe('Route53DnsProvider.present', () => {
     fake.addZone('ZOTHER', 'ample.com'); // a suffix of the string but not of the labels
     const { p } = provider();
 
-    const placed = await p.present(
+    const placed = await presentAndWait(
+      p,
       [
         { domain: 'www.sub.example.com', value: 'a' },
         { domain: 'sub.example.com', value: 'b' },
@@ -227,7 +269,7 @@ describe('Route53DnsProvider.present', () => {
     fake.addZone('ZPRIVSUB', 'www.example.com', { private: true });
     const { p } = provider();
 
-    const placed = await p.present([{ domain: 'www.example.com', value: 'v' }], deadline());
+    const placed = await presentAndWait(p, [{ domain: 'www.example.com', value: 'v' }], deadline());
 
     expect(placed[0]!.zoneId).toBe('ZPUB');
     expect(fake.changes().map((c) => c.zoneId)).toEqual(['ZPUB']);
@@ -239,7 +281,8 @@ describe('Route53DnsProvider.present', () => {
     for (let i = 0; i < 100; i++) fake.addZone(`ZF${i}`, `filler${i}.org`);
     const { p, adapter } = provider();
 
-    const placed = await p.present(
+    const placed = await presentAndWait(
+      p,
       [
         { domain: 'example.com', value: 'a' },
         { domain: '*.example.com', value: 'b' },
@@ -259,7 +302,8 @@ describe('Route53DnsProvider.present', () => {
     fake.addZone('ZPRIV', 'example.com', { private: true });
     const { p, adapter } = provider({ hostedZoneIds: ['/hostedzone/ZPRIV'] });
 
-    const placed = await p.present(
+    const placed = await presentAndWait(
+      p,
       [
         { domain: 'a.example.com', value: '1' },
         { domain: 'b.example.com', value: '2' },
@@ -272,7 +316,7 @@ describe('Route53DnsProvider.present', () => {
     expect(adapter.callCount.ListHostedZonesByName).toBe(0);
     expect(fake.changes()).toHaveLength(1);
 
-    await expect(p.present([{ domain: 'x.example.org', value: '3' }], deadline())).rejects.toThrow(
+    await expect(presentAndWait(p, [{ domain: 'x.example.org', value: '3' }], deadline())).rejects.toThrow(
       'no Route 53 hosted zone for _acme-challenge.x.example.org (tried: ZPRIV (example.com, private)); ' +
         'create the zone or set acme:hosted-zone-ids',
     );
@@ -282,7 +326,7 @@ describe('Route53DnsProvider.present', () => {
     fake.addZone('Z1', 'example.com');
     const { p } = provider();
 
-    const err = await p.present([{ domain: 'x.example.org', value: 'v' }], deadline()).catch((e: unknown) => e);
+    const err = await presentAndWait(p, [{ domain: 'x.example.org', value: 'v' }], deadline()).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(DnsError);
     expect((err as DnsError).code).toBe('NoHostedZone');
@@ -300,7 +344,7 @@ describe('Route53DnsProvider.present', () => {
     fake.put('ZMAIN', '_acme-challenge.example.com', 'CNAME', ['example-com.acme.example.net.'], 300);
     const { p } = provider();
 
-    const placed = await p.present([{ domain: '*.example.com', value: 'v' }], deadline());
+    const placed = await presentAndWait(p, [{ domain: '*.example.com', value: 'v' }], deadline());
 
     expect(placed).toEqual([
       {
@@ -327,7 +371,7 @@ describe('Route53DnsProvider.present', () => {
     fake.put('Z1', 'a.example.com', 'CNAME', ['_acme-challenge.example.com.']);
     const { p } = provider();
 
-    await expect(p.present([{ domain: 'example.com', value: 'v' }], deadline())).rejects.toMatchObject({
+    await expect(presentAndWait(p, [{ domain: 'example.com', value: 'v' }], deadline())).rejects.toMatchObject({
       code: 'CnameLoop',
       message:
         'CNAME loop at _acme-challenge.example.com: _acme-challenge.example.com → a.example.com → _acme-challenge.example.com',
@@ -342,7 +386,7 @@ describe('Route53DnsProvider.present', () => {
     };
     const { p } = provider();
 
-    await p.present([{ domain: '*.example.com', value: 'ours' }], deadline());
+    await presentAndWait(p, [{ domain: '*.example.com', value: 'ours' }], deadline());
 
     const changes = fake.changes();
     expect(changes).toHaveLength(2);
@@ -365,7 +409,7 @@ describe('Route53DnsProvider.present', () => {
     };
     const { p, adapter } = provider();
 
-    const err = await p.present([{ domain: 'example.com', value: 'v' }], deadline()).catch((e: unknown) => e);
+    const err = await presentAndWait(p, [{ domain: 'example.com', value: 'v' }], deadline()).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(DnsError);
     expect((err as DnsError).code).toBe('ChangeRejected');
@@ -381,7 +425,7 @@ describe('Route53DnsProvider.present', () => {
     const d = deadline();
     const sleep = vi.spyOn(d, 'sleep');
 
-    await p.present([{ domain: 'example.com', value: 'v' }], d);
+    await presentAndWait(p, [{ domain: 'example.com', value: 'v' }], d);
 
     expect(adapter.callCount.GetChange).toBe(5);
     const delays = sleep.mock.calls.map((c) => c[0]);
@@ -395,7 +439,7 @@ describe('Route53DnsProvider.present', () => {
     fake.changeStatus = 'INSYNC';
     const { p, adapter } = provider();
 
-    await p.present([{ domain: 'example.com', value: 'v' }], deadline());
+    await presentAndWait(p, [{ domain: 'example.com', value: 'v' }], deadline());
 
     expect(adapter.callCount.ChangeResourceRecordSets).toBe(1);
     expect(adapter.callCount.GetChange).toBe(0);
@@ -429,7 +473,7 @@ describe('Route53DnsProvider.present', () => {
       throw err;
     };
 
-    const placed = await p.present([{ domain: 'example.com', value: 'v' }], deadline());
+    const placed = await presentAndWait(p, [{ domain: 'example.com', value: 'v' }], deadline());
 
     expect(placed.map((r) => r.fqdn)).toEqual(['_acme-challenge.example.com']);
     expect(fake.txt('Z1', '_acme-challenge.example.com')).toEqual(['v']);
@@ -442,7 +486,7 @@ describe('Route53DnsProvider.present', () => {
     fake.pendingPolls = Number.POSITIVE_INFINITY;
     const { p } = provider({ pollMinMs: 5, pollMaxMs: 10 });
 
-    const err = await p.present([{ domain: 'example.com', value: 'v' }], deadline(60)).catch((e: unknown) => e);
+    const err = await presentAndWait(p, [{ domain: 'example.com', value: 'v' }], deadline(60)).catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(DeadlineError);
     expect((err as Error).message).toMatch(/^Route 53 change C[A-Z0-9]+ \(zone Z1\) still PENDING after \d+ polls/);
@@ -481,7 +525,7 @@ describe('Route53DnsProvider.cleanUp', () => {
       { domain: '*.example.com', value: 'b' },
       { domain: 'www.example.com', value: 'c' },
     ];
-    await p.present(records, deadline());
+    await presentAndWait(p, records, deadline());
 
     await p.cleanUp(records, deadline());
     expect(fake.changes()[1]!.changes).toEqual([

@@ -5,7 +5,7 @@ import type { CertificateBundle } from '../../certificate/bundle.js';
 import type { CaSettings, Config } from '../../config/config.js';
 import type { Deadline } from '../../lib/deadline.js';
 import type { CaaLookup } from '../../dns01/caa.js';
-import type { DnsProvider, PlacedRecord } from '../../dns01/provider.js';
+import type { Dns01Solver } from '../../dns01/solver.js';
 import type { Logger } from '../../lib/log.js';
 import type { CertificateSpec } from '../../certificate/spec.js';
 import type { VerifyOptions, VerifyResult } from '../../x509/verify.js';
@@ -29,10 +29,8 @@ export interface CaPort {
 
 /** DNS, for one invocation (rotation/function/dns-session.ts). */
 export interface DnsPort {
-  /** The DNS provider for this certificate (zone ids from the spec). */
-  forSpec(spec: CertificateSpec): DnsProvider;
-  /** Propagation check of placed TXT values (authoritative nameservers or DNS_RESOLVERS). */
-  waitForPropagation(dns: DnsProvider, placed: PlacedRecord[], deadline: Deadline): Promise<void>;
+  /** The DNS-01 solver for this certificate (its names and zone ids from the spec), on this invocation's secret. */
+  solverFor(spec: CertificateSpec): Dns01Solver;
   /** Calls made so far in this invocation, by operation, for the call-count log ({} when none). */
   calls(): Record<string, number>;
 }

@@ -1,4 +1,4 @@
-import { CA_FAILED_TAG, INFLIGHT_TAG } from '../../certificate/tags.js';
+import { CA_FAILED_TAG } from '../../certificate/tags.js';
 import { checkAcmTargets } from '../../acm/deliver.js';
 import { ariCertId } from '../../acme/ari.js';
 import type { CaClient } from '../../acme/ca.js';
@@ -7,9 +7,8 @@ import { caFailure, failedCasTag, readFailedCas, type CaFallback, type FailedCa 
 import { issueCertificate, type IssuedCertificate } from '../../acme/issue.js';
 import { configuredCas, type CaSettings } from '../../config/config.js';
 import { buildBundle, parseBundle, type CertificateBundle } from '../../certificate/bundle.js';
-import type { DnsProvider } from '../../dns01/provider.js';
+import type { Dns01Solver } from '../../dns01/solver.js';
 import { AwsServiceError, RotationError, RotationStateError, errorMessage } from '../../lib/errors.js';
-import { allInflightTagKeys, inflightTags } from '../../dns01/inflight.js';
 import { cancelHint } from '../remedies.js';
 import { parseSpec, type CertificateSpec } from '../../certificate/spec.js';
 import { challengeDomain } from '../../dns01/names.js';
@@ -63,9 +62,9 @@ async function readCurrent(ctx: StepContext): Promise<CertificateBundle | undefi
 /**
  * Find the hosted zone of every name before ordering: a name outside every zone (or a zone id
  * that does not exist) then fails without an order at the CA, which would be left pending.
- * The provider keeps what it read for the real present, so this costs no extra Route 53 call.
+ * The solver's zones keep what they read for the real present, so this costs no extra Route 53 call.
  */
-export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: DnsProvider): Promise<void> {
+export async function checkZones(ctx: StepContext, spec: CertificateSpec, dns: Dns01Solver): Promise<void> {
   const domains = [...new Set(spec.domains.map(challengeDomain))];
   try {
     await ctx.logger.time('dns-zone-check', () => dns.locate(domains), { names: domains.length });
@@ -109,9 +108,6 @@ function replacedCertificate(
   return ariCertId(current.certificate);
 }
 
-/** Max tags on a secret (Secrets Manager's limit). */
-const MAX_TAGS = 50;
-
 /**
  * Time an invocation must have left to order from the next CA after one failed: a DNS change,
  * its propagation and a validation take tens of seconds at the least. With less, the failure is
@@ -140,7 +136,7 @@ async function issueWithFallback(
   ctx: StepContext,
   spec: CertificateSpec,
   current: CertificateBundle | undefined,
-  dns: DnsProvider,
+  dns: Dns01Solver,
 ): Promise<Issued> {
   const { secret, token, logger, config } = ctx;
   const cas = configuredCas(config);
@@ -170,7 +166,6 @@ async function issueWithFallback(
   let failedTagWritten = false;
   for (const [position, candidate] of choice.order.entries()) {
     const { settings } = candidate;
-    let inFlight = false;
     try {
       const ca = await ctx.ca.clientFor(settings);
       const replaces = replacedCertificate(ctx, current, spec, settings.directoryUrl, ca.accountUrl());
@@ -183,23 +178,11 @@ async function issueWithFallback(
         dns,
         logger,
         dnsDeadline: ctx.deadline.cap(config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS'),
-        waitForPropagation: (placed, deadline) => ctx.dns.waitForPropagation(dns, placed, deadline),
-        recordInFlight: async (records) => {
-          const tags = inflightTags(token, records);
-          const others = secret.tags.filter((t) => !t.Key?.startsWith(INFLIGHT_TAG)).length;
-          if (others + Object.keys(tags).length > MAX_TAGS) {
-            throw new RotationStateError(
-              `recording ${records.length} challenge values needs ${Object.keys(tags).length} tags, ` +
-                `but the secret already has ${others} of the ${MAX_TAGS} allowed; remove unrelated tags or split the certificate`,
-            );
-          }
-          inFlight = true;
-          await ctx.secrets.tag(secret.arn, tags);
-        },
-        clearInFlight: async () => {
-          await ctx.secrets.untag(secret.arn, allInflightTagKeys());
-          inFlight = false;
-        },
+        waitForPropagation: (placed, deadline) => dns.check(placed, deadline),
+        // The solver writes the in-flight tags in present, before the records, and removes them in
+        // cleanUp, after the records: nothing is left for these hooks to do.
+        recordInFlight: () => Promise.resolve(),
+        clearInFlight: () => Promise.resolve(),
         // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
         acmeDeadline: () => ctx.deadline.cap(config.acmeTimeoutMs, 'ACME_TIMEOUT_SECONDS'),
       });
@@ -248,7 +231,7 @@ async function issueWithFallback(
       } catch (tagError) {
         logger.error('could not record the failed CA; a retry may try it first again', { error: tagError });
       }
-      const cannot = inFlight
+      const cannot = dns.inFlight
         ? "the failed order's TXT values could not be removed (the retry removes them first)"
         : ctx.deadline.remainingMs() < MIN_FALLBACK_MS
           ? `less than ${MIN_FALLBACK_MS / 1000} s of the invocation is left`
@@ -309,7 +292,7 @@ export async function createSecret(ctx: StepContext): Promise<void> {
   // The account secret's read (and the CA modules) overlap the zone check; the account is only
   // registered, on first use, once the zones are known to exist.
   ctx.ca.prefetch();
-  const dns = ctx.dns.forSpec(spec);
+  const dns = ctx.dns.solverFor(spec);
   await checkZones(ctx, spec, dns);
   // Where the certificate will be delivered must be able to take it, before anything is ordered.
   await checkAcmTargets(ctx, spec);
