@@ -3,6 +3,10 @@
  * AssumeRole: kept for the container's life and renewed five minutes before they expire, so a
  * long rotation never signs with a session that ends under it. The SDK's own client for STS is
  * made here, in a module loaded only when roles are configured.
+ *
+ * The SDK's fromTemporaryCredentials (@aws-sdk/credential-providers) would do the same, but that
+ * package is not among the dependencies, and bundled it moves STS and credential-chain code into
+ * what every cold start of the function loads, roles or not. AssumeRole itself is a few lines.
  */
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { AwsServiceError } from '../lib/errors.js';
