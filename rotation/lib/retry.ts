@@ -1,8 +1,9 @@
 /**
  * The two waiting loops of a rotation, each bounded by the time the invocation has left:
  *
- * - `retry`: run an attempt again after a failure worth retrying (a CA rate limit, Route 53
- *   throttling, a compare-and-swap conflict), waiting in between;
+ * - `retry`: run an attempt again after a failure worth retrying (a CA rate limit, a
+ *   compare-and-swap conflict), waiting in between (AWS throttling is waited out inside the SDK's
+ *   own retry loop instead: aws/calls.ts);
  * - `pollUntil`: look again until an answer is final (an ACME order's status, a Route 53 change,
  *   a TXT record on a name server).
  *
