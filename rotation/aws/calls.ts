@@ -126,11 +126,13 @@ function retryToken(count: number): StandardRetryToken {
  */
 export class DeadlineRetryStrategy implements RetryStrategyV2 {
   readonly mode: 'standard' | 'adaptive';
+  private readonly maxAttempts: number;
   private readonly sdk: StandardRetryStrategy | AdaptiveRetryStrategy;
   private readonly rateLimiter: DefaultRateLimiter | undefined;
 
   constructor(maxAttempts: number, mode: 'standard' | 'adaptive' = 'standard') {
     this.mode = mode;
+    this.maxAttempts = maxAttempts;
     if (mode === 'adaptive') {
       this.rateLimiter = new DefaultRateLimiter();
       this.sdk = new AdaptiveRetryStrategy(maxAttempts, { maxAttempts, rateLimiter: this.rateLimiter });
@@ -153,9 +155,10 @@ export class DeadlineRetryStrategy implements RetryStrategyV2 {
       // call with a policy goes on while the policy allows the wait.
       const policy = call?.policy;
       if (!call || !policy) throw refused;
-      const waits = token.getRetryCount() + 1;
-      const waitMs = backoffDelay(waits - 1, policy.throttleMinMs ?? 400, policy.throttleMaxMs ?? 4_000, policy.random);
-      const allowed = policy.budgetMs ? waitMs <= policy.budgetMs() : waits <= (policy.maxThrottleRetries ?? 5);
+      // This wait's place among the policy's own (0 for the first after the SDK's attempts).
+      const own = Math.max(0, token.getRetryCount() + 1 - this.maxAttempts);
+      const waitMs = backoffDelay(own, policy.throttleMinMs ?? 400, policy.throttleMaxMs ?? 4_000, policy.random);
+      const allowed = policy.budgetMs ? waitMs <= policy.budgetMs() : own < (policy.maxThrottleRetries ?? 5);
       if (!allowed) {
         call.outOfTime = true;
         throw refused;

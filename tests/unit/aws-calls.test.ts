@@ -152,14 +152,19 @@ describe('throttling through the SDK retry strategy, bounded by the Deadline', (
   });
 
   it('lets the SDK make its own attempts first, then waits within the budget', async () => {
-    const wire = scripted([R53_THROTTLED, R53_THROTTLED, INSYNC]);
+    const wire = scripted([R53_THROTTLED, R53_THROTTLED, R53_THROTTLED, INSYNC]);
     const time = virtualTime(60_000);
-    const adapter = new Route53Adapter(new Route53Client(settings(wire.handler, 2)), time.policy());
+    const adapter = new Route53Adapter(
+      new Route53Client(settings(wire.handler, 2)),
+      time.policy(() => 1),
+    );
     expect(await adapter.getChange('C9')).toBe('INSYNC');
-    expect(wire.seen).toHaveLength(3);
-    // The SDK's retry (its own backoff, a real timer) then one wait of the budget's.
-    expect(time.sleeps).toEqual([400]);
-    expect(adapter.attemptCount.GetChange).toBe(3);
+    expect(wire.seen).toHaveLength(4);
+    // The SDK's retry (its own backoff, a real timer), then the budget's waits from the first step
+    // of their backoff.
+    expect(time.sleeps).toEqual([400, 800]);
+    expect(adapter.attemptCount.GetChange).toBe(4);
+    expect(adapter.throttled).toBe(3);
   });
 
   it('gives each call its own budget, though the client is shared', async () => {
