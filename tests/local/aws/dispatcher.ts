@@ -17,8 +17,7 @@
  */
 import type { FaultList } from '../faults.js';
 import { answerCall } from './errors.js';
-import type { CallerOf } from './sts.js';
-import { callerErrorFor } from './sts.js';
+import { callerErrorFor, type CallerOf } from './sts.js';
 import { TokenBucket } from './token-bucket.js';
 import type {
   AwsFaultError,
