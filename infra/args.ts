@@ -1,7 +1,7 @@
 /**
  * The arguments of `new AcmeRotation(name, args)`: the stack configuration's keys, typed. The
  * stack route (infra/index.ts) turns its Pulumi config into this same object, and both are
- * validated by one validator (./config/validate.ts) with the same messages, each naming its field.
+ * validated by one validator (./validate.ts) with the same messages, each naming its field.
  *
  * Fields typed `pulumi.Input` accept another resource's output (a zone's id, a topic's ARN, a
  * key's ARN, a bus): plain values are validated like the stack's; Outputs are taken as given

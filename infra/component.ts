@@ -1,52 +1,119 @@
 /**
  * AcmeRotation: everything one stack deploys, as a Pulumi ComponentResource composed of smaller
- * ones (infra/components/), each parented to it, so `pulumi stack` shows one tree: Notices (the
+ * ones (each feature's module), each parented to it, so `pulumi stack` shows one tree: Notices (the
  * topic, the failure rule, the bus); AcmCertificates per certificate deployed to ACM (declared
  * first: the rotation role's policy names their ARNs); FunctionRole ×2, the rotation function's
  * and the watch's (declared before the secrets: their resource policies name the roles);
  * AcmeAccount (the optional ACME account secret); RotationFunction; CertificateSecret per
  * certificate (native rotation that runs immediately: the first `pulumi up` issues the first
  * certificate); RenewalWatch (the scheduled watch, the at-risk alarm, the dashboard); per
- * certificate deployed to ACM, the wait for its first certificate (first-certificate.ts, run in
- * the watch function; the certificate's `acmArns` resolve after it); and, parented here, the
+ * certificate deployed to ACM, the wait for its first certificate (watch.ts, run in the watch's
+ * waiter function; the certificate's `acmArns` resolve after it); and, parented here, the
  * topic policy naming the failure rule and both alarms.
  *
- * Here is the wiring alone, in declaration order; each concern lives with its component or in
- * its module (component-args.ts, components/role-policies.ts, hosted-zones.ts, …).
+ * Here: the wiring, in declaration order, with the args checked before anything is registered
+ * and the outputs registered with the engine; each feature's settings, resources and policies live
+ * in its module (certificates.ts, hosted-zones.ts, acm.ts, ca.ts, rotation.ts, watch.ts, notices.ts).
  */
 import type * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
+import { AcmCertificates, allAcmArns } from './acm.js';
 import type { AcmeRotationArgs } from './args.js';
 import { bundleDirs } from './bundle.js';
-import { settingsOf } from './component-args.js';
-import { registeredOutputs } from './component-outputs.js';
-import type { Settings } from './settings.js';
-import { AcmCertificates, allAcmArns } from './components/acm-certificates.js';
-import { AcmeAccount } from './components/acme-account.js';
-import { CertificateSecret, type CertificateOutputs } from './components/certificate-secret.js';
-import { awsContext } from './components/common.js';
-import { awaitFirstCertificate } from './components/first-certificate.js';
-import { FunctionRole } from './components/function-role.js';
+import { AcmeAccount } from './ca.js';
+import { CertificateSecret, ignoreTagsProblems, type CertificateOutputs } from './certificates.js';
 import {
   resolveCertificateZones,
   route53RoleOutputs,
   route53RolesSetting,
   type Route53RoleOutputs,
 } from './hosted-zones.js';
-import { Notices, noticesTopicPolicy } from './components/notices.js';
-import { RenewalWatch } from './components/renewal-watch.js';
-import { rotationRolePolicyOf, watchRolePolicyOf } from './components/role-policies.js';
-import { RotationFunction } from './components/rotation-function.js';
+import { FunctionRole, awsContext } from './lambda.js';
+import { Notices, noticesTopicPolicy } from './notices.js';
+import { RotationFunction, rotationRolePolicyOf } from './rotation.js';
+import type { Settings } from './settings.js';
+import { StackConfigError, validateArgs } from './validate.js';
+import { RenewalWatch, awaitFirstCertificate, watchRolePolicyOf } from './watch.js';
 
-export { ARCHITECTURE, RUNTIME } from './components/common.js';
-export { METRIC_NAMESPACE, atRiskAlarmPeriodSeconds } from './components/renewal-watch.js';
-export type { CertificateOutputs } from './components/certificate-secret.js';
+export type { CertificateOutputs } from './certificates.js';
 export type { Route53RoleOutputs } from './hosted-zones.js';
 export type { AcmeRotationArgs } from './args.js';
-export { AcmeRotationArgsError } from './component-args.js';
 
 export const COMPONENT_TYPE = 'acme-rotation:index:AcmeRotation';
+
+// The args, checked.
+
+/** Invalid AcmeRotation args: every problem, each naming its field. Shown without a stack trace. */
+export class AcmeRotationArgsError extends pulumi.RunError {
+  override name = 'AcmeRotationArgsError';
+  constructor(
+    readonly problems: string[],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Whether `opts` names an explicit AWS provider (its ignoreTags are not in the stack config). */
+function explicitAwsProvider(opts: pulumi.ComponentResourceOptions | undefined): boolean {
+  if (!opts) return false;
+  if (opts.provider) return true;
+  const providers = opts.providers;
+  if (Array.isArray(providers)) return providers.length > 0;
+  return providers !== undefined && Object.keys(providers).includes('aws');
+}
+
+/**
+ * The args, validated (the stack's rules and messages), with the default AWS provider's
+ * aws:ignoreTags checked as the stack does; throws AcmeRotationArgsError listing every problem.
+ */
+export function settingsOf(
+  name: string,
+  args: AcmeRotationArgs,
+  opts: pulumi.ComponentResourceOptions | undefined,
+): Settings {
+  const problems: string[] = [];
+  let settings: Settings | undefined;
+  try {
+    settings = validateArgs(
+      args,
+      { project: pulumi.getProject(), stack: pulumi.getStack() },
+      `AcmeRotation arguments of "${name}"`,
+    );
+  } catch (err) {
+    if (!(err instanceof StackConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (!explicitAwsProvider(opts)) problems.push(...ignoreTagsProblems(new pulumi.Config('aws').get('ignoreTags')));
+  if (problems.length > 0 || !settings) {
+    const what = args.configNamespace ? 'stack configuration' : `AcmeRotation arguments of "${name}"`;
+    throw new AcmeRotationArgsError(problems, new StackConfigError(problems, what).message);
+  }
+  return settings;
+}
+
+// The outputs.
+
+export const OUTPUT_KEYS = [
+  'functionName',
+  'functionArn',
+  'topicArn',
+  'accountSecretArn',
+  'watchFunctionName',
+  'dashboardName',
+  'dashboardUrl',
+  'certificates',
+  'route53Roles',
+] as const;
+export type OutputKey = (typeof OUTPUT_KEYS)[number];
+
+/** `component`'s outputs, in OUTPUT_KEYS order, for `registerOutputs`. */
+export function registeredOutputs(component: Record<OutputKey, unknown>): pulumi.Inputs {
+  return Object.fromEntries(OUTPUT_KEYS.map((key) => [key, component[key]]));
+}
+
+// The component.
 
 /**
  * Certificates from an ACME CA in Secrets Manager, renewed by native rotation (and deployed to

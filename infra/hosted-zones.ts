@@ -25,7 +25,7 @@ import { normaliseDomain } from '../rotation/certificate/spec.js';
 import { parseRoute53Roles } from '../rotation/config/config.js';
 import { challengeDomain } from '../rotation/dns01/names.js';
 import { isPending, isRecord, parseJson, quote, type Problems, type Settings } from './settings.js';
-import { partitionOf, type PolicyDocument, type PolicyStatement } from './policies/document.js';
+import { partitionOf, type PolicyDocument, type PolicyStatement } from './iam.js';
 
 // Matching.
 

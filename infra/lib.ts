@@ -4,7 +4,7 @@
  * carries (dist/rotation, dist/watch) relative to its own compiled file.
  */
 export { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE, type Route53RoleOutputs } from './component.js';
-export type { CertificateOutputs } from './components/certificate-secret.js';
+export type { CertificateOutputs } from './certificates.js';
 export type { AcmArgs, AcmeRotationArgs, CertificateArgs, HostedZoneArgs } from './args.js';
 export type { Settings } from './settings.js';
 export { KNOWN_KEYS, StackConfigError, loadStackArgs, type ConfigSource } from './validate.js';

@@ -9,7 +9,7 @@ import type * as pulumi from '@pulumi/pulumi';
 
 import { wholeNumberIn } from '../rotation/certificate/rules.js';
 import type { KeyType } from '../rotation/certificate/spec.js';
-import type { CaSetting } from './config/ca.js';
+import type { CaSetting } from './ca.js';
 import type { ZoneRef } from './hosted-zones.js';
 import type { Lifetime, Schedule, WatchSchedule } from './schedules.js';
 

@@ -25,9 +25,9 @@ import { RENEWAL_TAG_PREFIX, SPEC_TAG_PREFIX, STATUS_TAG_KEYS, INFLIGHT_TAG } fr
 import { parseResolvers } from '../rotation/dns01/resolvers.js';
 import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../rotation/lib/deadline.js';
 import type { AcmeRotationArgs } from './args.js';
-import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './config/ca.js';
-import { certificateList } from './config/certificate.js';
-import { checkIgnoreTags } from './config/ignore-tags.js';
+import { caAccountSecretName, caList, caRoots, directoryUrl, type CaSetting } from './ca.js';
+import { certificateList } from './certificates.js';
+import { checkIgnoreTags } from './certificates.js';
 import { hostedZones } from './hosted-zones.js';
 import {
   WATCH_MAX_CONCURRENT_ROTATIONS_RANGE,

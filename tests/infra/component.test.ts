@@ -9,7 +9,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AcmeRotationArgs } from '../../infra/args.js';
 import { AcmeRotation, AcmeRotationArgsError, COMPONENT_TYPE } from '../../infra/component.js';
 import { loadStackArgs } from '../../infra/validate.js';
-import type { PolicyDocument } from '../../infra/policies.js';
+import type { PolicyDocument } from '../../infra/iam.js';
 import { acmArnTags } from '../../rotation/certificate/spec.js';
 import { parseAwaitRequest } from '../../rotation/watch/await.js';
 import { makeRootCa } from '../helpers/certs.js';

@@ -1,7 +1,7 @@
 /** Assertions shared by the policy tests: least privilege, negatively. */
 import { expect } from 'vitest';
 
-import { UNSCOPABLE_ACTIONS, type PolicyDocument, type PolicyStatement } from '../../infra/policies.js';
+import { UNSCOPABLE_ACTIONS, type PolicyDocument, type PolicyStatement } from '../../infra/iam.js';
 
 export function resourcesOf(st: PolicyStatement): string[] {
   return st.Resource === undefined ? [] : ([] as string[]).concat(st.Resource);

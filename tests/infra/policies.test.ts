@@ -1,22 +1,19 @@
 import { RENEWAL_TAG_KEYS, RENEWAL_TAG_PREFIX } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
+import { acmTargetStatement } from '../../infra/acm.js';
+import { accountSecretPolicy } from '../../infra/ca.js';
+import { certificateSecretPolicy } from '../../infra/certificates.js';
 import {
-  PolicyTooLargeError,
-  accountSecretPolicy,
-  acmTargetStatement,
-  certificateSecretPolicy,
-  lambdaAssumeRolePolicy,
   normalisedRecordNamePattern,
-  rotationRolePolicy,
-  rotationRolePolicyJson,
   route53RolePolicy,
   route53RoleTrustPolicy,
   route53Statements,
-  topicPolicy,
-  watchRolePolicy,
-  watchRolePolicyJson,
-} from '../../infra/policies.js';
+} from '../../infra/hosted-zones.js';
+import { PolicyTooLargeError, lambdaAssumeRolePolicy } from '../../infra/iam.js';
+import { topicPolicy } from '../../infra/notices.js';
+import { rotationRolePolicy, rotationRolePolicyJson } from '../../infra/rotation.js';
+import { watchRolePolicy, watchRolePolicyJson } from '../../infra/watch.js';
 import { expectLeastPrivilege, statement } from './iam.js';
 
 const LOG_GROUP = 'arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/acme-rotation-dev-rotation';

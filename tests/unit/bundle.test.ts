@@ -1,5 +1,5 @@
 import { STATUS_TAG_KEYS } from '../../rotation/certificate/tags.js';
-import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../infra/policies/actions.js';
+import { STATUS_TAG_KEYS as GRANTED_STATUS_TAG_KEYS } from '../../rotation/certificate/tags.js';
 import { classifyCurrentValue } from '../../rotation/certificate/current-value.js';
 import { X509Certificate, createPrivateKey, generateKeyPairSync, createSecretKey, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';

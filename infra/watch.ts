@@ -3,16 +3,152 @@
  * tag, asks the CA's renewal information for each current certificate and starts renewals with
  * RotateSecret, paced for the fleet. Here: the function (from dist/watch), its schedule, the
  * alarm on certificates at risk (which also fires when the watch stops reporting), and the
- * stack's dashboard. It runs as a FunctionRole declared beforehand, because the certificate
- * secrets' policies name that role.
+ * stack's dashboard. It runs as a FunctionRole declared beforehand (lambda.ts), because the
+ * certificate secrets' policies name that role.
+ *
+ * Also here: the watch role's own (identity) policy, and the deployment's wait for each first
+ * certificate behind its ACM ARNs, which runs in the watch's code (its waiter function).
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import type { Settings } from '../settings.js';
-import { dashboardBody, dashboardUrl } from '../dashboard.js';
-import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext } from './common.js';
-import type { FunctionRole } from './function-role.js';
+import { acmTargetStatement } from './acm.js';
+import { dashboardBody, dashboardUrl } from './dashboard.js';
+import {
+  INLINE_ROLE_POLICY_LIMIT,
+  UNSCOPABLE_ACTIONS,
+  checkedJson,
+  type PolicyDocument,
+  type PolicyStatement,
+} from './iam.js';
+import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext, type FunctionRole, type RolePolicy } from './lambda.js';
+import { putEventsStatement } from './notices.js';
+import type { Settings } from './settings.js';
+
+// The role's policy.
+
+export interface WatchRolePolicyArgs {
+  partition: string;
+  region: string;
+  /** Log group of the watch (ARN without `:*`). */
+  logGroupArn: string;
+  /** The rotation function: RotateSecret is refused to a caller that may not invoke it. */
+  rotationFunctionArn: string;
+  /** The watch itself, when it may go on in a new invocation (WATCH_CONTINUE). */
+  watchFunctionArn?: string;
+  /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
+  kmsKeyArn?: string;
+  /**
+   * The ACM certificates of every certificate: the watch compares their serials with AWSCURRENT
+   * (the deployment's waiter, the reconciliation) and re-imports where one lags.
+   */
+  acmCertificateArns?: readonly string[];
+  /** Where a target's refusal is announced (DeliveryFailed), as the rotation announces it. */
+  topicArn?: string;
+  eventBusArn?: string;
+}
+
+/**
+ * The renewal watch's own (identity) policy. Its per-secret grants (read, rotate, its own tags)
+ * live on the secrets, like the rotation's; no Route 53, no account secret, no version writes.
+ * On ACM, the rotation's own two actions on exactly the stack's ACM certificates, and then the
+ * topic and bus its DeliveryFailed notices go to.
+ */
+export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
+  const invokable = [args.rotationFunctionArn, ...(args.watchFunctionArn ? [args.watchFunctionArn] : [])];
+  const statements: PolicyStatement[] = [
+    {
+      Sid: 'WriteOwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${args.logGroupArn}:*`,
+    },
+    {
+      // ListSecrets has no resource type: IAM only accepts it on "*". It returns names, ARNs and
+      // tags, never a value; the watch filters by the spec's tag key.
+      Sid: 'FindCertificateSecrets',
+      Effect: 'Allow',
+      Action: [...UNSCOPABLE_ACTIONS],
+      Resource: '*',
+    },
+    {
+      // RotateSecret needs the caller to be allowed to invoke the secret's rotation function;
+      // the watch's own ARN is for going on in a new invocation when a run's time is up.
+      Sid: 'StartRotationsAndContinue',
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: invokable.length === 1 ? args.rotationFunctionArn : invokable,
+    },
+  ];
+  const acm = acmTargetStatement(args.acmCertificateArns ?? []);
+  if (acm) {
+    statements.push(acm);
+    // Only a watch that re-imports has refusals to announce.
+    if (args.topicArn) {
+      statements.push({ Sid: 'PublishNotices', Effect: 'Allow', Action: ['sns:Publish'], Resource: args.topicArn });
+    }
+    if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
+  }
+  if (args.kmsKeyArn) {
+    statements.push({
+      Sid: 'ReadSecretsKeyThroughSecretsManager',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt'],
+      Resource: args.kmsKeyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${args.region}.amazonaws.com` } },
+    });
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+export function watchRolePolicyJson(args: WatchRolePolicyArgs): string {
+  return checkedJson(watchRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the renewal watch policy');
+}
+
+export interface WatchPolicyInputs {
+  aws: AwsContext;
+  /** The watch function's name: it is declared after its role, so its ARN follows from it. */
+  watchFunctionName: string;
+  rotationFunctionArn: pulumi.Output<string>;
+  kmsKeyArn: pulumi.Output<string | undefined>;
+  /** Every ACM certificate of the stack: the watch checks their serials and re-imports where one lags. */
+  acmArns: pulumi.Output<string[]>;
+  /** Where a refusing ACM target is announced; the bus is undefined without one. */
+  topicArn: pulumi.Output<string>;
+  eventBusArn: pulumi.Output<string> | undefined;
+}
+
+export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
+  const { partition, region, accountId } = i.aws;
+  return (logGroupArn) =>
+    pulumi
+      .all([
+        partition,
+        region,
+        accountId,
+        logGroupArn,
+        i.rotationFunctionArn,
+        i.kmsKeyArn,
+        i.acmArns,
+        pulumi.all([i.topicArn, i.eventBusArn]),
+      ])
+      .apply(([p, r, a, logArn, rotationArn, kmsKey, acmCertificateArns, [topic, busArn]]) =>
+        watchRolePolicyJson({
+          partition: p,
+          region: r,
+          logGroupArn: logArn,
+          rotationFunctionArn: rotationArn,
+          // The function is declared after its role: its ARN follows from its name.
+          watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${i.watchFunctionName}`,
+          ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
+          acmCertificateArns,
+          topicArn: topic,
+          ...(busArn ? { eventBusArn: busArn } : {}),
+        }),
+      );
+}
+
+// The watch.
 
 export const RENEWAL_WATCH_TYPE = 'acme-rotation:index:RenewalWatch';
 /** Namespace of the watch's metrics (WATCH_METRIC_NAMESPACE). */
@@ -74,7 +210,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
   /**
    * The same code and role as a second function, for the deployment's first-certificate waits
-   * (first-certificate.ts). Not the watch itself: its reserved concurrency of 1 would throttle a
+   * (awaitFirstCertificate, below). Not the watch itself: its reserved concurrency of 1 would throttle a
    * synchronous wait made while a scheduled run (or a continuation) holds the slot, and the waits
    * of several certificates run at once. A wait starts no renewal (the rotation does), so nothing
    * the one-run-at-a-time rule protects is at stake.
@@ -262,4 +398,83 @@ export class RenewalWatch extends pulumi.ComponentResource {
       dashboardUrl: this.dashboardUrl,
     });
   }
+}
+
+// The first certificate.
+
+/**
+ * The ACM ARNs a stack hands out resolve only once a real certificate is behind them, in the
+ * spirit of aws.acm.CertificateValidation: until the first rotation has issued a certificate and
+ * delivered it to every ACM certificate of its `acme:acm-certificate-arns`, an ARN holds the
+ * self-signed placeholder, which CloudFront refuses outright and a load balancer would serve.
+ *
+ * The wait is an aws.lambda.Invocation of the renewal watch's code (its waiter function, without
+ * the watch's reserved concurrency of 1, so waits run side by side and beside a scheduled run) with the waiter event
+ * (rotation/watch/await.ts), made by the AWS provider during `pulumi up`: it returns when the
+ * certificate is in AWSCURRENT and under every ARN, and fails the deployment with the rotation's
+ * last failure when none comes within the watch function's time. A consumer's program has only
+ * the Pulumi peers installed (no AWS SDK for a dynamic provider to call AWS with), and the watch
+ * function already holds the grants the wait needs, so an Invocation needs nothing more.
+ *
+ * It runs when created and again whenever its triggers change: a region or an ARN added later
+ * makes it run once more, and the waiter re-imports the current certificate into the new ARN at
+ * once (the watch's reconciliation) instead of leaving it on the placeholder until the next
+ * renewal.
+ */
+/**
+ * How long the deployment waits for a first certificate: the watch function's whole timeout but
+ * a minute, which the waiter keeps to report. A first issuance with Let's Encrypt takes one to a
+ * few minutes, most of it DNS propagation.
+ */
+export const FIRST_CERTIFICATE_TIMEOUT_SECONDS = WATCH_TIMEOUT_SECONDS - 60;
+
+export interface FirstCertificateArgs {
+  /** The function that runs the waiter (RenewalWatch.waiter: the watch's code and role). */
+  watchFunctionName: pulumi.Input<string>;
+  secretArn: pulumi.Output<string>;
+  /** The ACM certificates the secret's tags name (sorted ARNs), and the same by region. */
+  acmArns: pulumi.Output<string[]>;
+  acmArnsByRegion: pulumi.Output<Record<string, string>>;
+  /** What must exist before the wait can succeed: the rotation started, the watch's grants. */
+  waitAfter: pulumi.Resource[];
+}
+
+export interface FirstCertificate {
+  invocation: aws.lambda.Invocation;
+  /** Region → ARN, known only once the invocation returned: what listeners and distributions take. */
+  acmArnsByRegion: pulumi.Output<Record<string, string>>;
+}
+
+/**
+ * The waiter's event for these secrets. Its key is AWAIT_EVENT_KEY of rotation/watch/await.ts,
+ * written out here: that module loads the AWS SDK, which a consumer's install does not have (the
+ * infra tests parse this event with the waiter's own parser).
+ */
+export function awaitEvent(secretIds: string[], timeoutSeconds = FIRST_CERTIFICATE_TIMEOUT_SECONDS): string {
+  return JSON.stringify({ acmeRotationAwait: { secretIds, timeoutSeconds } });
+}
+
+/** Named like the certificate's secret: the invocation is <name>-first-certificate. */
+export function awaitFirstCertificate(
+  name: string,
+  args: FirstCertificateArgs,
+  opts: { parent: pulumi.Resource },
+): FirstCertificate {
+  const invocation = new aws.lambda.Invocation(
+    `${name}-first-certificate`,
+    {
+      functionName: args.watchFunctionName,
+      input: args.secretArn.apply((arn) => awaitEvent([arn])),
+      // A new secret or another set of ARNs waits (and delivers) again; nothing else does.
+      triggers: {
+        secretArn: args.secretArn,
+        acmCertificateArns: args.acmArns.apply((arns) => arns.join(',')),
+      },
+    },
+    { parent: opts.parent, dependsOn: args.waitAfter },
+  );
+  return {
+    invocation,
+    acmArnsByRegion: pulumi.all([invocation.result, args.acmArnsByRegion]).apply(([, byRegion]) => byRegion),
+  };
 }

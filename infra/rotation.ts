@@ -1,6 +1,7 @@
 /**
- * The rotation function (one for every certificate), Secrets Manager's permission to invoke it,
- * and the alarm on its errors. It runs as a FunctionRole declared beforehand.
+ * The rotation function (one for every certificate): its environment, Secrets Manager's
+ * permission to invoke it, the alarm on its errors, and its role's own (identity) policy. It runs
+ * as a FunctionRole declared beforehand (lambda.ts): the secrets' policies name that role.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
@@ -8,12 +9,128 @@ import * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-} from '../../rotation/certificate/rules.js';
-import { FUNCTION_TIMEOUT_SECONDS } from '../../rotation/lib/deadline.js';
-import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../../rotation/lib/metrics.js';
-import type { Settings } from '../settings.js';
-import { ARCHITECTURE, RUNTIME, functionCode } from './common.js';
-import type { FunctionRole } from './function-role.js';
+} from '../rotation/certificate/rules.js';
+import { FUNCTION_TIMEOUT_SECONDS } from '../rotation/lib/deadline.js';
+import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../rotation/lib/metrics.js';
+import { acmTargetStatement } from './acm.js';
+import { route53Statements, type CertificateZones } from './hosted-zones.js';
+import { INLINE_ROLE_POLICY_LIMIT, checkedJson, type PolicyDocument, type PolicyStatement } from './iam.js';
+import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext, type FunctionRole, type RolePolicy } from './lambda.js';
+import { putEventsStatement } from './notices.js';
+import type { Settings } from './settings.js';
+
+// The role's policy.
+
+export interface RotationRolePolicyArgs {
+  partition: string;
+  region: string;
+  /** Log group of the function (ARN without `:*`). */
+  logGroupArn: string;
+  /** Every hosted zone of this account the certificates' challenges are written in. */
+  zoneIds: readonly string[];
+  /** Record-name patterns that `_acme-challenge` CNAMEs point to, and the zones holding them. */
+  cnameTargets?: { names: readonly string[]; zoneIds: readonly string[] };
+  /** Roles reaching hosted zones in other accounts (ROUTE53_ROLES): the function may assume exactly these. */
+  route53RoleArns?: readonly string[];
+  topicArn: string;
+  eventBusArn?: string;
+  /** Customer-managed KMS key of the secrets (none = the AWS-managed key, which needs no grant). */
+  kmsKeyArn?: string;
+  /** ACM certificates the rotation re-imports every new certificate into (none = no ACM grant). */
+  acmCertificateArns?: readonly string[];
+}
+
+/** The rotation function's own (identity) policy. Secrets Manager grants live on the secrets. */
+export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument {
+  const roles = [...new Set(args.route53RoleArns ?? [])].sort();
+  const route53 = route53Statements(args);
+  if (route53.length === 0 && roles.length === 0) throw new Error('rotationRolePolicy: no hosted zones');
+  const statements: PolicyStatement[] = [
+    {
+      Sid: 'WriteOwnLogs',
+      Effect: 'Allow',
+      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+      Resource: `${args.logGroupArn}:*`,
+    },
+    ...route53,
+  ];
+  if (roles.length > 0) {
+    // Zones of other accounts: every Route 53 call for them is made as their role, so the
+    // function holds no Route 53 grant for them here (they are not in this account).
+    statements.push({
+      Sid: 'AssumeHostedZoneRoles',
+      Effect: 'Allow',
+      Action: ['sts:AssumeRole'],
+      Resource: roles,
+    });
+  }
+  statements.push({
+    Sid: 'PublishNotices',
+    Effect: 'Allow',
+    Action: ['sns:Publish'],
+    Resource: args.topicArn,
+  });
+  const acm = acmTargetStatement(args.acmCertificateArns ?? []);
+  if (acm) statements.push(acm);
+  if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
+  if (args.kmsKeyArn) {
+    statements.push({
+      Sid: 'UseSecretsKeyThroughSecretsManager',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      Resource: args.kmsKeyArn,
+      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${args.region}.amazonaws.com` } },
+    });
+  }
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+export function rotationRolePolicyJson(args: RotationRolePolicyArgs): string {
+  return checkedJson(rotationRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the rotation function policy');
+}
+
+export interface RotationPolicyInputs {
+  aws: AwsContext;
+  zones: Pick<CertificateZones, 'own' | 'roles'>;
+  topicArn: pulumi.Output<string>;
+  /** Undefined without a bus. */
+  eventBusArn: pulumi.Output<string> | undefined;
+  /** Every ACM certificate the function imports into, de-duplicated and sorted. */
+  acmArns: pulumi.Output<string[]>;
+  kmsKeyArn: pulumi.Output<string | undefined>;
+}
+
+export function rotationRolePolicyOf(i: RotationPolicyInputs): RolePolicy {
+  const { partition, region } = i.aws;
+  return (logGroupArn) =>
+    pulumi
+      .all([
+        partition,
+        region,
+        logGroupArn,
+        i.zones.own,
+        i.zones.roles,
+        i.topicArn,
+        i.eventBusArn,
+        pulumi.all([i.acmArns, i.kmsKeyArn]),
+      ])
+      .apply(([p, r, logArn, own, roles, topic, busArn, [acmCertificateArns, kmsKey]]) =>
+        rotationRolePolicyJson({
+          partition: p,
+          region: r,
+          logGroupArn: logArn,
+          zoneIds: own.zoneIds,
+          ...(own.cnameTargets ? { cnameTargets: own.cnameTargets } : {}),
+          route53RoleArns: roles.map((role) => role.roleArn),
+          topicArn: topic,
+          ...(busArn ? { eventBusArn: busArn } : {}),
+          ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
+          acmCertificateArns,
+        }),
+      );
+}
+
+// The function.
 
 export const ROTATION_FUNCTION_TYPE = 'acme-rotation:index:RotationFunction';
 

@@ -1,6 +1,13 @@
 /**
- * IAM policy documents as data: their types, their size limits, their JSON, and the trust policy of a
- * Lambda role. Pure; no Pulumi.
+ * IAM policy documents as data (pure; no Pulumi): their types, AWS's size limits, their JSON, the
+ * trust policy of a Lambda role, and the actions IAM accepts only on `*`. Every statement the
+ * features write names the exact resources it needs; the tests assert there is no `*` action, no
+ * secret wildcard and no `route53:*`.
+ *
+ * Secrets Manager access is granted by a resource policy ON EACH SECRET (that secret's exact ARN,
+ * the function's role as principal), not by the role's own policy. An inline role policy holds at
+ * most 10,240 characters, i.e. about 90 secret ARNs; per-secret resource policies scale to any
+ * number of certificates and keep each grant next to the secret it opens.
  */
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
 
@@ -62,3 +69,6 @@ export function lambdaAssumeRolePolicy(): PolicyDocument {
 export function partitionOf(arn: string): string {
   return arn.split(':')[1] ?? 'aws';
 }
+
+/** Actions that cannot be scoped to a resource: IAM accepts them only on `*`. */
+export const UNSCOPABLE_ACTIONS = ['secretsmanager:ListSecrets'] as const;

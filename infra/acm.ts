@@ -1,5 +1,5 @@
 /**
- * The ACM certificates one certificate is deployed to: new ones, created here once with a
+ * ACM: the certificates one certificate is deployed to: new ones, created here once with a
  * placeholder, and existing imported ones named by ARN. The rotation re-imports every new
  * certificate into each of them (their ARNs go into the secret's `acme:acm-certificate-arns`
  * tags), so the ARN a listener or a distribution uses never changes.
@@ -9,18 +9,122 @@
  * algorithm, so a placeholder of another type would make every rotation refuse the target. After
  * creation the rotation owns the body, chain and key (`ignoreChanges`): a later `pulumi up` must
  * never put the placeholder back over a real certificate. The first rotation, started by the same
- * `pulumi up`, replaces it; the ARNs the stack hands out resolve only after that (first-certificate.ts),
+ * `pulumi up`, replaces it; the ARNs the stack hands out resolve only after that (watch.ts: the first certificate),
  * so no listener or distribution of the same program is ever given the placeholder.
  *
- * Declared before the rotation role: its policy names these ARNs.
+ * Here: the `acm` setting of a certificate, the AcmCertificates component (declared before the
+ * rotation role: its policy names these ARNs), and the grant on exactly those ARNs that the
+ * rotation and the watch both hold.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
-import type { KeyType } from '../../rotation/certificate/spec.js';
-import type { CertificateSettings } from '../settings.js';
-import type { AwsContext } from './common.js';
+import { parseAcmArn } from '../rotation/certificate/acm-arns.js';
+import type { KeyType } from '../rotation/certificate/spec.js';
+import type { PolicyStatement } from './iam.js';
+import type { AwsContext } from './lambda.js';
+import { isRecord, quote, stringList, type AcmTarget, type CertificateSettings, type Problems } from './settings.js';
+
+// The setting.
+
+/** The fields of a certificate's `acm` setting. */
+export const ACM_FIELDS = ['regions', 'arns'] as const;
+
+/** An AWS region name: us-east-1, ap-southeast-2, us-gov-west-1, cn-north-1, eu-central-2. */
+export const AWS_REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+/** The partition of a region (for the length of ARNs not known before deploy time). */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
+
+/**
+ * A certificate's `acm` setting: `{regions: [us-east-1, …]}` (new ACM certificates, one per
+ * region) and/or `{arns: [arn:aws:acm:…]}` (existing imported ones). At most one target per
+ * region: the stack exports them as a map region → ARN, and one ACM certificate serves every
+ * load balancer or distribution of its region. Whether an ARN is of the stack's account is known
+ * only at deploy time (checked there).
+ */
+export function acmTargets(p: Problems, at: string, value: unknown): AcmTarget[] {
+  const key = `${at}.acm`;
+  if (!isRecord(value)) {
+    p.add(key, `expected an object like {regions: [us-east-1]} or {arns: [arn:aws:acm:…]}, got ${quote(value)}`);
+    return [];
+  }
+  for (const field of Object.keys(value)) {
+    if (!(ACM_FIELDS as readonly string[]).includes(field)) {
+      p.add(`${key}.${field}`, `is not an acm field (known: ${ACM_FIELDS.join(', ')})`);
+    }
+  }
+  const targets: AcmTarget[] = [];
+  const byRegion = new Map<string, string>();
+  const claim = (region: string, where: string): boolean => {
+    const first = byRegion.get(region);
+    if (first !== undefined) {
+      p.add(
+        where,
+        `is a second ACM certificate in ${region} (${first} is one): one certificate per region serves every listener and distribution there`,
+      );
+      return false;
+    }
+    byRegion.set(region, where.slice(at.length + 1));
+    return true;
+  };
+  if (value.regions !== undefined) {
+    const list = stringList(p, `${key}.regions`, value.regions, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      const region = item.toLowerCase();
+      if (!AWS_REGION_RE.test(region)) {
+        p.add(`${key}.regions[${i}]`, `${quote(item)} is not an AWS region name (like us-east-1)`);
+      } else if (claim(region, `${key}.regions[${i}]`)) targets.push({ region });
+    });
+  }
+  if (value.arns !== undefined) {
+    const list = stringList(p, `${key}.arns`, value.arns, { nonEmpty: true }) ?? [];
+    list.forEach((item, i) => {
+      const parsed = parseAcmArn(item);
+      if (typeof parsed === 'string') p.add(`${key}.arns[${i}]`, `${quote(item)} is not one: ${parsed}`);
+      else if (claim(parsed.region, `${key}.arns[${i}]`)) targets.push({ region: parsed.region, arn: parsed.arn });
+    });
+  }
+  if (value.regions === undefined && value.arns === undefined) {
+    p.add(key, 'needs regions (new ACM certificates) or arns (existing imported ones), or both');
+  }
+  return targets;
+}
+
+/**
+ * ARNs as long as the real ones will be, for the tag budget and the rotation's parser: a new
+ * certificate's ARN is known only once ACM creates it.
+ */
+export function probeAcmArns(targets: readonly AcmTarget[]): string[] {
+  return targets.map(
+    (t) =>
+      t.arn ??
+      `arn:${partitionOfRegion(t.region)}:acm:${t.region}:000000000000:certificate/00000000-0000-0000-0000-000000000000`,
+  );
+}
+
+// The grant.
+
+/** What the rotation does with an ACM certificate: check it can take the key, then re-import. */
+export const ACM_TARGET_ACTIONS = ['acm:DescribeCertificate', 'acm:ImportCertificate'];
+
+/**
+ * Deployment to ACM, on exactly the certificates listed: no `acm:*`, no wildcard. Import into an
+ * existing ARN needs no other action (no tags are set on re-import); without an ARN it would
+ * create certificates, which the policy cannot allow since it names every resource.
+ */
+export function acmTargetStatement(arns: readonly string[]): PolicyStatement | undefined {
+  const list = [...new Set(arns)].sort();
+  if (list.length === 0) return undefined;
+  return { Sid: 'DeliverToAcmCertificates', Effect: 'Allow', Action: [...ACM_TARGET_ACTIONS], Resource: list };
+}
+
+// The ACM certificates.
 
 export const ACM_CERTIFICATES_TYPE = 'acme-rotation:index:AcmCertificates';
 

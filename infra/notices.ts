@@ -1,15 +1,121 @@
 /**
- * Where the stack's notices go: the SNS topic (and its optional e-mail subscription), Secrets
- * Manager's rotation failure events routed to it, and the EventBridge bus the function may
- * publish rotation events to; and who may publish to the topic (the TopicPolicy), once the
- * alarms exist.
+ * Notices: where the stack tells its operators what happened. The SNS topic (and its optional
+ * e-mail subscription), Secrets Manager's own rotation failure events routed to it, the EventBridge
+ * bus the functions may publish their events to, who may publish to the topic (the TopicPolicy,
+ * once the alarms exist), and the statement that lets a function put events on the bus.
+ *
+ * Secrets Manager's failure events are "AWS Service Event via CloudTrail" events from source
+ * aws.secretsmanager (CloudTrail's non-API events RotationFailed, RotationAbandoned and
+ * TestRotationFailed), delivered to the account's default bus on a best-effort basis. They cover
+ * failures where the function never ran or could not report (no permission to invoke it,
+ * throttling, a crash before its own failure notice); the function's notices cover the rest.
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { ROTATION_FAILURE_INPUT, rotationFailurePattern, secretArnPrefix } from '../events.js';
-import { policyJson, topicPolicy } from '../policies.js';
-import type { AwsContext } from './common.js';
+import { policyJson, type PolicyDocument } from './iam.js';
+import type { AwsContext } from './lambda.js';
+
+// The failure rule's pattern and notice (pure).
+
+export const ROTATION_FAILURE_EVENTS = ['RotationFailed', 'RotationAbandoned', 'TestRotationFailed'] as const;
+
+/**
+ * Matches only this stack's certificate secrets, by ARN prefix (the events carry the secret's
+ * ARN in additionalEventData.SecretId). A prefix, not a list: an event pattern is limited in size,
+ * and a list of 1,000 ARNs would not fit.
+ */
+export function rotationFailurePattern(secretArnPrefix: string): Record<string, unknown> {
+  return {
+    source: ['aws.secretsmanager'],
+    'detail-type': ['AWS Service Event via CloudTrail'],
+    detail: {
+      eventSource: ['secretsmanager.amazonaws.com'],
+      eventName: [...ROTATION_FAILURE_EVENTS],
+      additionalEventData: { SecretId: [{ prefix: secretArnPrefix }] },
+    },
+  };
+}
+
+/** `arn:aws:secretsmanager:eu-west-1:123456789012:secret:certs/` */
+export function secretArnPrefix(partition: string, region: string, accountId: string, namePrefix: string): string {
+  return `arn:${partition}:secretsmanager:${region}:${accountId}:secret:${namePrefix}`;
+}
+
+/**
+ * The notice sent to SNS: the same shape as the function's own failure notice where the event
+ * has the facts (status, secret, error), so one mail filter handles both.
+ */
+export const ROTATION_FAILURE_INPUT = {
+  inputPaths: {
+    event: '$.detail.eventName',
+    secret: '$.detail.additionalEventData.SecretId',
+    time: '$.time',
+    region: '$.region',
+  },
+  inputTemplate:
+    '{"status":"failed","source":"aws.secretsmanager","event":<event>,"secret_arn":<secret>,"time":<time>,"region":<region>,' +
+    '"error":"Secrets Manager reported a failed or abandoned rotation; see the rotation function log group"}',
+};
+
+// Who may publish.
+
+/** Topic policy: the account keeps its usual rights; EventBridge and the alarms may publish. */
+export function topicPolicy(args: {
+  partition: string;
+  accountId: string;
+  topicArn: string;
+  ruleArn: string;
+  alarmArns: readonly string[];
+}): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'AccountOwnsTopic',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:${args.partition}:iam::${args.accountId}:root` },
+        Action: [
+          'sns:GetTopicAttributes',
+          'sns:SetTopicAttributes',
+          'sns:AddPermission',
+          'sns:RemovePermission',
+          'sns:DeleteTopic',
+          'sns:Subscribe',
+          'sns:ListSubscriptionsByTopic',
+          'sns:Publish',
+        ],
+        Resource: args.topicArn,
+      },
+      {
+        Sid: 'RotationFailureRulePublishes',
+        Effect: 'Allow',
+        Principal: { Service: 'events.amazonaws.com' },
+        Action: ['sns:Publish'],
+        Resource: args.topicArn,
+        Condition: { ArnEquals: { 'aws:SourceArn': args.ruleArn } },
+      },
+      {
+        Sid: 'AlarmsPublish',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: ['sns:Publish'],
+        Resource: args.topicArn,
+        Condition: {
+          ArnEquals: { 'aws:SourceArn': [...args.alarmArns] },
+          StringEquals: { 'aws:SourceAccount': args.accountId },
+        },
+      },
+    ],
+  };
+}
+
+/** The success, failure and DeliveryFailed events, on the configured bus only. */
+export function putEventsStatement(eventBusArn: string) {
+  return { Sid: 'PutRotationEvents', Effect: 'Allow' as const, Action: ['events:PutEvents'], Resource: eventBusArn };
+}
+
+// The resources.
 
 export const NOTICES_TYPE = 'acme-rotation:index:Notices';
 
