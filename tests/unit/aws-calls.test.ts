@@ -98,15 +98,23 @@ const failure = (p: Promise<unknown>): Promise<AwsServiceError> =>
     (e: unknown) => e as AwsServiceError,
   );
 
+/**
+ * A Route 53 adapter as the function makes one, on a client with `sdkAttempts` attempts of the
+ * SDK's own, answered by `answers`, its throttling bounded by a Deadline of `budgetMs` (virtual time).
+ */
+function route53(answers: Answer[], sdkAttempts: number, opts: { budgetMs?: number; random?: () => number } = {}) {
+  const wire = scripted(answers);
+  const time = virtualTime(opts.budgetMs ?? 60_000);
+  const adapter = new Route53Adapter(new Route53Client(settings(wire.handler, sdkAttempts)), time.policy(opts.random));
+  return { wire, time, adapter };
+}
+
 describe('throttling through the SDK retry strategy, bounded by the Deadline', () => {
   it('retries a throttled Route 53 call inside the SDK retry loop until it is answered, counting every attempt', async () => {
-    const wire = scripted([R53_THROTTLED, R53_THROTTLED, R53_THROTTLED, INSYNC]);
-    const time = virtualTime(60_000);
     // One SDK attempt of its own: every retry here is the budget's.
-    const adapter = new Route53Adapter(
-      new Route53Client(settings(wire.handler, 1)),
-      time.policy(() => 1),
-    );
+    const { wire, time, adapter } = route53([R53_THROTTLED, R53_THROTTLED, R53_THROTTLED, INSYNC], 1, {
+      random: () => 1,
+    });
 
     expect(await adapter.getChange('/change/C9')).toBe('INSYNC');
 
@@ -126,9 +134,7 @@ describe('throttling through the SDK retry strategy, bounded by the Deadline', (
   });
 
   it("stops when the next wait would cross the deadline, saying so with Route 53's own error", async () => {
-    const wire = scripted([R53_THROTTLED]);
-    const time = virtualTime(1_000);
-    const adapter = new Route53Adapter(new Route53Client(settings(wire.handler, 1)), time.policy());
+    const { wire, time, adapter } = route53([R53_THROTTLED], 1, { budgetMs: 1_000 });
 
     const err = await failure(adapter.getChange('C9'));
 
@@ -152,12 +158,9 @@ describe('throttling through the SDK retry strategy, bounded by the Deadline', (
   });
 
   it('lets the SDK make its own attempts first, then waits within the budget', async () => {
-    const wire = scripted([R53_THROTTLED, R53_THROTTLED, R53_THROTTLED, INSYNC]);
-    const time = virtualTime(60_000);
-    const adapter = new Route53Adapter(
-      new Route53Client(settings(wire.handler, 2)),
-      time.policy(() => 1),
-    );
+    const { wire, time, adapter } = route53([R53_THROTTLED, R53_THROTTLED, R53_THROTTLED, INSYNC], 2, {
+      random: () => 1,
+    });
     expect(await adapter.getChange('C9')).toBe('INSYNC');
     expect(wire.seen).toHaveLength(4);
     // The SDK's retry (its own backoff, a real timer), then the budget's waits from the first step
@@ -182,9 +185,7 @@ describe('throttling through the SDK retry strategy, bounded by the Deadline', (
   });
 
   it('does not wait out an error other than throttling', async () => {
-    const wire = scripted([xmlError(404, 'NoSuchHostedZone', 'No hosted zone found with ID: ZX')]);
-    const time = virtualTime(60_000);
-    const adapter = new Route53Adapter(new Route53Client(settings(wire.handler, 3)), time.policy());
+    const { wire, time, adapter } = route53([xmlError(404, 'NoSuchHostedZone', 'No hosted zone found with ID: ZX')], 3);
     const err = await failure(adapter.getZone('/hostedzone/ZX'));
     expect(err).toMatchObject({ operation: 'GetHostedZone', awsCode: 'NoSuchHostedZone' });
     expect(err.message).toBe('Route53 GetHostedZone failed (NoSuchHostedZone): No hosted zone found with ID: ZX');
@@ -193,9 +194,7 @@ describe('throttling through the SDK retry strategy, bounded by the Deadline', (
   });
 
   it("retries a server error the SDK's way only: its attempts, never the budget's waits", async () => {
-    const wire = scripted([{ ...xmlError(500, 'InternalFailure', 'try again'), status: 500 }]);
-    const time = virtualTime(60_000);
-    const adapter = new Route53Adapter(new Route53Client(settings(wire.handler, 3)), time.policy());
+    const { wire, time, adapter } = route53([{ ...xmlError(500, 'InternalFailure', 'try again'), status: 500 }], 3);
     const err = await failure(adapter.getChange('C9'));
     expect(err).toMatchObject({ awsCode: 'InternalFailure' });
     expect(err.message).not.toMatch(/no time left/);
