@@ -21,8 +21,6 @@ import {
 import { AwsServiceError, BinaryValueError } from '../lib/errors.js';
 import { AwsCalls } from './calls.js';
 
-export { mapAwsError } from './calls.js';
-
 export interface SecretDescription {
   arn: string;
   name: string;

@@ -13,13 +13,13 @@
  * calls fit beside them; bounded by the run's Deadline: what is not reached is counted as
  * `unfinished` and looked at by the next run.
  */
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { deliverToTarget, type AcmCalls } from '../acm/deliver.js';
 import { parseAcmArn, accountOfArn } from '../certificate/acm-arns.js';
 import { deliveryFailedEvent, deliveryReporter } from '../acm/report.js';
 import type { acmSessions } from '../acm/session.js';
 import type { DeliveryFailedEvent } from '../aws/notify.js';
-import { mapAwsError } from '../aws/secrets.js';
+import { SecretsAdapter } from '../aws/secrets.js';
 import { normaliseSerial, parseBundle } from '../certificate/bundle.js';
 import type { Deadline } from '../lib/deadline.js';
 import type { Logger } from '../lib/log.js';
@@ -100,19 +100,15 @@ export interface ReconcileSummary {
 
 /** GetSecretValue(AWSCURRENT) giving the version id, value and CreatedDate the reconciliation needs. */
 export function currentVersionReader(client: SecretsManagerClient): ReconcileDeps['readCurrent'] {
+  const secrets = new SecretsAdapter(client);
   return async (secretArn) => {
-    try {
-      const out = await client.send(new GetSecretValueCommand({ SecretId: secretArn, VersionStage: 'AWSCURRENT' }));
-      if (!out.VersionId) return undefined;
-      return {
-        versionId: out.VersionId,
-        value: out.SecretString,
-        ...(out.CreatedDate ? { createdDate: out.CreatedDate } : {}),
-      };
-    } catch (err) {
-      if (err instanceof Error && err.name === 'ResourceNotFoundException') return undefined;
-      throw mapAwsError('SecretsManager', 'GetSecretValue', err);
-    }
+    const current = await secrets.findVersion(secretArn, { stage: 'AWSCURRENT' });
+    if (!current?.versionId) return undefined;
+    return {
+      versionId: current.versionId,
+      value: current.value,
+      ...(current.createdDate ? { createdDate: current.createdDate } : {}),
+    };
   };
 }
 
