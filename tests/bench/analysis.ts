@@ -92,8 +92,8 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
   },
   6: {
     always:
-      'Route 53 throttling is ridden out by the SDK (3 attempts, adaptive client-side rate) and then by ' +
-      '`Route53Adapter`, which keeps waiting with jittered backoff (0.4–4 s) for as long as the invocation has time ' +
+      'Route 53 throttling is ridden out inside the SDK: its 3 attempts (adaptive client-side rate), then the ' +
+      "call layer's retry strategy (`aws/calls.ts`), which keeps waiting with jittered backoff (0.4–4 s) for as long as the invocation has time " +
       "(until 5 s before its end), not for a fixed number of attempts: the first version gave up after the SDK's 10 " +
       'attempts and 20 of 100 rotations failed. The throttled requests (counted separately) are the price of 100 ' +
       'independent sandboxes each backing off on its own; they cost no token, so the bucket stays busy and the ' +
