@@ -13,7 +13,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { splitPemCertificates } from '../rotation/certificate/bundle.js';
 import { CA_NAME_RE, directoryUrlProblem, isProfileName } from '../rotation/certificate/rules.js';
 import { MAX_CAS } from '../rotation/config/config.js';
-import { policyJson, type PolicyDocument } from './iam.js';
+import { allow, policyDocument, policyJson, type PolicyDocument } from './iam.js';
 import { LETS_ENCRYPT_DIRECTORIES } from './schedules.js';
 import { isPending, isRecord, optionalString, parseJson, quote, type Problems } from './settings.js';
 
@@ -204,18 +204,11 @@ export const ACCOUNT_SECRET_ACTIONS = [
 
 /** Resource policy of the ACME account secret: the rotation reads it and stores a new account. */
 export function accountSecretPolicy(args: { secretArn: string; rotationRoleArn: string }): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'RotationUsesAcmeAccount',
-        Effect: 'Allow',
-        Principal: { AWS: args.rotationRoleArn },
-        Action: ACCOUNT_SECRET_ACTIONS,
-        Resource: args.secretArn,
-      },
-    ],
-  };
+  return policyDocument([
+    allow('RotationUsesAcmeAccount', ACCOUNT_SECRET_ACTIONS, args.secretArn, {
+      principal: { AWS: args.rotationRoleArn },
+    }),
+  ]);
 }
 
 export const ACME_ACCOUNT_TYPE = 'acme-rotation:index:AcmeAccount';

@@ -39,7 +39,14 @@ import {
 } from '../rotation/certificate/tags.js';
 import { acmTargets, probeAcmArns } from './acm.js';
 import { parseZoneId } from './hosted-zones.js';
-import { SECRET_POLICY_LIMIT, checkedJson, type PolicyDocument } from './iam.js';
+import {
+  SECRET_POLICY_LIMIT,
+  allow,
+  checkedJson,
+  policyDocument,
+  type ConditionBlock,
+  type PolicyDocument,
+} from './iam.js';
 import { certificateSchedule, type LifetimeDefaults } from './schedules.js';
 import {
   Problems,
@@ -242,14 +249,14 @@ function certificate(
     secretName,
     domains,
     keyType,
-    ...(profile ? { profile } : {}),
-    ...(hostedZoneIds ? { hostedZoneIds } : {}),
     cnameTargets,
-    ...(lifetime ? { lifetime } : {}),
     schedule,
     description,
     acm,
     specTags,
+    ...(profile ? { profile } : {}),
+    ...(hostedZoneIds ? { hostedZoneIds } : {}),
+    ...(lifetime ? { lifetime } : {}),
   };
 }
 
@@ -434,63 +441,35 @@ export function certificateSecretPolicy(args: {
   rotationRoleArn: string;
   watchRoleArn: string;
 }): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'RotationReadsAndWritesVersions',
-        Effect: 'Allow',
-        Principal: { AWS: args.rotationRoleArn },
-        Action: CERTIFICATE_SECRET_ACTIONS,
-        Resource: args.secretArn,
-      },
-      {
-        Sid: 'RotationWritesStatusTagsOnly',
-        Effect: 'Allow',
-        Principal: { AWS: args.rotationRoleArn },
-        Action: CERTIFICATE_TAG_ACTIONS,
-        Resource: args.secretArn,
-        Condition: {
-          'ForAllValues:StringLike': {
-            'aws:TagKeys': [...STATUS_TAG_KEYS, INFLIGHT_TAG, `${INFLIGHT_TAG}:*`, ROTATION_FAILURE_TAG, CA_FAILED_TAG],
-          },
-          Null: { 'aws:TagKeys': 'false' },
-        },
-      },
-      {
-        Sid: 'WatchReadsAndStartsRotation',
-        Effect: 'Allow',
-        Principal: { AWS: args.watchRoleArn },
-        Action: WATCH_SECRET_ACTIONS,
-        Resource: args.secretArn,
-      },
-      {
-        // A rotation whose AWSPENDING outlived the function's timeout failed; the watch removes
-        // that label so the next renewal can start (rotation/watch/run.ts). The condition keeps
-        // it from moving AWSCURRENT or AWSPREVIOUS: were the key not evaluated for this action,
-        // the call is refused and the watch reports the secret at risk with the command to run.
-        Sid: 'WatchClearsFailedRotation',
-        Effect: 'Allow',
-        Principal: { AWS: args.watchRoleArn },
-        Action: WATCH_CLEAR_PENDING_ACTIONS,
-        Resource: args.secretArn,
-        Condition: { StringEquals: { 'secretsmanager:VersionStage': 'AWSPENDING' } },
-      },
-      {
-        // The watch sets its state tags and removes the ones that no longer apply (a cleared
-        // error, a window the CA withdrew); never the spec, status or in-flight tags.
-        Sid: 'WatchWritesRenewalTagsOnly',
-        Effect: 'Allow',
-        Principal: { AWS: args.watchRoleArn },
-        Action: CERTIFICATE_TAG_ACTIONS,
-        Resource: args.secretArn,
-        Condition: {
-          'ForAllValues:StringLike': { 'aws:TagKeys': [`${RENEWAL_TAG_PREFIX}-*`] },
-          Null: { 'aws:TagKeys': 'false' },
-        },
-      },
-    ],
-  };
+  const rotation = { principal: { AWS: args.rotationRoleArn } };
+  const watch = { principal: { AWS: args.watchRoleArn } };
+  /** Only these tag keys, and at least one (ForAllValues alone would pass an empty list). */
+  const onlyTags = (keys: string[]): ConditionBlock => ({
+    'ForAllValues:StringLike': { 'aws:TagKeys': keys },
+    Null: { 'aws:TagKeys': 'false' },
+  });
+  return policyDocument([
+    allow('RotationReadsAndWritesVersions', CERTIFICATE_SECRET_ACTIONS, args.secretArn, rotation),
+    allow('RotationWritesStatusTagsOnly', CERTIFICATE_TAG_ACTIONS, args.secretArn, {
+      ...rotation,
+      condition: onlyTags([...STATUS_TAG_KEYS, INFLIGHT_TAG, `${INFLIGHT_TAG}:*`, ROTATION_FAILURE_TAG, CA_FAILED_TAG]),
+    }),
+    allow('WatchReadsAndStartsRotation', WATCH_SECRET_ACTIONS, args.secretArn, watch),
+    // A rotation whose AWSPENDING outlived the function's timeout failed; the watch removes
+    // that label so the next renewal can start (rotation/watch/run.ts). The condition keeps
+    // it from moving AWSCURRENT or AWSPREVIOUS: were the key not evaluated for this action,
+    // the call is refused and the watch reports the secret at risk with the command to run.
+    allow('WatchClearsFailedRotation', WATCH_CLEAR_PENDING_ACTIONS, args.secretArn, {
+      ...watch,
+      condition: { StringEquals: { 'secretsmanager:VersionStage': 'AWSPENDING' } },
+    }),
+    // The watch sets its state tags and removes the ones that no longer apply (a cleared
+    // error, a window the CA withdrew); never the spec, status or in-flight tags.
+    allow('WatchWritesRenewalTagsOnly', CERTIFICATE_TAG_ACTIONS, args.secretArn, {
+      ...watch,
+      condition: onlyTags([`${RENEWAL_TAG_PREFIX}-*`]),
+    }),
+  ]);
 }
 
 export function certificateSecretPolicyJson(args: Parameters<typeof certificateSecretPolicy>[0]): string {

@@ -25,7 +25,7 @@ import { normaliseDomain } from '../rotation/certificate/spec.js';
 import { parseRoute53Roles } from '../rotation/config/config.js';
 import { challengeDomain } from '../rotation/dns01/names.js';
 import { isPending, isRecord, parseJson, quote, type Problems, type Settings } from './settings.js';
-import { partitionOf, type PolicyDocument, type PolicyStatement } from './iam.js';
+import { allow, partitionOf, policyDocument, type PolicyDocument, type PolicyStatement } from './iam.js';
 
 // Matching.
 
@@ -397,7 +397,7 @@ export function route53Statements(args: Route53GrantArgs): PolicyStatement[] {
 export function route53RolePolicy(args: { roleArn: string } & Omit<Route53GrantArgs, 'partition'>): PolicyDocument {
   const statements = route53Statements({ ...args, partition: partitionOf(args.roleArn) });
   if (statements.length === 0) throw new Error(`route53RolePolicy: no hosted zones for ${args.roleArn}`);
-  return { Version: '2012-10-17', Statement: statements };
+  return policyDocument(statements);
 }
 
 /**
@@ -405,18 +405,12 @@ export function route53RolePolicy(args: { roleArn: string } & Omit<Route53GrantA
  * with the stack's external id when one is set.
  */
 export function route53RoleTrustPolicy(args: { rotationRoleArn: string; externalId?: string }): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'AcmeRotationFunctionAssumesThisRole',
-        Effect: 'Allow',
-        Principal: { AWS: args.rotationRoleArn },
-        Action: ['sts:AssumeRole'],
-        ...(args.externalId ? { Condition: { StringEquals: { 'sts:ExternalId': args.externalId } } } : {}),
-      },
-    ],
-  };
+  return policyDocument([
+    allow('AcmeRotationFunctionAssumesThisRole', ['sts:AssumeRole'], undefined, {
+      principal: { AWS: args.rotationRoleArn },
+      ...(args.externalId ? { condition: { StringEquals: { 'sts:ExternalId': args.externalId } } } : {}),
+    }),
+  ]);
 }
 
 // At deploy time.

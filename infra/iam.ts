@@ -31,6 +31,38 @@ export const INLINE_ROLE_POLICY_LIMIT = 10_240;
 /** Secrets Manager's limit for a secret's resource policy. */
 export const SECRET_POLICY_LIMIT = 20_480;
 
+/** A policy document of these statements. */
+export function policyDocument(statements: PolicyStatement[]): PolicyDocument {
+  return { Version: '2012-10-17', Statement: statements };
+}
+
+/** An Allow statement, its fields in the order IAM shows them; a trust policy's has no resource. */
+export function allow(
+  sid: string,
+  action: string[],
+  resource: string | string[] | undefined,
+  more: { principal?: PolicyStatement['Principal']; condition?: ConditionBlock } = {},
+): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: 'Allow',
+    ...(more.principal ? { Principal: more.principal } : {}),
+    Action: action,
+    ...(resource !== undefined ? { Resource: resource } : {}),
+    ...(more.condition ? { Condition: more.condition } : {}),
+  };
+}
+
+/**
+ * Use of the secrets' customer-managed KMS key, only through Secrets Manager in this region (none
+ * = the AWS-managed key, which needs no grant).
+ */
+export function secretsKeyStatement(sid: string, action: string[], kmsKeyArn: string, region: string): PolicyStatement {
+  return allow(sid, action, kmsKeyArn, {
+    condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` } },
+  });
+}
+
 export function policyJson(doc: PolicyDocument): string {
   return JSON.stringify(doc);
 }
@@ -49,6 +81,11 @@ export function checkedJson(doc: PolicyDocument, limit: number, what: string): s
     );
   }
   return json;
+}
+
+/** A role's inline policy as JSON, refused when it exceeds AWS's limit; `what` names it. */
+export function rolePolicyJson(doc: PolicyDocument, what: string): string {
+  return checkedJson(doc, INLINE_ROLE_POLICY_LIMIT, what);
 }
 
 export function lambdaAssumeRolePolicy(): PolicyDocument {

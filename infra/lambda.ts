@@ -51,6 +51,31 @@ export function functionCode(
 /** A FunctionRole's inline policy, given its function's log group ARN. */
 export type RolePolicy = (logGroupArn: pulumi.Output<string>) => pulumi.Output<string>;
 
+/** What every role policy is written with: the deployment and the function's log group (ARN without `:*`). */
+export interface RoleContext {
+  partition: string;
+  region: string;
+  accountId: string;
+  logGroupArn: string;
+}
+
+/**
+ * A FunctionRole's inline policy, written by `build` once the deployment's context and `inputs`
+ * (other resources' outputs: zones, ARNs, a key) are known.
+ */
+export function rolePolicyOf<T extends object>(
+  aws: AwsContext,
+  inputs: T,
+  build: (ctx: RoleContext, values: pulumi.Unwrap<T>) => string,
+): RolePolicy {
+  return (logGroupArn) =>
+    pulumi
+      .all([aws.partition, aws.region, aws.accountId, logGroupArn, pulumi.output(inputs)])
+      .apply(([partition, region, accountId, arn, values]) =>
+        build({ partition, region, accountId, logGroupArn: arn }, values as pulumi.Unwrap<T>),
+      );
+}
+
 export const FUNCTION_ROLE_TYPE = 'acme-rotation:index:FunctionRole';
 
 export interface FunctionRoleArgs {

@@ -13,7 +13,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { policyJson, type PolicyDocument } from './iam.js';
+import { allow, policyDocument, policyJson, type PolicyDocument, type PolicyStatement } from './iam.js';
 import type { AwsContext } from './lambda.js';
 
 // The failure rule's pattern and notice (pure).
@@ -68,51 +68,75 @@ export function topicPolicy(args: {
   ruleArn: string;
   alarmArns: readonly string[];
 }): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Statement: [
-      {
-        Sid: 'AccountOwnsTopic',
-        Effect: 'Allow',
-        Principal: { AWS: `arn:${args.partition}:iam::${args.accountId}:root` },
-        Action: [
-          'sns:GetTopicAttributes',
-          'sns:SetTopicAttributes',
-          'sns:AddPermission',
-          'sns:RemovePermission',
-          'sns:DeleteTopic',
-          'sns:Subscribe',
-          'sns:ListSubscriptionsByTopic',
-          'sns:Publish',
-        ],
-        Resource: args.topicArn,
+  const publish = ['sns:Publish'];
+  return policyDocument([
+    allow(
+      'AccountOwnsTopic',
+      [
+        'sns:GetTopicAttributes',
+        'sns:SetTopicAttributes',
+        'sns:AddPermission',
+        'sns:RemovePermission',
+        'sns:DeleteTopic',
+        'sns:Subscribe',
+        'sns:ListSubscriptionsByTopic',
+        'sns:Publish',
+      ],
+      args.topicArn,
+      { principal: { AWS: `arn:${args.partition}:iam::${args.accountId}:root` } },
+    ),
+    allow('RotationFailureRulePublishes', publish, args.topicArn, {
+      principal: { Service: 'events.amazonaws.com' },
+      condition: { ArnEquals: { 'aws:SourceArn': args.ruleArn } },
+    }),
+    allow('AlarmsPublish', publish, args.topicArn, {
+      principal: { Service: 'cloudwatch.amazonaws.com' },
+      condition: {
+        ArnEquals: { 'aws:SourceArn': [...args.alarmArns] },
+        StringEquals: { 'aws:SourceAccount': args.accountId },
       },
-      {
-        Sid: 'RotationFailureRulePublishes',
-        Effect: 'Allow',
-        Principal: { Service: 'events.amazonaws.com' },
-        Action: ['sns:Publish'],
-        Resource: args.topicArn,
-        Condition: { ArnEquals: { 'aws:SourceArn': args.ruleArn } },
-      },
-      {
-        Sid: 'AlarmsPublish',
-        Effect: 'Allow',
-        Principal: { Service: 'cloudwatch.amazonaws.com' },
-        Action: ['sns:Publish'],
-        Resource: args.topicArn,
-        Condition: {
-          ArnEquals: { 'aws:SourceArn': [...args.alarmArns] },
-          StringEquals: { 'aws:SourceAccount': args.accountId },
-        },
-      },
-    ],
-  };
+    }),
+  ]);
 }
 
 /** The success, failure and DeliveryFailed events, on the configured bus only. */
-export function putEventsStatement(eventBusArn: string) {
-  return { Sid: 'PutRotationEvents', Effect: 'Allow' as const, Action: ['events:PutEvents'], Resource: eventBusArn };
+export function putEventsStatement(eventBusArn: string): PolicyStatement {
+  return allow('PutRotationEvents', ['events:PutEvents'], eventBusArn);
+}
+
+/** What a function needs to send notices: publishing to the topic. */
+export function publishNoticesStatement(topicArn: string): PolicyStatement {
+  return allow('PublishNotices', ['sns:Publish'], topicArn);
+}
+
+/**
+ * An alarm of the stack on the notices topic: it fires when the metric reaches 1 in one period,
+ * and the topic hears when it fires and when it clears.
+ */
+export function noticeAlarm(
+  metric: {
+    namespace: string;
+    metricName: string;
+    dimensions: Record<string, pulumi.Input<string>>;
+    statistic: string;
+    period: number;
+    /** The data points that must breach (one period is evaluated: 1 when set). */
+    datapointsToAlarm?: number;
+  },
+  treatMissingData: 'breaching' | 'notBreaching',
+  topicArn: pulumi.Input<string>,
+  tags: Record<string, string>,
+) {
+  return {
+    ...metric,
+    evaluationPeriods: 1,
+    threshold: 1,
+    comparisonOperator: 'GreaterThanOrEqualToThreshold',
+    treatMissingData,
+    alarmActions: [topicArn],
+    okActions: [topicArn],
+    tags,
+  };
 }
 
 // The resources.

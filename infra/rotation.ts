@@ -14,9 +14,9 @@ import { FUNCTION_TIMEOUT_SECONDS } from '../rotation/lib/deadline.js';
 import { DEFAULT_METRIC_NAMESPACE as METRIC_NAMESPACE } from '../rotation/lib/metrics.js';
 import { acmTargetStatement } from './acm.js';
 import { route53Statements, type CertificateZones } from './hosted-zones.js';
-import { INLINE_ROLE_POLICY_LIMIT, checkedJson, type PolicyDocument, type PolicyStatement } from './iam.js';
-import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext, type FunctionRole, type RolePolicy } from './lambda.js';
-import { putEventsStatement } from './notices.js';
+import { policyDocument, rolePolicyJson, secretsKeyStatement, type PolicyStatement } from './iam.js';
+import { ARCHITECTURE, RUNTIME, functionCode, rolePolicyOf, type AwsContext, type FunctionRole } from './lambda.js';
+import { noticeAlarm, publishNoticesStatement, putEventsStatement } from './notices.js';
 import type { Settings } from './settings.js';
 
 // The role's policy.
@@ -41,7 +41,7 @@ export interface RotationRolePolicyArgs {
 }
 
 /** The rotation function's own (identity) policy. Secrets Manager grants live on the secrets. */
-export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument {
+export function rotationRolePolicy(args: RotationRolePolicyArgs) {
   const roles = [...new Set(args.route53RoleArns ?? [])].sort();
   const route53 = route53Statements(args);
   if (route53.length === 0 && roles.length === 0) throw new Error('rotationRolePolicy: no hosted zones');
@@ -64,29 +64,24 @@ export function rotationRolePolicy(args: RotationRolePolicyArgs): PolicyDocument
       Resource: roles,
     });
   }
-  statements.push({
-    Sid: 'PublishNotices',
-    Effect: 'Allow',
-    Action: ['sns:Publish'],
-    Resource: args.topicArn,
-  });
+  statements.push(publishNoticesStatement(args.topicArn));
   const acm = acmTargetStatement(args.acmCertificateArns ?? []);
   if (acm) statements.push(acm);
   if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
-  if (args.kmsKeyArn) {
-    statements.push({
-      Sid: 'UseSecretsKeyThroughSecretsManager',
-      Effect: 'Allow',
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
-      Resource: args.kmsKeyArn,
-      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${args.region}.amazonaws.com` } },
-    });
-  }
-  return { Version: '2012-10-17', Statement: statements };
+  if (args.kmsKeyArn)
+    statements.push(
+      secretsKeyStatement(
+        'UseSecretsKeyThroughSecretsManager',
+        ['kms:Decrypt', 'kms:GenerateDataKey'],
+        args.kmsKeyArn,
+        args.region,
+      ),
+    );
+  return policyDocument(statements);
 }
 
 export function rotationRolePolicyJson(args: RotationRolePolicyArgs): string {
-  return checkedJson(rotationRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the rotation function policy');
+  return rolePolicyJson(rotationRolePolicy(args), 'the rotation function policy');
 }
 
 export interface RotationPolicyInputs {
@@ -100,34 +95,29 @@ export interface RotationPolicyInputs {
   kmsKeyArn: pulumi.Output<string | undefined>;
 }
 
-export function rotationRolePolicyOf(i: RotationPolicyInputs): RolePolicy {
-  const { partition, region } = i.aws;
-  return (logGroupArn) =>
-    pulumi
-      .all([
-        partition,
-        region,
-        logGroupArn,
-        i.zones.own,
-        i.zones.roles,
-        i.topicArn,
-        i.eventBusArn,
-        pulumi.all([i.acmArns, i.kmsKeyArn]),
-      ])
-      .apply(([p, r, logArn, own, roles, topic, busArn, [acmCertificateArns, kmsKey]]) =>
-        rotationRolePolicyJson({
-          partition: p,
-          region: r,
-          logGroupArn: logArn,
-          zoneIds: own.zoneIds,
-          ...(own.cnameTargets ? { cnameTargets: own.cnameTargets } : {}),
-          route53RoleArns: roles.map((role) => role.roleArn),
-          topicArn: topic,
-          ...(busArn ? { eventBusArn: busArn } : {}),
-          ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
-          acmCertificateArns,
-        }),
-      );
+export function rotationRolePolicyOf(i: RotationPolicyInputs) {
+  const inputs = {
+    own: i.zones.own,
+    roles: i.zones.roles,
+    topicArn: i.topicArn,
+    eventBusArn: i.eventBusArn,
+    acmCertificateArns: i.acmArns,
+    kmsKeyArn: i.kmsKeyArn,
+  };
+  return rolePolicyOf(i.aws, inputs, ({ partition, region, logGroupArn }, v) =>
+    rotationRolePolicyJson({
+      partition,
+      region,
+      logGroupArn,
+      zoneIds: v.own.zoneIds,
+      ...(v.own.cnameTargets ? { cnameTargets: v.own.cnameTargets } : {}),
+      route53RoleArns: v.roles.map((role) => role.roleArn),
+      topicArn: v.topicArn,
+      ...(v.eventBusArn ? { eventBusArn: v.eventBusArn } : {}),
+      ...(v.kmsKeyArn ? { kmsKeyArn: v.kmsKeyArn } : {}),
+      acmCertificateArns: v.acmCertificateArns,
+    }),
+  );
 }
 
 // The function.
@@ -271,18 +261,18 @@ export class RotationFunction extends pulumi.ComponentResource {
         alarmDescription:
           'A certificate rotation step failed. The failure notice names the certificate and the error; ' +
           'Secrets Manager retries the rotation.',
-        namespace: 'AWS/Lambda',
-        metricName: 'Errors',
-        dimensions: { FunctionName: this.function.name },
-        statistic: 'Sum',
-        period: 300,
-        evaluationPeriods: 1,
-        threshold: 1,
-        comparisonOperator: 'GreaterThanOrEqualToThreshold',
-        treatMissingData: 'notBreaching',
-        alarmActions: [args.topicArn],
-        okActions: [args.topicArn],
-        tags,
+        ...noticeAlarm(
+          {
+            namespace: 'AWS/Lambda',
+            metricName: 'Errors',
+            dimensions: { FunctionName: this.function.name },
+            statistic: 'Sum',
+            period: 300,
+          },
+          'notBreaching',
+          args.topicArn,
+          tags,
+        ),
       },
       child,
     );

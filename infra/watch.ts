@@ -15,14 +15,14 @@ import * as pulumi from '@pulumi/pulumi';
 import { acmTargetStatement } from './acm.js';
 import { dashboardBody, dashboardUrl } from './dashboard.js';
 import {
-  INLINE_ROLE_POLICY_LIMIT,
   UNSCOPABLE_ACTIONS,
-  checkedJson,
-  type PolicyDocument,
+  policyDocument,
+  rolePolicyJson,
+  secretsKeyStatement,
   type PolicyStatement,
 } from './iam.js';
-import { ARCHITECTURE, RUNTIME, functionCode, type AwsContext, type FunctionRole, type RolePolicy } from './lambda.js';
-import { putEventsStatement } from './notices.js';
+import { ARCHITECTURE, RUNTIME, functionCode, rolePolicyOf, type AwsContext, type FunctionRole } from './lambda.js';
+import { noticeAlarm, publishNoticesStatement, putEventsStatement } from './notices.js';
 import type { Settings } from './settings.js';
 
 // The role's policy.
@@ -54,7 +54,7 @@ export interface WatchRolePolicyArgs {
  * On ACM, the rotation's own two actions on exactly the stack's ACM certificates, and then the
  * topic and bus its DeliveryFailed notices go to.
  */
-export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
+export function watchRolePolicy(args: WatchRolePolicyArgs) {
   const invokable = [args.rotationFunctionArn, ...(args.watchFunctionArn ? [args.watchFunctionArn] : [])];
   const statements: PolicyStatement[] = [
     {
@@ -85,24 +85,19 @@ export function watchRolePolicy(args: WatchRolePolicyArgs): PolicyDocument {
     statements.push(acm);
     // Only a watch that re-imports has refusals to announce.
     if (args.topicArn) {
-      statements.push({ Sid: 'PublishNotices', Effect: 'Allow', Action: ['sns:Publish'], Resource: args.topicArn });
+      statements.push(publishNoticesStatement(args.topicArn));
     }
     if (args.eventBusArn) statements.push(putEventsStatement(args.eventBusArn));
   }
-  if (args.kmsKeyArn) {
-    statements.push({
-      Sid: 'ReadSecretsKeyThroughSecretsManager',
-      Effect: 'Allow',
-      Action: ['kms:Decrypt'],
-      Resource: args.kmsKeyArn,
-      Condition: { StringEquals: { 'kms:ViaService': `secretsmanager.${args.region}.amazonaws.com` } },
-    });
-  }
-  return { Version: '2012-10-17', Statement: statements };
+  if (args.kmsKeyArn)
+    statements.push(
+      secretsKeyStatement('ReadSecretsKeyThroughSecretsManager', ['kms:Decrypt'], args.kmsKeyArn, args.region),
+    );
+  return policyDocument(statements);
 }
 
 export function watchRolePolicyJson(args: WatchRolePolicyArgs): string {
-  return checkedJson(watchRolePolicy(args), INLINE_ROLE_POLICY_LIMIT, 'the renewal watch policy');
+  return rolePolicyJson(watchRolePolicy(args), 'the renewal watch policy');
 }
 
 export interface WatchPolicyInputs {
@@ -118,34 +113,28 @@ export interface WatchPolicyInputs {
   eventBusArn: pulumi.Output<string> | undefined;
 }
 
-export function watchRolePolicyOf(i: WatchPolicyInputs): RolePolicy {
-  const { partition, region, accountId } = i.aws;
-  return (logGroupArn) =>
-    pulumi
-      .all([
-        partition,
-        region,
-        accountId,
-        logGroupArn,
-        i.rotationFunctionArn,
-        i.kmsKeyArn,
-        i.acmArns,
-        pulumi.all([i.topicArn, i.eventBusArn]),
-      ])
-      .apply(([p, r, a, logArn, rotationArn, kmsKey, acmCertificateArns, [topic, busArn]]) =>
-        watchRolePolicyJson({
-          partition: p,
-          region: r,
-          logGroupArn: logArn,
-          rotationFunctionArn: rotationArn,
-          // The function is declared after its role: its ARN follows from its name.
-          watchFunctionArn: `arn:${p}:lambda:${r}:${a}:function:${i.watchFunctionName}`,
-          ...(kmsKey ? { kmsKeyArn: kmsKey } : {}),
-          acmCertificateArns,
-          topicArn: topic,
-          ...(busArn ? { eventBusArn: busArn } : {}),
-        }),
-      );
+export function watchRolePolicyOf(i: WatchPolicyInputs) {
+  const inputs = {
+    rotationFunctionArn: i.rotationFunctionArn,
+    kmsKeyArn: i.kmsKeyArn,
+    acmCertificateArns: i.acmArns,
+    topicArn: i.topicArn,
+    eventBusArn: i.eventBusArn,
+  };
+  return rolePolicyOf(i.aws, inputs, ({ partition, region, accountId, logGroupArn }, v) =>
+    watchRolePolicyJson({
+      partition,
+      region,
+      logGroupArn,
+      rotationFunctionArn: v.rotationFunctionArn,
+      // The function is declared after its role: its ARN follows from its name.
+      watchFunctionArn: `arn:${partition}:lambda:${region}:${accountId}:function:${i.watchFunctionName}`,
+      ...(v.kmsKeyArn ? { kmsKeyArn: v.kmsKeyArn } : {}),
+      acmCertificateArns: v.acmCertificateArns,
+      topicArn: v.topicArn,
+      ...(v.eventBusArn ? { eventBusArn: v.eventBusArn } : {}),
+    }),
+  );
 }
 
 // The watch.
@@ -322,21 +311,20 @@ export class RenewalWatch extends pulumi.ComponentResource {
     const alarmName = `${name}-certificates-at-risk`;
     // Both alarms: the watch's metric of this stack at 1 or more, on the notice topic, evaluated
     // over two schedule gaps (one run may be late).
-    const watchAlarm = (metricName: string, treatMissingData: 'breaching' | 'notBreaching') => ({
-      namespace: METRIC_NAMESPACE,
-      metricName,
-      dimensions: { Stack: stackLabel },
-      statistic: 'Maximum',
-      period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
-      evaluationPeriods: 1,
-      datapointsToAlarm: 1,
-      threshold: 1,
-      comparisonOperator: 'GreaterThanOrEqualToThreshold',
-      treatMissingData,
-      alarmActions: [topicArn],
-      okActions: [topicArn],
-      tags,
-    });
+    const watchAlarm = (metricName: string, treatMissingData: 'breaching' | 'notBreaching') =>
+      noticeAlarm(
+        {
+          namespace: METRIC_NAMESPACE,
+          metricName,
+          dimensions: { Stack: stackLabel },
+          statistic: 'Maximum',
+          period: atRiskAlarmPeriodSeconds(s.watchSchedule.maxGapSeconds),
+          datapointsToAlarm: 1,
+        },
+        treatMissingData,
+        topicArn,
+        tags,
+      );
     this.atRiskAlarm = new aws.cloudwatch.MetricAlarm(
       alarmName,
       {
