@@ -582,52 +582,7 @@ describe('Route53DnsProvider.authoritativeNameservers', () => {
 });
 
 describe('Route53Adapter', () => {
-  const throttling = (): Error =>
-    Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400, attempts: 3 } });
-
-  it('waits out throttling beyond the SDK retries while the budget allows, counting every attempt', async () => {
-    fake.addZone('Z1', 'example.com');
-    let throttledCalls = 3;
-    fake.mock.on(GetChangeCommand).callsFake(() => {
-      if (throttledCalls-- > 0) throw throttling();
-      return { ChangeInfo: { Id: '/change/C9', Status: 'INSYNC', SubmittedAt: new Date() }, $metadata: {} };
-    });
-    const sleep = vi.fn((_ms: number) => Promise.resolve());
-    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }), {
-      budgetMs: () => 60_000,
-      sleep,
-      random: () => 1,
-    });
-
-    expect(await adapter.getChange('C9')).toBe('INSYNC');
-
-    expect(adapter.callCount.GetChange).toBe(1); // one logical call
-    expect(adapter.throttled).toBe(9); // 3 SDK attempts each time
-    expect(sleep.mock.calls.map((c) => c[0])).toEqual([400, 800, 1600]);
-  });
-
-  it('gives up with a message naming the limit once waiting would exceed the budget', async () => {
-    fake.mock.on(GetChangeCommand).callsFake(() => {
-      throw throttling();
-    });
-    const sleep = vi.fn((_ms: number) => Promise.resolve());
-    let budget = 1_000;
-    const adapter = new Route53Adapter(new Route53Client({ region: 'us-east-1' }), {
-      budgetMs: () => (budget -= 400),
-      sleep,
-      random: () => 0,
-    });
-
-    const err = await adapter.getChange('C9').catch((e: unknown) => e);
-
-    expect(err).toBeInstanceOf(AwsServiceError);
-    expect(err).toMatchObject({ operation: 'GetChange', awsCode: 'Throttling' });
-    expect((err as Error).message).toMatch(
-      /^Route 53 throttled GetChange for \d+ s \(\d+ attempts\) and the function has no time left to wait: .*Rate exceeded\. Route 53 allows about 5 requests\/second per account/,
-    );
-    expect(sleep).toHaveBeenCalledTimes(1); // 600 left → one wait of 400; then 200 < 400
-  });
-
+  // Throttling past the SDK's attempts is the call layer's (aws-calls.test.ts runs it through real SDK clients).
   it('does not retry errors other than throttling', async () => {
     fake.mock
       .on(GetHostedZoneCommand)
