@@ -9,8 +9,9 @@
  * algorithm, so a placeholder of another type would make every rotation refuse the target. After
  * creation the rotation owns the body, chain and key (`ignoreChanges`): a later `pulumi up` must
  * never put the placeholder back over a real certificate. The first rotation, started by the same
- * `pulumi up`, replaces it; the ARNs the stack hands out resolve only after that (watch.ts: the first certificate),
- * so no listener or distribution of the same program is ever given the placeholder.
+ * `pulumi up`, replaces it; the ARNs the stack hands out resolve only after that (watch.ts, the
+ * first certificate), so no listener or distribution of the same program is ever given the
+ * placeholder.
  *
  * Here: the `acm` setting of a certificate, the AcmCertificates component (declared before the
  * rotation role: its policy names these ARNs), and the grant on exactly those ARNs that the

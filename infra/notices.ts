@@ -2,7 +2,8 @@
  * Notices: where the stack tells its operators what happened. The SNS topic (and its optional
  * e-mail subscription), Secrets Manager's own rotation failure events routed to it, the EventBridge
  * bus the functions may publish their events to, who may publish to the topic (the TopicPolicy,
- * once the alarms exist), and the statement that lets a function put events on the bus.
+ * once the alarms exist), the statements that let a function publish, and the shape of the stack's
+ * alarms on the topic.
  *
  * Secrets Manager's failure events are "AWS Service Event via CloudTrail" events from source
  * aws.secretsmanager (CloudTrail's non-API events RotationFailed, RotationAbandoned and
@@ -58,7 +59,7 @@ export const ROTATION_FAILURE_INPUT = {
     '"error":"Secrets Manager reported a failed or abandoned rotation; see the rotation function log group"}',
 };
 
-// Who may publish.
+// Who may publish: the topic's policy, the functions' statements, the alarms' shape.
 
 /** Topic policy: the account keeps its usual rights; EventBridge and the alarms may publish. */
 export function topicPolicy(args: {
