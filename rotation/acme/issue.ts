@@ -17,13 +17,8 @@ export interface IssuedCertificate {
 
 export interface IssueDeps {
   ca: CaClient;
+  /** The DNS-01 solver (dns01/solver.ts): present, check, clean up. */
   dns: DnsProvider;
-  /** Confirms the placed TXT values are visible on the authoritative servers / DNS_RESOLVERS. */
-  waitForPropagation: (placed: Awaited<ReturnType<DnsProvider['present']>>, deadline: Deadline) => Promise<void>;
-  /** Persist what is about to be written to DNS, before writing it, so a killed attempt can be cleaned up. */
-  recordInFlight: (records: ChallengeRecord[]) => Promise<void>;
-  /** Forget the in-flight record once clean-up succeeded. */
-  clearInFlight: () => Promise<void>;
   logger: Logger;
   /** Bounds for DNS (INSYNC + propagation) and for CA validation/issuance. */
   dnsDeadline: Deadline;
@@ -207,7 +202,6 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
     const cleanUp = async (failure?: unknown): Promise<void> => {
       try {
         await dns.cleanUp(records, deps.dnsDeadline); // logs its own 'dns-cleanup' timing
-        await deps.clearInFlight();
       } catch (cleanupError) {
         logger.error('could not remove our TXT records; the next rotation will retry the clean-up', {
           error: errorMessage(cleanupError),
@@ -215,10 +209,9 @@ export async function issueCertificate(spec: CertificateSpec, deps: IssueDeps): 
         });
       }
     };
-    await deps.recordInFlight(records);
     try {
       const placed = await dns.present(records, deps.dnsDeadline);
-      await deps.waitForPropagation(placed, deps.dnsDeadline); // logs its own 'dns-propagation' timing
+      await dns.check(placed, deps.dnsDeadline); // logs its own 'dns-propagation' timing
       await logger.time('acme-validation', async () => {
         acmeDeadline = deps.acmeDeadline();
         await Promise.all(todo.map((t) => ca.completeChallenge(t.challenge)));

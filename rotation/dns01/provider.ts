@@ -19,10 +19,11 @@ export interface PlacedRecord extends ChallengeRecord {
 }
 
 /**
- * DNS-01 as an ACME order sees it (acme/issue.ts), like lego's provider: `present` publishes every
- * value of an order (one change per zone, merged with values already at the name); `cleanUp`
- * removes exactly those values, leaving anyone else's values at the same names in place, and is
- * idempotent. The solver (solver.ts) is the one the order is given.
+ * DNS-01 as an ACME order sees it (acme/issue.ts), like cert-manager's solver: `present` publishes
+ * every value of an order (one change per zone, merged with values already at the name); `check`
+ * waits until the CA can see them; `cleanUp` removes exactly those values, leaving anyone else's
+ * values at the same names in place, and is idempotent. The solver (solver.ts) is the one the
+ * order is given.
  */
 export interface DnsProvider {
   /**
@@ -32,6 +33,8 @@ export interface DnsProvider {
    */
   locate(domains: string[]): Promise<void>;
   present(records: ChallengeRecord[], deadline: Deadline): Promise<PlacedRecord[]>;
+  /** Every placed value applied and visible where the CA will look (no fixed sleeps). */
+  check(placed: PlacedRecord[], deadline: Deadline): Promise<void>;
   cleanUp(records: ChallengeRecord[], deadline: Deadline): Promise<void>;
 }
 
@@ -40,7 +43,7 @@ export interface DnsProvider {
  * changes and returns without waiting for them; the solver's check waits with `waitForChanges`,
  * then asks the zones' `authoritativeNameservers` (or DNS_RESOLVERS) for the values.
  */
-export interface ZoneWriter extends DnsProvider {
+export interface ZoneWriter extends Omit<DnsProvider, 'check'> {
   /** Waits until every change of the last `present` is applied (Route 53: INSYNC). */
   waitForChanges(deadline: Deadline): Promise<void>;
   /** Nameserver host names authoritative for a placed record's zone (for the propagation check). */

@@ -2,7 +2,9 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { issueCertificate, type IssueDeps } from '../../rotation/acme/issue.js';
 import { Deadline } from '../../rotation/lib/deadline.js';
-import type { ChallengeRecord } from '../../rotation/dns01/provider.js';
+import { INFLIGHT_TAG } from '../../rotation/certificate/tags.js';
+import { Dns01Solver } from '../../rotation/dns01/solver.js';
+import type { PlacedRecord } from '../../rotation/dns01/provider.js';
 import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/lib/errors.js';
 import type { CertificateSpec, KeyType } from '../../rotation/certificate/spec.js';
 import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, type CapturedLog } from './fakes.js';
@@ -14,11 +16,15 @@ function spec(domains: string[], keyType: KeyType = 'ecdsa-p256', profile?: stri
 
 interface Setup {
   timeline: Timeline;
+  /** The zones behind the solver. */
   dns: FakeDns;
   ca: FakeCa;
   log: CapturedLog;
   deps: IssueDeps;
-  recorded: ChallengeRecord[][];
+  /** The TXT values of each in-flight tag write, in order. */
+  recorded: string[][];
+  /** What the solver's propagation check and in-flight tag write do (replaceable per test). */
+  hooks: { propagation: (placed: PlacedRecord[]) => Promise<void>; tag: () => Promise<void> };
 }
 
 function setup(overrides: Partial<IssueDeps> = {}): Setup {
@@ -26,26 +32,46 @@ function setup(overrides: Partial<IssueDeps> = {}): Setup {
   const dns = new FakeDns(timeline);
   const ca = new FakeCa({ timeline, dns });
   const log = captureLogger();
-  const recorded: ChallengeRecord[][] = [];
-  const deps: IssueDeps = {
-    ca,
-    dns,
-    logger: log.logger,
-    waitForPropagation: (placed) => {
-      timeline.add('dns:propagation');
+  const recorded: string[][] = [];
+  const hooks: Setup['hooks'] = {
+    propagation: (placed) => {
       // Only values that are really published may be waited for.
       for (const p of placed) expect(dns.has(p.domain, p.value)).toBe(true);
       return Promise.resolve();
     },
-    recordInFlight: (records) => {
-      timeline.add('inflight:record');
-      recorded.push(records.map((r) => ({ ...r })));
-      return Promise.resolve();
+    tag: () => Promise.resolve(),
+  };
+  // The shipped solver over the fake zones: its in-flight tags go to the timeline.
+  const solver = new Dns01Solver({
+    domains: [],
+    zones: () => Promise.resolve(dns),
+    secret: { arn: 'arn:aws:secretsmanager:us-east-1:111111111111:secret:certs/web', tags: [] },
+    token: 'token-1',
+    tags: {
+      tag: async (_arn, tags) => {
+        timeline.add('inflight:record');
+        await hooks.tag();
+        recorded.push(
+          Object.entries(tags)
+            .filter(([key]) => key !== INFLIGHT_TAG)
+            .flatMap(([, value]) => value.split(' ')),
+        );
+      },
+      untag: () => {
+        timeline.add('inflight:clear');
+        return Promise.resolve();
+      },
     },
-    clearInFlight: () => {
-      timeline.add('inflight:clear');
-      return Promise.resolve();
+    logger: log.logger,
+    propagation: (placed) => {
+      timeline.add('dns:propagation');
+      return hooks.propagation(placed);
     },
+  });
+  const deps: IssueDeps = {
+    ca,
+    dns: solver,
+    logger: log.logger,
     dnsDeadline: new Deadline(60_000, 0),
     acmeDeadline: () => {
       timeline.add('acme:deadline');
@@ -55,7 +81,7 @@ function setup(overrides: Partial<IssueDeps> = {}): Setup {
     pollMaxMs: 4,
     ...overrides,
   };
-  return { timeline, dns, ca, log, deps, recorded };
+  return { timeline, dns, ca, log, deps, recorded, hooks };
 }
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -174,7 +200,7 @@ describe('issueCertificate', () => {
     expect(s.ca.downloads).toEqual([{ preferredChain: 'Some Root' }]);
   });
 
-  it('records in flight, publishes, waits, validates, then cleans up and forgets while it finalizes', async () => {
+  it('records in flight, publishes, waits for INSYNC and propagation, validates, then cleans up and forgets while it finalizes', async () => {
     const s = setup();
     await issueCertificate(spec(['example.com', '*.example.com']), s.deps);
 
@@ -195,6 +221,7 @@ describe('issueCertificate', () => {
       'ca:getAuthorizations',
       'inflight:record',
       'dns:present',
+      'dns:insync',
       'dns:propagation',
       'acme:deadline',
       'ca:respondChallenge',
@@ -208,7 +235,7 @@ describe('issueCertificate', () => {
     const records = s.dns.presentCalls[0]!;
     expect(records.map((r) => r.domain)).toEqual(['example.com', 'example.com']);
     expect(new Set(records.map((r) => r.value)).size).toBe(2);
-    expect(s.recorded).toEqual([records]);
+    expect(s.recorded).toEqual([records.map((r) => r.value)]);
     expect(s.dns.cleanUpCalls).toEqual([records]);
     expect(s.dns.live.size).toBe(0);
   });
@@ -216,7 +243,7 @@ describe('issueCertificate', () => {
   it("takes the CA's budget when validation starts, not before DNS", async () => {
     const s = setup();
     let dnsDone = false;
-    s.deps.waitForPropagation = () => {
+    s.hooks.propagation = () => {
       dnsDone = true;
       return Promise.resolve();
     };
@@ -266,7 +293,7 @@ describe('issueCertificate', () => {
         records.map((r) => ({ ...r, fqdn: `_acme-challenge.${r.domain}`, zoneId: 'Z', zoneName: r.domain })),
       );
     };
-    s.deps.waitForPropagation = () => Promise.resolve();
+    s.hooks.propagation = () => Promise.resolve();
     const err = await rejection(issueCertificate(spec(['example.com']), s.deps));
     expect(err.message).toContain('No TXT record found at _acme-challenge.example.com');
   });
@@ -332,7 +359,7 @@ describe('issueCertificate', () => {
   it('does not answer challenges when propagation fails, and cleans up', async () => {
     const s = setup();
     const dnsError = new DnsError('PropagationTimeout', 'TXT not visible on ns-1 after 300 s');
-    s.deps.waitForPropagation = () => Promise.reject(dnsError);
+    s.hooks.propagation = () => Promise.reject(dnsError);
     const err = await rejection(issueCertificate(spec(['example.com']), s.deps));
     expect(err).toBe(dnsError);
     expect(s.ca.calls.respondChallenge).toBeUndefined();
@@ -372,7 +399,7 @@ describe('issueCertificate', () => {
 
   it('touches no DNS when the in-flight record cannot be written', async () => {
     const s = setup();
-    s.deps.recordInFlight = () => Promise.reject(new Error('TagResource denied'));
+    s.hooks.tag = () => Promise.reject(new Error('TagResource denied'));
     const err = await rejection(issueCertificate(spec(['example.com']), s.deps));
     expect(err.message).toBe('TagResource denied');
     expect(s.dns.presentCalls).toEqual([]);
@@ -393,7 +420,7 @@ describe('issueCertificate', () => {
     await issueCertificate(spec(['example.com', '*.example.com', 'www.example.com']), s.deps);
     expect(s.ca.answered).toEqual(['example.com', 'www.example.com']);
     expect(s.dns.presentCalls[0]!.map((r) => r.domain)).toEqual(['example.com', 'www.example.com']);
-    expect(s.recorded[0]).toEqual(s.dns.presentCalls[0]);
+    expect(s.recorded[0]).toEqual(s.dns.presentCalls[0]!.map((r) => r.value));
   });
 
   it('goes straight to finalize when every authorization is reused', async () => {

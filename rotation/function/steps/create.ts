@@ -178,11 +178,6 @@ async function issueWithFallback(
         dns,
         logger,
         dnsDeadline: ctx.deadline.cap(config.dnsPropagationTimeoutMs, 'DNS_PROPAGATION_TIMEOUT_SECONDS'),
-        waitForPropagation: (placed, deadline) => dns.check(placed, deadline),
-        // The solver writes the in-flight tags in present, before the records, and removes them in
-        // cleanUp, after the records: nothing is left for these hooks to do.
-        recordInFlight: () => Promise.resolve(),
-        clearInFlight: () => Promise.resolve(),
         // The CA's budget starts when DNS is ready, so a slow propagation cannot starve validation.
         acmeDeadline: () => ctx.deadline.cap(config.acmeTimeoutMs, 'ACME_TIMEOUT_SECONDS'),
       });
