@@ -53,7 +53,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
     always:
       'The init-time bundle is index.mjs plus its static chunks: the handler, the Secrets Manager client, ' +
       'verification. Everything else loads on first use through dynamic imports: acme-client, axios and the account ' +
-      'code (createSecret), the Route 53 client and the DNS provider (`LazyDnsProvider`: createSecret or a leftover ' +
+      'code (createSecret), the Route 53 client and the zones behind the DNS-01 solver (`dns01/solver.ts`, built on its first DNS call: createSecret or a leftover ' +
       'clean-up), the SNS and EventBridge clients (the first notice). node-forge, which acme-client requires but we ' +
       'never call, is stubbed out by `scripts/build.mjs`. The last row shows the cost moves rather than vanishes for a ' +
       "cold container's first createSecret; setSecret, testSecret and finishSecret never pay it.",
