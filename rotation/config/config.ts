@@ -16,8 +16,6 @@ import {
   wholeNumberIn,
 } from '../certificate/rules.js';
 
-export type { CaSettings };
-
 /** The most CAs ACME_CAS may list: each is tried in turn, and every one costs time when it fails. */
 export const MAX_CAS = 8;
 

@@ -3,8 +3,9 @@
  * CA's account (its account secret, or a fresh one) and a client registered with it, the CAs'
  * CAA identities, and CAA lookups.
  */
+import { type CaSettings } from '../acme/choice.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
-import { configuredCas, type CaSettings, type Config } from '../config/config.js';
+import { configuredCas, type Config } from '../config/config.js';
 import type { Deadline } from '../lib/deadline.js';
 import { caaLookup } from '../dns01/caa.js';
 import { AcmeError, ConfigError } from '../lib/errors.js';

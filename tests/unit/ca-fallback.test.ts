@@ -9,10 +9,9 @@ import { CA_FAILED_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import { CaWaitDeadlineError, caFailure, failedCasTag, readFailedCas } from '../../rotation/acme/fallback.js';
-import { candidatesOf, retryOrder } from '../../rotation/acme/choice.js';
+import { candidatesOf, retryOrder, type CaSettings } from '../../rotation/acme/choice.js';
 import { mapAcmeError, type AcmeProblem } from '../../rotation/acme/problems.js';
 import { parseBundle } from '../../rotation/certificate/bundle.js';
-import type { CaSettings } from '../../rotation/config/config.js';
 import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/lib/errors.js';
 import { parseSpec } from '../../rotation/certificate/spec.js';
 import { FakeCa, SECRET_ARN, TOKEN, makeWorld, type World } from './fakes.js';

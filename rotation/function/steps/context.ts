@@ -1,8 +1,9 @@
+import { type CaSettings } from '../../acme/choice.js';
 import type { CaClient } from '../../acme/ca.js';
 import type { AcmPort } from '../../acm/session.js';
 import type { SecretDescription, SecretsAdapter } from '../../aws/secrets.js';
 import type { CertificateBundle } from '../../certificate/bundle.js';
-import type { CaSettings, Config } from '../../config/config.js';
+import type { Config } from '../../config/config.js';
 import type { Deadline } from '../../lib/deadline.js';
 import type { CaaLookup } from '../../dns01/caa.js';
 import type { Dns01Solver } from '../../dns01/solver.js';
