@@ -25,7 +25,7 @@
  *   days (default 5,000; every import, re-imports included, counts here).
  *
  * `handle(operation, input, region)` is synchronous and returns the JSON output object or throws an
- * AwsServiceError; JsonService (protocols.ts) does the wire format, the dispatcher (dispatcher.ts)
+ * LocalServiceError; JsonService (protocols.ts) does the wire format, the dispatcher (dispatcher.ts)
  * the rate limit and the faults.
  */
 import { parseSubjectAltName } from '../../../rotation/x509/names.js';
@@ -35,7 +35,7 @@ import { createPrivateKey, createPublicKey, randomUUID, X509Certificate, type Ke
 // the code whose decisions it judges. (acme-client brings @peculiar/x509 along.)
 import { KeyUsageFlags, KeyUsagesExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import { credentialScope } from './credential-scope.js';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import { JsonService } from './protocols.js';
 import type { Call, ServiceRequest } from './types.js';
 
@@ -129,8 +129,8 @@ const EKU_NAMES: Record<string, string> = {
   '2.5.29.37.0': 'ANY',
 };
 
-function validation(message: string): AwsServiceError {
-  return new AwsServiceError('ValidationException', message);
+function validation(message: string): LocalServiceError {
+  return new LocalServiceError('ValidationException', message);
 }
 
 function seconds(ms: number): number {
@@ -192,7 +192,7 @@ function blobText(input: Input, field: string, maxBytes: number): string | undef
   const v = input[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) {
-    throw new AwsServiceError('SerializationException', `${field} must be a base64-encoded blob.`);
+    throw new LocalServiceError('SerializationException', `${field} must be a base64-encoded blob.`);
   }
   const bytes = Buffer.from(v, 'base64');
   const member = field.charAt(0).toLowerCase() + field.slice(1);
@@ -212,7 +212,7 @@ function blobText(input: Input, field: string, maxBytes: number): string | undef
 function optString(input: Input, field: string): string | undefined {
   const v = input[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new AwsServiceError('SerializationException', `${field} must be a string.`);
+  if (typeof v !== 'string') throw new LocalServiceError('SerializationException', `${field} must be a string.`);
   return v;
 }
 
@@ -231,7 +231,7 @@ function parseArn(arn: string, member = 'certificateArn'): ParsedArn {
   const parts = arn.split(':');
   const resource = parts.slice(5).join(':');
   if (!/^certificate\/[\w-]+$/.test(resource)) {
-    throw new AwsServiceError('InvalidArnException', `The ARN ${arn} is not a valid certificate ARN.`);
+    throw new LocalServiceError('InvalidArnException', `The ARN ${arn} is not a valid certificate ARN.`);
   }
   return { region: parts[3] as string, account: parts[4] as string };
 }
@@ -312,7 +312,7 @@ export class AcmService extends JsonService {
 
   protected run(call: Call): unknown {
     if (call.region === undefined) {
-      throw new AwsServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token');
+      throw new LocalServiceError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     }
     return this.handle(call.operation, call.input as Input, call.region);
   }
@@ -343,7 +343,7 @@ export class AcmService extends JsonService {
         const merged = new Map(record.tags);
         for (const t of tags) merged.set(t.Key, t.Value);
         if (merged.size > MAX_TAGS) {
-          throw new AwsServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
+          throw new LocalServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
         }
         record.tags = merged;
         return {};
@@ -368,7 +368,7 @@ export class AcmService extends JsonService {
         return { Tags: [...record.tags].map(([Key, Value]) => ({ Key, Value })) };
       }
       default:
-        throw new AwsServiceError('UnknownOperationException', `The local ACM does not implement ${operation}.`);
+        throw new LocalServiceError('UnknownOperationException', `The local ACM does not implement ${operation}.`);
     }
   }
 
@@ -383,7 +383,7 @@ export class AcmService extends JsonService {
     this.checkArnScope(arn, region);
     const record = this.byArn.get(arn);
     if (!record) {
-      throw new AwsServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
+      throw new LocalServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
     }
     return record;
   }
@@ -392,13 +392,13 @@ export class AcmService extends JsonService {
   private checkArnScope(arn: string, region: string): void {
     const parsed = parseArn(arn);
     if (parsed.region !== region) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidArnException',
         `The certificate ARN ${arn} is in region ${parsed.region}, not in the region of the request (${region}).`,
       );
     }
     if (parsed.account !== this.accountId) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidArnException',
         `The certificate ARN ${arn} belongs to account ${parsed.account}, not to the caller's account.`,
       );
@@ -427,7 +427,7 @@ export class AcmService extends JsonService {
     }
     const tags = arn === undefined ? this.parseTags(rawTags) : undefined;
     if (tags !== undefined && tags.length > MAX_TAGS) {
-      throw new AwsServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
+      throw new LocalServiceError('TooManyTagsException', `A certificate can have at most ${MAX_TAGS} tags.`);
     }
 
     let existing: AcmCertificateRecord | undefined;
@@ -435,7 +435,7 @@ export class AcmService extends JsonService {
       this.checkArnScope(arn, region);
       existing = this.byArn.get(arn);
       if (!existing) {
-        throw new AwsServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
+        throw new LocalServiceError('ResourceNotFoundException', `Could not find certificate ${arn}.`);
       }
     }
 
@@ -446,13 +446,13 @@ export class AcmService extends JsonService {
     const times = (this.importTimes.get(region) ?? []).filter((t) => t > now - YEAR_MS);
     this.importTimes.set(region, times);
     if (!existing && this.certificates(region).length >= this.limits.maxCertificates) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'LimitExceededException',
         `You have reached the quota of ${this.limits.maxCertificates} imported certificates in ${region}.`,
       );
     }
     if (times.length >= this.limits.importsPerYear) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'LimitExceededException',
         `You have reached the quota of ${this.limits.importsPerYear} certificate imports in the last 365 days in ${region}.`,
       );
@@ -685,7 +685,7 @@ export class AcmService extends JsonService {
     if (token !== undefined) {
       start = Number(Buffer.from(token, 'base64').toString('utf8'));
       if (!Number.isInteger(start) || start < 0) {
-        throw new AwsServiceError('InvalidArgsException', 'The NextToken is not valid.');
+        throw new LocalServiceError('InvalidArgsException', 'The NextToken is not valid.');
       }
     }
     const matching = this.certificates(region).filter((record) => {
@@ -726,7 +726,7 @@ export class AcmService extends JsonService {
   /** Tags as ACM validates them (1–128 character keys, values up to 256, no `aws:` prefix). */
   private parseTags(raw: unknown): { Key: string; Value: string }[] | undefined {
     if (raw === undefined || raw === null) return undefined;
-    if (!Array.isArray(raw)) throw new AwsServiceError('SerializationException', 'Tags must be a list.');
+    if (!Array.isArray(raw)) throw new LocalServiceError('SerializationException', 'Tags must be a list.');
     if (raw.length === 0) {
       throw validation(
         "1 validation error detected: Value '[]' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1",
@@ -737,10 +737,10 @@ export class AcmService extends JsonService {
       const key = typeof tag.Key === 'string' ? tag.Key : '';
       const value = typeof tag.Value === 'string' ? tag.Value : '';
       if (key.length < 1 || key.length > 128 || value.length > 256) {
-        throw new AwsServiceError('InvalidTagException', `The tag ${key}=${value} is not valid.`);
+        throw new LocalServiceError('InvalidTagException', `The tag ${key}=${value} is not valid.`);
       }
       if (key.toLowerCase().startsWith('aws:')) {
-        throw new AwsServiceError('InvalidTagException', `The tag key ${key} uses the reserved prefix aws:.`);
+        throw new LocalServiceError('InvalidTagException', `The tag key ${key} uses the reserved prefix aws:.`);
       }
       return { Key: key, Value: value };
     });

@@ -4,7 +4,7 @@
  */
 import type { AwsFaultError, Call, LocalService, Principal, ServiceResponse } from './types.js';
 
-export class AwsServiceError extends Error implements AwsFaultError {
+export class LocalServiceError extends Error implements AwsFaultError {
   readonly code: string;
   /** HTTP status of the answer. */
   readonly status: number;
@@ -18,12 +18,12 @@ export class AwsServiceError extends Error implements AwsFaultError {
 }
 
 /**
- * The error a service answers for something its model threw: an AwsServiceError as it is;
+ * The error a service answers for something its model threw: an LocalServiceError as it is;
  * anything else is a bug in the model, answered as the service's 500 so the test sees it.
  */
 function serviceErrorOf(e: unknown, service: string, internalErrorCode: string): AwsFaultError {
-  if (e instanceof AwsServiceError) return e;
-  return new AwsServiceError(
+  if (e instanceof LocalServiceError) return e;
+  return new LocalServiceError(
     internalErrorCode,
     `local ${service} failed: ${e instanceof Error ? e.message : String(e)}`,
     500,

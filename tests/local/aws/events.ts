@@ -4,7 +4,7 @@
  * (per-entry ErrorCode, counted in FailedEntryCount) as the real service does.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import { JsonService } from './protocols.js';
 import type { Call } from './types.js';
 
@@ -52,10 +52,10 @@ export class EventsService extends JsonService {
   /** Create a bus directly; returns its ARN. */
   createEventBus(name: string): string {
     if (this.buses.has(name)) {
-      throw new AwsServiceError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
+      throw new LocalServiceError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
     }
     if (!/^[/.\-_A-Za-z0-9]{1,256}$/.test(name) || name === 'default') {
-      throw new AwsServiceError('ValidationException', `Event bus name ${name} is not valid.`);
+      throw new LocalServiceError('ValidationException', `Event bus name ${name} is not valid.`);
     }
     this.buses.add(name);
     return this.busArn(name);
@@ -72,7 +72,7 @@ export class EventsService extends JsonService {
       case 'CreateEventBus': {
         const name = input['Name'];
         if (typeof name !== 'string') {
-          throw new AwsServiceError('ValidationException', 'Name is required.');
+          throw new LocalServiceError('ValidationException', 'Name is required.');
         }
         return { EventBusArn: this.createEventBus(name) };
       }
@@ -80,7 +80,7 @@ export class EventsService extends JsonService {
         const ref = typeof input['Name'] === 'string' ? input['Name'] : 'default';
         const name = this.busName(ref);
         if (name === undefined) {
-          throw new AwsServiceError('ResourceNotFoundException', `Event bus ${ref} does not exist.`);
+          throw new LocalServiceError('ResourceNotFoundException', `Event bus ${ref} does not exist.`);
         }
         return { Name: name, Arn: this.busArn(name) };
       }
@@ -90,7 +90,7 @@ export class EventsService extends JsonService {
         return {};
       }
       default:
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'UnknownOperationException',
           `Operation ${operation} is not supported by the local EventBridge.`,
         );
@@ -107,13 +107,13 @@ export class EventsService extends JsonService {
   private putEvents(input: Input): unknown {
     const entries = input['Entries'];
     if (!Array.isArray(entries) || entries.length === 0) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ValidationException',
         "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null",
       );
     }
     if (entries.length > MAX_ENTRIES) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ValidationException',
         `1 validation error detected: Value '[...]' at 'entries' failed to satisfy constraint: Member must have length less than or equal to ${MAX_ENTRIES}`,
       );

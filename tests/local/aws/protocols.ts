@@ -5,7 +5,7 @@
  * (STS, SNS, Route 53), each under its own namespace.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import type { AwsFaultError, Call, LocalService, Principal, ServiceRequest, ServiceResponse } from './types.js';
 
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -66,7 +66,7 @@ export abstract class JsonService implements LocalService {
   /** The `X-Amz-Target` prefix before `.<Operation>`. */
   protected abstract readonly targetPrefix: string;
 
-  /** The operation's output object; throws AwsServiceError for what the service refuses. */
+  /** The operation's output object; throws LocalServiceError for what the service refuses. */
   protected abstract run(call: Call, caller: Principal | undefined): unknown;
 
   route(request: ServiceRequest): Call | undefined {
@@ -79,7 +79,7 @@ export abstract class JsonService implements LocalService {
         operation,
         input: request.body,
         request,
-        decodeError: new AwsServiceError('SerializationException', 'The request body is not a JSON object.'),
+        decodeError: new LocalServiceError('SerializationException', 'The request body is not a JSON object.'),
       };
     }
     return { operation, input, request };

@@ -32,7 +32,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
-import { AwsServiceError, answerCall } from './errors.js';
+import { LocalServiceError, answerCall } from './errors.js';
 import { escapeXml, xmlErrorResponse } from './protocols.js';
 import type { AwsFaultError, Call, LocalService, Principal, ServiceRequest, ServiceResponse } from './types.js';
 
@@ -164,7 +164,7 @@ const UNSUPPORTED_RRSET_MEMBERS = [
  */
 export function canonicalName(input: string, what = 'name'): string {
   let s = input.trim();
-  if (s === '' || s === '.') throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
+  if (s === '' || s === '.') throw new LocalServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
@@ -177,7 +177,7 @@ export function canonicalName(input: string, what = 'name'): string {
         out += s[i + 1];
         i += 1;
       } else {
-        throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
+        throw new LocalServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
       }
     } else {
       out += c;
@@ -187,7 +187,7 @@ export function canonicalName(input: string, what = 'name'): string {
   if (!s.endsWith('.')) s += '.';
   const labels = s.slice(0, -1).split('.');
   if (labels.some((l) => l.length === 0 || l.length > 63) || s.length > 255) {
-    throw new AwsServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
+    throw new LocalServiceError('InvalidInput', `Invalid ${what}: '${input}'`);
   }
   return s;
 }
@@ -328,9 +328,9 @@ function parseXml(body: string): XmlNode {
   try {
     doc = xmlParser.parse(body, true);
   } catch (e) {
-    throw new AwsServiceError('InvalidInput', `Invalid XML ; ${(e as Error).message}`);
+    throw new LocalServiceError('InvalidInput', `Invalid XML ; ${(e as Error).message}`);
   }
-  if (!doc || typeof doc !== 'object') throw new AwsServiceError('InvalidInput', 'Invalid XML ; empty body');
+  if (!doc || typeof doc !== 'object') throw new LocalServiceError('InvalidInput', 'Invalid XML ; empty body');
   return doc as XmlNode;
 }
 
@@ -528,12 +528,12 @@ export class Route53Service implements LocalService {
 
   /**
    * Apply a change batch directly, with the same validation as ChangeResourceRecordSets
-   * (throws AwsServiceError). Returns the change id.
+   * (throws LocalServiceError). Returns the change id.
    */
   changeRecords(zoneId: string, changes: RecordChange[], comment?: string): string {
     const state = this.requireZone(zoneId);
     for (const c of changes) {
-      if (!RR_TYPES.has(c.record.type)) throw new AwsServiceError('InvalidInput', `Invalid type: ${c.record.type}`);
+      if (!RR_TYPES.has(c.record.type)) throw new LocalServiceError('InvalidInput', `Invalid type: ${c.record.type}`);
     }
     const normalized = changes.map((c) => ({
       action: c.action,
@@ -578,7 +578,7 @@ export class Route53Service implements LocalService {
     const route = this.match(req);
     const account = caller.account;
     if (!route) {
-      throw new AwsServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
+      throw new LocalServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
     }
     this.authorize(caller, route);
     switch (route.op) {
@@ -601,7 +601,7 @@ export class Route53Service implements LocalService {
       case 'GetChange':
         return this.getChange(route.id!, account);
       default:
-        throw new AwsServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
+        throw new LocalServiceError('UnknownOperationException', `No operation for ${req.method} ${req.path}`, 404);
     }
   }
 
@@ -624,7 +624,7 @@ export class Route53Service implements LocalService {
       resource = `arn:aws:route53:::change/${stripPrefix(route.id, 'change')}`;
     }
     if (!allowed) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'AccessDenied',
         `User: ${caller.arn} is not authorized to perform: route53:${action}` +
           (resource !== undefined ? ` on resource: ${resource}` : ''),
@@ -678,16 +678,16 @@ export class Route53Service implements LocalService {
 
   private createHostedZone(req: ServiceRequest, account: string): ServiceResponse {
     const root = child(parseXml(req.body), 'CreateHostedZoneRequest');
-    if (!root) throw new AwsServiceError('InvalidInput', 'Invalid XML ; expected CreateHostedZoneRequest');
+    if (!root) throw new LocalServiceError('InvalidInput', 'Invalid XML ; expected CreateHostedZoneRequest');
     const rawName = text(root, 'Name');
     const callerReference = text(root, 'CallerReference');
     if (!rawName)
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null",
       );
     if (!callerReference) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'callerReference' failed to satisfy constraint: Member must not be null",
       );
@@ -696,11 +696,11 @@ export class Route53Service implements LocalService {
     try {
       name = canonicalName(rawName, 'domain name');
     } catch {
-      throw new AwsServiceError('InvalidDomainName', `${rawName} is not a valid domain name.`);
+      throw new LocalServiceError('InvalidDomainName', `${rawName} is not a valid domain name.`);
     }
     for (const s of this.zoneStates.values()) {
       if (s.zone.account === account && s.zone.callerReference === callerReference) {
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'HostedZoneAlreadyExists',
           `A hosted zone has already been created with the specified caller reference.`,
           409,
@@ -713,13 +713,13 @@ export class Route53Service implements LocalService {
       .map((v) => ({ region: text(v, 'VPCRegion') ?? '', id: text(v, 'VPCId') ?? '' }))
       .filter((v) => v.id !== '');
     if (privateFlag && vpcs.length === 0) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         'When you create a private hosted zone, you must specify the VPC (VPCId and VPCRegion).',
       );
     }
     for (const v of vpcs) {
-      if (!v.region) throw new AwsServiceError('InvalidVPCId', `The VPC ${v.id} requires a VPCRegion.`);
+      if (!v.region) throw new LocalServiceError('InvalidVPCId', `The VPC ${v.id} requires a VPCRegion.`);
     }
     if (vpcs.length > 0) {
       for (const s of this.zoneStates.values()) {
@@ -730,7 +730,7 @@ export class Route53Service implements LocalService {
           z.name === name &&
           z.vpcs.some((a) => vpcs.some((b) => a.id === b.id && a.region === b.region))
         ) {
-          throw new AwsServiceError(
+          throw new LocalServiceError(
             'ConflictingDomainExists',
             `The VPC that you chose, ${vpcs[0]!.id} in region ${vpcs[0]!.region}, is already associated with another private hosted zone that has an overlapping name space, ${escapeName(z.name)}.`,
           );
@@ -763,7 +763,7 @@ export class Route53Service implements LocalService {
     const zone = state.zone;
     const extra = zone.records.some((r) => !(r.name === zone.name && (r.type === 'SOA' || r.type === 'NS')));
     if (extra) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'HostedZoneNotEmpty',
         'The specified hosted zone contains non-required resource record sets and so cannot be deleted.',
       );
@@ -779,21 +779,21 @@ export class Route53Service implements LocalService {
     const marker = q.get('marker') ?? undefined;
     const type = q.get('hostedzonetype') ?? undefined;
     if (q.get('delegationsetid')) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'NoSuchDelegationSet',
         `A reusable delegation set with ID ${q.get('delegationsetid')} does not exist.`,
         400,
       );
     }
     if (type !== undefined && type !== 'PrivateHostedZone') {
-      throw new AwsServiceError('InvalidInput', `Invalid value for hostedzonetype: ${type}`);
+      throw new LocalServiceError('InvalidInput', `Invalid value for hostedzonetype: ${type}`);
     }
     let zones = this.zones(account);
     if (type === 'PrivateHostedZone') zones = zones.filter((z) => z.privateZone);
     let start = 0;
     if (marker !== undefined && marker !== '') {
       start = zones.findIndex((z) => z.id === stripPrefix(marker, 'hostedzone'));
-      if (start < 0) throw new AwsServiceError('InvalidInput', `Invalid marker: ${marker}`);
+      if (start < 0) throw new LocalServiceError('InvalidInput', `Invalid marker: ${marker}`);
     }
     const page = this.paginate(zones.slice(start), maxItems);
     const body =
@@ -810,7 +810,7 @@ export class Route53Service implements LocalService {
     const rawDnsName = q.get('dnsname') ?? undefined;
     const rawZoneId = q.get('hostedzoneid') ?? undefined;
     if (rawZoneId && !rawDnsName) {
-      throw new AwsServiceError('InvalidInput', 'The input is not valid: hostedzoneid requires dnsname.');
+      throw new LocalServiceError('InvalidInput', 'The input is not valid: hostedzoneid requires dnsname.');
     }
     const zones = this.zones(account).sort(
       (a, b) => compareAscii(reversedNameKey(a.name), reversedNameKey(b.name)) || compareAscii(a.id, b.id),
@@ -821,7 +821,7 @@ export class Route53Service implements LocalService {
       try {
         dnsName = canonicalName(rawDnsName, 'DNS name');
       } catch {
-        throw new AwsServiceError('InvalidDomainName', `${rawDnsName} is not a valid domain name.`);
+        throw new LocalServiceError('InvalidDomainName', `${rawDnsName} is not a valid domain name.`);
       }
       const key = reversedNameKey(dnsName);
       const zoneId = rawZoneId ? stripPrefix(rawZoneId, 'hostedzone') : undefined;
@@ -848,10 +848,10 @@ export class Route53Service implements LocalService {
     const rawName = q.get('name') ?? undefined;
     const rawType = q.get('type') ?? undefined;
     if (rawType !== undefined && rawName === undefined) {
-      throw new AwsServiceError('InvalidInput', 'The input is not valid: a record type requires a record name.');
+      throw new LocalServiceError('InvalidInput', 'The input is not valid: a record type requires a record name.');
     }
     if (rawType !== undefined && !RR_TYPES.has(rawType)) {
-      throw new AwsServiceError('InvalidInput', `Invalid type: ${rawType}`);
+      throw new LocalServiceError('InvalidInput', `Invalid type: ${rawType}`);
     }
     let records = state.zone.records;
     if (rawName !== undefined) {
@@ -872,13 +872,13 @@ export class Route53Service implements LocalService {
     const root = child(parseXml(body), 'ChangeResourceRecordSetsRequest');
     const batch = child(root, 'ChangeBatch');
     if (!batch)
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         "1 validation error detected: Value null at 'changeBatch' failed to satisfy constraint: Member must not be null",
       );
     const rawChanges = list(child(batch, 'Changes'), 'Change');
     if (rawChanges.length === 0) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         "1 validation error detected: Value '[]' at 'changeBatch.changes' failed to satisfy constraint: Member must have length greater than or equal to 1",
       );
@@ -895,7 +895,7 @@ export class Route53Service implements LocalService {
     const id = stripPrefix(rawId, 'change');
     const change = this.changes.get(id);
     if (!change || change.zone.zone.account !== account)
-      throw new AwsServiceError('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
+      throw new LocalServiceError('NoSuchChange', `Could not find resource with ID: ${id}`, 404);
     return this.ok('GetChangeResponse', this.changeInfoXml(change));
   }
 
@@ -905,20 +905,20 @@ export class Route53Service implements LocalService {
     const action = text(node, 'Action');
     const rrs = child(node, 'ResourceRecordSet');
     if (action !== 'CREATE' && action !== 'DELETE' && action !== 'UPSERT') {
-      throw new AwsServiceError('InvalidInput', `Invalid XML ; Invalid action: ${action ?? 'null'}`);
+      throw new LocalServiceError('InvalidInput', `Invalid XML ; Invalid action: ${action ?? 'null'}`);
     }
-    if (!rrs) throw new AwsServiceError('InvalidInput', 'Invalid request: Missing ResourceRecordSet in Change');
+    if (!rrs) throw new LocalServiceError('InvalidInput', 'Invalid request: Missing ResourceRecordSet in Change');
     const rawName = text(rrs, 'Name');
     const type = text(rrs, 'Type');
-    if (!rawName) throw new AwsServiceError('InvalidInput', 'Invalid request: Missing Name in ResourceRecordSet');
+    if (!rawName) throw new LocalServiceError('InvalidInput', 'Invalid request: Missing Name in ResourceRecordSet');
     if (!type || !RR_TYPES.has(type)) {
-      throw new AwsServiceError('InvalidInput', `Invalid XML ; Invalid type: ${type ?? 'null'}`);
+      throw new LocalServiceError('InvalidInput', `Invalid XML ; Invalid type: ${type ?? 'null'}`);
     }
     const name = canonicalName(rawName, 'DNS name');
     const describe = `Change with [Action=${action}, Name=${escapeName(name)}, Type=${type}, SetIdentifier=${text(rrs, 'SetIdentifier') ?? 'null'}]`;
     for (const member of UNSUPPORTED_RRSET_MEMBERS) {
       if ((rrs as XmlNode)[member] !== undefined) {
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'InvalidInput',
           `Invalid request: ${member} is not supported by the local Route 53 (${describe})`,
         );
@@ -929,12 +929,12 @@ export class Route53Service implements LocalService {
     const hasAlias = (rrs as XmlNode)['AliasTarget'] !== undefined;
     if (hasAlias) {
       if (ttlText !== undefined || values.length > 0) {
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'InvalidInput',
           `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found more than one in ${describe}`,
         );
       }
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         `Invalid request: AliasTarget is not supported by the local Route 53 (${describe})`,
       );
@@ -946,13 +946,13 @@ export class Route53Service implements LocalService {
           : ttlText === undefined
             ? 'ResourceRecords without TTL'
             : 'TTL without ResourceRecords';
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found ${found} in ${describe}`,
       );
     }
     if (!/^\d+$/.test(ttlText) || Number(ttlText) > MAX_TTL) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         `Invalid XML ; TTL must be an integer between 0 and ${MAX_TTL}, got '${ttlText}'`,
       );
@@ -1094,7 +1094,7 @@ export class Route53Service implements LocalService {
       work.set(k, { name: r.name, type: r.type, ttl: r.ttl, values: r.values.map((v) => v.trim()) });
     }
     if (messages.length > 0) {
-      throw new AwsServiceError('InvalidChangeBatch', `[${messages.join(', ')}]`);
+      throw new LocalServiceError('InvalidChangeBatch', `[${messages.join(', ')}]`);
     }
     return [...work.values()].sort(compareRecordSets);
   }
@@ -1187,14 +1187,14 @@ export class Route53Service implements LocalService {
   private requireZone(rawId: string, account?: string): ZoneState {
     const id = stripPrefix(rawId, 'hostedzone');
     if (id.length > 32) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidInput',
         `1 validation error detected: Value '${id}' at 'id' failed to satisfy constraint: Member must have length less than or equal to 32`,
       );
     }
     const state = this.zoneStates.get(id);
     if (!state || (account !== undefined && state.zone.account !== account))
-      throw new AwsServiceError('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
+      throw new LocalServiceError('NoSuchHostedZone', `No hosted zone found with ID: ${id}`, 404);
     return state;
   }
 
@@ -1202,7 +1202,7 @@ export class Route53Service implements LocalService {
     const raw = q.get('maxitems');
     if (raw === null || raw === '') return cap;
     if (!/^\d+$/.test(raw) || Number(raw) < 1) {
-      throw new AwsServiceError('InvalidInput', `Invalid value for maxitems: ${raw}`);
+      throw new LocalServiceError('InvalidInput', `Invalid value for maxitems: ${raw}`);
     }
     return Math.min(Number(raw), cap);
   }

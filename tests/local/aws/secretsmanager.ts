@@ -6,10 +6,10 @@
  * creates, idempotent PutSecretValue by ClientRequestToken, and the real error codes.
  *
  * `handle(operation, input)` is synchronous and returns the JSON output object or throws an
- * AwsServiceError; JsonService (protocols.ts) does the wire format.
+ * LocalServiceError; JsonService (protocols.ts) does the wire format.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import { JsonService } from './protocols.js';
 import { TokenBucket } from './token-bucket.js';
 import type { Call } from './types.js';
@@ -108,17 +108,17 @@ type Input = Record<string, unknown>;
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 const MARKED_FOR_DELETION = "You can't perform this operation on the secret because it was marked for deletion.";
 
-function notFound(message = NOT_FOUND): AwsServiceError {
-  return new AwsServiceError('ResourceNotFoundException', message);
+function notFound(message = NOT_FOUND): LocalServiceError {
+  return new LocalServiceError('ResourceNotFoundException', message);
 }
-function invalidParameter(message: string): AwsServiceError {
-  return new AwsServiceError('InvalidParameterException', message);
+function invalidParameter(message: string): LocalServiceError {
+  return new LocalServiceError('InvalidParameterException', message);
 }
-function invalidRequest(message: string): AwsServiceError {
-  return new AwsServiceError('InvalidRequestException', message);
+function invalidRequest(message: string): LocalServiceError {
+  return new LocalServiceError('InvalidRequestException', message);
 }
-function validation(message: string): AwsServiceError {
-  return new AwsServiceError('ValidationException', message);
+function validation(message: string): LocalServiceError {
+  return new LocalServiceError('ValidationException', message);
 }
 
 /** Epoch seconds, the JSON protocols' timestamp format. */
@@ -281,7 +281,7 @@ export class SecretsManagerService extends JsonService {
   private takeTagToken(): void {
     if (!this.tagBucket.take()) {
       this.tagThrottled++;
-      throw new AwsServiceError('ThrottlingException', 'Rate exceeded', 400);
+      throw new LocalServiceError('ThrottlingException', 'Rate exceeded', 400);
     }
     this.tagWrites.push(this.now());
   }
@@ -342,7 +342,7 @@ export class SecretsManagerService extends JsonService {
       );
     }
     if (this.byName(seed.name)) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ResourceExistsException',
         `The operation failed because the secret ${seed.name} already exists.`,
       );
@@ -426,7 +426,7 @@ export class SecretsManagerService extends JsonService {
       case 'RestoreSecret':
         return this.restoreSecret(input);
       default:
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'UnknownOperationException',
           `Operation ${operation} is not supported by the local Secrets Manager.`,
         );
@@ -457,7 +457,7 @@ export class SecretsManagerService extends JsonService {
       );
     }
     if (existing) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ResourceExistsException',
         `The operation failed because the secret ${name} already exists.`,
       );
@@ -543,7 +543,7 @@ export class SecretsManagerService extends JsonService {
     const existing = secret.versions.get(token);
     if (existing && hasContent(existing)) {
       if (existing.value !== content.value || existing.binary !== content.binary) {
-        throw new AwsServiceError(
+        throw new LocalServiceError(
           'ResourceExistsException',
           "You can't modify an existing version, you can only create a new version.",
         );
@@ -666,7 +666,7 @@ export class SecretsManagerService extends JsonService {
       throw invalidRequest("A previous rotation isn't complete. That rotation will be reattempted.");
     }
     if (existing) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ResourceExistsException',
         `A version with VersionId ${token} already exists; use a new ClientRequestToken.`,
       );

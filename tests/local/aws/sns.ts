@@ -3,7 +3,7 @@
  * Records published messages in `messages` for assertions.
  */
 import { randomUUID } from 'node:crypto';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import { escapeXml, isQueryRequest, xmlErrorResponse } from './protocols.js';
 import type { AwsFaultError, Call, LocalService, ServiceRequest, ServiceResponse } from './types.js';
 
@@ -51,7 +51,7 @@ export class SnsService implements LocalService {
   /** Create a topic directly (idempotent); returns its ARN. */
   createTopic(name: string): string {
     if (!/^[A-Za-z0-9_-]{1,256}(\.fifo)?$/.test(name)) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'InvalidParameter',
         'Invalid parameter: Topic Name must be made up of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters long.',
       );
@@ -80,7 +80,7 @@ export class SnsService implements LocalService {
     return xmlErrorResponse(SNS_XMLNS, err);
   }
 
-  /** Run an operation; returns the XML response body or throws an AwsServiceError. */
+  /** Run an operation; returns the XML response body or throws an LocalServiceError. */
   handle(operation: string, input: SnsInput): string {
     switch (operation) {
       case 'CreateTopic': {
@@ -103,7 +103,7 @@ export class SnsService implements LocalService {
       case 'Publish':
         return this.publish(input);
       default:
-        throw new AwsServiceError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
+        throw new LocalServiceError('InvalidAction', `The action ${operation} is not valid for this endpoint.`);
     }
   }
 
@@ -122,7 +122,7 @@ export class SnsService implements LocalService {
       throw invalid('Invalid parameter: Subject');
     }
     if (!this.topics.has(topicArn)) {
-      throw new AwsServiceError('NotFound', 'Topic does not exist', 404);
+      throw new LocalServiceError('NotFound', 'Topic does not exist', 404);
     }
     const messageId = randomUUID();
     const record: SnsMessage = { TopicArn: topicArn, Message: message, MessageId: messageId };
@@ -177,6 +177,6 @@ function str(input: SnsInput, field: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-function invalid(message: string): AwsServiceError {
-  return new AwsServiceError('InvalidParameter', message);
+function invalid(message: string): LocalServiceError {
+  return new LocalServiceError('InvalidParameter', message);
 }

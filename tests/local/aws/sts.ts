@@ -17,7 +17,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { credentialScope } from './credential-scope.js';
-import { AwsServiceError } from './errors.js';
+import { LocalServiceError } from './errors.js';
 import { escapeXml, headerOf, isQueryRequest, xmlErrorResponse } from './protocols.js';
 import type {
   AwsFaultError,
@@ -261,7 +261,10 @@ export class StsService implements LocalService {
       case 'GetCallerIdentity':
         return this.getCallerIdentity(caller);
       default:
-        throw new AwsServiceError('InvalidAction', `Could not find operation ${call.operation} for version 2011-06-15`);
+        throw new LocalServiceError(
+          'InvalidAction',
+          `Could not find operation ${call.operation} for version 2011-06-15`,
+        );
     }
   }
 
@@ -308,18 +311,18 @@ export class StsService implements LocalService {
         invalid(externalId, 'externalId', 'Member must satisfy regular expression pattern: [\\w+=,.@:\\/-]*');
     }
     if (problems.length > 0) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ValidationError',
         `${problems.length} validation error${problems.length > 1 ? 's' : ''} detected: ${problems.join('; ')}`,
       );
     }
     const arn = roleArn!;
-    if (!ROLE_ARN.test(arn)) throw new AwsServiceError('ValidationError', `${arn} is invalid`);
+    if (!ROLE_ARN.test(arn)) throw new LocalServiceError('ValidationError', `${arn} is invalid`);
 
     // Authorization: unknown role, caller not allowed to call sts:AssumeRole (an assumed-role
     // session: its policy only covers Route 53), not trusted, or wrong external id all read alike.
     const role = this.roles.get(arn);
-    const denied = new AwsServiceError(
+    const denied = new LocalServiceError(
       'AccessDenied',
       `User: ${caller.arn} is not authorized to perform: sts:AssumeRole on resource: ${arn}`,
       403,
@@ -328,7 +331,7 @@ export class StsService implements LocalService {
     if (!role.trustedPrincipals.some((p) => trusts(p, caller))) throw denied;
     if (role.externalId !== undefined && externalId !== role.externalId) throw denied;
     if (duration > role.maxSessionDuration) {
-      throw new AwsServiceError(
+      throw new LocalServiceError(
         'ValidationError',
         'The requested DurationSeconds exceeds the MaxSessionDuration set for this role.',
       );

@@ -47,7 +47,7 @@ export interface Call {
 }
 
 /**
- * One local service as the dispatcher sees it. `serve` throws an AwsServiceError (errors.ts) for
+ * One local service as the dispatcher sees it. `serve` throws an LocalServiceError (errors.ts) for
  * what the service refuses; `error` renders any AWS error in the service's protocol (its own
  * refusals, injected faults, throttling, refused credentials).
  */
