@@ -1,6 +1,6 @@
 /**
  * Rules both sides enforce: the Pulumi program when it validates the stack configuration
- * (infra/config/), and the rotation function when it reads its environment and a secret's
+ * (infra/validate.ts and the feature modules), and the rotation function when it reads its environment and a secret's
  * tags. Kept here once so the two cannot drift. Pure, no imports: the Lambda bundle includes it.
  */
 

@@ -1,7 +1,7 @@
 /**
  * The deployment's waiter, run by the renewal watch function when the stack invokes it with
  * `{"acmeRotationAwait": {"secretIds": [...], "timeoutSeconds": N}}` (an aws.lambda.Invocation,
- * infra/components/first-certificate.ts): it returns once every secret's AWSCURRENT holds a
+ * infra/watch.ts): it returns once every secret's AWSCURRENT holds a
  * certificate bundle and every ACM certificate named in its `acme:acm-certificate-arns` tags holds
  * that certificate's serial — the moment the stack's ACM ARNs may be handed to a listener or a
  * distribution, as aws.acm.CertificateValidation hands out an ACM-issued one.

@@ -8,7 +8,7 @@
  * - What is in flight is what Secrets Manager says, across runs: an AWSPENDING version younger
  *   than the rotation function's timeout plus a margin (its CreatedDate) holds a slot, whoever
  *   started it; an older one is a failed rotation and holds none (see clearFailedRotation).
- * - One run at a time: the function's reserved concurrency is 1 (infra/components/renewal-watch.ts),
+ * - One run at a time: the function's reserved concurrency is 1 (infra/watch.ts),
  *   so a continuation, the schedule and Lambda's retry of an async event queue up instead of
  *   meeting. Should two runs meet anyway (the bundle deployed without it), the bound is still
  *   counted from Secrets Manager's state, every start is preceded by a re-read (DescribeSecret),

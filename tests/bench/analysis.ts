@@ -61,7 +61,7 @@ export const ANALYSIS: Record<number, { always?: string; miss?: string; pass?: s
   },
   4: {
     always:
-      'Memory setting: the Pulumi default is `memoryMb` = 512 (`infra/config/validate.ts`, range 128–10240). The measured peak ' +
+      'Memory setting: the Pulumi default is `memoryMb` = 512 (`infra/validate.ts`, range 128–10240). The measured peak ' +
       'fits the 128 MiB minimum, so 512 is chosen for CPU, not memory: Lambda allots CPU in proportion to memory, and ' +
       'key generation (rsa-4096 especially) and the TLS handshake in testSecret are CPU-bound. Deployments that care ' +
       'more about cost than seconds can set 128–256.',

@@ -16,11 +16,7 @@ async function restricted(filePath: string, source: string): Promise<string[]> {
 
 describe('imports run one way', () => {
   it.each([
-    [
-      'rotation/acme/reversed.ts',
-      "import { x } from '../../infra/config/index.js';",
-      /rotation\/ must not import infra\//,
-    ],
+    ['rotation/acme/reversed.ts', "import { x } from '../../infra/validate.js';", /rotation\/ must not import infra\//],
     [
       'rotation/function/steps/reversed.ts',
       "import { x } from '../../../tests/unit/fakes.js';",
@@ -71,11 +67,7 @@ describe('imports run one way', () => {
       /rotation\/acm\/ must not import rotation\/acme\//,
     ],
     ['rotation/fetch/reversed.ts', "import { x } from '../watch/ari.js';", /the watch program/],
-    [
-      'infra/components/reversed.ts',
-      "import { x } from '../../tests/helpers/certs.js';",
-      /infra\/ must not import tests\//,
-    ],
+    ['infra/reversed.ts', "import { x } from '../tests/helpers/certs.js';", /infra\/ must not import tests\//],
   ])('%s: %s fails the lint', async (file, source, message) => {
     const found = await restricted(file, source);
     expect(found).toHaveLength(1);
@@ -89,7 +81,7 @@ describe('imports run one way', () => {
     ['rotation/route53/library.ts', "import { x } from '../dns01/names.js';"],
     ['rotation/config/library.ts', "import { x } from '../acme/choice.js';"],
     ['rotation/function/steps/library.ts', "import { x } from '../../route53/adapter.js';"],
-    ['infra/components/library.ts', "import { x } from '../../rotation/watch/tags.js';"],
+    ['infra/library.ts', "import { x } from '../rotation/certificate/tags.js';"],
     ['tests/unit/anything.ts', "import { x } from '../../rotation/watch/run.js';"],
   ])('%s: %s is allowed', async (file, source) => {
     expect(await restricted(file, source)).toEqual([]);
