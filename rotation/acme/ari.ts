@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { parseCertificate } from '../certificate/bundle.js';
 import { authorityKeyIdentifier } from '../x509/extensions.js';
 
 /**
@@ -7,12 +7,8 @@ import { authorityKeyIdentifier } from '../x509/extensions.js';
  * Sent as `replaces` in a renewal's newOrder: such orders are exempt from Let's Encrypt's rate limits.
  */
 export function ariCertId(certificatePem: string): string | undefined {
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(certificatePem);
-  } catch {
-    return undefined;
-  }
+  const cert = parseCertificate(certificatePem);
+  if (!cert) return undefined;
   const aki = authorityKeyIdentifier(cert);
   if (!aki || aki.length === 0) return undefined;
   let serial = Buffer.from(cert.serialNumber.length % 2 ? `0${cert.serialNumber}` : cert.serialNumber, 'hex');

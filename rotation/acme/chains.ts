@@ -2,8 +2,8 @@
  * Choosing among the certificate chains a CA offers (RFC 8555 §7.4.2), by the name of the chain's
  * root or top issuer, as certbot's and lego's preferred-chain options do.
  */
-import { X509Certificate } from 'node:crypto';
-import { splitPemCertificates } from '../certificate/bundle.js';
+import { type X509Certificate } from 'node:crypto';
+import { parseCertificate, splitPemCertificates } from '../certificate/bundle.js';
 
 /** The CN of a one-line or multi-line distinguished name, or '' when it has none. */
 function commonName(dn: string): string {
@@ -12,13 +12,7 @@ function commonName(dn: string): string {
 
 function topmost(chainPem: string): X509Certificate | undefined {
   const blocks = splitPemCertificates(chainPem);
-  const last = blocks[blocks.length - 1];
-  if (!last) return undefined;
-  try {
-    return new X509Certificate(last);
-  } catch {
-    return undefined;
-  }
+  return parseCertificate(blocks[blocks.length - 1]);
 }
 
 /** The CN of the issuer of a chain's topmost certificate (its root, when the root is not sent). */

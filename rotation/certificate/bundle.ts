@@ -99,6 +99,16 @@ export function splitPemCertificates(pem: string): string[] {
   return out;
 }
 
+/** A PEM certificate parsed; undefined when there is none or it does not parse as X.509. */
+export function parseCertificate(pem: string | undefined): X509Certificate | undefined {
+  if (pem === undefined) return undefined;
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Key type of a private or public key object; undefined for other algorithms, curves or sizes. */
 export function keyTypeOf(key: KeyObject): KeyType | undefined {
   if (key.type === 'secret') return undefined;
@@ -302,14 +312,8 @@ export function parseBundle(secretString: string | undefined): CertificateBundle
     if (typeof privateKey !== 'string' || !PRIVATE_KEY_PEM_RE.test(privateKey)) return undefined;
     if (!Array.isArray(domains) || !domains.every((d): d is string => typeof d === 'string')) return undefined;
 
-    const leafPem = splitPemCertificates(certificate)[0];
-    if (!leafPem) return undefined;
-    let leaf: X509Certificate;
-    try {
-      leaf = new X509Certificate(leafPem);
-    } catch {
-      return undefined;
-    }
+    const leaf = parseCertificate(splitPemCertificates(certificate)[0]);
+    if (!leaf) return undefined;
     const fromCert = certificateFields(leaf);
 
     let chain: string;

@@ -4,9 +4,9 @@
  * and whether the key file belongs to that certificate. Files are read without following links
  * (targets.ts).
  */
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { type X509Certificate, createPrivateKey } from 'node:crypto';
 
-import { normaliseSerial, splitPemCertificates } from '../certificate/bundle.js';
+import { normaliseSerial, parseCertificate, splitPemCertificates } from '../certificate/bundle.js';
 import { readTarget } from './targets.js';
 
 /**
@@ -17,13 +17,7 @@ import { readTarget } from './targets.js';
 export async function certificateOnDisk(path: string): Promise<X509Certificate | undefined> {
   const file = await readTarget(path);
   if (file === undefined) return undefined;
-  const first = splitPemCertificates(file.content.toString('utf8'))[0];
-  if (first === undefined) return undefined;
-  try {
-    return new X509Certificate(first);
-  } catch {
-    return undefined;
-  }
+  return parseCertificate(splitPemCertificates(file.content.toString('utf8'))[0]);
 }
 
 /** The serial (uppercase hex, as in the bundle) of the first certificate in `path`; see certificateOnDisk. */
