@@ -1,4 +1,4 @@
-/** What each benchmark hands to the report (tests/bench/report.ts). */
+/** What each benchmark hands to the report (tests/bench/run.ts writes it, with analysis.ts). */
 export interface Figure {
   /** e.g. "20 names, two zones". */
   label: string;
