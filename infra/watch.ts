@@ -339,7 +339,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
     );
 
     // An ARN still behind AWSCURRENT after ACM_LAG_THRESHOLD_MS (6 h: five or six hourly
-    // re-deliveries failed) while the certificate it holds keeps ageing; reconcile.ts says why 6 h.
+    // re-deliveries failed) while the certificate it holds keeps ageing; rotation/watch/reconcile.ts says why 6 h.
     this.acmLagAlarm = new aws.cloudwatch.MetricAlarm(
       `${name}-acm-targets-lagging`,
       {

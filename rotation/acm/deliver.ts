@@ -13,7 +13,7 @@
  *
  * What ACM would refuse is named before it is tried where it can be known: another account, a
  * missing certificate, an ACM-issued one, another key algorithm, a key CloudFront cannot serve
- * (arns.ts), and the KeyUsage / ExtendedKeyUsage re-import rule (usages.ts).
+ * (certificate/acm-arns.ts), and the KeyUsage / ExtendedKeyUsage re-import rule (usages.ts).
  */
 import { X509Certificate } from 'node:crypto';
 import { normaliseSerial, type CertificateBundle } from '../certificate/bundle.js';
