@@ -11,8 +11,8 @@
  * certificate. A cool-down would need state that outlives the rotation and would go stale.
  */
 import { SPEC_TAGS } from '../certificate/tags.js';
-import type { CaaLookup, CaaSet } from '../dns01/caa.js';
-import { caaAllows, caaRestricts } from '../dns01/caa.js';
+import type { CaaLookup, CaaSet } from './caa.js';
+import { caaAllows, caaRestricts } from './caa.js';
 import { DnsError, SpecError, errorMessage } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { CertificateSpec } from '../certificate/spec.js';

@@ -7,7 +7,7 @@ import { type CaSettings } from '../acme/choice.js';
 import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import { configuredCas, type Config } from '../config/config.js';
 import type { Deadline } from '../lib/deadline.js';
-import { caaLookup } from '../dns01/caa.js';
+import { caaLookup } from '../acme/caa.js';
 import { AcmeError, ConfigError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { CaPort } from './steps/context.js';

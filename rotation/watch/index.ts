@@ -11,7 +11,7 @@ import { acmSessions } from '../acm/session.js';
 import { Notifier } from '../aws/notify.js';
 import { Deadline } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../lib/log.js';
-import { AriClient } from './ari.js';
+import { AriClient } from '../acme/renewal-info.js';
 import { isAwaitEvent, type AwaitSummary } from './await.js';
 import { handleAwaitEvent } from './await-lambda.js';
 import { loadWatchSettings, type WatchSettings } from './config.js';

@@ -3,7 +3,7 @@
  * run (Item), what a run shares between its phases (Run), and the summary it reports.
  */
 import type { Logger } from '../lib/log.js';
-import type { AriResult, DirectoryResult } from './ari.js';
+import type { AriResult, DirectoryResult } from '../acme/renewal-info.js';
 import type { RateGate } from './pace.js';
 import type { Assessment, CertificateFacts } from './plan.js';
 import type { ReconcileSummary } from './reconcile.js';

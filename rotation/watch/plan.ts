@@ -16,6 +16,7 @@
  *   exponential backoff per secret (persisted), never sooner than the CA's Retry-After.
  * Thresholds come from the certificate's own lifetime, never a fixed number of days.
  */
+import type { AriAnswer } from '../acme/renewal-info.js';
 import type { RenewalState } from './tags.js';
 
 const HOUR_MS = 3_600_000;
@@ -26,14 +27,6 @@ export interface CertificateFacts {
   certId?: string;
   notBefore: Date;
   notAfter: Date;
-}
-
-export interface AriAnswer {
-  start: Date;
-  end: Date;
-  explanationUrl?: string;
-  /** The CA's Retry-After, in ms; undefined when it sent none. */
-  retryAfterMs?: number;
 }
 
 /** A CA asking to be asked again in less than a minute is not taken literally. */

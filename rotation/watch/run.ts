@@ -23,7 +23,7 @@ import { ariCertId } from '../acme/ari.js';
 import { certNotAfter, certNotBefore, parseBundle } from '../certificate/bundle.js';
 import { errorMessage } from '../lib/errors.js';
 import { FUNCTION_TIMEOUT_SECONDS } from '../lib/deadline.js';
-import type { AriResult } from './ari.js';
+import type { AriResult } from '../acme/renewal-info.js';
 import { RateGate, startPaced } from './pace.js';
 import {
   assess,

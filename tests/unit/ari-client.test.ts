@@ -1,5 +1,5 @@
 /**
- * The watch's renewalInfo client (rotation/watch/ari.ts) against a real HTTP server: every request
+ * The watch's renewalInfo client (rotation/acme/renewal-info.ts) against a real HTTP server: every request
  * bounded as a whole (a CA that accepts and never answers, or trickles its body, costs one timeout),
  * the CA's Retry-After kept on a refusal, and which failures are the CA's (counted towards "down
  * for this run") and which are about one certificate.
@@ -7,7 +7,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AriClient } from '../../rotation/watch/ari.js';
+import { AriClient } from '../../rotation/acme/renewal-info.js';
 
 type Handler = (path: string, res: ServerResponse) => void;
 let server: Server;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { caaAllows, caaLookup, caaRestricts, issuerOf, type CaaSet } from '../../rotation/dns01/caa.js';
+import { caaAllows, caaLookup, caaRestricts, issuerOf, type CaaSet } from '../../rotation/acme/caa.js';
 import { Route53Service, type RecordSet } from '../local/aws/route53.js';
 import { startDnsServer, type DnsServer } from '../local/dns-server.js';
 

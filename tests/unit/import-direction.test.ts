@@ -66,7 +66,7 @@ describe('imports run one way', () => {
       "import { x } from '../acme/ari.js';",
       /rotation\/acm\/ must not import rotation\/acme\//,
     ],
-    ['rotation/fetch/reversed.ts', "import { x } from '../watch/ari.js';", /the watch program/],
+    ['rotation/fetch/reversed.ts', "import { x } from '../watch/plan.js';", /the watch program/],
     ['infra/reversed.ts', "import { x } from '../tests/helpers/certs.js';", /infra\/ must not import tests\//],
   ])('%s: %s fails the lint', async (file, source, message) => {
     const found = await restricted(file, source);

@@ -1,6 +1,6 @@
 import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
-import { parseRenewalInfo } from '../../rotation/watch/ari.js';
+import { parseRenewalInfo } from '../../rotation/acme/renewal-info.js';
 import { RateGate, startPaced } from '../../rotation/watch/pace.js';
 import {
   assess,

@@ -5,7 +5,7 @@ import type { SecretDescription, SecretsAdapter } from '../../aws/secrets.js';
 import type { CertificateBundle } from '../../certificate/bundle.js';
 import type { Config } from '../../config/config.js';
 import type { Deadline } from '../../lib/deadline.js';
-import type { CaaLookup } from '../../dns01/caa.js';
+import type { CaaLookup } from '../../acme/caa.js';
 import type { Dns01Solver } from '../../dns01/solver.js';
 import type { Logger } from '../../lib/log.js';
 import type { CertificateSpec } from '../../certificate/spec.js';

@@ -6,8 +6,16 @@
  * CA that accepts the connection and then trickles or hangs costs one timeout, not the run.
  * Trust is Node's store plus NODE_EXTRA_CA_CERTS, as for the rotation function.
  */
-import { parseRetryAfter } from '../acme/problems.js';
-import type { AriAnswer } from './plan.js';
+import { parseRetryAfter } from './problems.js';
+
+/** A renewalInfo answer (RFC 9773 §4.2): the suggested window, and when to ask again. */
+export interface AriAnswer {
+  start: Date;
+  end: Date;
+  explanationUrl?: string;
+  /** The CA's Retry-After, in ms; undefined when it sent none. */
+  retryAfterMs?: number;
+}
 
 export type AriResult =
   | { ok: true; answer: AriAnswer }
