@@ -11,7 +11,8 @@
 import { AwsServiceError, DnsError } from '../lib/errors.js';
 import type { HostedZoneInfo, RecordChange } from './adapter.js';
 import type { ChallengeRecord, PlacedRecord } from '../dns01/provider.js';
-import { challengeDomain, quoteTxt, unquoteTxt } from '../dns01/names.js';
+import { decodeDnsEscapes } from '../certificate/domains.js';
+import { challengeDomain } from '../dns01/names.js';
 
 /** The TXT record set at a name. */
 export interface TxtState {
@@ -170,4 +171,45 @@ export function isCasConflict(message: string): boolean {
 export function classifyChangeFailure(err: unknown): ChangeFailure {
   if (!(err instanceof AwsServiceError) || err.awsCode !== 'InvalidChangeBatch') return 'other';
   return isCasConflict(err.message) ? 'conflict' : 'rejected';
+}
+
+/** A TXT value as Route 53 wants it in ResourceRecords: one quoted character-string. */
+export function quoteTxt(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * The text of a TXT record value as Route 53 returns it (`"abc"`, or several strings
+ * `"ab" "c"` for long values, with `\"` / `\\` / `\ooo` octal escapes), concatenated.
+ */
+export function unquoteTxt(raw: string): string {
+  const s = raw.trim();
+  if (!s.startsWith('"')) return decodeDnsEscapes(s);
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] !== '"') {
+      i++;
+      continue;
+    }
+    i++; // opening quote
+    while (i < s.length && s[i] !== '"') {
+      if (s[i] === '\\' && i + 1 < s.length) {
+        const oct = s.slice(i + 1, i + 4);
+        if (/^[0-7]{3}$/.test(oct)) {
+          // Route 53 writes special characters in TXT values as \ooo octal escapes.
+          out += String.fromCharCode(parseInt(oct, 8));
+          i += 4;
+        } else {
+          out += s[i + 1];
+          i += 2;
+        }
+      } else {
+        out += s[i];
+        i++;
+      }
+    }
+    i++; // closing quote
+  }
+  return out;
 }

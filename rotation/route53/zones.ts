@@ -12,7 +12,7 @@ import type { Logger } from '../lib/log.js';
 import type { HostedZoneInfo, RecordSetInfo, Route53Adapter } from './adapter.js';
 import { bareZoneId } from '../certificate/rules.js';
 import { normalizeName } from '../certificate/domains.js';
-import { isInZone, nameSuffixes } from '../dns01/names.js';
+import { challengeName } from '../dns01/names.js';
 import type { Placement, TxtState } from './txt-batch.js';
 
 /** The Route 53 reads zone location needs. */
@@ -141,7 +141,7 @@ export class ZoneLocator {
     const cached = this.placements.get(domain);
     if (cached) return { placement: cached };
 
-    const start = `_acme-challenge.${domain}`;
+    const start = challengeName(domain);
     const chain: string[] = [start];
     let name = start;
     for (let hop = 0; ; hop++) {
@@ -260,4 +260,20 @@ export class ZoneLocator {
     const txt = txts[0];
     return { txt: txt ? { ttl: txt.ttl ?? this.ttl, raw: txt.values } : null };
   }
+}
+
+/** True when `name` equals `zone` or lies below it (both canonical). */
+export function isInZone(name: string, zone: string): boolean {
+  if (zone === '') return true;
+  return name === zone || name.endsWith(`.${zone}`);
+}
+
+/** Every suffix of a name, longest first: a.b.c → [a.b.c, b.c, c]. */
+export function nameSuffixes(name: string): string[] {
+  const labels = normalizeName(name)
+    .split('.')
+    .filter((l) => l.length > 0);
+  const out: string[] = [];
+  for (let i = 0; i < labels.length; i++) out.push(labels.slice(i).join('.'));
+  return out;
 }
