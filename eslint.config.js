@@ -92,7 +92,14 @@ function importDirection() {
     })),
     {
       files: ['infra/**/*.ts'],
-      rules: restrict([no('infra/ must not import', '(^|/)tests/', 'tests/: the package ships infra/, never tests/')]),
+      rules: restrict([
+        no('infra/ must not import', '(^|/)tests/', 'tests/: the package ships infra/, never tests/'),
+        no(
+          'infra/ must not import',
+          '(^|/)rotation/(function|watch|fetch)/',
+          "a program of rotation/: what the stack shares with them lives in rotation/'s library (e.g. certificate/rules.ts)",
+        ),
+      ]),
     },
   ];
 }

@@ -16,7 +16,7 @@
  * from 2028-02-16; a 60-day schedule set today would renew those 45-day certificates 15 days
  * after they expired. So `classic` renews every 30 days (2/3 of 45), which is also safe today.
  */
-import { MAX_IN_FLIGHT_RANGE } from '../rotation/watch/config.js';
+import { DEFAULT_INTERVAL_SECONDS, MAX_IN_FLIGHT_RANGE } from '../rotation/certificate/rules.js';
 import { quote, type Problems } from './settings.js';
 
 export const HOUR = 1;
@@ -313,8 +313,8 @@ function formatSeconds(seconds: number): string {
 
 // The settings (checked by validate.ts's validator, each problem under its key).
 
-/** The renewal watch runs hourly unless the stack says otherwise. */
-export const DEFAULT_WATCH_SCHEDULE = 'rate(1 hour)';
+/** The renewal watch runs hourly unless the stack says otherwise (the watch's own default interval). */
+export const DEFAULT_WATCH_SCHEDULE = `rate(${formatSeconds(DEFAULT_INTERVAL_SECONDS)})`;
 /** WATCH_MAX_CONCURRENT_ROTATIONS: a whole number in this range (the watch's own bounds). */
 export const WATCH_MAX_CONCURRENT_ROTATIONS_RANGE = MAX_IN_FLIGHT_RANGE;
 

@@ -69,3 +69,19 @@ export function directoryUrlProblem(text: string): 'not-a-url' | 'not-https' | u
   }
   return url.protocol === 'https:' ? undefined : 'not-https';
 }
+
+// The renewal watch's environment, which the stack also sets and checks.
+
+/** WATCH_INTERVAL_SECONDS's default: the stack's default schedule (DEFAULT_WATCH_SCHEDULE, infra/schedules.ts). */
+export const DEFAULT_INTERVAL_SECONDS = 3_600;
+/** WATCH_INTERVAL_SECONDS's bounds: a minute to the 4 days an at-risk alarm may wait at most. */
+export const INTERVAL_RANGE = [60, 4 * 86_400] as const;
+
+/**
+ * Renewals kept in flight at once. With Route 53's 5 requests/s, about 8 requests per rotation
+ * (docs/PERFORMANCE.md) and 50 rotations sharing the budget, each gets a request every 10 s or so
+ * at worst: a rotation then needs about 80 s, far inside its 300 s DNS budget and 900 s timeout.
+ */
+export const DEFAULT_MAX_IN_FLIGHT = 50;
+/** WATCH_MAX_CONCURRENT_ROTATIONS's bounds (the stack's watchMaxConcurrentRotations too). */
+export const MAX_IN_FLIGHT_RANGE = [1, 500] as const;

@@ -1,7 +1,13 @@
 /** The watch's configuration: the rotation function's environment plus its own few settings. */
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../lib/errors.js';
-import { wholeNumberIn } from '../certificate/rules.js';
+import {
+  DEFAULT_INTERVAL_SECONDS,
+  DEFAULT_MAX_IN_FLIGHT,
+  INTERVAL_RANGE,
+  MAX_IN_FLIGHT_RANGE,
+  wholeNumberIn,
+} from '../certificate/rules.js';
 import { metricNames } from '../lib/metrics.js';
 import type { WatchConfig } from './model.js';
 
@@ -13,20 +19,6 @@ export interface WatchSettings extends WatchConfig {
   /** WATCH_INTERVAL_SECONDS: the schedule's longest gap between runs (RFC 9773 §4.2's "next check"). */
   nextRunMs: number;
 }
-
-/** WATCH_INTERVAL_SECONDS's default: the stack's default schedule, rate(1 hour). */
-export const DEFAULT_INTERVAL_SECONDS = 3_600;
-/** WATCH_INTERVAL_SECONDS's bounds: a minute to the 4 days an at-risk alarm may wait at most. */
-export const INTERVAL_RANGE = [60, 4 * 86_400] as const;
-
-/**
- * Renewals kept in flight at once. With Route 53's 5 requests/s, about 8 requests per rotation
- * (docs/PERFORMANCE.md) and 50 rotations sharing the budget, each gets a request every 10 s or so
- * at worst: a rotation then needs about 80 s, far inside its 300 s DNS budget and 900 s timeout.
- */
-export const DEFAULT_MAX_IN_FLIGHT = 50;
-/** WATCH_MAX_CONCURRENT_ROTATIONS's bounds (the stack's watchMaxConcurrentRotations too). */
-export const MAX_IN_FLIGHT_RANGE = [1, 500] as const;
 
 type Env = Record<string, string | undefined>;
 

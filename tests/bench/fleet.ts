@@ -14,7 +14,7 @@ import { revocationDrill } from '../local/revocation-drill.js';
 import { serveRotations } from '../local/rotation-service.js';
 import { startLocalStack } from '../local/stack.js';
 import type { LocalLambda } from '../local/lambda.js';
-import { DEFAULT_MAX_IN_FLIGHT } from '../../rotation/watch/config.js';
+import { DEFAULT_MAX_IN_FLIGHT } from '../../rotation/certificate/rules.js';
 import { NEAR_TIMEOUT_MS, simulateBadDay, simulateFleet } from './fleet-sim.js';
 import { fmtMs, fmtRatio, type BenchResult } from './types.js';
 import { describeFailure, log, timedRotation, uniqueLabel } from './util.js';

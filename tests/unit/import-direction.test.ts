@@ -68,6 +68,7 @@ describe('imports run one way', () => {
     ],
     ['rotation/fetch/reversed.ts', "import { x } from '../watch/plan.js';", /the watch program/],
     ['infra/reversed.ts', "import { x } from '../tests/helpers/certs.js';", /infra\/ must not import tests\//],
+    ['infra/reversed.ts', "import { x } from '../rotation/watch/config.js';", /infra\/ must not import a program/],
   ])('%s: %s fails the lint', async (file, source, message) => {
     const found = await restricted(file, source);
     expect(found).toHaveLength(1);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INTERVAL_SECONDS, loadWatchSettings } from '../../rotation/watch/config.js';
+import { DEFAULT_INTERVAL_SECONDS } from '../../rotation/certificate/rules.js';
+import { loadWatchSettings } from '../../rotation/watch/config.js';
 
 const BASE = { ACME_DIRECTORY_URL: 'https://acme-v02.api.letsencrypt.org/directory' };
 
