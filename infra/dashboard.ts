@@ -10,6 +10,7 @@
  * - delivery to ACM (the watch's reconciliation counts, and refusals per ARN) and issuance per CA
  *   (certificates issued and fallbacks away from each CA), from both functions' metrics.
  */
+import { METRICS } from '../rotation/lib/metrics.js';
 
 export interface DashboardArgs {
   region: string;
@@ -135,16 +136,16 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
       },
       // Due and deferred describe the fleet at each run (largest per period); started adds up.
       graph(0, 8, 'Renewal watch: renewals and renewal-information errors', [
-        metric('RenewalsDue', 'Maximum', 'due'),
-        metric('RenewalsStarted', 'Sum', 'started'),
-        metric('RenewalsDeferred', 'Maximum', 'deferred (pacing)'),
-        metric('AriErrors', 'Maximum', 'renewal-information errors'),
+        metric(METRICS.renewalsDue, 'Maximum', 'due'),
+        metric(METRICS.renewalsStarted, 'Sum', 'started'),
+        metric(METRICS.renewalsDeferred, 'Maximum', 'deferred (pacing)'),
+        metric(METRICS.ariErrors, 'Maximum', 'renewal-information errors'),
       ]),
       graph(
         HALF,
         8,
         'Certificates at risk (the alarm fires at 1, and when the watch stops reporting)',
-        [metric('CertificatesAtRisk', 'Maximum', 'at risk')],
+        [metric(METRICS.certificatesAtRisk, 'Maximum', 'at risk')],
         1,
       ),
       graph(
@@ -152,16 +153,16 @@ export function dashboardBody(args: DashboardArgs): DashboardBody {
         20,
         'ACM delivery: targets behind AWSCURRENT (the alarm fires at 1), re-deliveries, refusals',
         [
-          metric('AcmTargetsLagging', 'Maximum', 'lagging > 6 h'),
-          metric('AcmTargetsDelivered', 'Sum', 're-delivered by the watch'),
-          metric('AcmTargetsFailed', 'Sum', 'refused (watch)'),
-          [{ expression: search('CertificateArn', 'AcmDeliveryFailures'), label: 'refused', id: 'refused' }],
+          metric(METRICS.acmTargetsLagging, 'Maximum', 'lagging > 6 h'),
+          metric(METRICS.acmTargetsDelivered, 'Sum', 're-delivered by the watch'),
+          metric(METRICS.acmTargetsFailed, 'Sum', 'refused (watch)'),
+          [{ expression: search('CertificateArn', METRICS.acmDeliveryFailures), label: 'refused', id: 'refused' }],
         ],
         1,
       ),
       graph(HALF, 20, 'Certificates issued per CA, and fallbacks away from a CA', [
-        [{ expression: search('Ca', 'CertificatesIssued'), label: 'issued', id: 'issued' }],
-        [{ expression: search('Ca', 'CaFallbacks'), label: 'fell back from', id: 'fallbacks' }],
+        [{ expression: search('Ca', METRICS.certificatesIssued), label: 'issued', id: 'issued' }],
+        [{ expression: search('Ca', METRICS.caFallbacks), label: 'fell back from', id: 'fallbacks' }],
       ]),
       {
         type: 'log',

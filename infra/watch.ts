@@ -24,6 +24,7 @@ import {
 import { ARCHITECTURE, RUNTIME, functionCode, rolePolicyOf, type AwsContext, type FunctionRole } from './lambda.js';
 import { noticeAlarm, publishNoticesStatement, putEventsStatement } from './notices.js';
 import type { Settings } from './settings.js';
+import { METRICS } from '../rotation/lib/metrics.js';
 
 // The role's policy.
 
@@ -333,7 +334,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
           'A certificate expires within a day (less for short-lived certificates), is overdue for renewal, never got ' +
           `its first certificate, or cannot be read. The "at-risk" lines in /aws/lambda/${watchName} name it, and ` +
           'the dashboard lists every certificate. No data = the watch is not running.',
-        ...watchAlarm('CertificatesAtRisk', 'breaching'),
+        ...watchAlarm(METRICS.certificatesAtRisk, 'breaching'),
       },
       child,
     );
@@ -348,7 +349,7 @@ export class RenewalWatch extends pulumi.ComponentResource {
           'An ACM certificate named in acme:acm-certificate-arns has not held the AWSCURRENT certificate for more than ' +
           `6 hours: every re-delivery failed. The "Certificate Delivery Failed" notices and /aws/lambda/${watchName} ` +
           "name the ARN and AWS's refusal. No data = no certificate is delivered to ACM.",
-        ...watchAlarm('AcmTargetsLagging', 'notBreaching'),
+        ...watchAlarm(METRICS.acmTargetsLagging, 'notBreaching'),
       },
       child,
     );

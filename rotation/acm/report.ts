@@ -8,10 +8,7 @@
 import type { DeliveryFailedEvent } from '../aws/notify.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import { metricLine, metricNames, type MetricNames, type MetricSink } from '../lib/metrics.js';
-
-/** The metric counting refused deliveries, per target (dimension CertificateArn). */
-export const DELIVERY_FAILURE_METRIC = 'AcmDeliveryFailures';
+import { METRICS, metricLine, metricNames, type MetricNames, type MetricSink } from '../lib/metrics.js';
 
 /** Where a failed delivery was found. */
 export type DeliveryPhase = DeliveryFailedEvent['found'];
@@ -82,7 +79,7 @@ export function deliveryReporter(opts: {
     });
     try {
       opts.metrics(
-        metricLine(names, [{ name: DELIVERY_FAILURE_METRIC, value: 1 }], {
+        metricLine(names, [{ name: METRICS.acmDeliveryFailures, value: 1 }], {
           dimensions: { CertificateArn: event.acm_certificate_arn },
           fields: { secretName: event.secret_name, errorCode: event.error_code },
           ...(opts.now ? { now: opts.now() } : {}),

@@ -3,7 +3,7 @@
  * which CA issued it and, when the rotation fell back, which CAs failed first and why.
  */
 import type { CertificateBundle } from '../certificate/bundle.js';
-import { metricLine, type MetricNames } from '../lib/metrics.js';
+import { METRICS, metricLine, type MetricNames } from '../lib/metrics.js';
 
 /** Success-notice fields: `ca`, `ca_directory_url`, and `ca_fallbacks` when the rotation fell back. */
 export function issuerFields(bundle: CertificateBundle): {
@@ -37,7 +37,7 @@ export function issuerMetricLines(bundle: CertificateBundle, names: MetricNames,
   const at = now ? { now } : {};
   if (bundle.acme_directory_url) {
     lines.push(
-      metricLine(names, [{ name: 'CertificatesIssued', value: 1 }], {
+      metricLine(names, [{ name: METRICS.certificatesIssued, value: 1 }], {
         dimensions: { Ca: caHost(bundle.acme_directory_url) },
         fields: { ca: bundle.acme_ca, serial: bundle.serial },
         message: 'certificate issued',
@@ -47,7 +47,7 @@ export function issuerMetricLines(bundle: CertificateBundle, names: MetricNames,
   }
   for (const fallback of bundle.acme_fallbacks ?? []) {
     lines.push(
-      metricLine(names, [{ name: 'CaFallbacks', value: 1 }], {
+      metricLine(names, [{ name: METRICS.caFallbacks, value: 1 }], {
         dimensions: { Ca: caHost(fallback.directory_url || fallback.ca) },
         fields: { ca: fallback.ca, errorCode: fallback.error_code, reason: fallback.reason },
         message: 'fell back from this CA',

@@ -18,6 +18,32 @@ export interface MetricNames {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Every metric the programs publish, by name: the watch's run summary and ACM reconciliation, the
+ * function's per-CA lines and refused deliveries. The stack's alarms and dashboard name them from
+ * here, so a renamed metric cannot leave an alarm watching nothing.
+ */
+export const METRICS = {
+  certificatesAtRisk: 'CertificatesAtRisk',
+  renewalsDue: 'RenewalsDue',
+  renewalsStarted: 'RenewalsStarted',
+  renewalsDeferred: 'RenewalsDeferred',
+  ariErrors: 'AriErrors',
+  rotationsInFlight: 'RotationsInFlight',
+  failedRotations: 'FailedRotations',
+  minHoursToExpiry: 'MinHoursToExpiry',
+  acmTargetsChecked: 'AcmTargetsChecked',
+  acmTargetsDelivered: 'AcmTargetsDelivered',
+  acmTargetsFailed: 'AcmTargetsFailed',
+  acmTargetsLagging: 'AcmTargetsLagging',
+  /** Per target (dimension CertificateArn). */
+  acmDeliveryFailures: 'AcmDeliveryFailures',
+  /** Per CA (dimension Ca). */
+  certificatesIssued: 'CertificatesIssued',
+  /** Per CA fallen away from (dimension Ca). */
+  caFallbacks: 'CaFallbacks',
+} as const;
+
 export const DEFAULT_METRIC_NAMESPACE = 'AcmeRotation';
 export const DEFAULT_METRIC_STACK = 'acme-rotation';
 

@@ -23,7 +23,14 @@ import { SecretsAdapter } from '../aws/secrets.js';
 import { normaliseSerial, parseBundle } from '../certificate/bundle.js';
 import type { Deadline } from '../lib/deadline.js';
 import type { Logger } from '../lib/log.js';
-import { metricLine, metricNames, stdoutMetricSink, type MetricNames, type MetricSink } from '../lib/metrics.js';
+import {
+  METRICS,
+  metricLine,
+  metricNames,
+  stdoutMetricSink,
+  type MetricNames,
+  type MetricSink,
+} from '../lib/metrics.js';
 import { parseSpec } from '../certificate/spec.js';
 
 /**
@@ -278,10 +285,10 @@ export async function reconcileAcmTargets(
     metricLine(
       names,
       [
-        { name: 'AcmTargetsChecked', value: summary.checked },
-        { name: 'AcmTargetsDelivered', value: summary.delivered },
-        { name: 'AcmTargetsFailed', value: summary.failed },
-        { name: 'AcmTargetsLagging', value: summary.lagging },
+        { name: METRICS.acmTargetsChecked, value: summary.checked },
+        { name: METRICS.acmTargetsDelivered, value: summary.delivered },
+        { name: METRICS.acmTargetsFailed, value: summary.failed },
+        { name: METRICS.acmTargetsLagging, value: summary.lagging },
       ],
       { now: deps.now(), message: 'ACM reconciliation', fields: { ...summary } },
     ),

@@ -2,7 +2,7 @@
  * What a run reports: one log line per certificate, and the summary as one Embedded Metric Format
  * line (CloudWatch reads the metrics from it).
  */
-import { metricLine } from '../lib/metrics.js';
+import { METRICS, metricLine } from '../lib/metrics.js';
 import {
   CA_DOWN_AFTER,
   type Item,
@@ -82,15 +82,15 @@ export function summaryLine(s: WatchSummary, config: WatchConfig, now: Date): st
   return metricLine(
     { namespace: config.metricNamespace, stack: config.metricStack },
     [
-      { name: 'CertificatesAtRisk', value: s.atRisk },
-      { name: 'RenewalsDue', value: s.due },
-      { name: 'RenewalsStarted', value: s.started },
-      { name: 'RenewalsDeferred', value: s.deferred },
-      { name: 'AriErrors', value: s.ariErrors },
-      { name: 'RotationsInFlight', value: s.inFlight },
-      { name: 'FailedRotations', value: s.failedRotations },
+      { name: METRICS.certificatesAtRisk, value: s.atRisk },
+      { name: METRICS.renewalsDue, value: s.due },
+      { name: METRICS.renewalsStarted, value: s.started },
+      { name: METRICS.renewalsDeferred, value: s.deferred },
+      { name: METRICS.ariErrors, value: s.ariErrors },
+      { name: METRICS.rotationsInFlight, value: s.inFlight },
+      { name: METRICS.failedRotations, value: s.failedRotations },
       ...(s.minHoursToExpiry !== undefined
-        ? [{ name: 'MinHoursToExpiry', value: s.minHoursToExpiry, unit: 'None' as const }]
+        ? [{ name: METRICS.minHoursToExpiry, value: s.minHoursToExpiry, unit: 'None' as const }]
         : []),
     ],
     { fields: { ...s }, now, message: 'watch summary' },
