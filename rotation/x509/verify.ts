@@ -14,11 +14,7 @@ import {
   type KeyType,
 } from '../certificate/bundle.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, tlsHandshakeCheck } from './handshake.js';
-import { runStaticChecks } from './pem.js';
-
-export { VerificationCheckError, type CheckName } from '../lib/errors.js';
-export { LIFETIME_POLICY_CODE, minRemainingFor } from './pem.js';
-export { tlsHandshakeCheck, handshakeServername, WILDCARD_SAMPLE_LABEL } from './handshake.js';
+import { runStaticChecks } from './static-checks.js';
 
 export interface VerifyOptions {
   /** Spec names (may include wildcards such as *.example.com). */

@@ -1,21 +1,13 @@
+import { handshakeServername, tlsHandshakeCheck } from '../../rotation/x509/handshake.js';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/certificate/bundle.js';
-import { VerificationError } from '../../rotation/lib/errors.js';
-import {
-  type VerificationCheckError,
-  handshakeServername,
-  issuingRoots,
-  tlsHandshakeCheck,
-  trustedRoots,
-  verifyBundle,
-  type CheckName,
-  type VerifyOptions,
-} from '../../rotation/x509/verify.js';
-import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/x509/pem.js';
+import { VerificationError, type VerificationCheckError, type CheckName } from '../../rotation/lib/errors.js';
+import { issuingRoots, trustedRoots, verifyBundle, type VerifyOptions } from '../../rotation/x509/verify.js';
+import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/x509/static-checks.js';
 import { normaliseDnsName } from '../../rotation/certificate/domains.js';
 import { diffNames, formatDuration, parseSubjectAltName } from '../../rotation/x509/names.js';
 import {
