@@ -1,5 +1,5 @@
 /**
- * testSecret's verification of a pending certificate bundle: static PEM checks (pem.ts), then a
+ * testSecret's verification of a pending certificate bundle: static checks (static-checks.ts), then a
  * real TLS handshake on loopback for every expected name (handshake.ts).
  */
 import { X509Certificate } from 'node:crypto';
