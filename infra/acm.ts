@@ -17,12 +17,12 @@
  * rotation role: its policy names these ARNs), and the grant on exactly those ARNs that the
  * rotation and the watch both hold.
  */
+import { type KeyType } from '../rotation/certificate/key-types.js';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 
 import { parseAcmArn } from '../rotation/certificate/acm-arns.js';
-import type { KeyType } from '../rotation/certificate/spec.js';
 import type { PolicyStatement } from './iam.js';
 import type { AwsContext } from './lambda.js';
 import { isRecord, quote, stringList, type AcmTarget, type CertificateSettings, type Problems } from './settings.js';

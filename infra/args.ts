@@ -7,9 +7,8 @@
  * key's ARN, a bus): plain values are validated like the stack's; Outputs are taken as given
  * (they are known only at deploy time, where AWS checks them).
  */
+import { type KeyType } from '../rotation/certificate/key-types.js';
 import type * as pulumi from '@pulumi/pulumi';
-
-import type { KeyType } from '../rotation/certificate/spec.js';
 
 /** Where a certificate is deployed to ACM: new certificates by region and/or existing ones by ARN. */
 export interface AcmArgs {

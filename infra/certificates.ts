@@ -12,19 +12,13 @@
  * - CertificateSecret: the secret, its policy, and its rotation, started at once (the first
  *   `pulumi up` issues the first certificate).
  */
+import { KEY_TYPES, type KeyType } from '../rotation/certificate/key-types.js';
+import { normaliseDomain } from '../rotation/certificate/domains.js';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../rotation/certificate/rules.js';
-import {
-  DEFAULT_KEY_TYPE,
-  KEY_TYPES,
-  acmArnTags,
-  domainTags,
-  normaliseDomain,
-  parseSpec,
-  type KeyType,
-} from '../rotation/certificate/spec.js';
+import { DEFAULT_KEY_TYPE, acmArnTags, domainTags, parseSpec } from '../rotation/certificate/spec.js';
 import {
   CA_FAILED_TAG,
   INFLIGHT_TAG,

@@ -17,11 +17,11 @@
  * - At deploy time: each certificate's zones resolved and checked, the grants of the function
  *   and of each role, the `route53Roles` output and ROUTE53_ROLES.
  */
+import { normaliseDomain } from '../rotation/certificate/domains.js';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { bareZoneId, isZoneId } from '../rotation/certificate/rules.js';
-import { normaliseDomain } from '../rotation/certificate/spec.js';
 import { parseRoute53Roles } from '../rotation/config/config.js';
 import { challengeDomain } from '../rotation/dns01/names.js';
 import { isPending, isRecord, parseJson, quote, type Problems, type Settings } from './settings.js';

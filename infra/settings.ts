@@ -5,10 +5,10 @@
  * about, and the readers of a value as given (a raw config string, objects and lists as JSON, or
  * a typed arg: a list, a number, an Output). Pure: no Pulumi.
  */
+import { type KeyType } from '../rotation/certificate/key-types.js';
 import type * as pulumi from '@pulumi/pulumi';
 
 import { wholeNumberIn } from '../rotation/certificate/rules.js';
-import type { KeyType } from '../rotation/certificate/spec.js';
 import type { CaSetting } from './ca.js';
 import type { ZoneRef } from './hosted-zones.js';
 import type { Lifetime, Schedule, WatchSchedule } from './schedules.js';

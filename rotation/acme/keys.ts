@@ -1,5 +1,5 @@
+import { type KeyType } from '../certificate/key-types.js';
 import { generateKeyPair } from 'node:crypto';
-import type { KeyType } from '../certificate/spec.js';
 
 function ec(namedCurve: 'P-256' | 'P-384'): Promise<string> {
   return new Promise((resolve, reject) =>

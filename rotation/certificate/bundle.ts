@@ -12,7 +12,6 @@ import { VerificationError } from '../lib/errors.js';
 import { KEY_TYPES, type KeyType } from './key-types.js';
 
 /** The key types, defined once (key-types.ts). */
-export { KEY_TYPES, type KeyType };
 
 export function isKeyType(value: unknown): value is KeyType {
   return typeof value === 'string' && (KEY_TYPES as readonly string[]).includes(value);

@@ -31,19 +31,11 @@ import { KEY_TYPES, type KeyType } from './key-types.js';
 import { parseAcmArn } from './acm-arns.js';
 import { checkDomain } from './domains.js';
 
-// Checking one DNS name is domains.ts's job; the stack normalises its names with the same rules.
-export { normaliseDomain } from './domains.js';
-
-// The key types are defined once (key-types.ts); the spec is where most callers look for them.
-export { KEY_TYPES, type KeyType };
-
 export const DEFAULT_KEY_TYPE: KeyType = 'ecdsa-p256';
 
 /** The list tags that may go on in `<tag>:2`, `<tag>:3`, … */
 const LIST_TAGS = [SPEC_TAGS.domains, SPEC_TAGS.acmCertificateArns] as const;
 type ListTag = (typeof LIST_TAGS)[number];
-
-export { MAX_NAMES, MAX_TAG_VALUE_LENGTH };
 
 export interface CertificateSpec {
   /** Normalised (lower-case, ASCII/punycode, no trailing dot), de-duplicated, in tag order. */

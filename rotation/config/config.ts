@@ -60,7 +60,6 @@ export interface Config {
   route53ExternalId?: string;
 }
 
-export { DEFAULT_ACME_TIMEOUT_SECONDS, DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS };
 export const DEFAULT_API_TIMEOUT_SECONDS = 10;
 
 type Env = Record<string, string | undefined>;

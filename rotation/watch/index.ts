@@ -4,6 +4,7 @@
  * (run.ts). Wiring only. An event `{ "continuation": n }` is the watch going on from its own
  * previous invocation.
  */
+import { type WatchSummary } from './model.js';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sdkClientConfig } from '../aws/client-config.js';
@@ -16,7 +17,7 @@ import { isAwaitEvent, type AwaitSummary } from './await.js';
 import { handleAwaitEvent } from './await-lambda.js';
 import { loadWatchSettings, type WatchSettings } from './config.js';
 import { lambdaReconcileDeps, reconcileAcmTargets, type ReconcileSummary } from './reconcile.js';
-import { runWatch, type WatchSummary } from './run.js';
+import { runWatch } from './run.js';
 import { WatchSecrets } from './secrets.js';
 
 /** Kept back from the function's time for the report and the continuation. */

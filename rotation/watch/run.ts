@@ -51,19 +51,6 @@ import { datePending, stillInFlight } from './pending.js';
 import { report, summaryLine } from './report.js';
 import { readRenewalState, renewalTags, tagLimitProblem, type RenewalState } from './tags.js';
 
-export {
-  CA_DOWN_AFTER,
-  FIRST_ISSUANCE_GRACE_MS,
-  IN_FLIGHT_MARGIN_MS,
-  MAX_HOPS,
-  TAG_WRITES_PER_SECOND,
-  type AriPort,
-  type WatchConfig,
-  type WatchDeps,
-  type WatchSecretsPort,
-  type WatchSummary,
-} from './model.js';
-
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -5,6 +5,7 @@
  * ones read (Facts). Each failure throws a VerificationCheckError naming the check; messages never
  * carry key material.
  */
+import { type KeyType } from '../certificate/key-types.js';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import {
   certNotAfter,
@@ -16,7 +17,6 @@ import {
   oneLineDn,
   splitPemCertificates,
   type CertificateBundle,
-  type KeyType,
 } from '../certificate/bundle.js';
 import { VerificationCheckError, type CheckName } from '../lib/errors.js';
 import { basicConstraintsCa, OID_EKU_ANY, OID_EKU_SERVER_AUTH } from './extensions.js';

@@ -2,6 +2,7 @@
  * testSecret's verification of a pending certificate bundle: static checks (static-checks.ts), then a
  * real TLS handshake on loopback for every expected name (handshake.ts).
  */
+import { type KeyType } from '../certificate/key-types.js';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -11,7 +12,6 @@ import {
   normaliseSerial,
   splitPemCertificates,
   type CertificateBundle,
-  type KeyType,
 } from '../certificate/bundle.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, tlsHandshakeCheck } from './handshake.js';
 import { runStaticChecks } from './static-checks.js';

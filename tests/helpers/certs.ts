@@ -4,6 +4,7 @@
  * including deliberately broken ones. `makeTestPki()` gives a complete, valid bundle for given
  * names and key type (also for e2e tests).
  */
+import { type KeyType } from '../../rotation/certificate/key-types.js';
 import {
   createHash,
   createPublicKey,
@@ -13,7 +14,7 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/certificate/bundle.js';
+import { buildBundle, type CertificateBundle } from '../../rotation/certificate/bundle.js';
 
 // ---------------------------------------------------------------- DER
 

@@ -15,6 +15,7 @@
  * `tlsserver` profile drops RSA keyEncipherment, which `classic` keeps: an RSA certificate of
  * that shape is re-imported over the placeholder too.
  */
+import { type KeyType } from '../../rotation/certificate/key-types.js';
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { AcmeRotation } from '../../infra/component.js';
 import { loadStackArgs } from '../../infra/validate.js';
-import type { KeyType } from '../../rotation/certificate/spec.js';
 import { issueCertificate, keyPem, makeRootCa, SERVER_AUTH } from '../helpers/certs.js';
 import { AcmService } from '../local/aws/acm.js';
 import { startPebble, type Pebble } from '../local/pebble.js';

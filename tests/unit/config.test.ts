@@ -1,12 +1,9 @@
-import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
-  DEFAULT_API_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-  loadConfig,
-  MAX_CAS,
-  parseCas,
-} from '../../rotation/config/config.js';
+} from '../../rotation/certificate/rules.js';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_API_TIMEOUT_SECONDS, loadConfig, MAX_CAS, parseCas } from '../../rotation/config/config.js';
 import { parseResolvers } from '../../rotation/dns01/resolvers.js';
 import { ConfigError } from '../../rotation/lib/errors.js';
 

@@ -1,9 +1,10 @@
+import { MAX_NAMES } from '../../rotation/certificate/rules.js';
 import { INFLIGHT_TAG } from '../../rotation/certificate/tags.js';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ChallengeRecord } from '../../rotation/dns01/provider.js';
 import { allInflightTagKeys, inflightTags, leftoverRecords, readInflight } from '../../rotation/dns01/inflight.js';
-import { MAX_NAMES, parseSpec } from '../../rotation/certificate/spec.js';
+import { parseSpec } from '../../rotation/certificate/spec.js';
 
 const TOKEN = '11111111-2222-4333-8444-555555555555';
 

@@ -1,3 +1,4 @@
+import { type KeyType } from '../../rotation/certificate/key-types.js';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { issueCertificate, type IssueDeps } from '../../rotation/acme/issue.js';
@@ -6,7 +7,7 @@ import { INFLIGHT_TAG } from '../../rotation/certificate/tags.js';
 import { Dns01Solver } from '../../rotation/dns01/solver.js';
 import type { PlacedRecord } from '../../rotation/dns01/provider.js';
 import { AcmeError, DeadlineError, DnsError, SpecError } from '../../rotation/lib/errors.js';
-import type { CertificateSpec, KeyType } from '../../rotation/certificate/spec.js';
+import type { CertificateSpec } from '../../rotation/certificate/spec.js';
 import { FakeCa, FakeDns, Timeline, UNAUTHORIZED, captureLogger, testIssuer, type CapturedLog } from './fakes.js';
 import { PKCS8_KEY_START } from '../helpers/pem-markers.js';
 

@@ -195,8 +195,6 @@ describe('the rotation function decides as the rules do', () => {
   });
 
   it('the limits of names, tag values and the acme: prefix', () => {
-    expect(spec.MAX_NAMES).toBe(MAX_NAMES);
-    expect(spec.MAX_TAG_VALUE_LENGTH).toBe(MAX_TAG_VALUE_LENGTH);
     const names = Array.from({ length: MAX_NAMES + 1 }, (_, i) => `n${i}.example.com`);
     expect(lambdaTags({ 'acme:domains:2': names.slice(1, MAX_NAMES).join(',') })).toBe(true);
     expect(lambdaTags({ 'acme:domains:2': names.slice(1).join(',') })).toBe(false);

@@ -1,10 +1,11 @@
+import { type KeyType } from '../../rotation/certificate/key-types.js';
 import { handshakeServername, tlsHandshakeCheck } from '../../rotation/x509/handshake.js';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, type CertificateBundle, type KeyType } from '../../rotation/certificate/bundle.js';
+import { buildBundle, type CertificateBundle } from '../../rotation/certificate/bundle.js';
 import { VerificationError, type VerificationCheckError, type CheckName } from '../../rotation/lib/errors.js';
 import { issuingRoots, trustedRoots, verifyBundle, type VerifyOptions } from '../../rotation/x509/verify.js';
 import { LIFETIME_POLICY_CODE, minRemainingFor } from '../../rotation/x509/static-checks.js';

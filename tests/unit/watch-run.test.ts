@@ -1,9 +1,10 @@
+import { type AriPort, type WatchDeps } from '../../rotation/watch/model.js';
 import { RENEWAL_TAG } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ariCertId } from '../../rotation/acme/ari.js';
 import type { AriResult } from '../../rotation/acme/renewal-info.js';
-import { runWatch, type AriPort, type WatchDeps } from '../../rotation/watch/run.js';
+import { runWatch } from '../../rotation/watch/run.js';
 import { WatchSecrets, type ListedSecret, type RotateOutcome } from '../../rotation/watch/secrets.js';
 import { FaultList } from '../local/faults.js';
 import { inProcessHandler } from '../local/aws/in-process.js';
