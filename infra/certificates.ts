@@ -17,7 +17,7 @@ import { normaliseDomain } from '../rotation/certificate/domains.js';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-import { MAX_NAMES, MAX_TAG_VALUE_LENGTH, isProfileName } from '../rotation/certificate/rules.js';
+import { MAX_NAMES, isProfileName } from '../rotation/certificate/rules.js';
 import { DEFAULT_KEY_TYPE, acmArnTags, domainTags, parseSpec } from '../rotation/certificate/spec.js';
 import {
   CA_FAILED_TAG,
@@ -30,6 +30,7 @@ import {
   STATE_TAG_PREFIX,
   STATUS_TAG_KEYS,
   WRITTEN_TAG_PREFIXES,
+  MAX_TAG_VALUE,
 } from '../rotation/certificate/tags.js';
 import { acmTargets, probeAcmArns } from './acm.js';
 import { parseZoneId } from './hosted-zones.js';
@@ -175,8 +176,8 @@ function certificate(
     });
     hostedZoneIds = [...ids, ...pending];
     // An id not known yet counts as long as the longest a zone id gets.
-    if ([...ids, ...pending.map(() => PROBE_ZONE_ID)].join(',').length > MAX_TAG_VALUE_LENGTH) {
-      p.add(`${at}.hostedZoneIds`, `is longer than a tag value's ${MAX_TAG_VALUE_LENGTH} characters`);
+    if ([...ids, ...pending.map(() => PROBE_ZONE_ID)].join(',').length > MAX_TAG_VALUE) {
+      p.add(`${at}.hostedZoneIds`, `is longer than a tag value's ${MAX_TAG_VALUE} characters`);
     }
   } else if (!ctx.stackZonesSet) {
     p.add(

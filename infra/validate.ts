@@ -15,13 +15,18 @@ import type * as pulumi from '@pulumi/pulumi';
 import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
-  MAX_TAG_VALUE_LENGTH,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   isEmailAddress,
   isSnsTopicArn,
 } from '../rotation/certificate/rules.js';
-import { RENEWAL_TAG_PREFIX, SPEC_TAG_PREFIX, STATUS_TAG_KEYS, INFLIGHT_TAG } from '../rotation/certificate/tags.js';
+import {
+  RENEWAL_TAG_PREFIX,
+  SPEC_TAG_PREFIX,
+  STATUS_TAG_KEYS,
+  INFLIGHT_TAG,
+  MAX_TAG_VALUE,
+} from '../rotation/certificate/tags.js';
 import { parseResolvers } from '../rotation/dns01/resolvers.js';
 import { CLEANUP_RESERVE_SECONDS, FUNCTION_TIMEOUT_SECONDS } from '../rotation/lib/deadline.js';
 import type { AcmeRotationArgs } from './args.js';
@@ -361,8 +366,8 @@ export function stackTags(p: Problems, given: unknown): Record<string, string> {
   const tags: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     const lower = k.toLowerCase();
-    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE_LENGTH) {
-      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE_LENGTH} characters`);
+    if (typeof v !== 'string' || v.length > MAX_TAG_VALUE) {
+      p.add(`tags.${k}`, `the value must be a string of at most ${MAX_TAG_VALUE} characters`);
     } else if (!TAG_KEY_RE.test(k) || lower.startsWith('aws:')) {
       p.add(`tags.${k}`, 'is not a valid tag key (1-127 letters, digits, spaces and _.:/=+-@; not aws:…)');
     } else if (

@@ -18,7 +18,7 @@
  * token) starts again at the first CA (see orderCas).
  */
 import type { CaFallbackRecord } from '../certificate/bundle.js';
-import { CA_FAILED_TAG, MAX_WRITTEN_TAG_VALUE } from '../certificate/tags.js';
+import { CA_FAILED_TAG, MAX_TAG_VALUE } from '../certificate/tags.js';
 import { AcmeError, DeadlineError, type RotationError } from '../lib/errors.js';
 
 /** A CA the rotation fell away from: recorded in the bundle, the success notice and the logs. */
@@ -68,7 +68,7 @@ export interface FailedCa {
  */
 export function failedCasTag(token: string, failed: readonly FailedCa[]): Record<string, string> {
   const full = [token, ...failed.map((f) => `${f.index}:${f.code}`)].join(' ');
-  const value = full.length <= MAX_WRITTEN_TAG_VALUE ? full : [token, ...failed.map((f) => `${f.index}:?`)].join(' ');
+  const value = full.length <= MAX_TAG_VALUE ? full : [token, ...failed.map((f) => `${f.index}:?`)].join(' ');
   return { [CA_FAILED_TAG]: value };
 }
 

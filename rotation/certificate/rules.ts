@@ -14,8 +14,6 @@ const HOSTED_ZONE_PREFIX = '/hostedzone/';
 
 /** A CA name as ACME_CAS and the `acme:ca` tag spell it. */
 export const CA_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/;
-/** Secrets Manager's limit on a tag value's length. */
-export const MAX_TAG_VALUE_LENGTH = 256;
 /** Let's Encrypt's limit of names per certificate. */
 export const MAX_NAMES = 100;
 

@@ -12,7 +12,7 @@
  * | `acme:acm-certificate-arns` | optional comma-separated ACM certificate ARNs to re-import into (continued like `acme:domains`) |
  * | `acme:ca`               | optional comma-separated CA names (ACME_CAS `name`, else the directory's host): the CAs this certificate may come from, in order |
  *
- * Continuation tags: a Secrets Manager tag value holds at most 256 characters, which is far less
+ * Continuation tags: a Secrets Manager tag value holds at most 255 characters, which is far less
  * than a certificate's 100 names need. The list may therefore go on in `acme:domains:2`,
  * `acme:domains:3`, … (consecutive numbers from 2, no leading zeros). Their values are appended
  * to `acme:domains` in numeric order, as if joined with commas; a single name never spans two
@@ -23,9 +23,9 @@
  * `acme:domain` or `ACME:domains` never silently drops part of the spec. Tags without the
  * `acme:` prefix (including the status tags `ExpirationDate`, `IssuedAt`, `Domains`) are ignored.
  */
-import { bareZoneId, CA_NAME_RE, isProfileName, isZoneId, MAX_NAMES, MAX_TAG_VALUE_LENGTH } from './rules.js';
+import { bareZoneId, CA_NAME_RE, isProfileName, isZoneId, MAX_NAMES } from './rules.js';
 
-import { SPEC_TAG_PREFIX, SPEC_TAGS } from './tags.js';
+import { SPEC_TAG_PREFIX, SPEC_TAGS, MAX_TAG_VALUE } from './tags.js';
 import { SpecError } from '../lib/errors.js';
 import { KEY_TYPES, type KeyType } from './key-types.js';
 import { parseAcmArn } from './acm-arns.js';
@@ -251,7 +251,7 @@ function listSources(
 
 /**
  * The `acme:domains` tag and as many continuation tags (`acme:domains:2`, …) as the names need,
- * each value at most 256 characters, names never split. The inverse of parseSpec's domain part,
+ * each value at most 255 characters (MAX_TAG_VALUE), names never split. The inverse of parseSpec's domain part,
  * for whoever writes the tags (Pulumi).
  */
 export function domainTags(domains: readonly string[]): Array<{ Key: string; Value: string }> {
@@ -268,7 +268,7 @@ function listTags(tag: ListTag, items: readonly string[]): Array<{ Key: string; 
   let current = '';
   for (const name of items) {
     const next = current === '' ? name : `${current},${name}`;
-    if (next.length <= MAX_TAG_VALUE_LENGTH || current === '') {
+    if (next.length <= MAX_TAG_VALUE || current === '') {
       current = next;
     } else {
       values.push(current);

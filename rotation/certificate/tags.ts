@@ -60,7 +60,7 @@ export const ROTATION_FAILURE_TAG = 'acme-rotation:inflight-failure';
 export function rotationFailureTagValue(step: string, message: string, at: Date): string {
   const text = `${at.toISOString()} ${step}: ${redact(message)}`.replace(/[^\p{L}\p{N}_.:/=+\-@]+/gu, ' ').trim();
   const chars = [...text];
-  return chars.length <= MAX_WRITTEN_TAG_VALUE ? text : `${chars.slice(0, MAX_WRITTEN_TAG_VALUE - 3).join('')}...`;
+  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 3).join('')}...`;
 }
 
 /** Every tag the renewal watch writes starts with this (watch/tags.ts). */
@@ -91,8 +91,9 @@ export const WRITTEN_TAG_PREFIXES = [INFLIGHT_TAG, RENEWAL_TAG_PREFIX] as const;
 
 /**
  * TagResource: "Maximum value length: 255 Unicode characters" (the Tag type's 256 is not what the
- * service enforces). Every value the tools write is cut or chunked to this.
+ * service enforces). Every value written on a secret, the spec tags the stack writes included, is
+ * cut or chunked to this.
  */
-export const MAX_WRITTEN_TAG_VALUE = 255;
+export const MAX_TAG_VALUE = 255;
 /** TagResource: "Maximum number of tags per secret: 50" (keys starting with `aws:` do not count). */
 export const MAX_TAGS_PER_SECRET = 50;

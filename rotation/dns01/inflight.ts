@@ -1,4 +1,4 @@
-import { INFLIGHT_TAG, MAX_WRITTEN_TAG_VALUE } from '../certificate/tags.js';
+import { INFLIGHT_TAG, MAX_TAG_VALUE } from '../certificate/tags.js';
 import type { ChallengeRecord } from './provider.js';
 
 /**
@@ -24,7 +24,7 @@ export function inflightTags(token: string, records: ChallengeRecord[]): Record<
   let chunk = '';
   let n = 0;
   for (const value of values) {
-    if (chunk && chunk.length + 1 + value.length > MAX_WRITTEN_TAG_VALUE) {
+    if (chunk && chunk.length + 1 + value.length > MAX_TAG_VALUE) {
       tags[`${INFLIGHT_TAG}:${n++}`] = chunk;
       chunk = '';
     }

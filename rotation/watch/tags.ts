@@ -5,7 +5,7 @@
  * documented restriction; the Tag type's 256 is not what the service enforces); dates are ISO 8601.
  */
 
-import { MAX_TAGS_PER_SECRET, MAX_WRITTEN_TAG_VALUE, RENEWAL_TAG } from '../certificate/tags.js';
+import { MAX_TAGS_PER_SECRET, MAX_TAG_VALUE, RENEWAL_TAG } from '../certificate/tags.js';
 
 /** What a tag value may hold: letters, digits, spaces and `_.:/=+-@` (TagResource's restrictions). */
 const TAG_VALUE_CHARS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
@@ -56,7 +56,7 @@ export function readRenewalState(tags: ReadonlyArray<{ Key?: string; Value?: str
 /** Counted in code points, as Secrets Manager counts "Unicode characters". */
 const clip = (text: string): string => {
   const chars = [...text];
-  return chars.length <= MAX_WRITTEN_TAG_VALUE ? text : `${chars.slice(0, MAX_WRITTEN_TAG_VALUE - 1).join('')}…`;
+  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 1).join('')}…`;
 };
 
 /**
@@ -65,7 +65,7 @@ const clip = (text: string): string => {
  * clipping and then lead nowhere. Such a URL is not stored; the certificate's line carries it.
  */
 export function storableUrl(url: string): string | undefined {
-  return [...url].length <= MAX_WRITTEN_TAG_VALUE && TAG_VALUE_CHARS.test(url) ? url : undefined;
+  return [...url].length <= MAX_TAG_VALUE && TAG_VALUE_CHARS.test(url) ? url : undefined;
 }
 
 /**

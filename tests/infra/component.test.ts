@@ -566,7 +566,7 @@ describe('deployment to ACM', () => {
     const EU_CENTRAL = acmArnOf('acme-rotation-cert-web-acm-eu-central-1', 'eu-central-1');
     const arns = [EXISTING, EU_CENTRAL, EU_WEST, US_EAST].sort();
     const tags = mocks.one(T.secret, 'acme-rotation-cert-web').inputs.tags as Record<string, string>;
-    // Four ARNs are longer than one tag value's 256 characters: they go on in :2.
+    // Four ARNs are longer than one tag value's 255 characters: they go on in :2.
     expect(tags['acme:acm-certificate-arns']).toBe(arns.slice(0, 2).join(','));
     expect(tags['acme:acm-certificate-arns:2']).toBe(arns.slice(2).join(','));
     expect(Object.keys(tags).filter((k) => k.startsWith('acme:acm'))).toHaveLength(2);

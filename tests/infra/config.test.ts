@@ -262,7 +262,7 @@ describe('a valid configuration', () => {
       'acme:domains:5',
       'acme:key-type',
     ]);
-    expect(Object.values(tags).every((v) => v.length <= 256)).toBe(true);
+    expect(Object.values(tags).every((v) => v.length <= 255)).toBe(true);
   });
 
   it('derives a short default name prefix from the stack', () => {

@@ -3,7 +3,7 @@
  * that the function's own readers — its environment (rotation/config/config.ts), the secret's tags
  * (rotation/certificate/spec.ts), its deadline — decide exactly as the rules do.
  */
-import { SPEC_TAG_PREFIX } from '../../rotation/certificate/tags.js';
+import { SPEC_TAG_PREFIX, MAX_TAG_VALUE } from '../../rotation/certificate/tags.js';
 import { describe, expect, it } from 'vitest';
 
 import * as lambdaConfig from '../../rotation/config/config.js';
@@ -12,7 +12,6 @@ import {
   DEFAULT_ACME_TIMEOUT_SECONDS,
   DEFAULT_DNS_PROPAGATION_TIMEOUT_SECONDS,
   MAX_NAMES,
-  MAX_TAG_VALUE_LENGTH,
   MAX_WAIT_SECONDS,
   MIN_WAIT_SECONDS,
   bareZoneId,
@@ -198,7 +197,7 @@ describe('the rotation function decides as the rules do', () => {
     const names = Array.from({ length: MAX_NAMES + 1 }, (_, i) => `n${i}.example.com`);
     expect(lambdaTags({ 'acme:domains:2': names.slice(1, MAX_NAMES).join(',') })).toBe(true);
     expect(lambdaTags({ 'acme:domains:2': names.slice(1).join(',') })).toBe(false);
-    expect(spec.domainTags(names).every((t) => t.Value.length <= MAX_TAG_VALUE_LENGTH)).toBe(true);
+    expect(spec.domainTags(names).every((t) => t.Value.length <= MAX_TAG_VALUE)).toBe(true);
     // Any key starting with the prefix, in any letter case, is spec: a typo is an error.
     expect(lambdaTags({ [`${SPEC_TAG_PREFIX.toUpperCase()}domain`]: 'x' })).toBe(false);
     expect(lambdaTags({ [`${SPEC_TAG_PREFIX}domain`]: 'x' })).toBe(false);

@@ -414,7 +414,7 @@ describe('parseSpec: unknown tags', () => {
       );
     });
 
-    it('acmArnTags splits a long list at 256 characters and parses back', () => {
+    it('acmArnTags splits a long list at 255 characters and parses back', () => {
       const arns = Array.from({ length: 7 }, (_, i) => arn('eu-central-1', i));
       const tags = acmArnTags(arns);
       expect(tags.map((t) => t.Key)).toEqual([
@@ -423,7 +423,7 @@ describe('parseSpec: unknown tags', () => {
         'acme:acm-certificate-arns:3',
         'acme:acm-certificate-arns:4',
       ]); // an ARN is 87 characters: two fit in a tag
-      expect(tags.every((t) => t.Value.length <= 256)).toBe(true);
+      expect(tags.every((t) => t.Value.length <= 255)).toBe(true);
       expect(parseSpec('certs/x', [{ Key: 'acme:domains', Value: 'example.com' }, ...tags]).acmCertificateArns).toEqual(
         arns,
       );
@@ -519,14 +519,27 @@ describe('domainTags', () => {
     ]);
   });
 
-  it('splits into continuation tags of at most 256 characters that parse back to the same list', () => {
+  it("never writes a 256-character value, which TagResource refuses (its limit is 255, the Tag type's 256)", () => {
+    // 127 + ',' + 128 = 256 characters: one value under the Tag type's limit, over TagResource's.
+    const first = `${'a'.repeat(63)}.${'b'.repeat(51)}.example.com`;
+    const second = `${'c'.repeat(63)}.${'d'.repeat(52)}.example.com`;
+    expect(`${first},${second}`).toHaveLength(256);
+    const written = domainTags([first, second]);
+    expect(written).toEqual([
+      { Key: 'acme:domains', Value: first },
+      { Key: 'acme:domains:2', Value: second },
+    ]);
+    expect(parseSpec(SECRET, written).domains).toEqual([first, second]);
+  });
+
+  it('splits into continuation tags of at most 255 characters that parse back to the same list', () => {
     const names = Array.from({ length: 60 }, (_, i) => `host-${i}.some-long-subdomain.example.com`);
     const written = domainTags(names);
     expect(written.length).toBeGreaterThan(1);
     expect(written.map((t) => t.Key)).toEqual(
       written.map((_, i) => (i === 0 ? 'acme:domains' : `acme:domains:${i + 1}`)),
     );
-    for (const t of written) expect(t.Value.length).toBeLessThanOrEqual(256);
+    for (const t of written) expect(t.Value.length).toBeLessThanOrEqual(255);
     expect(parseSpec(SECRET, written).domains).toEqual(names);
   });
 });

@@ -1,4 +1,4 @@
-import { MAX_WRITTEN_TAG_VALUE, ROTATION_FAILURE_TAG, STATUS_TAGS } from '../../certificate/tags.js';
+import { MAX_TAG_VALUE, ROTATION_FAILURE_TAG, STATUS_TAGS } from '../../certificate/tags.js';
 import { deliverToAcm } from '../../acm/deliver.js';
 import { parseSpec } from '../../certificate/spec.js';
 import { versionWithStage } from '../../aws/secrets.js';
@@ -17,8 +17,7 @@ export function statusTags(bundle: CertificateBundle): Record<string, string> {
     [STATUS_TAGS.expirationDate]: bundle.expiry,
     [STATUS_TAGS.issuedAt]: bundle.issued_at,
     // TagResource takes values of at most 255 characters (its Tag type says 256; the call refuses 256).
-    [STATUS_TAGS.domains]:
-      domains.length <= MAX_WRITTEN_TAG_VALUE ? domains : `${domains.slice(0, MAX_WRITTEN_TAG_VALUE - 4)},...`,
+    [STATUS_TAGS.domains]: domains.length <= MAX_TAG_VALUE ? domains : `${domains.slice(0, MAX_TAG_VALUE - 4)},...`,
   };
 }
 
