@@ -52,15 +52,11 @@ export const CA_FAILED_TAG = 'acme-rotation:inflight-ca-failed';
 export const ROTATION_FAILURE_TAG = 'acme-rotation:inflight-failure';
 
 /**
- * The tag's value: private key material redacted (as in the logs), every character a Secrets
- * Manager tag value may not hold (it allows letters, digits, spaces and `_ . : / = + - @`) and
- * each run of them or of white space turned into one space, cut to 255 characters (code points,
- * so a letter outside the BMP is never split).
+ * The last-failure tag's value: `<ISO time> <step>: <message>`, private key material redacted (as
+ * in the logs), as a tag value with each run of refused characters and white space one space.
  */
 export function rotationFailureTagValue(step: string, message: string, at: Date): string {
-  const text = `${at.toISOString()} ${step}: ${redact(message)}`.replace(/[^\p{L}\p{N}_.:/=+\-@]+/gu, ' ').trim();
-  const chars = [...text];
-  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 3).join('')}...`;
+  return tagValue(`${at.toISOString()} ${step}: ${redact(message)}`, { collapse: true });
 }
 
 /** Every tag the renewal watch writes starts with this (watch/tags.ts). */
@@ -97,3 +93,20 @@ export const WRITTEN_TAG_PREFIXES = [INFLIGHT_TAG, RENEWAL_TAG_PREFIX] as const;
 export const MAX_TAG_VALUE = 255;
 /** TagResource: "Maximum number of tags per secret: 50" (keys starting with `aws:` do not count). */
 export const MAX_TAGS_PER_SECRET = 50;
+
+/** What TagResource lets a value hold: letters, digits, spaces and `_ . : / = + - @`. */
+export const TAG_VALUE_CHARS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
+
+/**
+ * Text as a tag value: each character a value may not hold becomes a space (with `collapse`, each
+ * run of them and of white space becomes one, and the ends are trimmed), cut to MAX_TAG_VALUE code
+ * points ending in `...` (Secrets Manager counts Unicode characters; a letter outside the BMP is
+ * never split).
+ */
+export function tagValue(text: string, { collapse = false }: { collapse?: boolean } = {}): string {
+  const cleaned = collapse
+    ? text.replace(/[^\p{L}\p{N}_.:/=+\-@]+/gu, ' ').trim()
+    : text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' ');
+  const chars = [...cleaned];
+  return chars.length <= MAX_TAG_VALUE ? cleaned : `${chars.slice(0, MAX_TAG_VALUE - 3).join('')}...`;
+}

@@ -5,10 +5,7 @@
  * documented restriction; the Tag type's 256 is not what the service enforces); dates are ISO 8601.
  */
 
-import { MAX_TAGS_PER_SECRET, MAX_TAG_VALUE, RENEWAL_TAG } from '../certificate/tags.js';
-
-/** What a tag value may hold: letters, digits, spaces and `_.:/=+-@` (TagResource's restrictions). */
-const TAG_VALUE_CHARS = /^[\p{L}\p{N} _.:/=+\-@]*$/u;
+import { MAX_TAGS_PER_SECRET, MAX_TAG_VALUE, RENEWAL_TAG, TAG_VALUE_CHARS, tagValue } from '../certificate/tags.js';
 
 export interface RenewalState {
   certId?: string;
@@ -53,12 +50,6 @@ export function readRenewalState(tags: ReadonlyArray<{ Key?: string; Value?: str
   return state;
 }
 
-/** Counted in code points, as Secrets Manager counts "Unicode characters". */
-const clip = (text: string): string => {
-  const chars = [...text];
-  return chars.length <= MAX_TAG_VALUE ? text : `${chars.slice(0, MAX_TAG_VALUE - 1).join('')}…`;
-};
-
 /**
  * The explanation URL as a tag value, or undefined when a tag cannot hold it as it is: a URL with
  * `?`, `#`, `%`, `&` or `~`, or longer than 255 characters, would be changed by cleaning or
@@ -94,7 +85,6 @@ export function tagLimitProblem(
  * space; an explanation URL that a tag cannot hold intact is not stored (storableUrl).
  */
 export function renewalTags(state: RenewalState): { set: Record<string, string>; remove: string[] } {
-  const clean = (text: string): string => clip(text.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' '));
   const values: Record<string, string | undefined> = {
     [RENEWAL_TAG.cert]: state.certId,
     [RENEWAL_TAG.window]: state.window
@@ -103,7 +93,7 @@ export function renewalTags(state: RenewalState): { set: Record<string, string>;
     [RENEWAL_TAG.at]: state.renewAt?.toISOString(),
     [RENEWAL_TAG.checkAfter]: state.checkAfter?.toISOString(),
     [RENEWAL_TAG.explanation]: state.explanation !== undefined ? storableUrl(state.explanation) : undefined,
-    [RENEWAL_TAG.error]: state.error !== undefined ? clean(state.error) : undefined,
+    [RENEWAL_TAG.error]: state.error !== undefined ? tagValue(state.error) : undefined,
     [RENEWAL_TAG.started]: state.started?.toISOString(),
     [RENEWAL_TAG.failures]: state.failures ? String(state.failures) : undefined,
   };

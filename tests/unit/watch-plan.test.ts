@@ -171,7 +171,7 @@ describe('the state in tags', () => {
     const { set, remove } = renewalTags(state);
     expect(set[RENEWAL_TAG.window]).toBe('2027-01-02T00:00:00.000Z/2027-01-03T00:00:00.000Z');
     expect(set[RENEWAL_TAG.error]).toHaveLength(255);
-    expect(set[RENEWAL_TAG.error]).toMatch(/^HTTP 503 +detail +: +x+…$/);
+    expect(set[RENEWAL_TAG.error]).toMatch(/^HTTP 503 +detail +: +x+\.\.\.$/);
     expect(set[RENEWAL_TAG.explanation]).toBe('https://ca.example/incidents/2027-01-01');
     expect(remove).toEqual([RENEWAL_TAG.started, RENEWAL_TAG.failures]);
     // Every value within TagResource's limit, counted in Unicode characters.
