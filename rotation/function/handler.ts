@@ -4,7 +4,7 @@ import type { SecretDescription, SecretsAdapter } from '../aws/secrets.js';
 import type { FailureEvent, Notifier } from '../aws/notify.js';
 import { publicSummary } from '../certificate/bundle.js';
 import type { Config } from '../config/config.js';
-import { Deadline } from '../lib/deadline.js';
+import { Deadline, type LambdaContext } from '../lib/deadline.js';
 import { AwsServiceError, RotationError, RotationStateError, inContext } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { issuerFields, issuerMetricLines } from '../acme/report.js';
@@ -25,12 +25,6 @@ export interface RotationEvent {
   SecretId: string;
   ClientRequestToken: string;
   RotationToken?: string;
-}
-
-export interface LambdaContext {
-  getRemainingTimeInMillis?: () => number;
-  awsRequestId?: string;
-  functionName?: string;
 }
 
 /** Services the handler needs; created lazily by index.ts, injected by tests. */

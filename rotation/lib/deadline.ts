@@ -5,6 +5,14 @@ export const FUNCTION_TIMEOUT_SECONDS = 900;
 /** Seconds the rotation keeps back for clean-up and the failure notice. */
 export const CLEANUP_RESERVE_SECONDS = 20;
 
+/** What the programs read of the Lambda context (all optional: tests and local runs pass less). */
+export interface LambdaContext {
+  getRemainingTimeInMillis?: () => number;
+  awsRequestId?: string;
+  functionName?: string;
+  invokedFunctionArn?: string;
+}
+
 /**
  * The Lambda's remaining time, as a budget every wait draws from. `reserveMs` is kept back so
  * clean-up (deleting TXT records, sending the failure event) still has time after a wait gives up.
@@ -22,7 +30,7 @@ export class Deadline {
     this.endsAt = now() + remainingMs;
   }
 
-  static fromContext(context: { getRemainingTimeInMillis?: () => number } | undefined, reserveMs?: number): Deadline {
+  static fromContext(context: LambdaContext | undefined, reserveMs?: number): Deadline {
     const remaining = context?.getRemainingTimeInMillis?.() ?? FUNCTION_TIMEOUT_SECONDS * 1000;
     return new Deadline(remaining, reserveMs);
   }

@@ -11,7 +11,7 @@ import { sdkClientConfig } from '../aws/client-config.js';
 import { Notifier } from '../aws/notify.js';
 import { SecretsAdapter } from '../aws/secrets.js';
 import { DEFAULT_API_TIMEOUT_SECONDS } from '../config/config.js';
-import { Deadline } from '../lib/deadline.js';
+import { Deadline, type LambdaContext } from '../lib/deadline.js';
 import type { Logger } from '../lib/log.js';
 import {
   AWAIT_REPORT_RESERVE_MS,
@@ -40,10 +40,6 @@ export function sdkAwaitPorts(
       return (await (await clients.acm()).describe(arn)).serial;
     },
   };
-}
-
-interface LambdaContext {
-  getRemainingTimeInMillis?: () => number;
 }
 
 let secretsClient: SecretsManagerClient | undefined;

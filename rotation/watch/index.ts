@@ -10,7 +10,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { sdkClientConfig } from '../aws/client-config.js';
 import { acmSessions } from '../acm/session.js';
 import { Notifier } from '../aws/notify.js';
-import { Deadline } from '../lib/deadline.js';
+import { Deadline, type LambdaContext } from '../lib/deadline.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { AriClient } from '../acme/renewal-info.js';
 import { isAwaitEvent, type AwaitSummary } from './await.js';
@@ -66,14 +66,7 @@ function reconcile(
   );
 }
 
-interface Context {
-  getRemainingTimeInMillis?: () => number;
-  invokedFunctionArn?: string;
-  functionName?: string;
-  awsRequestId?: string;
-}
-
-export async function handler(event: unknown, context?: Context): Promise<WatchSummary | AwaitSummary> {
+export async function handler(event: unknown, context?: LambdaContext): Promise<WatchSummary | AwaitSummary> {
   const logger = createLogger({ service: 'acme-rotation-watch', awsRequestId: context?.awsRequestId });
   // The deployment's waiter (await.ts): the stack invokes this function to wait for first certificates.
   if (isAwaitEvent(event)) return handleAwaitEvent(event, context, logger);

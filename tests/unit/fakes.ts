@@ -14,6 +14,7 @@
  * - A shared timeline so tests can assert the order of calls across all of them.
  * - `makeWorld()`: a handler built with `createHandler(() => services)` over all of the above.
  */
+import { type LambdaContext } from '../../rotation/lib/deadline.js';
 import { type KeyType } from '../../rotation/certificate/key-types.js';
 import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
@@ -61,7 +62,7 @@ import { AcmeError, AwsServiceError } from '../../rotation/lib/errors.js';
 import { ACMClient, ImportCertificateCommand } from '@aws-sdk/client-acm';
 import { AcmAdapter } from '../../rotation/aws/acm.js';
 import { AcmService } from '../local/aws/acm.js';
-import { createHandler, type LambdaContext, type Services, type Step } from '../../rotation/function/handler.js';
+import { createHandler, type Services, type Step } from '../../rotation/function/handler.js';
 import { createLogger, type Logger } from '../../rotation/lib/log.js';
 import { domainTags } from '../../rotation/certificate/spec.js';
 import type { StepContext } from '../../rotation/function/steps/context.js';
