@@ -301,13 +301,6 @@ export class DeadlineError extends RotationError {
   }
 }
 
-/** Name of an unknown thrown value, for logs. */
-export function errorName(err: unknown): string {
-  if (err instanceof RotationError) return err.code;
-  if (err instanceof Error) return err.name;
-  return typeof err;
-}
-
 /** Message of an unknown thrown value, for logs and events (never includes key material). */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
