@@ -41,7 +41,7 @@ export function acmSessions(clientConfig: ACMClientConfig): {
       let made: AcmAdapter | undefined;
       const get = () =>
         (adapter ??= load().then(
-          (m) => (made = new m.Adapter(m.clientFor, { budgetMs: () => deadline.untilEndMs() - 5_000 })),
+          (m) => (made = new m.Adapter(m.clientFor, { budgetMs: () => deadline.throttleBudgetMs() })),
         ));
       return {
         describe: async (arn) => (await get()).describe(arn),

@@ -71,7 +71,7 @@ export function route53Sessions(
       let route53: Route53Adapter | undefined;
       // One adapter per role too: Route 53 throttles per account, so each has its own backoff and counts.
       const byRole = new Map<string, Route53Adapter>();
-      const budget = { budgetMs: () => deadline.untilEndMs() - 5_000 };
+      const budget = { budgetMs: () => deadline.throttleBudgetMs() };
       const adapter = async (m: Route53Modules): Promise<Route53Port> => {
         route53 ??= new m.Adapter(m.client, budget);
         if (!withRoles) return route53;

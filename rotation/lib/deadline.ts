@@ -45,6 +45,14 @@ export class Deadline {
     return Math.max(0, this.endsAt - this.now());
   }
 
+  /**
+   * How long an AWS call may still wait out throttling: until 5 s before the function's end, so
+   * the failure it ends in is still reported.
+   */
+  throttleBudgetMs(): number {
+    return this.untilEndMs() - 5_000;
+  }
+
   /** A deadline that ends at the earlier of this one and `ms` from now. */
   cap(ms: number, setting?: string): Deadline {
     const lambdaLeft = this.endsAt - this.now();
